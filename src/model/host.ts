@@ -1,0 +1,14 @@
+export interface PortRange {
+  low: number;
+  high: number;
+}
+
+/** Facts about the network namespace the snapshot was taken in. */
+export interface HostFacts {
+  /** `ip_local_port_range` of this namespace; null when it could not be read. */
+  ephemeralPortRange: PortRange | null;
+  /** `ip_local_reserved_ports`, as inclusive ranges. */
+  reservedPorts: PortRange[];
+  /** nsfs inode of /proc/self/ns/net, e.g. "net:[4026531840]"; null when unreadable. */
+  netns: string | null;
+}

@@ -1,0 +1,21 @@
+import type { HostFacts } from './host';
+import type { ProcessMap } from './process';
+import type { Socket } from './socket';
+
+export type SourceName = 'netlink' | 'procfs';
+
+/** Everything one collection saw. The classifier is a pure function of this. */
+export interface Snapshot {
+  source: SourceName;
+  /** Why the preferred source was not used, when a fallback happened. */
+  fallbackReason: string | null;
+  /** Milliseconds since the epoch when collection started. */
+  collectedAt: number;
+  /** Time the collection took, in milliseconds. */
+  durationMs: number;
+  host: HostFacts;
+  /** Every TCP socket, LISTEN included, de-duplicated by id. */
+  sockets: Socket[];
+  /** Owners by inode; null when the caller did not ask for processes. */
+  processes: ProcessMap | null;
+}
