@@ -1,0 +1,115 @@
+// Node binding: dump(options?) -> Promise<{ records: Buffer, count, interrupted, attempts }>.
+// The netlink dump and the packing both run in AsyncWorker::Execute (libuv pool thread); the
+// main thread only wraps the finished byte vector in a Buffer. Failures reject with an Error
+// carrying Node-style `code` ('EPERM'), `errno` (negative, as in fs errors) and `syscall`.
+#include <napi.h>
+#include <string.h>
+
+#include <string>
+
+#include "dump.h"
+
+namespace {
+
+using tcpdir::DumpError;
+using tcpdir::DumpOptions;
+using tcpdir::DumpResult;
+using tcpdir::Record;
+
+constexpr size_t kMaxBytecode = 4096;
+
+const char* FamilyName(int f) { return f == 2 ? "AF_INET" : f == 10 ? "AF_INET6" : "netlink"; }
+
+Napi::Value MakeError(Napi::Env env, const DumpError& e) {
+  const char* name = strerrorname_np(e.err);
+  std::string code = name ? name : ("E" + std::to_string(e.err));
+  std::string msg = std::string("sock_diag TCP dump (") + FamilyName(e.family) + ") failed in " +
+                    e.call + ": " + strerror(e.err) + " (" + code + ")";
+  Napi::Object err = Napi::Error::New(env, msg).Value();
+  err.Set("code", Napi::String::New(env, code));
+  err.Set("errno", Napi::Number::New(env, -e.err));
+  err.Set("syscall", Napi::String::New(env, e.call));
+  return err;
+}
+
+class DumpWorker : public Napi::AsyncWorker {
+ public:
+  DumpWorker(Napi::Env env, DumpOptions opts)
+      : Napi::AsyncWorker(env, "tcpdir.sockdiag.dump"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        opts_(std::move(opts)) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override { error_ = tcpdir::DumpTcp(opts_, &result_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (error_.err) {
+      deferred_.Reject(MakeError(env, error_));
+      return;
+    }
+    // Hand the vector's storage to the Buffer without copying (NewOrCopy copies only where
+    // external buffers are forbidden).
+    auto* owned = new std::vector<Record>(std::move(result_.records));
+    size_t bytes = owned->size() * sizeof(Record);
+    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::NewOrCopy(
+        env, reinterpret_cast<uint8_t*>(owned->data()), bytes,
+        [](Napi::Env, uint8_t*, std::vector<Record>* v) { delete v; }, owned);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("records", buf);
+    out.Set("count", Napi::Number::New(env, double(owned->size())));
+    out.Set("interrupted", Napi::Boolean::New(env, result_.interrupted));
+    out.Set("attempts", Napi::Number::New(env, result_.attempts));
+    deferred_.Resolve(out);
+  }
+
+  // Execute never calls SetError, but keep the promise settled if the base class does.
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  DumpOptions opts_;
+  DumpResult result_;
+  DumpError error_;
+};
+
+Napi::Value Reject(Napi::Env env, Napi::Error err) {
+  auto d = Napi::Promise::Deferred::New(env);
+  d.Reject(err.Value());
+  return d.Promise();
+}
+
+// dump({ bytecode?: Buffer }) — argument errors reject too, so callers have one error path.
+Napi::Value Dump(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DumpOptions opts;
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsObject()) return Reject(env, Napi::TypeError::New(env, "dump(options): options must be an object"));
+    Napi::Value bc = info[0].As<Napi::Object>().Get("bytecode");
+    if (env.IsExceptionPending()) return env.Null();
+    if (!bc.IsUndefined()) {
+      if (!bc.IsBuffer()) return Reject(env, Napi::TypeError::New(env, "dump(options): bytecode must be a Buffer"));
+      auto b = bc.As<Napi::Buffer<uint8_t>>();
+      if (b.Length() == 0 || b.Length() > kMaxBytecode)
+        return Reject(env, Napi::RangeError::New(env, "dump(options): bytecode must be 1..4096 bytes"));
+      opts.bytecode.assign(b.Data(), b.Data() + b.Length());  // copied: JS may reuse the Buffer
+    }
+  }
+  auto* w = new DumpWorker(env, std::move(opts));
+  Napi::Promise p = w->Promise();
+  w->Queue();  // AsyncWorker deletes itself after OnOK/OnError
+  return p;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("dump", Napi::Function::New(env, Dump, "dump"));
+  exports.Set("RECORD_SIZE", Napi::Number::New(env, double(sizeof(Record))));
+  exports.Set("LAYOUT_VERSION", Napi::Number::New(env, tcpdir::kRecordLayoutVersion));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tcpdir_sockdiag, Init)

@@ -1,0 +1,32 @@
+// NETLINK_SOCK_DIAG dump of every TCP socket (IPv4 + IPv6, all states) into packed Records.
+// Plain C++ with no Node dependency, so it runs on a libuv pool thread.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "record.h"
+
+namespace tcpdir {
+
+struct DumpOptions {
+  // Optional INET_DIAG_REQ_BYTECODE program (sent as-is; the kernel validates it).
+  std::vector<uint8_t> bytecode;
+};
+
+struct DumpResult {
+  std::vector<Record> records;  // de-duplicated by cookie
+  bool interrupted = false;     // NLM_F_DUMP_INTR seen on the final attempt
+  int attempts = 0;             // 2 when the first attempt was interrupted and retried
+};
+
+struct DumpError {
+  int err = 0;               // positive errno; 0 = success
+  const char* call = "";     // "socket", "sendmsg", "recvmsg" or "sock_diag" (kernel reply)
+  int family = 0;            // AF_INET / AF_INET6 being dumped, 0 before any request
+};
+
+// Returns err == 0 on success. Never throws; the fd is always closed.
+DumpError DumpTcp(const DumpOptions& opts, DumpResult* out);
+
+}  // namespace tcpdir
