@@ -1,0 +1,103 @@
+import { performance } from 'node:perf_hooks';
+import type { HostFacts, ProcessMap, Snapshot, Socket, SourceName } from '../model';
+import { readNetnsId } from './netns-id';
+import { readPortRange, readReservedPorts } from './port-range';
+import { ProcessResolver } from './proc-fd';
+import { readProcNetTcp } from './proc-net-tcp';
+import { readSockDiag } from './sockdiag';
+
+export interface CollectOptions {
+  /** auto (default): netlink, falling back to /proc/net/tcp{,6} when netlink fails. */
+  source?: 'auto' | SourceName;
+  /** Where procfs is mounted (fixtures use a copied tree). Netlink always reads the live kernel. */
+  procRoot?: string;
+  /** Map socket inodes to processes (costs a /proc/<pid>/fd scan, cached between calls). */
+  processes?: boolean;
+  /** Resolver to keep its cache across calls; default: one shared resolver per procRoot. */
+  resolver?: ProcessResolver;
+}
+
+const sharedResolvers = new Map<string, ProcessResolver>();
+
+function defaultResolver(root: string): ProcessResolver {
+  let r = sharedResolvers.get(root);
+  if (!r) {
+    r = new ProcessResolver(root);
+    sharedResolvers.set(root, r);
+  }
+  return r;
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code && !e.message.includes(code) ? `${code} ${e.message}` : e.message;
+  }
+  return String(e);
+}
+
+async function readSockets(source: 'auto' | SourceName, procRoot: string): Promise<{
+  source: SourceName;
+  sockets: Socket[];
+  fallbackReason: string | null;
+}> {
+  if (source === 'procfs') return { source, sockets: await readProcNetTcp(procRoot), fallbackReason: null };
+  if (source === 'netlink') return { source, sockets: await readSockDiag(), fallbackReason: null };
+  try {
+    return { source: 'netlink', sockets: await readSockDiag(), fallbackReason: null };
+  } catch (e) {
+    const fallbackReason = `netlink: ${describe(e)}`;
+    try {
+      return { source: 'procfs', sockets: await readProcNetTcp(procRoot), fallbackReason };
+    } catch (e2) {
+      throw new Error(`no TCP socket source worked (${fallbackReason}; procfs: ${describe(e2)})`);
+    }
+  }
+}
+
+/** A dump is not a snapshot: a socket can be seen twice mid-dump. Keep the first sighting. */
+function dedupe(sockets: Socket[]): Socket[] {
+  const seen = new Set<string>();
+  let dups = false;
+  for (const s of sockets) {
+    if (seen.has(s.id)) { dups = true; break; }
+    seen.add(s.id);
+  }
+  if (!dups) return sockets;
+  seen.clear();
+  return sockets.filter((s) => (seen.has(s.id) ? false : (seen.add(s.id), true)));
+}
+
+export async function readHostFacts(procRoot = '/proc'): Promise<HostFacts> {
+  const [ephemeralPortRange, reservedPorts, netns] = await Promise.all([
+    readPortRange(procRoot),
+    readReservedPorts(procRoot),
+    readNetnsId(procRoot),
+  ]);
+  return { ephemeralPortRange, reservedPorts, netns };
+}
+
+/** One collection of every TCP socket in this network namespace, plus host facts and owners. */
+export async function collectSnapshot(opts: CollectOptions = {}): Promise<Snapshot> {
+  const procRoot = opts.procRoot ?? '/proc';
+  const collectedAt = Date.now();
+  const t0 = performance.now();
+  const [read, host] = await Promise.all([readSockets(opts.source ?? 'auto', procRoot), readHostFacts(procRoot)]);
+  const sockets = dedupe(read.sockets);
+  let processes: ProcessMap | null = null;
+  if (opts.processes) {
+    const resolver = opts.resolver ?? defaultResolver(procRoot);
+    const inodes: number[] = [];
+    for (const s of sockets) if (s.inode !== 0) inodes.push(s.inode);
+    processes = await resolver.resolve(inodes);
+  }
+  return {
+    source: read.source,
+    fallbackReason: read.fallbackReason,
+    collectedAt,
+    durationMs: performance.now() - t0,
+    host,
+    sockets,
+    processes,
+  };
+}
