@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/**
+ * The one place that finds compiled addons. From dist/src/collectors/native.js the package
+ * root is three levels up, so build/Release is `../../../build/Release`. Everything else
+ * receives a binding as a value, so tests and alternative builds can pass their own.
+ */
+export const DEFAULT_NATIVE_DIR = resolve(__dirname, '..', '..', '..', 'build', 'Release');
+
+export type AddonName = 'tcpdir_sockdiag' | 'tcpdir_kernel';
+
+/** The addon could not be loaded: not built, built for another ABI, or a broken file. */
+export class NativeUnavailableError extends Error {
+  readonly code = 'NATIVE_UNAVAILABLE';
+  constructor(readonly addon: AddonName, readonly path: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NativeUnavailableError';
+  }
+}
+
+/** What `tcpdir_sockdiag.node` resolves a dump to (native/sockdiag/addon.cc). */
+export interface SockDiagDumpResult {
+  /** `count` packed records of RECORD_SIZE bytes; layout in native/sockdiag/record.h. */
+  records: Buffer;
+  count: number;
+  /** NLM_F_DUMP_INTR was still set after the one retry. */
+  interrupted: boolean;
+  /** 1, or 2 when the first dump was interrupted and repeated. */
+  attempts: number;
+}
+
+export interface SockDiagDumpOptions {
+  /** INET_DIAG_REQ_BYTECODE program; the kernel rejects invalid ones with EINVAL. */
+  bytecode?: Buffer;
+}
+
+export interface SockDiagBinding {
+  /** Rejects with an Error carrying `code` ('EPERM'), negative `errno` and `syscall`. */
+  dump(options?: SockDiagDumpOptions): Promise<SockDiagDumpResult>;
+  readonly RECORD_SIZE: number;
+  readonly LAYOUT_VERSION: number;
+}
+
+const loaded = new Map<string, unknown>();
+
+/** Loads `<dir>/<name>.node` once per path; throws NativeUnavailableError naming the file. */
+export function loadNative<T>(name: AddonName, dir: string = DEFAULT_NATIVE_DIR): T {
+  const path = resolve(dir, `${name}.node`);
+  const hit = loaded.get(path);
+  if (hit) return hit as T;
+  if (!existsSync(path)) {
+    throw new NativeUnavailableError(
+      name,
+      path,
+      `native addon ${name} is not built: ${path} does not exist (run node-gyp rebuild with npm_config_nodedir set)`,
+    );
+  }
+  let binding: T;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    binding = require(path) as T;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new NativeUnavailableError(name, path, `native addon ${name} failed to load from ${path}: ${why}`, { cause: err });
+  }
+  loaded.set(path, binding);
+  return binding;
+}
+
+export function loadSockDiag(dir?: string): SockDiagBinding {
+  return loadNative<SockDiagBinding>('tcpdir_sockdiag', dir);
+}

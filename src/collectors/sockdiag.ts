@@ -1,0 +1,190 @@
+import { formatIPv4, formatIPv6 } from '../model/address';
+import type { AddressFamily, Socket, TcpInfo } from '../model/socket';
+import { TCP_STATES, type TcpStateName } from '../model/tcp-state';
+import { loadSockDiag, type SockDiagBinding, type SockDiagDumpOptions } from './native';
+
+/**
+ * Packed record written by native/sockdiag (see record.h for the authoritative table).
+ * Little-endian integers; addresses in network order, IPv4 in the first 4 bytes.
+ */
+export const RECORD_SIZE = 104;
+export const LAYOUT_VERSION = 1;
+const O = {
+  family: 0, state: 1, timer: 2, retrans: 3, v6only: 4, flags: 5, sport: 6, dport: 8,
+  src: 12, dst: 28, inode: 44, uid: 48, expires: 52, rqueue: 56, wqueue: 60, cookie: 64,
+  rtt: 72, rttvar: 76, bytesAcked: 80, bytesReceived: 88, segsOut: 96, segsIn: 100,
+} as const;
+const INFO_BASE = 0x01, INFO_BYTES = 0x02, INFO_SEGS = 0x04, INFO_ALL = 0x07;
+const V6ONLY_ABSENT = 255;
+const AF_INET = 2, AF_INET6 = 10;
+const TWO32 = 4294967296;
+
+/** The buffer is not a whole number of valid records. */
+export class SockDiagDecodeError extends Error {
+  readonly code = 'SOCKDIAG_DECODE';
+  constructor(message: string, readonly offset: number) {
+    super(message);
+    this.name = 'SockDiagDecodeError';
+  }
+}
+
+/** The kernel dump failed; `code`/`errno`/`syscall` come from the addon ('EPERM', -1, 'sock_diag'). */
+export class SockDiagError extends Error {
+  readonly code: string;
+  readonly errno: number | undefined;
+  readonly syscall: string | undefined;
+  constructor(cause: unknown) {
+    const e = cause as { message?: unknown; code?: unknown; errno?: unknown; syscall?: unknown } | null;
+    super(typeof e?.message === 'string' ? e.message : `sock_diag dump failed: ${String(cause)}`, { cause });
+    this.name = 'SockDiagError';
+    this.code = typeof e?.code === 'string' ? e.code : 'SOCKDIAG_FAILED';
+    this.errno = typeof e?.errno === 'number' ? e.errno : undefined;
+    this.syscall = typeof e?.syscall === 'string' ? e.syscall : undefined;
+  }
+}
+
+/** Up to 2^53 exactly; larger counters (> 9 PB, or > 2^53 cookies) lose low bits as Numbers. */
+function u64(dv: DataView, off: number): number {
+  return dv.getUint32(off + 4, true) * TWO32 + dv.getUint32(off, true);
+}
+
+function cookieString(dv: DataView, off: number): string {
+  const hi = dv.getUint32(off + 4, true), lo = dv.getUint32(off, true);
+  if (hi < 0x200000) return String(hi * TWO32 + lo); // exact below 2^53: the common case
+  return ((BigInt(hi) << 32n) | BigInt(lo)).toString();
+}
+
+/**
+ * Decodes the addon's packed records into model Sockets. Pure; throws only SockDiagDecodeError.
+ * De-duplication by cookie already happened in C++ (native/sockdiag/dump.cc).
+ */
+export function decodeSockDiag(buf: Buffer): Socket[] {
+  if (buf.length % RECORD_SIZE !== 0) {
+    throw new SockDiagDecodeError(
+      `sock_diag buffer of ${buf.length} bytes is not a multiple of the ${RECORD_SIZE}-byte record (truncated?)`,
+      buf.length - (buf.length % RECORD_SIZE),
+    );
+  }
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const n = buf.length / RECORD_SIZE;
+  const out = new Array<Socket>(n);
+  // Many sockets share an address (every loopback connection, every listener on ::); format each once.
+  const v4 = new Map<number, string>();
+  const mapped = new Map<number, string>();
+  const v6 = new Map<string, string>();
+
+  const addr = (family: number, off: number): string => {
+    if (family === AF_INET) {
+      const k = dv.getUint32(off, false);
+      let s = v4.get(k);
+      if (s === undefined) v4.set(k, (s = formatIPv4(buf, off)));
+      return s;
+    }
+    const w0 = dv.getUint32(off, false), w1 = dv.getUint32(off + 4, false);
+    const w2 = dv.getUint32(off + 8, false), w3 = dv.getUint32(off + 12, false);
+    if (w0 === 0 && w1 === 0 && w2 === 0xffff) {
+      let s = mapped.get(w3);
+      if (s === undefined) mapped.set(w3, (s = formatIPv6(buf, off)));
+      return s;
+    }
+    const k = `${w0}:${w1}:${w2}:${w3}`;
+    let s = v6.get(k);
+    if (s === undefined) v6.set(k, (s = formatIPv6(buf, off)));
+    return s;
+  };
+
+  for (let i = 0, off = 0; i < n; i++, off += RECORD_SIZE) {
+    const fam = buf[off + O.family];
+    let family: AddressFamily;
+    if (fam === AF_INET) family = 'IPV4';
+    else if (fam === AF_INET6) family = 'IPV6';
+    else throw new SockDiagDecodeError(`record ${i}: unknown address family ${fam}`, off);
+    const st = buf[off + O.state];
+    const state = TCP_STATES[st] as TcpStateName | '' | undefined;
+    if (!state) throw new SockDiagDecodeError(`record ${i}: unknown TCP state ${st}`, off);
+    const v6b = buf[off + O.v6only];
+    if (v6b > 1 && v6b !== V6ONLY_ABSENT) throw new SockDiagDecodeError(`record ${i}: bad v6only byte ${v6b}`, off);
+    const flags = buf[off + O.flags];
+    if ((flags & ~INFO_ALL) !== 0 || (flags !== 0 && (flags & INFO_BASE) === 0)) {
+      throw new SockDiagDecodeError(`record ${i}: bad tcp_info flags 0x${flags.toString(16)}`, off);
+    }
+
+    let tcpInfo: TcpInfo | null = null;
+    if (flags === INFO_ALL) {
+      tcpInfo = {
+        rttUs: dv.getUint32(off + O.rtt, true),
+        rttVarUs: dv.getUint32(off + O.rttvar, true),
+        bytesAcked: u64(dv, off + O.bytesAcked),
+        bytesReceived: u64(dv, off + O.bytesReceived),
+        segsOut: dv.getUint32(off + O.segsOut, true),
+        segsIn: dv.getUint32(off + O.segsIn, true),
+      };
+    } else if (flags !== 0) {
+      // Older kernel with a shorter tcp_info: only what it sent.
+      tcpInfo = { rttUs: dv.getUint32(off + O.rtt, true), rttVarUs: dv.getUint32(off + O.rttvar, true) };
+      if (flags & INFO_BYTES) {
+        tcpInfo.bytesAcked = u64(dv, off + O.bytesAcked);
+        tcpInfo.bytesReceived = u64(dv, off + O.bytesReceived);
+      }
+      if (flags & INFO_SEGS) {
+        tcpInfo.segsOut = dv.getUint32(off + O.segsOut, true);
+        tcpInfo.segsIn = dv.getUint32(off + O.segsIn, true);
+      }
+    }
+
+    const cookie = cookieString(dv, off + O.cookie);
+    out[i] = {
+      id: cookie,
+      cookie,
+      family,
+      state,
+      localAddress: addr(fam, off + O.src),
+      localPort: dv.getUint16(off + O.sport, true),
+      remoteAddress: addr(fam, off + O.dst),
+      remotePort: dv.getUint16(off + O.dport, true),
+      inode: dv.getUint32(off + O.inode, true),
+      uid: dv.getUint32(off + O.uid, true),
+      timer: buf[off + O.timer],
+      retrans: buf[off + O.retrans],
+      expiresMs: dv.getUint32(off + O.expires, true),
+      rqueue: dv.getUint32(off + O.rqueue, true),
+      wqueue: dv.getUint32(off + O.wqueue, true),
+      v6only: v6b === V6ONLY_ABSENT ? null : v6b === 1,
+      tcpInfo,
+    };
+  }
+  return out;
+}
+
+export interface SockDiagRead {
+  sockets: Socket[];
+  /** The kernel flagged the dump as inconsistent even after one retry. */
+  interrupted: boolean;
+}
+
+/** One netlink dump of every TCP socket (IPv4 + IPv6, all states) in this process's netns. */
+export async function readSockDiagDump(
+  options: SockDiagDumpOptions = {},
+  binding: SockDiagBinding = loadSockDiag(),
+): Promise<SockDiagRead> {
+  if (binding.RECORD_SIZE !== RECORD_SIZE || binding.LAYOUT_VERSION !== LAYOUT_VERSION) {
+    throw new Error(
+      `tcpdir_sockdiag record layout v${binding.LAYOUT_VERSION}/${binding.RECORD_SIZE} B does not match the ` +
+        `decoder's v${LAYOUT_VERSION}/${RECORD_SIZE} B: rebuild the addon`,
+    );
+  }
+  if (options.bytecode !== undefined && (!Buffer.isBuffer(options.bytecode) || options.bytecode.length % 4 !== 0)) {
+    throw new RangeError('readSockDiag: bytecode must be a Buffer whose length is a multiple of 4');
+  }
+  let res;
+  try {
+    res = await binding.dump(options);
+  } catch (err) {
+    throw new SockDiagError(err);
+  }
+  return { sockets: decodeSockDiag(res.records), interrupted: res.interrupted };
+}
+
+export async function readSockDiag(options?: SockDiagDumpOptions, binding?: SockDiagBinding): Promise<Socket[]> {
+  return (await readSockDiagDump(options, binding)).sockets;
+}
