@@ -5,3 +5,4 @@ export * from './host';
 export * from './snapshot';
 export * from './verdict';
 export * from './address';
+export * from './history';

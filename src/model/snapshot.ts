@@ -1,3 +1,4 @@
+import type { History } from './history';
 import type { HostFacts } from './host';
 import type { ProcessMap } from './process';
 import type { Socket } from './socket';
@@ -18,4 +19,6 @@ export interface Snapshot {
   sockets: Socket[];
   /** Owners by inode; null when the caller did not ask for processes. */
   processes: ProcessMap | null;
+  /** Memory of earlier snapshots, when the caller keeps one (the service does). */
+  history?: History | null;
 }

@@ -1,0 +1,24 @@
+import { LOCAL_PEER_RULE, PEER_EVIDENCE_RULE } from './rules/local-peer';
+import { SOCKET_RULES } from './rules';
+
+/** Every rule with what it favours, its weight and why: the README's table is printed from this. */
+export const RULE_TABLE: ReadonlyArray<{ rule: string; favors: string; weight: string; why: string }> = [
+  ...SOCKET_RULES.map((r) => ({
+    rule: r.name,
+    favors: r.favors,
+    weight: r.weight === 'conclusive' ? 'conclusive' : String(r.weight),
+    why: r.why,
+  })),
+  {
+    rule: LOCAL_PEER_RULE,
+    favors: 'EITHER',
+    weight: 'conclusive',
+    why: 'Both ends are sockets on this host and exactly one sits on a live listener (that end is inbound), or the other end is certain.',
+  },
+  {
+    rule: PEER_EVIDENCE_RULE,
+    favors: 'EITHER',
+    weight: "the peer's own log-odds",
+    why: "Both ends are on this host and neither is settled: the peer's evidence counts here too, turned around.",
+  },
+];

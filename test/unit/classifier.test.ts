@@ -1,0 +1,139 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { classify } from '../../src/classifier';
+import type { Verdict } from '../../src/model';
+import { listen, snap, sock } from '../helpers/fake-snapshot';
+
+function verdictOf(v: Map<string, Verdict>, id: string): Verdict {
+  const r = v.get(id);
+  assert.ok(r, `no verdict for ${id}`);
+  return r;
+}
+const rules = (v: Verdict) => v.evidence.map((e) => e.rule);
+
+test('inbound to a wildcard listener on a well-known port is inbound with high confidence', () => {
+  const c = sock({ localAddress: '10.0.0.1', localPort: 22, remoteAddress: '10.0.0.2', remotePort: 51000 });
+  const v = verdictOf(classify(snap([listen('0.0.0.0', 22), c])), c.id);
+  assert.equal(v.direction, 'INBOUND');
+  assert.ok(v.confidence >= 0.99, String(v.confidence));
+  assert.equal(v.certain, false);
+  assert.match(v.evidence[0].detail, /listener 0\.0\.0\.0:22 \(wildcard\) owns this local port/);
+});
+
+test('a listener on another address of the same port does not count', () => {
+  const c = sock({ localAddress: '10.0.0.1', localPort: 8080, remoteAddress: '10.0.0.2', remotePort: 40000 });
+  const v = verdictOf(classify(snap([listen('127.0.0.1', 8080), c])), c.id);
+  assert.ok(!rules(v).includes('listener'));
+});
+
+test('an IPv4 client of a dual-stack :: listener is matched; a V6ONLY listener does not cover it', () => {
+  const c = sock({ localAddress: '::ffff:127.0.0.1', localPort: 443, remoteAddress: '::ffff:127.0.0.1', remotePort: 50000, family: 'IPV6' });
+  const dual = verdictOf(classify(snap([listen('::', 443), c])), c.id);
+  assert.equal(dual.direction, 'INBOUND');
+  assert.ok(rules(dual).includes('listener'));
+  const v6only = verdictOf(classify(snap([listen('::', 443, { v6only: true }), c])), c.id);
+  assert.ok(!rules(v6only).includes('listener'));
+  // An AF_INET wildcard listener never owns an AF_INET6 child.
+  const v4 = verdictOf(classify(snap([listen('0.0.0.0', 443), c])), c.id);
+  assert.ok(!rules(v4).includes('listener'));
+});
+
+test('outbound from an ephemeral port to a service port is outbound', () => {
+  const c = sock({ localAddress: '10.0.0.1', localPort: 45000, remoteAddress: '93.184.216.34', remotePort: 443 });
+  const v = verdictOf(classify(snap([c])), c.id);
+  assert.equal(v.direction, 'OUTBOUND');
+  assert.ok(v.confidence >= 0.95);
+});
+
+test('the ephemeral range is read from the snapshot, not assumed', () => {
+  const c = sock({ localAddress: '10.0.0.1', localPort: 45000, remoteAddress: '10.0.0.2', remotePort: 443 });
+  const s = snap([c], { host: { ephemeralPortRange: { low: 20000, high: 29999 }, reservedPorts: [], netns: null } });
+  const e = verdictOf(classify(s), c.id).evidence.find((x) => x.rule === 'ephemeral-range');
+  assert.equal(e?.favors, 'INBOUND');
+  const reserved = snap([c], { host: { ephemeralPortRange: { low: 32768, high: 60999 }, reservedPorts: [{ low: 45000, high: 45000 }], netns: null } });
+  assert.equal(verdictOf(classify(reserved), c.id).evidence.find((x) => x.rule === 'ephemeral-range')?.favors, 'INBOUND');
+  const unknown = snap([c], { host: { ephemeralPortRange: null, reservedPorts: [], netns: null } });
+  assert.ok(!rules(verdictOf(classify(unknown), c.id)).includes('ephemeral-range'));
+});
+
+test('a loopback pair with its listener open is certain on both ends', () => {
+  const server = sock({ localAddress: '127.0.0.1', localPort: 8080, remoteAddress: '127.0.0.1', remotePort: 40001 });
+  const client = sock({ localAddress: '127.0.0.1', localPort: 40001, remoteAddress: '127.0.0.1', remotePort: 8080 });
+  const v = classify(snap([listen('127.0.0.1', 8080), server, client]));
+  assert.deepEqual([verdictOf(v, server.id).direction, verdictOf(v, server.id).certain], ['INBOUND', true]);
+  assert.deepEqual([verdictOf(v, client.id).direction, verdictOf(v, client.id).certain], ['OUTBOUND', true]);
+  assert.equal(verdictOf(v, client.id).evidence[0].rule, 'local-peer');
+});
+
+test('a loopback pair without its listener gets opposite, consistent probabilities', () => {
+  const server = sock({ localAddress: '127.0.0.1', localPort: 5432, remoteAddress: '127.0.0.1', remotePort: 40001 });
+  const client = sock({ localAddress: '127.0.0.1', localPort: 40001, remoteAddress: '127.0.0.1', remotePort: 5432 });
+  const v = classify(snap([server, client]));
+  const a = verdictOf(v, server.id), b = verdictOf(v, client.id);
+  assert.equal(a.direction, 'INBOUND');
+  assert.equal(b.direction, 'OUTBOUND');
+  assert.ok(Math.abs(a.inboundProbability + b.inboundProbability - 1) < 1e-3);
+});
+
+test('handshake states are conclusive', () => {
+  const syn = sock({ localAddress: '10.0.0.1', localPort: 1000, state: 'SYN_SENT', remoteAddress: '10.0.0.2', remotePort: 50000 });
+  const req = sock({ localAddress: '10.0.0.1', localPort: 45000, state: 'NEW_SYN_RECV', remoteAddress: '10.0.0.2', remotePort: 22, inode: 0 });
+  const v = classify(snap([syn, req]));
+  assert.deepEqual([verdictOf(v, syn.id).direction, verdictOf(v, syn.id).certain, verdictOf(v, syn.id).confidence], ['OUTBOUND', true, 1]);
+  assert.deepEqual([verdictOf(v, req.id).direction, verdictOf(v, req.id).certain], ['INBOUND', true]);
+});
+
+test('a child still in the accept queue is certainly inbound, even on an ephemeral port', () => {
+  const l = listen('0.0.0.0', 40000, { rqueue: 1 });
+  const c = sock({ localAddress: '10.0.0.1', localPort: 40000, remoteAddress: '10.0.0.2', remotePort: 443, inode: 0 });
+  const v = verdictOf(classify(snap([l, c])), c.id);
+  assert.deepEqual([v.direction, v.certain], ['INBOUND', true]);
+  assert.equal(v.evidence[0].rule, 'accept-queue');
+  // An empty queue means the inode-less socket is something else: no certainty.
+  const v2 = verdictOf(classify(snap([listen('0.0.0.0', 40000), c])), c.id);
+  assert.equal(v2.certain, false);
+});
+
+test('a lone connection whose listener closed, on a port inside the ephemeral range, is not called with confidence', () => {
+  const c = sock({ localAddress: '10.0.0.1', localPort: 40000, remoteAddress: '10.0.0.2', remotePort: 51234 });
+  const v = verdictOf(classify(snap([c])), c.id);
+  assert.equal(v.direction, 'UNKNOWN');
+  assert.equal(v.confidence, 0);
+  assert.ok(v.inboundProbability > 0 && v.inboundProbability < 1);
+});
+
+test('with no evidence at all the verdict is UNKNOWN, never a default direction', () => {
+  const c = sock({ localAddress: '10.0.0.1', localPort: 5001, remoteAddress: '10.0.0.2', remotePort: 5002 });
+  const v = verdictOf(classify(snap([c], { host: { ephemeralPortRange: null, reservedPorts: [], netns: null } })), c.id);
+  assert.deepEqual([v.direction, v.confidence, v.inboundProbability, v.evidence.length], ['UNKNOWN', 0, 0.5, 0]);
+});
+
+test('clients sharing a local port towards one service port do not look like a server', () => {
+  const a = sock({ localAddress: '10.0.0.1', localPort: 7000, remoteAddress: '10.0.0.2', remotePort: 9000 });
+  const b = sock({ localAddress: '10.0.0.1', localPort: 7000, remoteAddress: '10.0.0.3', remotePort: 9000 });
+  const v = classify(snap([a, b]));
+  assert.ok(!rules(verdictOf(v, a.id)).includes('shared-local-endpoint'));
+  const c = sock({ localAddress: '10.0.0.1', localPort: 7000, remoteAddress: '10.0.0.4', remotePort: 50001 });
+  assert.ok(rules(verdictOf(classify(snap([a, b, c])), a.id)).includes('shared-local-endpoint'));
+});
+
+test('history: a past listener and a handshake seen earlier still count', () => {
+  const c = sock({ localAddress: '10.0.0.1', localPort: 40000, remoteAddress: '10.0.0.2', remotePort: 51234 });
+  const d = sock({ localAddress: '10.0.0.1', localPort: 40001, remoteAddress: '10.0.0.2', remotePort: 51235 });
+  const history = {
+    pastListeners: new Map([['IPV4|0.0.0.0|40000', { family: 'IPV4' as const, address: '0.0.0.0', port: 40000, v6only: null, lastSeen: 0 }]]),
+    handshakes: new Map([[d.id, { direction: 'INBOUND' as const, state: 'SYN_RECV', seenAt: 0 }]]),
+  };
+  const v = classify(snap([c, d], { history }));
+  assert.equal(verdictOf(v, c.id).direction, 'INBOUND');
+  assert.ok(rules(verdictOf(v, c.id)).includes('past-listener'));
+  assert.deepEqual([verdictOf(v, d.id).direction, verdictOf(v, d.id).certain], ['INBOUND', true]);
+});
+
+test('the process holding both the connection and the listener strengthens inbound', () => {
+  const l = listen('0.0.0.0', 9999, { inode: 77 });
+  const c = sock({ localAddress: '10.0.0.1', localPort: 9999, remoteAddress: '10.0.0.2', remotePort: 40000, inode: 78 });
+  const processes = new Map([[77, [{ pid: 5, command: 'srv' }]], [78, [{ pid: 5, command: 'srv' }]]]);
+  const v = verdictOf(classify(snap([l, c], { processes })), c.id);
+  assert.ok(rules(v).includes('listener-process'));
+});
