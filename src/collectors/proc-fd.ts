@@ -71,6 +71,7 @@ export class ProcessResolver {
   private readonly owners = new Map<number, number[]>();
   private readonly unresolvable = new Set<number>();
   private readonly sliceMs: number;
+  private sizeIsCount: boolean | undefined;
   private running: Promise<unknown> = Promise.resolve();
   lastStats: ResolveStats | null = null;
 
@@ -102,6 +103,10 @@ export class ProcessResolver {
       sliceStart = performance.now();
     };
 
+    if (this.sizeIsCount === undefined) {
+      // This process always has fds open, so a zero size means the kernel does not count them.
+      this.sizeIsCount = (statSync(`${this.root}/self/fd`, { throwIfNoEntry: false })?.size ?? 0) > 0;
+    }
     const wanted = new Set<number>();
     for (const ino of inodesIn) if (ino !== 0) wanted.add(ino);
 
@@ -117,9 +122,10 @@ export class ProcessResolver {
       if (probe === null) continue; // exited between readdir and stat
       live.add(pid);
       const old = this.pids.get(pid);
-      if (old && old.starttime === probe.starttime && old.fdCount === probe.fdCount && probe.fdCount !== 0) continue;
+      const same = old !== undefined && old.starttime === probe.starttime && old.fdCount === probe.fdCount;
+      // Before Linux 6.2 the size is always 0 and says nothing: then every pid is re-read.
+      if (same && this.sizeIsCount) continue;
       if (old) this.forget(pid);
-      // fdCount 0 is also what kernels before 6.2 report for any fd dir: always re-read it.
       toScan.push([pid, probe]);
     }
     for (const pid of [...this.pids.keys()]) if (!live.has(pid)) this.forget(pid);

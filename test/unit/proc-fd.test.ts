@@ -1,0 +1,127 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, connect, type Server, type Socket as NetSocket } from 'node:net';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { ProcessResolver, parseStatStarttime, parseSocketLink } from '../../src/collectors/proc-fd';
+import { readProcNetTcp } from '../../src/collectors/proc-net-tcp';
+
+const closers: Array<() => void> = [];
+after(() => { for (const c of closers.reverse()) c(); });
+
+async function listen(): Promise<{ server: Server; port: number; accepted: NetSocket[] }> {
+  const accepted: NetSocket[] = [];
+  const server = createServer((s) => accepted.push(s));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  closers.push(() => { for (const s of accepted) s.destroy(); server.close(); });
+  return { server, port: (server.address() as { port: number }).port, accepted };
+}
+
+async function dial(port: number): Promise<NetSocket> {
+  const c = connect(port, '127.0.0.1');
+  await once(c, 'connect');
+  closers.push(() => c.destroy());
+  return c;
+}
+
+/** Inodes of every socket on `port` (either end), read from /proc/net/tcp, independent of the resolver. */
+async function inodesOnPort(port: number): Promise<number[]> {
+  const all = await readProcNetTcp();
+  return all.filter((s) => (s.localPort === port || s.remotePort === port) && s.inode !== 0).map((s) => s.inode);
+}
+
+test('parseStatStarttime copes with spaces and parentheses in comm', () => {
+  const stat = '123 (a) b (c)) S 1 123 123 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10';
+  assert.equal(parseStatStarttime(stat), '987654');
+  assert.equal(parseStatStarttime('garbage'), null);
+  assert.equal(parseSocketLink('socket:[4242]'), 4242);
+  assert.equal(parseSocketLink('pipe:[4242]'), 0);
+});
+
+test('sockets of this process resolve to this pid and "node"; a warm call re-reads far less', async () => {
+  const { port, accepted } = await listen();
+  await dial(port);
+  await dial(port);
+  while (accepted.length < 2) await new Promise((r) => setTimeout(r, 5));
+  const inodes = await inodesOnPort(port);
+  assert.equal(inodes.length, 5, 'listener + 2 client ends + 2 accepted ends');
+
+  const r = new ProcessResolver();
+  const cold = await r.resolve([...inodes, 0]);
+  const coldStats = r.lastStats!;
+  for (const ino of inodes) assert.deepEqual(cold.get(ino), [{ pid: process.pid, command: 'node' }], `inode ${ino}`);
+  assert.equal(cold.has(0), false, 'inode 0 has no process');
+
+  const warm = await r.resolve(inodes);
+  const warmStats = r.lastStats!;
+  for (const ino of inodes) assert.deepEqual(warm.get(ino), [{ pid: process.pid, command: 'node' }]);
+  assert.ok(warmStats.fdsRead * 4 < coldStats.fdsRead, `warm read ${warmStats.fdsRead} fds, cold ${coldStats.fdsRead}`);
+  assert.ok(warmStats.pidsScanned * 4 < coldStats.pidsScanned, `warm scanned ${warmStats.pidsScanned} pids, cold ${coldStats.pidsScanned}`);
+
+  // A new connection changes this pid's fd count: picked up without a full rescan.
+  await dial(port);
+  while (accepted.length < 3) await new Promise((r) => setTimeout(r, 5));
+  const more = await inodesOnPort(port);
+  assert.equal(more.length, 7);
+  const m3 = await r.resolve(more);
+  for (const ino of more) assert.equal(m3.get(ino)?.[0].pid, process.pid);
+  assert.ok(r.lastStats!.pidsScanned * 4 < coldStats.pidsScanned);
+});
+
+/** A python child that connects to `port`, prints "up", then on each stdin line swaps its socket. */
+function pythonClient(port: number): ChildProcessWithoutNullStreams {
+  const code = `
+import socket, sys
+s = socket.create_connection(('127.0.0.1', ${port}))
+print('up', flush=True)
+for line in sys.stdin:
+    s.close()
+    s = socket.create_connection(('127.0.0.1', ${port}))  # same fd number, same fd count
+    print('up', flush=True)
+`;
+  const child = spawn('python3', ['-c', code]);
+  closers.push(() => child.kill('SIGKILL'));
+  return child;
+}
+
+async function nextLine(child: ChildProcessWithoutNullStreams): Promise<string> {
+  const [buf] = (await once(child.stdout, 'data')) as [Buffer];
+  return buf.toString().trim();
+}
+
+test('a child that opens sockets is found; after it exits it is dropped', async () => {
+  const { port, accepted } = await listen();
+  const child = pythonClient(port);
+  assert.equal(await nextLine(child), 'up');
+  while (accepted.length < 1) await new Promise((r) => setTimeout(r, 5));
+  const all = await readProcNetTcp();
+  const childEnd = all.find((s) => s.remotePort === port && s.state === 'ESTABLISHED')!;
+  assert.ok(childEnd && childEnd.inode !== 0);
+
+  const r = new ProcessResolver();
+  const first = await r.resolve([childEnd.inode]);
+  assert.deepEqual(first.get(childEnd.inode), [{ pid: child.pid!, command: 'python3' }]);
+
+  // Swap the socket for another on the same fd: fd count and starttime stay equal, so the new
+  // inode is found by the search for unknown inodes, not by the change detection.
+  child.stdin.write('swap\n');
+  assert.equal(await nextLine(child), 'up');
+  while (accepted.length < 2) await new Promise((r) => setTimeout(r, 5));
+  const now = await readProcNetTcp();
+  const swapped = now.find((s) => s.remotePort === port && s.state === 'ESTABLISHED' && s.inode !== childEnd.inode && s.inode !== 0)!;
+  assert.ok(swapped);
+  const second = await r.resolve([swapped.inode]);
+  assert.deepEqual(second.get(swapped.inode), [{ pid: child.pid!, command: 'python3' }]);
+
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  const third = await r.resolve([childEnd.inode, swapped.inode]);
+  assert.equal(third.has(swapped.inode), false, 'the exited child no longer owns anything');
+  assert.equal(third.has(childEnd.inode), false);
+});
+
+test('a /proc root without processes yields an empty map, not an error', async () => {
+  const r = new ProcessResolver(`${__dirname}`);
+  assert.equal((await r.resolve([1, 2, 3])).size, 0);
+});
