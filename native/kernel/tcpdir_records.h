@@ -1,0 +1,53 @@
+/* Binary records shared by the BPF programs (tcpdir.bpf.c) and the addon (kernel_addon.cc).
+ * The TypeScript decoder (src/collectors/kernel-evidence.ts) mirrors these offsets: change both.
+ * All integers are host-endian; ports are host order; addresses are network-order bytes
+ * (IPv4 in the first 4 bytes). No kernel pointer is ever written into a record. */
+#ifndef TCPDIR_RECORDS_H
+#define TCPDIR_RECORDS_H
+
+#define TCPDIR_RECORD_VERSION 1
+
+/* flags */
+#define TCPDIR_F_HAS_BUCKET        0x01 /* bind bucket (icsk_bind_hash / tw_tb) present */
+#define TCPDIR_F_SHARES_LISTENER   0x02 /* bucket also held by a listener seen earlier in this pass */
+#define TCPDIR_F_TW_CONNECT_BIND   0x04 /* TIME_WAIT: tw_connect_bind set */
+#define TCPDIR_F_TW_CB_KNOWN       0x08 /* this kernel has tw_connect_bind */
+#define TCPDIR_F_HAS_BUCKET2       0x10 /* bhash2 bucket present (tb2_fastreuse valid) */
+
+/* 80 bytes, one per socket, written by the iter/tcp program. */
+struct tcpdir_sock_rec {
+	__u64 cookie;            /*  0 */
+	__u64 listener_cookie;   /*  8: request socket: its listener; else 0 */
+	__u64 bucket_listener;   /* 16: cookie of a live listener sharing the bind bucket; else 0 */
+	__u8  saddr[16];         /* 24 */
+	__u8  daddr[16];         /* 40 */
+	__u32 inode;             /* 56 */
+	__u32 uid;               /* 60 */
+	__u32 max_ack_backlog;   /* 64 */
+	__u16 sport;             /* 68 */
+	__u16 dport;             /* 70 */
+	__u8  family;            /* 72: AF_INET 2 / AF_INET6 10 */
+	__u8  state;             /* 73: skc_state (TIME_WAIT 6, NEW_SYN_RECV 12) */
+	__u8  userlocks;         /* 74: sk_userlocks (full sockets only) */
+	__u8  flags;             /* 75: TCPDIR_F_* */
+	__s8  fastreuse;         /* 76: bind bucket fastreuse (-1: port chosen by connect) */
+	__s8  fastreuseport;     /* 77 */
+	__s8  tb2_fastreuse;     /* 78 */
+	__u8  version;           /* 79: TCPDIR_RECORD_VERSION */
+};
+
+/* 56 bytes, one per state change, sent to the ring buffer by tp_btf/inet_sock_set_state. */
+struct tcpdir_event {
+	__u64 cookie;            /*  0 */
+	__u64 ts_ns;             /*  8: bpf_ktime_get_ns (CLOCK_MONOTONIC) */
+	__u8  saddr[16];         /* 16 */
+	__u8  daddr[16];         /* 32 */
+	__u16 sport;             /* 48 */
+	__u16 dport;             /* 50 */
+	__u8  family;            /* 52 */
+	__u8  oldstate;          /* 53 */
+	__u8  newstate;          /* 54 */
+	__u8  version;           /* 55 */
+};
+
+#endif
