@@ -4,6 +4,7 @@ import { readNetnsId } from './netns-id';
 import { readPortRange, readReservedPorts } from './port-range';
 import { ProcessResolver } from './proc-fd';
 import { readProcNetTcp } from './proc-net-tcp';
+import { loadSockDiag } from './native';
 import { readSockDiag } from './sockdiag';
 
 export interface CollectOptions {
@@ -15,6 +16,8 @@ export interface CollectOptions {
   processes?: boolean;
   /** Resolver to keep its cache across calls; default: one shared resolver per procRoot. */
   resolver?: ProcessResolver;
+  /** Directory holding tcpdir_sockdiag.node; default build/Release. */
+  nativeDir?: string;
 }
 
 const sharedResolvers = new Map<string, ProcessResolver>();
@@ -36,15 +39,20 @@ function describe(e: unknown): string {
   return String(e);
 }
 
-async function readSockets(source: 'auto' | SourceName, procRoot: string): Promise<{
+function readNetlink(nativeDir: string | undefined): Promise<Socket[]> {
+  // Loading inside the promise chain turns a missing or broken addon into a rejection (-> fallback).
+  return Promise.resolve().then(() => readSockDiag(undefined, loadSockDiag(nativeDir)));
+}
+
+async function readSockets(source: 'auto' | SourceName, procRoot: string, nativeDir?: string): Promise<{
   source: SourceName;
   sockets: Socket[];
   fallbackReason: string | null;
 }> {
   if (source === 'procfs') return { source, sockets: await readProcNetTcp(procRoot), fallbackReason: null };
-  if (source === 'netlink') return { source, sockets: await readSockDiag(), fallbackReason: null };
+  if (source === 'netlink') return { source, sockets: await readNetlink(nativeDir), fallbackReason: null };
   try {
-    return { source: 'netlink', sockets: await readSockDiag(), fallbackReason: null };
+    return { source: 'netlink', sockets: await readNetlink(nativeDir), fallbackReason: null };
   } catch (e) {
     const fallbackReason = `netlink: ${describe(e)}`;
     try {
@@ -82,7 +90,7 @@ export async function collectSnapshot(opts: CollectOptions = {}): Promise<Snapsh
   const procRoot = opts.procRoot ?? '/proc';
   const collectedAt = Date.now();
   const t0 = performance.now();
-  const [read, host] = await Promise.all([readSockets(opts.source ?? 'auto', procRoot), readHostFacts(procRoot)]);
+  const [read, host] = await Promise.all([readSockets(opts.source ?? 'auto', procRoot, opts.nativeDir), readHostFacts(procRoot)]);
   const sockets = dedupe(read.sockets);
   let processes: ProcessMap | null = null;
   if (opts.processes) {
