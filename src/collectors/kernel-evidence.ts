@@ -1,0 +1,301 @@
+import { formatIPv4, formatIPv6 } from '../model/address';
+import { birthFromTransition } from '../model/kernel';
+import type { KernelBirth, KernelEvent, KernelRecord } from '../model/kernel';
+import type { AddressFamily } from '../model/socket';
+import { stateName } from '../model/tcp-state';
+import type { TcpStateName } from '../model/tcp-state';
+import { loadNative, NativeUnavailableError } from './native';
+
+// Layouts of native/kernel/tcpdir_records.h (struct tcpdir_sock_rec / struct tcpdir_event).
+export const KERNEL_RECORD_SIZE = 80;
+export const KERNEL_EVENT_SIZE = 56;
+export const KERNEL_LAYOUT_VERSION = 1;
+
+const SOCK_BINDADDR_LOCK = 4;
+const SOCK_BINDPORT_LOCK = 8;
+const SOCK_CONNECT_BIND = 16;
+const F_SHARES_LISTENER = 0x02;
+const F_TW_CONNECT_BIND = 0x04;
+const F_TW_CB_KNOWN = 0x08;
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+/** What tcpdir_kernel.node exports (native/kernel/kernel_addon.cc). */
+export interface KernelBinding {
+  /** Loads and attaches the programs; throws an Error with `code` (EPERM, ENOBTF, EVERIFIER, ...). */
+  open(options?: { events?: boolean; wakeupBytes?: number }): void;
+  iterate(): Promise<Buffer>;
+  iterateInNetns(fd: number): Promise<Buffer>;
+  drainEvents(): Buffer;
+  stats(): { kernelDrops: number; userDrops: number; pendingBytes: number; eventsAttached: boolean } | null;
+  close(): void;
+  readonly recordSize: number;
+  readonly eventSize: number;
+}
+
+/** A buffer from the kernel addon does not hold whole, well-formed records. */
+export class KernelDecodeError extends Error {
+  readonly code = 'KERNEL_DECODE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'KernelDecodeError';
+  }
+}
+
+function family(code: number, what: string, off: number): AddressFamily {
+  if (code === AF_INET) return 'IPV4';
+  if (code === AF_INET6) return 'IPV6';
+  throw new KernelDecodeError(`${what} at byte ${off}: unknown address family ${code}`);
+}
+
+function state(code: number, what: string, off: number): TcpStateName {
+  try {
+    return stateName(code);
+  } catch {
+    throw new KernelDecodeError(`${what} at byte ${off}: unknown TCP state ${code}`);
+  }
+}
+
+function address(fam: AddressFamily, buf: Buffer, off: number): string {
+  return fam === 'IPV4' ? formatIPv4(buf, off) : formatIPv6(buf, off);
+}
+
+function checkLength(buf: Buffer, size: number, what: string): void {
+  if (buf.length % size !== 0) {
+    throw new KernelDecodeError(
+      `${what} buffer of ${buf.length} bytes is not a whole number of ${size}-byte records (truncated?)`,
+    );
+  }
+}
+
+function checkVersion(v: number, what: string, off: number): void {
+  if (v !== KERNEL_LAYOUT_VERSION) {
+    throw new KernelDecodeError(`${what} at byte ${off}: layout version ${v}, expected ${KERNEL_LAYOUT_VERSION}`);
+  }
+}
+
+/** Decodes one iterator pass (struct tcpdir_sock_rec[]). Pure. */
+export function decodeKernelRecords(buf: Buffer): KernelRecord[] {
+  checkLength(buf, KERNEL_RECORD_SIZE, 'kernel socket record');
+  const out = new Array<KernelRecord>(buf.length / KERNEL_RECORD_SIZE);
+  for (let i = 0, off = 0; off < buf.length; i++, off += KERNEL_RECORD_SIZE) {
+    checkVersion(buf[off + 79], 'kernel socket record', off);
+    const fam = family(buf[off + 72], 'kernel socket record', off);
+    const st = state(buf[off + 73], 'kernel socket record', off);
+    const userLocks = buf[off + 74];
+    const flags = buf[off + 75];
+    const listenerCookie = buf.readBigUInt64LE(off + 8);
+    const bucketListener = buf.readBigUInt64LE(off + 16);
+    const maxAckBacklog = buf.readUInt32LE(off + 64);
+    const connectBind = (userLocks & SOCK_CONNECT_BIND) !== 0;
+    const portAllocatedByConnect = buf.readInt8(off + 76) === -1;
+    const twConnectBind = st === 'TIME_WAIT' && (flags & F_TW_CB_KNOWN) !== 0 ? (flags & F_TW_CONNECT_BIND) !== 0 : null;
+    const shares = (flags & F_SHARES_LISTENER) !== 0;
+    out[i] = {
+      cookie: buf.readBigUInt64LE(off).toString(),
+      family: fam,
+      state: st,
+      localAddress: address(fam, buf, off + 24),
+      localPort: buf.readUInt16LE(off + 68),
+      remoteAddress: address(fam, buf, off + 40),
+      remotePort: buf.readUInt16LE(off + 70),
+      inode: buf.readUInt32LE(off + 56),
+      uid: buf.readUInt32LE(off + 60),
+      userLocks,
+      connectBind,
+      portAllocatedByConnect,
+      twConnectBind,
+      connectChosePort: connectBind || portAllocatedByConnect || twConnectBind === true,
+      explicitPortBind: (userLocks & SOCK_BINDPORT_LOCK) !== 0,
+      explicitAddressBind: (userLocks & SOCK_BINDADDR_LOCK) !== 0,
+      sharesListenerPort: shares,
+      sharedListenerCookie: shares && bucketListener !== 0n ? bucketListener.toString() : null,
+      maxAckBacklog,
+      acceptBacklogInherited: st !== 'LISTEN' && maxAckBacklog > 0,
+      listenerCookie: listenerCookie !== 0n ? listenerCookie.toString() : null,
+    };
+  }
+  return out;
+}
+
+/** Decodes drained tracepoint events (struct tcpdir_event[]). Pure. */
+export function decodeKernelEvents(buf: Buffer): KernelEvent[] {
+  checkLength(buf, KERNEL_EVENT_SIZE, 'kernel state-change event');
+  const out = new Array<KernelEvent>(buf.length / KERNEL_EVENT_SIZE);
+  for (let i = 0, off = 0; off < buf.length; i++, off += KERNEL_EVENT_SIZE) {
+    checkVersion(buf[off + 55], 'kernel state-change event', off);
+    const fam = family(buf[off + 52], 'kernel state-change event', off);
+    out[i] = {
+      cookie: buf.readBigUInt64LE(off).toString(),
+      monotonicNs: buf.readBigUInt64LE(off + 8).toString(),
+      family: fam,
+      oldState: state(buf[off + 53], 'kernel state-change event', off),
+      newState: state(buf[off + 54], 'kernel state-change event', off),
+      localAddress: address(fam, buf, off + 16),
+      localPort: buf.readUInt16LE(off + 48),
+      remoteAddress: address(fam, buf, off + 32),
+      remotePort: buf.readUInt16LE(off + 50),
+    };
+  }
+  return out;
+}
+
+/**
+ * How each socket was born, by cookie, from drained tracepoint events. TIME_WAIT creation and
+ * expiry raise no event, so entries are aged out when an iteration has not seen the cookie for
+ * `maxAgeMs`. Clock values are passed in so the store stays deterministic under test.
+ */
+export class KernelBirthStore {
+  private readonly births = new Map<string, KernelBirth & { lastSeen: number }>();
+
+  constructor(readonly maxAgeMs = 120_000) {}
+
+  get size(): number {
+    return this.births.size;
+  }
+
+  /** Records the births the events reveal. A later handshake (a socket reused after
+   * disconnect or after listening) replaces an earlier one; SYN_RECV->ESTABLISHED alone
+   * only fills a gap, since a simultaneous open also passes through it. */
+  ingest(events: readonly KernelEvent[], now: number): void {
+    for (const e of events) {
+      const direction = birthFromTransition(e.oldState, e.newState);
+      if (!direction) continue;
+      const prev = this.births.get(e.cookie);
+      if (prev && e.oldState === 'SYN_RECV' && e.newState === 'ESTABLISHED') {
+        prev.lastSeen = now;
+        continue;
+      }
+      this.births.set(e.cookie, { direction, transition: `${e.oldState}->${e.newState}`, seenAt: now, lastSeen: now });
+    }
+  }
+
+  get(cookie: string): KernelBirth | undefined {
+    const b = this.births.get(cookie);
+    return b && { direction: b.direction, transition: b.transition, seenAt: b.seenAt };
+  }
+
+  /** Refreshes the cookies an iteration saw and forgets those unseen for maxAgeMs. */
+  markSeen(cookies: Iterable<string>, now: number): void {
+    for (const c of cookies) {
+      const b = this.births.get(c);
+      if (b) b.lastSeen = now;
+    }
+    for (const [c, b] of this.births) if (now - b.lastSeen > this.maxAgeMs) this.births.delete(c);
+  }
+}
+
+export interface KernelUnavailable {
+  available: false;
+  /** NATIVE_UNAVAILABLE (addon not built), EPERM, ENOBTF, EVERIFIER, EALREADY, ... */
+  code: string;
+  reason: string;
+}
+
+export interface KernelSourceOptions {
+  /** Directory holding tcpdir_kernel.node; default build/Release. */
+  dir?: string;
+  /** A binding to use instead of loading one. */
+  binding?: KernelBinding;
+  /** Attach the state-change tracepoint (default true). */
+  events?: boolean;
+  /** How often JS drains the native event buffer (default 500 ms; the native reader drains
+   * the ring buffer every 100 ms on its own thread). 0 disables the timer. */
+  drainIntervalMs?: number;
+  /** Forget a birth this long after the last iteration that saw its cookie (default 120 s). */
+  birthMaxAgeMs?: number;
+  /** Wall clock, injectable for tests. */
+  now?: () => number;
+}
+
+/**
+ * The eBPF evidence source. One per process (the addon holds one loaded program set).
+ * `open()` never throws for a missing addon, missing privilege or an unsupported kernel: it
+ * returns `{ available: false, code, reason }`.
+ */
+export class KernelEvidenceSource {
+  readonly available = true;
+  readonly births: KernelBirthStore;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly now: () => number;
+
+  private constructor(private readonly binding: KernelBinding, opts: KernelSourceOptions) {
+    this.now = opts.now ?? Date.now;
+    this.births = new KernelBirthStore(opts.birthMaxAgeMs);
+    const every = opts.drainIntervalMs ?? 500;
+    if (opts.events !== false && every > 0) {
+      this.timer = setInterval(() => this.drain(), every);
+      this.timer.unref();
+    }
+  }
+
+  static open(opts: KernelSourceOptions = {}): KernelEvidenceSource | KernelUnavailable {
+    let binding: KernelBinding;
+    try {
+      binding = opts.binding ?? loadNative<KernelBinding>('tcpdir_kernel', opts.dir);
+    } catch (err) {
+      if (err instanceof NativeUnavailableError) return { available: false, code: err.code, reason: err.message };
+      throw err;
+    }
+    if (binding.recordSize !== KERNEL_RECORD_SIZE || binding.eventSize !== KERNEL_EVENT_SIZE) {
+      return {
+        available: false,
+        code: 'LAYOUT_MISMATCH',
+        reason: `tcpdir_kernel records are ${binding.recordSize}/${binding.eventSize} bytes, this build decodes ` +
+          `${KERNEL_RECORD_SIZE}/${KERNEL_EVENT_SIZE}: rebuild the addon`,
+      };
+    }
+    try {
+      binding.open({ events: opts.events !== false });
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown };
+      return {
+        available: false,
+        code: typeof e.code === 'string' ? e.code : 'EOPEN',
+        reason: typeof e.message === 'string' ? e.message : String(err),
+      };
+    }
+    return new KernelEvidenceSource(binding, opts);
+  }
+
+  /** One iterator pass over the caller's netns; refreshes and ages the birth store. */
+  async iterate(): Promise<KernelRecord[]> {
+    this.assertOpen('iterate');
+    const records = decodeKernelRecords(await this.binding.iterate());
+    this.drain();
+    this.births.markSeen(records.map((r) => r.cookie), this.now());
+    return records;
+  }
+
+  /** One iterator pass over the netns of an open /proc/PID/ns/net fd (needs CAP_SYS_ADMIN).
+   * Does not touch the birth store, whose ageing follows the caller's own netns. */
+  async iterateInNetns(nsFd: number): Promise<KernelRecord[]> {
+    this.assertOpen('iterateInNetns');
+    return decodeKernelRecords(await this.binding.iterateInNetns(nsFd));
+  }
+
+  /** Moves pending tracepoint events into the birth store and returns them. */
+  drain(): KernelEvent[] {
+    if (this.closed) return [];
+    const events = decodeKernelEvents(this.binding.drainEvents());
+    this.births.ingest(events, this.now());
+    return events;
+  }
+
+  /** Events lost because the ring buffer (kernel) or the native buffer (user) was full. */
+  stats(): { kernelDrops: number; userDrops: number; pendingBytes: number } | null {
+    return this.closed ? null : this.binding.stats();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.binding.close();
+  }
+
+  private assertOpen(what: string): void {
+    if (this.closed) throw new Error(`KernelEvidenceSource.${what}(): the source is closed`);
+  }
+}
