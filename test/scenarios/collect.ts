@@ -1,0 +1,67 @@
+// Runs inside the agent namespace (`ip netns exec AGENT node dist/test/scenarios/collect.js
+// --source netlink|procfs`): one snapshot, classified, printed as JSON on stdout. A separate
+// process because a snapshot must be taken from inside the namespace it describes.
+import { collectSnapshot } from '../../src/collectors/snapshot';
+import { classify } from '../../src/classifier';
+import type { HostFacts, Socket, SourceName, Verdict } from '../../src/model';
+
+export interface CollectedRow {
+  state: string;
+  local: string;
+  lport: number;
+  remote: string;
+  rport: number;
+  /** null for LISTEN sockets (the classifier judges only connections). */
+  verdict: Verdict | null;
+  socket: Socket;
+}
+
+export interface CollectOutput {
+  source: SourceName;
+  fallbackReason: string | null;
+  durationMs: number;
+  host: HostFacts;
+  rows: CollectedRow[];
+  /** Socket inode -> owners, as entries (a Map does not survive JSON). */
+  processes: Array<[number, Array<{ pid: number; command: string }>]> | null;
+}
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const source = argValue('--source') ?? 'netlink';
+  if (source !== 'netlink' && source !== 'procfs' && source !== 'auto') {
+    throw new Error(`--source must be netlink, procfs or auto, not ${source}`);
+  }
+  const snapshot = await collectSnapshot({ source, processes: !process.argv.includes('--no-processes') });
+  const verdicts = classify(snapshot);
+  const out: CollectOutput = {
+    source: snapshot.source,
+    fallbackReason: snapshot.fallbackReason,
+    durationMs: snapshot.durationMs,
+    host: snapshot.host,
+    rows: snapshot.sockets.map((s) => ({
+      state: s.state,
+      local: s.localAddress,
+      lport: s.localPort,
+      remote: s.remoteAddress,
+      rport: s.remotePort,
+      verdict: verdicts.get(s.id) ?? null,
+      socket: s,
+    })),
+    processes: snapshot.processes
+      ? [...snapshot.processes].map(([inode, refs]) => [inode, refs.map((r) => ({ pid: r.pid, command: r.command }))])
+      : null,
+  };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+if (require.main === module) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`collect: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  });
+}

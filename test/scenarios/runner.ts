@@ -1,0 +1,132 @@
+// Runs scenarios in network namespaces, snapshots the agent namespace with tcpdir (through
+// collect.js, inside the namespace) and pairs every expectation with the socket tcpdir saw.
+// Used by scenarios.test.ts and bench/accuracy.ts.
+import * as path from 'node:path';
+import { existsSync } from 'node:fs';
+import { canonicalAddress, unmapIPv4, type SourceName, type Verdict } from '../../src/model';
+import type { CollectedRow, CollectOutput } from './collect';
+import { Actor, createNetnsPair, REPO_ROOT, type ActorSocket, type Endpoint, type NetnsPair } from './netns';
+import { SCENARIOS, type Expectation, type KnownDirection, type Scenario, type ScenarioContext } from './scenarios';
+
+export const COLLECT_JS = path.join(REPO_ROOT, 'dist', 'test', 'scenarios', 'collect.js');
+
+/**
+ * isolated: a fresh namespace pair and snapshot per scenario, so nothing else can help or
+ * confuse the classifier. combined: every scenario in one pair and one snapshot, as on a busy
+ * host where evidence from one connection can bear on another.
+ */
+export type RunMode = 'isolated' | 'combined';
+
+export interface Observation {
+  scenario: Scenario;
+  expectation: Expectation;
+  mode: RunMode;
+  source: SourceName;
+  /** The matching socket in the snapshot, or null when tcpdir did not report it. */
+  row: CollectedRow | null;
+  /** The whole snapshot the row came from (shared by the scenarios of one group). */
+  snapshot: CollectOutput;
+}
+
+export interface RunOptions {
+  sources?: SourceName[];
+  mode?: RunMode;
+  /** Scenario names to run; all when absent. */
+  only?: string[];
+  /** Called with progress lines. */
+  log?: (line: string) => void;
+}
+
+export type Outcome = 'correct' | 'wrong' | 'unknown' | 'missing';
+
+export function outcomeOf(expected: KnownDirection, verdict: Pick<Verdict, 'direction'> | null | undefined): Outcome {
+  if (!verdict) return 'missing';
+  if (verdict.direction === 'UNKNOWN') return 'unknown';
+  return verdict.direction === expected ? 'correct' : 'wrong';
+}
+
+/** Key of an agent-side 4-tuple with `::ffff:a.b.c.d` unmapped, so either family matches. */
+export function tupleKey(local: string, lport: number, remote: string, rport: number): string {
+  const norm = (a: string) => unmapIPv4(canonicalAddress(a) ?? a);
+  return `${norm(local)}|${lport}|${norm(remote)}|${rport}`;
+}
+
+function makeContext(scenario: Scenario, pair: NetnsPair, agent: Actor, remote: Actor, into: Expectation[]): ScenarioContext {
+  const add = (local: Endpoint | null, rem: Endpoint | null, direction: KnownDirection, label: string, states: Expectation['states'] = []) => {
+    if (!local || !rem) throw new Error(`${scenario.name}: ${label} has no known endpoints`);
+    into.push({ scenario: scenario.name, label, direction, local, remote: rem, states });
+  };
+  return {
+    pair,
+    agent,
+    remote,
+    expectAgent: (s: ActorSocket, d, label, states) => add(s.local, s.remote, d, label, states),
+    expectPeerOf: (s: ActorSocket, d, label, states) => add(s.remote, s.local, d, label, states),
+  };
+}
+
+export async function collectIn(pair: NetnsPair, source: SourceName): Promise<CollectOutput> {
+  if (!existsSync(COLLECT_JS)) throw new Error(`${COLLECT_JS} is missing: run \`npx tsc -p tsconfig.json\` first`);
+  const text = await pair.exec(pair.agent, [process.execPath, COLLECT_JS, '--source', source], { timeoutMs: 60_000 });
+  let out: CollectOutput;
+  try {
+    out = JSON.parse(text) as CollectOutput;
+  } catch (e) {
+    throw new Error(`collect.js --source ${source} printed no JSON: ${text.slice(0, 200)}`);
+  }
+  if (out.source !== source) {
+    throw new Error(`asked for source ${source} but the snapshot came from ${out.source} (${out.fallbackReason ?? 'no reason'})`);
+  }
+  return out;
+}
+
+/** Sets up `scenarios` in one fresh namespace pair and snapshots it once per source. */
+async function runGroup(scenarios: Scenario[], mode: RunMode, sources: SourceName[], log: (l: string) => void): Promise<Observation[]> {
+  const pair = createNetnsPair();
+  const agent = new Actor(pair.agent, 'agent');
+  const remote = new Actor(pair.remote, 'remote');
+  try {
+    await Promise.all([agent.ready, remote.ready]);
+    const expectations: Expectation[] = [];
+    for (const sc of scenarios) {
+      try {
+        await sc.setup(makeContext(sc, pair, agent, remote, expectations));
+      } catch (e) {
+        throw new Error(`scenario ${sc.name} setup failed: ${(e as Error).message}`);
+      }
+    }
+    const out: Observation[] = [];
+    for (const source of sources) {
+      const snap = await collectIn(pair, source);
+      log(`${mode} [${scenarios.map((s) => s.name).join(', ')}] ${source}: ${snap.rows.length} sockets in ${snap.durationMs.toFixed(1)} ms`);
+      const byTuple = new Map<string, CollectedRow>();
+      for (const r of snap.rows) {
+        if (r.state !== 'LISTEN') byTuple.set(tupleKey(r.local, r.lport, r.remote, r.rport), r);
+      }
+      for (const ex of expectations) {
+        const row = byTuple.get(tupleKey(ex.local[0], ex.local[1], ex.remote[0], ex.remote[1])) ?? null;
+        out.push({ scenario: scenarios.find((s) => s.name === ex.scenario)!, expectation: ex, mode, source, row, snapshot: snap });
+      }
+    }
+    return out;
+  } finally {
+    await Promise.all([agent.stop(), remote.stop()]);
+    pair.destroy();
+  }
+}
+
+/** Runs the scenario suite and returns one observation per (expectation, source). */
+export async function runScenarios(opts: RunOptions = {}): Promise<Observation[]> {
+  const sources = opts.sources ?? ['netlink', 'procfs'];
+  const mode = opts.mode ?? 'isolated';
+  const log = opts.log ?? (() => undefined);
+  const chosen = opts.only ? SCENARIOS.filter((s) => opts.only!.includes(s.name)) : SCENARIOS;
+  if (opts.only) {
+    const unknown = opts.only.filter((n) => !SCENARIOS.some((s) => s.name === n));
+    if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
+  }
+  if (mode === 'combined') return runGroup(chosen, mode, sources, log);
+  const all: Observation[] = [];
+  for (const sc of chosen) all.push(...(await runGroup([sc], mode, sources, log)));
+  return all;
+}
