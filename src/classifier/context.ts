@@ -5,26 +5,41 @@ export interface Context {
   snapshot: Snapshot;
   /** LISTEN sockets by local port. */
   listenersByPort: Map<number, Socket[]>;
-  /** Non-LISTEN sockets by `unmapped local address|port`. */
-  byLocalEndpoint: Map<string, Socket[]>;
-  /** Non-LISTEN sockets by `local|lport|remote|rport` (addresses unmapped). */
-  byTuple: Map<string, Socket>;
+  /** Non-LISTEN sockets by local endpoint number (see endpointOf). */
+  byLocalEndpoint: Map<number, Socket[]>;
+  /** Every non-LISTEN socket, in snapshot order: the connections to classify. */
+  conns: Socket[];
+  /** Index into `conns` by local endpoint number, then remote endpoint number. */
+  byTuple: Map<number, Map<number, number>>;
+  /** Address text (mapped or not) -> small id; `::ffff:a.b.c.d` and `a.b.c.d` share one. */
+  addressIds: Map<string, number>;
   ephemeral: PortRange | null;
   reserved: PortRange[];
 }
 
-export function endpointKey(address: string, port: number): string {
-  return `${unmapIPv4(address)}|${port}`;
+// Endpoints are numbered `addressId * 65536 + port` rather than keyed by concatenated strings:
+// with 100k sockets, building and hashing string keys cost more than all the rules together.
+function addressId(ids: Map<string, number>, address: string): number {
+  let id = ids.get(address);
+  if (id === undefined) {
+    const plain = unmapIPv4(address);
+    id = plain === address ? ids.size : (ids.get(plain) ?? ids.size);
+    ids.set(address, id);
+    if (plain !== address && !ids.has(plain)) ids.set(plain, id);
+  }
+  return id;
 }
 
-export function tupleKey(la: string, lp: number, ra: string, rp: number): string {
-  return `${unmapIPv4(la)}|${lp}|${unmapIPv4(ra)}|${rp}`;
+export function endpointOf(ctx: Pick<Context, 'addressIds'>, address: string, port: number): number {
+  return addressId(ctx.addressIds, address) * 65536 + port;
 }
 
 export function buildContext(snapshot: Snapshot): Context {
   const listenersByPort = new Map<number, Socket[]>();
-  const byLocalEndpoint = new Map<string, Socket[]>();
-  const byTuple = new Map<string, Socket>();
+  const byLocalEndpoint = new Map<number, Socket[]>();
+  const byTuple = new Map<number, Map<number, number>>();
+  const conns: Socket[] = [];
+  const addressIds = new Map<string, number>();
   for (const s of snapshot.sockets) {
     if (s.state === 'LISTEN') {
       const list = listenersByPort.get(s.localPort);
@@ -32,17 +47,23 @@ export function buildContext(snapshot: Snapshot): Context {
       else listenersByPort.set(s.localPort, [s]);
       continue;
     }
-    const ek = endpointKey(s.localAddress, s.localPort);
-    const same = byLocalEndpoint.get(ek);
+    const local = addressId(addressIds, s.localAddress) * 65536 + s.localPort;
+    const remote = addressId(addressIds, s.remoteAddress) * 65536 + s.remotePort;
+    const same = byLocalEndpoint.get(local);
     if (same) same.push(s);
-    else byLocalEndpoint.set(ek, [s]);
-    byTuple.set(tupleKey(s.localAddress, s.localPort, s.remoteAddress, s.remotePort), s);
+    else byLocalEndpoint.set(local, [s]);
+    const peers = byTuple.get(local);
+    if (peers) peers.set(remote, conns.length);
+    else byTuple.set(local, new Map([[remote, conns.length]]));
+    conns.push(s);
   }
   return {
     snapshot,
     listenersByPort,
     byLocalEndpoint,
+    conns,
     byTuple,
+    addressIds,
     ephemeral: snapshot.host.ephemeralPortRange,
     reserved: snapshot.host.reservedPorts,
   };
@@ -76,10 +97,16 @@ export function findListener(ctx: Context, conn: Socket): Socket | null {
   return wildcard;
 }
 
+/** Index in `ctx.conns` of the other end of `conn` when it is also in this snapshot, else -1. */
+export function findPeerIndex(ctx: Context, conn: Socket): number {
+  const i = ctx.byTuple.get(endpointOf(ctx, conn.remoteAddress, conn.remotePort))?.get(endpointOf(ctx, conn.localAddress, conn.localPort));
+  return i === undefined || ctx.conns[i] === conn ? -1 : i;
+}
+
 /** The other end of `conn` when it is also a socket in this snapshot. */
 export function findPeer(ctx: Context, conn: Socket): Socket | null {
-  const p = ctx.byTuple.get(tupleKey(conn.remoteAddress, conn.remotePort, conn.localAddress, conn.localPort));
-  return p && p !== conn ? p : null;
+  const i = findPeerIndex(ctx, conn);
+  return i < 0 ? null : ctx.conns[i];
 }
 
 export function inRanges(port: number, ranges: readonly PortRange[]): boolean {

@@ -1,52 +1,68 @@
-import type { Snapshot, Socket, Verdict } from '../model';
-import { combine, logOdds } from './combine';
-import { buildContext, findPeer, type Context } from './context';
-import { peerEvidence, type FirstPass } from './rules/local-peer';
+import type { Snapshot } from '../model';
+import { Classification } from './classification';
+import { outcome } from './combine';
+import { buildContext, findPeerIndex, type Context } from './context';
+import { peerScore, type EndState } from './rules/local-peer';
 import { remotePort, SOCKET_RULES } from './rules';
 
 export { buildContext, findListener, findPeer, listenerCovers } from './context';
 export type { Context } from './context';
+export { Classification } from './classification';
 export { UNKNOWN_BELOW } from './combine';
 export { RULE_TABLE } from './rule-table';
 
-function firstPass(conn: Socket, ctx: Context): FirstPass {
-  const evidence = [];
-  for (const rule of SOCKET_RULES) {
-    const e = rule.evaluate(conn, ctx);
-    if (e) evidence.push(e);
-  }
-  const v = combine(evidence);
-  return {
-    evidence,
-    certain: v.certain,
-    direction: v.direction,
-    ownLlr: logOdds(evidence.filter((e) => e.rule !== remotePort.name)),
-  };
-}
-
 /**
- * A verdict for every connection (non-LISTEN socket) of the snapshot, keyed by socket id.
- * Pure: depends on nothing but the snapshot.
+ * A verdict for every connection (non-LISTEN socket) of the snapshot. Pure: depends on nothing
+ * but the snapshot. The hot path only adds numbers; see Classification for the evidence.
  */
-export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapshot)): Map<string, Verdict> {
-  const passes = new Map<Socket, FirstPass>();
-  for (const s of snapshot.sockets) if (s.state !== 'LISTEN') passes.set(s, firstPass(s, ctx));
-
-  const verdicts = new Map<string, Verdict>();
-  for (const [conn, mine] of passes) {
-    const peer = findPeer(ctx, conn);
-    const theirs = peer ? passes.get(peer) : undefined;
-    if (!peer || !theirs) {
-      verdicts.set(conn.id, combine(mine.evidence));
-      continue;
+export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapshot)): Classification {
+  const n = ctx.conns.length;
+  const llr = new Float64Array(n);
+  const own = new Float64Array(n);
+  const cIn = new Uint16Array(n);
+  const cOut = new Uint16Array(n);
+  const fired = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const conn = ctx.conns[i];
+    for (const r of SOCKET_RULES) {
+      const s = r.score(conn, ctx);
+      if (s === 0) continue;
+      fired[i]++;
+      if (s === Infinity) cIn[i]++;
+      else if (s === -Infinity) cOut[i]++;
+      else {
+        llr[i] += s;
+        if (r !== remotePort) own[i] += s;
+      }
     }
-    const pe = peerEvidence(conn, peer, mine, theirs, ctx);
-    if (!pe) {
-      verdicts.set(conn.id, combine(mine.evidence));
-      continue;
-    }
-    const own = pe.conclusive ? mine.evidence : mine.evidence.filter((e) => e.rule !== remotePort.name);
-    verdicts.set(conn.id, combine([pe, ...own]));
   }
-  return verdicts;
+  const end = (i: number): EndState => ({
+    certain: cIn[i] > 0 && cOut[i] === 0 ? 1 : cOut[i] > 0 && cIn[i] === 0 ? -1 : 0,
+    ownLlr: own[i],
+  });
+
+  const dir = new Uint8Array(n);
+  const conf = new Float64Array(n);
+  const pIn = new Float64Array(n);
+  const sure = new Uint8Array(n);
+  const peerIdx = new Int32Array(n).fill(-1);
+  const peerScores = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let total = llr[i], ci = cIn[i], co = cOut[i], f = fired[i];
+    const j = findPeerIndex(ctx, ctx.conns[i]);
+    if (j >= 0) {
+      const ps = peerScore(ctx.conns[i], ctx.conns[j], end(i), end(j), ctx);
+      peerIdx[i] = j;
+      peerScores[i] = ps;
+      if (ps === Infinity) ci++, f++;
+      else if (ps === -Infinity) co++, f++;
+      else if (ps !== 0) total = own[i] + ps, f++;
+    }
+    const o = outcome(total, ci, co, f);
+    dir[i] = Classification.directionCode(o);
+    conf[i] = o.confidence;
+    pIn[i] = o.inboundProbability;
+    sure[i] = o.certain ? 1 : 0;
+  }
+  return new Classification(ctx, dir, conf, pIn, sure, peerIdx, peerScores);
 }

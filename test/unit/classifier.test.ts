@@ -4,7 +4,7 @@ import { classify } from '../../src/classifier';
 import type { Verdict } from '../../src/model';
 import { listen, snap, sock } from '../helpers/fake-snapshot';
 
-function verdictOf(v: Map<string, Verdict>, id: string): Verdict {
+function verdictOf(v: { get(id: string): Verdict | undefined }, id: string): Verdict {
   const r = v.get(id);
   assert.ok(r, `no verdict for ${id}`);
   return r;

@@ -1,6 +1,5 @@
 import { inRanges } from '../context';
 import type { Rule } from '../rule';
-import { evidence } from '../rule';
 
 // connect() without bind() takes its local port from this namespace's ip_local_port_range, minus
 // ip_local_reserved_ports. Nearly every outbound connection sits inside it; services mostly listen
@@ -15,17 +14,18 @@ export const ephemeralRange: Rule = {
   favors: 'EITHER',
   weight: IN_RANGE_WEIGHT,
   why: `Local port inside this namespace's ip_local_port_range and not reserved: outbound (${IN_RANGE_WEIGHT}); outside it or reserved: inbound (${OUT_OF_RANGE_WEIGHT}). Silent when the range is unknown.`,
-  evaluate(conn, ctx) {
+  score(conn, ctx) {
     const r = ctx.ephemeral;
-    if (!r) return null;
+    if (!r) return 0;
+    const p = conn.localPort;
+    return p >= r.low && p <= r.high && !inRanges(p, ctx.reserved) ? -IN_RANGE_WEIGHT : OUT_OF_RANGE_WEIGHT;
+  },
+  detail(conn, ctx) {
+    const r = ctx.ephemeral!;
     const p = conn.localPort;
     const span = `${r.low}-${r.high}`;
-    if (p >= r.low && p <= r.high) {
-      if (inRanges(p, ctx.reserved)) {
-        return evidence(this.name, 'INBOUND', OUT_OF_RANGE_WEIGHT, `local port ${p} is reserved (ip_local_reserved_ports), so connect() never picks it`);
-      }
-      return evidence(this.name, 'OUTBOUND', IN_RANGE_WEIGHT, `local port ${p} is inside this namespace's ephemeral range ${span}`);
-    }
-    return evidence(this.name, 'INBOUND', OUT_OF_RANGE_WEIGHT, `local port ${p} is outside this namespace's ephemeral range ${span}`);
+    if (p < r.low || p > r.high) return `local port ${p} is outside this namespace's ephemeral range ${span}`;
+    if (inRanges(p, ctx.reserved)) return `local port ${p} is reserved (ip_local_reserved_ports), so connect() never picks it`;
+    return `local port ${p} is inside this namespace's ephemeral range ${span}`;
   },
 };

@@ -1,45 +1,41 @@
-import { formatEndpoint, type Evidence, type Socket } from '../../model';
+import { formatEndpoint, type Socket } from '../../model';
 import { findListener, type Context } from '../context';
-import { conclusive, evidence } from '../rule';
 
 // Both ends of a connection are on this host (loopback, or any local address): the two sockets
 // have mirrored 4-tuples and opposite directions. The end on a live listener's endpoint is the
-// accepted one, so when exactly one end has a listener both are settled. Otherwise, the end whose
-// own evidence is certain settles the other; failing that, the peer's evidence is weighed for
-// this end too, turned around (each end's remote-port hint is dropped: it is the same fact as the
-// other end's local-port rules).
+// accepted one, so when exactly one end has a listener both are settled. Otherwise an end whose
+// own evidence is conclusive settles the other; failing that, the peer's evidence is weighed for
+// this end too, turned around (and each end's remote-port hint is dropped: it is the same fact as
+// the other end's local-port rules). Both ends then get complementary probabilities.
 export const LOCAL_PEER_RULE = 'local-peer';
 export const PEER_EVIDENCE_RULE = 'peer-evidence';
 
-export interface FirstPass {
-  evidence: Evidence[];
-  certain: boolean;
-  direction: 'INBOUND' | 'OUTBOUND' | 'UNKNOWN';
-  /** Log-odds of INBOUND from this end's own rules, remote-port excluded. */
+/** What the first pass concluded about one end, from its own rules only. */
+export interface EndState {
+  /** 1 certain inbound, -1 certain outbound, 0 not certain. */
+  certain: number;
+  /** Log-odds of INBOUND from its own finite rules, remote-port excluded. */
   ownLlr: number;
 }
 
-export function peerEvidence(conn: Socket, peer: Socket, mine: FirstPass, theirs: FirstPass, ctx: Context): Evidence | null {
-  const peerAt = formatEndpoint(peer.localAddress, peer.localPort);
-  const myListener = findListener(ctx, conn);
-  const peerListener = findListener(ctx, peer);
-  if (myListener && !peerListener) {
-    return conclusive(LOCAL_PEER_RULE, 'INBOUND', `the peer ${peerAt} is a socket on this host and is the client of listener ${formatEndpoint(myListener.localAddress, myListener.localPort)}`);
+/** Signed score for `conn` from its local peer; +-Infinity when that settles it. */
+export function peerScore(conn: Socket, peer: Socket, mine: EndState, theirs: EndState, ctx: Context): number {
+  const myListener = findListener(ctx, conn) !== null;
+  const peerListener = findListener(ctx, peer) !== null;
+  if (myListener !== peerListener) return myListener ? Infinity : -Infinity;
+  if (mine.certain !== 0) return 0;
+  if (theirs.certain !== 0) return theirs.certain > 0 ? -Infinity : Infinity;
+  return -theirs.ownLlr;
+}
+
+export function peerDetail(conn: Socket, peer: Socket, score: number, ctx: Context): { rule: string; detail: string } {
+  const at = `the peer ${formatEndpoint(peer.localAddress, peer.localPort)} is a socket on this host`;
+  if (Number.isFinite(score)) {
+    return { rule: PEER_EVIDENCE_RULE, detail: `${at} whose own evidence says ${score < 0 ? 'inbound' : 'outbound'}` };
   }
-  if (peerListener && !myListener) {
-    return conclusive(LOCAL_PEER_RULE, 'OUTBOUND', `the peer ${peerAt} is a socket on this host, accepted by listener ${formatEndpoint(peerListener.localAddress, peerListener.localPort)}`);
-  }
-  if (mine.certain) return null;
-  if (theirs.certain && theirs.direction !== 'UNKNOWN') {
-    const side = theirs.direction === 'INBOUND' ? 'OUTBOUND' : 'INBOUND';
-    return conclusive(LOCAL_PEER_RULE, side, `the peer ${peerAt} is a socket on this host and is certainly ${theirs.direction.toLowerCase()}`);
-  }
-  if (theirs.ownLlr === 0) return null;
-  const side = theirs.ownLlr > 0 ? 'OUTBOUND' : 'INBOUND';
-  return evidence(
-    PEER_EVIDENCE_RULE,
-    side,
-    Math.abs(theirs.ownLlr),
-    `the peer ${peerAt} is a socket on this host whose own evidence says ${theirs.ownLlr > 0 ? 'inbound' : 'outbound'}`,
-  );
+  const mine = findListener(ctx, conn);
+  const theirs = findListener(ctx, peer);
+  if (mine && !theirs) return { rule: LOCAL_PEER_RULE, detail: `${at} and is the client of listener ${formatEndpoint(mine.localAddress, mine.localPort)}` };
+  if (theirs && !mine) return { rule: LOCAL_PEER_RULE, detail: `${at}, accepted by listener ${formatEndpoint(theirs.localAddress, theirs.localPort)}` };
+  return { rule: LOCAL_PEER_RULE, detail: `${at} and is certainly ${score > 0 ? 'outbound' : 'inbound'}` };
 }

@@ -1,5 +1,4 @@
 import type { Rule } from '../rule';
-import { evidence } from '../rule';
 
 // The peer's port says what the peer is. A well-known port (< 1024) or a registered service port
 // on the far side means we reached a service: outbound. A port in the ranges operating systems
@@ -33,13 +32,18 @@ export const remotePort: Rule = {
   favors: 'EITHER',
   weight: WELL_KNOWN_WEIGHT,
   why: `Peer port below 1024: outbound (${WELL_KNOWN_WEIGHT}); a registered service port: outbound (${REGISTERED_WEIGHT}); a port in the client ranges 32768-65535: inbound (${PEER_EPHEMERAL_WEIGHT}).`,
-  evaluate(conn) {
+  score(conn) {
     const p = conn.remotePort;
-    if (p === 0) return null;
-    if (p < 1024) return evidence(this.name, 'OUTBOUND', WELL_KNOWN_WEIGHT, `the peer's port ${p} is a well-known service port`);
+    if (p === 0) return 0;
+    if (p < 1024) return -WELL_KNOWN_WEIGHT;
+    if (SERVICE_PORTS.has(p)) return -REGISTERED_WEIGHT;
+    return p >= 32768 ? PEER_EPHEMERAL_WEIGHT : 0;
+  },
+  detail(conn) {
+    const p = conn.remotePort;
+    if (p < 1024) return `the peer's port ${p} is a well-known service port`;
     const name = SERVICE_PORTS.get(p);
-    if (name) return evidence(this.name, 'OUTBOUND', REGISTERED_WEIGHT, `the peer's port ${p} is a registered service port (${name})`);
-    if (p >= 32768) return evidence(this.name, 'INBOUND', PEER_EPHEMERAL_WEIGHT, `the peer's port ${p} is in the range systems give to clients`);
-    return null;
+    if (name) return `the peer's port ${p} is a registered service port (${name})`;
+    return `the peer's port ${p} is in the range systems give to clients`;
   },
 };

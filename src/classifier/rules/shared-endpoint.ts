@@ -1,7 +1,6 @@
 import { formatEndpoint, type Socket } from '../../model';
-import { endpointKey } from '../context';
+import { endpointOf, type Context } from '../context';
 import type { Rule } from '../rule';
-import { evidence } from '../rule';
 
 // Several connections on one local address and port, from different peer ports, look like the
 // children of one server. Clients can share a local port too (SO_REUSEADDR, or a bound source
@@ -24,21 +23,20 @@ function mixedRemotePorts(sharers: readonly Socket[]): boolean {
   return mixed;
 }
 
+function sharers(conn: Socket, ctx: Context): Socket[] | undefined {
+  return ctx.byLocalEndpoint.get(endpointOf(ctx, conn.localAddress, conn.localPort));
+}
+
 export const sharedEndpoint: Rule = {
   name: 'shared-local-endpoint',
   favors: 'INBOUND',
   weight: 1.5,
   why: 'Several connections share this local address and port with different peer ports (1.5 for two, growing to 3). Abstains when all peers use one port (the pattern of SO_REUSEADDR clients).',
-  evaluate(conn, ctx) {
-    const sharers = ctx.byLocalEndpoint.get(endpointKey(conn.localAddress, conn.localPort));
-    if (!sharers || sharers.length < 2) return null;
-    if (!mixedRemotePorts(sharers)) return null;
-    const w = sharedEndpointWeight(sharers.length);
-    return evidence(
-      this.name,
-      'INBOUND',
-      w,
-      `${sharers.length} connections share local endpoint ${formatEndpoint(conn.localAddress, conn.localPort)}`,
-    );
+  score(conn, ctx) {
+    const s = sharers(conn, ctx);
+    return s && s.length >= 2 && mixedRemotePorts(s) ? sharedEndpointWeight(s.length) : 0;
+  },
+  detail(conn, ctx) {
+    return `${sharers(conn, ctx)!.length} connections share local endpoint ${formatEndpoint(conn.localAddress, conn.localPort)}`;
   },
 };

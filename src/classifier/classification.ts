@@ -1,0 +1,104 @@
+import type { Direction, Evidence, Socket, Verdict } from '../model';
+import type { Outcome } from './combine';
+import type { Context } from './context';
+import { peerDetail } from './rules/local-peer';
+import { remotePort, SOCKET_RULES } from './rules';
+import { toEvidence } from './rule';
+
+const DIRECTIONS: readonly Direction[] = ['UNKNOWN', 'INBOUND', 'OUTBOUND'];
+
+/**
+ * The verdicts of one snapshot. Direction, confidence and certainty are computed for every
+ * connection up front (numbers in typed arrays); evidence, with its sentences, is built only
+ * for the connections someone asks about, by running the same pure rules again.
+ */
+export class Classification {
+  private readonly index = new Map<string, number>();
+
+  constructor(
+    readonly ctx: Context,
+    private readonly dir: Uint8Array,
+    private readonly conf: Float64Array,
+    private readonly pIn: Float64Array,
+    private readonly sure: Uint8Array,
+    private readonly peerIdx: Int32Array,
+    private readonly peerScores: Float64Array,
+  ) {
+    ctx.conns.forEach((c, i) => this.index.set(c.id, i));
+  }
+
+  get size(): number {
+    return this.ctx.conns.length;
+  }
+
+  has(id: string): boolean {
+    return this.index.has(id);
+  }
+
+  /** Index of a connection by socket id, or -1. */
+  indexOf(id: string): number {
+    return this.index.get(id) ?? -1;
+  }
+
+  direction(i: number): Direction {
+    return DIRECTIONS[this.dir[i]];
+  }
+
+  confidence(i: number): number {
+    return this.conf[i];
+  }
+
+  inboundProbability(i: number): number {
+    return this.pIn[i];
+  }
+
+  certain(i: number): boolean {
+    return this.sure[i] === 1;
+  }
+
+  /** The verdict of connection `id`, evidence included; undefined when `id` is no connection. */
+  get(id: string): Verdict | undefined {
+    const i = this.index.get(id);
+    return i === undefined ? undefined : this.verdictAt(i);
+  }
+
+  verdictAt(i: number): Verdict {
+    return {
+      direction: this.direction(i),
+      confidence: this.conf[i],
+      inboundProbability: this.pIn[i],
+      certain: this.sure[i] === 1,
+      evidence: this.evidenceAt(i),
+    };
+  }
+
+  evidenceAt(i: number): Evidence[] {
+    const conn = this.ctx.conns[i];
+    const out: Evidence[] = [];
+    const ps = this.peerScores[i];
+    if (ps !== 0) {
+      const { rule, detail } = peerDetail(conn, this.ctx.conns[this.peerIdx[i]], ps, this.ctx);
+      out.push(toEvidence(rule, ps, detail));
+    }
+    const dropRemote = ps !== 0 && Number.isFinite(ps);
+    for (const r of SOCKET_RULES) {
+      if (dropRemote && r === remotePort) continue;
+      const s = r.score(conn, this.ctx);
+      if (s !== 0) out.push(toEvidence(r.name, s, r.detail(conn, this.ctx)));
+    }
+    return out;
+  }
+
+  *entries(): IterableIterator<[Socket, Verdict]> {
+    for (let i = 0; i < this.ctx.conns.length; i++) yield [this.ctx.conns[i], this.verdictAt(i)];
+  }
+
+  /** Map-like iteration: [socket id, verdict]. */
+  *[Symbol.iterator](): IterableIterator<[string, Verdict]> {
+    for (let i = 0; i < this.ctx.conns.length; i++) yield [this.ctx.conns[i].id, this.verdictAt(i)];
+  }
+
+  static directionCode(o: Outcome): number {
+    return DIRECTIONS.indexOf(o.direction);
+  }
+}
