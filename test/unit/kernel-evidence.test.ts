@@ -1,0 +1,324 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readlinkSync } from 'node:fs';
+import net from 'node:net';
+import { resolve } from 'node:path';
+import {
+  decodeKernelEvents,
+  decodeKernelRecords,
+  KERNEL_EVENT_SIZE,
+  KERNEL_RECORD_SIZE,
+  KernelBirthStore,
+  KernelDecodeError,
+  KernelEvidenceSource,
+} from '../../src/collectors/kernel-evidence';
+import { kernelDirection } from '../../src/model/kernel';
+import type { KernelEvent, KernelRecord } from '../../src/model/kernel';
+import { TcpStateCode } from '../../src/model/tcp-state';
+import type { TcpStateName } from '../../src/model/tcp-state';
+
+const ROOT = resolve(__dirname, '..', '..', '..');
+const KNOWN_SOCKETS = resolve(ROOT, 'test', 'fixtures', 'kernel', 'known-sockets.py');
+
+// ---- pure: decoding and rules, built from bytes laid out as native/kernel/tcpdir_records.h ----
+
+interface RawRecord {
+  cookie: bigint; listenerCookie?: bigint; bucketListener?: bigint; v6?: boolean; saddr: number[]; daddr: number[];
+  inode?: number; uid?: number; backlog?: number; sport: number; dport: number; state: TcpStateName;
+  userLocks?: number; flags?: number; fastreuse?: number; version?: number;
+}
+
+function recordBytes(r: RawRecord): Buffer {
+  const b = Buffer.alloc(KERNEL_RECORD_SIZE);
+  b.writeBigUInt64LE(r.cookie, 0);
+  b.writeBigUInt64LE(r.listenerCookie ?? 0n, 8);
+  b.writeBigUInt64LE(r.bucketListener ?? 0n, 16);
+  b.set(r.saddr, 24);
+  b.set(r.daddr, 40);
+  b.writeUInt32LE(r.inode ?? 0, 56);
+  b.writeUInt32LE(r.uid ?? 0, 60);
+  b.writeUInt32LE(r.backlog ?? 0, 64);
+  b.writeUInt16LE(r.sport, 68);
+  b.writeUInt16LE(r.dport, 70);
+  b[72] = r.v6 ? 10 : 2;
+  b[73] = TcpStateCode[r.state];
+  b[74] = r.userLocks ?? 0;
+  b[75] = r.flags ?? 0;
+  b.writeInt8(r.fastreuse ?? 0, 76);
+  b[79] = r.version ?? 1;
+  return b;
+}
+
+function rec(over: Partial<KernelRecord>): KernelRecord {
+  return {
+    cookie: '1', family: 'IPV4', state: 'ESTABLISHED', localAddress: '127.0.0.1', localPort: 40000,
+    remoteAddress: '127.0.0.1', remotePort: 50000, inode: 1, uid: 0, userLocks: 0, connectBind: false,
+    portAllocatedByConnect: false, twConnectBind: null, connectChosePort: false, explicitPortBind: false,
+    explicitAddressBind: false, sharesListenerPort: false, sharedListenerCookie: null, maxAckBacklog: 0,
+    acceptBacklogInherited: false, listenerCookie: null, ...over,
+  };
+}
+
+describe('decodeKernelRecords', () => {
+  it('decodes addresses, ports, cookies and evidence bits', () => {
+    const v6lo = [...new Array<number>(15).fill(0), 1];
+    const buf = Buffer.concat([
+      recordBytes({ cookie: 2n ** 63n + 5n, saddr: [127, 0, 0, 1], daddr: [10, 1, 2, 3], sport: 443, dport: 51000,
+        state: 'ESTABLISHED', userLocks: 4, flags: 0x03, bucketListener: 77n, backlog: 511, inode: 1234, uid: 1000 }),
+      recordBytes({ cookie: 9n, v6: true, saddr: v6lo, daddr: v6lo, sport: 50001, dport: 80, state: 'TIME_WAIT',
+        flags: 0x0c, fastreuse: -1 }),
+      recordBytes({ cookie: 10n, listenerCookie: 77n, saddr: [127, 0, 0, 1], daddr: [127, 0, 0, 2], sport: 443,
+        dport: 50002, state: 'NEW_SYN_RECV' }),
+    ]);
+    const [a, b, c] = decodeKernelRecords(buf);
+    assert.equal(a.cookie, '9223372036854775813');
+    assert.deepEqual([a.localAddress, a.localPort, a.remoteAddress, a.remotePort], ['127.0.0.1', 443, '10.1.2.3', 51000]);
+    assert.equal(a.explicitAddressBind, true);
+    assert.equal(a.explicitPortBind, false);
+    assert.equal(a.sharesListenerPort, true);
+    assert.equal(a.sharedListenerCookie, '77');
+    assert.equal(a.acceptBacklogInherited, true);
+    assert.equal(a.twConnectBind, null);
+    assert.deepEqual([a.inode, a.uid], [1234, 1000]);
+    assert.equal(b.family, 'IPV6');
+    assert.equal(b.localAddress, '::1');
+    assert.equal(b.twConnectBind, true);
+    assert.equal(b.portAllocatedByConnect, true);
+    assert.equal(b.connectChosePort, true);
+    assert.equal(c.state, 'NEW_SYN_RECV');
+    assert.equal(c.listenerCookie, '77');
+  });
+
+  it('rejects truncated buffers, unknown layout versions and states', () => {
+    const one = recordBytes({ cookie: 1n, saddr: [127, 0, 0, 1], daddr: [127, 0, 0, 1], sport: 1, dport: 2, state: 'LISTEN' });
+    assert.throws(() => decodeKernelRecords(one.subarray(0, 79)), KernelDecodeError);
+    assert.throws(() => decodeKernelRecords(Buffer.concat([one, one.subarray(0, 8)])), /not a whole number/);
+    const v2 = Buffer.from(one);
+    v2[79] = 2;
+    assert.throws(() => decodeKernelRecords(v2), /layout version 2/);
+    const bad = Buffer.from(one);
+    bad[73] = 99;
+    assert.throws(() => decodeKernelRecords(bad), /unknown TCP state 99/);
+    assert.deepEqual(decodeKernelRecords(Buffer.alloc(0)), []);
+  });
+});
+
+describe('decodeKernelEvents', () => {
+  it('decodes a state change and rejects a partial one', () => {
+    const b = Buffer.alloc(KERNEL_EVENT_SIZE);
+    b.writeBigUInt64LE(42n, 0);
+    b.writeBigUInt64LE(123456789n, 8);
+    b.set([127, 0, 0, 1], 16);
+    b.set([127, 0, 0, 9], 32);
+    b.writeUInt16LE(0, 48);
+    b.writeUInt16LE(8080, 50);
+    b[52] = 2;
+    b[53] = TcpStateCode.CLOSE;
+    b[54] = TcpStateCode.SYN_SENT;
+    b[55] = 1;
+    const [e] = decodeKernelEvents(b);
+    assert.deepEqual(e, {
+      cookie: '42', monotonicNs: '123456789', family: 'IPV4', oldState: 'CLOSE', newState: 'SYN_SENT',
+      localAddress: '127.0.0.1', localPort: 0, remoteAddress: '127.0.0.9', remotePort: 8080,
+    });
+    assert.throws(() => decodeKernelEvents(b.subarray(0, 55)), KernelDecodeError);
+  });
+});
+
+describe('kernelDirection (rule order)', () => {
+  it('first match wins, in the documented order', () => {
+    assert.deepEqual(kernelDirection(rec({ state: 'NEW_SYN_RECV' })), { direction: 'INBOUND', rule: 'handshake-state' });
+    assert.deepEqual(kernelDirection(rec({ state: 'SYN_SENT', acceptBacklogInherited: true })),
+      { direction: 'OUTBOUND', rule: 'handshake-state' });
+    // SO_REUSEPORT client on a listener's port: shares the bucket but holds the bind-port lock.
+    assert.deepEqual(kernelDirection(rec({ explicitPortBind: true, sharesListenerPort: true })),
+      { direction: 'OUTBOUND', rule: 'bindport-lock' });
+    // A former listener that later connected out keeps its backlog.
+    assert.deepEqual(kernelDirection(rec({ portAllocatedByConnect: true, acceptBacklogInherited: true })),
+      { direction: 'OUTBOUND', rule: 'connect-allocated-port' });
+    assert.deepEqual(kernelDirection(rec({ connectBind: true, sharesListenerPort: true })),
+      { direction: 'OUTBOUND', rule: 'connect-bind' });
+    assert.deepEqual(kernelDirection(rec({ state: 'TIME_WAIT', twConnectBind: true })),
+      { direction: 'OUTBOUND', rule: 'connect-allocated-port' });
+    assert.deepEqual(kernelDirection(rec({ sharesListenerPort: true, acceptBacklogInherited: true })),
+      { direction: 'INBOUND', rule: 'shares-listener-bucket' });
+    assert.deepEqual(kernelDirection(rec({ acceptBacklogInherited: true })), { direction: 'INBOUND', rule: 'inherited-backlog' });
+    assert.deepEqual(kernelDirection(rec({})), { direction: 'UNKNOWN', rule: null });
+    assert.deepEqual(kernelDirection(rec({ state: 'LISTEN', maxAckBacklog: 511 })), { direction: 'UNKNOWN', rule: null });
+  });
+
+  it('skips the rules it is told to', () => {
+    const r = rec({ explicitPortBind: true, sharesListenerPort: true });
+    assert.deepEqual(kernelDirection(r, { skip: ['bindport-lock'] }), { direction: 'INBOUND', rule: 'shares-listener-bucket' });
+  });
+});
+
+function ev(cookie: string, oldState: TcpStateName, newState: TcpStateName): KernelEvent {
+  return { cookie, monotonicNs: '0', family: 'IPV4', oldState, newState, localAddress: '127.0.0.1', localPort: 1,
+    remoteAddress: '127.0.0.1', remotePort: 2 };
+}
+
+describe('KernelBirthStore', () => {
+  it('keeps how each cookie was born and ages out cookies no iteration sees', () => {
+    const s = new KernelBirthStore(1000);
+    s.ingest([ev('1', 'CLOSE', 'SYN_SENT'), ev('1', 'SYN_SENT', 'ESTABLISHED'), ev('2', 'LISTEN', 'SYN_RECV'),
+      ev('2', 'SYN_RECV', 'ESTABLISHED'), ev('3', 'SYN_RECV', 'ESTABLISHED'), ev('4', 'ESTABLISHED', 'FIN_WAIT1')], 0);
+    assert.equal(s.get('1')?.direction, 'OUTBOUND');
+    assert.equal(s.get('1')?.transition, 'CLOSE->SYN_SENT');
+    assert.equal(s.get('2')?.direction, 'INBOUND');
+    assert.equal(s.get('2')?.transition, 'LISTEN->SYN_RECV');
+    assert.equal(s.get('3')?.direction, 'INBOUND');
+    assert.equal(s.get('4'), undefined);
+    // A socket that listened, closed, then connected out: the later handshake wins.
+    s.ingest([ev('2', 'ESTABLISHED', 'CLOSE'), ev('2', 'CLOSE', 'SYN_SENT')], 10);
+    assert.equal(s.get('2')?.direction, 'OUTBOUND');
+    s.markSeen(['1'], 900);
+    s.markSeen([], 1500);
+    assert.equal(s.get('1')?.direction, 'OUTBOUND');
+    assert.equal(s.get('3'), undefined);
+    s.markSeen([], 2000);
+    assert.equal(s.size, 0);
+  });
+});
+
+// ---- real kernel ----
+
+const opened = KernelEvidenceSource.open({ drainIntervalMs: 0 });
+const skipReal = opened.available ? false : `kernel evidence unavailable (${opened.code}): ${opened.reason.split('\n')[0]}`;
+if (skipReal) console.log(`# skipping real-kernel tests: ${skipReal}`);
+const source = opened.available ? opened : null;
+after(() => source?.close());
+
+const PYTHON = spawnSync('python3', ['-c', 'print(1)']).status === 0 ? 'python3' : null;
+
+interface Known {
+  name: string; family: 'IPV4' | 'IPV6'; localPort: number; remotePort: number;
+  expect: 'INBOUND' | 'OUTBOUND'; state: TcpStateName | null;
+}
+
+function find(records: KernelRecord[], k: { family: string; localPort: number; remotePort: number; state?: string | null }) {
+  return records.filter((r) => r.family === k.family && r.localPort === k.localPort && r.remotePort === k.remotePort &&
+    (!k.state || r.state === k.state));
+}
+
+describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON && 'python3 not found') }, () => {
+  let child: ChildProcessWithoutNullStreams;
+  let known: Known[] = [];
+
+  before(async () => {
+    child = spawn(PYTHON!, [KNOWN_SOCKETS]);
+    let text = '';
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8').on('data', (d: string) => process.stderr.write(d));
+    while (!text.includes('\n')) {
+      const [chunk] = (await Promise.race([once(child.stdout, 'data'), once(child, 'exit')])) as [string];
+      if (typeof chunk !== 'string') throw new Error(`known-sockets.py exited early (${String(chunk)})`);
+      text += chunk;
+    }
+    known = JSON.parse(text) as Known[];
+  });
+  after(() => child?.stdin.end());
+
+  it('finds every known socket and gets its direction right', async () => {
+    const records = await source!.iterate();
+    const wrong: string[] = [];
+    for (const k of known) {
+      const hits = find(records, k);
+      assert.equal(hits.length, 1, `${k.name}: expected one record for ${k.family} ${k.localPort}->${k.remotePort} ` +
+        `${k.state ?? ''}, found ${hits.length}`);
+      const d = kernelDirection(hits[0]);
+      console.log(`# ${k.name}: ${hits[0].state} ${d.direction} via ${d.rule}`);
+      if (d.direction !== k.expect) wrong.push(`${k.name}: got ${d.direction} (${d.rule}), expected ${k.expect}`);
+    }
+    assert.deepEqual(wrong, []);
+    assert.equal(known.length, 15, 'known-sockets.py reports 15 sockets');
+  });
+
+  it('reports the evidence fields the rules rest on', async () => {
+    const records = await source!.iterate();
+    const one = (name: string) => {
+      const k = known.find((x) => x.name === name)!;
+      return find(records, k)[0];
+    };
+    const listenerSide = one('child of open listener');
+    assert.equal(listenerSide.sharesListenerPort, true);
+    assert.ok(listenerSide.sharedListenerCookie, 'shared listener cookie');
+    const listener = records.find((r) => r.cookie === listenerSide.sharedListenerCookie);
+    assert.equal(listener?.state, 'LISTEN');
+    assert.equal(listener?.localPort, listenerSide.localPort);
+    assert.equal(one('child of closed listener').sharesListenerPort, false);
+    assert.equal(one('child of closed listener').acceptBacklogInherited, true);
+    assert.equal(one('explicitly bound client').explicitPortBind, true);
+    assert.equal(one('plain client').connectChosePort, true);
+    assert.equal(one('plain client').explicitPortBind, false);
+    // Kernels before SOCK_CONNECT_BIND still decide a plain client by its bucket.
+    assert.equal(one('plain client').portAllocatedByConnect, true);
+    assert.deepEqual(kernelDirection(one('plain client'), { skip: ['connect-bind'] }),
+      { direction: 'OUTBOUND', rule: 'connect-allocated-port' });
+    assert.equal(one('SO_REUSEPORT client on a listener port').sharesListenerPort, true);
+    assert.equal(one('queued child').inode, 0);
+    const req = one('request socket (defer accept)');
+    const reqListener = records.find((r) => r.cookie === req.listenerCookie);
+    assert.equal(reqListener?.state, 'LISTEN');
+    assert.equal(reqListener?.localPort, req.localPort);
+    // Inodes agree with the fds the python child holds.
+    const inodes = new Set<number>();
+    for (const fd of readdirSync(`/proc/${child.pid}/fd`)) {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${child.pid}/fd/${fd}`));
+      if (m) inodes.add(Number(m[1]));
+    }
+    for (const name of ['plain client', 'child of open listener', 'IPv6 child', 'SYN_SENT client']) {
+      assert.ok(inodes.has(one(name).inode), `${name}: inode ${one(name).inode} not held by the python child`);
+    }
+    // No raw kernel pointer travels: cookies are small counters, never 0xffff... addresses.
+    for (const r of records) assert.ok(BigInt(r.cookie) < 0xffff000000000000n, `cookie ${r.cookie} looks like a pointer`);
+  });
+
+  it('records how sockets were born from the state-change tracepoint', async () => {
+    if (!source!.stats()) assert.fail('stats() returned null on an open source');
+    const server = net.createServer((s) => accepted.push(s));
+    const accepted: net.Socket[] = [];
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as net.AddressInfo).port;
+    const client = net.connect(port, '127.0.0.1');
+    await once(client, 'connect');
+    while (accepted.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 250)); // the native reader drains every 100 ms
+    try {
+      const records = await source!.iterate();
+      const c = find(records, { family: 'IPV4', localPort: client.localPort!, remotePort: port })[0];
+      const a = find(records, { family: 'IPV4', localPort: port, remotePort: client.localPort! })[0];
+      assert.ok(c && a, 'client and child records');
+      assert.deepEqual([source!.births.get(c.cookie)?.direction, source!.births.get(c.cookie)?.transition],
+        ['OUTBOUND', 'CLOSE->SYN_SENT']);
+      assert.deepEqual([source!.births.get(a.cookie)?.direction, source!.births.get(a.cookie)?.transition],
+        ['INBOUND', 'LISTEN->SYN_RECV']);
+      assert.deepEqual(source!.stats()?.kernelDrops, 0);
+    } finally {
+      client.destroy();
+      for (const s of accepted) s.destroy();
+      server.close();
+    }
+  });
+});
+
+describe('KernelEvidenceSource without privilege', { skip: skipReal }, () => {
+  it('reports unavailable with EPERM and does not crash', () => {
+    const script = `
+      const { KernelEvidenceSource } = require(${JSON.stringify(resolve(ROOT, 'dist', 'src', 'collectors', 'kernel-evidence.js'))});
+      const r = KernelEvidenceSource.open();
+      console.log(JSON.stringify({ available: r.available, code: r.code, reason: r.reason }));
+      if (r.available) r.close();`;
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all',
+      '--bounding-set=-all', process.execPath, '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 0, `child failed: ${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim()) as { available: boolean; code: string; reason: string };
+    assert.equal(out.available, false);
+    assert.equal(out.code, 'EPERM', out.reason);
+    assert.match(out.reason, /CAP_BPF/);
+  });
+});
