@@ -22,46 +22,53 @@ const LITTLE_ENDIAN = endianness() === 'LE';
 // tm->when is in clock_t ticks (USER_HZ, 100 on every Linux ABI); netlink reports milliseconds.
 const MS_PER_TICK = 10;
 
-function isHex(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
+/** Value of hex digits s[a..b), or -1 when the range is empty or holds a non-hex character. */
+function hexAt(s: string, a: number, b: number): number {
+  if (a >= b) return -1;
+  let v = 0;
+  for (let i = a; i < b; i++) {
     const c = s.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102))) return false;
+    let d: number;
+    if (c >= 48 && c <= 57) d = c - 48;
+    else if (c >= 65 && c <= 70) d = c - 55;
+    else if (c >= 97 && c <= 102) d = c - 87;
+    else return -1;
+    v = v * 16 + d;
   }
-  return true;
+  return v;
 }
 
-function isDec(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
+/** Value of decimal digits s[a..b), or -1. */
+function decAt(s: string, a: number, b: number): number {
+  if (a >= b) return -1;
+  let v = 0;
+  for (let i = a; i < b; i++) {
     const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
+    if (c < 48 || c > 57) return -1;
+    v = v * 10 + (c - 48);
   }
-  return true;
+  return v;
 }
 
-/** Address hex as printed by /proc/net/tcp{,6} -> bytes in network order (caller checked the hex). */
-function addressBytes(hex: string): Uint8Array {
+/** Address hex as printed by /proc/net/tcp{,6} -> bytes in network order, or null if not hex. */
+function addressBytes(hex: string): Uint8Array | null {
   const out = new Uint8Array(hex.length / 2);
   for (let w = 0; w < out.length; w += 4) {
     for (let i = 0; i < 4; i++) {
-      const byte = parseInt(hex.substr((w + i) * 2, 2), 16);
+      const byte = hexAt(hex, (w + i) * 2, (w + i) * 2 + 2);
+      if (byte < 0) return null;
       out[LITTLE_ENDIAN ? w + 3 - i : w + i] = byte;
     }
   }
   return out;
 }
 
-/** Splits "HEX:HEX" into two parts of the given lengths (0 = any non-empty length), or null. */
-function pair(tok: string, lenA: number, lenB: number): [string, string] | null {
-  const c = tok.indexOf(':');
-  if (c < 0) return null;
-  const a = tok.slice(0, c);
-  const b = tok.slice(c + 1);
-  if (!isHex(a) || !isHex(b)) return null;
-  if ((lenA && a.length !== lenA) || (lenB && b.length !== lenB)) return null;
-  return [a, b];
+// A module-level thrower: a closure per row would force the loop's locals into a heap context.
+function bad(file: string, line: number, text: string, from: number, to: number, why: string): never {
+  throw new ProcParseError(file, line, `${why}: ${JSON.stringify(text.slice(from, to).trim().slice(0, 120))}`);
 }
+
+const FIELDS = 10; // sl local rem st tx:rx tr:when retrnsmt uid timeout inode [refcnt ptr ...]
 
 /**
  * Parses the text of /proc/net/tcp (family IPV4) or /proc/net/tcp6 (IPV6). Pure.
@@ -73,84 +80,108 @@ function pair(tok: string, lenA: number, lenB: number): [string, string] | null 
 export function parseProcNetTcp(text: string, family: AddressFamily, fileName: string): Socket[] {
   const addrLen = family === 'IPV4' ? 8 : 32;
   const fmt = family === 'IPV4' ? formatIPv4 : formatIPv6;
-  const lines = text.split('\n');
-  if (lines.length === 0 || !lines[0].trimStart().startsWith('sl')) {
-    throw new ProcParseError(fileName, 1, 'missing "sl local_address ..." header');
-  }
+  const famTag = family === 'IPV4' ? '4' : '6';
   // Most rows share a few addresses (loopback, wildcard, the host's own): decode each once.
   const addrCache = new Map<string, string>();
-  const addr = (hex: string): string => {
-    let s = addrCache.get(hex);
-    if (s === undefined) {
-      s = fmt(addressBytes(hex));
-      addrCache.set(hex, s);
-    }
-    return s;
-  };
-  const seen = new Map<string, number>();
+  const seen = new Set<string>();
   const out: Socket[] = [];
-  const famTag = family === 'IPV4' ? '4' : '6';
-  for (let n = 1; n < lines.length; n++) {
-    const raw = lines[n];
-    // The kernel pads rows with spaces to a fixed width; the file ends with "\n".
-    if (raw.trim() === '') {
-      if (n === lines.length - 1) break;
-      throw new ProcParseError(fileName, n + 1, 'empty line');
-    }
-    const f = raw.trim().split(/ +/);
-    const bad = (why: string): never => {
-      throw new ProcParseError(fileName, n + 1, `${why}: ${JSON.stringify(raw.trim().slice(0, 120))}`);
-    };
-    // sl local rem st tx:rx tr:when retrnsmt uid timeout inode [refcnt ptr ...]
-    if (f.length < 10) bad(`truncated row (${f.length} fields, need at least 10)`);
-    if (!/^\d+:$/.test(f[0])) bad('bad slot number');
-    const local = pair(f[1], addrLen, 4) ?? bad('bad local_address');
-    const remote = pair(f[2], addrLen, 4) ?? bad('bad rem_address');
-    if (!isHex(f[3]) || f[3].length !== 2) bad('bad state');
-    const code = parseInt(f[3], 16);
-    if (code < 1 || code > 12) bad(`unknown TCP state 0x${f[3]}`);
-    const queues = pair(f[4], 8, 8) ?? bad('bad tx_queue:rx_queue');
-    const timer = pair(f[5], 2, 0) ?? bad('bad tr:tm->when');
-    if (!isHex(f[6])) bad('bad retrnsmt');
-    if (!isDec(f[7])) bad('bad uid');
-    if (!isDec(f[8])) bad('bad timeout');
-    if (!isDec(f[9])) bad('bad inode');
+  const ts = new Int32Array(FIELDS); // token starts
+  const te = new Int32Array(FIELDS); // token ends
 
+  let lineNo = 1;
+  let pos = text.indexOf('\n');
+  const header = pos < 0 ? text : text.slice(0, pos);
+  if (!header.trimStart().startsWith('sl')) throw new ProcParseError(fileName, 1, 'missing "sl local_address ..." header');
+  if (pos < 0) return out;
+  pos++;
+  const len = text.length;
+  while (pos < len) {
+    lineNo++;
+    let eol = text.indexOf('\n', pos);
+    if (eol < 0) eol = len;
+    const line0 = pos;
+    // Split on spaces (the kernel pads columns and rows with them) into the first 10 tokens.
+    let n = 0;
+    let i = pos;
+    while (n < FIELDS) {
+      while (i < eol && text.charCodeAt(i) === 32) i++;
+      if (i >= eol) break;
+      ts[n] = i;
+      while (i < eol && text.charCodeAt(i) !== 32) i++;
+      te[n++] = i;
+    }
+    pos = eol + 1;
+    if (n === 0) bad(fileName, lineNo, text, line0, eol, 'empty line');
+    if (n < FIELDS) bad(fileName, lineNo, text, line0, eol, `truncated row (${n} fields, need at least ${FIELDS})`);
+    if (text.charCodeAt(te[0] - 1) !== 58 || decAt(text, ts[0], te[0] - 1) < 0) bad(fileName, lineNo, text, line0, eol, 'bad slot number');
+    // local and remote: ADDR:PORT, fixed widths
+    for (let k = 1; k <= 2; k++) {
+      if (te[k] - ts[k] !== addrLen + 5 || text.charCodeAt(ts[k] + addrLen) !== 58) bad(fileName, lineNo, text, line0, eol, k === 1 ? 'bad local_address' : 'bad rem_address');
+    }
+    const lport = hexAt(text, ts[1] + addrLen + 1, te[1]);
+    const rport = hexAt(text, ts[2] + addrLen + 1, te[2]);
+    if (lport < 0) bad(fileName, lineNo, text, line0, eol, 'bad local_address');
+    if (rport < 0) bad(fileName, lineNo, text, line0, eol, 'bad rem_address');
+    const code = te[3] - ts[3] === 2 ? hexAt(text, ts[3], te[3]) : -1;
+    if (code < 0) bad(fileName, lineNo, text, line0, eol, 'bad state');
+    if (code < 1 || code > 12) bad(fileName, lineNo, text, line0, eol, `unknown TCP state 0x${text.slice(ts[3], te[3])}`);
+    const tx = te[4] - ts[4] === 17 && text.charCodeAt(ts[4] + 8) === 58 ? hexAt(text, ts[4], ts[4] + 8) : -1;
+    const rx = tx >= 0 ? hexAt(text, ts[4] + 9, te[4]) : -1;
+    if (tx < 0 || rx < 0) bad(fileName, lineNo, text, line0, eol, 'bad tx_queue:rx_queue');
+    const timer = text.charCodeAt(ts[5] + 2) === 58 ? hexAt(text, ts[5], ts[5] + 2) : -1;
+    const when = timer >= 0 ? hexAt(text, ts[5] + 3, te[5]) : -1;
+    if (timer < 0 || when < 0) bad(fileName, lineNo, text, line0, eol, 'bad tr:tm->when');
+    const retrans = hexAt(text, ts[6], te[6]);
+    if (retrans < 0) bad(fileName, lineNo, text, line0, eol, 'bad retrnsmt');
+    const uid = decAt(text, ts[7], te[7]);
+    if (uid < 0) bad(fileName, lineNo, text, line0, eol, 'bad uid');
+    if (decAt(text, ts[8], te[8]) < 0) bad(fileName, lineNo, text, line0, eol, 'bad timeout');
+    const inode = decAt(text, ts[9], te[9]);
+    if (inode < 0) bad(fileName, lineNo, text, line0, eol, 'bad inode');
+
+    const lhex = text.slice(ts[1], ts[1] + addrLen);
+    let localAddress = addrCache.get(lhex);
+    if (localAddress === undefined) {
+      const b = addressBytes(lhex) ?? bad(fileName, lineNo, text, line0, eol, 'bad local_address');
+      localAddress = fmt(b);
+      addrCache.set(lhex, localAddress);
+    }
+    const rhex = text.slice(ts[2], ts[2] + addrLen);
+    let remoteAddress = addrCache.get(rhex);
+    if (remoteAddress === undefined) {
+      const b = addressBytes(rhex) ?? bad(fileName, lineNo, text, line0, eol, 'bad rem_address');
+      remoteAddress = fmt(b);
+      addrCache.set(rhex, remoteAddress);
+    }
     const state = stateName(code);
-    const localAddress = addr(local[0]);
-    const localPort = parseInt(local[1], 16);
-    const remoteAddress = addr(remote[0]);
-    const remotePort = parseInt(remote[1], 16);
-    const inode = Number(f[9]);
     // The tuple names a connection for its whole life; listeners sharing a port (SO_REUSEPORT)
     // differ only by inode, which a listener keeps until it closes.
-    let id = state === 'LISTEN'
-      ? `p:${famTag}:${localAddress}:${localPort}:L${inode}`
-      : `p:${famTag}:${localAddress}:${localPort}:${remoteAddress}:${remotePort}`;
-    const dup = seen.get(id);
-    if (dup !== undefined) {
+    let id = code === 10
+      ? `p:${famTag}:${localAddress}:${lport}:L${inode}`
+      : `p:${famTag}:${localAddress}:${lport}:${remoteAddress}:${rport}`;
+    if (seen.has(id)) {
       // Same tuple twice in one read (a TIME_WAIT being replaced, or a race with the reader).
-      seen.set(id, dup + 1);
-      id = `${id}#${dup + 1}`;
-    } else {
-      seen.set(id, 1);
+      let k = 2;
+      while (seen.has(`${id}#${k}`)) k++;
+      id = `${id}#${k}`;
     }
+    seen.add(id);
     out.push({
       id,
       cookie: null,
       family,
       state,
       localAddress,
-      localPort,
+      localPort: lport,
       remoteAddress,
-      remotePort,
+      remotePort: rport,
       inode,
-      uid: Number(f[7]),
-      timer: parseInt(timer[0], 16),
-      retrans: parseInt(f[6], 16),
-      expiresMs: parseInt(timer[1], 16) * MS_PER_TICK,
-      rqueue: parseInt(queues[1], 16),
-      wqueue: parseInt(queues[0], 16),
+      uid,
+      timer,
+      retrans,
+      expiresMs: when * MS_PER_TICK,
+      rqueue: rx,
+      wqueue: tx,
       v6only: null,
       tcpInfo: null,
     });
