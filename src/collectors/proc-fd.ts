@@ -69,7 +69,9 @@ export class ProcessResolver {
   private readonly pids = new Map<number, PidEntry>();
   /** inode -> pids holding it (several after fork or SCM_RIGHTS). */
   private readonly owners = new Map<number, number[]>();
-  private readonly unresolvable = new Set<number>();
+  /** Inodes no readable fd table holds (kernel sockets, denied pids) -> generation last asked. */
+  private readonly unresolvable = new Map<number, number>();
+  private generation = 0;
   private readonly sliceMs: number;
   private sizeIsCount: boolean | undefined;
   private running: Promise<unknown> = Promise.resolve();
@@ -107,9 +109,6 @@ export class ProcessResolver {
       // This process always has fds open, so a zero size means the kernel does not count them.
       this.sizeIsCount = (statSync(`${this.root}/self/fd`, { throwIfNoEntry: false })?.size ?? 0) > 0;
     }
-    const wanted = new Set<number>();
-    for (const ino of inodesIn) if (ino !== 0) wanted.add(ino);
-
     // 1. Which tgids exist now, and did their fd tables change?
     const live = new Set<number>();
     const toScan: Array<[number, { starttime: string; fdCount: number }]> = [];
@@ -138,12 +137,27 @@ export class ProcessResolver {
       scanned.add(pid);
     }
 
-    // 3. Inodes still unknown: search unchanged pids too, stopping once all are found.
-    for (const ino of this.unresolvable) if (!wanted.has(ino)) this.unresolvable.delete(ino);
+    // 3. Answer from the cache; note what it cannot answer.
+    const out = new Map<number, readonly ProcessRef[]>();
     const missing = new Set<number>();
-    for (const ino of wanted) if (!this.owners.has(ino) && !this.unresolvable.has(ino)) missing.add(ino);
+    const gen = ++this.generation;
+    const answer = (ino: number): boolean => {
+      const holders = this.owners.get(ino);
+      if (holders === undefined) return false;
+      out.set(ino, holders.length === 1 ? this.pids.get(holders[0])!.only : holders.map((p) => this.pids.get(p)!.ref));
+      return true;
+    };
+    for (const ino of inodesIn) {
+      if (ino === 0 || answer(ino)) continue;
+      if (this.unresolvable.has(ino)) this.unresolvable.set(ino, gen);
+      else missing.add(ino);
+    }
+    // Forget unplaceable inodes nobody asks about any more (their sockets closed).
+    for (const [ino, g] of this.unresolvable) if (g !== gen) this.unresolvable.delete(ino);
+
+    // 4. Unknown inodes: search unchanged pids too (a pid can swap fds and keep its count),
+    // most socket-rich first, stopping once all are found.
     if (missing.size > 0) {
-      // Pids already holding sockets are the likeliest owners of new ones.
       const rest = [...this.pids.entries()]
         .filter(([pid, e]) => !scanned.has(pid) && !e.denied)
         .sort((a, b) => b[1].sockets.size - a[1].sockets.size)
@@ -154,21 +168,9 @@ export class ProcessResolver {
         this.forget(pid);
         if (probe === null) continue;
         await this.scan(pid, probe, stats, maybeYield);
-        for (const ino of this.pids.get(pid)?.sockets.keys() ?? []) missing.delete(ino);
+        for (const ino of this.pids.get(pid)?.sockets.keys() ?? []) if (missing.delete(ino)) answer(ino);
       }
-      for (const ino of missing) this.unresolvable.add(ino);
-    }
-
-    // 4. Answer only what was asked.
-    const out = new Map<number, readonly ProcessRef[]>();
-    for (const ino of wanted) {
-      const holders = this.owners.get(ino);
-      if (holders === undefined) continue;
-      if (holders.length === 1) {
-        out.set(ino, this.pids.get(holders[0])!.only);
-      } else {
-        out.set(ino, holders.map((p) => this.pids.get(p)!.ref));
-      }
+      for (const ino of missing) this.unresolvable.set(ino, gen);
     }
     const end = performance.now();
     stats.longestSliceMs = Math.max(stats.longestSliceMs, end - sliceStart);
