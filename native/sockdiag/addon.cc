@@ -50,16 +50,22 @@ class DumpWorker : public Napi::AsyncWorker {
       deferred_.Reject(MakeError(env, error_));
       return;
     }
-    // Hand the vector's storage to the Buffer without copying (NewOrCopy copies only where
-    // external buffers are forbidden).
-    auto* owned = new std::vector<Record>(std::move(result_.records));
-    size_t bytes = owned->size() * sizeof(Record);
-    Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::NewOrCopy(
-        env, reinterpret_cast<uint8_t*>(owned->data()), bytes,
-        [](Napi::Env, uint8_t*, std::vector<Record>* v) { delete v; }, owned);
+    size_t count = result_.records.size();
+    Napi::Buffer<uint8_t> buf;
+    if (count == 0) {
+      // An external buffer over a null pointer comes back detached; use a real empty one.
+      buf = Napi::Buffer<uint8_t>::New(env, 0);
+    } else {
+      // Hand the vector's storage to the Buffer without copying (NewOrCopy copies only where
+      // external buffers are forbidden).
+      auto* owned = new std::vector<Record>(std::move(result_.records));
+      buf = Napi::Buffer<uint8_t>::NewOrCopy(
+          env, reinterpret_cast<uint8_t*>(owned->data()), count * sizeof(Record),
+          [](Napi::Env, uint8_t*, std::vector<Record>* v) { delete v; }, owned);
+    }
     Napi::Object out = Napi::Object::New(env);
     out.Set("records", buf);
-    out.Set("count", Napi::Number::New(env, double(owned->size())));
+    out.Set("count", Napi::Number::New(env, double(count)));
     out.Set("interrupted", Napi::Boolean::New(env, result_.interrupted));
     out.Set("attempts", Napi::Number::New(env, result_.attempts));
     deferred_.Resolve(out);

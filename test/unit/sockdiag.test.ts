@@ -196,6 +196,13 @@ test('a request the kernel rejects becomes a SockDiagError with code, errno and 
     return true;
   });
   await assert.rejects(readSockDiag({ bytecode: Buffer.alloc(3) }), RangeError);
+  // Failed and successful dumps both close their netlink socket.
+  const before = readdirSync('/proc/self/fd').length;
+  for (let i = 0; i < 10; i++) {
+    await assert.rejects(readSockDiag({ bytecode: bad }), SockDiagError);
+    await readSockDiag({ bytecode: sportEq(1) });
+  }
+  assert.equal(readdirSync('/proc/self/fd').length, before, 'fd count unchanged after 20 dumps');
 });
 
 test('an unprivileged caller gets EPERM for MARK_COND but can still dump', { skip: process.getuid!() !== 0 && 'needs root to drop privileges' }, async () => {
