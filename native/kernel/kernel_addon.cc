@@ -357,6 +357,15 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Stop the reader thread and detach the programs when the environment goes away without close().
+  env.AddCleanupHook([]() {
+    std::shared_ptr<State> st;
+    {
+      std::lock_guard<std::mutex> lk(g_state_mu);
+      st.swap(g_state);
+    }
+    if (st) st->StopReader();
+  });
   exports.Set("open", Napi::Function::New(env, Open));
   exports.Set("iterate", Napi::Function::New(env, Iterate));
   exports.Set("iterateInNetns", Napi::Function::New(env, IterateInNetns));
