@@ -1,7 +1,7 @@
 // tcpdir_kernel: loads the tcpdir BPF programs (tcpdir.bpf.c) and hands their raw records to
 // JS. No policy here: decoding and classification live in src/collectors/kernel-evidence.ts.
 //
-//   open({events?: boolean, wakeupBytes?: number}) -> undefined; throws Error with .code
+//   open({events?, allTransitions?, wakeupBytes?}) -> undefined; throws Error with .code
 //   iterate() -> Promise<Buffer>          one pass of the iter/tcp program (reader's netns)
 //   iterateInNetns(fd) -> Promise<Buffer> same, in the netns of an open ns/net fd (CAP_SYS_ADMIN)
 //   drainEvents() -> Buffer               tracepoint events collected since the last drain
@@ -134,10 +134,12 @@ std::string ErrnoCode(int err) {
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool events = true;
+  bool all_transitions = false;
   uint64_t wakeup = 256u << 10;
   if (info.Length() > 0 && info[0].IsObject()) {
     Napi::Object o = info[0].As<Napi::Object>();
     if (o.Has("events")) events = o.Get("events").ToBoolean();
+    if (o.Has("allTransitions")) all_transitions = o.Get("allTransitions").ToBoolean();
     if (o.Has("wakeupBytes") && o.Get("wakeupBytes").IsNumber())
       wakeup = o.Get("wakeupBytes").As<Napi::Number>().Int64Value();
   }
@@ -168,6 +170,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   st->skel->rodata->wakeup_bytes = wakeup;
+  st->skel->rodata->births_only = !all_transitions;
   if (!events) bpf_program__set_autoload(st->skel->progs.tcpdir_state, false);
 
   int err = tcpdir_bpf__load(st->skel);

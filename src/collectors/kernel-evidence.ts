@@ -23,7 +23,7 @@ const AF_INET6 = 10;
 /** What tcpdir_kernel.node exports (native/kernel/kernel_addon.cc). */
 export interface KernelBinding {
   /** Loads and attaches the programs; throws an Error with `code` (EPERM, ENOBTF, EVERIFIER, ...). */
-  open(options?: { events?: boolean; wakeupBytes?: number }): void;
+  open(options?: { events?: boolean; allTransitions?: boolean; wakeupBytes?: number }): void;
   iterate(): Promise<Buffer>;
   iterateInNetns(fd: number): Promise<Buffer>;
   drainEvents(): Buffer;
@@ -199,6 +199,8 @@ export interface KernelSourceOptions {
   binding?: KernelBinding;
   /** Attach the state-change tracepoint (default true). */
   events?: boolean;
+  /** Send every TCP state change, not only those that tell how a socket was born (default false). */
+  allTransitions?: boolean;
   /** How often JS drains the native event buffer (default 500 ms; the native reader drains
    * the ring buffer every 100 ms on its own thread). 0 disables the timer. */
   drainIntervalMs?: number;
@@ -247,7 +249,7 @@ export class KernelEvidenceSource {
       };
     }
     try {
-      binding.open({ events: opts.events !== false });
+      binding.open({ events: opts.events !== false, allTransitions: opts.allTransitions === true });
     } catch (err) {
       const e = err as { code?: unknown; message?: unknown };
       return {
