@@ -34,6 +34,21 @@ export function endpointOf(ctx: Pick<Context, 'addressIds'>, address: string, po
   return addressId(ctx.addressIds, address) * 65536 + port;
 }
 
+/** Like endpointOf, but never adds an address: -1 when no socket has this address. */
+export function lookupEndpoint(ctx: Pick<Context, 'addressIds'>, address: string, port: number): number {
+  const id = ctx.addressIds.get(address) ?? ctx.addressIds.get(unmapIPv4(address));
+  return id === undefined ? -1 : id * 65536 + port;
+}
+
+/** The connection with this 4-tuple (IPv4 and IPv4-mapped text are interchangeable), or null. */
+export function findByTuple(ctx: Context, la: string, lp: number, ra: string, rp: number): Socket | null {
+  const l = lookupEndpoint(ctx, la, lp);
+  const r = lookupEndpoint(ctx, ra, rp);
+  if (l < 0 || r < 0) return null;
+  const i = ctx.byTuple.get(l)?.get(r);
+  return i === undefined ? null : ctx.conns[i];
+}
+
 export function buildContext(snapshot: Snapshot): Context {
   const listenersByPort = new Map<number, Socket[]>();
   const byLocalEndpoint = new Map<number, Socket[]>();

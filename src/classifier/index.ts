@@ -5,7 +5,7 @@ import { buildContext, findPeerIndex, type Context } from './context';
 import { peerScore, type EndState } from './rules/local-peer';
 import { remotePort, SOCKET_RULES } from './rules';
 
-export { buildContext, findListener, findPeer, listenerCovers } from './context';
+export { buildContext, findByTuple, findListener, findPeer, listenerCovers } from './context';
 export type { Context } from './context';
 export { Classification } from './classification';
 export { UNKNOWN_BELOW } from './combine';

@@ -1,14 +1,22 @@
 import { formatEndpoint, type Socket } from '../../model';
-import { endpointOf, type Context } from '../context';
+import { endpointOf, inRanges, type Context } from '../context';
 import type { Rule } from '../rule';
 
 // Several connections on one local address and port, from different peer ports, look like the
 // children of one server. Clients can share a local port too (SO_REUSEADDR, or a bound source
 // port reused towards several servers), but then they talk to the same service port on each
 // peer: when every connection sharing the endpoint has the same remote port the rule abstains.
-// The weight grows with the count and is capped, since even many sharers are not proof.
-export function sharedEndpointWeight(n: number): number {
-  return Math.min(1 + 0.5 * Math.log2(n), 3);
+// The weight grows with the count and is capped, since even many sharers are not proof. Inside
+// the ephemeral range it is cut to a quarter: connect() itself gives one ephemeral port to many
+// connections as long as their destinations differ, so busy clients share local ports there.
+export function sharedEndpointWeight(n: number, inEphemeralRange: boolean): number {
+  const w = Math.min(1 + 0.5 * Math.log2(n), 3);
+  return inEphemeralRange ? w / 4 : w;
+}
+
+function inEphemeral(port: number, ctx: Context): boolean {
+  const r = ctx.ephemeral;
+  return r !== null && port >= r.low && port <= r.high && !inRanges(port, ctx.reserved);
 }
 
 // Servers with thousands of children would make a per-connection scan quadratic: decide once per group.
@@ -31,12 +39,14 @@ export const sharedEndpoint: Rule = {
   name: 'shared-local-endpoint',
   favors: 'INBOUND',
   weight: 1.5,
-  why: 'Several connections share this local address and port with different peer ports (1.5 for two, growing to 3). Abstains when all peers use one port (the pattern of SO_REUSEADDR clients).',
+  why: 'Several connections share this local address and port with different peer ports (1.5 for two, growing to 3; a quarter of that inside the ephemeral range, where connect() shares ports between destinations). Abstains when all peers use one port (the pattern of SO_REUSEADDR clients).',
   score(conn, ctx) {
     const s = sharers(conn, ctx);
-    return s && s.length >= 2 && mixedRemotePorts(s) ? sharedEndpointWeight(s.length) : 0;
+    return s && s.length >= 2 && mixedRemotePorts(s) ? sharedEndpointWeight(s.length, inEphemeral(conn.localPort, ctx)) : 0;
   },
   detail(conn, ctx) {
-    return `${sharers(conn, ctx)!.length} connections share local endpoint ${formatEndpoint(conn.localAddress, conn.localPort)}`;
+    const n = sharers(conn, ctx)!.length;
+    const note = inEphemeral(conn.localPort, ctx) ? ' (inside the ephemeral range, where clients share ports too)' : '';
+    return `${n} connections share local endpoint ${formatEndpoint(conn.localAddress, conn.localPort)}${note}`;
   },
 };

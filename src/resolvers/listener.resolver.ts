@@ -1,0 +1,18 @@
+import { Args, Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import { Connection, Listener, ListenerConnectionsArgs, Process } from '../schema';
+import { checkConfidence, type ListenerRecord } from '../service';
+import type { RequestContext } from './context';
+
+@Resolver(() => Listener)
+export class ListenerResolver {
+  @FieldResolver(() => [Process])
+  async processes(@Root() l: Listener, @Ctx() ctx: RequestContext): Promise<Process[]> {
+    return [...(await ctx.service.processesFor(await ctx.view(), l as unknown as ListenerRecord))];
+  }
+
+  @FieldResolver(() => [Connection], { description: "Connections on this listener's endpoint." })
+  async connections(@Root() l: Listener, @Args() a: ListenerConnectionsArgs, @Ctx() ctx: RequestContext): Promise<Connection[]> {
+    checkConfidence('minConfidence', a.minConfidence);
+    return (await ctx.view()).listenerConnections(l as unknown as ListenerRecord, a) as Connection[];
+  }
+}

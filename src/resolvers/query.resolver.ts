@@ -1,0 +1,60 @@
+import { Args, Ctx, Int, Query, Resolver } from 'type-graphql';
+import {
+  ConnectionArgs, ConnectionFilterArgs, ConnectionsArgs, Connection, Host, Listener, ListenersArgs, Summary, SummaryArgs, Verdict, VerdictArgs,
+} from '../schema';
+import { checkAddress, checkConfidence, checkLimit, checkPort, type ConnectionFilter } from '../service';
+import type { RequestContext } from './context';
+
+function filterOf(a: ConnectionFilterArgs): ConnectionFilter {
+  checkPort('port', a.port);
+  checkPort('localPort', a.localPort);
+  checkPort('remotePort', a.remotePort);
+  checkConfidence('minConfidence', a.minConfidence);
+  return a;
+}
+
+@Resolver()
+export class QueryResolver {
+  @Query(() => [Connection], { description: 'Connections (never LISTEN sockets), filtered; paged by limit and offset.' })
+  async connections(@Args() a: ConnectionsArgs, @Ctx() ctx: RequestContext): Promise<Connection[]> {
+    const f = filterOf(a);
+    checkLimit(a.limit, a.offset);
+    return (await ctx.view()).connections(f, a.limit, a.offset) as Connection[];
+  }
+
+  @Query(() => Int, { description: 'How many connections match the filter.' })
+  async connectionCount(@Args() a: ConnectionFilterArgs, @Ctx() ctx: RequestContext): Promise<number> {
+    return (await ctx.view()).count(filterOf(a));
+  }
+
+  @Query(() => Connection, { nullable: true, description: 'One connection by id; null when it is gone.' })
+  async connection(@Args() a: ConnectionArgs, @Ctx() ctx: RequestContext): Promise<Connection | null> {
+    return (await ctx.view()).connection(a.id) as Connection | null;
+  }
+
+  @Query(() => [Listener])
+  async listeners(@Args() a: ListenersArgs, @Ctx() ctx: RequestContext): Promise<Listener[]> {
+    checkPort('port', a.port);
+    return (await ctx.view()).listeners(a.port) as Listener[];
+  }
+
+  @Query(() => Verdict, { nullable: true, description: 'The verdict of the connection with this 4-tuple; null when there is none.' })
+  async verdict(@Args() a: VerdictArgs, @Ctx() ctx: RequestContext): Promise<Verdict | null> {
+    const la = checkAddress('localAddress', a.localAddress);
+    const ra = checkAddress('remoteAddress', a.remoteAddress);
+    checkPort('localPort', a.localPort);
+    checkPort('remotePort', a.remotePort);
+    return (await ctx.view()).verdictByTuple(la, a.localPort, ra, a.remotePort) as Verdict | null;
+  }
+
+  @Query(() => Summary)
+  async summary(@Args() a: SummaryArgs, @Ctx() ctx: RequestContext): Promise<Summary> {
+    checkConfidence('minConfidence', a.minConfidence);
+    return (await ctx.view()).summary(a.minConfidence ?? 0);
+  }
+
+  @Query(() => Host)
+  async host(@Ctx() ctx: RequestContext): Promise<Host> {
+    return (await ctx.view()).host();
+  }
+}

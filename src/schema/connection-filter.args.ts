@@ -1,0 +1,33 @@
+import { ArgsType, Field, Float, Int } from 'type-graphql';
+import { Direction } from './direction.enum';
+import { TcpState } from './tcp-state.enum';
+
+@ArgsType()
+export class ConnectionFilterArgs {
+  @Field(() => Direction, { nullable: true })
+  direction?: Direction;
+
+  @Field(() => Int, { nullable: true, description: 'Matches the local or the remote port.' })
+  port?: number;
+
+  @Field(() => Int, { nullable: true })
+  localPort?: number;
+
+  @Field(() => Int, { nullable: true })
+  remotePort?: number;
+
+  @Field(() => Float, { nullable: true, description: 'Keeps verdicts with confidence >= this (0 to 1).' })
+  minConfidence?: number;
+
+  @Field(() => TcpState, { nullable: true })
+  state?: TcpState;
+}
+
+@ArgsType()
+export class ConnectionsArgs extends ConnectionFilterArgs {
+  @Field(() => Int, { defaultValue: 1000, description: 'At most 100000.' })
+  limit: number = 1000;
+
+  @Field(() => Int, { defaultValue: 0 })
+  offset: number = 0;
+}

@@ -1,0 +1,20 @@
+import { Field, Float, ObjectType } from 'type-graphql';
+import { Direction } from './direction.enum';
+
+@ObjectType({ description: 'One fact behind a verdict.' })
+export class Evidence {
+  @Field({ description: 'The rule that found it (see the README rule table).' })
+  rule!: string;
+
+  @Field(() => Direction)
+  favors!: Direction;
+
+  @Field(() => Float, { description: 'Log-odds weight; conclusive facts show 10.' })
+  weight!: number;
+
+  @Field({ description: 'What was found, in words.' })
+  detail!: string;
+
+  @Field({ description: 'This fact alone settles the direction.' })
+  conclusive!: boolean;
+}

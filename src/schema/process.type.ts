@@ -1,0 +1,10 @@
+import { Field, Int, ObjectType } from 'type-graphql';
+
+@ObjectType({ description: 'A process holding the socket (from /proc/PID/fd; needs root to see other users).' })
+export class Process {
+  @Field(() => Int)
+  pid!: number;
+
+  @Field({ description: 'From /proc/PID/comm.' })
+  command!: string;
+}

@@ -1,0 +1,118 @@
+import 'reflect-metadata';
+import type { Server } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { requestContext, type RequestContext } from '../resolvers';
+import { TcpdirService, type ServiceOptions } from '../service';
+import { registerAuth } from './auth';
+import { assertSafeBind } from './bind-policy';
+import { formatError } from './errors';
+import { registerMetrics } from './metrics';
+import { openApiDocument } from './openapi';
+import { registerRest } from './rest';
+import { tcpdirSchema } from './schema';
+import { VERSION } from './version';
+
+export interface ServerOptions extends ServiceOptions {
+  /** Where `listen()` binds; createServer itself does not listen. Default 127.0.0.1:4000. */
+  host?: string;
+  port?: number;
+  /** Bearer token for every route but /healthz (default: $TCPDIR_TOKEN, else none). */
+  token?: string;
+  /** pino level, or 'silent'. Default info. */
+  logLevel?: string;
+  /** Largest request body accepted, bytes. Default 64 KiB. */
+  bodyLimit?: number;
+  /** Requests per minute per client address; 0 or absent = no limit. */
+  rateLimit?: number;
+  /** Deepest GraphQL selection accepted. Default 10. */
+  maxDepth?: number;
+  /** Largest GraphQL query cost accepted (graphql-armor cost model). Default 5000. */
+  maxCost?: number;
+  /** Use this service instead of making one. */
+  service?: TcpdirService;
+}
+
+export interface TcpdirServer {
+  /** A Node http.Server, not yet listening: supertest's request(server) works on it. */
+  server: Server;
+  app: FastifyInstance;
+  service: TcpdirService;
+  /** Listen on options.host/port (refusing a non-loopback host without a token). */
+  listen(): Promise<string>;
+  /** Stops accepting, drains in-flight requests, then closes. */
+  close(): Promise<void>;
+}
+
+export async function createServer(options: ServerOptions = {}): Promise<TcpdirServer> {
+  const token = options.token ?? (process.env.TCPDIR_TOKEN || undefined);
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? 4000;
+  const service = options.service ?? new TcpdirService(options);
+  const app = Fastify({
+    logger: { level: options.logLevel ?? 'info' },
+    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    // Query strings are parsed into arrays on repetition, so "given twice" can be reported.
+    routerOptions: { maxParamLength: 200 },
+  });
+
+  const apollo = new ApolloServer<RequestContext>({
+    schema: await tcpdirSchema(),
+    introspection: true,
+    includeStacktraceInErrorResponses: false,
+    validationRules: [
+      maxDepthRule({ n: options.maxDepth ?? 10, exposeLimits: true }),
+      costLimitRule({ maxCost: options.maxCost ?? 5000, exposeLimits: true }),
+    ],
+    formatError: (formatted, error) => formatError(formatted, error, (e) => app.log.error({ err: e }, 'resolver failed')),
+    plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginLandingPageDisabled()],
+  });
+  await apollo.start();
+
+  if (token) registerAuth(app, token);
+  if (options.rateLimit && options.rateLimit > 0) {
+    await app.register(rateLimit, {
+      max: options.rateLimit,
+      timeWindow: '1 minute',
+      errorResponseBuilder: (_req, ctx) => ({
+        statusCode: 429,
+        error: { code: 'RATE_LIMITED', message: `more than ${ctx.max} requests per minute; retry in ${ctx.after}`, parameter: null },
+      }),
+    });
+  }
+  app.setErrorHandler((e, _req, reply) => {
+    const err = e as { statusCode?: number; code?: string; message: string };
+    // Body too large, malformed JSON and the like are the client's; never a 500 for them.
+    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) app.log.error({ err }, 'request failed');
+    const code = status === 500 ? 'INTERNAL_SERVER_ERROR' : (err.code ?? 'BAD_REQUEST');
+    reply.code(status).send({ error: { code, message: status === 500 ? 'internal error' : err.message, parameter: null } });
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0].slice(0, 100)}`, parameter: null } });
+  });
+
+  await app.register(fastifyApollo(apollo), { context: async () => requestContext(service) });
+  registerRest(app, apollo, service);
+  registerMetrics(app, service);
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  const openapi = openApiDocument(VERSION);
+  app.get('/api/openapi.json', async () => openapi);
+  await app.ready();
+
+  return {
+    server: app.server,
+    app,
+    service,
+    async listen() {
+      assertSafeBind(host, token);
+      return app.listen({ host, port });
+    },
+    close: () => app.close(),
+  };
+}

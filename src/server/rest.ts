@@ -1,0 +1,85 @@
+import type { ApolloServer } from '@apollo/server';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { TCP_STATES } from '../model';
+import { requestContext, type RequestContext } from '../resolvers';
+import { InputError, type TcpdirService } from '../service';
+import { DOCUMENTS, type DocumentName } from './documents';
+import { parseParams, type ParamSpec } from './rest-params';
+
+const DIRECTIONS = ['INBOUND', 'OUTBOUND', 'UNKNOWN'] as const;
+const STATES = TCP_STATES.filter((s) => s !== '');
+const FILTER: ParamSpec = {
+  direction: { type: 'enum', values: DIRECTIONS },
+  port: { type: 'int' },
+  localPort: { type: 'int' },
+  remotePort: { type: 'int' },
+  minConfidence: { type: 'float' },
+  state: { type: 'enum', values: STATES },
+};
+
+export interface RestRoute {
+  path: string;
+  document: DocumentName;
+  params: ParamSpec;
+  summary: string;
+  /** Extra variables from the path, or variables reshaped from parameters. */
+  variables?: (params: Record<string, unknown>, path: Record<string, string>) => Record<string, unknown>;
+  /** 404 when the field is null. */
+  notFound?: string;
+}
+
+export const REST_ROUTES: readonly RestRoute[] = [
+  { path: '/api/v1/connections', document: 'connections', params: { ...FILTER, limit: { type: 'int' }, offset: { type: 'int' } }, summary: 'Connections with their verdicts, filtered and paged.' },
+  { path: '/api/v1/connection-count', document: 'connectionCount', params: FILTER, summary: 'How many connections match the filter.' },
+  {
+    path: '/api/v1/connections/:id', document: 'connection', params: {}, summary: 'One connection by id.',
+    variables: (_p, path) => ({ id: path.id }), notFound: 'no connection with this id',
+  },
+  { path: '/api/v1/listeners', document: 'listeners', params: { port: { type: 'int' } }, summary: 'Listening sockets.' },
+  {
+    path: '/api/v1/verdict', document: 'verdict', params: { local: { type: 'endpoint' }, remote: { type: 'endpoint' } },
+    summary: 'The verdict of one connection, by local=ADDR:PORT and remote=ADDR:PORT (IPv6 as [ADDR]:PORT).',
+    variables: (p) => {
+      for (const name of ['local', 'remote']) if (!p[name]) throw new InputError(name, `${name} is required (ADDRESS:PORT)`);
+      const [la, lp] = p.local as [string, number];
+      const [ra, rp] = p.remote as [string, number];
+      return { localAddress: la, localPort: lp, remoteAddress: ra, remotePort: rp };
+    },
+    notFound: 'no connection with this local and remote endpoint',
+  },
+  { path: '/api/v1/summary', document: 'summary', params: { minConfidence: { type: 'float' } }, summary: 'Connections by direction.' },
+  { path: '/api/v1/host', document: 'host', params: {}, summary: 'Where and when the snapshot was taken.' },
+];
+
+function badRequest(reply: FastifyReply, code: string, message: string, parameter: string | null): FastifyReply {
+  return reply.code(400).send({ error: { code, message, parameter } });
+}
+
+/** The REST mirror: each route runs its stored GraphQL document and answers with that field's data. */
+export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestContext>, service: TcpdirService): void {
+  for (const route of REST_ROUTES) {
+    app.get(route.path, async (req, reply) => {
+      let variables: Record<string, unknown>;
+      try {
+        const params = parseParams(req.query as Record<string, unknown>, route.params);
+        variables = route.variables ? route.variables(params, req.params as Record<string, string>) : params;
+      } catch (e) {
+        if (e instanceof InputError) return badRequest(reply, e.code, e.message, e.parameter);
+        throw e;
+      }
+      const res = await apollo.executeOperation({ query: DOCUMENTS[route.document], variables }, { contextValue: requestContext(service) });
+      if (res.body.kind !== 'single') throw new Error('unexpected incremental result');
+      const { data, errors } = res.body.singleResult;
+      if (errors?.length) {
+        const e = errors[0];
+        const code = String(e.extensions?.code ?? 'INTERNAL_SERVER_ERROR');
+        if (code === 'INTERNAL_SERVER_ERROR') return reply.code(500).send({ error: { code, message: e.message, parameter: null } });
+        const parameter = typeof e.extensions?.parameter === 'string' ? e.extensions.parameter : null;
+        return badRequest(reply, code, e.message, parameter);
+      }
+      const value = data?.[route.document];
+      if (value === null && route.notFound) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: route.notFound, parameter: null } });
+      return value;
+    });
+  }
+}
