@@ -93,14 +93,14 @@ function pct(a: number, n: number): string {
 
 function totalsTable(groups: Array<{ name: string; rows: Scored[] }>): string {
   const lines = [
-    '| run | classifier | sockets | correct | wrong | wrong at ≥ 0.9 | unknown | not reported |',
-    '|---|---|---|---|---|---|---|---|',
+    '| run | classifier | sockets | correct | wrong | wrong at ≥ 0.9 | unknown | not reported | right when answering |',
+    '|---|---|---|---|---|---|---|---|---|',
   ];
   for (const g of groups) {
     for (const [who, pick] of [['tcpdir', (r: Scored) => r.tcpdir], ['classic rules', (r: Scored) => r.baseline]] as const) {
       const t = tally(g.rows, pick);
       lines.push(`| ${g.name} | ${who} | ${t.n} | ${t.correct} (${pct(t.correct, t.n)}) | ${t.wrong} (${pct(t.wrong, t.n)}) | ` +
-        `${t.wrongConfident} | ${t.unknown} | ${t.missing} |`);
+        `${t.wrongConfident} | ${t.unknown} | ${t.missing} | ${pct(t.correct, t.correct + t.wrong)} |`);
     }
   }
   return lines.join('\n');
@@ -120,6 +120,18 @@ function calibrationTable(rows: Scored[]): string {
   }
   lines.push(`| UNKNOWN | ${unknown} | – | – | – |`);
   return lines.join('\n');
+}
+
+function ordinalIndex(rows: Scored[]): Map<string, Scored> {
+  const seen = new Map<string, number>();
+  const out = new Map<string, Scored>();
+  for (const r of rows) {
+    const base = `${r.expectation.scenario}|${r.expectation.label}`;
+    const i = seen.get(base) ?? 0;
+    seen.set(base, i + 1);
+    out.set(`${base}|${i}`, r);
+  }
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -147,13 +159,13 @@ async function main(): Promise<void> {
   out.push('### Totals', '', totalsTable(groups), '');
   out.push(`### Per scenario (${groups[0].name})`, '', perScenarioTable(groups[0].rows), '');
   // Where the other runs disagree with the first one, say so rather than print every table.
+  // Runs pick different ephemeral ports, so sockets are matched by scenario, label and ordinal.
+  const first = ordinalIndex(groups[0].rows);
   for (const g of groups.slice(1)) {
-    const diffs = g.rows.filter((r, i) => {
-      const a = groups[0].rows.find((x) => x.expectation.scenario === r.expectation.scenario && x.expectation.label === r.expectation.label &&
-        x.expectation.local.join() === r.expectation.local.join() && x.expectation.remote.join() === r.expectation.remote.join());
-      void i;
+    const diffs = [...ordinalIndex(g.rows)].filter(([key, r]) => {
+      const a = first.get(key);
       return !a || a.tcpdir?.direction !== r.tcpdir?.direction || Math.abs((a.tcpdir?.confidence ?? 0) - (r.tcpdir?.confidence ?? 0)) > 0.01;
-    });
+    }).map(([, r]) => r);
     if (diffs.length) out.push(`### ${g.name}: verdicts that differ from ${groups[0].name}`, '', perScenarioTable(diffs), '');
     else out.push(`${g.name}: every tcpdir verdict matches ${groups[0].name}.`, '');
   }
