@@ -1,0 +1,51 @@
+import { formatEndpoint } from '../model';
+
+export interface Row {
+  id: string;
+  state: string;
+  local: { address: string; port: number };
+  remote: { address: string; port: number };
+  verdict: { direction: string; confidence: number; certain: boolean; inboundProbability: number; evidence: { rule: string; favors: string; weight: number; detail: string }[] };
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+/** A plain table, columns sized to their content. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : pad(c, widths[i]))).join('  ');
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+export function confidenceText(v: Row['verdict']): string {
+  if (v.certain) return 'certain';
+  if (v.direction === 'UNKNOWN') return `p(in)=${v.inboundProbability.toFixed(2)}`;
+  return v.confidence.toFixed(3);
+}
+
+export function connectionTable(rows: Row[]): string {
+  return table(
+    ['DIRECTION', 'CONFIDENCE', 'STATE', 'LOCAL', 'REMOTE', 'TOP EVIDENCE'],
+    rows.map((r) => [
+      r.verdict.direction,
+      confidenceText(r.verdict),
+      r.state,
+      formatEndpoint(r.local.address, r.local.port),
+      formatEndpoint(r.remote.address, r.remote.port),
+      r.verdict.evidence[0]?.detail ?? '(no evidence)',
+    ]),
+  );
+}
+
+/** The verdict and its evidence in plain words. */
+export function explain(local: string, remote: string, v: Row['verdict'] | null): string {
+  if (!v) return `No TCP connection ${local} -> ${remote} in this network namespace right now.`;
+  const head =
+    v.direction === 'UNKNOWN'
+      ? `${local} <-> ${remote}: direction UNKNOWN (P(inbound) = ${v.inboundProbability.toFixed(2)}; not enough evidence either way).`
+      : `${local} <-> ${remote}: ${v.direction} (${v.certain ? 'certain' : `confidence ${(v.confidence * 100).toFixed(1)}%`}).`;
+  const lines = v.evidence.map((e) => `  ${e.favors === 'INBOUND' ? '+' : '-'} ${pad(e.rule, 22)} ${e.favors.toLowerCase()} by ${e.weight.toFixed(2)}: ${e.detail}`);
+  return [head, v.evidence.length ? 'Evidence (log-odds weights; + favours inbound, - outbound):' : 'No rule found anything.', ...lines].join('\n');
+}

@@ -1,0 +1,116 @@
+import 'reflect-metadata';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { TcpdirService } from '../service';
+import { createServer, DOCUMENTS, UnsafeBindError } from '../server';
+import { parseEndpoint } from '../server/rest-params';
+import { connectionTable, explain, type Row } from './format';
+
+function int(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function confidence(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('must be a number from 0 to 1');
+  return n;
+}
+
+const sourceOption = () => new Option('--source <source>', 'where sockets are read from').choices(['auto', 'netlink', 'procfs']).default('auto');
+
+/** Runs a stored GraphQL document in-process (no HTTP), as the REST mirror does. */
+async function query<T>(source: string, doc: keyof typeof DOCUMENTS, variables: Record<string, unknown>): Promise<T> {
+  const service = new TcpdirService({ source: source as 'auto', maxAgeMs: 0, history: false });
+  const s = await createServer({ service, logLevel: 'silent' });
+  try {
+    const res = await s.app.inject({ method: 'POST', url: '/graphql', payload: { query: DOCUMENTS[doc], variables } });
+    const body = res.json() as { data?: Record<string, T>; errors?: { message: string }[] };
+    if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '));
+    return body.data![doc];
+  } finally {
+    await s.close();
+  }
+}
+
+export function program(): Command {
+  const p = new Command('tcpdir').description('Inbound or outbound: a verdict, with confidence and evidence, for every TCP connection on this host.');
+
+  p.command('serve')
+    .description('serve GraphQL (/graphql) and REST (/api/v1/...) on 127.0.0.1:4000')
+    .option('--host <host>', 'address to listen on (non-loopback needs a token)', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', int('port', 0, 65535), 4000)
+    .addOption(sourceOption())
+    .option('--max-age-ms <ms>', 'one snapshot serves all requests this long (0 = fresh per request)', int('max-age-ms', 0, 3_600_000), 1000)
+    .option('--token <token>', 'require Authorization: Bearer <token> (default $TCPDIR_TOKEN)')
+    .option('--rate-limit <n>', 'requests per minute per client (0 = off)', int('rate-limit', 0, 1_000_000), 0)
+    .option('--log-level <level>', 'pino log level', 'info')
+    .action(async (o) => {
+      const s = await createServer({
+        host: o.host, port: o.port, source: o.source, maxAgeMs: o.maxAgeMs, token: o.token, rateLimit: o.rateLimit, logLevel: o.logLevel,
+      });
+      try {
+        await s.listen();
+      } catch (e) {
+        if (e instanceof UnsafeBindError) {
+          console.error(`tcpdir: ${e.message}`);
+          await s.close();
+          process.exit(2);
+        }
+        throw e;
+      }
+      let closing = false;
+      const stop = (signal: string) => {
+        if (closing) return;
+        closing = true;
+        s.app.log.info({ signal }, 'draining in-flight requests and stopping');
+        s.close().then(() => process.exit(0), (err) => {
+          s.app.log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        });
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+
+  p.command('list')
+    .description('list connections with their verdicts')
+    .addOption(new Option('--direction <direction>', 'only this direction').choices(['inbound', 'outbound', 'unknown', 'INBOUND', 'OUTBOUND', 'UNKNOWN']))
+    .option('--port <port>', 'local or remote port', int('port', 0, 65535))
+    .option('--min-confidence <p>', 'only verdicts at least this sure', confidence)
+    .option('--limit <n>', 'at most this many rows', int('limit', 0, 100000), 1000)
+    .addOption(sourceOption())
+    .option('--json', 'print JSON (the GraphQL/REST shape)')
+    .action(async (o) => {
+      const rows = await query<Row[]>(o.source, 'connections', {
+        direction: o.direction?.toUpperCase(), port: o.port, minConfidence: o.minConfidence, limit: o.limit,
+      });
+      console.log(o.json ? JSON.stringify(rows, null, 2) : connectionTable(rows));
+    });
+
+  p.command('explain')
+    .description('explain the verdict of one connection, e.g. tcpdir explain 127.0.0.1:22 10.0.0.5:51234')
+    .argument('<local>', 'local endpoint ADDR:PORT ([v6]:PORT)')
+    .argument('<remote>', 'remote endpoint ADDR:PORT ([v6]:PORT)')
+    .addOption(sourceOption())
+    .option('--json', 'print the verdict as JSON')
+    .action(async (local: string, remote: string, o) => {
+      const [la, lp] = parseEndpoint('local', local);
+      const [ra, rp] = parseEndpoint('remote', remote);
+      const v = await query<Row['verdict'] | null>(o.source, 'verdict', { localAddress: la, localPort: lp, remoteAddress: ra, remotePort: rp });
+      console.log(o.json ? JSON.stringify(v, null, 2) : explain(local, remote, v));
+      if (!v) process.exitCode = 1;
+    });
+  return p;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (e) {
+    console.error(`tcpdir: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  }
+}
