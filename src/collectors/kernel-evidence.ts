@@ -2,7 +2,7 @@ import { formatIPv4, formatIPv6 } from '../model/address';
 import { birthFromTransition } from '../model/kernel';
 import type { KernelBirth, KernelEvent, KernelRecord } from '../model/kernel';
 import type { AddressFamily } from '../model/socket';
-import { stateName } from '../model/tcp-state';
+import { TCP_STATES } from '../model/tcp-state';
 import type { TcpStateName } from '../model/tcp-state';
 import { loadNative, NativeUnavailableError } from './native';
 
@@ -49,15 +49,34 @@ function family(code: number, what: string, off: number): AddressFamily {
 }
 
 function state(code: number, what: string, off: number): TcpStateName {
-  try {
-    return stateName(code);
-  } catch {
-    throw new KernelDecodeError(`${what} at byte ${off}: unknown TCP state ${code}`);
-  }
+  const name = TCP_STATES[code];
+  if (!name) throw new KernelDecodeError(`${what} at byte ${off}: unknown TCP state ${code}`);
+  return name;
 }
 
-function address(fam: AddressFamily, buf: Buffer, off: number): string {
-  return fam === 'IPV4' ? formatIPv4(buf, off) : formatIPv6(buf, off);
+/** Cookies are counters far below 2^53: format them as Numbers, BigInt only beyond. */
+function cookieAt(buf: Buffer, off: number): string {
+  const lo = buf.readUInt32LE(off), hi = buf.readUInt32LE(off + 4);
+  if (hi < 0x200000) return String(hi * 0x100000000 + lo);
+  return buf.readBigUInt64LE(off).toString();
+}
+
+/** Formats each distinct address once per decode: most sockets share a few (loopback, ::). */
+class AddressCache {
+  private readonly v4 = new Map<number, string>();
+  private readonly v6 = new Map<string, string>();
+  get(fam: AddressFamily, buf: Buffer, off: number): string {
+    if (fam === 'IPV4') {
+      const k = buf.readUInt32BE(off);
+      let s = this.v4.get(k);
+      if (s === undefined) this.v4.set(k, (s = formatIPv4(buf, off)));
+      return s;
+    }
+    const k = buf.toString('latin1', off, off + 16);
+    let s = this.v6.get(k);
+    if (s === undefined) this.v6.set(k, (s = formatIPv6(buf, off)));
+    return s;
+  }
 }
 
 function checkLength(buf: Buffer, size: number, what: string): void {
@@ -78,26 +97,27 @@ function checkVersion(v: number, what: string, off: number): void {
 export function decodeKernelRecords(buf: Buffer): KernelRecord[] {
   checkLength(buf, KERNEL_RECORD_SIZE, 'kernel socket record');
   const out = new Array<KernelRecord>(buf.length / KERNEL_RECORD_SIZE);
+  const addrs = new AddressCache();
   for (let i = 0, off = 0; off < buf.length; i++, off += KERNEL_RECORD_SIZE) {
     checkVersion(buf[off + 79], 'kernel socket record', off);
     const fam = family(buf[off + 72], 'kernel socket record', off);
     const st = state(buf[off + 73], 'kernel socket record', off);
     const userLocks = buf[off + 74];
     const flags = buf[off + 75];
-    const listenerCookie = buf.readBigUInt64LE(off + 8);
-    const bucketListener = buf.readBigUInt64LE(off + 16);
+    const hasListener = buf.readUInt32LE(off + 8) !== 0 || buf.readUInt32LE(off + 12) !== 0;
+    const hasBucketListener = buf.readUInt32LE(off + 16) !== 0 || buf.readUInt32LE(off + 20) !== 0;
     const maxAckBacklog = buf.readUInt32LE(off + 64);
     const connectBind = (userLocks & SOCK_CONNECT_BIND) !== 0;
     const portAllocatedByConnect = buf.readInt8(off + 76) === -1;
     const twConnectBind = st === 'TIME_WAIT' && (flags & F_TW_CB_KNOWN) !== 0 ? (flags & F_TW_CONNECT_BIND) !== 0 : null;
     const shares = (flags & F_SHARES_LISTENER) !== 0;
     out[i] = {
-      cookie: buf.readBigUInt64LE(off).toString(),
+      cookie: cookieAt(buf, off),
       family: fam,
       state: st,
-      localAddress: address(fam, buf, off + 24),
+      localAddress: addrs.get(fam, buf, off + 24),
       localPort: buf.readUInt16LE(off + 68),
-      remoteAddress: address(fam, buf, off + 40),
+      remoteAddress: addrs.get(fam, buf, off + 40),
       remotePort: buf.readUInt16LE(off + 70),
       inode: buf.readUInt32LE(off + 56),
       uid: buf.readUInt32LE(off + 60),
@@ -109,10 +129,10 @@ export function decodeKernelRecords(buf: Buffer): KernelRecord[] {
       explicitPortBind: (userLocks & SOCK_BINDPORT_LOCK) !== 0,
       explicitAddressBind: (userLocks & SOCK_BINDADDR_LOCK) !== 0,
       sharesListenerPort: shares,
-      sharedListenerCookie: shares && bucketListener !== 0n ? bucketListener.toString() : null,
+      sharedListenerCookie: shares && hasBucketListener ? cookieAt(buf, off + 16) : null,
       maxAckBacklog,
       acceptBacklogInherited: st !== 'LISTEN' && maxAckBacklog > 0,
-      listenerCookie: listenerCookie !== 0n ? listenerCookie.toString() : null,
+      listenerCookie: hasListener ? cookieAt(buf, off + 8) : null,
     };
   }
   return out;
@@ -122,18 +142,19 @@ export function decodeKernelRecords(buf: Buffer): KernelRecord[] {
 export function decodeKernelEvents(buf: Buffer): KernelEvent[] {
   checkLength(buf, KERNEL_EVENT_SIZE, 'kernel state-change event');
   const out = new Array<KernelEvent>(buf.length / KERNEL_EVENT_SIZE);
+  const addrs = new AddressCache();
   for (let i = 0, off = 0; off < buf.length; i++, off += KERNEL_EVENT_SIZE) {
     checkVersion(buf[off + 55], 'kernel state-change event', off);
     const fam = family(buf[off + 52], 'kernel state-change event', off);
     out[i] = {
-      cookie: buf.readBigUInt64LE(off).toString(),
+      cookie: cookieAt(buf, off),
       monotonicNs: buf.readBigUInt64LE(off + 8).toString(),
       family: fam,
       oldState: state(buf[off + 53], 'kernel state-change event', off),
       newState: state(buf[off + 54], 'kernel state-change event', off),
-      localAddress: address(fam, buf, off + 16),
+      localAddress: addrs.get(fam, buf, off + 16),
       localPort: buf.readUInt16LE(off + 48),
-      remoteAddress: address(fam, buf, off + 32),
+      remoteAddress: addrs.get(fam, buf, off + 32),
       remotePort: buf.readUInt16LE(off + 50),
     };
   }
