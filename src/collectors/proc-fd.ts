@@ -68,7 +68,7 @@ export interface ProcessResolverOptions {
 export class ProcessResolver {
   private readonly pids = new Map<number, PidEntry>();
   /** inode -> pids holding it (several after fork or SCM_RIGHTS). */
-  private readonly owners = new Map<number, number[]>();
+  private readonly owners = new Map<number, readonly ProcessRef[]>(); // shared, frozen: handed out as is
   /** Inodes no readable fd table holds (kernel sockets, denied pids) -> generation last asked. */
   private readonly unresolvable = new Map<number, number>();
   private generation = 0;
@@ -96,13 +96,14 @@ export class ProcessResolver {
     const stats: ResolveStats = { pids: 0, pidsScanned: 0, fdsRead: 0, pidsDenied: 0, durationMs: 0, longestSliceMs: 0 };
     let sliceStart = t0;
     let ops = 0;
-    const maybeYield = async (): Promise<void> => {
-      if ((++ops & 63) !== 0) return;
+    // Checking the clock every 64 steps keeps the check cheap; awaiting only when a slice is used up
+    // keeps the hot loops free of promise allocation.
+    const maybeYield = (): Promise<void> | undefined => {
+      if ((++ops & 63) !== 0) return undefined;
       const now = performance.now();
-      if (now - sliceStart < this.sliceMs) return;
+      if (now - sliceStart < this.sliceMs) return undefined;
       stats.longestSliceMs = Math.max(stats.longestSliceMs, now - sliceStart);
-      await new Promise<void>((r) => setImmediate(r));
-      sliceStart = performance.now();
+      return new Promise<void>((r) => setImmediate(r)).then(() => { sliceStart = performance.now(); });
     };
 
     if (this.sizeIsCount === undefined) {
@@ -117,7 +118,7 @@ export class ProcessResolver {
       if (c < 48 || c > 57) continue;
       const pid = Number(name);
       const probe = this.probe(pid);
-      await maybeYield();
+      { const y = maybeYield(); if (y) await y; }
       if (probe === null) continue; // exited between readdir and stat
       live.add(pid);
       const old = this.pids.get(pid);
@@ -144,10 +145,11 @@ export class ProcessResolver {
     const answer = (ino: number): boolean => {
       const holders = this.owners.get(ino);
       if (holders === undefined) return false;
-      out.set(ino, holders.length === 1 ? this.pids.get(holders[0])!.only : holders.map((p) => this.pids.get(p)!.ref));
+      out.set(ino, holders);
       return true;
     };
     for (const ino of inodesIn) {
+      { const y = maybeYield(); if (y) await y; }
       if (ino === 0 || answer(ino)) continue;
       if (this.unresolvable.has(ino)) this.unresolvable.set(ino, gen);
       else missing.add(ino);
@@ -196,7 +198,7 @@ export class ProcessResolver {
     pid: number,
     probe: { starttime: string; fdCount: number },
     stats: ResolveStats,
-    maybeYield: () => Promise<void>,
+    maybeYield: () => Promise<void> | undefined,
   ): Promise<void> {
     const base = `${this.root}/${pid}`;
     let command: string;
@@ -231,13 +233,13 @@ export class ProcessResolver {
       stats.fdsRead++;
       const ino = parseSocketLink(target);
       if (ino !== 0) entry.sockets.set(ino, Number(fd));
-      await maybeYield();
+      { const y = maybeYield(); if (y) await y; }
     }
     this.pids.set(pid, entry);
     for (const ino of entry.sockets.keys()) {
       const h = this.owners.get(ino);
-      if (h === undefined) this.owners.set(ino, [pid]);
-      else if (!h.includes(pid)) h.push(pid);
+      if (h === undefined) this.owners.set(ino, entry.only);
+      else if (!h.some((r) => r.pid === pid)) this.owners.set(ino, Object.freeze([...h, ref]));
       this.unresolvable.delete(ino);
     }
   }
@@ -249,9 +251,13 @@ export class ProcessResolver {
     for (const ino of e.sockets.keys()) {
       const h = this.owners.get(ino);
       if (!h) continue;
-      const rest = h.filter((p) => p !== pid);
+      if (h.length === 1) {
+        if (h[0].pid === pid) this.owners.delete(ino);
+        continue;
+      }
+      const rest = h.filter((r) => r.pid !== pid);
       if (rest.length === 0) this.owners.delete(ino);
-      else this.owners.set(ino, rest);
+      else this.owners.set(ino, rest.length === 1 ? this.pids.get(rest[0].pid)?.only ?? Object.freeze(rest) : Object.freeze(rest));
     }
   }
 }
