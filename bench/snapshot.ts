@@ -1,0 +1,196 @@
+// Snapshot cost against `ss` in the same run, at growing numbers of loopback sockets.
+// Usage: node dist/bench/snapshot.js [sizes=10000,50000,100000] [rounds=5]
+// Sizes count sockets (each loopback connection is two). Children hold the load (<= 9000
+// connections each: one process may hold 20k fds); IPv4 and IPv6 children alternate.
+import { readdirSync, readlinkSync } from 'node:fs';
+import { readdir, readlink } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { collectSnapshot } from '../src/collectors/snapshot';
+import { ProcessResolver } from '../src/collectors/proc-fd';
+import type { Snapshot } from '../src/model';
+import { spawnLoopbackLoad, type LoadChild } from './loopback-load';
+
+export interface BenchOptions {
+  sizes: number[];
+  rounds: number;
+  /** Optional extra step timed on each netlink snapshot (e.g. the classifier), reported as its own row. */
+  classify?: (snapshot: Snapshot) => unknown;
+}
+
+interface Row { name: string; ms: number; ratioTo?: string; ratio?: number; note?: string }
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function timeSs(args: string[]): { ms: number; lines: number } {
+  const t = performance.now();
+  const r = spawnSync('ss', args, { maxBuffer: 256 << 20 });
+  const ms = performance.now() - t;
+  if (r.status !== 0) throw new Error(`ss ${args.join(' ')} failed: ${r.stderr?.toString() ?? r.error}`);
+  return { ms, lines: r.stdout.toString().split('\n').length - 2 };
+}
+
+/** Runs `fn` `rounds` times; returns the median ms and the worst event-loop block seen. */
+async function timeIt<T>(rounds: number, fn: () => Promise<T>): Promise<{ ms: number; blockMs: number; last: T }> {
+  const ms: number[] = [];
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  let last!: T;
+  for (let i = 0; i < rounds; i++) {
+    const t = performance.now();
+    last = await fn();
+    ms.push(performance.now() - t);
+  }
+  h.disable();
+  return { ms: median(ms), blockMs: h.max / 1e6, last };
+}
+
+/** Ways to read every /proc/<pid>/fd link, to choose how the resolver reads (see proc-fd.ts). */
+async function fdScanMethods(): Promise<Row[]> {
+  const pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  const syncAll = (): number => {
+    let n = 0;
+    for (const p of pids) {
+      let fds: string[];
+      try { fds = readdirSync(`/proc/${p}/fd`); } catch { continue; }
+      for (const fd of fds) { try { readlinkSync(`/proc/${p}/fd/${fd}`); n++; } catch { /* closed */ } }
+    }
+    return n;
+  };
+  const asyncAll = async (): Promise<number> => {
+    let n = 0;
+    for (const p of pids) {
+      let fds: string[];
+      try { fds = await readdir(`/proc/${p}/fd`); } catch { continue; }
+      // Bounded concurrency: unbounded Promise.all over 19k links is slower still.
+      for (let i = 0; i < fds.length; i += 64) {
+        const got = await Promise.all(fds.slice(i, i + 64).map((fd) => readlink(`/proc/${p}/fd/${fd}`).catch(() => null)));
+        n += got.filter((x) => x !== null).length;
+      }
+    }
+    return n;
+  };
+  const t1 = performance.now(); const links = syncAll(); const sync = performance.now() - t1;
+  const a = await timeIt(1, asyncAll);
+  const c = await timeIt(1, () => new ProcessResolver().resolve([1]));
+  return [
+    { name: `fd scan: readlinkSync loop (${links} links)`, ms: sync, note: `blocks the loop ${sync.toFixed(0)} ms` },
+    { name: 'fd scan: fs.promises, 64 at a time', ms: a.ms, note: `worst loop block ${a.blockMs.toFixed(0)} ms` },
+    { name: 'fd scan: resolver (sync, 8 ms slices)', ms: c.ms, note: `worst loop block ${c.blockMs.toFixed(0)} ms` },
+  ];
+}
+
+async function measure(size: number, rounds: number, opts: BenchOptions): Promise<Row[]> {
+  // Rounds interleave every step so that load from other processes on the host hits all alike.
+  const t: Record<string, number[]> = { tan: [], tanp: [], nl: [], pf: [], cold: [], warm: [], cls: [] };
+  let ssLines = 0, nlCount = 0, pfCount = 0, owned = 0;
+  const blocks: Record<string, number> = {};
+  const warmResolver = new ProcessResolver();
+  await collectSnapshot({ source: 'netlink', processes: true, resolver: warmResolver }); // prime
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  const step = async (name: string, fn: () => Promise<void>): Promise<void> => {
+    h.reset(); h.enable();
+    const a = performance.now();
+    await fn();
+    t[name].push(performance.now() - a);
+    h.disable();
+    blocks[name] = Math.max(blocks[name] ?? 0, h.max / 1e6);
+  };
+  for (let i = 0; i < rounds; i++) {
+    const a = timeSs(['-tan']); t.tan.push(a.ms); ssLines = a.lines;
+    await step('nl', async () => {
+      const snap = await collectSnapshot({ source: 'netlink' });
+      nlCount = snap.sockets.length;
+      if (opts.classify) {
+        const c = performance.now();
+        opts.classify(snap);
+        t.cls.push(performance.now() - c);
+      }
+    });
+    await step('pf', async () => { pfCount = (await collectSnapshot({ source: 'procfs' })).sockets.length; });
+    await step('warm', async () => {
+      owned = (await collectSnapshot({ source: 'netlink', processes: true, resolver: warmResolver })).processes!.size;
+    });
+    if (i < 3) await step('cold', async () => { await collectSnapshot({ source: 'netlink', processes: true, resolver: new ProcessResolver() }); });
+    t.tanp.push(timeSs(['-tanp']).ms);
+  }
+  const tan = median(t.tan), tanp = median(t.tanp);
+  const m = (k: string): number => median(t[k]);
+  const ws = warmResolver.lastStats!;
+  const rows: Row[] = [
+    { name: 'ss -tan', ms: tan, note: `${ssLines} sockets` },
+    { name: 'ss -tanp', ms: tanp },
+    { name: 'snapshot netlink', ms: m('nl'), ratioTo: 'ss -tan', ratio: m('nl') / tan, note: `${nlCount} sockets, loop block ${blocks.nl.toFixed(0)} ms` },
+    { name: 'snapshot procfs', ms: m('pf'), ratioTo: 'ss -tan', ratio: m('pf') / tan, note: `${pfCount} sockets, loop block ${blocks.pf.toFixed(0)} ms` },
+    { name: 'snapshot netlink + processes cold', ms: m('cold'), ratioTo: 'ss -tanp', ratio: m('cold') / tanp, note: `loop block ${blocks.cold.toFixed(0)} ms` },
+    { name: 'snapshot netlink + processes warm', ms: m('warm'), ratioTo: 'ss -tanp', ratio: m('warm') / tanp,
+      note: `${owned} inodes owned; last: ${ws.pidsScanned} pids / ${ws.fdsRead} fds re-read; loop block ${blocks.warm.toFixed(0)} ms` },
+  ];
+  if (opts.classify) rows.push({ name: 'classify (on netlink snapshot)', ms: m('cls'), ratioTo: 'ss -tan', ratio: m('cls') / tan });
+  return rows;
+}
+
+/**
+ * Peak RSS of a fresh process doing what a server does: repeated netlink snapshots with warm
+ * process attribution. (The bench process itself also holds ss output and procfs text.)
+ */
+function rssProbe(rounds: number): number {
+  const r = spawnSync(process.execPath, [__filename, '--rss-probe', String(rounds)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`rss probe failed: ${r.stderr}`);
+  return Number(r.stdout.trim());
+}
+
+function print(size: number, actual: number, rows: Row[], probeRss: number): void {
+  const rss = process.resourceUsage().maxRSS / 1024;
+  console.log(`\n## ${size} loopback sockets requested (${actual} TCP sockets on the host)`);
+  console.log(`peak RSS: snapshot+processes process ${probeRss.toFixed(0)} MB; this bench process ${rss.toFixed(0)} MB`);
+  console.log('| step | median ms | ratio | note |');
+  console.log('|---|---:|---:|---|');
+  for (const r of rows) {
+    const ratio = r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x ${r.ratioTo}`;
+    console.log(`| ${r.name} | ${r.ms.toFixed(1)} | ${ratio} | ${r.note ?? ''} |`);
+  }
+}
+
+export async function runSnapshotBench(opts: BenchOptions): Promise<void> {
+  const children: LoadChild[] = [];
+  const hosts = ['127.0.0.1', '::1'];
+  let connections = 0;
+  try {
+    for (const size of opts.sizes) {
+      const t0 = performance.now();
+      while (connections < size / 2) {
+        const n = Math.min(9000, size / 2 - connections);
+        children.push(await spawnLoopbackLoad(hosts[children.length % 2], n));
+        connections += n;
+      }
+      console.log(`\nopened ${connections} connections in ${children.length} children (+${(performance.now() - t0).toFixed(0)} ms)`);
+      const rows = await measure(size, opts.rounds, opts);
+      const actual = (await collectSnapshot({ source: 'netlink' })).sockets.length;
+      if (size === opts.sizes[opts.sizes.length - 1]) rows.push(...(await fdScanMethods()));
+      print(size, actual, rows, rssProbe(opts.rounds));
+    }
+  } finally {
+    await Promise.all(children.map((c) => c.close()));
+  }
+}
+
+async function rssProbeMain(rounds: number): Promise<void> {
+  const resolver = new ProcessResolver();
+  for (let i = 0; i < rounds + 1; i++) await collectSnapshot({ source: 'netlink', processes: true, resolver });
+  process.stdout.write(`${process.resourceUsage().maxRSS / 1024}\n`);
+}
+
+if (require.main === module && process.argv[2] === '--rss-probe') {
+  rssProbeMain(Number(process.argv[3] ?? 5)).catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else if (require.main === module) {
+  const sizes = (process.argv[2] ?? '10000,50000,100000').split(',').map(Number);
+  const rounds = Number(process.argv[3] ?? 5);
+  runSnapshotBench({ sizes, rounds }).catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
