@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
 import net from 'node:net';
 import { resolve } from 'node:path';
 import {
@@ -199,6 +199,19 @@ interface Known {
   expect: 'INBOUND' | 'OUTBOUND'; state: TcpStateName | null;
 }
 
+/** The child's first stdout line (python may write one print in several chunks). */
+async function readLine(child: ChildProcessWithoutNullStreams): Promise<string> {
+  let text = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8').on('data', (d: string) => process.stderr.write(d));
+  while (!text.includes('\n')) {
+    const [chunk] = (await Promise.race([once(child.stdout, 'data'), once(child, 'exit')])) as [string | number];
+    if (typeof chunk !== 'string') throw new Error(`child exited before printing a line (status ${String(chunk)})`);
+    text += chunk;
+  }
+  return text;
+}
+
 function find(records: KernelRecord[], k: { family: string; localPort: number; remotePort: number; state?: string | null }) {
   return records.filter((r) => r.family === k.family && r.localPort === k.localPort && r.remotePort === k.remotePort &&
     (!k.state || r.state === k.state));
@@ -210,15 +223,7 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
 
   before(async () => {
     child = spawn(PYTHON!, [KNOWN_SOCKETS]);
-    let text = '';
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8').on('data', (d: string) => process.stderr.write(d));
-    while (!text.includes('\n')) {
-      const [chunk] = (await Promise.race([once(child.stdout, 'data'), once(child, 'exit')])) as [string];
-      if (typeof chunk !== 'string') throw new Error(`known-sockets.py exited early (${String(chunk)})`);
-      text += chunk;
-    }
-    known = JSON.parse(text) as Known[];
+    known = JSON.parse(await readLine(child)) as Known[];
   });
   after(() => child?.stdin.end());
 
@@ -302,6 +307,39 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
       client.destroy();
       for (const s of accepted) s.destroy();
       server.close();
+    }
+  });
+});
+
+describe('KernelEvidenceSource.iterateInNetns', { skip: skipReal || (!PYTHON && 'python3 not found') }, () => {
+  it('walks the sockets of another network namespace only', async () => {
+    // unshare execs in place, so the child's pid is the python process inside the new netns.
+    const py = `
+import socket, sys
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(8)
+c = socket.socket(); c.connect(l.getsockname()); a, _ = l.accept()
+print(l.getsockname()[1], c.getsockname()[1], flush=True)
+sys.stdin.read()`;
+    const child = spawn('unshare', ['-n', 'sh', '-c', `ip link set lo up && exec ${PYTHON} -c "$0"`, py]);
+    try {
+      const [lport, cport] = (await readLine(child)).trim().split(' ').map(Number);
+      const fd = openSync(`/proc/${child.pid}/ns/net`, 'r');
+      let inNs: KernelRecord[];
+      try {
+        inNs = await source!.iterateInNetns(fd);
+      } finally {
+        closeSync(fd);
+      }
+      assert.deepEqual(inNs.map((r) => `${r.state} ${r.localPort}->${r.remotePort}`).sort(),
+        [`ESTABLISHED ${cport}->${lport}`, `ESTABLISHED ${lport}->${cport}`, `LISTEN ${lport}->0`].sort());
+      const host = new Set((await source!.iterate()).map((r) => r.cookie));
+      for (const r of inNs) assert.ok(!host.has(r.cookie), 'a netns socket showed up in the host pass');
+      const byPort = (p: number) => inNs.find((r) => r.localPort === p && r.state === 'ESTABLISHED')!;
+      assert.equal(kernelDirection(byPort(cport)).direction, 'OUTBOUND');
+      assert.equal(kernelDirection(byPort(lport)).direction, 'INBOUND');
+    } finally {
+      child.stdin.end();
+      child.kill();
     }
   });
 });
