@@ -18,8 +18,10 @@ export class QueryResolver {
   @Query(() => [Connection], { description: 'Connections (never LISTEN sockets), filtered; paged by limit and offset.' })
   async connections(@Args() a: ConnectionsArgs, @Ctx() ctx: RequestContext): Promise<Connection[]> {
     const f = filterOf(a);
-    checkLimit(a.limit, a.offset);
-    return (await ctx.view()).connections(f, a.limit, a.offset) as Connection[];
+    const limit = a.limit ?? 1000;
+    const offset = a.offset ?? 0;
+    checkLimit(limit, offset);
+    return (await ctx.view()).connections(f, limit, offset) as Connection[];
   }
 
   @Query(() => Int, { description: 'How many connections match the filter.' })

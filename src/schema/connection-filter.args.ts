@@ -25,9 +25,9 @@ export class ConnectionFilterArgs {
 
 @ArgsType()
 export class ConnectionsArgs extends ConnectionFilterArgs {
-  @Field(() => Int, { defaultValue: 1000, description: 'At most 100000.' })
-  limit: number = 1000;
+  @Field(() => Int, { nullable: true, defaultValue: 1000, description: 'At most 100000.' })
+  limit?: number | null;
 
-  @Field(() => Int, { defaultValue: 0 })
-  offset: number = 0;
+  @Field(() => Int, { nullable: true, defaultValue: 0 })
+  offset?: number | null;
 }

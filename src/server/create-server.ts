@@ -7,6 +7,7 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { GraphQLError, ValidationContext } from 'graphql';
 import { requestContext, type RequestContext } from '../resolvers';
 import { TcpdirService, type ServiceOptions } from '../service';
 import { registerAuth } from './auth';
@@ -49,6 +50,10 @@ export interface TcpdirServer {
   close(): Promise<void>;
 }
 
+function reportRejection(ctx: ValidationContext | null, err: GraphQLError): void {
+  ctx?.reportError(err);
+}
+
 export async function createServer(options: ServerOptions = {}): Promise<TcpdirServer> {
   const token = options.token ?? (process.env.TCPDIR_TOKEN || undefined);
   const host = options.host ?? '127.0.0.1';
@@ -65,9 +70,11 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     schema: await tcpdirSchema(),
     introspection: true,
     includeStacktraceInErrorResponses: false,
+    // Rejections are reported as validation errors (400, GRAPHQL_VALIDATION_FAILED); armor's
+    // default is to throw, which Apollo would turn into a 500.
     validationRules: [
-      maxDepthRule({ n: options.maxDepth ?? 10, exposeLimits: true }),
-      costLimitRule({ maxCost: options.maxCost ?? 5000, exposeLimits: true }),
+      maxDepthRule({ n: options.maxDepth ?? 10, exposeLimits: true, propagateOnRejection: false, onReject: [reportRejection] }),
+      costLimitRule({ maxCost: options.maxCost ?? 5000, exposeLimits: true, propagateOnRejection: false, onReject: [reportRejection] }),
     ],
     formatError: (formatted, error) => formatError(formatted, error, (e) => app.log.error({ err: e }, 'resolver failed')),
     plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginLandingPageDisabled()],
