@@ -6,6 +6,7 @@ import type { SourceName, Verdict } from '../src/model';
 import { unsupportedReason } from '../test/scenarios/netns';
 import { outcomeOf, runScenarios, type Observation, type Outcome, type RunMode } from '../test/scenarios/runner';
 import type { CollectOutput } from '../test/scenarios/collect';
+import { isAmbiguous } from '../test/scenarios/scenarios';
 import { classicClassify } from './baseline';
 
 function arg(name: string, fallback: string): string {
@@ -54,7 +55,7 @@ function perScenarioTable(rows: Scored[]): string {
   for (const r of rows) {
     const e = r.expectation;
     const line = [
-      `${e.scenario}${r.scenario.ambiguous ? ' *' : ''}`,
+      `${e.scenario}${isAmbiguous(r.scenario, r.source) ? ' *' : ''}`,
       e.label,
       r.row?.state ?? '(not reported)',
       e.direction,

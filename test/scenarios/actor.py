@@ -14,6 +14,7 @@ Commands (addresses are text, ports integers):
            nonblocking=true returns at once (EINPROGRESS), for SYN_SENT scenarios.
   accept   {h, expect=0, timeout=2}  accept on listener h until `expect` children in total
            were accepted from it (or nothing is pending when expect=0).
+  wait_connected {h, timeout=10}  wait until a non-blocking connect finished; fails on error.
   shutdown {h, how: "rd"|"wr"|"rdwr"}
   close    {h}
   list     {}  every socket made, with its endpoints as recorded when it was made.
@@ -22,6 +23,7 @@ Every socket answer carries {h, kind, local:[addr,port], remote:[addr,port]|null
 """
 import errno
 import json
+import select
 import socket
 import sys
 import time
@@ -135,6 +137,18 @@ def cmd_accept(c):
     return {'children': [INFO[k] for k in CHILDREN[h]]}
 
 
+def cmd_wait_connected(c):
+    h = int(c['h'])
+    s = SOCKS[h]
+    _, w, _ = select.select([], [s], [], float(c.get('timeout', 10)))
+    if not w:
+        raise TimeoutError('handle %d: connect did not finish' % h)
+    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if err:
+        raise OSError(err, 'handle %d: connect failed: %s' % (h, errno.errorcode.get(err, err)))
+    return INFO[h]
+
+
 def cmd_shutdown(c):
     how = {'rd': socket.SHUT_RD, 'wr': socket.SHUT_WR, 'rdwr': socket.SHUT_RDWR}[c.get('how', 'wr')]
     SOCKS[int(c['h'])].shutdown(how)
@@ -158,7 +172,7 @@ def cmd_list(c):
 
 HANDLERS = {
     'listen': cmd_listen, 'connect': cmd_connect, 'accept': cmd_accept,
-    'shutdown': cmd_shutdown, 'close': cmd_close, 'list': cmd_list,
+    'wait_connected': cmd_wait_connected, 'shutdown': cmd_shutdown, 'close': cmd_close, 'list': cmd_list,
 }
 
 

@@ -15,6 +15,11 @@ export const NET = {
   remoteV4: '10.231.0.2',
   /** Second address of the remote whose replies the agent sends to a dead MAC (SYN_RECV). */
   remoteV4Mute: '10.231.0.3',
+  /**
+   * Third remote address the agent first sends to a dead MAC; deleting that neighbour entry
+   * lets a handshake stuck in SYN_SENT complete (scenarios with memory across snapshots).
+   */
+  remoteV4Late: '10.231.0.4',
   /** On-link address with no host behind it (SYN_SENT). */
   deadV4: '10.231.0.99',
   agentV6: 'fd00:231::1',
@@ -138,6 +143,7 @@ export function createNetnsPair(): NetnsPair {
     ip(['-n', agent, 'addr', 'add', `${NET.agentV4}/24`, 'dev', 'eth0']);
     ip(['-n', remote, 'addr', 'add', `${NET.remoteV4}/24`, 'dev', 'eth0']);
     ip(['-n', remote, 'addr', 'add', `${NET.remoteV4Mute}/24`, 'dev', 'eth0']);
+    ip(['-n', remote, 'addr', 'add', `${NET.remoteV4Late}/24`, 'dev', 'eth0']);
     ip(['-n', agent, '-6', 'addr', 'add', `${NET.agentV6}/64`, 'dev', 'eth0', 'nodad']);
     ip(['-n', remote, '-6', 'addr', 'add', `${NET.remoteV6}/64`, 'dev', 'eth0', 'nodad']);
     // Deprecated (preferred_lft 0) so the remote never picks it as a source address on its own:
@@ -148,7 +154,7 @@ export function createNetnsPair(): NetnsPair {
     // Permanent neighbours with a MAC nobody has: the agent's SYNs (or SYN-ACKs) to these
     // addresses leave and are dropped, so SYN_SENT / SYN_RECV last for the kernel's whole retry
     // schedule (about a minute) instead of failing after the ~3 s ARP timeout.
-    for (const addr of [NET.deadV4, NET.remoteV4Mute, NET.deadV6, NET.remoteV6Mute]) {
+    for (const addr of [NET.deadV4, NET.remoteV4Mute, NET.remoteV4Late, NET.deadV6, NET.remoteV6Mute]) {
       ip(['-n', agent, 'neigh', 'replace', addr, 'lladdr', NET.deadMac, 'dev', 'eth0', 'nud', 'permanent']);
     }
     execFileSync('ip', ['netns', 'exec', agent, 'sysctl', '-q', '-w',
@@ -283,6 +289,11 @@ export class Actor {
   async accept(listener: ActorSocket, expect: number): Promise<ActorSocket[]> {
     const r = await this.call('accept', { h: listener.h, expect });
     return r.children as ActorSocket[];
+  }
+
+  /** Waits for a non-blocking connect to finish. */
+  async waitConnected(s: ActorSocket, timeoutSec = 10): Promise<void> {
+    await this.call('wait_connected', { h: s.h, timeout: timeoutSec });
   }
 
   async shutdown(s: ActorSocket, how: 'rd' | 'wr' | 'rdwr' = 'wr'): Promise<void> {

@@ -2,7 +2,9 @@
 // collect.js, inside the namespace) and pairs every expectation with the socket tcpdir saw.
 // Used by scenarios.test.ts and bench/accuracy.ts.
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { canonicalAddress, unmapIPv4, type SourceName, type Verdict } from '../../src/model';
 import type { CollectedRow, CollectOutput } from './collect';
 import { Actor, createNetnsPair, REPO_ROOT, type ActorSocket, type Endpoint, type NetnsPair } from './netns';
@@ -68,10 +70,14 @@ function makeContext(scenario: Scenario, pair: NetnsPair, agent: Actor, remote: 
 export async function collectIn(pair: NetnsPair, source: SourceName): Promise<CollectOutput> {
   if (!existsSync(COLLECT_JS)) throw new Error(`${COLLECT_JS} is missing: run \`npx tsc -p tsconfig.json\` first`);
   const text = await pair.exec(pair.agent, [process.execPath, COLLECT_JS, '--source', source], { timeoutMs: 60_000 });
+  return parseOutput(text, source);
+}
+
+function parseOutput(text: string, source: SourceName): CollectOutput {
   let out: CollectOutput;
   try {
     out = JSON.parse(text) as CollectOutput;
-  } catch (e) {
+  } catch {
     throw new Error(`collect.js --source ${source} printed no JSON: ${text.slice(0, 200)}`);
   }
   if (out.source !== source) {
@@ -80,24 +86,87 @@ export async function collectIn(pair: NetnsPair, source: SourceName): Promise<Co
   return out;
 }
 
-/** Sets up `scenarios` in one fresh namespace pair and snapshots it once per source. */
+/** A collect.js --serve --history process in the agent namespace: snapshots with memory. */
+class MemoryCollector {
+  private readonly child;
+  private readonly lines: string[] = [];
+  private wake: (() => void) | null = null;
+  private stderr = '';
+  private exited = false;
+
+  constructor(pair: NetnsPair, readonly source: SourceName) {
+    this.child = spawn('ip', ['netns', 'exec', pair.agent, process.execPath, COLLECT_JS, '--source', source, '--serve', '--history'],
+      { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    createInterface({ input: this.child.stdout }).on('line', (l) => {
+      this.lines.push(l);
+      this.wake?.();
+    });
+    this.child.on('exit', () => {
+      this.exited = true;
+      this.wake?.();
+    });
+  }
+
+  async snapshot(): Promise<CollectOutput> {
+    this.child.stdin.write('snap\n');
+    const deadline = Date.now() + 60_000;
+    while (this.lines.length === 0) {
+      if (this.exited) throw new Error(`collect.js --serve --source ${this.source} exited: ${this.stderr.trim()}`);
+      if (Date.now() > deadline) throw new Error(`collect.js --serve --source ${this.source}: no snapshot within 60 s`);
+      await new Promise<void>((r) => {
+        this.wake = r;
+        setTimeout(r, 1000);
+      });
+    }
+    return parseOutput(this.lines.shift()!, this.source);
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    const done = new Promise<void>((r) => this.child.once('exit', () => r()));
+    this.child.stdin.end('quit\n');
+    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await done;
+    clearTimeout(t);
+  }
+}
+
+/**
+ * Sets up `scenarios` in one fresh namespace pair and snapshots it once per source. Scenarios
+ * with later() get two snapshots from a collector that keeps history; the second is judged.
+ */
 async function runGroup(scenarios: Scenario[], mode: RunMode, sources: SourceName[], log: (l: string) => void): Promise<Observation[]> {
+  if (!existsSync(COLLECT_JS)) throw new Error(`${COLLECT_JS} is missing: run \`npx tsc -p tsconfig.json\` first`);
   const pair = createNetnsPair();
   const agent = new Actor(pair.agent, 'agent');
   const remote = new Actor(pair.remote, 'remote');
+  const withMemory = scenarios.some((s) => s.later);
+  const collectors = withMemory ? sources.map((s) => new MemoryCollector(pair, s)) : [];
   try {
     await Promise.all([agent.ready, remote.ready]);
     const expectations: Expectation[] = [];
+    const states: unknown[] = [];
     for (const sc of scenarios) {
       try {
-        await sc.setup(makeContext(sc, pair, agent, remote, expectations));
+        states.push(await sc.setup(makeContext(sc, pair, agent, remote, expectations)));
       } catch (e) {
         throw new Error(`scenario ${sc.name} setup failed: ${(e as Error).message}`);
       }
     }
+    if (withMemory) {
+      for (const c of collectors) await c.snapshot();
+      for (const [i, sc] of scenarios.entries()) {
+        try {
+          await sc.later?.(makeContext(sc, pair, agent, remote, expectations), states[i]);
+        } catch (e) {
+          throw new Error(`scenario ${sc.name} later() failed: ${(e as Error).message}`);
+        }
+      }
+    }
     const out: Observation[] = [];
-    for (const source of sources) {
-      const snap = await collectIn(pair, source);
+    for (const [i, source] of sources.entries()) {
+      const snap = withMemory ? await collectors[i].snapshot() : await collectIn(pair, source);
       log(`${mode} [${scenarios.map((s) => s.name).join(', ')}] ${source}: ${snap.rows.length} sockets in ${snap.durationMs.toFixed(1)} ms`);
       const byTuple = new Map<string, CollectedRow>();
       for (const r of snap.rows) {
@@ -110,7 +179,7 @@ async function runGroup(scenarios: Scenario[], mode: RunMode, sources: SourceNam
     }
     return out;
   } finally {
-    await Promise.all([agent.stop(), remote.stop()]);
+    await Promise.all([agent.stop(), remote.stop(), ...collectors.map((c) => c.stop())]);
     pair.destroy();
   }
 }
@@ -125,7 +194,15 @@ export async function runScenarios(opts: RunOptions = {}): Promise<Observation[]
     const unknown = opts.only.filter((n) => !SCENARIOS.some((s) => s.name === n));
     if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}`);
   }
-  if (mode === 'combined') return runGroup(chosen, mode, sources, log);
+  if (mode === 'combined') {
+    // Scenarios with memory form their own group: the others are judged on a single snapshot.
+    const once = chosen.filter((s) => !s.later);
+    const twice = chosen.filter((s) => s.later);
+    return [
+      ...(once.length ? await runGroup(once, mode, sources, log) : []),
+      ...(twice.length ? await runGroup(twice, mode, sources, log) : []),
+    ];
+  }
   const all: Observation[] = [];
   for (const sc of chosen) all.push(...(await runGroup([sc], mode, sources, log)));
   return all;

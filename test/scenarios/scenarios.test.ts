@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { SourceName } from '../../src/model';
 import { NET, unsupportedReason } from './netns';
 import { outcomeOf, runScenarios, type Observation, type RunMode } from './runner';
-import { SCENARIOS } from './scenarios';
+import { isAmbiguous, SCENARIOS } from './scenarios';
 
 const SOURCES: SourceName[] = ['netlink', 'procfs'];
 const skip = unsupportedReason();
@@ -41,7 +41,8 @@ for (const mode of ['isolated', 'combined'] as RunMode[]) {
       });
 
       for (const sc of SCENARIOS) {
-        test(`${source} ${sc.name}${sc.ambiguous ? ' (ambiguous)' : ''}: ${sc.description}`, () => {
+        const ambiguous = isAmbiguous(sc, source);
+        test(`${source} ${sc.name}${ambiguous ? ' (ambiguous)' : ''}: ${sc.description}`, () => {
           const mine = obs.filter((o) => o.source === source && o.scenario.name === sc.name);
           assert.ok(mine.length > 0, `${sc.name} recorded no expectations`);
           for (const o of mine) {
@@ -52,7 +53,7 @@ for (const mode of ['isolated', 'combined'] as RunMode[]) {
             const v = o.row.verdict;
             assert.ok(v, `no verdict for a non-LISTEN socket: ${describeObs(o)}`);
             const outcome = outcomeOf(o.expectation.direction, v);
-            if (!sc.ambiguous) {
+            if (!ambiguous) {
               assert.equal(outcome, 'correct', describeObs(o));
             } else if (v.direction !== 'UNKNOWN' && v.confidence >= 0.9) {
               assert.equal(outcome, 'correct', `confident verdict on an ambiguous scenario is wrong: ${describeObs(o)}`);

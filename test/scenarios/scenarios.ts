@@ -6,7 +6,7 @@
 // The agent's ephemeral range is 20000-29999, so 25xxx ports are "inside the ephemeral range";
 // 31xxx ports lie outside both it and the kernel default 32768-60999.
 // Every scenario uses its own ports so that all of them can also run together in one snapshot.
-import type { TcpStateName } from '../../src/model';
+import type { SourceName, TcpStateName } from '../../src/model';
 import { NET, type Actor, type ActorSocket, type Endpoint, type NetnsPair } from './netns';
 
 export type KnownDirection = 'INBOUND' | 'OUTBOUND';
@@ -33,7 +33,7 @@ export interface ScenarioContext {
   expectPeerOf(s: ActorSocket, direction: KnownDirection, label: string, states?: TcpStateName[]): void;
 }
 
-export interface Scenario {
+export interface Scenario<S = unknown> {
   name: string;
   description: string;
   /**
@@ -41,7 +41,24 @@ export interface Scenario {
    * listener closed): only a confident (>= 0.9) non-UNKNOWN verdict is held to be right.
    */
   ambiguous?: boolean;
-  setup(ctx: ScenarioContext): Promise<void>;
+  /** Sources under which the scenario is ambiguous although it is not under the others. */
+  ambiguousWith?: SourceName[];
+  /** Opens the connections; what it returns is handed to later(). */
+  setup(ctx: ScenarioContext): Promise<S>;
+  /**
+   * Scenarios with memory: tcpdir takes a first snapshot after setup() (keeping history as the
+   * service does), then later() runs, and the second snapshot is the one judged.
+   */
+  later?(ctx: ScenarioContext, state: S): Promise<void>;
+}
+
+/** Keeps a scenario's state type checked between setup() and later(). */
+function withMemory<S>(s: Scenario<S> & { later(ctx: ScenarioContext, state: S): Promise<void> }): Scenario {
+  return s as Scenario;
+}
+
+export function isAmbiguous(sc: Scenario, source: SourceName): boolean {
+  return !!sc.ambiguous || !!sc.ambiguousWith?.includes(source);
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -309,6 +326,57 @@ export const SCENARIOS: Scenario[] = [
       ctx.expectPeerOf(clients[0], 'INBOUND', 'accepted child', ['CLOSE_WAIT']);
     },
   },
+  withMemory({
+    name: 'hist-listener-closed-after-seen',
+    description: 'one inbound connection to 8100; tcpdir saw the listener, which closed before the judged snapshot',
+    async setup(ctx) {
+      const { listener, clients } = await inbound(ctx, ['0.0.0.0', 8100], [NET.agentV4, 8100], 1);
+      ctx.expectPeerOf(clients[0], 'INBOUND', 'accepted child', ['ESTABLISHED']);
+      return listener;
+    },
+    async later(ctx, listener) {
+      await ctx.agent.close(listener);
+    },
+  }),
+  withMemory({
+    name: 'hist-listener-closed-after-seen-ephemeral',
+    description: 'one inbound connection to 25006 (ephemeral range); tcpdir saw the listener, which closed before the judged snapshot',
+    async setup(ctx) {
+      const { listener, clients } = await inbound(ctx, ['0.0.0.0', 25006], [NET.agentV4, 25006], 1);
+      ctx.expectPeerOf(clients[0], 'INBOUND', 'accepted child', ['ESTABLISHED']);
+      return listener;
+    },
+    async later(ctx, listener) {
+      await ctx.agent.close(listener);
+    },
+  }),
+  withMemory({
+    name: 'hist-listener-after-first-snapshot',
+    description: 'listener on 8102 bound after tcpdir\'s first snapshot (the startup race), then one inbound connection',
+    async setup() {
+      /* nothing yet: the first snapshot sees no listener on 8102 */
+    },
+    async later(ctx) {
+      const { clients } = await inbound(ctx, ['0.0.0.0', 8102], [NET.agentV4, 8102], 1);
+      ctx.expectPeerOf(clients[0], 'INBOUND', 'accepted child', ['ESTABLISHED']);
+    },
+  }),
+  withMemory({
+    name: 'hist-bound-client-seen-syn-sent',
+    description: 'client bound to port 31002 seen in SYN_SENT by the first snapshot, ESTABLISHED in the judged one',
+    // Handshake memory is keyed by kernel cookie, which /proc/net/tcp does not have.
+    ambiguousWith: ['procfs'],
+    async setup(ctx) {
+      await ctx.remote.listen('0.0.0.0', 9013);
+      return ctx.agent.connect([NET.remoteV4Late, 9013], { bind: ['0.0.0.0', 31002], nonblocking: true });
+    },
+    async later(ctx, c) {
+      // Let the SYN through: the next retransmission (RTO 1 s) completes the handshake.
+      await ctx.pair.exec(ctx.pair.agent, ['ip', 'neigh', 'del', NET.remoteV4Late, 'dev', 'eth0']);
+      await ctx.agent.waitConnected(c, 15);
+      ctx.expectAgent(c, 'OUTBOUND', 'client', ['ESTABLISHED']);
+    },
+  }),
   {
     name: 'out-fin-wait2',
     description: 'outbound connection to 9011 that the agent half-closed (agent side in FIN_WAIT2)',
