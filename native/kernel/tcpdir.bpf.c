@@ -107,7 +107,9 @@ struct bucket_owner {
 };
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
+	/* More live listeners than this in one netns only weakens rule 5 (LRU eviction); their
+	 * children are still caught by the inherited backlog. */
+	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct bucket_owner);
 } listener_buckets SEC(".maps");
@@ -139,8 +141,9 @@ static __always_inline void copy_addrs(const struct sock_common *skc, __u8 famil
 		__builtin_memcpy(saddr, &s, 4);
 		__builtin_memcpy(daddr, &d, 4);
 	} else if (family == AF_INET6) {
-		BPF_CORE_READ_INTO(saddr, skc, skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(daddr, skc, skc_v6_daddr);
+		/* Not BPF_CORE_READ_INTO: it sizes the copy by *dst, one byte here. */
+		bpf_core_read(saddr, 16, &skc->skc_v6_rcv_saddr);
+		bpf_core_read(daddr, 16, &skc->skc_v6_daddr);
 	}
 }
 

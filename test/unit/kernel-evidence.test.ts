@@ -239,7 +239,7 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
       if (d.direction !== k.expect) wrong.push(`${k.name}: got ${d.direction} (${d.rule}), expected ${k.expect}`);
     }
     assert.deepEqual(wrong, []);
-    assert.equal(known.length, 15, 'known-sockets.py reports 15 sockets');
+    assert.equal(known.length, 17, 'known-sockets.py reports 17 sockets');
   });
 
   it('reports the evidence fields the rules rest on', async () => {
@@ -265,6 +265,10 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
       { direction: 'OUTBOUND', rule: 'connect-allocated-port' });
     assert.equal(one('SO_REUSEPORT client on a listener port').sharesListenerPort, true);
     assert.equal(one('queued child').inode, 0);
+    assert.equal(one('IPv4-mapped child').localAddress, '::ffff:127.0.0.1');
+    assert.equal(one('IPv4-mapped child').remoteAddress, '::ffff:127.0.0.1');
+    assert.deepEqual([one('IPv6 child').localAddress, one('IPv6 child').remoteAddress], ['::1', '::1']);
+    assert.deepEqual([one('plain client').localAddress, one('plain client').remoteAddress], ['127.0.0.1', '127.0.0.1']);
     const req = one('request socket (defer accept)');
     const reqListener = records.find((r) => r.cookie === req.listenerCookie);
     assert.equal(reqListener?.state, 'LISTEN');
@@ -294,10 +298,17 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
     while (accepted.length === 0) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setTimeout(r, 250)); // the native reader drains every 100 ms
     try {
+      const events = source!.drain();
       const records = await source!.iterate();
       const c = find(records, { family: 'IPV4', localPort: client.localPort!, remotePort: port })[0];
       const a = find(records, { family: 'IPV4', localPort: port, remotePort: client.localPort! })[0];
       assert.ok(c && a, 'client and child records');
+      const childBirth = events.find((e) => e.cookie === a.cookie && e.oldState === 'LISTEN');
+      assert.deepEqual(childBirth && [childBirth.newState, childBirth.localAddress, childBirth.localPort,
+        childBirth.remoteAddress, childBirth.remotePort], ['SYN_RECV', '127.0.0.1', port, '127.0.0.1', client.localPort]);
+      // Births only by default: the client's later changes are filtered in the kernel.
+      assert.deepEqual(events.filter((e) => e.cookie === c.cookie).map((e) => `${e.oldState}->${e.newState}`),
+        ['CLOSE->SYN_SENT']);
       assert.deepEqual([source!.births.get(c.cookie)?.direction, source!.births.get(c.cookie)?.transition],
         ['OUTBOUND', 'CLOSE->SYN_SENT']);
       assert.deepEqual([source!.births.get(a.cookie)?.direction, source!.births.get(a.cookie)?.transition],
