@@ -184,6 +184,7 @@ export function parseProcNetTcp(text: string, family: AddressFamily, fileName: s
       wqueue: tx,
       v6only: null,
       tcpInfo: null,
+      netns: null,
     });
   }
   return out;

@@ -162,6 +162,7 @@ export function decodeSockDiag(buf: Buffer): Socket[] {
       wqueue: dv.getUint32(off + O.wqueue, true),
       v6only: v6b === V6ONLY_ABSENT ? null : v6b === 1,
       tcpInfo,
+      netns: null,
     };
   }
   return out;

@@ -41,4 +41,9 @@ export interface Socket {
   /** IPv6 listeners only: INET_DIAG_SKV6ONLY; null when not reported. */
   v6only: boolean | null;
   tcpInfo: TcpInfo | null;
+  /**
+   * The network namespace the socket lives in (nsfs id, e.g. "net:[4026531840]") when the
+   * snapshot spans several; null in a single-namespace snapshot (the collector's own).
+   */
+  netns: string | null;
 }

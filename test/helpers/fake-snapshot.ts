@@ -26,6 +26,7 @@ export function sock(p: Partial<Socket> & Pick<Socket, 'localAddress' | 'localPo
     wqueue: p.wqueue ?? 0,
     v6only: p.v6only ?? null,
     tcpInfo: p.tcpInfo ?? null,
+    netns: p.netns ?? null,
   };
 }
 
