@@ -239,7 +239,7 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
       if (d.direction !== k.expect) wrong.push(`${k.name}: got ${d.direction} (${d.rule}), expected ${k.expect}`);
     }
     assert.deepEqual(wrong, []);
-    assert.equal(known.length, 17, 'known-sockets.py reports 17 sockets');
+    assert.equal(known.length, 18, 'known-sockets.py reports 18 sockets');
   });
 
   it('reports the evidence fields the rules rest on', async () => {
