@@ -1,6 +1,7 @@
 import type { Direction, Evidence, Socket, Verdict } from '../model';
 import type { Outcome } from './combine';
 import type { Context } from './context';
+import { kernelAbsenceNote, kernelFinding } from './rules/kernel';
 import { peerDetail } from './rules/local-peer';
 import { remotePort, SOCKET_RULES } from './rules';
 import { toEvidence } from './rule';
@@ -75,6 +76,8 @@ export class Classification {
   evidenceAt(i: number): Evidence[] {
     const conn = this.ctx.conns[i];
     const out: Evidence[] = [];
+    const k = kernelFinding(this.ctx, conn);
+    if (k) out.push(toEvidence(k.rule, k.direction === 'INBOUND' ? Infinity : -Infinity, k.detail));
     const ps = this.peerScores[i];
     if (ps !== 0) {
       const { rule, detail } = peerDetail(conn, this.ctx.conns[this.peerIdx[i]], ps, this.ctx);
@@ -86,6 +89,8 @@ export class Classification {
       const s = r.score(conn, this.ctx);
       if (s !== 0) out.push(toEvidence(r.name, s, r.detail(conn, this.ctx)));
     }
+    const note = kernelAbsenceNote(this.ctx);
+    if (note) out.push({ rule: 'kernel-evidence', favors: 'UNKNOWN', weight: 0, detail: note, conclusive: false });
     return out;
   }
 

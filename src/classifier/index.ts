@@ -4,6 +4,7 @@ import { outcome } from './combine';
 import { buildContext, findPeerIndex, type Context } from './context';
 import { peerScore, type EndState } from './rules/local-peer';
 import { remotePort, SOCKET_RULES } from './rules';
+import { kernelFinding } from './rules/kernel';
 
 export { buildContext, findByTuple, findListener, findPeer, listenerCovers } from './context';
 export type { Context } from './context';
@@ -22,8 +23,15 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
   const cIn = new Uint16Array(n);
   const cOut = new Uint16Array(n);
   const fired = new Uint8Array(n);
+  // Kernel findings (eBPF) outrank every heuristic: +1 inbound, -1 outbound, 0 silent.
+  const kernel = new Int8Array(n);
+  const kernelOn = ctx.snapshot.kernel?.available === true;
   for (let i = 0; i < n; i++) {
     const conn = ctx.conns[i];
+    if (kernelOn) {
+      const k = kernelFinding(ctx, conn);
+      if (k) kernel[i] = k.direction === 'INBOUND' ? 1 : -1;
+    }
     for (const r of SOCKET_RULES) {
       const s = r.score(conn, ctx);
       if (s === 0) continue;
@@ -37,7 +45,8 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
     }
   }
   const end = (i: number): EndState => ({
-    certain: cIn[i] > 0 && cOut[i] === 0 ? 1 : cOut[i] > 0 && cIn[i] === 0 ? -1 : 0,
+    kernel: kernel[i],
+    certain: kernel[i] !== 0 ? kernel[i] : cIn[i] > 0 && cOut[i] === 0 ? 1 : cOut[i] > 0 && cIn[i] === 0 ? -1 : 0,
     ownLlr: own[i],
   });
 
@@ -49,6 +58,13 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
   const peerScores = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let total = llr[i], ci = cIn[i], co = cOut[i], f = fired[i];
+    if (kernel[i] !== 0) {
+      dir[i] = kernel[i] > 0 ? 1 : 2;
+      conf[i] = 1;
+      pIn[i] = kernel[i] > 0 ? 1 : 0;
+      sure[i] = 1;
+      continue;
+    }
     const j = findPeerIndex(ctx, ctx.conns[i]);
     if (j >= 0) {
       const ps = peerScore(ctx.conns[i], ctx.conns[j], end(i), end(j), ctx);

@@ -1,8 +1,10 @@
 import { LOCAL_PEER_RULE, PEER_EVIDENCE_RULE } from './rules/local-peer';
 import { SOCKET_RULES } from './rules';
+import { KERNEL_RULES } from './rules/kernel';
 
 /** Every rule with what it favours, its weight and why: the README's table is printed from this. */
 export const RULE_TABLE: ReadonlyArray<{ rule: string; favors: string; weight: string; why: string }> = [
+  ...KERNEL_RULES.map((r) => ({ rule: r.rule, favors: r.favors, weight: 'conclusive (outranks all)', why: r.why })),
   ...SOCKET_RULES.map((r) => ({
     rule: r.name,
     favors: r.favors,

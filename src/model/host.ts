@@ -9,6 +9,11 @@ export interface HostFacts {
   ephemeralPortRange: PortRange | null;
   /** `ip_local_reserved_ports`, as inclusive ranges. */
   reservedPorts: PortRange[];
+  /**
+   * True when the range could not be read inside the namespace (no CAP_SYS_ADMIN to enter it) and
+   * Linux's default 32768-60999 is assumed instead: range-based evidence then weighs half.
+   */
+  ephemeralPortRangeAssumed?: boolean;
   /** nsfs inode of /proc/self/ns/net, e.g. "net:[4026531840]"; null when unreadable. */
   netns: string | null;
 }

@@ -6,3 +6,5 @@ export * from './snapshot';
 export * from './verdict';
 export * from './address';
 export * from './history';
+export * from './netns';
+export * from './kernel';

@@ -145,3 +145,18 @@ export function birthFromTransition(oldState: TcpStateName, newState: TcpStateNa
   if (oldState === 'SYN_RECV' && newState === 'ESTABLISHED') return 'INBOUND';
   return null;
 }
+
+/** What the eBPF source contributed to a snapshot. */
+export interface KernelEvidence {
+  available: boolean;
+  /** Short code of why it is unavailable (EPERM, NATIVE_UNAVAILABLE, DISABLED, ...); null when available. */
+  code: string | null;
+  /** Why it is unavailable, in words; null when available. */
+  reason: string | null;
+  /** Iterator records of this snapshot, by socket cookie. */
+  records: ReadonlyMap<string, KernelRecord>;
+  /** Tracepoint births of the snapshot's sockets, by cookie (sockets born while tcpdir ran). */
+  births: ReadonlyMap<string, KernelBirth>;
+  /** Whether the state-change tracepoint is attached (births are recorded). */
+  tracepoint: boolean;
+}

@@ -1,5 +1,7 @@
 import type { History } from './history';
 import type { HostFacts } from './host';
+import type { KernelEvidence } from './kernel';
+import type { NetnsInfo } from './netns';
 import type { ProcessMap } from './process';
 import type { Socket } from './socket';
 
@@ -19,6 +21,13 @@ export interface Snapshot {
   sockets: Socket[];
   /** Owners by inode; null when the caller did not ask for processes. */
   processes: ProcessMap | null;
+  /**
+   * Every namespace the snapshot covers, when it spans several (sockets then carry Socket.netns).
+   * Absent or null: one namespace, described by `host`.
+   */
+  namespaces?: NetnsInfo[] | null;
+  /** What the kernel itself says about the sockets (eBPF), when the source was asked for. */
+  kernel?: KernelEvidence | null;
   /** Memory of earlier snapshots, when the caller keeps one (the service does). */
   history?: History | null;
 }

@@ -1,4 +1,4 @@
-import type { Snapshot, Socket } from '../../src/model';
+import type { KernelBirth, KernelEvidence, KernelRecord, Snapshot, Socket } from '../../src/model';
 
 let next = 1;
 
@@ -45,4 +45,19 @@ export function snap(sockets: Socket[], extra: Partial<Snapshot> = {}): Snapshot
     processes: null,
     ...extra,
   };
+}
+
+/** A kernel (eBPF) record for `s` with every flag off; set the ones a test needs. */
+export function kernelRecord(s: Socket, flags: Partial<KernelRecord> = {}): KernelRecord {
+  return {
+    cookie: s.cookie!, family: s.family, state: s.state, localAddress: s.localAddress, localPort: s.localPort,
+    remoteAddress: s.remoteAddress, remotePort: s.remotePort, inode: s.inode, uid: s.uid, userLocks: 0,
+    connectBind: false, portAllocatedByConnect: false, twConnectBind: null, connectChosePort: false,
+    explicitPortBind: false, explicitAddressBind: false, sharesListenerPort: false, sharedListenerCookie: null,
+    maxAckBacklog: 0, acceptBacklogInherited: false, listenerCookie: null, ...flags,
+  };
+}
+
+export function kernelEvidence(records: KernelRecord[], births: Array<[string, KernelBirth]> = []): KernelEvidence {
+  return { available: true, code: null, reason: null, records: new Map(records.map((r) => [r.cookie, r])), births: new Map(births), tracepoint: true };
 }

@@ -137,3 +137,40 @@ test('the process holding both the connection and the listener strengthens inbou
   const v = verdictOf(classify(snap([l, c], { processes })), c.id);
   assert.ok(rules(v).includes('listener-process'));
 });
+
+test('kernel evidence outranks heuristics and settles both ends of a local pair', async () => {
+  const { kernelRecord, kernelEvidence } = await import('../helpers/fake-snapshot');
+  // An SO_REUSEPORT client bound to a listening port: heuristics would call it inbound.
+  const l = listen('127.0.0.1', 9000);
+  const client = sock({ localAddress: '127.0.0.1', localPort: 9000, remoteAddress: '127.0.0.1', remotePort: 7000 });
+  const server = sock({ localAddress: '127.0.0.1', localPort: 7000, remoteAddress: '127.0.0.1', remotePort: 9000 });
+  const heuristic = classify(snap([l, client, server]));
+  assert.equal(verdictOf(heuristic, client.id).direction, 'INBOUND');
+  const k = kernelEvidence([kernelRecord(client, { explicitPortBind: true })]);
+  const v = classify(snap([l, client, server], { kernel: k }));
+  const c = verdictOf(v, client.id);
+  assert.deepEqual([c.direction, c.certain, c.evidence[0].rule], ['OUTBOUND', true, 'kernel-bindport-lock']);
+  const s = verdictOf(v, server.id);
+  assert.deepEqual([s.direction, s.certain, s.evidence[0].rule], ['INBOUND', true, 'local-peer']);
+  assert.match(s.evidence[0].detail, /kernel says it is outbound/);
+});
+
+test('a lone child whose listener closed, on an ephemeral port, is certain with the kernel', async () => {
+  const { kernelRecord, kernelEvidence } = await import('../helpers/fake-snapshot');
+  const c = sock({ localAddress: '10.0.0.1', localPort: 40000, remoteAddress: '10.0.0.2', remotePort: 51234 });
+  assert.equal(verdictOf(classify(snap([c])), c.id).direction, 'UNKNOWN');
+  const v = verdictOf(classify(snap([c], { kernel: kernelEvidence([kernelRecord(c, { acceptBacklogInherited: true, maxAckBacklog: 511 })]) })), c.id);
+  assert.deepEqual([v.direction, v.certain, v.evidence[0].rule], ['INBOUND', true, 'kernel-inherited-backlog']);
+  // A tracepoint birth beats the iterator's fields.
+  const born = kernelEvidence([kernelRecord(c, { acceptBacklogInherited: true })], [[c.cookie!, { direction: 'OUTBOUND', transition: 'CLOSE->SYN_SENT', seenAt: 0 }]]);
+  assert.equal(verdictOf(classify(snap([c], { kernel: born })), c.id).evidence[0].rule, 'kernel-birth');
+});
+
+test('without kernel evidence every verdict says why, with no weight', () => {
+  const c = sock({ localAddress: '10.0.0.1', localPort: 45000, remoteAddress: '10.0.0.2', remotePort: 443 });
+  const kernel = { available: false, code: 'EPERM', reason: 'needs CAP_BPF and CAP_PERFMON', records: new Map(), births: new Map(), tracepoint: false };
+  const v = verdictOf(classify(snap([c], { kernel })), c.id);
+  const note = v.evidence.find((e) => e.rule === 'kernel-evidence');
+  assert.ok(note && note.weight === 0 && note.favors === 'UNKNOWN' && /EPERM/.test(note.detail));
+  assert.equal(v.direction, 'OUTBOUND');
+});

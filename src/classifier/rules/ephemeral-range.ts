@@ -1,4 +1,4 @@
-import { inRanges } from '../context';
+import { ephemeralPlace, hostOf } from '../context';
 import type { Rule } from '../rule';
 
 // connect() without bind() takes its local port from this namespace's ip_local_port_range, minus
@@ -13,19 +13,21 @@ export const ephemeralRange: Rule = {
   name: 'ephemeral-range',
   favors: 'EITHER',
   weight: IN_RANGE_WEIGHT,
-  why: `Local port inside this namespace's ip_local_port_range and not reserved: outbound (${IN_RANGE_WEIGHT}); outside it or reserved: inbound (${OUT_OF_RANGE_WEIGHT}). Silent when the range is unknown.`,
+  why: `Local port inside this namespace's ip_local_port_range and not reserved: outbound (${IN_RANGE_WEIGHT}); outside it or reserved: inbound (${OUT_OF_RANGE_WEIGHT}). Silent when the range is unknown; half weight when it had to be assumed.`,
   score(conn, ctx) {
-    const r = ctx.ephemeral;
-    if (!r) return 0;
-    const p = conn.localPort;
-    return p >= r.low && p <= r.high && !inRanges(p, ctx.reserved) ? -IN_RANGE_WEIGHT : OUT_OF_RANGE_WEIGHT;
+    const place = ephemeralPlace(ctx, conn);
+    if (place === null) return 0;
+    const w = place === 'inside' ? -IN_RANGE_WEIGHT : OUT_OF_RANGE_WEIGHT;
+    return hostOf(ctx, conn).ephemeralPortRangeAssumed ? w / 2 : w;
   },
   detail(conn, ctx) {
-    const r = ctx.ephemeral!;
+    const h = hostOf(ctx, conn);
+    const r = h.ephemeralPortRange!;
     const p = conn.localPort;
-    const span = `${r.low}-${r.high}`;
-    if (p < r.low || p > r.high) return `local port ${p} is outside this namespace's ephemeral range ${span}`;
-    if (inRanges(p, ctx.reserved)) return `local port ${p} is reserved (ip_local_reserved_ports), so connect() never picks it`;
+    const span = h.ephemeralPortRangeAssumed ? `${r.low}-${r.high} (assumed: the namespace's own could not be read)` : `${r.low}-${r.high}`;
+    const place = ephemeralPlace(ctx, conn);
+    if (place === 'outside') return `local port ${p} is outside this namespace's ephemeral range ${span}`;
+    if (place === 'reserved') return `local port ${p} is reserved (ip_local_reserved_ports), so connect() never picks it`;
     return `local port ${p} is inside this namespace's ephemeral range ${span}`;
   },
 };

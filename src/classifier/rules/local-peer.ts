@@ -1,5 +1,6 @@
 import { formatEndpoint, type Socket } from '../../model';
 import { findListener, type Context } from '../context';
+import { kernelFinding } from './kernel';
 
 // Both ends of a connection are on this host (loopback, or any local address): the two sockets
 // have mirrored 4-tuples and opposite directions. The end on a live listener's endpoint is the
@@ -12,6 +13,8 @@ export const PEER_EVIDENCE_RULE = 'peer-evidence';
 
 /** What the first pass concluded about one end, from its own rules only. */
 export interface EndState {
+  /** What the kernel (eBPF) says: 1 inbound, -1 outbound, 0 nothing. Outranks listeners. */
+  kernel: number;
   /** 1 certain inbound, -1 certain outbound, 0 not certain. */
   certain: number;
   /** Log-odds of INBOUND from its own finite rules, remote-port excluded. */
@@ -20,6 +23,8 @@ export interface EndState {
 
 /** Signed score for `conn` from its local peer; +-Infinity when that settles it. */
 export function peerScore(conn: Socket, peer: Socket, mine: EndState, theirs: EndState, ctx: Context): number {
+  if (mine.kernel !== 0) return 0;
+  if (theirs.kernel !== 0) return theirs.kernel > 0 ? -Infinity : Infinity;
   const myListener = findListener(ctx, conn) !== null;
   const peerListener = findListener(ctx, peer) !== null;
   if (myListener !== peerListener) return myListener ? Infinity : -Infinity;
@@ -33,6 +38,8 @@ export function peerDetail(conn: Socket, peer: Socket, score: number, ctx: Conte
   if (Number.isFinite(score)) {
     return { rule: PEER_EVIDENCE_RULE, detail: `${at} whose own evidence says ${score < 0 ? 'inbound' : 'outbound'}` };
   }
+  const k = kernelFinding(ctx, peer);
+  if (k) return { rule: LOCAL_PEER_RULE, detail: `${at} and the kernel says it is ${k.direction.toLowerCase()} (${k.rule})` };
   const mine = findListener(ctx, conn);
   const theirs = findListener(ctx, peer);
   if (mine && !theirs) return { rule: LOCAL_PEER_RULE, detail: `${at} and is the client of listener ${formatEndpoint(mine.localAddress, mine.localPort)}` };

@@ -1,5 +1,5 @@
 import { formatEndpoint, type Socket } from '../../model';
-import { endpointOf, inRanges, type Context } from '../context';
+import { ephemeralPlace, sharersOf, type Context } from '../context';
 import type { Rule } from '../rule';
 
 // Several connections on one local address and port, from different peer ports, look like the
@@ -14,9 +14,8 @@ export function sharedEndpointWeight(n: number, inEphemeralRange: boolean): numb
   return inEphemeralRange ? w / 4 : w;
 }
 
-function inEphemeral(port: number, ctx: Context): boolean {
-  const r = ctx.ephemeral;
-  return r !== null && port >= r.low && port <= r.high && !inRanges(port, ctx.reserved);
+function inEphemeral(conn: Socket, ctx: Context): boolean {
+  return ephemeralPlace(ctx, conn) === 'inside';
 }
 
 // Servers with thousands of children would make a per-connection scan quadratic: decide once per group.
@@ -32,7 +31,7 @@ function mixedRemotePorts(sharers: readonly Socket[]): boolean {
 }
 
 function sharers(conn: Socket, ctx: Context): Socket[] | undefined {
-  return ctx.byLocalEndpoint.get(endpointOf(ctx, conn.localAddress, conn.localPort));
+  return sharersOf(ctx, conn);
 }
 
 export const sharedEndpoint: Rule = {
@@ -42,11 +41,11 @@ export const sharedEndpoint: Rule = {
   why: 'Several connections share this local address and port with different peer ports (1.5 for two, growing to 3; a quarter of that inside the ephemeral range, where connect() shares ports between destinations). Abstains when all peers use one port (the pattern of SO_REUSEADDR clients).',
   score(conn, ctx) {
     const s = sharers(conn, ctx);
-    return s && s.length >= 2 && mixedRemotePorts(s) ? sharedEndpointWeight(s.length, inEphemeral(conn.localPort, ctx)) : 0;
+    return s && s.length >= 2 && mixedRemotePorts(s) ? sharedEndpointWeight(s.length, inEphemeral(conn, ctx)) : 0;
   },
   detail(conn, ctx) {
     const n = sharers(conn, ctx)!.length;
-    const note = inEphemeral(conn.localPort, ctx) ? ' (inside the ephemeral range, where clients share ports too)' : '';
+    const note = inEphemeral(conn, ctx) ? ' (inside the ephemeral range, where clients share ports too)' : '';
     return `${n} connections share local endpoint ${formatEndpoint(conn.localAddress, conn.localPort)}${note}`;
   },
 };
