@@ -19,7 +19,10 @@ export class HistoryKeeper {
   observe(snap: Snapshot): History {
     const before: History = { pastListeners: new Map(this.pastListeners), handshakes: new Map(this.handshakes) };
     const now = snap.collectedAt;
+    // Only sockets already in `handshakes` matter for expiry: mark those (a small map) instead of
+    // putting every socket id of the snapshot into a Set.
     const alive = new Set<string>();
+    const tracked = this.handshakes.size > 0;
     for (const s of snap.sockets) {
       if (s.state === 'LISTEN') {
         const key = pastListenerKey(s.family, s.localAddress, s.localPort);
@@ -28,11 +31,11 @@ export class HistoryKeeper {
         continue;
       }
       if (s.cookie === null) continue;
-      alive.add(s.id);
+      if (tracked && this.handshakes.has(s.id)) alive.add(s.id);
       if (s.state === 'SYN_SENT' && !this.handshakes.has(s.id)) this.handshakes.set(s.id, { direction: 'OUTBOUND', state: s.state, seenAt: now });
       else if (s.state === 'SYN_RECV' && !this.handshakes.has(s.id)) this.handshakes.set(s.id, { direction: 'INBOUND', state: s.state, seenAt: now });
     }
-    for (const id of this.handshakes.keys()) if (!alive.has(id)) this.handshakes.delete(id);
+    for (const id of before.handshakes.keys()) if (!alive.has(id)) this.handshakes.delete(id);
     for (const [key, l] of this.pastListeners) {
       if (now - l.lastSeen <= PAST_LISTENER_TTL_MS && this.pastListeners.size <= MAX_PAST_LISTENERS) break;
       this.pastListeners.delete(key);

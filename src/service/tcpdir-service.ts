@@ -2,7 +2,7 @@ import { collectSnapshot, ProcessResolver } from '../collectors';
 import type { ProcessMap, ProcessRef, Snapshot, SourceName } from '../model';
 import { HistoryKeeper } from './history-keeper';
 import type { ConnectionRecord, ListenerRecord } from './records';
-import { SnapshotView } from './view';
+import { SnapshotView, yieldToLoop } from './view';
 
 export interface ServiceOptions {
   /** auto: netlink, falling back to procfs. */
@@ -16,6 +16,13 @@ export interface ServiceOptions {
   resolveProcesses?: (inodes: number[]) => Promise<ProcessMap>;
   /** Remember listeners and handshakes across snapshots (default true). */
   history?: boolean;
+  /**
+   * Once a snapshot exists, answer from it even when older than maxAgeMs while a fresh one is
+   * collected in the background (default false: a stale cache makes the request wait).
+   */
+  staleWhileRevalidate?: boolean;
+  /** Directory holding the netlink addon (default build/Release); tests point it elsewhere. */
+  nativeDir?: string;
 }
 
 export interface SnapshotEvent {
@@ -47,20 +54,34 @@ export class TcpdirService {
     this.listeners.push(fn);
   }
 
-  /** The current view: cached while fresh, else shared with any collection already running. */
+  /**
+   * The current view: cached while fresh, else shared with any collection already running. With
+   * staleWhileRevalidate, a stale view is served at once and the refresh runs behind it.
+   */
   current(): Promise<SnapshotView> {
-    if (this.cached && Date.now() - this.cached.at < this.maxAgeMs) return Promise.resolve(this.cached.view);
-    this.inflight ??= this.refresh().finally(() => {
-      this.inflight = null;
-    });
+    const c = this.cached;
+    if (c && Date.now() - c.at < this.maxAgeMs) return Promise.resolve(c.view);
+    if (!this.inflight) {
+      const run = this.refresh().finally(() => {
+        this.inflight = null;
+      });
+      this.inflight = run;
+      // Nobody awaits a background refresh: a failure is reported by the next request that waits.
+      if (c && this.opts.staleWhileRevalidate) run.catch(() => undefined);
+    }
+    if (c && this.opts.staleWhileRevalidate) return Promise.resolve(c.view);
     return this.inflight;
   }
 
   private async refresh(): Promise<SnapshotView> {
     const t0 = performance.now();
-    const snap = this.opts.collect ? await this.opts.collect() : await collectSnapshot({ source: this.opts.source ?? 'auto', procRoot: this.opts.procRoot });
+    const snap = this.opts.collect ? await this.opts.collect() : await collectSnapshot({ source: this.opts.source ?? 'auto', procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir });
+    // Collection, history and classification each block the event loop for a while on a big host:
+    // yield between them so requests queued meanwhile are not held up by the sum of the three.
+    await yieldToLoop();
     if (this.history) snap.history = this.history.observe(snap);
-    const view = new SnapshotView(snap);
+    await yieldToLoop();
+    const view = await SnapshotView.build(snap);
     this.cached = { view, at: Date.now() };
     const durationMs = performance.now() - t0;
     for (const fn of this.listeners) fn({ view, durationMs });

@@ -28,9 +28,16 @@ export class SnapshotView {
   private byRemotePort: Map<number, number[]> | null = null;
   private listenerList: Socket[] | null = null;
 
-  constructor(readonly snapshot: Snapshot) {
-    this.ctx = buildContext(snapshot);
+  constructor(readonly snapshot: Snapshot, ctx?: Context) {
+    this.ctx = ctx ?? buildContext(snapshot);
     this.verdicts = classify(snapshot, this.ctx);
+  }
+
+  /** The same, yielding to the event loop between the two long synchronous steps (requests queued meanwhile get served). */
+  static async build(snapshot: Snapshot): Promise<SnapshotView> {
+    const ctx = buildContext(snapshot);
+    await yieldToLoop();
+    return new SnapshotView(snapshot, ctx);
   }
 
   get connectionCount(): number {
@@ -168,6 +175,10 @@ export class SnapshotView {
     }
     return s;
   }
+}
+
+export function yieldToLoop(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
 }
 
 function* range(n: number): Iterable<number> {
