@@ -9,6 +9,10 @@
 
 #include "dump.h"
 
+namespace tcpdir {
+void InitNetns(Napi::Env env, Napi::Object exports);  // netns.cc
+}
+
 namespace {
 
 using tcpdir::DumpError;
@@ -113,6 +117,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dump", Napi::Function::New(env, Dump, "dump"));
   exports.Set("RECORD_SIZE", Napi::Number::New(env, double(sizeof(Record))));
   exports.Set("LAYOUT_VERSION", Napi::Number::New(env, tcpdir::kRecordLayoutVersion));
+  tcpdir::InitNetns(env, exports);
   return exports;
 }
 

@@ -204,20 +204,21 @@ DumpError Receive(int fd, uint8_t family, uint32_t seq, std::vector<uint8_t>* bu
 }
 
 DumpError DumpOnce(const DumpOptions& opts, uint32_t seq, DumpResult* out) {
-  Fd fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-  if (fd.get() < 0) return {errno, "socket", 0};
+  Fd owned(opts.fd >= 0 ? -1 : socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  int fd = opts.fd >= 0 ? opts.fd : owned.get();
+  if (fd < 0) return {errno, "socket", 0};
   // As ss does: a large receive buffer so the kernel never waits on us mid-dump. Best effort.
   int rcv = 1 << 20, snd = 32 * 1024;
-  setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
-  setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd);
 
   std::vector<uint8_t> buf(kRecvBuf);
   std::unordered_set<uint64_t> seen;
   out->records.clear();
   Walk w{&out->records, &seen};
   for (uint8_t family : {uint8_t(AF_INET), uint8_t(AF_INET6)}) {
-    if (DumpError e = SendRequest(fd.get(), family, seq, opts.bytecode); e.err) return e;
-    if (DumpError e = Receive(fd.get(), family, seq, &buf, &w); e.err) return e;
+    if (DumpError e = SendRequest(fd, family, seq, opts.bytecode); e.err) return e;
+    if (DumpError e = Receive(fd, family, seq, &buf, &w); e.err) return e;
     ++seq;
   }
   out->interrupted = w.interrupted;

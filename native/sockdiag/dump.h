@@ -12,6 +12,9 @@ namespace tcpdir {
 struct DumpOptions {
   // Optional INET_DIAG_REQ_BYTECODE program (sent as-is; the kernel validates it).
   std::vector<uint8_t> bytecode;
+  // A NETLINK_SOCK_DIAG socket to dump through instead of creating one (not closed here). A
+  // diag socket answers for the netns it was created in, so this is how other namespaces are read.
+  int fd = -1;
 };
 
 struct DumpResult {

@@ -11,3 +11,5 @@ export {
   type ResolveStats,
 } from './proc-fd';
 export { readSockDiag } from './sockdiag';
+export { collectAllNamespaces, hasCapSysAdmin, DEFAULT_EPHEMERAL_RANGE, type AllNamespacesOptions } from './all-namespaces';
+export { discoverNamespaces, parseCgroupContainer, readNamedNetns, type DiscoveredNetns, type Discovery } from './netns-discovery';

@@ -35,9 +35,28 @@ export interface SockDiagDumpOptions {
   bytecode?: Buffer;
 }
 
+/** One namespace to read through dumpNamespaces: an nsfs file and the inode it must still have. */
+export interface NetnsTarget {
+  /** /run/netns/NAME or /proc/PID/ns/net. */
+  path: string;
+  /** Expected nsfs inode: a different one (pid reused) counts as vanished. */
+  inode?: number;
+}
+
+/** What dumpNamespaces resolves to per target (native/sockdiag/netns.cc). */
+export type NetnsDumpResult =
+  | (SockDiagDumpResult & { portRange: string | null; reservedPorts: string | null; error?: undefined })
+  | { error: { code: string; errno: number; syscall: string; message: string }; vanished: boolean };
+
 export interface SockDiagBinding {
   /** Rejects with an Error carrying `code` ('EPERM'), negative `errno` and `syscall`. */
   dump(options?: SockDiagDumpOptions): Promise<SockDiagDumpResult>;
+  /**
+   * One dump per namespace, each through a diag socket created inside it by an addon-owned
+   * thread, plus its ip_local_port_range / ip_local_reserved_ports text read from inside it.
+   * Per-namespace failures are results, not rejections. Needs CAP_SYS_ADMIN to enter.
+   */
+  dumpNamespaces?(targets: NetnsTarget[]): Promise<NetnsDumpResult[]>;
   readonly RECORD_SIZE: number;
   readonly LAYOUT_VERSION: number;
 }

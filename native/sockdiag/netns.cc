@@ -1,0 +1,234 @@
+// dumpNamespaces([{ path, inode }]) -> Promise<Array<NsResult>>: one sock_diag TCP dump per
+// network namespace, plus that namespace's ip_local_port_range and ip_local_reserved_ports.
+//
+// A diag socket answers for the netns it was created in, and /proc/sys/net shows the netns of
+// the thread that opens it. So a thread owned by this addon (never a libuv pool thread, which
+// runs unrelated work) enters each namespace with setns, creates the socket, reads both sysctl
+// files, and goes back; the dump itself then runs from the home namespace through that fd. If
+// going back fails the process aborts: a thread stuck in a foreign netns must not live on.
+//
+// NsResult, ok:    { records: Buffer, count, interrupted, attempts, portRange: string|null,
+//                    reservedPorts: string|null }
+// NsResult, error: { error: { code, errno, syscall, message }, vanished: boolean }
+//   vanished: the namespace is gone (ENOENT/ESRCH, or the path now names another namespace:
+//   its process died and the pid was reused), which callers skip rather than report.
+#include <errno.h>
+#include <fcntl.h>
+#include <napi.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dump.h"
+
+namespace tcpdir {
+namespace {
+
+constexpr size_t kMaxTargets = 4096;
+
+struct Target {
+  std::string path;
+  uint64_t inode = 0;  // expected nsfs inode; 0 = do not check
+};
+
+struct NsResult {
+  DumpResult dump;
+  bool has_range = false, has_reserved = false;
+  std::string range, reserved;
+  int err = 0;  // positive errno; 0 = ok
+  std::string call;
+  bool vanished = false;
+};
+
+// Reads a small file whole; false (errno set) on failure.
+bool ReadSmall(const char* path, std::string* out) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[4096];
+  out->clear();
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      close(fd);
+      errno = e;
+      return false;
+    }
+    if (n == 0) break;
+    out->append(buf, size_t(n));
+    if (out->size() > 65536) break;  // the files are tiny; never read without bound
+  }
+  close(fd);
+  return true;
+}
+
+void Fail(NsResult* r, int err, std::string call, bool vanished = false) {
+  r->err = err;
+  r->call = std::move(call);
+  r->vanished = vanished;
+}
+
+// Runs on the addon-owned thread. `home` is that thread's own netns fd.
+void CollectOne(int home, const Target& t, NsResult* r) {
+  int ns = open(t.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (ns < 0) {
+    int e = errno;
+    return Fail(r, e, "open " + t.path, e == ENOENT || e == ESRCH);
+  }
+  struct stat st;
+  if (fstat(ns, &st) != 0) {
+    int e = errno;
+    close(ns);
+    return Fail(r, e, "fstat " + t.path);
+  }
+  if (t.inode != 0 && uint64_t(st.st_ino) != t.inode) {
+    close(ns);
+    return Fail(r, ESRCH, t.path + " now names another namespace", true);
+  }
+  if (setns(ns, CLONE_NEWNET) != 0) {
+    int e = errno;
+    close(ns);
+    return Fail(r, e, "setns " + t.path + " (needs CAP_SYS_ADMIN)");
+  }
+  // Inside the target namespace: only the socket and the two sysctl reads happen here.
+  int diag = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  int sock_err = errno;
+  r->has_range = ReadSmall("/proc/sys/net/ipv4/ip_local_port_range", &r->range);
+  r->has_reserved = ReadSmall("/proc/sys/net/ipv4/ip_local_reserved_ports", &r->reserved);
+  if (setns(home, CLONE_NEWNET) != 0) abort();
+  close(ns);
+  if (diag < 0) return Fail(r, sock_err, "socket(NETLINK_SOCK_DIAG) in " + t.path);
+  DumpOptions opts;
+  opts.fd = diag;
+  DumpError de = DumpTcp(opts, &r->dump);
+  close(diag);
+  if (de.err) Fail(r, de.err, std::string(de.call) + " (" + t.path + ")");
+}
+
+void CollectAll(const std::vector<Target>* targets, std::vector<NsResult>* results, int* fatal) {
+  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) {
+    *fatal = errno;
+    return;
+  }
+  for (size_t i = 0; i < targets->size(); ++i) CollectOne(home, (*targets)[i], &(*results)[i]);
+  close(home);
+}
+
+std::string ErrnoCode(int e) {
+  const char* name = strerrorname_np(e);
+  return name ? name : ("E" + std::to_string(e));
+}
+
+class NamespacesWorker : public Napi::AsyncWorker {
+ public:
+  NamespacesWorker(Napi::Env env, std::vector<Target> targets)
+      : Napi::AsyncWorker(env, "tcpdir.sockdiag.dumpNamespaces"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        targets_(std::move(targets)),
+        results_(targets_.size()) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    // The pool thread only waits; every setns happens on this short-lived thread of our own.
+    std::thread t(CollectAll, &targets_, &results_, &fatal_);
+    t.join();
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (fatal_) {
+      Napi::Object err = Napi::Error::New(env, std::string("dumpNamespaces: opening /proc/thread-self/ns/net failed: ") +
+                                                   strerror(fatal_)).Value();
+      err.Set("code", ErrnoCode(fatal_));
+      err.Set("errno", -fatal_);
+      err.Set("syscall", "open");
+      deferred_.Reject(err);
+      return;
+    }
+    Napi::Array out = Napi::Array::New(env, results_.size());
+    for (size_t i = 0; i < results_.size(); ++i) {
+      NsResult& r = results_[i];
+      Napi::Object o = Napi::Object::New(env);
+      if (r.err) {
+        Napi::Object e = Napi::Object::New(env);
+        std::string code = ErrnoCode(r.err);
+        e.Set("code", code);
+        e.Set("errno", -r.err);
+        e.Set("syscall", r.call);
+        e.Set("message", r.call + ": " + strerror(r.err) + " (" + code + ")");
+        o.Set("error", e);
+        o.Set("vanished", r.vanished);
+      } else {
+        size_t count = r.dump.records.size();
+        Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(
+            env, reinterpret_cast<const uint8_t*>(r.dump.records.data()), count * sizeof(Record));
+        o.Set("records", buf);
+        o.Set("count", double(count));
+        o.Set("interrupted", r.dump.interrupted);
+        o.Set("attempts", r.dump.attempts);
+        o.Set("portRange", r.has_range ? Napi::Value(Napi::String::New(env, r.range)) : env.Null());
+        o.Set("reservedPorts", r.has_reserved ? Napi::Value(Napi::String::New(env, r.reserved)) : env.Null());
+      }
+      out.Set(uint32_t(i), o);
+    }
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<Target> targets_;
+  std::vector<NsResult> results_;
+  int fatal_ = 0;
+};
+
+Napi::Value Reject(Napi::Env env, const char* msg) {
+  auto d = Napi::Promise::Deferred::New(env);
+  d.Reject(Napi::TypeError::New(env, msg).Value());
+  return d.Promise();
+}
+
+Napi::Value DumpNamespaces(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "dumpNamespaces(targets): targets must be an array of { path: string, inode?: number }";
+  if (info.Length() < 1 || !info[0].IsArray()) return Reject(env, usage);
+  Napi::Array arr = info[0].As<Napi::Array>();
+  if (arr.Length() > kMaxTargets) return Reject(env, "dumpNamespaces(targets): at most 4096 targets");
+  std::vector<Target> targets(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsObject()) return Reject(env, usage);
+    Napi::Value p = v.As<Napi::Object>().Get("path");
+    Napi::Value ino = v.As<Napi::Object>().Get("inode");
+    if (env.IsExceptionPending()) return env.Null();
+    if (!p.IsString()) return Reject(env, usage);
+    targets[i].path = p.As<Napi::String>().Utf8Value();
+    if (ino.IsNumber()) targets[i].inode = uint64_t(ino.As<Napi::Number>().Int64Value());
+    else if (!ino.IsUndefined() && !ino.IsNull()) return Reject(env, usage);
+  }
+  auto* w = new NamespacesWorker(env, std::move(targets));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+}  // namespace
+
+void InitNetns(Napi::Env env, Napi::Object exports) {
+  exports.Set("dumpNamespaces", Napi::Function::New(env, DumpNamespaces, "dumpNamespaces"));
+}
+
+}  // namespace tcpdir
