@@ -11,6 +11,7 @@ export type { Context } from './context';
 export { Classification } from './classification';
 export { UNKNOWN_BELOW } from './combine';
 export { RULE_TABLE } from './rule-table';
+export { kernelFinding, type KernelFinding } from './rules/kernel';
 
 /**
  * A verdict for every connection (non-LISTEN socket) of the snapshot. Pure: depends on nothing

@@ -22,8 +22,8 @@ function confidence(v: string): number {
 const sourceOption = () => new Option('--source <source>', 'where sockets are read from').choices(['auto', 'netlink', 'procfs']).default('auto');
 
 /** Runs a stored GraphQL document in-process (no HTTP), as the REST mirror does. */
-async function query<T>(source: string, doc: keyof typeof DOCUMENTS, variables: Record<string, unknown>): Promise<T> {
-  const service = new TcpdirService({ source: source as 'auto', maxAgeMs: 0, history: false });
+async function query<T>(o: { source: string; kernelEvidence?: boolean }, doc: keyof typeof DOCUMENTS, variables: Record<string, unknown>): Promise<T> {
+  const service = new TcpdirService({ source: o.source as 'auto', maxAgeMs: 0, history: false, kernelEvidence: o.kernelEvidence });
   const s = await createServer({ service, logLevel: 'silent' });
   try {
     const res = await s.app.inject({ method: 'POST', url: '/graphql', payload: { query: DOCUMENTS[doc], variables } });
@@ -32,6 +32,7 @@ async function query<T>(source: string, doc: keyof typeof DOCUMENTS, variables: 
     return body.data![doc];
   } finally {
     await s.close();
+    service.close();
   }
 }
 
@@ -47,9 +48,11 @@ export function program(): Command {
     .option('--token <token>', 'require Authorization: Bearer <token> (default $TCPDIR_TOKEN)')
     .option('--rate-limit <n>', 'requests per minute per client (0 = off)', int('rate-limit', 0, 1_000_000), 0)
     .option('--log-level <level>', 'pino log level', 'info')
+    .option('--no-kernel-evidence', 'do not load the eBPF kernel-evidence source')
     .action(async (o) => {
       const s = await createServer({
         host: o.host, port: o.port, source: o.source, maxAgeMs: o.maxAgeMs, token: o.token, rateLimit: o.rateLimit, logLevel: o.logLevel,
+        kernelEvidence: o.kernelEvidence,
       });
       try {
         await s.listen();
@@ -82,9 +85,10 @@ export function program(): Command {
     .option('--min-confidence <p>', 'only verdicts at least this sure', confidence)
     .option('--limit <n>', 'at most this many rows', int('limit', 0, 100000), 1000)
     .addOption(sourceOption())
+    .option('--no-kernel-evidence', 'do not load the eBPF kernel-evidence source')
     .option('--json', 'print JSON (the GraphQL/REST shape)')
     .action(async (o) => {
-      const rows = await query<Row[]>(o.source, 'connections', {
+      const rows = await query<Row[]>(o, 'connections', {
         direction: o.direction?.toUpperCase(), port: o.port, minConfidence: o.minConfidence, limit: o.limit,
       });
       console.log(o.json ? JSON.stringify(rows, null, 2) : connectionTable(rows));
@@ -95,11 +99,12 @@ export function program(): Command {
     .argument('<local>', 'local endpoint ADDR:PORT ([v6]:PORT)')
     .argument('<remote>', 'remote endpoint ADDR:PORT ([v6]:PORT)')
     .addOption(sourceOption())
+    .option('--no-kernel-evidence', 'do not load the eBPF kernel-evidence source')
     .option('--json', 'print the verdict as JSON')
     .action(async (local: string, remote: string, o) => {
       const [la, lp] = parseEndpoint('local', local);
       const [ra, rp] = parseEndpoint('remote', remote);
-      const v = await query<Row['verdict'] | null>(o.source, 'verdict', { localAddress: la, localPort: lp, remoteAddress: ra, remotePort: rp });
+      const v = await query<Row['verdict'] | null>(o, 'verdict', { localAddress: la, localPort: lp, remoteAddress: ra, remotePort: rp });
       console.log(o.json ? JSON.stringify(v, null, 2) : explain(local, remote, v));
       if (!v) process.exitCode = 1;
     });

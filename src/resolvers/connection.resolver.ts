@@ -1,5 +1,5 @@
 import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
-import { Connection, Listener, Process, Verdict } from '../schema';
+import { Connection, KernelFacts, Listener, Process, Verdict } from '../schema';
 import type { ConnectionRecord } from '../service';
 import type { RequestContext } from './context';
 
@@ -8,6 +8,11 @@ export class ConnectionResolver {
   @FieldResolver(() => Verdict)
   async verdict(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<Verdict> {
     return (await ctx.view()).verdictOf(c as unknown as ConnectionRecord) as Verdict;
+  }
+
+  @FieldResolver(() => KernelFacts, { nullable: true, description: 'What the kernel says (eBPF); null when the kernel source is unavailable or has no record.' })
+  async kernel(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<KernelFacts | null> {
+    return (await ctx.view()).kernelFacts(c as unknown as ConnectionRecord) as KernelFacts | null;
   }
 
   @FieldResolver(() => [Process], { description: 'Processes holding the socket (resolved on demand).' })

@@ -1,6 +1,7 @@
 import { ConnectionResolver } from './connection.resolver';
 import { ListenerResolver } from './listener.resolver';
+import { ConnectionNetnsResolver, ListenerNetnsResolver, NetnsResolver } from './netns.resolver';
 import { QueryResolver } from './query.resolver';
 
-export const resolvers = [QueryResolver, ConnectionResolver, ListenerResolver] as const;
+export const resolvers = [QueryResolver, ConnectionResolver, ListenerResolver, NetnsResolver, ConnectionNetnsResolver, ListenerNetnsResolver] as const;
 export { requestContext, type RequestContext } from './context';

@@ -37,7 +37,7 @@ export class QueryResolver {
   @Query(() => [Listener])
   async listeners(@Args() a: ListenersArgs, @Ctx() ctx: RequestContext): Promise<Listener[]> {
     checkPort('port', a.port);
-    return (await ctx.view()).listeners(a.port) as Listener[];
+    return (await ctx.view()).listeners(a.port, a.netns) as Listener[];
   }
 
   @Query(() => Verdict, { nullable: true, description: 'The verdict of the connection with this 4-tuple; null when there is none.' })
@@ -52,7 +52,7 @@ export class QueryResolver {
   @Query(() => Summary)
   async summary(@Args() a: SummaryArgs, @Ctx() ctx: RequestContext): Promise<Summary> {
     checkConfidence('minConfidence', a.minConfidence);
-    return (await ctx.view()).summary(a.minConfidence ?? 0);
+    return (await ctx.view()).summary(a.minConfidence ?? 0, a.netns);
   }
 
   @Query(() => Host)

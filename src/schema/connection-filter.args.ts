@@ -21,6 +21,9 @@ export class ConnectionFilterArgs {
 
   @Field(() => TcpState, { nullable: true })
   state?: TcpState;
+
+  @Field(() => String, { nullable: true, description: 'Only this network namespace: its nsfs id (net:[4026532177]) or its /run/netns name.' })
+  netns?: string;
 }
 
 @ArgsType()

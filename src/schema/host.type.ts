@@ -1,4 +1,5 @@
 import { Field, Int, ObjectType } from 'type-graphql';
+import { KernelEvidenceStatus } from './kernel.type';
 
 @ObjectType({ description: 'An inclusive port range.' })
 export class PortRange {
@@ -28,6 +29,9 @@ export class Host {
 
   @Field(() => String, { nullable: true, description: 'The network namespace, e.g. net:[4026531840].' })
   netns!: string | null;
+
+  @Field(() => KernelEvidenceStatus, { description: 'The eBPF source: serving, or why not.' })
+  kernelEvidence!: KernelEvidenceStatus;
 
   @Field(() => Int, { description: 'Sockets in the snapshot, listeners included.' })
   socketCount!: number;

@@ -15,3 +15,5 @@ export * from './listeners.args';
 export * from './verdict.args';
 export * from './summary.args';
 export * from './listener-connections.args';
+export * from './kernel.type';
+export * from './netns.type';

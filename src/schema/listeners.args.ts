@@ -4,4 +4,7 @@ import { ArgsType, Field, Int } from 'type-graphql';
 export class ListenersArgs {
   @Field(() => Int, { nullable: true })
   port?: number;
+
+  @Field(() => String, { nullable: true, description: 'Only this network namespace: its nsfs id (net:[4026532177]) or its /run/netns name.' })
+  netns?: string;
 }

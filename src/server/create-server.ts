@@ -58,12 +58,21 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   const token = options.token ?? (process.env.TCPDIR_TOKEN || undefined);
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 4000;
-  const service = options.service ?? new TcpdirService(options);
   const app = Fastify({
     logger: { level: options.logLevel ?? 'info' },
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     // Query strings are parsed into arrays on repetition, so "given twice" can be reported.
     routerOptions: { maxParamLength: 200 },
+  });
+
+  const service =
+    options.service ??
+    new TcpdirService({
+      ...options,
+      onKernelUnavailable: (why) => app.log.warn({ code: why.code }, `kernel evidence unavailable, serving heuristic verdicts: ${why.reason}`),
+    });
+  app.addHook('onClose', async () => {
+    if (!options.service) service.close();
   });
 
   const apollo = new ApolloServer<RequestContext>({

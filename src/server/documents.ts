@@ -1,20 +1,21 @@
 // Stored GraphQL documents that the REST mirror runs: REST answers are these fields' data, so
 // the two APIs cannot drift.
 const VERDICT = 'direction confidence inboundProbability certain evidence { rule favors weight detail conclusive }';
-const CONNECTION = `id family state local { address port } remote { address port } inode uid verdict { ${VERDICT} }`;
-const FILTER_VARS = '$direction: Direction, $port: Int, $localPort: Int, $remotePort: Int, $minConfidence: Float, $state: TcpState';
-const FILTER_ARGS = 'direction: $direction, port: $port, localPort: $localPort, remotePort: $remotePort, minConfidence: $minConfidence, state: $state';
+const CONNECTION = `id family state local { address port } remote { address port } inode uid netns verdict { ${VERDICT} }`;
+const FILTER_VARS = '$direction: Direction, $port: Int, $localPort: Int, $remotePort: Int, $minConfidence: Float, $state: TcpState, $netns: String';
+const FILTER_ARGS = 'direction: $direction, port: $port, localPort: $localPort, remotePort: $remotePort, minConfidence: $minConfidence, state: $state, netns: $netns';
 
 export const DOCUMENTS = {
   connections: `query Connections(${FILTER_VARS}, $limit: Int = 1000, $offset: Int = 0) {
   connections(${FILTER_ARGS}, limit: $limit, offset: $offset) { ${CONNECTION} } }`,
   connectionCount: `query ConnectionCount(${FILTER_VARS}) { connectionCount(${FILTER_ARGS}) }`,
   connection: `query Connection($id: ID!) { connection(id: $id) { ${CONNECTION} } }`,
-  listeners: `query Listeners($port: Int) { listeners(port: $port) { id family local { address port } dualStack } }`,
+  listeners: `query Listeners($port: Int, $netns: String) { listeners(port: $port, netns: $netns) { id family local { address port } dualStack netns } }`,
   verdict: `query Verdict($localAddress: String!, $localPort: Int!, $remoteAddress: String!, $remotePort: Int!) {
   verdict(localAddress: $localAddress, localPort: $localPort, remoteAddress: $remoteAddress, remotePort: $remotePort) { ${VERDICT} } }`,
-  summary: `query Summary($minConfidence: Float) { summary(minConfidence: $minConfidence) { total inbound outbound unknown } }`,
-  host: `query Host { host { source fallbackReason collectedAt ephemeralPortRange { low high } reservedPorts { low high } netns socketCount } }`,
+  summary: `query Summary($minConfidence: Float, $netns: String) { summary(minConfidence: $minConfidence, netns: $netns) { total inbound outbound unknown } }`,
+  namespaces: `query Namespaces { namespaces { id name pids container { runtime id podUid } ephemeralPortRange { low high } ephemeralPortRangeAssumed reservedPorts { low high } source reason self socketCount connectionCount listenerCount crossNamespacePaired unpairedLocalRemote } }`,
+  host: `query Host { host { source fallbackReason collectedAt ephemeralPortRange { low high } reservedPorts { low high } netns kernelEvidence { available code reason tracepoint } socketCount } }`,
 } as const;
 
 export type DocumentName = keyof typeof DOCUMENTS;

@@ -1,5 +1,6 @@
 import { collectSnapshot, ProcessResolver } from '../collectors';
-import type { ProcessMap, ProcessRef, Snapshot, SourceName } from '../model';
+import { KernelEvidenceSource, type KernelUnavailable } from '../collectors/kernel-evidence';
+import type { KernelBirth, KernelEvidence, KernelRecord, ProcessMap, ProcessRef, Snapshot, SourceName } from '../model';
 import { HistoryKeeper } from './history-keeper';
 import type { ConnectionRecord, ListenerRecord } from './records';
 import { SnapshotView, yieldToLoop } from './view';
@@ -23,6 +24,13 @@ export interface ServiceOptions {
   staleWhileRevalidate?: boolean;
   /** Directory holding the netlink addon (default build/Release); tests point it elsewhere. */
   nativeDir?: string;
+  /**
+   * Read the kernel's own socket state with eBPF (default true). When it cannot load (no
+   * privilege, no BTF, built without the toolchain), tcpdir runs on heuristics and says why.
+   */
+  kernelEvidence?: boolean;
+  /** Told once, at start, why kernel evidence is unavailable. */
+  onKernelUnavailable?: (why: KernelUnavailable) => void;
 }
 
 export interface SnapshotEvent {
@@ -43,9 +51,18 @@ export class TcpdirService {
   private readonly resolver: ProcessResolver;
   private readonly listeners: Array<(e: SnapshotEvent) => void> = [];
   readonly maxAgeMs: number;
+  /** The eBPF source, or why there is none. Loaded once, at construction. */
+  readonly kernel: KernelEvidenceSource | KernelUnavailable;
 
   constructor(private readonly opts: ServiceOptions = {}) {
     this.maxAgeMs = opts.maxAgeMs ?? 1000;
+    this.kernel =
+      opts.kernelEvidence === false
+        ? { available: false, code: 'DISABLED', reason: 'kernel evidence was turned off (--no-kernel-evidence)' }
+        : opts.collect
+          ? { available: false, code: 'FIXTURE', reason: 'snapshots come from a fixture collector' }
+          : KernelEvidenceSource.open();
+    if (!this.kernel.available) opts.onKernelUnavailable?.(this.kernel);
     this.history = opts.history === false ? null : new HistoryKeeper();
     this.resolver = new ProcessResolver(opts.procRoot ?? '/proc');
   }
@@ -75,7 +92,11 @@ export class TcpdirService {
 
   private async refresh(): Promise<SnapshotView> {
     const t0 = performance.now();
-    const snap = this.opts.collect ? await this.opts.collect() : await collectSnapshot({ source: this.opts.source ?? 'auto', procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir });
+    const [snap, kernel] = await Promise.all([
+      this.opts.collect ? this.opts.collect() : collectSnapshot({ source: this.opts.source ?? 'auto', procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir }),
+      this.readKernel(),
+    ]);
+    if (kernel) snap.kernel = this.kernelEvidenceFor(snap, kernel);
     // Collection, history and classification each block the event loop for a while on a big host:
     // yield between them so requests queued meanwhile are not held up by the sum of the three.
     await yieldToLoop();
@@ -86,6 +107,37 @@ export class TcpdirService {
     const durationMs = performance.now() - t0;
     for (const fn of this.listeners) fn({ view, durationMs });
     return view;
+  }
+
+  /** Iterator records (and births, drained by the same call), or the reason there are none. */
+  private async readKernel(): Promise<KernelRecord[] | KernelUnavailable | null> {
+    const k = this.kernel;
+    if (!k.available) return this.opts.collect ? null : k;
+    try {
+      return await k.iterate();
+    } catch (e) {
+      return { available: false, code: 'EITERATE', reason: `the eBPF iterator failed: ${e instanceof Error ? e.message : String(e)}` };
+    }
+  }
+
+  private kernelEvidenceFor(snap: Snapshot, k: KernelRecord[] | KernelUnavailable): KernelEvidence {
+    if (!Array.isArray(k)) return { available: false, code: k.code, reason: k.reason, records: new Map(), births: new Map(), tracepoint: false };
+    const records = new Map<string, KernelRecord>();
+    for (const r of k) records.set(r.cookie, r);
+    // Copy only the births of this snapshot's sockets: the store keeps changing after it.
+    const births = new Map<string, KernelBirth>();
+    const store = (this.kernel as KernelEvidenceSource).births;
+    for (const s of snap.sockets) {
+      if (s.cookie === null) continue;
+      const b = store.get(s.cookie);
+      if (b) births.set(s.cookie, b);
+    }
+    return { available: true, code: null, reason: null, records, births, tracepoint: true };
+  }
+
+  /** Stops the kernel source's reader; the service keeps answering from heuristics. */
+  close(): void {
+    if (this.kernel.available) this.kernel.close();
   }
 
   /** Owners of the view's sockets, resolved once per view and only when a query asks. */

@@ -1,6 +1,22 @@
-import { buildContext, classify, findByTuple, findListener, findPeer, type Classification, type Context } from '../classifier';
-import type { Direction, Snapshot, Socket, TcpStateName, Verdict } from '../model';
+import { buildContext, classify, findByTuple, findListener, findPeer, kernelFinding, type Classification, type Context } from '../classifier';
+import { kernelDirection, type Direction, type Snapshot, type Socket, type TcpStateName, type Verdict } from '../model';
+import { netnsIdFor } from './netns-view';
 import { connectionRecord, listenerRecord, type ConnectionRecord, type ListenerRecord } from './records';
+
+export interface KernelFactsRecord {
+  direction: Direction;
+  rule: string | null;
+  bornAs: Direction | null;
+  birthTransition: string | null;
+  portChosenByConnect: boolean;
+  explicitPortBind: boolean;
+  explicitAddressBind: boolean;
+  sharesListenerPort: boolean;
+  listenerId: string | null;
+  inheritedAcceptBacklog: boolean;
+  acceptBacklog: number;
+  iteratorRule: string | null;
+}
 
 export interface ConnectionFilter {
   direction?: Direction | null;
@@ -9,6 +25,8 @@ export interface ConnectionFilter {
   remotePort?: number | null;
   minConfidence?: number | null;
   state?: TcpStateName | null;
+  /** Namespace id or /run/netns name; resolved to the id by SnapshotView (unknown: InputError). */
+  netns?: string | null;
 }
 
 function pushTo(m: Map<number, number[]>, k: number, v: number): void {
@@ -71,9 +89,15 @@ export class SnapshotView {
     return [...local, ...remote].sort((a, b) => a - b);
   }
 
+  /** The filter with `netns` resolved from a name to the namespace id. */
+  private scoped(f: ConnectionFilter): ConnectionFilter {
+    return f.netns == null ? f : { ...f, netns: netnsIdFor(this.snapshot, f.netns) };
+  }
+
   matches(i: number, f: ConnectionFilter): boolean {
     const c = this.ctx.conns[i];
     const v = this.verdicts;
+    if (f.netns != null && (c.netns ?? this.snapshot.host.netns) !== f.netns) return false;
     if (f.port != null && c.localPort !== f.port && c.remotePort !== f.port) return false;
     if (f.localPort != null && c.localPort !== f.localPort) return false;
     if (f.remotePort != null && c.remotePort !== f.remotePort) return false;
@@ -83,7 +107,8 @@ export class SnapshotView {
     return true;
   }
 
-  connections(f: ConnectionFilter, limit: number, offset: number): ConnectionRecord[] {
+  connections(filter: ConnectionFilter, limit: number, offset: number): ConnectionRecord[] {
+    const f = this.scoped(filter);
     const out: ConnectionRecord[] = [];
     if (limit === 0) return out;
     let skipped = 0;
@@ -99,7 +124,8 @@ export class SnapshotView {
     return out;
   }
 
-  count(f: ConnectionFilter): number {
+  count(filter: ConnectionFilter): number {
+    const f = this.scoped(filter);
     let n = 0;
     for (const i of this.candidates(f)) if (this.matches(i, f)) n++;
     return n;
@@ -129,10 +155,12 @@ export class SnapshotView {
     return l ? listenerRecord(l) : null;
   }
 
-  listeners(port?: number | null): ListenerRecord[] {
+  listeners(port?: number | null, netns?: string | null): ListenerRecord[] {
     this.listenerList ??= this.snapshot.sockets.filter((s) => s.state === 'LISTEN');
     const list = port == null ? this.listenerList : (this.ctx.listenersByPort.get(port) ?? []);
-    return list.map(listenerRecord);
+    const ns = netnsIdFor(this.snapshot, netns);
+    if (ns === null) return list.map(listenerRecord);
+    return list.filter((s) => (s.netns ?? this.snapshot.host.netns) === ns).map(listenerRecord);
   }
 
   /** Connections a listener owns (children of it, by endpoint), filtered. */
@@ -150,6 +178,7 @@ export class SnapshotView {
   host(): {
     source: string; fallbackReason: string | null; collectedAt: string; ephemeralPortRange: { low: number; high: number };
     reservedPorts: { low: number; high: number }[]; netns: string | null; socketCount: number;
+    kernelEvidence: { available: boolean; code: string | null; reason: string | null; tracepoint: boolean };
   } {
     const s = this.snapshot;
     return {
@@ -159,14 +188,45 @@ export class SnapshotView {
       ephemeralPortRange: s.host.ephemeralPortRange ?? { low: 0, high: 0 },
       reservedPorts: s.host.reservedPorts,
       netns: s.host.netns,
+      kernelEvidence: s.kernel
+        ? { available: s.kernel.available, code: s.kernel.code, reason: s.kernel.reason, tracepoint: s.kernel.tracepoint }
+        : { available: false, code: 'NOT_READ', reason: 'this snapshot was taken without the kernel source', tracepoint: false },
       socketCount: s.sockets.length,
     };
   }
 
-  summary(minConfidence: number): { total: number; inbound: number; outbound: number; unknown: number } {
+  /** What the kernel says about a connection, or null when the kernel source has no record of it. */
+  kernelFacts(c: ConnectionRecord): KernelFactsRecord | null {
+    const k = this.snapshot.kernel;
+    const cookie = c.socket.cookie;
+    if (!k || !k.available || cookie === null) return null;
+    const rec = k.records.get(cookie);
+    const birth = k.births.get(cookie) ?? null;
+    if (!rec && !birth) return null;
+    const kd = rec ? kernelDirection(rec) : null;
+    const finding = kernelFinding(this.ctx, c.socket);
+    return {
+      direction: finding?.direction ?? 'UNKNOWN',
+      rule: finding?.rule ?? null,
+      bornAs: birth?.direction ?? null,
+      birthTransition: birth?.transition ?? null,
+      portChosenByConnect: rec?.connectChosePort ?? false,
+      explicitPortBind: rec?.explicitPortBind ?? false,
+      explicitAddressBind: rec?.explicitAddressBind ?? false,
+      sharesListenerPort: rec?.sharesListenerPort ?? false,
+      listenerId: rec?.sharedListenerCookie ?? rec?.listenerCookie ?? null,
+      inheritedAcceptBacklog: rec?.acceptBacklogInherited ?? false,
+      acceptBacklog: rec?.maxAckBacklog ?? 0,
+      iteratorRule: kd?.rule ?? null,
+    };
+  }
+
+  summary(minConfidence: number, netns?: string | null): { total: number; inbound: number; outbound: number; unknown: number } {
     const s = { total: 0, inbound: 0, outbound: 0, unknown: 0 };
     const v = this.verdicts;
+    const ns = netnsIdFor(this.snapshot, netns);
     for (let i = 0; i < this.ctx.conns.length; i++) {
+      if (ns !== null && (this.ctx.conns[i].netns ?? this.snapshot.host.netns) !== ns) continue;
       s.total++;
       const d = v.direction(i);
       if (d === 'UNKNOWN' || v.confidence(i) < minConfidence) s.unknown++;

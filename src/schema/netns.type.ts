@@ -1,0 +1,64 @@
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { PortRange } from './host.type';
+
+@ObjectType({ description: "The container a namespace's processes belong to, from /proc/PID/cgroup." })
+export class Container {
+  @Field({ description: 'docker, containerd, cri-o or podman.' })
+  runtime!: string;
+
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String, { nullable: true, description: 'Kubernetes pod UID, when the cgroup path carries one.' })
+  podUid!: string | null;
+}
+
+@ObjectType({ description: 'A network namespace of this host and how tcpdir read it.' })
+export class Netns {
+  @Field(() => ID, { description: 'nsfs id, e.g. net:[4026532177]; Connection.netns and Listener.netns carry it.' })
+  id!: string;
+
+  @Field(() => String, { nullable: true, description: 'Name under /run/netns (ip netns), when it has one.' })
+  name!: string | null;
+
+  @Field(() => [Int], { description: 'Process ids (tgids) living in the namespace.' })
+  pids!: number[];
+
+  @Field(() => Container, { nullable: true })
+  container!: Container | null;
+
+  @Field(() => PortRange, { nullable: true, description: "The namespace's own ip_local_port_range, read inside it; null when unreadable." })
+  ephemeralPortRange!: PortRange | null;
+
+  @Field({ description: 'The range could not be read inside the namespace and 32768-60999 is assumed (range evidence then weighs half).' })
+  ephemeralPortRangeAssumed!: boolean;
+
+  @Field(() => [PortRange], { description: 'ip_local_reserved_ports of the namespace.' })
+  reservedPorts!: PortRange[];
+
+  @Field({ description: "netlink (sock_diag inside the namespace), procfs (/proc/PID/net/tcp{,6}: no cookies, no tcp_info) or none (not read)." })
+  source!: string;
+
+  @Field(() => String, { nullable: true, description: 'Why a fallback happened or the namespace was not read.' })
+  reason!: string | null;
+
+  @Field({ description: 'The namespace tcpdir runs in.' })
+  self!: boolean;
+
+  @Field(() => Int, { description: 'Sockets read in it, listeners included.' })
+  socketCount!: number;
+
+  @Field(() => Int)
+  connectionCount!: number;
+
+  @Field(() => Int)
+  listenerCount!: number;
+
+  @Field(() => Int, { description: 'Connections whose other end was found in another namespace of this host (both ends certain).' })
+  crossNamespacePaired!: number;
+
+  @Field(() => Int, {
+    description: 'Connections whose remote address is a local address of some namespace here but no peer socket matched: NAT on the host rewrote the tuple, or the other end is out of sight.',
+  })
+  unpairedLocalRemote!: number;
+}
