@@ -1,0 +1,33 @@
+# tcpdir: build the TypeScript, the sock_diag addon and the eBPF addon, then ship a slim runtime.
+# Run (host network and pid namespaces: tcpdir reports the host's sockets and processes):
+#   docker run --rm --network host --pid host \
+#     --cap-add SYS_ADMIN --cap-add BPF --cap-add PERFMON --cap-add SYS_PTRACE --cap-add NET_ADMIN \
+#     -v /run/netns:/run/netns:ro tcpdir
+# SYS_ADMIN: enter other network namespaces (setns); BPF+PERFMON: load the eBPF iterator and
+# tracepoint; SYS_PTRACE: read other users' /proc/PID/fd for process attribution. Without them
+# tcpdir still starts and serves heuristic verdicts for what it can see, and says what is missing.
+
+FROM node:20-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
+ && rm -rf /var/lib/apt/lists/*
+# node-gyp must build offline against this image's own Node headers.
+ENV npm_config_nodedir=/usr/local
+WORKDIR /app
+COPY . .
+RUN npm ci --foreground-scripts && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libbpf1 libelf1 zlib1g \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app/package.json /app/schema.graphql ./
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/build/Release/*.node ./build/Release/
+COPY --from=build /app/node_modules ./node_modules
+EXPOSE 4000
+# With --network host, 127.0.0.1 is the host's loopback; to listen elsewhere pass --host and a token.
+ENTRYPOINT ["node", "bin/tcpdir.js"]
+CMD ["serve", "--host", "127.0.0.1", "--port", "4000"]
