@@ -1,6 +1,6 @@
 import { InputError } from '../service';
 
-type Kind = { type: 'int' } | { type: 'float' } | { type: 'enum'; values: readonly string[] } | { type: 'endpoint' };
+type Kind = { type: 'int' } | { type: 'float' } | { type: 'enum'; values: readonly string[] } | { type: 'endpoint' } | { type: 'string' };
 export type ParamSpec = Record<string, Kind>;
 
 const INT32_MAX = 2 ** 31 - 1;
@@ -58,6 +58,10 @@ export function parseParams(query: Record<string, unknown>, spec: ParamSpec): Re
       }
       case 'endpoint':
         out[name] = parseEndpoint(name, s);
+        break;
+      case 'string':
+        if (s.length === 0 || s.length > 256) throw new InputError(name, `${name} must be 1 to 256 characters, got ${s.length}`);
+        out[name] = s;
         break;
     }
   }

@@ -15,6 +15,7 @@ const FILTER: ParamSpec = {
   remotePort: { type: 'int' },
   minConfidence: { type: 'float' },
   state: { type: 'enum', values: STATES },
+  netns: { type: 'string' },
 };
 
 export interface RestRoute {
@@ -35,7 +36,7 @@ export const REST_ROUTES: readonly RestRoute[] = [
     path: '/api/v1/connections/:id', document: 'connection', params: {}, summary: 'One connection by id.',
     variables: (_p, path) => ({ id: path.id }), notFound: 'no connection with this id',
   },
-  { path: '/api/v1/listeners', document: 'listeners', params: { port: { type: 'int' } }, summary: 'Listening sockets.' },
+  { path: '/api/v1/listeners', document: 'listeners', params: { port: { type: 'int' }, netns: { type: 'string' } }, summary: 'Listening sockets.' },
   {
     path: '/api/v1/verdict', document: 'verdict', params: { local: { type: 'endpoint' }, remote: { type: 'endpoint' } },
     summary: 'The verdict of one connection, by local=ADDR:PORT and remote=ADDR:PORT (IPv6 as [ADDR]:PORT).',
@@ -47,7 +48,8 @@ export const REST_ROUTES: readonly RestRoute[] = [
     },
     notFound: 'no connection with this local and remote endpoint',
   },
-  { path: '/api/v1/summary', document: 'summary', params: { minConfidence: { type: 'float' } }, summary: 'Connections by direction.' },
+  { path: '/api/v1/summary', document: 'summary', params: { minConfidence: { type: 'float' }, netns: { type: 'string' } }, summary: 'Connections by direction.' },
+  { path: '/api/v1/namespaces', document: 'namespaces', params: {}, summary: 'Every network namespace covered, how each was read, and which could not be.' },
   { path: '/api/v1/host', document: 'host', params: {}, summary: 'Where and when the snapshot was taken.' },
 ];
 

@@ -1,4 +1,4 @@
-import { collectSnapshot, ProcessResolver } from '../collectors';
+import { collectAllNamespaces, collectSnapshot, ProcessResolver } from '../collectors';
 import { KernelEvidenceSource, type KernelUnavailable } from '../collectors/kernel-evidence';
 import type { KernelBirth, KernelEvidence, KernelRecord, ProcessMap, ProcessRef, Snapshot, SourceName } from '../model';
 import { HistoryKeeper } from './history-keeper';
@@ -24,6 +24,12 @@ export interface ServiceOptions {
   staleWhileRevalidate?: boolean;
   /** Directory holding the netlink addon (default build/Release); tests point it elsewhere. */
   nativeDir?: string;
+  /**
+   * Read every network namespace on the host (default false here; the CLI turns it on). With
+   * CAP_SYS_ADMIN each is entered (sock_diag + its own port range); without, foreign ones come
+   * from /proc/PID/net/tcp{,6} and Query.namespaces says so.
+   */
+  allNamespaces?: boolean;
   /**
    * Read the kernel's own socket state with eBPF (default true). When it cannot load (no
    * privilege, no BTF, built without the toolchain), tcpdir runs on heuristics and says why.
@@ -93,7 +99,11 @@ export class TcpdirService {
   private async refresh(): Promise<SnapshotView> {
     const t0 = performance.now();
     const [snap, kernel] = await Promise.all([
-      this.opts.collect ? this.opts.collect() : collectSnapshot({ source: this.opts.source ?? 'auto', procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir }),
+      this.opts.collect
+        ? this.opts.collect()
+        : this.opts.allNamespaces
+          ? collectAllNamespaces({ source: this.opts.source ?? 'auto', procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir })
+          : collectSnapshot({ source: this.opts.source ?? 'auto', procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir }),
       this.readKernel(),
     ]);
     if (kernel) snap.kernel = this.kernelEvidenceFor(snap, kernel);
