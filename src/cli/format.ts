@@ -49,3 +49,34 @@ export function explain(local: string, remote: string, v: Row['verdict'] | null)
   const lines = v.evidence.map((e) => `  ${e.favors === 'INBOUND' ? '+' : '-'} ${pad(e.rule, 22)} ${e.favors.toLowerCase()} by ${e.weight.toFixed(2)}: ${e.detail}`);
   return [head, v.evidence.length ? 'Evidence (log-odds weights; + favours inbound, - outbound):' : 'No rule found anything.', ...lines].join('\n');
 }
+
+export interface NamespaceRow {
+  id: string;
+  name: string | null;
+  pids: number[];
+  container: { runtime: string; id: string; podUid: string | null } | null;
+  ephemeralPortRange: { low: number; high: number } | null;
+  ephemeralPortRangeAssumed: boolean;
+  source: string;
+  reason: string | null;
+  self: boolean;
+  connectionCount: number;
+  listenerCount: number;
+}
+
+export function namespaceTable(rows: NamespaceRow[]): string {
+  return table(
+    ['NETNS', 'NAME', 'PROCS', 'CONTAINER', 'PORT RANGE', 'SOURCE', 'CONNS', 'LISTEN', 'REASON'],
+    rows.map((r) => [
+      r.id + (r.self ? ' (self)' : ''),
+      r.name ?? '-',
+      String(r.pids.length),
+      r.container ? `${r.container.runtime}:${r.container.id.slice(0, 12)}` : '-',
+      r.ephemeralPortRange ? `${r.ephemeralPortRange.low}-${r.ephemeralPortRange.high}${r.ephemeralPortRangeAssumed ? ' (assumed)' : ''}` : '-',
+      r.source,
+      String(r.connectionCount),
+      String(r.listenerCount),
+      r.reason ?? '',
+    ]),
+  );
+}

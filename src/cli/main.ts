@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { TcpdirService } from '../service';
 import { createServer, DOCUMENTS, UnsafeBindError } from '../server';
 import { parseEndpoint } from '../server/rest-params';
-import { connectionTable, explain, type Row } from './format';
+import { connectionTable, explain, namespaceTable, type NamespaceRow, type Row } from './format';
 
 function int(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -21,9 +21,17 @@ function confidence(v: string): number {
 
 const sourceOption = () => new Option('--source <source>', 'where sockets are read from').choices(['auto', 'netlink', 'procfs']).default('auto');
 
+// Every namespace by default. With CAP_SYS_ADMIN each is entered (sock_diag and its own port
+// range); without, the others are read from /proc/PID/net/tcp{,6} and `namespaces` says so.
+const allNamespacesOption = () =>
+  new Option('--no-all-namespaces', 'read only the network namespace tcpdir runs in (default: every namespace on the host)');
+const netnsOption = () => new Option('--netns <netns>', 'only this network namespace: nsfs id (net:[4026532177]) or /run/netns name');
+
 /** Runs a stored GraphQL document in-process (no HTTP), as the REST mirror does. */
-async function query<T>(o: { source: string; kernelEvidence?: boolean }, doc: keyof typeof DOCUMENTS, variables: Record<string, unknown>): Promise<T> {
-  const service = new TcpdirService({ source: o.source as 'auto', maxAgeMs: 0, history: false, kernelEvidence: o.kernelEvidence });
+async function query<T>(
+  o: { source: string; kernelEvidence?: boolean; allNamespaces?: boolean }, doc: keyof typeof DOCUMENTS, variables: Record<string, unknown>,
+): Promise<T> {
+  const service = new TcpdirService({ source: o.source as 'auto', maxAgeMs: 0, history: false, kernelEvidence: o.kernelEvidence, allNamespaces: o.allNamespaces !== false });
   const s = await createServer({ service, logLevel: 'silent' });
   try {
     const res = await s.app.inject({ method: 'POST', url: '/graphql', payload: { query: DOCUMENTS[doc], variables } });
@@ -49,10 +57,11 @@ export function program(): Command {
     .option('--rate-limit <n>', 'requests per minute per client (0 = off)', int('rate-limit', 0, 1_000_000), 0)
     .option('--log-level <level>', 'pino log level', 'info')
     .option('--no-kernel-evidence', 'do not load the eBPF kernel-evidence source')
+    .addOption(allNamespacesOption())
     .action(async (o) => {
       const s = await createServer({
         host: o.host, port: o.port, source: o.source, maxAgeMs: o.maxAgeMs, token: o.token, rateLimit: o.rateLimit, logLevel: o.logLevel,
-        kernelEvidence: o.kernelEvidence,
+        kernelEvidence: o.kernelEvidence, allNamespaces: o.allNamespaces !== false,
       });
       try {
         await s.listen();
@@ -87,9 +96,11 @@ export function program(): Command {
     .addOption(sourceOption())
     .option('--no-kernel-evidence', 'do not load the eBPF kernel-evidence source')
     .option('--json', 'print JSON (the GraphQL/REST shape)')
+    .addOption(allNamespacesOption())
+    .addOption(netnsOption())
     .action(async (o) => {
       const rows = await query<Row[]>(o, 'connections', {
-        direction: o.direction?.toUpperCase(), port: o.port, minConfidence: o.minConfidence, limit: o.limit,
+        direction: o.direction?.toUpperCase(), port: o.port, minConfidence: o.minConfidence, limit: o.limit, netns: o.netns,
       });
       console.log(o.json ? JSON.stringify(rows, null, 2) : connectionTable(rows));
     });
@@ -101,12 +112,21 @@ export function program(): Command {
     .addOption(sourceOption())
     .option('--no-kernel-evidence', 'do not load the eBPF kernel-evidence source')
     .option('--json', 'print the verdict as JSON')
+    .addOption(allNamespacesOption())
     .action(async (local: string, remote: string, o) => {
       const [la, lp] = parseEndpoint('local', local);
       const [ra, rp] = parseEndpoint('remote', remote);
       const v = await query<Row['verdict'] | null>(o, 'verdict', { localAddress: la, localPort: lp, remoteAddress: ra, remotePort: rp });
       console.log(o.json ? JSON.stringify(v, null, 2) : explain(local, remote, v));
       if (!v) process.exitCode = 1;
+    });
+  p.command('namespaces')
+    .description('list the network namespaces tcpdir covers, how each was read, and which it could not read')
+    .addOption(sourceOption())
+    .option('--json', 'print JSON (the GraphQL/REST shape)')
+    .action(async (o) => {
+      const list = await query<NamespaceRow[]>({ ...o, kernelEvidence: false, allNamespaces: true }, 'namespaces', {});
+      console.log(o.json ? JSON.stringify(list, null, 2) : namespaceTable(list));
     });
   return p;
 }
