@@ -6,7 +6,7 @@ import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastif
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { GraphQLError, ValidationContext } from 'graphql';
 import { requestContext, type RequestContext } from '../resolvers';
 import { TcpdirService, type ServiceOptions } from '../service';
@@ -63,6 +63,11 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     // Query strings are parsed into arrays on repetition, so "given twice" can be reported.
     routerOptions: { maxParamLength: 200 },
+    // Errors the router raises before any handler (e.g. a path with invalid percent-encoding) get
+    // the same error envelope as everything else.
+    frameworkErrors: (err, _req, reply) => {
+      (reply as FastifyReply).code(400).send({ error: { code: err.code ?? 'BAD_REQUEST', message: err.message, parameter: null } });
+    },
   });
 
   const service =
@@ -95,9 +100,12 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     await app.register(rateLimit, {
       max: options.rateLimit,
       timeWindow: '1 minute',
+      // The plugin throws what this returns, so it reaches the error handler below: give it the
+      // statusCode/code/message that handler turns into the usual error envelope.
       errorResponseBuilder: (_req, ctx) => ({
         statusCode: 429,
-        error: { code: 'RATE_LIMITED', message: `more than ${ctx.max} requests per minute; retry in ${ctx.after}`, parameter: null },
+        code: 'RATE_LIMITED',
+        message: `more than ${ctx.max} requests per minute; retry in ${ctx.after}`,
       }),
     });
   }

@@ -1,0 +1,85 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { createServer, type TcpdirServer } from '../../src';
+import { openPair } from '../helpers/sockets';
+
+describe('abuse limits', () => {
+  let tcpdir: TcpdirServer;
+  let pair: Awaited<ReturnType<typeof openPair>>;
+  before(async () => {
+    pair = await openPair('127.0.0.1');
+    tcpdir = await createServer({ logLevel: 'silent', maxAgeMs: 60_000 });
+  });
+  after(async () => {
+    await tcpdir.close();
+    await pair.close();
+  });
+
+  test('query depth over the limit: 400 GRAPHQL_VALIDATION_FAILED naming depth; at the limit it runs', async () => {
+    // connections(1) > peer x8 > id: depth 10 is the default limit.
+    const ok = await request(tcpdir.server).post('/graphql').send({ query: `{ connections(port: ${pair.port}) { ${'peer { '.repeat(8)}id${' }'.repeat(8)} } }` });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.body.errors, undefined);
+    const res = await request(tcpdir.server).post('/graphql').send({ query: `{ connections { ${'peer { '.repeat(11)}id${' }'.repeat(11)} } }` });
+    assert.equal(res.status, 400);
+    assert.equal(res.body.errors[0].extensions.code, 'GRAPHQL_VALIDATION_FAILED');
+    assert.match(res.body.errors[0].message, /depth/i);
+  });
+
+  test('query cost over the limit (many aliases of connections): 400 naming the cost, nothing executed', async () => {
+    const aliases = (n: number) => Array.from({ length: n }, (_, i) => `c${i}: connections(port: ${pair.port}) { id verdict { direction } }`).join(' ');
+    const few = await request(tcpdir.server).post('/graphql').send({ query: `{ ${aliases(10)} }` });
+    assert.equal(few.status, 200, few.text);
+    assert.equal(few.body.data.c9.length, 2);
+    const many = await request(tcpdir.server).post('/graphql').send({ query: `{ ${aliases(1000)} }` });
+    assert.equal(many.status, 400, many.text.slice(0, 300));
+    assert.equal(many.body.data, undefined);
+    assert.equal(many.body.errors[0].extensions.code, 'GRAPHQL_VALIDATION_FAILED');
+    assert.match(many.body.errors[0].message, /cost/i);
+    // A lower configured limit bites earlier.
+    const strict = await createServer({ logLevel: 'silent', maxAgeMs: 60_000, maxCost: 20, service: tcpdir.service });
+    try {
+      const r = await request(strict.server).post('/graphql').send({ query: `{ ${aliases(10)} }` });
+      assert.equal(r.status, 400);
+      assert.match(r.body.errors[0].message, /cost/i);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  test('a body over 64 KiB: 413 with an error body, on GraphQL and on any POST; the server keeps serving', async () => {
+    const big = await request(tcpdir.server).post('/graphql').send({ query: '{ host { source } }', variables: { pad: 'x'.repeat(70 * 1024) } });
+    assert.equal(big.status, 413);
+    assert.equal(big.body.error.code, 'FST_ERR_CTP_BODY_TOO_LARGE');
+    const under = await request(tcpdir.server).post('/graphql').send({ query: '{ host { source } }', variables: { pad: 'x'.repeat(60 * 1024) } });
+    assert.equal(under.status, 200);
+    const small = await createServer({ logLevel: 'silent', bodyLimit: 1024, service: tcpdir.service });
+    try {
+      const r = await request(small.server).post('/graphql').send({ query: `{ host { source } } # ${'x'.repeat(2000)}` });
+      assert.equal(r.status, 413);
+    } finally {
+      await small.close();
+    }
+    assert.equal((await request(tcpdir.server).get('/healthz')).status, 200);
+  });
+
+  test('rate limit: N requests per minute per client pass, the next gets 429 RATE_LIMITED; off by default', async () => {
+    const limited = await createServer({ logLevel: 'silent', rateLimit: 5, service: tcpdir.service });
+    try {
+      const urls = ['/api/v1/summary', '/healthz', '/api/v1/host', '/api/v1/summary', '/api/v1/listeners'];
+      for (const u of urls) assert.equal((await request(limited.server).get(u)).status, 200, u);
+      const over = await request(limited.server).get('/api/v1/summary');
+      assert.equal(over.status, 429);
+      assert.equal(over.body.error.code, 'RATE_LIMITED');
+      assert.match(over.body.error.message, /5 requests per minute/);
+      assert.ok(Number(over.headers['retry-after']) > 0, JSON.stringify(over.headers));
+      const gql = await request(limited.server).post('/graphql').send({ query: '{ host { source } }' });
+      assert.equal(gql.status, 429);
+    } finally {
+      await limited.close();
+    }
+    // The shared server has no limit: well past 5 requests still answer.
+    for (let i = 0; i < 20; i++) assert.equal((await request(tcpdir.server).get('/healthz')).status, 200);
+  });
+});
