@@ -1,10 +1,11 @@
 // bench:accuracy — runs the scenario suite (test/scenarios, needs root) and prints, as Markdown,
-// tcpdir's verdicts beside the classic four-rule baseline (bench/baseline.ts) per scenario and in
-// total, plus tcpdir's calibration (confidence bucket -> accuracy).
-//   node dist/bench/accuracy.js [--mode isolated|combined|both] [--source netlink|procfs|both]
-import type { SourceName, Verdict } from '../src/model';
+// three classifiers side by side per scenario and in total: tcpdir with kernel (eBPF) evidence,
+// tcpdir on heuristics alone (both as TcpdirService serves them), and the classic four-rule
+// baseline (bench/baseline.ts); plus the calibration of each tcpdir column.
+//   node dist/bench/accuracy.js [--mode isolated|combined|both] [--no-kernel] [--no-procfs]
+import type { Verdict } from '../src/model';
 import { unsupportedReason } from '../test/scenarios/netns';
-import { outcomeOf, runScenarios, type Observation, type Outcome, type RunMode } from '../test/scenarios/runner';
+import { DEFAULT_RUNS, outcomeOf, probeKernel, runScenarios, type CollectRun, type Observation, type Outcome, type RunMode } from '../test/scenarios/runner';
 import type { CollectOutput } from '../test/scenarios/collect';
 import { isAmbiguous } from '../test/scenarios/scenarios';
 import { classicClassify } from './baseline';
@@ -20,10 +21,22 @@ function choose<T extends string>(value: string, all: T[], what: string): T[] {
   return [value as T];
 }
 
-interface Scored extends Observation {
-  tcpdir: Verdict | null;
+/** One socket of one scenario in one mode, as each classifier judged it. */
+interface Row {
+  obs: Observation;
+  kernel: Verdict | null;
+  heuristic: Verdict | null;
+  procfs: Verdict | null;
   baseline: Verdict | null;
 }
+
+type Column = 'kernel' | 'heuristic' | 'procfs' | 'baseline';
+const COLUMN_NAMES: Record<Column, string> = {
+  kernel: 'tcpdir + kernel (netlink)',
+  heuristic: 'tcpdir heuristics (netlink)',
+  procfs: 'tcpdir heuristics (procfs)',
+  baseline: 'classic rules (netlink snapshot)',
+};
 
 const baselineCache = new WeakMap<CollectOutput, Map<string, Verdict>>();
 function baselineFor(o: Observation): Verdict | null {
@@ -45,22 +58,27 @@ function cell(expected: Observation['expectation']['direction'], v: Verdict | nu
   return `${MARK[oc]} ${v.direction}${conf}`;
 }
 
-function perScenarioTable(rows: Scored[]): string {
-  const lines = [
-    '| scenario | socket | state | expected | tcpdir | classic rules |',
-    '|---|---|---|---|---|---|',
-  ];
+/** The rule that decided a certain verdict with kernel evidence, e.g. kernel-inherited-backlog. */
+function kernelRule(o: Observation | undefined): string {
+  return o?.row?.kernel?.rule ?? '–';
+}
+
+function perScenarioTable(rows: Row[], columns: Column[], kernelObs: Map<Row, Observation>): string {
+  const withKernel = columns.includes('kernel');
+  const head = ['scenario', 'socket', 'state', 'expected', ...columns.map((c) => COLUMN_NAMES[c]), ...(withKernel ? ['kernel rule'] : [])];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   // Identical rows (e.g. the four children of one listener) are folded into one with a count.
   const folded = new Map<string, { line: string[]; n: number }>();
   for (const r of rows) {
-    const e = r.expectation;
+    const e = r.obs.expectation;
+    const notes = [isAmbiguous(r.obs.scenario, 'netlink') ? ' *' : '', e.kernelUnknown ? ' ᵏ' : '', e.heuristicBlindSpot ? ' ᵇ' : ''].join('');
     const line = [
-      `${e.scenario}${isAmbiguous(r.scenario, r.source) ? ' *' : ''}`,
+      `${e.scenario}${notes}`,
       e.label,
-      r.row?.state ?? '(not reported)',
+      r.obs.row?.state ?? '(not reported)',
       e.direction,
-      cell(e.direction, r.tcpdir, true),
-      cell(e.direction, r.baseline, false),
+      ...columns.map((c) => cell(e.direction, r[c], c !== 'baseline')),
+      ...(withKernel ? [kernelRule(kernelObs.get(r))] : []),
     ];
     const key = line.join('|');
     const f = folded.get(key);
@@ -74,16 +92,17 @@ function perScenarioTable(rows: Scored[]): string {
   return lines.join('\n');
 }
 
-interface Tally { n: number; correct: number; wrong: number; wrongConfident: number; unknown: number; missing: number }
+interface Tally { n: number; correct: number; wrong: number; wrongConfident: number; certain: number; unknown: number; missing: number }
 
-function tally(rows: Scored[], pick: (r: Scored) => Verdict | null): Tally {
-  const t: Tally = { n: 0, correct: 0, wrong: 0, wrongConfident: 0, unknown: 0, missing: 0 };
+function tally(rows: Row[], c: Column): Tally {
+  const t: Tally = { n: 0, correct: 0, wrong: 0, wrongConfident: 0, certain: 0, unknown: 0, missing: 0 };
   for (const r of rows) {
-    const v = pick(r);
-    const oc = outcomeOf(r.expectation.direction, v);
+    const v = r[c];
+    const oc = outcomeOf(r.obs.expectation.direction, v);
     t.n++;
     t[oc]++;
     if (oc === 'wrong' && v && v.confidence >= 0.9) t.wrongConfident++;
+    if (v?.certain && c !== 'baseline') t.certain++;
   }
   return t;
 }
@@ -92,16 +111,16 @@ function pct(a: number, n: number): string {
   return n ? `${((100 * a) / n).toFixed(0)}%` : '–';
 }
 
-function totalsTable(groups: Array<{ name: string; rows: Scored[] }>): string {
+function totalsTable(groups: Array<{ mode: RunMode; rows: Row[] }>, columns: Column[]): string {
   const lines = [
-    '| run | classifier | sockets | correct | wrong | wrong at ≥ 0.9 | unknown | not reported | right when answering |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| mode | classifier | sockets | correct | wrong | wrong at ≥ 0.9 | certain | unknown | not reported | right when answering |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const g of groups) {
-    for (const [who, pick] of [['tcpdir', (r: Scored) => r.tcpdir], ['classic rules', (r: Scored) => r.baseline]] as const) {
-      const t = tally(g.rows, pick);
-      lines.push(`| ${g.name} | ${who} | ${t.n} | ${t.correct} (${pct(t.correct, t.n)}) | ${t.wrong} (${pct(t.wrong, t.n)}) | ` +
-        `${t.wrongConfident} | ${t.unknown} | ${t.missing} | ${pct(t.correct, t.correct + t.wrong)} |`);
+    for (const c of columns) {
+      const t = tally(g.rows, c);
+      lines.push(`| ${g.mode} | ${COLUMN_NAMES[c]} | ${t.n} | ${t.correct} (${pct(t.correct, t.n)}) | ${t.wrong} (${pct(t.wrong, t.n)}) | ` +
+        `${t.wrongConfident} | ${c === 'baseline' ? '–' : t.certain} | ${t.unknown} | ${t.missing} | ${pct(t.correct, t.correct + t.wrong)} |`);
     }
   }
   return lines.join('\n');
@@ -109,13 +128,13 @@ function totalsTable(groups: Array<{ name: string; rows: Scored[] }>): string {
 
 const BUCKETS: Array<[number, number]> = [[0.5, 0.6], [0.6, 0.7], [0.7, 0.8], [0.8, 0.9], [0.9, 0.99], [0.99, 1.0001]];
 
-function calibrationTable(rows: Scored[]): string {
-  const lines = ['| tcpdir confidence | verdicts | right | accuracy | mean confidence |', '|---|---|---|---|---|'];
-  const unknown = rows.filter((r) => r.tcpdir?.direction === 'UNKNOWN').length;
+function calibrationTable(rows: Row[], c: Column): string {
+  const lines = ['| confidence | verdicts | right | accuracy | mean confidence |', '|---|---|---|---|---|'];
+  const unknown = rows.filter((r) => r[c]?.direction === 'UNKNOWN').length;
   for (const [lo, hi] of BUCKETS) {
-    const inB = rows.filter((r) => r.tcpdir && r.tcpdir.direction !== 'UNKNOWN' && r.tcpdir.confidence >= lo && r.tcpdir.confidence < hi);
-    const right = inB.filter((r) => outcomeOf(r.expectation.direction, r.tcpdir) === 'correct').length;
-    const mean = inB.length ? inB.reduce((s, r) => s + r.tcpdir!.confidence, 0) / inB.length : NaN;
+    const inB = rows.filter((r) => r[c] && r[c]!.direction !== 'UNKNOWN' && r[c]!.confidence >= lo && r[c]!.confidence < hi);
+    const right = inB.filter((r) => outcomeOf(r.obs.expectation.direction, r[c]) === 'correct').length;
+    const mean = inB.length ? inB.reduce((s, r) => s + r[c]!.confidence, 0) / inB.length : NaN;
     const label = hi > 1 ? `[${lo.toFixed(2)}, 1.00]` : `[${lo.toFixed(2)}, ${hi.toFixed(2)})`;
     lines.push(`| ${label} | ${inB.length} | ${right} | ${pct(right, inB.length)} | ${Number.isNaN(mean) ? '–' : mean.toFixed(3)} |`);
   }
@@ -123,14 +142,15 @@ function calibrationTable(rows: Scored[]): string {
   return lines.join('\n');
 }
 
-function ordinalIndex(rows: Scored[]): Map<string, Scored> {
+/** Observations keyed by scenario, label and ordinal: runs pick different ephemeral ports. */
+function ordinalIndex(obs: Observation[]): Map<string, Observation> {
   const seen = new Map<string, number>();
-  const out = new Map<string, Scored>();
-  for (const r of rows) {
-    const base = `${r.expectation.scenario}|${r.expectation.label}`;
+  const out = new Map<string, Observation>();
+  for (const o of obs) {
+    const base = `${o.expectation.scenario}|${o.expectation.label}`;
     const i = seen.get(base) ?? 0;
     seen.set(base, i + 1);
-    out.set(`${base}|${i}`, r);
+    out.set(`${base}|${i}`, o);
   }
   return out;
 }
@@ -139,39 +159,78 @@ async function main(): Promise<void> {
   const reason = unsupportedReason();
   if (reason) throw new Error(`bench:accuracy needs the scenario suite, which cannot run here: ${reason}`);
   const modes = choose<RunMode>(arg('--mode', 'both'), ['isolated', 'combined'], 'mode');
-  const sources = choose<SourceName>(arg('--source', 'both'), ['netlink', 'procfs'], 'source');
-  const started = Date.now();
-  const groups: Array<{ name: string; rows: Scored[] }> = [];
-  for (const mode of modes) {
-    const obs = await runScenarios({ mode, sources, log: (l) => process.stderr.write(`${l}\n`) });
-    for (const source of sources) {
-      const rows = obs.filter((o) => o.source === source).map((o) => ({ ...o, tcpdir: o.row?.verdict ?? null, baseline: baselineFor(o) }));
-      groups.push({ name: `${mode} / ${source}`, rows });
+  let runs: CollectRun[] = DEFAULT_RUNS;
+  const notes: string[] = [];
+  if (process.argv.includes('--no-kernel')) runs = runs.filter((r) => !r.kernel);
+  else {
+    const k = probeKernel();
+    if (!k.available) {
+      notes.push(`Kernel evidence column left out: the eBPF source cannot load here (${k.code}: ${k.reason}).`);
+      runs = runs.filter((r) => !r.kernel);
     }
+  }
+  if (process.argv.includes('--no-procfs')) runs = runs.filter((r) => r.source !== 'procfs');
+  const columns: Column[] = [
+    ...(runs.some((r) => r.kernel) ? ['kernel' as const] : []),
+    'heuristic',
+    ...(runs.some((r) => r.source === 'procfs') ? ['procfs' as const] : []),
+    'baseline',
+  ];
+  const started = Date.now();
+  const groups: Array<{ mode: RunMode; rows: Row[] }> = [];
+  const kernelObs = new Map<Row, Observation>();
+  for (const mode of modes) {
+    const obs = await runScenarios({ mode, runs, log: (l) => process.stderr.write(`${l}\n`) });
+    const by = (run: string) => ordinalIndex(obs.filter((o) => o.run === run));
+    const heur = by('netlink'), kern = by('netlink+kernel'), proc = by('procfs');
+    const rows: Row[] = [];
+    for (const [key, o] of heur) {
+      const r: Row = {
+        obs: o,
+        heuristic: o.row?.verdict ?? null,
+        kernel: kern.get(key)?.row?.verdict ?? null,
+        procfs: proc.get(key)?.row?.verdict ?? null,
+        baseline: baselineFor(o),
+      };
+      const k = kern.get(key);
+      if (k) kernelObs.set(r, k);
+      rows.push(r);
+    }
+    groups.push({ mode, rows });
   }
   const all = groups.flatMap((g) => g.rows);
   const out: string[] = [];
-  out.push(`## Direction accuracy on ${new Set(all.map((r) => r.scenario.name)).size} scenarios`, '');
-  out.push('Real connections of known direction between two network namespaces (`test/scenarios`); the agent ' +
-    'namespace uses ephemeral ports 20000-29999. "classic rules": listener on the same address or wildcard → ' +
-    'inbound; local endpoint shared → inbound; local port in the ephemeral range → outbound; port < 1024 → ' +
-    'inbound; else outbound, each counted at confidence 1. `*` marks scenarios where the kernel state alone ' +
-    'cannot settle the direction.', '');
-  out.push('### Totals', '', totalsTable(groups), '');
-  out.push(`### Per scenario (${groups[0].name})`, '', perScenarioTable(groups[0].rows), '');
-  // Where the other runs disagree with the first one, say so rather than print every table.
-  // Runs pick different ephemeral ports, so sockets are matched by scenario, label and ordinal.
-  const first = ordinalIndex(groups[0].rows);
+  out.push(`## Direction accuracy on ${new Set(all.map((r) => r.obs.scenario.name)).size} scenarios`, '');
+  out.push('Real connections of known direction between two network namespaces (`test/scenarios`), snapshotted ' +
+    'through TcpdirService as the server serves them; the agent namespace uses ephemeral ports 20000-29999. ' +
+    '"tcpdir + kernel": with the eBPF socket iterator and state-change tracepoint; "heuristics": the same service ' +
+    'with kernel evidence turned off. "classic rules": listener on the same address or wildcard → inbound; local ' +
+    'endpoint shared → inbound; local port in the ephemeral range → outbound; port < 1024 → inbound; else ' +
+    'outbound, each counted at confidence 1. `*`: sock_diag and /proc alone cannot settle the direction; ' +
+    '`ᵏ`: a case the kernel rules leave UNKNOWN (docs/kernel-evidence.md); `ᵇ`: a declared blind spot of the heuristics.', '');
+  for (const n of notes) out.push(`> ${n}`, '');
+  out.push('### Totals', '', totalsTable(groups, columns), '');
+  out.push(`### Per scenario (${groups[0].mode})`, '', perScenarioTable(groups[0].rows, columns, kernelObs), '');
+  // Where the other modes disagree with the first one, say so rather than print every table.
+  const key = (r: Row) => `${r.obs.expectation.scenario}|${r.obs.expectation.label}`;
   for (const g of groups.slice(1)) {
-    const diffs = [...ordinalIndex(g.rows)].filter(([key, r]) => {
-      const a = first.get(key);
-      return !a || a.tcpdir?.direction !== r.tcpdir?.direction || Math.abs((a.tcpdir?.confidence ?? 0) - (r.tcpdir?.confidence ?? 0)) > 0.01;
-    }).map(([, r]) => r);
-    if (diffs.length) out.push(`### ${g.name}: verdicts that differ from ${groups[0].name}`, '', perScenarioTable(diffs), '');
-    else out.push(`${g.name}: every tcpdir verdict matches ${groups[0].name}.`, '');
+    const firstByKey = new Map<string, Row[]>();
+    for (const r of groups[0].rows) firstByKey.set(key(r), [...(firstByKey.get(key(r)) ?? []), r]);
+    const seen = new Map<string, number>();
+    const diffs = g.rows.filter((r) => {
+      const i = seen.get(key(r)) ?? 0;
+      seen.set(key(r), i + 1);
+      const a = firstByKey.get(key(r))?.[i];
+      return !a || columns.some((c) => c !== 'baseline' && (a[c]?.direction !== r[c]?.direction ||
+        Math.abs((a[c]?.confidence ?? 0) - (r[c]?.confidence ?? 0)) > 0.01));
+    });
+    if (diffs.length) out.push(`### ${g.mode}: verdicts that differ from ${groups[0].mode}`, '', perScenarioTable(diffs, columns, kernelObs), '');
+    else out.push(`${g.mode}: every tcpdir verdict matches ${groups[0].mode}.`, '');
   }
-  out.push(`### Calibration of tcpdir (all runs pooled, ${all.length} verdicts)`, '', calibrationTable(all), '');
-  out.push(`_${all.length} socket observations in ${((Date.now() - started) / 1000).toFixed(1)} s._`);
+  for (const c of columns.filter((x) => x !== 'baseline')) {
+    out.push(`### Calibration of ${COLUMN_NAMES[c]} (modes pooled, ${all.length} verdicts)`, '', calibrationTable(all, c), '');
+  }
+  out.push(`_${all.length} sockets × ${runs.length} runs in ${((Date.now() - started) / 1000).toFixed(1)} s._`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

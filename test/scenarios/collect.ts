@@ -1,12 +1,14 @@
 // Runs inside the agent namespace (`ip netns exec AGENT node dist/test/scenarios/collect.js
-// --source netlink|procfs`): one snapshot, classified, printed as JSON on stdout. A separate
-// process because a snapshot must be taken from inside the namespace it describes.
-// --serve: stays up and prints one snapshot per line read on stdin; with --history it carries
-// memory from one snapshot to the next as the service does (HistoryKeeper).
+// --source netlink|procfs [--kernel|--no-kernel]`): one snapshot, classified, printed as JSON on
+// stdout. A separate process because a snapshot must be taken from inside the namespace it
+// describes. The snapshot is built by TcpdirService, exactly as the server builds what it
+// serves (collection, kernel evidence, history, classification).
+// --serve: stays up and prints one snapshot per line read on stdin; with --history the service
+// carries memory from one snapshot to the next.
+// --probe-kernel: only says whether the eBPF source loads here ({available, code, reason}).
 import { createInterface } from 'node:readline';
-import { collectSnapshot } from '../../src/collectors/snapshot';
-import { classify } from '../../src/classifier';
-import { HistoryKeeper } from '../../src/service/history-keeper';
+import { TcpdirService } from '../../src/service/tcpdir-service';
+import type { KernelFactsRecord } from '../../src/service/view';
 import type { HostFacts, Socket, SourceName, Verdict } from '../../src/model';
 
 export interface CollectedRow {
@@ -17,7 +19,16 @@ export interface CollectedRow {
   rport: number;
   /** null for LISTEN sockets (the classifier judges only connections). */
   verdict: Verdict | null;
+  /** What the kernel source says of it (Connection.kernel); null without a record or for listeners. */
+  kernel: KernelFactsRecord | null;
   socket: Socket;
+}
+
+export interface KernelStatus {
+  available: boolean;
+  code: string | null;
+  reason: string | null;
+  tracepoint: boolean;
 }
 
 export interface CollectOutput {
@@ -25,6 +36,8 @@ export interface CollectOutput {
   fallbackReason: string | null;
   durationMs: number;
   host: HostFacts;
+  /** host.kernelEvidence of the served view. */
+  kernel: KernelStatus;
   rows: CollectedRow[];
   /** Socket inode -> owners, as entries (a Map does not survive JSON). */
   processes: Array<[number, Array<{ pid: number; command: string }>]> | null;
@@ -35,26 +48,31 @@ function argValue(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-async function snapshotOnce(source: 'netlink' | 'procfs' | 'auto', keeper: HistoryKeeper | null): Promise<void> {
-  const snapshot = await collectSnapshot({ source, processes: !process.argv.includes('--no-processes') });
-  if (keeper) snapshot.history = keeper.observe(snapshot);
-  const verdicts = classify(snapshot);
+async function snapshotOnce(service: TcpdirService): Promise<void> {
+  const view = await service.current();
+  const snapshot = view.snapshot;
+  const processes = process.argv.includes('--no-processes') ? null : await service.processesOf(view);
   const out: CollectOutput = {
     source: snapshot.source,
     fallbackReason: snapshot.fallbackReason,
     durationMs: snapshot.durationMs,
     host: snapshot.host,
-    rows: snapshot.sockets.map((s) => ({
-      state: s.state,
-      local: s.localAddress,
-      lport: s.localPort,
-      remote: s.remoteAddress,
-      rport: s.remotePort,
-      verdict: verdicts.get(s.id) ?? null,
-      socket: s,
-    })),
-    processes: snapshot.processes
-      ? [...snapshot.processes].map(([inode, refs]) => [inode, refs.map((r) => ({ pid: r.pid, command: r.command }))])
+    kernel: view.host().kernelEvidence,
+    rows: snapshot.sockets.map((s) => {
+      const conn = s.state === 'LISTEN' ? null : view.connection(s.id);
+      return {
+        state: s.state,
+        local: s.localAddress,
+        lport: s.localPort,
+        remote: s.remoteAddress,
+        rport: s.remotePort,
+        verdict: view.verdicts.get(s.id) ?? null,
+        kernel: conn ? view.kernelFacts(conn) : null,
+        socket: s,
+      };
+    }),
+    processes: processes
+      ? [...processes].map(([inode, refs]) => [inode, refs.map((r) => ({ pid: r.pid, command: r.command }))])
       : null,
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
@@ -65,13 +83,31 @@ async function main(): Promise<void> {
   if (source !== 'netlink' && source !== 'procfs' && source !== 'auto') {
     throw new Error(`--source must be netlink, procfs or auto, not ${source}`);
   }
-  const keeper = process.argv.includes('--history') ? new HistoryKeeper() : null;
-  if (!process.argv.includes('--serve')) return snapshotOnce(source, keeper);
-  // One request at a time: snapshots are taken in the order they were asked for.
-  const rl = createInterface({ input: process.stdin });
-  for await (const line of rl) {
-    if (line.trim() === 'quit') break;
-    await snapshotOnce(source, keeper);
+  if (process.argv.includes('--kernel') && process.argv.includes('--no-kernel')) {
+    throw new Error('--kernel and --no-kernel are exclusive');
+  }
+  const service = new TcpdirService({
+    source,
+    maxAgeMs: 0,
+    history: process.argv.includes('--history'),
+    kernelEvidence: process.argv.includes('--kernel') || process.argv.includes('--probe-kernel'),
+  });
+  try {
+    if (process.argv.includes('--probe-kernel')) {
+      const k = service.kernel;
+      const status = k.available ? { available: true, code: null, reason: null } : { available: false, code: k.code, reason: k.reason };
+      process.stdout.write(`${JSON.stringify(status)}\n`);
+      return;
+    }
+    if (!process.argv.includes('--serve')) return await snapshotOnce(service);
+    // One request at a time: snapshots are taken in the order they were asked for.
+    const rl = createInterface({ input: process.stdin });
+    for await (const line of rl) {
+      if (line.trim() === 'quit') break;
+      await snapshotOnce(service);
+    }
+  } finally {
+    service.close();
   }
 }
 

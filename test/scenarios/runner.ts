@@ -2,13 +2,13 @@
 // collect.js, inside the namespace) and pairs every expectation with the socket tcpdir saw.
 // Used by scenarios.test.ts and bench/accuracy.ts.
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { canonicalAddress, unmapIPv4, type SourceName, type Verdict } from '../../src/model';
-import type { CollectedRow, CollectOutput } from './collect';
+import type { CollectedRow, CollectOutput, KernelStatus } from './collect';
 import { Actor, createNetnsPair, REPO_ROOT, type ActorSocket, type Endpoint, type NetnsPair } from './netns';
-import { SCENARIOS, type Expectation, type KnownDirection, type Scenario, type ScenarioContext } from './scenarios';
+import { SCENARIOS, type ExpectOptions, type Expectation, type KnownDirection, type Scenario, type ScenarioContext } from './scenarios';
 
 export const COLLECT_JS = path.join(REPO_ROOT, 'dist', 'test', 'scenarios', 'collect.js');
 
@@ -19,11 +19,49 @@ export const COLLECT_JS = path.join(REPO_ROOT, 'dist', 'test', 'scenarios', 'col
  */
 export type RunMode = 'isolated' | 'combined';
 
+/** One way of snapshotting: a source, with or without the eBPF kernel evidence. */
+export interface CollectRun {
+  source: SourceName;
+  kernel: boolean;
+}
+
+/** The three runs the suite compares: what the server serves with kernel evidence, and without. */
+export const DEFAULT_RUNS: CollectRun[] = [
+  { source: 'netlink', kernel: true },
+  { source: 'netlink', kernel: false },
+  { source: 'procfs', kernel: false },
+];
+
+/** "netlink+kernel", "netlink", "procfs". */
+export function runName(r: CollectRun): string {
+  return r.kernel ? `${r.source}+kernel` : r.source;
+}
+
+function collectArgs(r: CollectRun): string[] {
+  return [COLLECT_JS, '--source', r.source, r.kernel ? '--kernel' : '--no-kernel'];
+}
+
+/**
+ * Whether the eBPF source loads on this host (addon built, privilege, BTF), asked of collect.js
+ * itself so the answer is the one the kernel runs will get.
+ */
+export function probeKernel(): KernelStatus {
+  if (!existsSync(COLLECT_JS)) throw new Error(`${COLLECT_JS} is missing: run \`npx tsc -p tsconfig.json\` first`);
+  const r = spawnSync(process.execPath, [COLLECT_JS, '--probe-kernel'], { encoding: 'utf8', timeout: 30_000 });
+  if (r.status !== 0) throw new Error(`collect.js --probe-kernel failed (${r.status ?? r.signal}): ${r.stderr.trim()}`);
+  const s = JSON.parse(r.stdout) as { available: boolean; code: string | null; reason: string | null };
+  return { ...s, tracepoint: s.available };
+}
+
 export interface Observation {
   scenario: Scenario;
   expectation: Expectation;
   mode: RunMode;
   source: SourceName;
+  /** Whether the snapshot was taken with kernel evidence turned on. */
+  kernel: boolean;
+  /** runName() of the run. */
+  run: string;
   /** The matching socket in the snapshot, or null when tcpdir did not report it. */
   row: CollectedRow | null;
   /** The whole snapshot the row came from (shared by the scenarios of one group). */
@@ -31,7 +69,8 @@ export interface Observation {
 }
 
 export interface RunOptions {
-  sources?: SourceName[];
+  /** Default DEFAULT_RUNS. */
+  runs?: CollectRun[];
   mode?: RunMode;
   /** Scenario names to run; all when absent. */
   only?: string[];
@@ -54,35 +93,42 @@ export function tupleKey(local: string, lport: number, remote: string, rport: nu
 }
 
 function makeContext(scenario: Scenario, pair: NetnsPair, agent: Actor, remote: Actor, into: Expectation[]): ScenarioContext {
-  const add = (local: Endpoint | null, rem: Endpoint | null, direction: KnownDirection, label: string, states: Expectation['states'] = []) => {
+  const add = (local: Endpoint | null, rem: Endpoint | null, direction: KnownDirection, label: string,
+    states: Expectation['states'] = [], opts: ExpectOptions = {}) => {
     if (!local || !rem) throw new Error(`${scenario.name}: ${label} has no known endpoints`);
-    into.push({ scenario: scenario.name, label, direction, local, remote: rem, states });
+    into.push({ scenario: scenario.name, label, direction, local, remote: rem, states,
+      kernelUnknown: opts.kernelUnknown ?? null, heuristicBlindSpot: opts.heuristicBlindSpot ?? null });
   };
   return {
     pair,
     agent,
     remote,
-    expectAgent: (s: ActorSocket, d, label, states) => add(s.local, s.remote, d, label, states),
-    expectPeerOf: (s: ActorSocket, d, label, states) => add(s.remote, s.local, d, label, states),
+    expectAgent: (s: ActorSocket, d, label, states, opts) => add(s.local, s.remote, d, label, states, opts),
+    expectPeerOf: (s: ActorSocket, d, label, states, opts) => add(s.remote, s.local, d, label, states, opts),
   };
 }
 
-export async function collectIn(pair: NetnsPair, source: SourceName): Promise<CollectOutput> {
+export async function collectIn(pair: NetnsPair, run: CollectRun): Promise<CollectOutput> {
   if (!existsSync(COLLECT_JS)) throw new Error(`${COLLECT_JS} is missing: run \`npx tsc -p tsconfig.json\` first`);
-  const text = await pair.exec(pair.agent, [process.execPath, COLLECT_JS, '--source', source], { timeoutMs: 60_000 });
-  return parseOutput(text, source);
+  const text = await pair.exec(pair.agent, [process.execPath, ...collectArgs(run)], { timeoutMs: 60_000 });
+  return parseOutput(text, run);
 }
 
-function parseOutput(text: string, source: SourceName): CollectOutput {
+function parseOutput(text: string, run: CollectRun): CollectOutput {
   let out: CollectOutput;
   try {
     out = JSON.parse(text) as CollectOutput;
   } catch {
-    throw new Error(`collect.js --source ${source} printed no JSON: ${text.slice(0, 200)}`);
+    throw new Error(`collect.js (${runName(run)}) printed no JSON: ${text.slice(0, 200)}`);
   }
-  if (out.source !== source) {
-    throw new Error(`asked for source ${source} but the snapshot came from ${out.source} (${out.fallbackReason ?? 'no reason'})`);
+  if (out.source !== run.source) {
+    throw new Error(`asked for source ${run.source} but the snapshot came from ${out.source} (${out.fallbackReason ?? 'no reason'})`);
   }
+  // A kernel run that silently fell back to heuristics would pass for a heuristic one.
+  if (run.kernel && !out.kernel.available) {
+    throw new Error(`collect.js (${runName(run)}): kernel evidence unavailable in the agent namespace: ${out.kernel.code}: ${out.kernel.reason}`);
+  }
+  if (!run.kernel && out.kernel.available) throw new Error(`collect.js (${runName(run)}): kernel evidence is on although it was turned off`);
   return out;
 }
 
@@ -94,8 +140,8 @@ class MemoryCollector {
   private stderr = '';
   private exited = false;
 
-  constructor(pair: NetnsPair, readonly source: SourceName) {
-    this.child = spawn('ip', ['netns', 'exec', pair.agent, process.execPath, COLLECT_JS, '--source', source, '--serve', '--history'],
+  constructor(pair: NetnsPair, readonly run: CollectRun) {
+    this.child = spawn('ip', ['netns', 'exec', pair.agent, process.execPath, ...collectArgs(run), '--serve', '--history'],
       { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     createInterface({ input: this.child.stdout }).on('line', (l) => {
@@ -112,14 +158,14 @@ class MemoryCollector {
     this.child.stdin.write('snap\n');
     const deadline = Date.now() + 60_000;
     while (this.lines.length === 0) {
-      if (this.exited) throw new Error(`collect.js --serve --source ${this.source} exited: ${this.stderr.trim()}`);
-      if (Date.now() > deadline) throw new Error(`collect.js --serve --source ${this.source}: no snapshot within 60 s`);
+      if (this.exited) throw new Error(`collect.js --serve (${runName(this.run)}) exited: ${this.stderr.trim()}`);
+      if (Date.now() > deadline) throw new Error(`collect.js --serve (${runName(this.run)}): no snapshot within 60 s`);
       await new Promise<void>((r) => {
         this.wake = r;
         setTimeout(r, 1000);
       });
     }
-    return parseOutput(this.lines.shift()!, this.source);
+    return parseOutput(this.lines.shift()!, this.run);
   }
 
   async stop(): Promise<void> {
@@ -136,13 +182,13 @@ class MemoryCollector {
  * Sets up `scenarios` in one fresh namespace pair and snapshots it once per source. Scenarios
  * with later() get two snapshots from a collector that keeps history; the second is judged.
  */
-async function runGroup(scenarios: Scenario[], mode: RunMode, sources: SourceName[], log: (l: string) => void): Promise<Observation[]> {
+async function runGroup(scenarios: Scenario[], mode: RunMode, runs: CollectRun[], log: (l: string) => void): Promise<Observation[]> {
   if (!existsSync(COLLECT_JS)) throw new Error(`${COLLECT_JS} is missing: run \`npx tsc -p tsconfig.json\` first`);
   const pair = createNetnsPair();
   const agent = new Actor(pair.agent, 'agent');
   const remote = new Actor(pair.remote, 'remote');
   const withMemory = scenarios.some((s) => s.later);
-  const collectors = withMemory ? sources.map((s) => new MemoryCollector(pair, s)) : [];
+  const collectors = withMemory ? runs.map((r) => new MemoryCollector(pair, r)) : [];
   try {
     await Promise.all([agent.ready, remote.ready]);
     const expectations: Expectation[] = [];
@@ -165,16 +211,17 @@ async function runGroup(scenarios: Scenario[], mode: RunMode, sources: SourceNam
       }
     }
     const out: Observation[] = [];
-    for (const [i, source] of sources.entries()) {
-      const snap = withMemory ? await collectors[i].snapshot() : await collectIn(pair, source);
-      log(`${mode} [${scenarios.map((s) => s.name).join(', ')}] ${source}: ${snap.rows.length} sockets in ${snap.durationMs.toFixed(1)} ms`);
+    for (const [i, run] of runs.entries()) {
+      const snap = withMemory ? await collectors[i].snapshot() : await collectIn(pair, run);
+      log(`${mode} [${scenarios.map((s) => s.name).join(', ')}] ${runName(run)}: ${snap.rows.length} sockets in ${snap.durationMs.toFixed(1)} ms`);
       const byTuple = new Map<string, CollectedRow>();
       for (const r of snap.rows) {
         if (r.state !== 'LISTEN') byTuple.set(tupleKey(r.local, r.lport, r.remote, r.rport), r);
       }
       for (const ex of expectations) {
         const row = byTuple.get(tupleKey(ex.local[0], ex.local[1], ex.remote[0], ex.remote[1])) ?? null;
-        out.push({ scenario: scenarios.find((s) => s.name === ex.scenario)!, expectation: ex, mode, source, row, snapshot: snap });
+        out.push({ scenario: scenarios.find((s) => s.name === ex.scenario)!, expectation: ex, mode, source: run.source,
+          kernel: run.kernel, run: runName(run), row, snapshot: snap });
       }
     }
     return out;
@@ -184,9 +231,9 @@ async function runGroup(scenarios: Scenario[], mode: RunMode, sources: SourceNam
   }
 }
 
-/** Runs the scenario suite and returns one observation per (expectation, source). */
+/** Runs the scenario suite and returns one observation per (expectation, run). */
 export async function runScenarios(opts: RunOptions = {}): Promise<Observation[]> {
-  const sources = opts.sources ?? ['netlink', 'procfs'];
+  const runs = opts.runs ?? DEFAULT_RUNS;
   const mode = opts.mode ?? 'isolated';
   const log = opts.log ?? (() => undefined);
   const chosen = opts.only ? SCENARIOS.filter((s) => opts.only!.includes(s.name)) : SCENARIOS;
@@ -199,11 +246,11 @@ export async function runScenarios(opts: RunOptions = {}): Promise<Observation[]
     const once = chosen.filter((s) => !s.later);
     const twice = chosen.filter((s) => s.later);
     return [
-      ...(once.length ? await runGroup(once, mode, sources, log) : []),
-      ...(twice.length ? await runGroup(twice, mode, sources, log) : []),
+      ...(once.length ? await runGroup(once, mode, runs, log) : []),
+      ...(twice.length ? await runGroup(twice, mode, runs, log) : []),
     ];
   }
   const all: Observation[] = [];
-  for (const sc of chosen) all.push(...(await runGroup([sc], mode, sources, log)));
+  for (const sc of chosen) all.push(...(await runGroup([sc], mode, runs, log)));
   return all;
 }

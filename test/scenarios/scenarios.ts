@@ -21,6 +21,24 @@ export interface Expectation {
   remote: Endpoint;
   /** States the socket must be in for the scenario to test what it claims; empty: any. */
   states: TcpStateName[];
+  /**
+   * Set (to the case of docs/kernel-evidence.md it reproduces) for a socket the kernel rules
+   * leave UNKNOWN: with kernel evidence it must get no kernel finding and no certain verdict.
+   */
+  kernelUnknown: string | null;
+  /**
+   * Set (to why) for a socket that nothing sock_diag or /proc show can tell from its opposite,
+   * so the heuristics are expected to be confidently wrong: without kernel evidence its verdict
+   * must still never be `certain`, and the suite lists it instead of failing on it.
+   */
+  heuristicBlindSpot: string | null;
+}
+
+export interface ExpectOptions {
+  /** See Expectation.kernelUnknown. */
+  kernelUnknown?: string;
+  /** See Expectation.heuristicBlindSpot. */
+  heuristicBlindSpot?: string;
 }
 
 export interface ScenarioContext {
@@ -28,17 +46,19 @@ export interface ScenarioContext {
   agent: Actor;
   remote: Actor;
   /** An agent-side socket made by the agent actor. */
-  expectAgent(s: ActorSocket, direction: KnownDirection, label: string, states?: TcpStateName[]): void;
+  expectAgent(s: ActorSocket, direction: KnownDirection, label: string, states?: TcpStateName[], opts?: ExpectOptions): void;
   /** The agent-side end of a connection whose other end `s` the remote actor holds. */
-  expectPeerOf(s: ActorSocket, direction: KnownDirection, label: string, states?: TcpStateName[]): void;
+  expectPeerOf(s: ActorSocket, direction: KnownDirection, label: string, states?: TcpStateName[], opts?: ExpectOptions): void;
 }
 
 export interface Scenario<S = unknown> {
   name: string;
   description: string;
   /**
-   * True when nothing left in the kernel settles the direction (a lone connection whose
-   * listener closed): only a confident (>= 0.9) non-UNKNOWN verdict is held to be right.
+   * True when nothing sock_diag or /proc show settles the direction (a lone connection whose
+   * listener closed): without kernel evidence only a confident (>= 0.9) non-UNKNOWN verdict is
+   * held to be right. With kernel evidence every socket must be certain and right, except those
+   * marked Expectation.kernelUnknown.
    */
   ambiguous?: boolean;
   /** Sources under which the scenario is ambiguous although it is not under the others. */
@@ -377,6 +397,76 @@ export const SCENARIOS: Scenario[] = [
       ctx.expectAgent(c, 'OUTBOUND', 'client', ['ESTABLISHED']);
     },
   }),
+  {
+    name: 'out-reuseport-client',
+    description: 'an SO_REUSEPORT client bound to port 8110, where an SO_REUSEPORT listener with one inbound child also sits',
+    // In a snapshot the client shares the listener's port like a child of it; only the kernel's
+    // SOCK_BINDPORT_LOCK (children never carry it) tells them apart.
+    ambiguous: true,
+    async setup(ctx) {
+      const { clients } = await inbound(ctx, ['0.0.0.0', 8110], [NET.agentV4, 8110], 1, { reuseport: true });
+      await ctx.remote.listen('0.0.0.0', 9014);
+      const c = await ctx.agent.connect([NET.remoteV4, 9014], { bind: ['0.0.0.0', 8110], reuseport: true });
+      ctx.expectPeerOf(clients[0], 'INBOUND', 'accepted child', ['ESTABLISHED']);
+      ctx.expectAgent(c, 'OUTBOUND', 'reuseport client', ['ESTABLISHED'], {
+        heuristicBlindSpot: 'an SO_REUSEPORT client on a live listener\'s address and port is, to sock_diag, one more child of it',
+      });
+    },
+  },
+  {
+    name: 'out-bind-port-zero',
+    description: 'outbound from a client that did bind(10.231.0.1, 0) before connect() (bind chose the port)',
+    async setup(ctx) {
+      const [c] = await outbound(ctx, ['0.0.0.0', 9015], [NET.remoteV4, 9015], 1, { bind: [NET.agentV4, 0] });
+      ctx.expectAgent(c, 'OUTBOUND', 'client', ['ESTABLISHED'],
+        { kernelUnknown: 'a client that did bind(addr, 0) then connect(): no connect-bind, no port lock, no connect bucket' });
+    },
+  },
+  {
+    name: 'in-lone-closed-listen0',
+    description: 'one inbound connection to 8111 accepted by a listen(0) listener that has closed since',
+    ambiguous: true,
+    async setup(ctx) {
+      const listener = await ctx.agent.listen('0.0.0.0', 8111, { backlog: 0 });
+      const c = await ctx.remote.connect([NET.agentV4, 8111]);
+      await ctx.agent.accept(listener, 1);
+      await ctx.agent.close(listener);
+      ctx.expectPeerOf(c, 'INBOUND', 'accepted child', ['ESTABLISHED'],
+        { kernelUnknown: 'a child of a closed listen(0) listener inherits a backlog of 0' });
+    },
+  },
+  {
+    name: 'in-time-wait-listener-closed',
+    description: 'inbound connection to 8112 that the agent closed first (TIME_WAIT); the listener has closed since',
+    ambiguous: true,
+    async setup(ctx) {
+      const { listener, clients } = await inbound(ctx, ['0.0.0.0', 8112], [NET.agentV4, 8112], 1);
+      const [child] = await ctx.agent.accept(listener, 1);
+      await ctx.agent.close(child);
+      await sleep(20);
+      await ctx.remote.close(clients[0]);
+      await ctx.agent.close(listener);
+      await sleep(50);
+      ctx.expectPeerOf(clients[0], 'INBOUND', 'closed child', ['TIME_WAIT'],
+        { kernelUnknown: 'TIME_WAIT of a child whose listener is gone: no tw_connect_bind, no live listener bucket' });
+    },
+  },
+  {
+    name: 'out-time-wait-bound',
+    description: 'outbound connection from port 31003 (bound explicitly) to 9016, closed first by the agent (TIME_WAIT)',
+    ambiguous: true,
+    async setup(ctx) {
+      const l = await ctx.remote.listen('0.0.0.0', 9016);
+      const c = await ctx.agent.connect([NET.remoteV4, 9016], { bind: ['0.0.0.0', 31003] });
+      const [child] = await ctx.remote.accept(l, 1);
+      await ctx.agent.close(c);
+      await sleep(20);
+      await ctx.remote.close(child);
+      await sleep(50);
+      ctx.expectAgent(c, 'OUTBOUND', 'closed bound client', ['TIME_WAIT'],
+        { kernelUnknown: 'TIME_WAIT of an explicitly bound client: tw_connect_bind is 0, like that of an accepted child' });
+    },
+  },
   {
     name: 'out-fin-wait2',
     description: 'outbound connection to 9011 that the agent half-closed (agent side in FIN_WAIT2)',
