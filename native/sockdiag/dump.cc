@@ -114,29 +114,37 @@ int ParseOne(const nlmsghdr* nlh, Walk* w) {
   return 0;
 }
 
+// family 0: one legacy TCPDIAG_GETSOCK request for both families (see DumpOptions::both_families).
 DumpError SendRequest(int fd, uint8_t family, uint32_t seq, const std::vector<uint8_t>& bc) {
   struct {
     nlmsghdr nlh;
     inet_diag_req_v2 r;
   } req;
+  struct {
+    nlmsghdr nlh;
+    inet_diag_req r;
+  } legacy;
   memset(&req, 0, sizeof req);
+  memset(&legacy, 0, sizeof legacy);
   rtattr bcattr;
   memset(&bcattr, 0, sizeof bcattr);
   size_t bclen = bc.size();
-  req.nlh.nlmsg_len = sizeof req + (bclen ? RTA_SPACE(bclen) : 0);
-  req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  req.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  req.nlh.nlmsg_seq = seq;
+  nlmsghdr* nlh = family ? &req.nlh : &legacy.nlh;
+  nlh->nlmsg_len = (family ? sizeof req : sizeof legacy) + (bclen ? RTA_SPACE(bclen) : 0);
+  nlh->nlmsg_type = family ? SOCK_DIAG_BY_FAMILY : TCPDIAG_GETSOCK;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  nlh->nlmsg_seq = seq;
   req.r.sdiag_family = family;
   req.r.sdiag_protocol = IPPROTO_TCP;
   // INET_DIAG_SKV6ONLY, SHUTDOWN, CGROUP_ID and SOCKOPT come without asking; only INFO costs a bit.
-  req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
-  req.r.idiag_states = ~0u;  // all states; the SYN_RECV bit also selects request sockets
+  req.r.idiag_ext = legacy.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
+  req.r.idiag_states = legacy.r.idiag_states = ~0u;  // all states; the SYN_RECV bit also selects request sockets
 
   static const uint8_t pad[RTA_ALIGNTO] = {0};
   iovec iov[4];
   int n = 0;
-  iov[n++] = {&req, sizeof req};
+  if (family) iov[n++] = {&req, sizeof req};
+  else iov[n++] = {&legacy, sizeof legacy};
   if (bclen) {
     bcattr.rta_type = INET_DIAG_REQ_BYTECODE;
     bcattr.rta_len = RTA_LENGTH(bclen);
@@ -196,7 +204,7 @@ DumpError Receive(int fd, uint8_t family, uint32_t seq, std::vector<uint8_t>* bu
         if (e == 0) continue;  // an ACK; we did not ask for one, but it is harmless
         return {-e, "sock_diag", family};
       }
-      if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+      if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY && h->nlmsg_type != TCPDIAG_GETSOCK) continue;
       if (int e = ParseOne(h, w)) return {e, "sock_diag", family};
     }
     if (left != 0) return {EPROTO, "recvmsg", family};  // a partial message in the datagram
@@ -216,7 +224,12 @@ DumpError DumpOnce(const DumpOptions& opts, uint32_t seq, DumpResult* out) {
   std::unordered_set<uint64_t> seen;
   out->records.clear();
   Walk w{&out->records, &seen};
-  for (uint8_t family : {uint8_t(AF_INET), uint8_t(AF_INET6)}) {
+  static const uint8_t kPerFamily[] = {AF_INET, AF_INET6};
+  static const uint8_t kBoth[] = {0};
+  const uint8_t* fams = opts.both_families ? kBoth : kPerFamily;
+  size_t nfam = opts.both_families ? 1 : 2;
+  for (size_t k = 0; k < nfam; ++k) {
+    uint8_t family = fams[k];
     if (DumpError e = SendRequest(fd, family, seq, opts.bytecode); e.err) return e;
     if (DumpError e = Receive(fd, family, seq, &buf, &w); e.err) return e;
     ++seq;

@@ -2,10 +2,11 @@
 // network namespace, plus that namespace's ip_local_port_range and ip_local_reserved_ports.
 //
 // A diag socket answers for the netns it was created in, and /proc/sys/net shows the netns of
-// the thread that opens it. So a thread owned by this addon (never a libuv pool thread, which
-// runs unrelated work) enters each namespace with setns, creates the socket, reads both sysctl
-// files, and goes back; the dump itself then runs from the home namespace through that fd. If
-// going back fails the process aborts: a thread stuck in a foreign netns must not live on.
+// the thread that opens it. So threads owned by this addon (never a libuv pool thread, which
+// runs unrelated work; one per core, sharing the list) enter each namespace with setns, create
+// the socket, read both sysctl files, and go back; the dump itself then runs from the home
+// namespace through that fd, as one TCPDIAG_GETSOCK walk for both families. If going back
+// fails the process aborts: a thread stuck in a foreign netns must not live on.
 //
 // NsResult, ok:    { records: Buffer, count, interrupted, attempts, portRange: string|null,
 //                    reservedPorts: string|null }
@@ -23,6 +24,8 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 
+#include <algorithm>
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +36,7 @@ namespace tcpdir {
 namespace {
 
 constexpr size_t kMaxTargets = 4096;
+constexpr size_t kMaxHelpers = 4;
 
 struct Target {
   std::string path;
@@ -109,18 +113,27 @@ void CollectOne(int home, const Target& t, NsResult* r) {
   if (diag < 0) return Fail(r, sock_err, "socket(NETLINK_SOCK_DIAG) in " + t.path);
   DumpOptions opts;
   opts.fd = diag;
+  opts.both_families = true;
   DumpError de = DumpTcp(opts, &r->dump);
   close(diag);
   if (de.err) Fail(r, de.err, std::string(de.call) + " (" + t.path + ")");
 }
 
-void CollectAll(const std::vector<Target>* targets, std::vector<NsResult>* results, int* fatal) {
+struct Shared {
+  const std::vector<Target>* targets;
+  std::vector<NsResult>* results;
+  std::atomic<size_t> next{0};
+  std::atomic<int> fatal{0};
+};
+
+// Each helper takes the next namespace until none is left.
+void CollectAll(Shared* sh) {
   int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (home < 0) {
-    *fatal = errno;
+    sh->fatal = errno;
     return;
   }
-  for (size_t i = 0; i < targets->size(); ++i) CollectOne(home, (*targets)[i], &(*results)[i]);
+  for (size_t i; (i = sh->next.fetch_add(1)) < sh->targets->size();) CollectOne(home, (*sh->targets)[i], &(*sh->results)[i]);
   close(home);
 }
 
@@ -140,9 +153,18 @@ class NamespacesWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   void Execute() override {
-    // The pool thread only waits; every setns happens on this short-lived thread of our own.
-    std::thread t(CollectAll, &targets_, &results_, &fatal_);
-    t.join();
+    // The pool thread only waits; every setns happens on short-lived threads of our own. Each
+    // dump walks the host-wide TCP hash, so the cost is CPU in the kernel: one helper per core
+    // (at most kMaxHelpers) splits the namespaces between them.
+    Shared sh;
+    sh.targets = &targets_;
+    sh.results = &results_;
+    size_t n = std::thread::hardware_concurrency();
+    n = std::max<size_t>(1, std::min({n == 0 ? 1 : n, kMaxHelpers, targets_.size()}));
+    std::vector<std::thread> helpers;
+    for (size_t i = 0; i < n; ++i) helpers.emplace_back(CollectAll, &sh);
+    for (auto& t : helpers) t.join();
+    fatal_ = sh.fatal;
   }
 
   void OnOK() override {

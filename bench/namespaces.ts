@@ -1,0 +1,127 @@
+// All-namespace snapshot vs `ip netns exec NAME ss -tan` run in every namespace, in the same run.
+// Usage: node dist/bench/namespaces.js [namespaces=50] [connections=200] [runs=7]
+// Creates `namespaces` network namespaces (tcpdir-bench-ns-PID-i), each with one python child
+// holding a loopback listener and `connections` client connections to it (2 sockets each), then
+// alternates: collectAllNamespaces() (sock_diag + port range inside each namespace, through the
+// addon's setns thread) and a loop of `ss -tan` over the same namespaces (the own one with plain
+// `ss -tan`, so both sides read the same sockets). Reports medians and the ratio; the target is
+// tcpdir <= 0.5x the loop. Every namespace is deleted at the end, also on failure or Ctrl-C.
+// Needs root (CAP_SYS_ADMIN), iproute2, ss and python3.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { classify } from '../src/classifier';
+import { collectAllNamespaces } from '../src/collectors';
+
+const CHILD = `
+import socket, sys
+n = int(sys.argv[1])
+l = socket.socket(); l.bind(('127.0.0.1', 8000)); l.listen(4096)
+keep = [l]
+for i in range(n):
+    c = socket.socket(); c.connect(('127.0.0.1', 8000)); a, _ = l.accept(); keep += [c, a]
+print('ready', flush=True)
+sys.stdin.read()
+`;
+
+const PREFIX = `tcpdir-bench-ns-${process.pid}-`;
+const created: string[] = [];
+const children: ChildProcess[] = [];
+
+function cleanup(): void {
+  for (const c of children) c.kill('SIGKILL');
+  for (const ns of created.splice(0)) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+const fmt = (xs: number[]) => `median ${median(xs).toFixed(1)} ms (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`;
+
+function run(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 30 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}`);
+  return r.stdout;
+}
+
+async function main(): Promise<void> {
+  const nsCount = Number(process.argv[2] ?? 50);
+  const perNs = Number(process.argv[3] ?? 200);
+  const runs = Number(process.argv[4] ?? 7);
+  if (process.getuid?.() !== 0) throw new Error('bench:namespaces needs root (it creates network namespaces)');
+
+  const t0 = performance.now();
+  for (let i = 0; i < nsCount; i++) {
+    const ns = `${PREFIX}${i}`;
+    run('ip', ['netns', 'add', ns]);
+    created.push(ns);
+    run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+  for (const ns of created) {
+    children.push(spawn('ip', ['netns', 'exec', ns, 'python3', '-c', CHILD, String(perNs)], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  }
+  await Promise.all(children.map(async (c) => {
+    const [line] = (await once(c.stdout!, 'data')) as [Buffer];
+    if (!line.toString().startsWith('ready')) throw new Error(`child said ${line.toString()}`);
+  }));
+  console.log(`setup: ${nsCount} namespaces x (1 listener + ${perNs} connections = ${2 * perNs} connected sockets) in ${(performance.now() - t0).toFixed(0)} ms`);
+
+  const snapMs: number[] = [], classifyMs: number[] = [], ssMs: number[] = [];
+  let tcpdirInBench = 0, ssInBench = 0, tcpdirTotal = 0, ssTotal = 0, entered = 0;
+  const benchIds = new Set<string>();
+  for (let r = 0; r < runs; r++) {
+    let t = performance.now();
+    const snap = await collectAllNamespaces({ processes: false });
+    snapMs.push(performance.now() - t);
+    t = performance.now();
+    classify(snap);
+    classifyMs.push(performance.now() - t);
+    benchIds.clear();
+    entered = 0;
+    for (const n of snap.namespaces ?? []) {
+      if (n.name?.startsWith(PREFIX)) {
+        benchIds.add(n.id);
+        if (n.source === 'netlink') entered++;
+      }
+    }
+    tcpdirInBench = snap.sockets.filter((s) => s.netns !== null && benchIds.has(s.netns)).length;
+    tcpdirTotal = snap.sockets.length;
+
+    // The reference: ss in each namespace, the own one included (ss prints a header line).
+    t = performance.now();
+    let lines = 0, benchLines = 0;
+    lines += run('ss', ['-tan']).split('\n').length - 2;
+    for (const ns of created) {
+      const n = run('ip', ['netns', 'exec', ns, 'ss', '-tan']).split('\n').length - 2;
+      lines += n;
+      benchLines += n;
+    }
+    ssMs.push(performance.now() - t);
+    ssInBench = benchLines;
+    ssTotal = lines;
+  }
+  if (entered !== nsCount) throw new Error(`tcpdir entered ${entered} of ${nsCount} bench namespaces`);
+  if (tcpdirInBench !== ssInBench) console.log(`WARNING: bench namespaces: tcpdir saw ${tcpdirInBench} sockets, ss ${ssInBench}`);
+
+  const ratio = median(snapMs) / median(ssMs);
+  console.log(`sockets in the bench namespaces: tcpdir ${tcpdirInBench}, ss ${ssInBench}; whole host incl. own namespace: tcpdir ${tcpdirTotal}, ss ${ssTotal}`);
+  console.log(`tcpdir all-namespace snapshot: ${fmt(snapMs)}`);
+  console.log(`  + classify:                   ${fmt(classifyMs)}`);
+  console.log(`ss -tan loop (${nsCount + 1} namespaces): ${fmt(ssMs)}`);
+  console.log(`ratio tcpdir/ss: ${ratio.toFixed(3)}x (target <= 0.5x): ${ratio <= 0.5 ? 'PASS' : 'FAIL'}`);
+}
+
+main().then(
+  () => {
+    cleanup();
+    process.exit(0);
+  },
+  (e) => {
+    console.error(`bench:namespaces: ${e instanceof Error ? e.message : String(e)}`);
+    cleanup();
+    process.exit(1);
+  },
+);
