@@ -270,6 +270,7 @@ test('decodeSockDiag maps every record field', () => {
     remoteAddress: '192.168.1.200', remotePort: 51000, inode: 4242, uid: 1000, timer: 1, retrans: 3, expiresMs: 200,
     rqueue: 7, wqueue: 9, v6only: null,
     tcpInfo: { rttUs: 1500, rttVarUs: 700, bytesAcked: 2 ** 40 + 3, bytesReceived: 99, segsOut: 11, segsIn: 12 },
+    netns: null,
   });
   assert.equal(b.id, '18446744069414584321');
   assert.equal(b.state, 'LISTEN');
