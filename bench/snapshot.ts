@@ -1,5 +1,7 @@
-// Snapshot cost against `ss` in the same run, at growing numbers of loopback sockets.
-// Usage: node dist/bench/snapshot.js [sizes=10000,50000,100000] [rounds=5]
+// Snapshot cost against `ss` in the same run, at growing numbers of loopback sockets; then
+// connection churn with the kernel-evidence tracepoint on vs off (bench/kernel-churn.ts).
+// Usage: node dist/bench/snapshot.js [sizes=10000,50000,100000] [rounds=5] [churn=20000] [churnRounds=7]
+// (churn=0 skips the churn part).
 // Sizes count sockets (each loopback connection is two). Children hold the load (<= 9000
 // connections each: one process may hold 20k fds); IPv4 and IPv6 children alternate.
 import { readdirSync, readlinkSync } from 'node:fs';
@@ -9,6 +11,8 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { collectSnapshot } from '../src/collectors/snapshot';
 import { ProcessResolver } from '../src/collectors/proc-fd';
 import type { Snapshot } from '../src/model';
+import { TcpdirService } from '../src/service/tcpdir-service';
+import { printChurn, runChurnBench } from './kernel-churn';
 import { spawnLoopbackLoad, type LoadChild } from './loopback-load';
 
 export interface BenchOptions {
@@ -16,6 +20,23 @@ export interface BenchOptions {
   rounds: number;
   /** Optional extra step timed on each netlink snapshot (e.g. the classifier), reported as its own row. */
   classify?: (snapshot: Snapshot) => unknown;
+  /** Loopback connect/accept/close cycles for the tracepoint churn test; 0 skips it. */
+  churn?: number;
+  churnRounds?: number;
+}
+
+/**
+ * What the server does per request with maxAgeMs 0: a netlink snapshot, the eBPF iterator
+ * (concurrently) merged by cookie, classification. One service with kernel evidence, one
+ * without, for the same run; the kernel one is loaded once, as the server does.
+ */
+interface Services { kernel: TcpdirService; plain: TcpdirService; kernelNote: string }
+
+function openServices(): Services {
+  const kernel = new TcpdirService({ source: 'netlink', maxAgeMs: 0, history: false });
+  const plain = new TcpdirService({ source: 'netlink', maxAgeMs: 0, history: false, kernelEvidence: false });
+  const k = kernel.kernel;
+  return { kernel, plain, kernelNote: k.available ? '' : `KERNEL EVIDENCE UNAVAILABLE (${k.code}: ${k.reason})` };
 }
 
 interface Row { name: string; ms: number; ratioTo?: string; ratio?: number; note?: string }
@@ -80,10 +101,10 @@ async function fdScanMethods(): Promise<Row[]> {
   ];
 }
 
-async function measure(size: number, rounds: number, opts: BenchOptions): Promise<Row[]> {
+async function measure(size: number, rounds: number, opts: BenchOptions, svc: Services): Promise<Row[]> {
   // Rounds interleave every step so that load from other processes on the host hits all alike.
-  const t: Record<string, number[]> = { tan: [], tanp: [], nl: [], pf: [], cold: [], warm: [], cls: [] };
-  let ssLines = 0, nlCount = 0, pfCount = 0, owned = 0;
+  const t: Record<string, number[]> = { tan: [], tanp: [], nl: [], pf: [], cold: [], warm: [], cls: [], svcK: [], svc: [] };
+  let ssLines = 0, nlCount = 0, pfCount = 0, owned = 0, kernRecords = 0, kernDecided = 0, kernConns = 0;
   const blocks: Record<string, number> = {};
   const warmResolver = new ProcessResolver();
   await collectSnapshot({ source: 'netlink', processes: true, resolver: warmResolver }); // prime
@@ -107,6 +128,14 @@ async function measure(size: number, rounds: number, opts: BenchOptions): Promis
         t.cls.push(performance.now() - c);
       }
     });
+    await step('svcK', async () => {
+      const view = await svc.kernel.current();
+      kernRecords = view.snapshot.kernel?.records.size ?? 0;
+      kernConns = view.connectionCount;
+      kernDecided = 0;
+      for (let c = 0; c < view.connectionCount; c++) if (view.verdicts.certain(c)) kernDecided++;
+    });
+    await step('svc', async () => { await svc.plain.current(); });
     await step('pf', async () => { pfCount = (await collectSnapshot({ source: 'procfs' })).sockets.length; });
     await step('warm', async () => {
       owned = (await collectSnapshot({ source: 'netlink', processes: true, resolver: warmResolver })).processes!.size;
@@ -121,6 +150,9 @@ async function measure(size: number, rounds: number, opts: BenchOptions): Promis
     { name: 'ss -tan', ms: tan, note: `${ssLines} sockets` },
     { name: 'ss -tanp', ms: tanp },
     { name: 'snapshot netlink', ms: m('nl'), ratioTo: 'ss -tan', ratio: m('nl') / tan, note: `${nlCount} sockets, loop block ${blocks.nl.toFixed(0)} ms` },
+    { name: 'service: snapshot + kernel evidence + classification', ms: m('svcK'), ratioTo: 'ss -tan', ratio: m('svcK') / tan,
+      note: svc.kernelNote || `${kernRecords} iterator records, ${kernDecided}/${kernConns} connections certain; target <= 0.5x; loop block ${blocks.svcK.toFixed(0)} ms` },
+    { name: 'service: snapshot + classification, kernel off', ms: m('svc'), ratioTo: 'ss -tan', ratio: m('svc') / tan, note: `loop block ${blocks.svc.toFixed(0)} ms` },
     { name: 'snapshot procfs', ms: m('pf'), ratioTo: 'ss -tan', ratio: m('pf') / tan, note: `${pfCount} sockets, loop block ${blocks.pf.toFixed(0)} ms` },
     { name: 'snapshot netlink + processes cold', ms: m('cold'), ratioTo: 'ss -tanp', ratio: m('cold') / tanp, note: `loop block ${blocks.cold.toFixed(0)} ms` },
     { name: 'snapshot netlink + processes warm', ms: m('warm'), ratioTo: 'ss -tanp', ratio: m('warm') / tanp,
@@ -156,6 +188,8 @@ export async function runSnapshotBench(opts: BenchOptions): Promise<void> {
   const children: LoadChild[] = [];
   const hosts = ['127.0.0.1', '::1'];
   let connections = 0;
+  const svc = openServices();
+  if (svc.kernelNote) console.log(`\n${svc.kernelNote}: the kernel rows measure heuristics only`);
   try {
     for (const size of opts.sizes) {
       const t0 = performance.now();
@@ -165,13 +199,19 @@ export async function runSnapshotBench(opts: BenchOptions): Promise<void> {
         connections += n;
       }
       console.log(`\nopened ${connections} connections in ${children.length} children (+${(performance.now() - t0).toFixed(0)} ms)`);
-      const rows = await measure(size, opts.rounds, opts);
+      const rows = await measure(size, opts.rounds, opts, svc);
       const actual = (await collectSnapshot({ source: 'netlink' })).sockets.length;
       if (size === opts.sizes[opts.sizes.length - 1]) rows.push(...(await fdScanMethods()));
       print(size, actual, rows, rssProbe(opts.rounds));
     }
   } finally {
+    svc.kernel.close();
     await Promise.all(children.map((c) => c.close()));
+  }
+  // After the load is gone and this process's tracepoint detached: "off" must mean off.
+  if (opts.churn && opts.churn > 0) {
+    if (svc.kernelNote) console.log(`\nchurn with the tracepoint skipped: ${svc.kernelNote}`);
+    else printChurn(await runChurnBench(opts.churn, opts.churnRounds ?? 7));
   }
 }
 
@@ -189,7 +229,9 @@ if (require.main === module && process.argv[2] === '--rss-probe') {
 } else if (require.main === module) {
   const sizes = (process.argv[2] ?? '10000,50000,100000').split(',').map(Number);
   const rounds = Number(process.argv[3] ?? 5);
-  runSnapshotBench({ sizes, rounds }).catch((e: unknown) => {
+  const churn = Number(process.argv[4] ?? 20000);
+  const churnRounds = Number(process.argv[5] ?? 7);
+  runSnapshotBench({ sizes, rounds, churn, churnRounds }).catch((e: unknown) => {
     console.error(e);
     process.exit(1);
   });
