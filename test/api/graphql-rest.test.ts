@@ -4,7 +4,7 @@ import request from 'supertest';
 import { createServer, type TcpdirServer } from '../../src';
 import { openPair } from '../helpers/sockets';
 
-const CONN = 'id family state local { address port } remote { address port } inode uid verdict { direction confidence inboundProbability certain evidence { rule favors weight detail conclusive } }';
+const CONN = 'id family state local { address port } remote { address port } inode uid netns verdict { direction confidence inboundProbability certain evidence { rule favors weight detail conclusive } }';
 
 describe('GraphQL and REST against real sockets', () => {
   let tcpdir: TcpdirServer;
@@ -84,7 +84,7 @@ describe('GraphQL and REST against real sockets', () => {
       [`/api/v1/connections?port=${v4.port}&direction=inbound`, `{ connections(port: ${v4.port}, direction: INBOUND) { ${CONN} } }`, 'connections'],
       [`/api/v1/connections?localPort=${v6.port}&limit=5&offset=0&minConfidence=0.5`, `{ connections(localPort: ${v6.port}, limit: 5, offset: 0, minConfidence: 0.5) { ${CONN} } }`, 'connections'],
       [`/api/v1/connection-count?port=${v4.port}`, `{ connectionCount(port: ${v4.port}) }`, 'connectionCount'],
-      [`/api/v1/listeners?port=${dual.port}`, `{ listeners(port: ${dual.port}) { id family local { address port } dualStack } }`, 'listeners'],
+      [`/api/v1/listeners?port=${dual.port}`, `{ listeners(port: ${dual.port}) { id family local { address port } dualStack netns } }`, 'listeners'],
       [`/api/v1/verdict?local=[::1]:${v6.port}&remote=[::1]:${v6.client.localPort}`, `{ verdict(localAddress: "::1", localPort: ${v6.port}, remoteAddress: "::1", remotePort: ${v6.client.localPort}) { direction confidence inboundProbability certain evidence { rule favors weight detail conclusive } } }`, 'verdict'],
       ['/api/v1/summary?minConfidence=0.9', '{ summary(minConfidence: 0.9) { total inbound outbound unknown } }', 'summary'],
       ['/api/v1/host', '{ host { source fallbackReason collectedAt ephemeralPortRange { low high } reservedPorts { low high } netns kernelEvidence { available code reason tracepoint } socketCount } }', 'host'],
