@@ -1,3 +1,4 @@
+import { closeSync, openSync } from 'node:fs';
 import { collectAllNamespaces, collectSnapshot, ProcessResolver } from '../collectors';
 import { KernelEvidenceSource, type KernelUnavailable } from '../collectors/kernel-evidence';
 import type { KernelBirth, KernelEvidence, KernelRecord, ProcessMap, ProcessRef, Snapshot, SourceName } from '../model';
@@ -106,7 +107,7 @@ export class TcpdirService {
           : collectSnapshot({ source: this.opts.source ?? 'auto', procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir }),
       this.readKernel(),
     ]);
-    if (kernel) snap.kernel = this.kernelEvidenceFor(snap, kernel);
+    if (kernel) snap.kernel = this.kernelEvidenceFor(snap, Array.isArray(kernel) ? [...kernel, ...(await this.readKernelForeign(snap))] : kernel);
     // Collection, history and classification each block the event loop for a while on a big host:
     // yield between them so requests queued meanwhile are not held up by the sum of the three.
     await yieldToLoop();
@@ -128,6 +129,33 @@ export class TcpdirService {
     } catch (e) {
       return { available: false, code: 'EITERATE', reason: `the eBPF iterator failed: ${e instanceof Error ? e.message : String(e)}` };
     }
+  }
+
+  /**
+   * The iterator sees only the namespace it is read from: read it again inside every other
+   * namespace whose sockets came from sock_diag (entering needs CAP_SYS_ADMIN, as for those).
+   * Cookies are host-wide, so the records merge into one map. A namespace that vanished or
+   * cannot be entered just goes without kernel evidence.
+   */
+  private async readKernelForeign(snap: Snapshot): Promise<KernelRecord[]> {
+    const k = this.kernel;
+    if (!k.available || !snap.namespaces) return [];
+    const out: KernelRecord[] = [];
+    for (const ns of snap.namespaces) {
+      if (ns.self || ns.source !== 'netlink') continue;
+      const path = ns.name ? `/run/netns/${ns.name}` : ns.pids.length ? `/proc/${ns.pids[0]}/ns/net` : null;
+      if (!path) continue;
+      let fd: number | null = null;
+      try {
+        fd = openSync(path, 'r');
+        for (const r of await k.iterateInNetns(fd)) out.push(r);
+      } catch {
+        // gone or not enterable: heuristics still judge its sockets
+      } finally {
+        if (fd !== null) closeSync(fd);
+      }
+    }
+    return out;
   }
 
   private kernelEvidenceFor(snap: Snapshot, k: KernelRecord[] | KernelUnavailable): KernelEvidence {

@@ -50,9 +50,9 @@ describe('GraphQL and REST against real sockets', () => {
   });
 
   test('IPv6 and an IPv4 client on a dual-stack listener are classified; verdict() takes IPv4 text for a mapped socket', async () => {
-    const six = (await gql(`{ connections(localPort: ${v6.port}) { family local { address } verdict { direction certain } } }`)).data.connections;
+    const six = (await gql(`{ connections(localPort: ${v6.port}, remotePort: ${v6.client.localPort}) { family local { address } verdict { direction certain } } }`)).data.connections;
     assert.deepEqual(six, [{ family: 'IPV6', local: { address: '::1' }, verdict: { direction: 'INBOUND', certain: true } }]);
-    const mapped = (await gql(`{ connections(localPort: ${dual.port}) { family local { address } verdict { direction evidence { detail } } } }`)).data.connections;
+    const mapped = (await gql(`{ connections(localPort: ${dual.port}, remotePort: ${dual.client.localPort}) { family local { address } verdict { direction evidence { detail } } } }`)).data.connections;
     assert.equal(mapped.length, 1);
     assert.equal(mapped[0].local.address, '::ffff:127.0.0.1');
     assert.equal(mapped[0].verdict.direction, 'INBOUND');

@@ -103,9 +103,15 @@ test('a lone connection whose listener closed, on a port inside the ephemeral ra
 });
 
 test('with no evidence at all the verdict is UNKNOWN, never a default direction', () => {
-  const c = sock({ localAddress: '10.0.0.1', localPort: 5001, remoteAddress: '10.0.0.2', remotePort: 5002 });
-  const v = verdictOf(classify(snap([c], { host: { ephemeralPortRange: null, reservedPorts: [], netns: null } })), c.id);
+  const none = { host: { ephemeralPortRange: null, reservedPorts: [], netns: null } };
+  const c = sock({ localAddress: '10.0.0.1', localPort: 5001, remoteAddress: '0.0.0.0', remotePort: 0, state: 'CLOSE' });
+  const v = verdictOf(classify(snap([c], none)), c.id);
   assert.deepEqual([v.direction, v.confidence, v.inboundProbability, v.evidence.length], ['UNKNOWN', 0, 0.5, 0]);
+  // Weak hints alone do not make a direction either.
+  const d = sock({ localAddress: '10.0.0.1', localPort: 5001, remoteAddress: '10.0.0.2', remotePort: 5002 });
+  const w = verdictOf(classify(snap([d], none)), d.id);
+  assert.deepEqual([w.direction, w.confidence], ['UNKNOWN', 0]);
+  assert.ok(w.inboundProbability > 0.25 && w.inboundProbability < 0.75);
 });
 
 test('clients sharing a local port towards one service port do not look like a server', () => {
@@ -173,4 +179,15 @@ test('without kernel evidence every verdict says why, with no weight', () => {
   const note = v.evidence.find((e) => e.rule === 'kernel-evidence');
   assert.ok(note && note.weight === 0 && note.favors === 'UNKNOWN' && /EPERM/.test(note.detail));
   assert.equal(v.direction, 'OUTBOUND');
+});
+
+test('an SO_REUSEPORT client on a listening port is not called inbound with high confidence', () => {
+  const l = listen('0.0.0.0', 8110);
+  const child = sock({ localAddress: '10.0.0.1', localPort: 8110, remoteAddress: '10.0.0.2', remotePort: 45000 });
+  const client = sock({ localAddress: '10.0.0.1', localPort: 8110, remoteAddress: '10.0.0.2', remotePort: 9014 });
+  const v = classify(snap([l, child, client]));
+  assert.equal(verdictOf(v, child.id).direction, 'INBOUND');
+  assert.ok(verdictOf(v, child.id).confidence >= 0.99);
+  const c = verdictOf(v, client.id);
+  assert.ok(c.direction !== 'INBOUND' || c.confidence < 0.9, JSON.stringify(c));
 });

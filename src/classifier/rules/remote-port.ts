@@ -3,11 +3,13 @@ import type { Rule } from '../rule';
 // The peer's port says what the peer is. A well-known port (< 1024) or a registered service port
 // on the far side means we reached a service: outbound. A port in the ranges operating systems
 // hand to clients (Linux 32768-60999, IANA/Windows/BSD 49152-65535) means the peer is a client:
-// inbound. Services do listen in 32768-65535 too, hence the modest weights; in-between ports
-// (1024-32767, unregistered) say nothing.
+// inbound. Services do listen in 32768-65535 too, hence the modest weights. An unregistered
+// port in 1024-32767 leans weakly outbound: outside the client ranges, it is more often a
+// service's than a client's (NAT gateways do hand clients such ports, hence the small weight).
 export const WELL_KNOWN_WEIGHT = 1.5;
 export const REGISTERED_WEIGHT = 1;
 export const PEER_EPHEMERAL_WEIGHT = 1;
+export const PEER_MIDRANGE_WEIGHT = 0.5;
 
 /** Registered ports of services commonly reached over TCP (IANA registry and de-facto defaults). */
 const SERVICE_PORTS = new Map<number, string>([
@@ -31,19 +33,20 @@ export const remotePort: Rule = {
   name: 'remote-port',
   favors: 'EITHER',
   weight: WELL_KNOWN_WEIGHT,
-  why: `Peer port below 1024: outbound (${WELL_KNOWN_WEIGHT}); a registered service port: outbound (${REGISTERED_WEIGHT}); a port in the client ranges 32768-65535: inbound (${PEER_EPHEMERAL_WEIGHT}).`,
+  why: `Peer port below 1024: outbound (${WELL_KNOWN_WEIGHT}); a registered service port: outbound (${REGISTERED_WEIGHT}); a port in the client ranges 32768-65535: inbound (${PEER_EPHEMERAL_WEIGHT}); another port in 1024-32767: outbound (${PEER_MIDRANGE_WEIGHT}).`,
   score(conn) {
     const p = conn.remotePort;
     if (p === 0) return 0;
     if (p < 1024) return -WELL_KNOWN_WEIGHT;
     if (SERVICE_PORTS.has(p)) return -REGISTERED_WEIGHT;
-    return p >= 32768 ? PEER_EPHEMERAL_WEIGHT : 0;
+    return p >= 32768 ? PEER_EPHEMERAL_WEIGHT : -PEER_MIDRANGE_WEIGHT;
   },
   detail(conn) {
     const p = conn.remotePort;
     if (p < 1024) return `the peer's port ${p} is a well-known service port`;
     const name = SERVICE_PORTS.get(p);
     if (name) return `the peer's port ${p} is a registered service port (${name})`;
-    return `the peer's port ${p} is in the range systems give to clients`;
+    if (p >= 32768) return `the peer's port ${p} is in the range systems give to clients`;
+    return `the peer's port ${p} is outside the client ranges, more often a service's`;
   },
 };
