@@ -22,12 +22,17 @@ using tcpdir::Record;
 
 constexpr size_t kMaxBytecode = 4096;
 
-const char* FamilyName(int f) { return f == 2 ? "AF_INET" : f == 10 ? "AF_INET6" : "netlink"; }
+// Family 0 after the socket exists is the one request for both families (TCPDIAG_GETSOCK).
+const char* FamilyName(const DumpError& e) {
+  if (e.family == 2) return "AF_INET";
+  if (e.family == 10) return "AF_INET6";
+  return strcmp(e.call, "socket") == 0 ? "netlink" : "AF_INET and AF_INET6";
+}
 
 Napi::Value MakeError(Napi::Env env, const DumpError& e) {
   const char* name = strerrorname_np(e.err);
   std::string code = name ? name : ("E" + std::to_string(e.err));
-  std::string msg = std::string("sock_diag TCP dump (") + FamilyName(e.family) + ") failed in " +
+  std::string msg = std::string("sock_diag TCP dump (") + FamilyName(e) + ") failed in " +
                     e.call + ": " + strerror(e.err) + " (" + code + ")";
   Napi::Object err = Napi::Error::New(env, msg).Value();
   err.Set("code", Napi::String::New(env, code));
@@ -91,13 +96,23 @@ Napi::Value Reject(Napi::Env env, Napi::Error err) {
   return d.Promise();
 }
 
-// dump({ bytecode?: Buffer }) — argument errors reject too, so callers have one error path.
+// dump({ bytecode?: Buffer, tcpInfo?: boolean, bothFamilies?: boolean }) — argument errors
+// reject too, so callers have one error path.
 Napi::Value Dump(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   DumpOptions opts;
   if (info.Length() > 0 && !info[0].IsUndefined()) {
     if (!info[0].IsObject()) return Reject(env, Napi::TypeError::New(env, "dump(options): options must be an object"));
-    Napi::Value bc = info[0].As<Napi::Object>().Get("bytecode");
+    Napi::Object o = info[0].As<Napi::Object>();
+    Napi::Value ti = o.Get("tcpInfo");
+    if (env.IsExceptionPending()) return env.Null();
+    if (!ti.IsUndefined() && !ti.IsBoolean()) return Reject(env, Napi::TypeError::New(env, "dump(options): tcpInfo must be a boolean"));
+    opts.tcp_info = ti.IsBoolean() && ti.As<Napi::Boolean>().Value();
+    Napi::Value bf = o.Get("bothFamilies");
+    if (env.IsExceptionPending()) return env.Null();
+    if (!bf.IsUndefined() && !bf.IsBoolean()) return Reject(env, Napi::TypeError::New(env, "dump(options): bothFamilies must be a boolean"));
+    opts.both_families = bf.IsBoolean() && bf.As<Napi::Boolean>().Value();
+    Napi::Value bc = o.Get("bytecode");
     if (env.IsExceptionPending()) return env.Null();
     if (!bc.IsUndefined()) {
       if (!bc.IsBuffer()) return Reject(env, Napi::TypeError::New(env, "dump(options): bytecode must be a Buffer"));

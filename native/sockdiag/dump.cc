@@ -115,7 +115,7 @@ int ParseOne(const nlmsghdr* nlh, Walk* w) {
 }
 
 // family 0: one legacy TCPDIAG_GETSOCK request for both families (see DumpOptions::both_families).
-DumpError SendRequest(int fd, uint8_t family, uint32_t seq, const std::vector<uint8_t>& bc) {
+DumpError SendRequest(int fd, uint8_t family, uint32_t seq, const std::vector<uint8_t>& bc, bool info) {
   struct {
     nlmsghdr nlh;
     inet_diag_req_v2 r;
@@ -136,8 +136,8 @@ DumpError SendRequest(int fd, uint8_t family, uint32_t seq, const std::vector<ui
   nlh->nlmsg_seq = seq;
   req.r.sdiag_family = family;
   req.r.sdiag_protocol = IPPROTO_TCP;
-  // INET_DIAG_SKV6ONLY, SHUTDOWN, CGROUP_ID and SOCKOPT come without asking; only INFO costs a bit.
-  req.r.idiag_ext = legacy.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
+  // INET_DIAG_SKV6ONLY, SHUTDOWN, CGROUP_ID and SOCKOPT come without asking; INFO only on request.
+  req.r.idiag_ext = legacy.r.idiag_ext = info ? 1 << (INET_DIAG_INFO - 1) : 0;
   req.r.idiag_states = legacy.r.idiag_states = ~0u;  // all states; the SYN_RECV bit also selects request sockets
 
   static const uint8_t pad[RTA_ALIGNTO] = {0};
@@ -230,7 +230,7 @@ DumpError DumpOnce(const DumpOptions& opts, uint32_t seq, DumpResult* out) {
   size_t nfam = opts.both_families ? 1 : 2;
   for (size_t k = 0; k < nfam; ++k) {
     uint8_t family = fams[k];
-    if (DumpError e = SendRequest(fd, family, seq, opts.bytecode); e.err) return e;
+    if (DumpError e = SendRequest(fd, family, seq, opts.bytecode, opts.tcp_info); e.err) return e;
     if (DumpError e = Receive(fd, family, seq, &buf, &w); e.err) return e;
     ++seq;
   }

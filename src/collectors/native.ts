@@ -33,6 +33,17 @@ export interface SockDiagDumpResult {
 export interface SockDiagDumpOptions {
   /** INET_DIAG_REQ_BYTECODE program; the kernel rejects invalid ones with EINVAL. */
   bytecode?: Buffer;
+  /**
+   * Ask for struct tcp_info (Socket.tcpInfo). Default false, as `ss -tan`: the kernel locks
+   * every socket to fill its 280 bytes, and nothing tcpdir decides needs it.
+   */
+  tcpInfo?: boolean;
+  /**
+   * One TCPDIAG_GETSOCK request answered for both families in one walk of the host-wide TCP
+   * hash, instead of one SOCK_DIAG_BY_FAMILY walk per family (addon default false;
+   * readSockDiag defaults to true). Same records.
+   */
+  bothFamilies?: boolean;
 }
 
 /** One namespace to read through dumpNamespaces: an nsfs file and the inode it must still have. */

@@ -119,10 +119,18 @@ test('readSockDiag reports exactly the IPv4, IPv6 and dual-stack sockets opened 
   assert.equal(find('LISTEN', dual.port, 0).v6only, false);
   for (const s of mine.filter((x) => x.state === 'ESTABLISHED')) assert.equal(s.v6only, null, key(s));
 
+  // tcp_info is opt-in (the kernel locks each socket to fill it): absent by default.
+  for (const s of mine) assert.equal(s.tcpInfo, null, key(s));
+  // Asked for, through one request per family: the same sockets, now with tcp_info.
+  const withInfo = (await readSockDiag({ tcpInfo: true, bothFamilies: false })).filter((s) => ports.has(s.localPort) || ports.has(s.remotePort));
+  assert.deepEqual(withInfo.map(key).sort(), expected.map(key).sort());
+  const findInfo = (state: string, lport: number, rport: number): Socket =>
+    withInfo.find((s) => s.state === state && s.localPort === lport && s.remotePort === rport)!;
+  assert.equal(findInfo('LISTEN', v6.port, 0).v6only, true);
   // tcp_info: each client sent 5 bytes and read them back; each server read 5.
   for (const [c, l] of [[c4, v4], [c6, v6], [cd, dual]] as const) {
-    const client = find('ESTABLISHED', c.localPort!, l.port);
-    const server = find('ESTABLISHED', l.port, c.localPort!);
+    const client = findInfo('ESTABLISHED', c.localPort!, l.port);
+    const server = findInfo('ESTABLISHED', l.port, c.localPort!);
     assert.ok(client.tcpInfo && server.tcpInfo, `tcp_info for ${key(client)}`);
     assert.equal(client.tcpInfo.bytesReceived, 5);
     assert.ok(client.tcpInfo.bytesAcked! >= 5, `client bytesAcked ${client.tcpInfo.bytesAcked}`);
