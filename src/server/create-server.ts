@@ -84,6 +84,9 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     schema: await tcpdirSchema(),
     introspection: true,
     includeStacktraceInErrorResponses: false,
+    // Apollo would otherwise catch SIGTERM itself and close Fastify at once, resetting requests
+    // still in the accept queue; shutdown belongs to TcpdirServer.close() (the CLI calls it).
+    stopOnTerminationSignals: false,
     // Rejections are reported as validation errors (400, GRAPHQL_VALIDATION_FAILED); armor's
     // default is to throw, which Apollo would turn into a 500.
     validationRules: [
@@ -137,6 +140,13 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
       assertSafeBind(host, token);
       return app.listen({ host, port });
     },
-    close: () => app.close(),
+    async close() {
+      // A request still in the accept queue, or whose bytes are unread because the loop was busy
+      // (a snapshot), looks idle to Node and would be reset by close(): give the loop ~100 ms and a
+      // few turns to accept and parse those first, so they drain like any in-flight request.
+      await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      await app.close();
+    },
   };
 }
