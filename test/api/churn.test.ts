@@ -1,0 +1,140 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+const ROOT = resolve(__dirname, '..', '..', '..');
+const SECONDS = 30;
+
+// Opens connections to its own listener in batches and resets each as soon as it connects (RST:
+// no TIME_WAIT pile-up, so the socket table churns instead of growing). Prints its port, then
+// a count of completed open+close cycles every second.
+const CHURNER = `
+const net = require('node:net');
+const srv = net.createServer((s) => { s.on('error', () => {}); });
+srv.listen({ host: process.argv[1], port: 0, backlog: 4096 }, () => {
+  process.stdout.write(JSON.stringify({ port: srv.address().port }) + '\\n');
+  let done = 0;
+  setInterval(() => { process.stdout.write(done + '\\n'); done = 0; }, 1000);
+  const one = () => {
+    const c = net.connect(srv.address().port, process.argv[1]);
+    c.on('error', () => {});
+    c.once('connect', () => { c.resetAndDestroy(); done++; setImmediate(one); });
+  };
+  for (let i = 0; i < Number(process.argv[2]); i++) one();
+});
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
+`;
+
+function rssKiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+test(`churn: thousands of connections opened and closed per second for ${SECONDS} s while the server answers`, { timeout: 90_000 }, async () => {
+  const children: ChildProcess[] = [];
+  const rates: number[] = [];
+  try {
+    const churnPorts: number[] = [];
+    for (const host of ['127.0.0.1', '::1']) {
+      const c = spawn(process.execPath, ['-e', CHURNER, host, '8'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      children.push(c);
+      const lines = createInterface({ input: c.stdout! });
+      churnPorts.push(await new Promise<number>((r) => lines.once('line', (l) => r((JSON.parse(l) as { port: number }).port))));
+      lines.on('line', (l) => rates.push(Number(l)));
+    }
+    // The server in its own process, so its RSS is its own.
+    const port = await freePort();
+    const server = spawn(process.execPath, [join(ROOT, 'bin', 'tcpdir.js'), 'serve', '--port', String(port), '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    children.push(server);
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; await fetch(`${base}/healthz`).then((r) => !r.ok, () => true); i++) {
+      assert.ok(i < 300 && server.exitCode === null, 'server did not come up');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    let answers = 0;
+    const failures: string[] = [];
+    const unique = (what: string, ids: string[]) => {
+      const dup = ids.find((id, i) => ids.indexOf(id) !== i && ids.length < 2000) ?? (new Set(ids).size !== ids.length ? '(one of many)' : null);
+      if (dup) failures.push(`${what}: id ${dup} listed twice in one answer`);
+    };
+    const loop = async (ask: () => Promise<void>, until: number) => {
+      while (Date.now() < until) {
+        try {
+          await ask();
+          answers++;
+        } catch (e) {
+          failures.push(String(e));
+        }
+      }
+    };
+    // The churning ports' connections (the sockets in flux), in full, plus whole-table counts.
+    const gqlAll = async () => {
+      const query = `{ a: connections(port: ${churnPorts[0]}, limit: 100000) { id state } b: connections(port: ${churnPorts[1]}, limit: 100000) { id state } connectionCount summary { total } }`;
+      const r = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+      const body = (await r.json()) as { data?: { a: { id: string }[]; b: { id: string }[] }; errors?: unknown };
+      if (r.status !== 200 || body.errors) throw new Error(`GraphQL ${r.status}: ${JSON.stringify(body.errors)}`);
+      unique('GraphQL', [...body.data!.a, ...body.data!.b].map((c) => c.id));
+    };
+    const restPort = async () => {
+      for (const p of churnPorts) {
+        const r = await fetch(`${base}/api/v1/connections?port=${p}&limit=100000`);
+        const body = (await r.json()) as { id: string }[];
+        if (r.status !== 200) throw new Error(`REST ${r.status}: ${JSON.stringify(body).slice(0, 200)}`);
+        unique(`REST port ${p}`, body.map((c) => c.id));
+      }
+    };
+    // Sockets on the whole host (other tests running alongside change it), to read RSS against.
+    const hostSockets: Array<[number, number]> = [];
+    let t0 = Date.now();
+    const small = async () => {
+      const r = await fetch(`${base}/api/v1/host`);
+      if (r.status !== 200) throw new Error(`host ${r.status}`);
+      hostSockets.push([Date.now() - t0, ((await r.json()) as { socketCount: number }).socketCount]);
+    };
+
+    // Warm-up (JIT, first snapshots, caches) is not part of the RSS comparison.
+    await Promise.all([loop(gqlAll, Date.now() + 6000), loop(small, Date.now() + 6000)]);
+    const rss: Array<[number, number]> = [];
+    t0 = Date.now();
+    hostSockets.length = 0;
+    const end = t0 + SECONDS * 1000;
+    const sampler = setInterval(() => rss.push([Date.now() - t0, rssKiB(server.pid!)]), 250);
+    rates.length = 0;
+    await Promise.all([loop(gqlAll, end), loop(restPort, end), loop(small, end), loop(small, end)]);
+    clearInterval(sampler);
+
+    assert.deepEqual(failures.slice(0, 5), []);
+    assert.equal(server.exitCode, null, 'server died');
+    const churned = rates.reduce((a, b) => a + b, 0) / SECONDS;
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const first = mean(rss.filter(([t]) => t < 10_000).map(([, k]) => k));
+    const last = mean(rss.filter(([t]) => t >= (SECONDS - 10) * 1000).map(([, k]) => k));
+    const socketsFirst = mean(hostSockets.filter(([t]) => t < 10_000).map(([, n]) => n));
+    const socketsLast = mean(hostSockets.filter(([t]) => t >= (SECONDS - 10) * 1000).map(([, n]) => n));
+    console.log(`churn: ${churned.toFixed(0)} connections opened+closed/s, ${answers} answers, server RSS ${(first / 1024).toFixed(0)} -> ${(last / 1024).toFixed(0)} MiB, host sockets ${socketsFirst.toFixed(0)} -> ${socketsLast.toFixed(0)} (first vs last 10 s)`);
+    assert.ok(churned >= 1000, `only ${churned.toFixed(0)} connections/s churned`);
+    assert.ok(answers > 20, `only ${answers} answers`);
+    assert.ok(Math.abs(last - first) / first <= 0.1, `RSS moved ${(((last - first) / first) * 100).toFixed(1)}%: ${(first / 1024).toFixed(0)} -> ${(last / 1024).toFixed(0)} MiB`);
+  } finally {
+    for (const c of children) {
+      if (c.exitCode === null && c.signalCode === null) {
+        const gone = new Promise((r) => c.once('exit', r));
+        c.kill('SIGKILL');
+        await gone;
+      }
+    }
+  }
+});
