@@ -14,7 +14,8 @@ const DIRECTIONS: readonly Direction[] = ['UNKNOWN', 'INBOUND', 'OUTBOUND'];
  * for the connections someone asks about, by running the same pure rules again.
  */
 export class Classification {
-  private readonly index = new Map<string, number>();
+  // Built on first lookup by id: a snapshot served only as lists and counts never needs it.
+  private indexById: Map<string, number> | null = null;
 
   constructor(
     readonly ctx: Context,
@@ -24,8 +25,16 @@ export class Classification {
     private readonly sure: Uint8Array,
     private readonly peerIdx: Int32Array,
     private readonly peerScores: Float64Array,
-  ) {
-    ctx.conns.forEach((c, i) => this.index.set(c.id, i));
+  ) {}
+
+  private get index(): Map<string, number> {
+    if (this.indexById === null) {
+      const m = new Map<string, number>();
+      const conns = this.ctx.conns;
+      for (let i = 0; i < conns.length; i++) m.set(conns[i].id, i);
+      this.indexById = m;
+    }
+    return this.indexById;
   }
 
   get size(): number {

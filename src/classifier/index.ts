@@ -4,7 +4,7 @@ import { outcome } from './combine';
 import { buildContext, findPeerIndex, type Context } from './context';
 import { peerScore, type EndState } from './rules/local-peer';
 import { remotePort, SOCKET_RULES } from './rules';
-import { kernelFinding } from './rules/kernel';
+import { kernelCode } from './rules/kernel';
 
 export { buildContext, findByTuple, findListener, findPeer, listenerCovers } from './context';
 export type { Context } from './context';
@@ -30,8 +30,11 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
   for (let i = 0; i < n; i++) {
     const conn = ctx.conns[i];
     if (kernelOn) {
-      const k = kernelFinding(ctx, conn);
-      if (k) kernel[i] = k.direction === 'INBOUND' ? 1 : -1;
+      kernel[i] = kernelCode(ctx, conn);
+      // Settled by the kernel: its own heuristics are never read (its verdict skips them, and a
+      // peer settled by the kernel answers with the kernel's word, not with its log-odds).
+      // Evidence, when asked for, runs the rules again.
+      if (kernel[i] !== 0) continue;
     }
     for (const r of SOCKET_RULES) {
       const s = r.score(conn, ctx);
@@ -45,11 +48,15 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
       }
     }
   }
-  const end = (i: number): EndState => ({
-    kernel: kernel[i],
-    certain: kernel[i] !== 0 ? kernel[i] : cIn[i] > 0 && cOut[i] === 0 ? 1 : cOut[i] > 0 && cIn[i] === 0 ? -1 : 0,
-    ownLlr: own[i],
-  });
+  // Two scratch states refilled per pair: peerScore reads them and keeps nothing.
+  const mine: EndState = { kernel: 0, certain: 0, ownLlr: 0 };
+  const theirs: EndState = { kernel: 0, certain: 0, ownLlr: 0 };
+  const end = (i: number, e: EndState): EndState => {
+    e.kernel = kernel[i];
+    e.certain = kernel[i] !== 0 ? kernel[i] : cIn[i] > 0 && cOut[i] === 0 ? 1 : cOut[i] > 0 && cIn[i] === 0 ? -1 : 0;
+    e.ownLlr = own[i];
+    return e;
+  };
 
   const dir = new Uint8Array(n);
   const conf = new Float64Array(n);
@@ -68,7 +75,7 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
     }
     const j = findPeerIndex(ctx, ctx.conns[i]);
     if (j >= 0) {
-      const ps = peerScore(ctx.conns[i], ctx.conns[j], end(i), end(j), ctx);
+      const ps = peerScore(ctx.conns[i], ctx.conns[j], end(i, mine), end(j, theirs), ctx);
       peerIdx[i] = j;
       peerScores[i] = ps;
       if (ps === Infinity) ci++, f++;

@@ -1,6 +1,6 @@
 import { formatIPv4, formatIPv6 } from '../model/address';
-import { birthFromTransition } from '../model/kernel';
-import type { KernelBirth, KernelEvent, KernelRecord } from '../model/kernel';
+import { birthFromTransition, KERNEL_DIRECTIONS, kernelDirection } from '../model/kernel';
+import type { KernelBirth, KernelDirection, KernelDirectionInput, KernelEvent, KernelRecord, KernelRecordIndex } from '../model/kernel';
 import type { AddressFamily } from '../model/socket';
 import { TCP_STATES } from '../model/tcp-state';
 import type { TcpStateName } from '../model/tcp-state';
@@ -93,6 +93,44 @@ function checkVersion(v: number, what: string, off: number): void {
   }
 }
 
+/** Decodes the record at `off` (already validated by checkRecord). */
+function decodeRecordAt(buf: Buffer, off: number, addrs: AddressCache): KernelRecord {
+  const fam = family(buf[off + 72], 'kernel socket record', off);
+  const st = state(buf[off + 73], 'kernel socket record', off);
+  const userLocks = buf[off + 74];
+  const flags = buf[off + 75];
+  const hasListener = buf.readUInt32LE(off + 8) !== 0 || buf.readUInt32LE(off + 12) !== 0;
+  const hasBucketListener = buf.readUInt32LE(off + 16) !== 0 || buf.readUInt32LE(off + 20) !== 0;
+  const maxAckBacklog = buf.readUInt32LE(off + 64);
+  const connectBind = (userLocks & SOCK_CONNECT_BIND) !== 0;
+  const portAllocatedByConnect = buf.readInt8(off + 76) === -1;
+  const twConnectBind = st === 'TIME_WAIT' && (flags & F_TW_CB_KNOWN) !== 0 ? (flags & F_TW_CONNECT_BIND) !== 0 : null;
+  const shares = (flags & F_SHARES_LISTENER) !== 0;
+  return {
+    cookie: cookieAt(buf, off),
+    family: fam,
+    state: st,
+    localAddress: addrs.get(fam, buf, off + 24),
+    localPort: buf.readUInt16LE(off + 68),
+    remoteAddress: addrs.get(fam, buf, off + 40),
+    remotePort: buf.readUInt16LE(off + 70),
+    inode: buf.readUInt32LE(off + 56),
+    uid: buf.readUInt32LE(off + 60),
+    userLocks,
+    connectBind,
+    portAllocatedByConnect,
+    twConnectBind,
+    connectChosePort: connectBind || portAllocatedByConnect || twConnectBind === true,
+    explicitPortBind: (userLocks & SOCK_BINDPORT_LOCK) !== 0,
+    explicitAddressBind: (userLocks & SOCK_BINDADDR_LOCK) !== 0,
+    sharesListenerPort: shares,
+    sharedListenerCookie: shares && hasBucketListener ? cookieAt(buf, off + 16) : null,
+    maxAckBacklog,
+    acceptBacklogInherited: st !== 'LISTEN' && maxAckBacklog > 0,
+    listenerCookie: hasListener ? cookieAt(buf, off + 8) : null,
+  };
+}
+
 /** Decodes one iterator pass (struct tcpdir_sock_rec[]). Pure. */
 export function decodeKernelRecords(buf: Buffer): KernelRecord[] {
   checkLength(buf, KERNEL_RECORD_SIZE, 'kernel socket record');
@@ -100,42 +138,97 @@ export function decodeKernelRecords(buf: Buffer): KernelRecord[] {
   const addrs = new AddressCache();
   for (let i = 0, off = 0; off < buf.length; i++, off += KERNEL_RECORD_SIZE) {
     checkVersion(buf[off + 79], 'kernel socket record', off);
-    const fam = family(buf[off + 72], 'kernel socket record', off);
-    const st = state(buf[off + 73], 'kernel socket record', off);
-    const userLocks = buf[off + 74];
-    const flags = buf[off + 75];
-    const hasListener = buf.readUInt32LE(off + 8) !== 0 || buf.readUInt32LE(off + 12) !== 0;
-    const hasBucketListener = buf.readUInt32LE(off + 16) !== 0 || buf.readUInt32LE(off + 20) !== 0;
-    const maxAckBacklog = buf.readUInt32LE(off + 64);
-    const connectBind = (userLocks & SOCK_CONNECT_BIND) !== 0;
-    const portAllocatedByConnect = buf.readInt8(off + 76) === -1;
-    const twConnectBind = st === 'TIME_WAIT' && (flags & F_TW_CB_KNOWN) !== 0 ? (flags & F_TW_CONNECT_BIND) !== 0 : null;
-    const shares = (flags & F_SHARES_LISTENER) !== 0;
-    out[i] = {
-      cookie: cookieAt(buf, off),
-      family: fam,
-      state: st,
-      localAddress: addrs.get(fam, buf, off + 24),
-      localPort: buf.readUInt16LE(off + 68),
-      remoteAddress: addrs.get(fam, buf, off + 40),
-      remotePort: buf.readUInt16LE(off + 70),
-      inode: buf.readUInt32LE(off + 56),
-      uid: buf.readUInt32LE(off + 60),
-      userLocks,
-      connectBind,
-      portAllocatedByConnect,
-      twConnectBind,
-      connectChosePort: connectBind || portAllocatedByConnect || twConnectBind === true,
-      explicitPortBind: (userLocks & SOCK_BINDPORT_LOCK) !== 0,
-      explicitAddressBind: (userLocks & SOCK_BINDADDR_LOCK) !== 0,
-      sharesListenerPort: shares,
-      sharedListenerCookie: shares && hasBucketListener ? cookieAt(buf, off + 16) : null,
-      maxAckBacklog,
-      acceptBacklogInherited: st !== 'LISTEN' && maxAckBacklog > 0,
-      listenerCookie: hasListener ? cookieAt(buf, off + 8) : null,
-    };
+    out[i] = decodeRecordAt(buf, off, addrs);
   }
   return out;
+}
+
+const MAX_SAFE_HI = 0x200000; // a cookie whose high word is below this is < 2^53: exact as a Number
+const DIRECTION_CODE = new Map<KernelDirection, number>(KERNEL_DIRECTIONS.map((d, i) => [d, i]));
+
+/**
+ * One or more iterator passes, kept as the raw bytes and indexed by cookie. Building it reads
+ * only the few bytes kernelDirection needs and stores one direction code per record; a full
+ * KernelRecord (addresses, cookies as strings) is decoded only by `get`, i.e. when an API field
+ * asks for it. Cookies are counters, in practice far below 2^53: those are Map keys as Numbers
+ * (cheap to hash, no string made); larger ones fall back to their decimal strings.
+ * Lookups take the canonical decimal cookie (as Socket.cookie and KernelRecord.cookie are).
+ */
+export class KernelRecordTable implements KernelRecordIndex {
+  private readonly byNumber = new Map<number, number>();
+  private byString: Map<string, number> | null = null;
+  private readonly codes: Uint8Array;
+  private readonly addrs = new AddressCache();
+
+  private constructor(readonly buffer: Buffer) {
+    const n = buffer.length / KERNEL_RECORD_SIZE;
+    this.codes = new Uint8Array(n);
+    // One scratch input for kernelDirection, refilled per record: no object per record.
+    const input: { -readonly [K in keyof KernelDirectionInput]: KernelDirectionInput[K] } = {
+      state: 'CLOSE', connectBind: false, explicitPortBind: false, portAllocatedByConnect: false,
+      twConnectBind: null, sharesListenerPort: false, acceptBacklogInherited: false,
+    };
+    for (let i = 0, off = 0; i < n; i++, off += KERNEL_RECORD_SIZE) {
+      checkVersion(buffer[off + 79], 'kernel socket record', off);
+      family(buffer[off + 72], 'kernel socket record', off);
+      const st = state(buffer[off + 73], 'kernel socket record', off);
+      const userLocks = buffer[off + 74];
+      const flags = buffer[off + 75];
+      input.state = st;
+      input.connectBind = (userLocks & SOCK_CONNECT_BIND) !== 0;
+      input.explicitPortBind = (userLocks & SOCK_BINDPORT_LOCK) !== 0;
+      input.portAllocatedByConnect = buffer[off + 76] === 0xff; // fastreuse == -1 (int8)
+      input.twConnectBind = st === 'TIME_WAIT' && (flags & F_TW_CB_KNOWN) !== 0 ? (flags & F_TW_CONNECT_BIND) !== 0 : null;
+      input.sharesListenerPort = (flags & F_SHARES_LISTENER) !== 0;
+      input.acceptBacklogInherited = st !== 'LISTEN' && buffer.readUInt32LE(off + 64) > 0;
+      this.codes[i] = DIRECTION_CODE.get(kernelDirection(input))!;
+      const lo = buffer.readUInt32LE(off), hi = buffer.readUInt32LE(off + 4);
+      if (hi < MAX_SAFE_HI) this.byNumber.set(hi * 0x100000000 + lo, i);
+      else (this.byString ??= new Map()).set(buffer.readBigUInt64LE(off).toString(), i);
+    }
+  }
+
+  /** Indexes iterator passes (e.g. the own namespace's and every entered one's). Later records
+   * with the same cookie win. Throws KernelDecodeError on a malformed buffer. */
+  static from(buffers: readonly Buffer[]): KernelRecordTable {
+    for (const b of buffers) checkLength(b, KERNEL_RECORD_SIZE, 'kernel socket record');
+    return new KernelRecordTable(buffers.length === 1 ? buffers[0] : Buffer.concat(buffers));
+  }
+
+  get size(): number {
+    return this.byNumber.size + (this.byString?.size ?? 0);
+  }
+
+  private indexOf(cookie: string): number {
+    const n = +cookie;
+    // Exact below 2^53; anything at or above rounds to >= 2^53 and is looked up as text.
+    const i = n <= Number.MAX_SAFE_INTEGER ? this.byNumber.get(n) : this.byString?.get(cookie);
+    return i === undefined ? -1 : i;
+  }
+
+  has(cookie: string): boolean {
+    return this.indexOf(cookie) >= 0;
+  }
+
+  get(cookie: string): KernelRecord | undefined {
+    const i = this.indexOf(cookie);
+    return i < 0 ? undefined : decodeRecordAt(this.buffer, i * KERNEL_RECORD_SIZE, this.addrs);
+  }
+
+  direction(cookie: string): KernelDirection | undefined {
+    const i = this.indexOf(cookie);
+    return i < 0 ? undefined : KERNEL_DIRECTIONS[this.codes[i]];
+  }
+
+  *cookies(): IterableIterator<string> {
+    for (const n of this.byNumber.keys()) yield String(n);
+    if (this.byString) yield* this.byString.keys();
+  }
+
+  /** Every record, decoded (same as decodeKernelRecords on the buffer). */
+  records(): KernelRecord[] {
+    return decodeKernelRecords(this.buffer);
+  }
 }
 
 /** Decodes drained tracepoint events (struct tcpdir_event[]). Pure. */
@@ -196,11 +289,29 @@ export class KernelBirthStore {
     return b && { direction: b.direction, transition: b.transition, seenAt: b.seenAt };
   }
 
+  /**
+   * The stored birth itself, not a copy (its direction, transition and seenAt never change once
+   * stored: a new birth replaces the entry), for copying many into a snapshot cheaply.
+   */
+  peek(cookie: string): KernelBirth | undefined {
+    return this.births.get(cookie);
+  }
+
+  /** Every stored birth by cookie (the stored objects, as peek). */
+  entries(): IterableIterator<[string, KernelBirth]> {
+    return this.births.entries();
+  }
+
   /** Refreshes the cookies an iteration saw and forgets those unseen for maxAgeMs. */
-  markSeen(cookies: Iterable<string>, now: number): void {
-    for (const c of cookies) {
-      const b = this.births.get(c);
-      if (b) b.lastSeen = now;
+  markSeen(cookies: Iterable<string> | KernelRecordIndex, now: number): void {
+    if ('has' in cookies) {
+      // Walk the (usually much smaller) store and ask the index, not the other way round.
+      for (const [c, b] of this.births) if (cookies.has(c)) b.lastSeen = now;
+    } else {
+      for (const c of cookies) {
+        const b = this.births.get(c);
+        if (b) b.lastSeen = now;
+      }
     }
     for (const [c, b] of this.births) if (now - b.lastSeen > this.maxAgeMs) this.births.delete(c);
   }
@@ -282,20 +393,33 @@ export class KernelEvidenceSource {
     return new KernelEvidenceSource(binding, opts);
   }
 
-  /** One iterator pass over the caller's netns; refreshes and ages the birth store. */
+  /** One iterator pass over the caller's netns, decoded; refreshes and ages the birth store. */
   async iterate(): Promise<KernelRecord[]> {
-    this.assertOpen('iterate');
-    const records = decodeKernelRecords(await this.binding.iterate());
+    return (await this.scan()).records();
+  }
+
+  /**
+   * One iterator pass over the caller's netns as an index by cookie that decodes records only
+   * on demand (what the service uses per snapshot); refreshes and ages the birth store.
+   */
+  async scan(): Promise<KernelRecordTable> {
+    this.assertOpen('scan');
+    const table = KernelRecordTable.from([await this.binding.iterate()]);
     this.drain();
-    this.births.markSeen(records.map((r) => r.cookie), this.now());
-    return records;
+    this.births.markSeen(table, this.now());
+    return table;
   }
 
   /** One iterator pass over the netns of an open /proc/PID/ns/net fd (needs CAP_SYS_ADMIN).
    * Does not touch the birth store, whose ageing follows the caller's own netns. */
   async iterateInNetns(nsFd: number): Promise<KernelRecord[]> {
+    return decodeKernelRecords(await this.iterateInNetnsRaw(nsFd));
+  }
+
+  /** The same, undecoded (struct tcpdir_sock_rec[]), for KernelRecordTable.from. */
+  async iterateInNetnsRaw(nsFd: number): Promise<Buffer> {
     this.assertOpen('iterateInNetns');
-    return decodeKernelRecords(await this.binding.iterateInNetns(nsFd));
+    return this.binding.iterateInNetns(nsFd);
   }
 
   /** Moves pending tracepoint events into the birth store and returns them. */

@@ -91,7 +91,8 @@ export async function collectSnapshot(opts: CollectOptions = {}): Promise<Snapsh
   const collectedAt = Date.now();
   const t0 = performance.now();
   const [read, host] = await Promise.all([readSockets(opts.source ?? 'auto', procRoot, opts.nativeDir), readHostFacts(procRoot)]);
-  const sockets = dedupe(read.sockets);
+  // The addon already de-duplicates a netlink dump by cookie (native/sockdiag/dump.cc).
+  const sockets = read.source === 'netlink' ? read.sockets : dedupe(read.sockets);
   let processes: ProcessMap | null = null;
   if (opts.processes) {
     const resolver = opts.resolver ?? defaultResolver(procRoot);

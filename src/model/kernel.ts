@@ -97,25 +97,45 @@ export interface KernelDirection {
   rule: KernelRuleName | null;
 }
 
+/** The record fields kernelDirection reads. */
+export type KernelDirectionInput = Pick<
+  KernelRecord,
+  'state' | 'connectBind' | 'explicitPortBind' | 'portAllocatedByConnect' | 'twConnectBind' | 'sharesListenerPort' | 'acceptBacklogInherited'
+>;
+
+// Every possible answer, shared: kernelDirection runs for every record of every snapshot, and
+// these are all it can return (frozen, so no caller can alter another's answer).
+const NO_DIRECTION: KernelDirection = Object.freeze({ direction: 'UNKNOWN', rule: null });
+const answer = (direction: 'INBOUND' | 'OUTBOUND', rule: KernelRuleName): KernelDirection => Object.freeze({ direction, rule });
+const ANSWERS_IN = KERNEL_RULE_ORDER.map((r) => answer('INBOUND', r));
+const ANSWERS_OUT = KERNEL_RULE_ORDER.map((r) => answer('OUTBOUND', r));
+
+/**
+ * Every value kernelDirection can return; its index is a small code (0 = no direction), so a
+ * table of records can keep one byte per record instead of an object.
+ */
+export const KERNEL_DIRECTIONS: readonly KernelDirection[] = [NO_DIRECTION, ...ANSWERS_IN, ...ANSWERS_OUT];
+
 /**
  * Direction from kernel evidence alone, first match wins (kernel-evidence.md, "Rules"):
  * 68 right, 0 wrong, 3 unknown on 71 test sockets on 6.18. The order matters: an SO_REUSEPORT
  * client shares a listener's bucket but has the bind-port lock, and a former listener that
  * later connected out keeps a backlog but has a connect-allocated port. Listeners and
- * unconnected sockets have no direction.
+ * unconnected sockets have no direction. The answer is one of KERNEL_DIRECTIONS (shared, frozen).
  */
-export function kernelDirection(rec: KernelRecord, opts: KernelDirectionOptions = {}): KernelDirection {
-  const skip = opts.skip ?? [];
-  if (rec.state === 'LISTEN' || rec.state === 'CLOSE') return { direction: 'UNKNOWN', rule: null };
-  for (const rule of KERNEL_RULE_ORDER) {
-    if (skip.includes(rule)) continue;
+export function kernelDirection(rec: KernelDirectionInput, opts: KernelDirectionOptions = {}): KernelDirection {
+  const skip = opts.skip;
+  if (rec.state === 'LISTEN' || rec.state === 'CLOSE') return NO_DIRECTION;
+  for (let r = 0; r < KERNEL_RULE_ORDER.length; r++) {
+    const rule = KERNEL_RULE_ORDER[r];
+    if (skip && skip.includes(rule)) continue;
     const d = applyRule(rule, rec);
-    if (d) return { direction: d, rule };
+    if (d) return d === 'INBOUND' ? ANSWERS_IN[r] : ANSWERS_OUT[r];
   }
-  return { direction: 'UNKNOWN', rule: null };
+  return NO_DIRECTION;
 }
 
-function applyRule(rule: KernelRuleName, rec: KernelRecord): Exclude<Direction, 'UNKNOWN'> | null {
+function applyRule(rule: KernelRuleName, rec: KernelDirectionInput): Exclude<Direction, 'UNKNOWN'> | null {
   switch (rule) {
     case 'handshake-state':
       if (rec.state === 'NEW_SYN_RECV') return 'INBOUND';
@@ -153,10 +173,43 @@ export interface KernelEvidence {
   code: string | null;
   /** Why it is unavailable, in words; null when available. */
   reason: string | null;
-  /** Iterator records of this snapshot, by socket cookie. */
-  records: ReadonlyMap<string, KernelRecord>;
+  /** Iterator records of this snapshot, by socket cookie (see KernelRecordIndex). */
+  records: KernelRecordIndex;
   /** Tracepoint births of the snapshot's sockets, by cookie (sockets born while tcpdir ran). */
   births: ReadonlyMap<string, KernelBirth>;
   /** Whether the state-change tracepoint is attached (births are recorded). */
   tracepoint: boolean;
+}
+
+/**
+ * Iterator records by socket cookie. The service's implementation (collectors/kernel-evidence.ts
+ * KernelRecordTable) keeps the raw iterator bytes and decodes a KernelRecord only when one is
+ * asked for; `direction` answers from a code computed once per record, without decoding.
+ */
+export interface KernelRecordIndex {
+  readonly size: number;
+  has(cookie: string): boolean;
+  get(cookie: string): KernelRecord | undefined;
+  /** kernelDirection() of the record with this cookie (one of KERNEL_DIRECTIONS); undefined when there is none. */
+  direction(cookie: string): KernelDirection | undefined;
+  /** Every record's cookie. */
+  cookies(): IterableIterator<string>;
+}
+
+/** A KernelRecordIndex over decoded records (fixtures, tests, small inputs). Later records win. */
+export function kernelRecordIndex(records: Iterable<KernelRecord>): KernelRecordIndex {
+  const m = new Map<string, KernelRecord>();
+  for (const r of records) m.set(r.cookie, r);
+  return {
+    get size() {
+      return m.size;
+    },
+    has: (cookie) => m.has(cookie),
+    get: (cookie) => m.get(cookie),
+    direction: (cookie) => {
+      const r = m.get(cookie);
+      return r && kernelDirection(r);
+    },
+    cookies: () => m.keys(),
+  };
 }

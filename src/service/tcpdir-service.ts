@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { collectAllNamespaces, collectSnapshot, ProcessResolver } from '../collectors';
-import { KernelEvidenceSource, type KernelUnavailable } from '../collectors/kernel-evidence';
-import type { KernelBirth, KernelEvidence, KernelRecord, ProcessMap, ProcessRef, Snapshot, SourceName } from '../model';
+import { KernelEvidenceSource, KernelRecordTable, type KernelUnavailable } from '../collectors/kernel-evidence';
+import { kernelRecordIndex, type KernelBirth, type KernelEvidence, type ProcessMap, type ProcessRef, type Snapshot, type SourceName } from '../model';
 import { HistoryKeeper } from './history-keeper';
 import type { ConnectionRecord, ListenerRecord } from './records';
 import { SnapshotView, yieldToLoop } from './view';
@@ -107,7 +107,7 @@ export class TcpdirService {
           : collectSnapshot({ source: this.opts.source ?? 'auto', procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir }),
       this.readKernel(),
     ]);
-    if (kernel) snap.kernel = this.kernelEvidenceFor(snap, Array.isArray(kernel) ? [...kernel, ...(await this.readKernelForeign(snap))] : kernel);
+    if (kernel) snap.kernel = this.kernelEvidenceFor(snap, kernel instanceof KernelRecordTable ? await this.withForeign(kernel, snap) : kernel);
     // Collection, history and classification each block the event loop for a while on a big host:
     // yield between them so requests queued meanwhile are not held up by the sum of the three.
     await yieldToLoop();
@@ -121,11 +121,11 @@ export class TcpdirService {
   }
 
   /** Iterator records (and births, drained by the same call), or the reason there are none. */
-  private async readKernel(): Promise<KernelRecord[] | KernelUnavailable | null> {
+  private async readKernel(): Promise<KernelRecordTable | KernelUnavailable | null> {
     const k = this.kernel;
     if (!k.available) return this.opts.collect ? null : k;
     try {
-      return await k.iterate();
+      return await k.scan();
     } catch (e) {
       return { available: false, code: 'EITERATE', reason: `the eBPF iterator failed: ${e instanceof Error ? e.message : String(e)}` };
     }
@@ -137,10 +137,10 @@ export class TcpdirService {
    * Cookies are host-wide, so the records merge into one map. A namespace that vanished or
    * cannot be entered just goes without kernel evidence.
    */
-  private async readKernelForeign(snap: Snapshot): Promise<KernelRecord[]> {
+  private async withForeign(own: KernelRecordTable, snap: Snapshot): Promise<KernelRecordTable> {
     const k = this.kernel;
-    if (!k.available || !snap.namespaces) return [];
-    const out: KernelRecord[] = [];
+    if (!k.available || !snap.namespaces) return own;
+    const out: Buffer[] = [];
     for (const ns of snap.namespaces) {
       if (ns.self || ns.source !== 'netlink') continue;
       const path = ns.name ? `/run/netns/${ns.name}` : ns.pids.length ? `/proc/${ns.pids[0]}/ns/net` : null;
@@ -148,29 +148,35 @@ export class TcpdirService {
       let fd: number | null = null;
       try {
         fd = openSync(path, 'r');
-        for (const r of await k.iterateInNetns(fd)) out.push(r);
+        out.push(await k.iterateInNetnsRaw(fd));
       } catch {
         // gone or not enterable: heuristics still judge its sockets
       } finally {
         if (fd !== null) closeSync(fd);
       }
     }
-    return out;
+    return out.length === 0 ? own : KernelRecordTable.from([own.buffer, ...out]);
   }
 
-  private kernelEvidenceFor(snap: Snapshot, k: KernelRecord[] | KernelUnavailable): KernelEvidence {
-    if (!Array.isArray(k)) return { available: false, code: k.code, reason: k.reason, records: new Map(), births: new Map(), tracepoint: false };
-    const records = new Map<string, KernelRecord>();
-    for (const r of k) records.set(r.cookie, r);
-    // Copy only the births of this snapshot's sockets: the store keeps changing after it.
+  private kernelEvidenceFor(snap: Snapshot, k: KernelRecordTable | KernelUnavailable): KernelEvidence {
+    if (!(k instanceof KernelRecordTable)) {
+      return { available: false, code: k.code, reason: k.reason, records: kernelRecordIndex([]), births: new Map(), tracepoint: false };
+    }
+    // Copy the births out of the store, which keeps changing after this snapshot. Walk the
+    // smaller side: a few births, or few sockets. Extra births (of sockets not in the snapshot)
+    // are never looked up, so copying the whole store is as good as filtering it.
     const births = new Map<string, KernelBirth>();
     const store = (this.kernel as KernelEvidenceSource).births;
-    for (const s of snap.sockets) {
-      if (s.cookie === null) continue;
-      const b = store.get(s.cookie);
-      if (b) births.set(s.cookie, b);
+    if (store.size > 0 && store.size <= snap.sockets.length) {
+      for (const [c, b] of store.entries()) births.set(c, b);
+    } else if (store.size > 0) {
+      for (const s of snap.sockets) {
+        if (s.cookie === null) continue;
+        const b = store.peek(s.cookie);
+        if (b) births.set(s.cookie, b);
+      }
     }
-    return { available: true, code: null, reason: null, records, births, tracepoint: true };
+    return { available: true, code: null, reason: null, records: k, births, tracepoint: true };
   }
 
   /** Stops the kernel source's reader; the service keeps answering from heuristics. */

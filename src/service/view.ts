@@ -1,5 +1,5 @@
 import { buildContext, classify, findByTuple, findListener, findPeer, kernelFinding, type Classification, type Context } from '../classifier';
-import { kernelDirection, type Direction, type Snapshot, type Socket, type TcpStateName, type Verdict } from '../model';
+import { type Direction, type Snapshot, type Socket, type TcpStateName, type Verdict } from '../model';
 import { netnsIdFor } from './netns-view';
 import { connectionRecord, listenerRecord, type ConnectionRecord, type ListenerRecord } from './records';
 
@@ -203,7 +203,7 @@ export class SnapshotView {
     const rec = k.records.get(cookie);
     const birth = k.births.get(cookie) ?? null;
     if (!rec && !birth) return null;
-    const kd = rec ? kernelDirection(rec) : null;
+    const kd = rec ? k.records.direction(cookie) : null;
     const finding = kernelFinding(this.ctx, c.socket);
     return {
       direction: finding?.direction ?? 'UNKNOWN',

@@ -14,8 +14,9 @@ import {
   KernelBirthStore,
   KernelDecodeError,
   KernelEvidenceSource,
+  KernelRecordTable,
 } from '../../src/collectors/kernel-evidence';
-import { kernelDirection } from '../../src/model/kernel';
+import { KERNEL_DIRECTIONS, kernelDirection } from '../../src/model/kernel';
 import type { KernelEvent, KernelRecord } from '../../src/model/kernel';
 import { TcpStateCode } from '../../src/model/tcp-state';
 import type { TcpStateName } from '../../src/model/tcp-state';
@@ -103,6 +104,59 @@ describe('decodeKernelRecords', () => {
     bad[73] = 99;
     assert.throws(() => decodeKernelRecords(bad), /unknown TCP state 99/);
     assert.deepEqual(decodeKernelRecords(Buffer.alloc(0)), []);
+  });
+});
+
+describe('KernelRecordTable', () => {
+  const STATES: TcpStateName[] = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'TIME_WAIT', 'CLOSE', 'CLOSE_WAIT', 'LISTEN', 'NEW_SYN_RECV'];
+  // Deterministic pseudo-random records over every evidence bit, state and cookie size.
+  let seed = 7;
+  const rnd = (n: number): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+  const cookies = [1n, 2n ** 31n - 1n, 2n ** 31n, 2n ** 32n + 3n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 2n ** 64n - 1n];
+  for (let i = 0; i < 400; i++) cookies.push(BigInt(1000 + i * 7));
+  const raws = cookies.map((cookie): RawRecord => ({
+    cookie, v6: rnd(2) === 1, saddr: [127, 0, 0, 1 + rnd(3)], daddr: [10, 0, rnd(4), 1], sport: 1 + rnd(65535), dport: rnd(65536),
+    state: STATES[rnd(STATES.length)], userLocks: [0, 4, 8, 16, 24, 28][rnd(6)], flags: [0, 2, 4, 8, 12, 14][rnd(6)],
+    fastreuse: [0, 1, -1][rnd(3)], backlog: [0, 0, 128][rnd(3)], bucketListener: rnd(2) ? 77n : 0n, listenerCookie: rnd(2) ? 78n : 0n,
+    inode: rnd(100000), uid: rnd(2000),
+  }));
+  const buf = Buffer.concat(raws.map(recordBytes));
+  const decoded = decodeKernelRecords(buf);
+
+  it('answers get, direction and has exactly as decoding every record would', () => {
+    const t = KernelRecordTable.from([buf]);
+    assert.equal(t.size, decoded.length);
+    const seen = new Set<string>();
+    for (const r of decoded) {
+      assert.equal(t.has(r.cookie), true, r.cookie);
+      assert.deepEqual(t.get(r.cookie), r, r.cookie);
+      assert.equal(t.direction(r.cookie), kernelDirection(r), r.cookie);
+      assert.ok(KERNEL_DIRECTIONS.includes(t.direction(r.cookie)!));
+      seen.add(r.cookie);
+    }
+    assert.deepEqual(new Set(t.cookies()), seen);
+    // Neighbours of the 2^53 boundary stay distinct (no rounding onto each other).
+    assert.equal(t.get('9007199254740992')!.cookie, '9007199254740992');
+    assert.equal(t.get('9007199254740993')!.cookie, '9007199254740993');
+    assert.equal(t.get('18446744073709551615')!.cookie, '18446744073709551615');
+    for (const missing of ['0', '2', '9007199254740994', '18446744073709551614']) {
+      assert.equal(t.has(missing), false, missing);
+      assert.equal(t.get(missing), undefined);
+      assert.equal(t.direction(missing), undefined);
+    }
+  });
+
+  it('merges passes (a later record with the same cookie wins) and rejects malformed ones', () => {
+    const again = recordBytes({ ...raws[8], state: 'LISTEN' });
+    const t = KernelRecordTable.from([buf, again]);
+    assert.equal(t.size, decoded.length);
+    assert.equal(t.get(decoded[8].cookie)!.state, 'LISTEN');
+    assert.equal(t.direction(decoded[8].cookie)!.rule, null);
+    assert.throws(() => KernelRecordTable.from([buf, again.subarray(0, 40)]), KernelDecodeError);
+    const bad = Buffer.from(again);
+    bad[79] = 2;
+    assert.throws(() => KernelRecordTable.from([bad]), /layout version 2/);
+    assert.equal(KernelRecordTable.from([Buffer.alloc(0)]).size, 0);
   });
 });
 

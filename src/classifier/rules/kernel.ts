@@ -1,4 +1,4 @@
-import { kernelDirection, type KernelRecord, type KernelRuleName, type Socket } from '../../model';
+import type { KernelRecord, KernelRuleName, Socket } from '../../model';
 import type { Context } from '../context';
 
 // The kernel's own memory of how a socket was made, read with eBPF (docs/kernel-evidence.md).
@@ -42,6 +42,22 @@ export function kernelRecordOf(ctx: Context, conn: Socket): KernelRecord | undef
   return conn.cookie === null ? undefined : ctx.snapshot.kernel?.records.get(conn.cookie);
 }
 
+/**
+ * The hot-path form of kernelFinding: +1 inbound, -1 outbound, 0 when the kernel says nothing.
+ * No allocation: one births lookup (skipped when there are none) and one precomputed direction.
+ */
+export function kernelCode(ctx: Context, conn: Socket): number {
+  const k = ctx.snapshot.kernel;
+  if (!k || !k.available || conn.cookie === null) return 0;
+  if (k.births.size > 0) {
+    const birth = k.births.get(conn.cookie);
+    if (birth) return birth.direction === 'INBOUND' ? 1 : -1;
+  }
+  const d = k.records.direction(conn.cookie);
+  if (!d || d.rule === null || d.rule === 'handshake-state') return 0;
+  return d.direction === 'INBOUND' ? 1 : d.direction === 'OUTBOUND' ? -1 : 0;
+}
+
 /** What the kernel says about `conn`, or null when it says nothing (or was not read). */
 export function kernelFinding(ctx: Context, conn: Socket): KernelFinding | null {
   const k = ctx.snapshot.kernel;
@@ -50,10 +66,8 @@ export function kernelFinding(ctx: Context, conn: Socket): KernelFinding | null 
   if (birth) {
     return { direction: birth.direction, rule: 'kernel-birth', detail: `the kernel reported this socket's birth while tcpdir ran (${birth.transition})` };
   }
-  const rec = k.records.get(conn.cookie);
-  if (!rec) return null;
-  const d = kernelDirection(rec);
-  if (d.direction === 'UNKNOWN' || d.rule === null || d.rule === 'handshake-state') return null;
+  const d = k.records.direction(conn.cookie);
+  if (!d || d.direction === 'UNKNOWN' || d.rule === null || d.rule === 'handshake-state') return null;
   return { direction: d.direction, rule: `kernel-${d.rule}`, detail: DETAILS[d.rule] };
 }
 
