@@ -7,15 +7,21 @@ export interface Context {
   listenersByPort: Map<number, Socket[]>;
   /** Every non-LISTEN socket, in snapshot order: the connections to classify. */
   conns: Socket[];
-  /** Per namespace (index from nsIndex): non-LISTEN sockets by local endpoint number. */
-  byLocalEndpoint: Map<number, Socket[]>[];
-  /** Per namespace: index into `conns` by local endpoint number, then remote endpoint number. */
-  byTuple: Map<number, Map<number, number>>[];
+  /** Per conn (same index as `conns`): local and remote endpoint numbers (see endpointOf). */
+  localEp: Float64Array;
+  remoteEp: Float64Array;
+  /**
+   * Per namespace (index from nsIndex): non-LISTEN sockets by local endpoint number. A lone
+   * socket is stored as its index in `conns` (no array for it).
+   */
+  byLocal: Map<number, number | Socket[]>[];
+  /** Per namespace: index into `conns` by (local endpoint, remote endpoint); -2 when held more than once. */
+  byTuple: TupleIndex[];
   /**
    * Across namespaces, for non-loopback endpoints only: the same as byTuple, or -2 when several
    * namespaces hold the tuple (then nothing is paired). Empty for a single-namespace snapshot.
    */
-  crossTuple: Map<number, Map<number, number>>;
+  crossTuple: TupleIndex;
   /** Namespace id (null = the snapshot's own) -> index into the per-namespace tables. */
   nsIndex: Map<string | null, number>;
   /** Address text (mapped or not) -> small id; `::ffff:a.b.c.d` and `a.b.c.d` share one. */
@@ -58,7 +64,14 @@ export function hostOf(ctx: Context, conn: Socket): HostFacts {
 
 /** Connections on the same local address and port, in the same namespace. */
 export function sharersOf(ctx: Context, conn: Socket): Socket[] | undefined {
-  return ctx.byLocalEndpoint[nsOf(ctx, conn)].get(endpointOf(ctx, conn.localAddress, conn.localPort));
+  const v = ctx.byLocal[nsOf(ctx, conn)].get(endpointOf(ctx, conn.localAddress, conn.localPort));
+  return typeof v === 'number' ? [ctx.conns[v]] : v;
+}
+
+/** How many connections share `conn`'s local endpoint (sharersOf(...).length, without a list). */
+export function sharerCount(ctx: Context, conn: Socket): number {
+  const v = ctx.byLocal[nsOf(ctx, conn)].get(endpointOf(ctx, conn.localAddress, conn.localPort));
+  return v === undefined ? 0 : typeof v === 'number' ? 1 : v.length;
 }
 
 /** The connection with this 4-tuple (IPv4 and IPv4-mapped text are interchangeable), or null. */
@@ -68,8 +81,8 @@ export function findByTuple(ctx: Context, la: string, lp: number, ra: string, rp
   if (l < 0 || r < 0) return null;
   for (const [ns, n] of ctx.nsIndex) {
     if (netns !== undefined && ns !== netns) continue;
-    const i = ctx.byTuple[n].get(l)?.get(r);
-    if (i !== undefined) return ctx.conns[i];
+    const i = ctx.byTuple[n].get(l, r);
+    if (i !== undefined && i >= 0) return ctx.conns[i];
   }
   return null;
 }
@@ -80,10 +93,54 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   else m.set(k, [v]);
 }
 
-function setTuple(m: Map<number, Map<number, number>>, local: number, remote: number, i: number): void {
-  const peers = m.get(local);
-  if (!peers) m.set(local, new Map([[remote, i]]));
-  else peers.set(remote, peers.has(remote) ? -2 : i);
+/**
+ * (local endpoint, remote endpoint) -> index, as an open-addressing hash table over typed arrays.
+ * A Map keyed by one Number per tuple would need keys beyond 2^31, which V8 hashes slowly (heap
+ * numbers), and nested Maps cost two probes, one into a listener's Map of thousands of peers.
+ */
+export class TupleIndex {
+  // Slot k holds [local, remote, index] at 3k..3k+2, in one array so a probe touches one cache
+  // line. index -1: empty; -2: tuple held more than once.
+  private readonly slots: Float64Array;
+  private readonly mask: number;
+  size = 0;
+
+  constructor(capacity: number) {
+    let n = 16;
+    while (n < capacity * 2) n *= 2; // load factor <= 1/2: short probe runs
+    this.slots = new Float64Array(n * 3);
+    for (let k = 2; k < this.slots.length; k += 3) this.slots[k] = -1;
+    this.mask = n - 1;
+  }
+
+  /** Offset of the slot holding the tuple, or of the empty slot where it would go. */
+  private find(local: number, remote: number): number {
+    const h = Math.imul((local | 0) ^ ((local / 4294967296) | 0), 0x9e3779b1) ^ Math.imul((remote | 0) ^ ((remote / 4294967296) | 0), 0x85ebca6b);
+    const slots = this.slots;
+    let k = (h ^ (h >>> 15)) & this.mask;
+    for (;;) {
+      const o = k * 3;
+      if (slots[o + 2] === -1 || (slots[o] === local && slots[o + 1] === remote)) return o;
+      k = (k + 1) & this.mask;
+    }
+  }
+
+  /** Adds a tuple; one already there becomes -2 (ambiguous). */
+  add(local: number, remote: number, index: number): void {
+    const o = this.find(local, remote);
+    if (this.slots[o + 2] === -1) {
+      this.slots[o] = local;
+      this.slots[o + 1] = remote;
+      this.slots[o + 2] = index;
+      this.size++;
+    } else this.slots[o + 2] = -2;
+  }
+
+  /** The index, -2 for an ambiguous tuple, undefined for none. */
+  get(local: number, remote: number): number | undefined {
+    const v = this.slots[this.find(local, remote) + 2];
+    return v === -1 ? undefined : v;
+  }
 }
 
 export function buildContext(snapshot: Snapshot): Context {
@@ -95,25 +152,51 @@ export function buildContext(snapshot: Snapshot): Context {
   }
   const multi = hosts.length > 1;
   const listenersByPort = new Map<number, Socket[]>();
-  const byLocalEndpoint = hosts.map(() => new Map<number, Socket[]>());
-  const byTuple = hosts.map(() => new Map<number, Map<number, number>>());
-  const crossTuple = new Map<number, Map<number, number>>();
+  const byLocal = hosts.map(() => new Map<number, number | Socket[]>());
   const addressIds = new Map<string, number>();
+  const sockets = snapshot.sockets;
   const conns: Socket[] = [];
-  for (const s of snapshot.sockets) {
+  const localEp = new Float64Array(sockets.length);
+  const remoteEp = new Float64Array(sockets.length);
+  const connNs = new Uint16Array(sockets.length);
+  // Address ids of the previous socket: consecutive sockets mostly share addresses (a dump lists
+  // a host's connections together), so most lookups are a pointer compare, not a Map probe.
+  let lastLa = '', lastLid = -1, lastRa = '', lastRid = -1;
+  for (const s of sockets) {
     if (s.state === 'LISTEN') {
       push(listenersByPort, s.localPort, s);
       continue;
     }
+    const i = conns.length;
     const ns = multi ? (nsIndex.get(s.netns) ?? 0) : 0;
-    const local = addressId(addressIds, s.localAddress) * 65536 + s.localPort;
-    const remote = addressId(addressIds, s.remoteAddress) * 65536 + s.remotePort;
-    push(byLocalEndpoint[ns], local, s);
-    setTuple(byTuple[ns], local, remote, conns.length);
-    if (multi && !isLoopback(s.localAddress) && !isLoopback(s.remoteAddress)) setTuple(crossTuple, local, remote, conns.length);
+    if (s.localAddress !== lastLa) (lastLa = s.localAddress), (lastLid = addressId(addressIds, lastLa));
+    if (s.remoteAddress !== lastRa) (lastRa = s.remoteAddress), (lastRid = addressId(addressIds, lastRa));
+    const local = lastLid * 65536 + s.localPort;
+    const remote = lastRid * 65536 + s.remotePort;
+    localEp[i] = local;
+    remoteEp[i] = remote;
+    connNs[i] = ns;
     conns.push(s);
   }
-  return { snapshot, listenersByPort, conns, byLocalEndpoint, byTuple, crossTuple, nsIndex, addressIds, hosts };
+  // Sized up front (tables do not grow): connections per namespace.
+  const perNs = new Int32Array(hosts.length);
+  for (let i = 0; i < conns.length; i++) perNs[connNs[i]]++;
+  const byTuple = hosts.map((_, n) => new TupleIndex(perNs[n]));
+  const crossTuple = new TupleIndex(multi ? conns.length : 0);
+  for (let i = 0; i < conns.length; i++) {
+    const s = conns[i], local = localEp[i], ns = connNs[i];
+    const byL = byLocal[ns];
+    const cur = byL.get(local);
+    if (cur === undefined) byL.set(local, i);
+    else if (typeof cur === 'number') byL.set(local, [conns[cur], s]);
+    else cur.push(s);
+    byTuple[ns].add(local, remoteEp[i], i);
+    if (multi && !isLoopback(s.localAddress) && !isLoopback(s.remoteAddress)) crossTuple.add(local, remoteEp[i], i);
+  }
+  return {
+    snapshot, listenersByPort, conns, localEp: localEp.subarray(0, conns.length), remoteEp: remoteEp.subarray(0, conns.length),
+    byLocal, byTuple, crossTuple, nsIndex, addressIds, hosts,
+  };
 }
 
 /**
@@ -150,12 +233,19 @@ export function findListener(ctx: Context, conn: Socket): Socket | null {
  * of the host, e.g. a container talking to the host or to another container over a veth.
  */
 export function findPeerIndex(ctx: Context, conn: Socket): number {
-  const mirrorLocal = endpointOf(ctx, conn.remoteAddress, conn.remotePort);
-  const mirrorRemote = endpointOf(ctx, conn.localAddress, conn.localPort);
-  const i = ctx.byTuple[nsOf(ctx, conn)].get(mirrorLocal)?.get(mirrorRemote);
+  return peerIndexOf(ctx, conn, endpointOf(ctx, conn.remoteAddress, conn.remotePort), endpointOf(ctx, conn.localAddress, conn.localPort));
+}
+
+/** findPeerIndex for `ctx.conns[i]`, from the endpoint numbers buildContext already computed. */
+export function findPeerIndexAt(ctx: Context, i: number): number {
+  return peerIndexOf(ctx, ctx.conns[i], ctx.remoteEp[i], ctx.localEp[i]);
+}
+
+function peerIndexOf(ctx: Context, conn: Socket, mirrorLocal: number, mirrorRemote: number): number {
+  const i = ctx.byTuple[nsOf(ctx, conn)].get(mirrorLocal, mirrorRemote);
   if (i !== undefined && i >= 0) return ctx.conns[i] === conn ? -1 : i;
   if (ctx.crossTuple.size === 0) return -1;
-  const j = ctx.crossTuple.get(mirrorLocal)?.get(mirrorRemote);
+  const j = ctx.crossTuple.get(mirrorLocal, mirrorRemote);
   return j === undefined || j < 0 || ctx.conns[j].netns === conn.netns ? -1 : j;
 }
 

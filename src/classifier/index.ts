@@ -1,7 +1,7 @@
 import type { Snapshot } from '../model';
 import { Classification } from './classification';
 import { outcome } from './combine';
-import { buildContext, findPeerIndex, type Context } from './context';
+import { buildContext, findPeerIndexAt, type Context } from './context';
 import { peerScore, type EndState } from './rules/local-peer';
 import { remotePort, SOCKET_RULES } from './rules';
 import { kernelCode } from './rules/kernel';
@@ -73,7 +73,7 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
       sure[i] = 1;
       continue;
     }
-    const j = findPeerIndex(ctx, ctx.conns[i]);
+    const j = findPeerIndexAt(ctx, i);
     if (j >= 0) {
       const ps = peerScore(ctx.conns[i], ctx.conns[j], end(i, mine), end(j, theirs), ctx);
       peerIdx[i] = j;

@@ -1,5 +1,5 @@
 import { formatEndpoint, type Socket } from '../../model';
-import { ephemeralPlace, findListener, sharersOf, type Context } from '../context';
+import { ephemeralPlace, findListener, sharerCount, sharersOf, type Context } from '../context';
 import type { Rule } from '../rule';
 
 // Several connections on one local address and port, from different peer ports, look like the
@@ -42,8 +42,9 @@ export const sharedEndpoint: Rule = {
   weight: 1.5,
   why: 'Several connections share this local address and port with different peer ports (1.5 for two, growing to 3; a quarter of that inside the ephemeral range, where connect() shares ports between destinations). Abstains when all peers use one port (the pattern of SO_REUSEADDR clients) and under a live listener (same fact as the listener rule).',
   score(conn, ctx) {
-    const s = sharers(conn, ctx);
-    if (!s || s.length < 2 || !mixedRemotePorts(s) || findListener(ctx, conn)) return 0;
+    if (sharerCount(ctx, conn) < 2) return 0; // the common case, answered without a list
+    const s = sharers(conn, ctx)!;
+    if (!mixedRemotePorts(s) || findListener(ctx, conn)) return 0;
     return sharedEndpointWeight(s.length, inEphemeral(conn, ctx));
   },
   detail(conn, ctx) {
