@@ -175,7 +175,7 @@ export interface KernelEvidence {
   reason: string | null;
   /** Iterator records of this snapshot, by socket cookie (see KernelRecordIndex). */
   records: KernelRecordIndex;
-  /** Tracepoint births of the snapshot's sockets, by cookie (sockets born while tcpdir ran). */
+  /** Tracepoint births by cookie (sockets born while tcpdir ran); covers the snapshot's sockets, may hold others'. */
   births: ReadonlyMap<string, KernelBirth>;
   /** Whether the state-change tracepoint is attached (births are recorded). */
   tracepoint: boolean;
