@@ -254,6 +254,17 @@ export function decodeKernelEvents(buf: Buffer): KernelEvent[] {
   return out;
 }
 
+// "OLD->NEW" text, one string per pair: under churn the store holds 100k+ births, and a string
+// per birth would be most of its memory.
+const transitionTexts = new Map<TcpStateName, Map<TcpStateName, string>>();
+function transitionText(oldState: TcpStateName, newState: TcpStateName): string {
+  let m = transitionTexts.get(oldState);
+  if (!m) transitionTexts.set(oldState, (m = new Map()));
+  let t = m.get(newState);
+  if (t === undefined) m.set(newState, (t = `${oldState}->${newState}`));
+  return t;
+}
+
 /**
  * How each socket was born, by cookie, from drained tracepoint events. TIME_WAIT creation and
  * expiry raise no event, so entries are aged out when an iteration has not seen the cookie for
@@ -280,7 +291,7 @@ export class KernelBirthStore {
         prev.lastSeen = now;
         continue;
       }
-      this.births.set(e.cookie, { direction, transition: `${e.oldState}->${e.newState}`, seenAt: now, lastSeen: now });
+      this.births.set(e.cookie, { direction, transition: transitionText(e.oldState, e.newState), seenAt: now, lastSeen: now });
     }
   }
 
