@@ -313,6 +313,16 @@ export class KernelBirthStore {
     return this.births.entries();
   }
 
+  /**
+   * Forgets the births of sockets that are gone: born (ingested) before `bornBefore`, the start
+   * of an iteration covering every namespace the tracepoint reports, which did not see them.
+   * Under churn this keeps the store at about one snapshot interval of connections instead of
+   * maxAgeMs of them.
+   */
+  prune(alive: (cookie: string) => boolean, bornBefore: number): void {
+    for (const [c, b] of this.births) if (b.seenAt < bornBefore && !alive(c)) this.births.delete(c);
+  }
+
   /** Refreshes the cookies an iteration saw and forgets those unseen for maxAgeMs. */
   markSeen(cookies: Iterable<string> | KernelRecordIndex, now: number): void {
     if ('has' in cookies) {

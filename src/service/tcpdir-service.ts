@@ -99,6 +99,7 @@ export class TcpdirService {
 
   private async refresh(): Promise<SnapshotView> {
     const t0 = performance.now();
+    const startedAt = Date.now();
     const [snap, kernel] = await Promise.all([
       this.opts.collect
         ? this.opts.collect()
@@ -107,7 +108,15 @@ export class TcpdirService {
           : collectSnapshot({ source: this.opts.source ?? 'auto', procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir }),
       this.readKernel(),
     ]);
-    if (kernel) snap.kernel = this.kernelEvidenceFor(snap, kernel instanceof KernelRecordTable ? await this.withForeign(kernel, snap) : kernel);
+    if (kernel) {
+      const table = kernel instanceof KernelRecordTable ? await this.withForeign(kernel, snap) : kernel;
+      snap.kernel = this.kernelEvidenceFor(snap, table);
+      // Births of sockets this pass did not see are of no use: gone, or in a namespace this
+      // snapshot does not read through sock_diag (whose sockets then have no cookie to join).
+      if (table instanceof KernelRecordTable && this.kernel.available) {
+        this.kernel.births.prune((c) => table.has(c), startedAt);
+      }
+    }
     // Collection, history and classification each block the event loop for a while on a big host:
     // yield between them so requests queued meanwhile are not held up by the sum of the three.
     await yieldToLoop();
