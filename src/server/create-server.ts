@@ -127,10 +127,22 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   await app.register(fastifyApollo(apollo), { context: async () => requestContext(service) });
   registerRest(app, apollo, service);
   registerMetrics(app, service);
+  // For a draining close(): when the last connection arrived, and how many requests are open.
+  let connections = 0;
+  let inFlight = 0;
+  app.addHook('onRequest', async () => {
+    inFlight++;
+  });
+  app.addHook('onResponse', async () => {
+    inFlight = Math.max(0, inFlight - 1);
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
   const openapi = openApiDocument(VERSION);
   app.get('/api/openapi.json', async () => openapi);
   await app.ready();
+  app.server.on('connection', () => {
+    connections++;
+  });
 
   return {
     server: app.server,
@@ -141,11 +153,19 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
       return app.listen({ host, port });
     },
     async close() {
-      // A request still in the accept queue, or whose bytes are unread because the loop was busy
-      // (a snapshot), looks idle to Node and would be reset by close(): give the loop ~100 ms and a
-      // few turns to accept and parse those first, so they drain like any in-flight request.
-      await new Promise((r) => setTimeout(r, 100));
-      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      // A connection still in the accept queue, or accepted with its request bytes unread because
+      // the loop was busy (a snapshot), looks idle to Node and would be reset by close(). So first
+      // wait, up to 5 s, for three checks in a row, each after a poll phase of the loop (timers run
+      // before polling, so wall time alone says nothing after a long block), that saw no new
+      // connection and no request in flight: then every request a client had sent is answered.
+      const deadline = Date.now() + 5000;
+      let quiet = 0;
+      let seen = connections;
+      while (quiet < 3 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+        quiet = connections === seen && inFlight === 0 ? quiet + 1 : 0;
+        seen = connections;
+      }
       await app.close();
     },
   };
