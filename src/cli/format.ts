@@ -41,7 +41,7 @@ export function connectionTable(rows: Row[]): string {
 
 /** The verdict and its evidence in plain words. */
 export function explain(local: string, remote: string, v: Row['verdict'] | null): string {
-  if (!v) return `No TCP connection ${local} -> ${remote} in this network namespace right now.`;
+  if (!v) return `No TCP connection ${local} -> ${remote} in the network namespaces tcpdir reads, right now.`;
   const head =
     v.direction === 'UNKNOWN'
       ? `${local} <-> ${remote}: direction UNKNOWN (P(inbound) = ${v.inboundProbability.toFixed(2)}; not enough evidence either way).`
