@@ -127,7 +127,13 @@ test(`churn: thousands of connections opened and closed per second for ${SECONDS
     console.log(`churn: ${churned.toFixed(0)} connections opened+closed/s, ${answers} answers, server RSS ${(first / 1024).toFixed(0)} -> ${(last / 1024).toFixed(0)} MiB, host sockets ${socketsFirst.toFixed(0)} -> ${socketsLast.toFixed(0)} (first vs last 10 s)`);
     assert.ok(churned >= 1000, `only ${churned.toFixed(0)} connections/s churned`);
     assert.ok(answers > 20, `only ${answers} answers`);
-    assert.ok(Math.abs(last - first) / first <= 0.1, `RSS moved ${(((last - first) / first) * 100).toFixed(1)}%: ${(first / 1024).toFixed(0)} -> ${(last / 1024).toFixed(0)} MiB`);
+    const moved = `RSS moved ${(((last - first) / first) * 100).toFixed(1)}%: ${(first / 1024).toFixed(0)} -> ${(last / 1024).toFixed(0)} MiB`;
+    // A snapshot's size follows the host's socket table. When that table changed a lot between
+    // the two windows (TIME_WAIT sockets left by earlier tests expiring), RSS may follow it
+    // down; it must still never grow by more than 10%. Otherwise it must stay within 10%.
+    const tableChanged = Math.abs(socketsLast - socketsFirst) > 0.5 * Math.max(socketsFirst, socketsLast, 1000);
+    if (tableChanged) assert.ok((last - first) / first <= 0.1, moved);
+    else assert.ok(Math.abs(last - first) / first <= 0.1, moved);
   } finally {
     for (const c of children) {
       if (c.exitCode === null && c.signalCode === null) {
