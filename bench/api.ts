@@ -11,7 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { spawnLoopbackLoads, type LoadChild } from './loopback-load';
+import { freePort, spawnLoopbackLoads, type LoadChild } from './loopback-load';
 import { REFERENCE_QUERY } from './reference-server';
 
 // autocannon ships no types; this is the part of its result we read.
@@ -30,14 +30,6 @@ const ROOT = resolve(__dirname, '..', '..');
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** RSS of a process, from /proc (MiB). */

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { createInterface } from 'node:readline';
 
 /**
@@ -77,4 +78,13 @@ export async function spawnLoopbackLoads(total: number, hosts: string[] = ['127.
     throw err;
   }
   return children;
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a child server to listen on). */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as net.AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
 }

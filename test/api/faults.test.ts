@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import request from 'supertest';
 import { createServer } from '../../src';
 import { ProcessResolver } from '../../src/collectors/proc-fd';
 import { openPair } from '../helpers/sockets';
+import { freePort } from '../../bench/loopback-load';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 
@@ -124,12 +124,7 @@ test("an unreadable /proc/PID/fd (another user's process) leaves processes empty
 });
 
 test('SIGTERM under load: in-flight requests complete, then `tcpdir serve` exits 0', async () => {
-  const port = await new Promise<number>((res) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => res(p));
-    });
-  });
+  const port = await freePort();
   // max-age 0: every request collects its own snapshot, so requests are slow enough to be caught in flight.
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'tcpdir.js'), 'serve', '--port', String(port), '--max-age-ms', '0', '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
