@@ -46,7 +46,11 @@ export function explain(local: string, remote: string, v: Row['verdict'] | null)
     v.direction === 'UNKNOWN'
       ? `${local} <-> ${remote}: direction UNKNOWN (P(inbound) = ${v.inboundProbability.toFixed(2)}; not enough evidence either way).`
       : `${local} <-> ${remote}: ${v.direction} (${v.certain ? 'certain' : `confidence ${(v.confidence * 100).toFixed(1)}%`}).`;
-  const lines = v.evidence.map((e) => `  ${e.favors === 'INBOUND' ? '+' : '-'} ${pad(e.rule, 22)} ${e.favors.toLowerCase()} by ${e.weight.toFixed(2)}: ${e.detail}`);
+  const lines = v.evidence.map((e) =>
+    e.favors === 'UNKNOWN'
+      ? `  ${pad('', 1)} ${pad(e.rule, 22)} note: ${e.detail}`
+      : `  ${e.favors === 'INBOUND' ? '+' : '-'} ${pad(e.rule, 22)} ${e.favors.toLowerCase()} by ${e.weight.toFixed(2)}: ${e.detail}`,
+  );
   return [head, v.evidence.length ? 'Evidence (log-odds weights; + favours inbound, - outbound):' : 'No rule found anything.', ...lines].join('\n');
 }
 
