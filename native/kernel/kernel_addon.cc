@@ -227,6 +227,7 @@ class IterateWorker : public Napi::AsyncWorker {
  public:
   IterateWorker(Napi::Env env, std::shared_ptr<State> st, int netns_fd)
       : Napi::AsyncWorker(env), st_(std::move(st)), netns_fd_(netns_fd), deferred_(Napi::Promise::Deferred::New(env)) {}
+  ~IterateWorker() override { free(data_); }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
@@ -250,29 +251,36 @@ class IterateWorker : public Napi::AsyncWorker {
       fd = bpf_iter_create(link_fd);
       if (fd < 0) return Fail(ErrnoCode(errno), "bpf_iter_create", errno);
     }
-    buf_.reserve(1u << 20);
+    // A plain malloc'd buffer: std::vector::resize would zero-fill the whole spare capacity
+    // before every read (a read returns one ~32 KiB seq_file chunk), which cost more than the walk.
     for (;;) {
-      if (buf_.capacity() - buf_.size() < (256u << 10)) buf_.reserve(buf_.capacity() * 2);
-      size_t off = buf_.size();
-      size_t room = buf_.capacity() - off;
-      buf_.resize(off + room);
-      ssize_t n = read(fd, buf_.data() + off, room);
+      if (cap_ - len_ < (64u << 10)) {
+        size_t cap = cap_ ? cap_ * 2 : (1u << 20);
+        auto* p = static_cast<uint8_t*>(realloc(data_, cap));
+        if (!p) {
+          close(fd);
+          return Fail("ENOMEM", "growing the iterator buffer", ENOMEM);
+        }
+        data_ = p;
+        cap_ = cap;
+      }
+      ssize_t n = read(fd, data_ + len_, cap_ - len_);
       if (n < 0) {
-        buf_.resize(off);
         if (errno == EINTR || errno == EAGAIN) continue;
         int e = errno;
         close(fd);
         return Fail(ErrnoCode(e), "reading the TCP iterator", e);
       }
-      buf_.resize(off + n);
       if (n == 0) break;
+      len_ += size_t(n);
     }
     close(fd);
   }
   void OnOK() override {
-    auto* v = new std::vector<uint8_t>(std::move(buf_));
-    deferred_.Resolve(Napi::Buffer<uint8_t>::New(
-        Env(), v->data(), v->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* p) { delete p; }, v));
+    uint8_t* p = data_;
+    data_ = nullptr;
+    if (!p) p = static_cast<uint8_t*>(malloc(1));  // an empty pass still gets a Buffer to own
+    deferred_.Resolve(Napi::Buffer<uint8_t>::NewOrCopy(Env(), p, len_, [](Napi::Env, uint8_t* d) { free(d); }));
   }
   void OnError(const Napi::Error&) override {
     deferred_.Reject(MakeError(Env(), code_, "tcpdir_kernel: " + what_).Value());
@@ -287,7 +295,8 @@ class IterateWorker : public Napi::AsyncWorker {
   std::shared_ptr<State> st_;
   int netns_fd_;
   Napi::Promise::Deferred deferred_;
-  std::vector<uint8_t> buf_;
+  uint8_t* data_ = nullptr;
+  size_t len_ = 0, cap_ = 0;
   std::string code_, what_;
 };
 

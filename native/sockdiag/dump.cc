@@ -11,7 +11,6 @@
 
 #include <atomic>
 #include <cstring>
-#include <unordered_set>
 
 namespace tcpdir {
 namespace {
@@ -46,9 +45,52 @@ T Load(const uint8_t* p) {
   return v;
 }
 
+// Cookies seen in this dump: open addressing over a flat array (std::unordered_set allocated a
+// node per socket, a tenth of the whole dump at 100k sockets). Cookie 0 is never issued.
+class CookieSet {
+ public:
+  explicit CookieSet(size_t expected) { Resize(Capacity(expected)); }
+  // True when newly added.
+  bool Insert(uint64_t c) {
+    if ((size_ + 1) * 2 > slots_.size()) Grow();
+    return Put(c);
+  }
+
+ private:
+  static size_t Capacity(size_t n) {
+    size_t cap = 1024;
+    while (cap < n * 2) cap *= 2;
+    return cap;
+  }
+  void Resize(size_t cap) {
+    slots_.assign(cap, 0);
+    mask_ = cap - 1;
+    size_ = 0;
+  }
+  bool Put(uint64_t c) {
+    size_t k = size_t((c * 0x9E3779B97F4A7C15ull) >> 32) & mask_;
+    while (slots_[k] != 0) {
+      if (slots_[k] == c) return false;
+      k = (k + 1) & mask_;
+    }
+    slots_[k] = c;
+    ++size_;
+    return true;
+  }
+  void Grow() {
+    std::vector<uint64_t> old;
+    old.swap(slots_);
+    Resize(old.size() * 2);
+    for (uint64_t c : old)
+      if (c != 0) Put(c);
+  }
+  std::vector<uint64_t> slots_;
+  size_t mask_ = 0, size_ = 0;
+};
+
 struct Walk {
   std::vector<Record>* records;
-  std::unordered_set<uint64_t>* seen;
+  CookieSet* seen;
   bool interrupted = false;
 };
 
@@ -58,7 +100,7 @@ int ParseOne(const nlmsghdr* nlh, Walk* w) {
   const auto* m = static_cast<const inet_diag_msg*>(NLMSG_DATA(nlh));
   uint64_t cookie = uint64_t(m->id.idiag_cookie[0]) | (uint64_t(m->id.idiag_cookie[1]) << 32);
   // A dump is not a snapshot: a socket moved between hash buckets can be seen twice.
-  if (!w->seen->insert(cookie).second) return 0;
+  if (!w->seen->Insert(cookie)) return 0;
 
   Record r;
   memset(&r, 0, sizeof r);
@@ -221,8 +263,12 @@ DumpError DumpOnce(const DumpOptions& opts, uint32_t seq, DumpResult* out) {
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd);
 
   std::vector<uint8_t> buf(kRecvBuf);
-  std::unordered_set<uint64_t> seen;
+  // Sized from the previous dump of this process: no regrowth (and no copy of 10 MB) mid-walk.
+  static std::atomic<size_t> last_count{0};
+  size_t expect = last_count.load() + last_count.load() / 8 + 64;
+  CookieSet seen(expect);
   out->records.clear();
+  out->records.reserve(expect);
   Walk w{&out->records, &seen};
   static const uint8_t kPerFamily[] = {AF_INET, AF_INET6};
   static const uint8_t kBoth[] = {0};
@@ -235,6 +281,7 @@ DumpError DumpOnce(const DumpOptions& opts, uint32_t seq, DumpResult* out) {
     ++seq;
   }
   out->interrupted = w.interrupted;
+  last_count.store(out->records.size());
   return {};
 }
 

@@ -53,6 +53,7 @@ export function program(): Command {
     .option('--port <port>', 'port to listen on', int('port', 0, 65535), 4000)
     .addOption(sourceOption())
     .option('--max-age-ms <ms>', 'one snapshot serves all requests this long (0 = fresh per request)', int('max-age-ms', 0, 3_600_000), 1000)
+    .option('--no-stale-while-revalidate', 'when the snapshot is older than max-age, make requests wait for the next one instead of answering from it (up to max-age more) while it is built')
     .option('--token <token>', 'require Authorization: Bearer <token> (default $TCPDIR_TOKEN)')
     .option('--rate-limit <n>', 'requests per minute per client (0 = off)', int('rate-limit', 0, 1_000_000), 0)
     .option('--log-level <level>', 'pino log level', 'info')
@@ -60,8 +61,8 @@ export function program(): Command {
     .addOption(allNamespacesOption())
     .action(async (o) => {
       const s = await createServer({
-        host: o.host, port: o.port, source: o.source, maxAgeMs: o.maxAgeMs, token: o.token, rateLimit: o.rateLimit, logLevel: o.logLevel,
-        kernelEvidence: o.kernelEvidence, allNamespaces: o.allNamespaces !== false,
+        host: o.host, port: o.port, source: o.source, maxAgeMs: o.maxAgeMs, staleWhileRevalidate: o.staleWhileRevalidate !== false,
+        token: o.token, rateLimit: o.rateLimit, logLevel: o.logLevel, kernelEvidence: o.kernelEvidence, allNamespaces: o.allNamespaces !== false,
       });
       try {
         await s.listen();

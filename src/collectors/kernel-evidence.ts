@@ -144,25 +144,41 @@ export function decodeKernelRecords(buf: Buffer): KernelRecord[] {
 }
 
 const MAX_SAFE_HI = 0x200000; // a cookie whose high word is below this is < 2^53: exact as a Number
+const TWO32 = 4294967296;
 const DIRECTION_CODE = new Map<KernelDirection, number>(KERNEL_DIRECTIONS.map((d, i) => [d, i]));
+
+function cookieHash(lo: number, hi: number): number {
+  const h = Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1);
+  return h ^ (h >>> 16);
+}
 
 /**
  * One or more iterator passes, kept as the raw bytes and indexed by cookie. Building it reads
  * only the few bytes kernelDirection needs and stores one direction code per record; a full
  * KernelRecord (addresses, cookies as strings) is decoded only by `get`, i.e. when an API field
- * asks for it. Cookies are counters, in practice far below 2^53: those are Map keys as Numbers
- * (cheap to hash, no string made); larger ones fall back to their decimal strings.
- * Lookups take the canonical decimal cookie (as Socket.cookie and KernelRecord.cookie are).
+ * asks for it. The index is an open-addressing table over typed arrays keyed by the cookie's two
+ * 32-bit words: with 100k sockets a Map of 100k Numbers cost more to build and probe (and to
+ * collect) than the classifier's rules together. Lookups take the canonical decimal cookie (as
+ * Socket.cookie and KernelRecord.cookie are).
  */
 export class KernelRecordTable implements KernelRecordIndex {
-  private readonly byNumber = new Map<number, number>();
-  private byString: Map<string, number> | null = null;
   private readonly codes: Uint8Array;
   private readonly addrs = new AddressCache();
+  /** Slot k: cookie words at 2k, 2k+1; record index + 1 in `slotIndex[k]` (0: empty). */
+  private readonly slotKeys: Uint32Array;
+  private readonly slotIndex: Int32Array;
+  private readonly mask: number;
+  private count = 0;
 
   private constructor(readonly buffer: Buffer) {
     const n = buffer.length / KERNEL_RECORD_SIZE;
     this.codes = new Uint8Array(n);
+    let cap = 16;
+    while (cap < n * 2) cap *= 2;
+    this.slotKeys = new Uint32Array(cap * 2);
+    this.slotIndex = new Int32Array(cap);
+    this.mask = cap - 1;
+    const dv = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     // One scratch input for kernelDirection, refilled per record: no object per record.
     const input: { -readonly [K in keyof KernelDirectionInput]: KernelDirectionInput[K] } = {
       state: 'CLOSE', connectBind: false, explicitPortBind: false, portAllocatedByConnect: false,
@@ -180,11 +196,26 @@ export class KernelRecordTable implements KernelRecordIndex {
       input.portAllocatedByConnect = buffer[off + 76] === 0xff; // fastreuse == -1 (int8)
       input.twConnectBind = st === 'TIME_WAIT' && (flags & F_TW_CB_KNOWN) !== 0 ? (flags & F_TW_CONNECT_BIND) !== 0 : null;
       input.sharesListenerPort = (flags & F_SHARES_LISTENER) !== 0;
-      input.acceptBacklogInherited = st !== 'LISTEN' && buffer.readUInt32LE(off + 64) > 0;
+      input.acceptBacklogInherited = st !== 'LISTEN' && dv.getUint32(off + 64, true) > 0;
       this.codes[i] = DIRECTION_CODE.get(kernelDirection(input))!;
-      const lo = buffer.readUInt32LE(off), hi = buffer.readUInt32LE(off + 4);
-      if (hi < MAX_SAFE_HI) this.byNumber.set(hi * 0x100000000 + lo, i);
-      else (this.byString ??= new Map()).set(buffer.readBigUInt64LE(off).toString(), i);
+      // Later records with the same cookie win (a socket seen again in an entered namespace).
+      const k = this.slot(dv.getUint32(off, true), dv.getUint32(off + 4, true));
+      if (this.slotIndex[k] === 0) this.count++;
+      this.slotIndex[k] = i + 1;
+    }
+  }
+
+  /** The slot holding cookie (lo, hi), or the empty slot where it goes. */
+  private slot(lo: number, hi: number): number {
+    const keys = this.slotKeys, idx = this.slotIndex;
+    let k = cookieHash(lo, hi) & this.mask;
+    for (;;) {
+      if (idx[k] === 0 || (keys[2 * k] === lo && keys[2 * k + 1] === hi)) {
+        keys[2 * k] = lo;
+        keys[2 * k + 1] = hi;
+        return k;
+      }
+      k = (k + 1) & this.mask;
     }
   }
 
@@ -196,14 +227,33 @@ export class KernelRecordTable implements KernelRecordIndex {
   }
 
   get size(): number {
-    return this.byNumber.size + (this.byString?.size ?? 0);
+    return this.count;
   }
 
   private indexOf(cookie: string): number {
     const n = +cookie;
-    // Exact below 2^53; anything at or above rounds to >= 2^53 and is looked up as text.
-    const i = n <= Number.MAX_SAFE_INTEGER ? this.byNumber.get(n) : this.byString?.get(cookie);
-    return i === undefined ? -1 : i;
+    let lo: number, hi: number;
+    if (n <= Number.MAX_SAFE_INTEGER) {
+      if (!(n >= 0) || n !== Math.floor(n)) return -1; // not a decimal cookie
+      hi = Math.floor(n / TWO32);
+      lo = n - hi * TWO32;
+    } else {
+      // At or above 2^53 a Number is inexact: take the words from the exact decimal text.
+      let b: bigint;
+      try { b = BigInt(cookie); } catch { return -1; }
+      if (b >= 1n << 64n) return -1;
+      lo = Number(b & 0xffffffffn);
+      hi = Number(b >> 32n);
+    }
+    // Probe without writing (slot() would claim an empty slot for the key).
+    const keys = this.slotKeys, idx = this.slotIndex;
+    let k = cookieHash(lo, hi) & this.mask;
+    for (;;) {
+      const v = idx[k];
+      if (v === 0) return -1;
+      if (keys[2 * k] === lo && keys[2 * k + 1] === hi) return v - 1;
+      k = (k + 1) & this.mask;
+    }
   }
 
   has(cookie: string): boolean {
@@ -221,8 +271,9 @@ export class KernelRecordTable implements KernelRecordIndex {
   }
 
   *cookies(): IterableIterator<string> {
-    for (const n of this.byNumber.keys()) yield String(n);
-    if (this.byString) yield* this.byString.keys();
+    for (let k = 0; k < this.slotIndex.length; k++) {
+      if (this.slotIndex[k] !== 0) yield cookieAt(this.buffer, (this.slotIndex[k] - 1) * KERNEL_RECORD_SIZE);
+    }
   }
 
   /** Every record, decoded (same as decodeKernelRecords on the buffer). */

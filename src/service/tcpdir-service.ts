@@ -20,9 +20,13 @@ export interface ServiceOptions {
   history?: boolean;
   /**
    * Once a snapshot exists, answer from it even when older than maxAgeMs while a fresh one is
-   * collected in the background (default false: a stale cache makes the request wait).
+   * collected in the background (default false: a stale cache makes the request wait). Only
+   * with maxAgeMs > 0, and only up to staleGraceMs past maxAgeMs: after an idle spell the first
+   * request waits for a fresh snapshot rather than getting an old one.
    */
   staleWhileRevalidate?: boolean;
+  /** How long past maxAgeMs a stale snapshot may still answer (default: maxAgeMs, at least 1 s). */
+  staleGraceMs?: number;
   /** Directory holding the netlink addon (default build/Release); tests point it elsewhere. */
   nativeDir?: string;
   /**
@@ -58,11 +62,14 @@ export class TcpdirService {
   private readonly resolver: ProcessResolver;
   private readonly listeners: Array<(e: SnapshotEvent) => void> = [];
   readonly maxAgeMs: number;
+  /** 0 unless staleWhileRevalidate (and maxAgeMs > 0). */
+  readonly staleGraceMs: number;
   /** The eBPF source, or why there is none. Loaded once, at construction. */
   readonly kernel: KernelEvidenceSource | KernelUnavailable;
 
   constructor(private readonly opts: ServiceOptions = {}) {
     this.maxAgeMs = opts.maxAgeMs ?? 1000;
+    this.staleGraceMs = opts.staleWhileRevalidate && this.maxAgeMs > 0 ? (opts.staleGraceMs ?? Math.max(this.maxAgeMs, 1000)) : 0;
     this.kernel =
       opts.kernelEvidence === false
         ? { available: false, code: 'DISABLED', reason: 'kernel evidence was turned off (--no-kernel-evidence)' }
@@ -84,16 +91,20 @@ export class TcpdirService {
    */
   current(): Promise<SnapshotView> {
     const c = this.cached;
-    if (c && Date.now() - c.at < this.maxAgeMs) return Promise.resolve(c.view);
+    const age = c ? Date.now() - c.at : Infinity;
+    if (c && age < this.maxAgeMs) return Promise.resolve(c.view);
+    // Under steady load the stale view answers while its successor is built, so no request
+    // queues behind a collection; an older one (after an idle spell) is not served.
+    const serveStale = c !== null && this.staleGraceMs > 0 && age < this.maxAgeMs + this.staleGraceMs;
     if (!this.inflight) {
       const run = this.refresh().finally(() => {
         this.inflight = null;
       });
       this.inflight = run;
       // Nobody awaits a background refresh: a failure is reported by the next request that waits.
-      if (c && this.opts.staleWhileRevalidate) run.catch(() => undefined);
+      if (serveStale) run.catch(() => undefined);
     }
-    if (c && this.opts.staleWhileRevalidate) return Promise.resolve(c.view);
+    if (serveStale) return Promise.resolve(c.view);
     return this.inflight;
   }
 
