@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -66,6 +67,7 @@ struct State {
   ring_buffer* rb = nullptr;
   std::thread reader;
   std::atomic<bool> running{false};
+  std::mutex rb_mu;  // one consumer of the ring buffer at a time (reader thread, iterator flush)
   std::mutex mu;  // guards pending, user_drops
   std::vector<uint8_t> pending;
   uint64_t user_drops = 0;
@@ -102,13 +104,22 @@ int OnEvent(void* ctx, void* data, size_t size) {
   return 0;
 }
 
-// The BPF side wakes us only past wakeup_bytes; otherwise the 100 ms poll timeout drains.
-void ReaderLoop(State* st) {
-  while (st->running.load()) {
-    ring_buffer__poll(st->rb, 100);
-    ring_buffer__consume(st->rb);
-  }
+void Consume(State* st) {
+  std::lock_guard<std::mutex> lk(st->rb_mu);
   ring_buffer__consume(st->rb);
+}
+
+// The BPF side wakes us only past wakeup_bytes; otherwise the 100 ms wait times out and drains.
+// Waits on the ring's epoll fd itself (not ring_buffer__poll, which consumes) so consuming is
+// always under rb_mu: an iterator pass also flushes the ring (see IterateWorker).
+void ReaderLoop(State* st) {
+  int efd = ring_buffer__epoll_fd(st->rb);
+  while (st->running.load()) {
+    epoll_event ev;
+    epoll_wait(efd, &ev, 1, 100);
+    Consume(st);
+  }
+  Consume(st);
 }
 
 Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& msg) {
@@ -275,6 +286,10 @@ class IterateWorker : public Napi::AsyncWorker {
       len_ += size_t(n);
     }
     close(fd);
+    // Births of sockets this pass saw may still sit in the ring buffer (the BPF side wakes the
+    // reader only in bulk): move them to the pending events now, so the drain that follows a
+    // pass has them instead of up to 100 ms later.
+    if (st_->rb) Consume(st_.get());
   }
   void OnOK() override {
     uint8_t* p = data_;

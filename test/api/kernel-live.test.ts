@@ -128,9 +128,9 @@ describe('kernel evidence, live: connections born while tcpdir runs', () => {
   };
 
   /**
-   * The tracepoint's events reach the birth store through a reader that drains every 100 ms, so
-   * a connection made an instant before a query may not have its birth yet: ask again, for a
-   * bounded time, until every ESTABLISHED socket of the port shows a birth.
+   * Each iterator pass flushes the tracepoint's ring buffer (kernel-evidence.test checks that),
+   * so one query normally shows both births; asking again for a bounded time only covers the
+   * accepted end still being set up when the child reports its connection.
    */
   const settled = async (port: number): Promise<any[]> => {
     const deadline = Date.now() + 3000;

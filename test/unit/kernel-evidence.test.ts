@@ -374,6 +374,31 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
       server.close();
     }
   });
+  it('an iterator pass flushes the ring buffer: births of sockets it saw are there at once, not 100 ms later', async () => {
+    const server = net.createServer((s) => accepted.push(s));
+    const accepted: net.Socket[] = [];
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      // Several rounds: without the flush a birth waits in the ring buffer until the reader's
+      // next 100 ms wake-up, so a pass made right after connect() would miss it nearly always.
+      for (let round = 0; round < 5; round++) {
+        const client = net.connect(port, '127.0.0.1');
+        await once(client, 'connect');
+        const table = await source!.scan(); // iterate, then drain into the birth store
+        const cookieOf = (lp: number, rp: number) =>
+          find(table.records(), { family: 'IPV4', localPort: lp, remotePort: rp })[0]?.cookie;
+        const c = cookieOf(client.localPort!, port);
+        assert.ok(c, `round ${round}: the client's record`);
+        assert.equal(source!.births.get(c)?.transition, 'CLOSE->SYN_SENT', `round ${round}: birth of the client`);
+        client.destroy();
+      }
+    } finally {
+      for (const s of accepted) s.destroy();
+      server.close();
+    }
+  });
 });
 
 describe('KernelEvidenceSource.iterateInNetns', { skip: skipReal || (!PYTHON && 'python3 not found') }, () => {
