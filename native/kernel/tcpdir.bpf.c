@@ -40,6 +40,7 @@ struct sock_common {
 	__u16 skc_num;
 	unsigned short skc_family;
 	volatile unsigned char skc_state;
+	unsigned char skc_ipv6only : 1;
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
 	atomic64_t skc_cookie;
@@ -49,6 +50,7 @@ struct sock_common {
 struct sock {
 	struct sock_common __sk_common;
 	__u8 sk_userlocks;      /* a 4-bit bitfield on older kernels: read with the bitfield macro */
+	__u32 sk_ack_backlog;
 	__u16 sk_protocol;      /* a bitfield before 5.6 */
 	__u32 sk_max_ack_backlog;
 	unsigned long sk_ino;   /* 6.16+; older kernels: sk_socket->file->f_inode->i_ino */
@@ -69,7 +71,13 @@ struct inet_connection_sock {
 	struct inet_bind2_bucket *icsk_bind2_hash; /* 6.1+ */
 } __attribute__((preserve_access_index));
 
-struct tcp_sock { struct inet_connection_sock inet_conn; } __attribute__((preserve_access_index));
+struct tcp_sock {
+	struct inet_connection_sock inet_conn;
+	__u32 rcv_nxt;
+	__u32 copied_seq;
+	__u32 write_seq;
+	__u32 snd_una;
+} __attribute__((preserve_access_index));
 
 struct inet_timewait_sock {
 	struct sock_common __tw_common;
@@ -194,6 +202,7 @@ int tcpdir_iter(struct bpf_iter__tcp *ctx)
 	r.dport = __builtin_bswap16(skc->skc_dport);
 	r.uid = ctx->uid;
 	r.cookie = bpf_get_socket_cookie(skc);
+	r.v6only = 255;
 	copy_addrs(skc, r.family, r.saddr, r.daddr);
 
 	if (r.state == TCP_TIME_WAIT) {
@@ -234,6 +243,18 @@ int tcpdir_iter(struct bpf_iter__tcp *ctx)
 
 			r.userlocks = BPF_CORE_READ_BITFIELD(sk, sk_userlocks);
 			r.max_ack_backlog = sk->sk_max_ack_backlog;
+			/* The queues as sock_diag reports them (tcp_diag_get_info). */
+			if (r.state == TCP_LISTEN) {
+				r.rqueue = sk->sk_ack_backlog;
+				r.wqueue = r.max_ack_backlog;
+			} else {
+				__s32 unread = (__s32)(tp->rcv_nxt - tp->copied_seq);
+
+				r.rqueue = unread > 0 ? unread : 0;
+				r.wqueue = tp->write_seq - tp->snd_una;
+			}
+			if (r.family == AF_INET6)
+				r.v6only = BPF_CORE_READ_BITFIELD(skc, skc_ipv6only);
 			r.inode = sock_inode(sk);
 			if (tb) {
 				r.fastreuse = tb->fastreuse;

@@ -5,7 +5,7 @@
 #ifndef TCPDIR_RECORDS_H
 #define TCPDIR_RECORDS_H
 
-#define TCPDIR_RECORD_VERSION 1
+#define TCPDIR_RECORD_VERSION 2
 
 /* flags */
 #define TCPDIR_F_HAS_BUCKET        0x01 /* bind bucket (icsk_bind_hash / tw_tb) present */
@@ -14,7 +14,9 @@
 #define TCPDIR_F_TW_CB_KNOWN       0x08 /* this kernel has tw_connect_bind */
 #define TCPDIR_F_HAS_BUCKET2       0x10 /* bhash2 bucket present (tb2_fastreuse valid) */
 
-/* 80 bytes, one per socket, written by the iter/tcp program. */
+/* 96 bytes, one per socket, written by the iter/tcp program. With rqueue/wqueue/v6only (v2) it
+ * carries every field tcpdir reads from sock_diag except timers and tcp_info, so a pass can
+ * serve as the socket list itself. */
 struct tcpdir_sock_rec {
 	__u64 cookie;            /*  0 */
 	__u64 listener_cookie;   /*  8: request socket: its listener; else 0 */
@@ -34,6 +36,10 @@ struct tcpdir_sock_rec {
 	__s8  fastreuseport;     /* 77 */
 	__s8  tb2_fastreuse;     /* 78 */
 	__u8  version;           /* 79: TCPDIR_RECORD_VERSION */
+	__u32 rqueue;            /* 80: as sock_diag: LISTEN: accept queue length; else unread bytes */
+	__u32 wqueue;            /* 84: LISTEN: accept backlog; else unacknowledged bytes */
+	__u8  v6only;            /* 88: AF_INET6 full sockets: IPV6_V6ONLY 0/1; else 255 */
+	__u8  pad[7];            /* 89 */
 };
 
 /* 56 bytes, one per state change, sent to the ring buffer by tp_btf/inet_sock_set_state. */

@@ -1,12 +1,27 @@
 import { isLoopback, unmapIPv4, type HostFacts, type PortRange, type Snapshot, type Socket } from '../model';
 
-/** Indexes over one snapshot, built once and shared by every rule. */
+/**
+ * Indexes over one snapshot, built once and shared by every rule. The endpoint tables are built
+ * on first use: with kernel evidence most connections are settled before any rule needs them.
+ */
 export interface Context {
   snapshot: Snapshot;
   /** LISTEN sockets by local port (every namespace; findListener keeps the connection's own). */
   listenersByPort: Map<number, Socket[]>;
   /** Every non-LISTEN socket, in snapshot order: the connections to classify. */
   conns: Socket[];
+  /** Namespace id (null = the snapshot's own) -> index into the per-namespace tables. */
+  nsIndex: Map<string | null, number>;
+  /** Address text (mapped or not) -> small id; `::ffff:a.b.c.d` and `a.b.c.d` share one. */
+  addressIds: Map<string, number>;
+  /** Host facts by namespace index. */
+  hosts: HostFacts[];
+  /** See endpointTables(); null until first needed. */
+  endpoints: EndpointTables | null;
+}
+
+/** Endpoint indexes over `conns` (see endpointTables). */
+export interface EndpointTables {
   /** Per conn (same index as `conns`): local and remote endpoint numbers (see endpointOf). */
   localEp: Float64Array;
   remoteEp: Float64Array;
@@ -22,12 +37,6 @@ export interface Context {
    * namespaces hold the tuple (then nothing is paired). Empty for a single-namespace snapshot.
    */
   crossTuple: TupleIndex;
-  /** Namespace id (null = the snapshot's own) -> index into the per-namespace tables. */
-  nsIndex: Map<string | null, number>;
-  /** Address text (mapped or not) -> small id; `::ffff:a.b.c.d` and `a.b.c.d` share one. */
-  addressIds: Map<string, number>;
-  /** Host facts by namespace index. */
-  hosts: HostFacts[];
 }
 
 // Endpoints are numbered `addressId * 65536 + port` rather than keyed by concatenated strings:
@@ -64,13 +73,13 @@ export function hostOf(ctx: Context, conn: Socket): HostFacts {
 
 /** Connections on the same local address and port, in the same namespace. */
 export function sharersOf(ctx: Context, conn: Socket): Socket[] | undefined {
-  const v = ctx.byLocal[nsOf(ctx, conn)].get(endpointOf(ctx, conn.localAddress, conn.localPort));
+  const v = endpointTables(ctx).byLocal[nsOf(ctx, conn)].get(endpointOf(ctx, conn.localAddress, conn.localPort));
   return typeof v === 'number' ? [ctx.conns[v]] : v;
 }
 
 /** How many connections share `conn`'s local endpoint (sharersOf(...).length, without a list). */
 export function sharerCount(ctx: Context, conn: Socket): number {
-  const v = ctx.byLocal[nsOf(ctx, conn)].get(endpointOf(ctx, conn.localAddress, conn.localPort));
+  const v = endpointTables(ctx).byLocal[nsOf(ctx, conn)].get(endpointOf(ctx, conn.localAddress, conn.localPort));
   return v === undefined ? 0 : typeof v === 'number' ? 1 : v.length;
 }
 
@@ -79,9 +88,10 @@ export function findByTuple(ctx: Context, la: string, lp: number, ra: string, rp
   const l = lookupEndpoint(ctx, la, lp);
   const r = lookupEndpoint(ctx, ra, rp);
   if (l < 0 || r < 0) return null;
+  const t = endpointTables(ctx);
   for (const [ns, n] of ctx.nsIndex) {
     if (netns !== undefined && ns !== netns) continue;
-    const i = ctx.byTuple[n].get(l, r);
+    const i = t.byTuple[n].get(l, r);
     if (i !== undefined && i >= 0) return ctx.conns[i];
   }
   return null;
@@ -150,37 +160,42 @@ export function buildContext(snapshot: Snapshot): Context {
     nsIndex.set(ns.id, hosts.length);
     hosts.push(ns.host);
   }
-  const multi = hosts.length > 1;
   const listenersByPort = new Map<number, Socket[]>();
-  const byLocal = hosts.map(() => new Map<number, number | Socket[]>());
-  const addressIds = new Map<string, number>();
-  const sockets = snapshot.sockets;
   const conns: Socket[] = [];
-  const localEp = new Float64Array(sockets.length);
-  const remoteEp = new Float64Array(sockets.length);
-  const connNs = new Uint16Array(sockets.length);
+  for (const s of snapshot.sockets) {
+    if (s.state === 'LISTEN') push(listenersByPort, s.localPort, s);
+    else conns.push(s);
+  }
+  return { snapshot, listenersByPort, conns, nsIndex, addressIds: new Map(), hosts, endpoints: null };
+}
+
+/** The endpoint tables of `ctx`, built on the first call. */
+export function endpointTables(ctx: Context): EndpointTables {
+  return (ctx.endpoints ??= buildEndpointTables(ctx));
+}
+
+function buildEndpointTables(ctx: Context): EndpointTables {
+  const { conns, hosts, nsIndex, addressIds } = ctx;
+  const multi = hosts.length > 1;
+  const byLocal = hosts.map(() => new Map<number, number | Socket[]>());
+  const localEp = new Float64Array(conns.length);
+  const remoteEp = new Float64Array(conns.length);
+  const connNs = new Uint16Array(conns.length);
+  const perNs = new Int32Array(hosts.length);
   // Address ids of the previous socket: consecutive sockets mostly share addresses (a dump lists
   // a host's connections together), so most lookups are a pointer compare, not a Map probe.
   let lastLa = '', lastLid = -1, lastRa = '', lastRid = -1;
-  for (const s of sockets) {
-    if (s.state === 'LISTEN') {
-      push(listenersByPort, s.localPort, s);
-      continue;
-    }
-    const i = conns.length;
+  for (let i = 0; i < conns.length; i++) {
+    const s = conns[i];
     const ns = multi ? (nsIndex.get(s.netns) ?? 0) : 0;
     if (s.localAddress !== lastLa) (lastLa = s.localAddress), (lastLid = addressId(addressIds, lastLa));
     if (s.remoteAddress !== lastRa) (lastRa = s.remoteAddress), (lastRid = addressId(addressIds, lastRa));
-    const local = lastLid * 65536 + s.localPort;
-    const remote = lastRid * 65536 + s.remotePort;
-    localEp[i] = local;
-    remoteEp[i] = remote;
+    localEp[i] = lastLid * 65536 + s.localPort;
+    remoteEp[i] = lastRid * 65536 + s.remotePort;
     connNs[i] = ns;
-    conns.push(s);
+    perNs[ns]++;
   }
   // Sized up front (tables do not grow): connections per namespace.
-  const perNs = new Int32Array(hosts.length);
-  for (let i = 0; i < conns.length; i++) perNs[connNs[i]]++;
   const byTuple = hosts.map((_, n) => new TupleIndex(perNs[n]));
   const crossTuple = new TupleIndex(multi ? conns.length : 0);
   for (let i = 0; i < conns.length; i++) {
@@ -193,10 +208,7 @@ export function buildContext(snapshot: Snapshot): Context {
     byTuple[ns].add(local, remoteEp[i], i);
     if (multi && !isLoopback(s.localAddress) && !isLoopback(s.remoteAddress)) crossTuple.add(local, remoteEp[i], i);
   }
-  return {
-    snapshot, listenersByPort, conns, localEp: localEp.subarray(0, conns.length), remoteEp: remoteEp.subarray(0, conns.length),
-    byLocal, byTuple, crossTuple, nsIndex, addressIds, hosts,
-  };
+  return { localEp, remoteEp, byLocal, byTuple, crossTuple };
 }
 
 /**
@@ -238,14 +250,16 @@ export function findPeerIndex(ctx: Context, conn: Socket): number {
 
 /** findPeerIndex for `ctx.conns[i]`, from the endpoint numbers buildContext already computed. */
 export function findPeerIndexAt(ctx: Context, i: number): number {
-  return peerIndexOf(ctx, ctx.conns[i], ctx.remoteEp[i], ctx.localEp[i]);
+  const t = endpointTables(ctx);
+  return peerIndexOf(ctx, ctx.conns[i], t.remoteEp[i], t.localEp[i]);
 }
 
 function peerIndexOf(ctx: Context, conn: Socket, mirrorLocal: number, mirrorRemote: number): number {
-  const i = ctx.byTuple[nsOf(ctx, conn)].get(mirrorLocal, mirrorRemote);
+  const t = endpointTables(ctx);
+  const i = t.byTuple[nsOf(ctx, conn)].get(mirrorLocal, mirrorRemote);
   if (i !== undefined && i >= 0) return ctx.conns[i] === conn ? -1 : i;
-  if (ctx.crossTuple.size === 0) return -1;
-  const j = ctx.crossTuple.get(mirrorLocal, mirrorRemote);
+  if (t.crossTuple.size === 0) return -1;
+  const j = t.crossTuple.get(mirrorLocal, mirrorRemote);
   return j === undefined || j < 0 || ctx.conns[j].netns === conn.netns ? -1 : j;
 }
 

@@ -19,7 +19,9 @@ function confidence(v: string): number {
   return n;
 }
 
-const sourceOption = () => new Option('--source <source>', 'where sockets are read from').choices(['auto', 'netlink', 'procfs']).default('auto');
+const sourceOption = () =>
+  new Option('--source <source>', 'where sockets are read from (auto: the eBPF iterator when kernel evidence is loaded, else netlink, else procfs)')
+    .choices(['auto', 'ebpf', 'netlink', 'procfs']).default('auto');
 
 // Every namespace by default. With CAP_SYS_ADMIN each is entered (sock_diag and its own port
 // range); without, the others are read from /proc/PID/net/tcp{,6} and `namespaces` says so.

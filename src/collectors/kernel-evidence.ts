@@ -1,4 +1,4 @@
-import { formatIPv4, formatIPv6 } from '../model/address';
+import { AddressTextCache } from './address-text';
 import { birthFromTransition, KERNEL_DIRECTIONS, kernelDirection } from '../model/kernel';
 import type { KernelBirth, KernelDirection, KernelDirectionInput, KernelEvent, KernelRecord, KernelRecordIndex } from '../model/kernel';
 import type { AddressFamily } from '../model/socket';
@@ -7,9 +7,9 @@ import type { TcpStateName } from '../model/tcp-state';
 import { loadNative, NativeUnavailableError } from './native';
 
 // Layouts of native/kernel/tcpdir_records.h (struct tcpdir_sock_rec / struct tcpdir_event).
-export const KERNEL_RECORD_SIZE = 80;
+export const KERNEL_RECORD_SIZE = 96;
 export const KERNEL_EVENT_SIZE = 56;
-export const KERNEL_LAYOUT_VERSION = 1;
+export const KERNEL_LAYOUT_VERSION = 2;
 
 const SOCK_BINDADDR_LOCK = 4;
 const SOCK_BINDPORT_LOCK = 8;
@@ -55,27 +55,19 @@ function state(code: number, what: string, off: number): TcpStateName {
 }
 
 /** Cookies are counters far below 2^53: format them as Numbers, BigInt only beyond. */
-function cookieAt(buf: Buffer, off: number): string {
+export function cookieAt(buf: Buffer, off: number): string {
   const lo = buf.readUInt32LE(off), hi = buf.readUInt32LE(off + 4);
   if (hi < 0x200000) return String(hi * 0x100000000 + lo);
   return buf.readBigUInt64LE(off).toString();
 }
 
-/** Formats each distinct address once per decode: most sockets share a few (loopback, ::). */
-class AddressCache {
-  private readonly v4 = new Map<number, string>();
-  private readonly v6 = new Map<string, string>();
+/** Address text of records in one buffer (see AddressTextCache), by family name. */
+export class AddressCache {
+  private cache: AddressTextCache | null = null;
+  private buf: Buffer | null = null;
   get(fam: AddressFamily, buf: Buffer, off: number): string {
-    if (fam === 'IPV4') {
-      const k = buf.readUInt32BE(off);
-      let s = this.v4.get(k);
-      if (s === undefined) this.v4.set(k, (s = formatIPv4(buf, off)));
-      return s;
-    }
-    const k = buf.toString('latin1', off, off + 16);
-    let s = this.v6.get(k);
-    if (s === undefined) this.v6.set(k, (s = formatIPv6(buf, off)));
-    return s;
+    if (buf !== this.buf) (this.buf = buf), (this.cache = new AddressTextCache(buf));
+    return fam === 'IPV4' ? this.cache!.v4At(off) : this.cache!.v6At(off);
   }
 }
 
@@ -245,6 +237,11 @@ export class KernelRecordTable implements KernelRecordIndex {
       lo = Number(b & 0xffffffffn);
       hi = Number(b >> 32n);
     }
+    return this.recordIndex(lo, hi);
+  }
+
+  /** Index of the record with cookie words (lo, hi) (the last one, when a cookie repeats), or -1. */
+  recordIndex(lo: number, hi: number): number {
     // Probe without writing (slot() would claim an empty slot for the key).
     const keys = this.slotKeys, idx = this.slotIndex;
     let k = cookieHash(lo, hi) & this.mask;

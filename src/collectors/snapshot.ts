@@ -6,10 +6,20 @@ import { ProcessResolver } from './proc-fd';
 import { readProcNetTcp } from './proc-net-tcp';
 import { loadSockDiag } from './native';
 import { readSockDiag } from './sockdiag';
+import type { KernelRecordTable } from './kernel-evidence';
+import { socketsFromKernelTable } from './ebpf-sockets';
 
 export interface CollectOptions {
-  /** auto (default): netlink, falling back to /proc/net/tcp{,6} when netlink fails. */
+  /**
+   * auto (default): the eBPF iterator when `ebpf` is given, else netlink, falling back to
+   * /proc/net/tcp{,6} when netlink fails.
+   */
   source?: 'auto' | SourceName;
+  /**
+   * An eBPF iterator pass (KernelEvidenceSource.scan) to serve as the socket list: the same pass
+   * then gives the kernel evidence, and no sock_diag dump is made (bench:snapshot measures both).
+   */
+  ebpf?: () => Promise<KernelRecordTable>;
   /** Where procfs is mounted (fixtures use a copied tree). Netlink always reads the live kernel. */
   procRoot?: string;
   /** Map socket inodes to processes (costs a /proc/<pid>/fd scan, cached between calls). */
@@ -44,22 +54,41 @@ function readNetlink(nativeDir: string | undefined): Promise<Socket[]> {
   return Promise.resolve().then(() => readSockDiag(undefined, loadSockDiag(nativeDir)));
 }
 
-async function readSockets(source: 'auto' | SourceName, procRoot: string, nativeDir?: string): Promise<{
-  source: SourceName;
-  sockets: Socket[];
-  fallbackReason: string | null;
-}> {
+/** The sockets of an iterator pass; the turn between indexing the pass and listing its sockets
+ * lets requests queued meanwhile through (each half blocks the loop for tens of ms at 100k). */
+async function readEbpf(ebpf: () => Promise<KernelRecordTable>): Promise<Socket[]> {
+  const table = await ebpf();
+  await new Promise((r) => setImmediate(r));
+  return socketsFromKernelTable(table);
+}
+
+async function readSockets(
+  source: 'auto' | SourceName, procRoot: string, nativeDir?: string, ebpf?: () => Promise<KernelRecordTable>,
+): Promise<{ source: SourceName; sockets: Socket[]; fallbackReason: string | null }> {
   if (source === 'procfs') return { source, sockets: await readProcNetTcp(procRoot), fallbackReason: null };
   if (source === 'netlink') return { source, sockets: await readNetlink(nativeDir), fallbackReason: null };
-  try {
-    return { source: 'netlink', sockets: await readNetlink(nativeDir), fallbackReason: null };
-  } catch (e) {
-    const fallbackReason = `netlink: ${describe(e)}`;
+  if (source === 'ebpf') {
+    if (!ebpf) throw new Error('source ebpf needs the kernel-evidence source (an iterator pass), which is not loaded');
+    return { source, sockets: await readEbpf(ebpf), fallbackReason: null };
+  }
+  const reasons: string[] = [];
+  if (ebpf) {
     try {
-      return { source: 'procfs', sockets: await readProcNetTcp(procRoot), fallbackReason };
-    } catch (e2) {
-      throw new Error(`no TCP socket source worked (${fallbackReason}; procfs: ${describe(e2)})`);
+      return { source: 'ebpf', sockets: await readEbpf(ebpf), fallbackReason: null };
+    } catch (e) {
+      reasons.push(`ebpf: ${describe(e)}`);
     }
+  }
+  try {
+    return { source: 'netlink', sockets: await readNetlink(nativeDir), fallbackReason: reasons.length ? reasons.join('; ') : null };
+  } catch (e) {
+    reasons.push(`netlink: ${describe(e)}`);
+  }
+  const fallbackReason = reasons.join('; ');
+  try {
+    return { source: 'procfs', sockets: await readProcNetTcp(procRoot), fallbackReason };
+  } catch (e2) {
+    throw new Error(`no TCP socket source worked (${fallbackReason}; procfs: ${describe(e2)})`);
   }
 }
 
@@ -90,9 +119,9 @@ export async function collectSnapshot(opts: CollectOptions = {}): Promise<Snapsh
   const procRoot = opts.procRoot ?? '/proc';
   const collectedAt = Date.now();
   const t0 = performance.now();
-  const [read, host] = await Promise.all([readSockets(opts.source ?? 'auto', procRoot, opts.nativeDir), readHostFacts(procRoot)]);
-  // The addon already de-duplicates a netlink dump by cookie (native/sockdiag/dump.cc).
-  const sockets = read.source === 'netlink' ? read.sockets : dedupe(read.sockets);
+  const [read, host] = await Promise.all([readSockets(opts.source ?? 'auto', procRoot, opts.nativeDir, opts.ebpf), readHostFacts(procRoot)]);
+  // Netlink dumps are de-duplicated by cookie in the addon, iterator passes by socketsFromKernelTable.
+  const sockets = read.source === 'procfs' ? dedupe(read.sockets) : read.sockets;
   let processes: ProcessMap | null = null;
   if (opts.processes) {
     const resolver = opts.resolver ?? defaultResolver(procRoot);

@@ -1,4 +1,4 @@
-import { formatIPv4, formatIPv6 } from '../model/address';
+import { AddressTextCache } from './address-text';
 import type { AddressFamily, Socket, TcpInfo } from '../model/socket';
 import { TCP_STATES, type TcpStateName } from '../model/tcp-state';
 import { loadSockDiag, type SockDiagBinding, type SockDiagDumpOptions } from './native';
@@ -18,8 +18,6 @@ const INFO_BASE = 0x01, INFO_BYTES = 0x02, INFO_SEGS = 0x04, INFO_ALL = 0x07;
 const V6ONLY_ABSENT = 255;
 const AF_INET = 2, AF_INET6 = 10;
 const TWO32 = 4294967296;
-
-interface V6Entry { w0: number; w1: number; w2: number; w3: number; text: string }
 
 /** The buffer is not a whole number of valid records. */
 export class SockDiagDecodeError extends Error {
@@ -70,39 +68,8 @@ export function decodeSockDiag(buf: Buffer): Socket[] {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n = buf.length / RECORD_SIZE;
   const out = new Array<Socket>(n);
-  // Many sockets share an address (every loopback connection, every listener on ::): format each
-  // once. Keys are int32 words so a cache hit allocates nothing (less garbage, fewer scavenges).
-  const v4 = new Map<number, string>();
-  const mapped = new Map<number, string>(); // ::ffff:a.b.c.d by its IPv4 word
-  const low = new Map<number, string>(); // ::, ::1 and other addresses with 96 zero bits
-  const v6 = new Map<number, V6Entry[]>(); // anything else, by a hash of the four words
-
-  const addr = (family: number, off: number): string => {
-    if (family === AF_INET) {
-      const k = dv.getInt32(off, false);
-      let s = v4.get(k);
-      if (s === undefined) v4.set(k, (s = formatIPv4(buf, off)));
-      return s;
-    }
-    const w0 = dv.getInt32(off, false), w1 = dv.getInt32(off + 4, false);
-    const w2 = dv.getInt32(off + 8, false), w3 = dv.getInt32(off + 12, false);
-    if (w0 === 0 && w1 === 0 && (w2 === 0xffff || w2 === 0)) {
-      const m = w2 === 0 ? low : mapped;
-      let s = m.get(w3);
-      if (s === undefined) m.set(w3, (s = formatIPv6(buf, off)));
-      return s;
-    }
-    const h = (Math.imul(Math.imul(Math.imul(w0, 31) ^ w1, 31) ^ w2, 31) ^ w3) | 0;
-    let bucket = v6.get(h);
-    if (bucket === undefined) v6.set(h, (bucket = []));
-    for (let j = 0; j < bucket.length; j++) {
-      const e = bucket[j];
-      if (e.w0 === w0 && e.w1 === w1 && e.w2 === w2 && e.w3 === w3) return e.text;
-    }
-    const text = formatIPv6(buf, off);
-    bucket.push({ w0, w1, w2, w3, text });
-    return text;
-  };
+  const addrs = new AddressTextCache(buf, dv);
+  const addr = (family: number, off: number): string => (family === AF_INET ? addrs.v4At(off) : addrs.v6At(off));
 
   for (let i = 0, off = 0; i < n; i++, off += RECORD_SIZE) {
     const fam = buf[off + O.family];

@@ -7,7 +7,10 @@ import type { ConnectionRecord, ListenerRecord } from './records';
 import { SnapshotView, yieldToLoop } from './view';
 
 export interface ServiceOptions {
-  /** auto: netlink, falling back to procfs. */
+  /**
+   * auto: the eBPF iterator pass when the kernel source is loaded (the same pass gives the
+   * evidence), else netlink, falling back to procfs. ebpf needs the kernel source.
+   */
   source?: 'auto' | SourceName;
   /** A snapshot serves every request within this many ms; 0 = a fresh one per request. */
   maxAgeMs?: number;
@@ -111,13 +114,21 @@ export class TcpdirService {
   private async refresh(): Promise<SnapshotView> {
     const t0 = performance.now();
     const startedAt = Date.now();
+    // One iterator pass per refresh, shared: it is the kernel evidence, and (source auto or
+    // ebpf) also the socket list of this namespace, which then needs no sock_diag dump.
+    let pass: Promise<KernelRecordTable> | null = null;
+    const k = this.kernel;
+    const scan = k.available && !this.opts.collect ? () => (pass ??= k.scan()) : undefined;
+    const source = this.opts.source ?? 'auto';
+    const ebpf = source === 'auto' || source === 'ebpf' ? scan : undefined;
+    const collectOpts = { source, procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir, ebpf };
     const [snap, kernel] = await Promise.all([
       this.opts.collect
         ? this.opts.collect()
         : this.opts.allNamespaces
-          ? collectAllNamespaces({ source: this.opts.source ?? 'auto', procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir })
-          : collectSnapshot({ source: this.opts.source ?? 'auto', procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir }),
-      this.readKernel(),
+          ? collectAllNamespaces(collectOpts)
+          : collectSnapshot(collectOpts),
+      this.readKernel(scan),
     ]);
     if (kernel) {
       const table = kernel instanceof KernelRecordTable ? await this.withForeign(kernel, snap) : kernel;
@@ -141,11 +152,12 @@ export class TcpdirService {
   }
 
   /** Iterator records (and births, drained by the same call), or the reason there are none. */
-  private async readKernel(): Promise<KernelRecordTable | KernelUnavailable | null> {
+  private async readKernel(scan: (() => Promise<KernelRecordTable>) | undefined): Promise<KernelRecordTable | KernelUnavailable | null> {
     const k = this.kernel;
     if (!k.available) return this.opts.collect ? null : k;
+    if (!scan) return null;
     try {
-      return await k.scan();
+      return await scan();
     } catch (e) {
       return { available: false, code: 'EITERATE', reason: `the eBPF iterator failed: ${e instanceof Error ? e.message : String(e)}` };
     }

@@ -100,7 +100,7 @@ describe('GraphQL and REST against real sockets', () => {
     assert.deepEqual(byId.body, (await gql(`{ connection(id: "${one}") { ${CONN} } }`)).data.connection);
     assert.equal(byId.body.verdict.direction, 'INBOUND');
     const host = await request(tcpdir.server).get('/api/v1/host').expect(200);
-    assert.match(host.body.source, /^(netlink|procfs)$/);
+    assert.match(host.body.source, /^(ebpf|netlink|procfs)$/);
     assert.ok(host.body.ephemeralPortRange.low > 0);
   });
 

@@ -1,5 +1,5 @@
 // Runs inside the agent namespace (`ip netns exec AGENT node dist/test/scenarios/collect.js
-// --source netlink|procfs [--kernel|--no-kernel]`): one snapshot, classified, printed as JSON on
+// --source ebpf|netlink|procfs [--kernel|--no-kernel]`): one snapshot, classified, printed as JSON on
 // stdout. A separate process because a snapshot must be taken from inside the namespace it
 // describes. The snapshot is built by TcpdirService, exactly as the server builds what it
 // serves (collection, kernel evidence, history, classification).
@@ -80,8 +80,8 @@ async function snapshotOnce(service: TcpdirService): Promise<void> {
 
 async function main(): Promise<void> {
   const source = argValue('--source') ?? 'netlink';
-  if (source !== 'netlink' && source !== 'procfs' && source !== 'auto') {
-    throw new Error(`--source must be netlink, procfs or auto, not ${source}`);
+  if (source !== 'netlink' && source !== 'procfs' && source !== 'ebpf' && source !== 'auto') {
+    throw new Error(`--source must be ebpf, netlink, procfs or auto, not ${source}`);
   }
   if (process.argv.includes('--kernel') && process.argv.includes('--no-kernel')) {
     throw new Error('--kernel and --no-kernel are exclusive');

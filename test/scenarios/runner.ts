@@ -25,14 +25,19 @@ export interface CollectRun {
   kernel: boolean;
 }
 
-/** The three runs the suite compares: what the server serves with kernel evidence, and without. */
+/**
+ * The runs the suite compares: what the server serves by default (the iterator pass as socket
+ * list and evidence), sock_diag with the kernel evidence joined (foreign namespaces, --source
+ * netlink), and heuristics alone from each source.
+ */
 export const DEFAULT_RUNS: CollectRun[] = [
+  { source: 'ebpf', kernel: true },
   { source: 'netlink', kernel: true },
   { source: 'netlink', kernel: false },
   { source: 'procfs', kernel: false },
 ];
 
-/** "netlink+kernel", "netlink", "procfs". */
+/** "ebpf+kernel", "netlink+kernel", "netlink", "procfs". */
 export function runName(r: CollectRun): string {
   return r.kernel ? `${r.source}+kernel` : r.source;
 }

@@ -10,12 +10,14 @@ import {
   decodeKernelEvents,
   decodeKernelRecords,
   KERNEL_EVENT_SIZE,
+  KERNEL_LAYOUT_VERSION,
   KERNEL_RECORD_SIZE,
   KernelBirthStore,
   KernelDecodeError,
   KernelEvidenceSource,
   KernelRecordTable,
 } from '../../src/collectors/kernel-evidence';
+import { socketsFromKernelTable } from '../../src/collectors/ebpf-sockets';
 import { KERNEL_DIRECTIONS, kernelDirection } from '../../src/model/kernel';
 import type { KernelEvent, KernelRecord } from '../../src/model/kernel';
 import { TcpStateCode } from '../../src/model/tcp-state';
@@ -30,6 +32,7 @@ interface RawRecord {
   cookie: bigint; listenerCookie?: bigint; bucketListener?: bigint; v6?: boolean; saddr: number[]; daddr: number[];
   inode?: number; uid?: number; backlog?: number; sport: number; dport: number; state: TcpStateName;
   userLocks?: number; flags?: number; fastreuse?: number; version?: number;
+  rqueue?: number; wqueue?: number; v6only?: number;
 }
 
 function recordBytes(r: RawRecord): Buffer {
@@ -49,7 +52,10 @@ function recordBytes(r: RawRecord): Buffer {
   b[74] = r.userLocks ?? 0;
   b[75] = r.flags ?? 0;
   b.writeInt8(r.fastreuse ?? 0, 76);
-  b[79] = r.version ?? 1;
+  b[79] = r.version ?? KERNEL_LAYOUT_VERSION;
+  b.writeUInt32LE(r.rqueue ?? 0, 80);
+  b.writeUInt32LE(r.wqueue ?? 0, 84);
+  b[88] = r.v6only ?? 255;
   return b;
 }
 
@@ -98,12 +104,49 @@ describe('decodeKernelRecords', () => {
     assert.throws(() => decodeKernelRecords(one.subarray(0, 79)), KernelDecodeError);
     assert.throws(() => decodeKernelRecords(Buffer.concat([one, one.subarray(0, 8)])), /not a whole number/);
     const v2 = Buffer.from(one);
-    v2[79] = 2;
-    assert.throws(() => decodeKernelRecords(v2), /layout version 2/);
+    v2[79] = 99;
+    assert.throws(() => decodeKernelRecords(v2), /layout version 99/);
     const bad = Buffer.from(one);
     bad[73] = 99;
     assert.throws(() => decodeKernelRecords(bad), /unknown TCP state 99/);
     assert.deepEqual(decodeKernelRecords(Buffer.alloc(0)), []);
+  });
+});
+
+describe('socketsFromKernelTable (the iterator pass as the socket list)', () => {
+  const v4 = [127, 0, 0, 1], any6 = new Array(16).fill(0), lo6 = [...new Array(15).fill(0), 1];
+  const mapped = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1];
+  const recs = [
+    recordBytes({ cookie: 10n, v6: true, saddr: any6, daddr: any6, sport: 8080, dport: 0, state: 'LISTEN', v6only: 0, rqueue: 2, wqueue: 128, uid: 1000, inode: 77 }),
+    recordBytes({ cookie: 11n, v6: true, saddr: mapped, daddr: mapped, sport: 8080, dport: 40000, state: 'ESTABLISHED', v6only: 0, rqueue: 5, wqueue: 7, uid: 1000, inode: 78 }),
+    recordBytes({ cookie: 12n, saddr: v4, daddr: v4, sport: 8080, dport: 40001, state: 'NEW_SYN_RECV', uid: 1000, listenerCookie: 10n }),
+    recordBytes({ cookie: 13n, saddr: v4, daddr: v4, sport: 40002, dport: 8080, state: 'TIME_WAIT' }),
+    recordBytes({ cookie: 14n, v6: true, saddr: lo6, daddr: any6, sport: 9090, dport: 0, state: 'LISTEN', v6only: 1 }),
+  ];
+
+  it('lists sockets as sock_diag does: request sockets as SYN_RECV without owner, v6only for listeners only', () => {
+    const sockets = socketsFromKernelTable(KernelRecordTable.from([Buffer.concat(recs)]));
+    assert.deepEqual(sockets.map((s) => [s.id, s.family, s.state, s.localAddress, s.localPort, s.remoteAddress, s.remotePort]), [
+      ['10', 'IPV6', 'LISTEN', '::', 8080, '::', 0],
+      ['11', 'IPV6', 'ESTABLISHED', '::ffff:127.0.0.1', 8080, '::ffff:127.0.0.1', 40000],
+      ['12', 'IPV4', 'SYN_RECV', '127.0.0.1', 8080, '127.0.0.1', 40001],
+      ['13', 'IPV4', 'TIME_WAIT', '127.0.0.1', 40002, '127.0.0.1', 8080],
+      ['14', 'IPV6', 'LISTEN', '::1', 9090, '::', 0],
+    ]);
+    const [l, c, req, tw, l6] = sockets;
+    assert.deepEqual([l.rqueue, l.wqueue, l.v6only, l.uid, l.inode, l.cookie], [2, 128, false, 1000, 77, '10']);
+    assert.deepEqual([c.rqueue, c.wqueue, c.v6only], [5, 7, null]);
+    assert.deepEqual([req.uid, req.inode], [0, 0]);
+    assert.deepEqual([tw.timer, c.timer, tw.v6only], [3, 0, null]);
+    assert.equal(l6.v6only, true);
+    for (const s of sockets) assert.deepEqual([s.tcpInfo, s.netns, s.expiresMs], [null, null, 0]);
+  });
+
+  it('keeps one socket per cookie: the last record, as the table does', () => {
+    const again = recordBytes({ cookie: 11n, v6: true, saddr: mapped, daddr: mapped, sport: 8080, dport: 40000, state: 'CLOSE_WAIT', v6only: 0 });
+    const sockets = socketsFromKernelTable(KernelRecordTable.from([Buffer.concat(recs), again]));
+    assert.equal(sockets.length, recs.length);
+    assert.deepEqual(sockets.filter((s) => s.id === '11').map((s) => s.state), ['CLOSE_WAIT']);
   });
 });
 
@@ -154,8 +197,8 @@ describe('KernelRecordTable', () => {
     assert.equal(t.direction(decoded[8].cookie)!.rule, null);
     assert.throws(() => KernelRecordTable.from([buf, again.subarray(0, 40)]), KernelDecodeError);
     const bad = Buffer.from(again);
-    bad[79] = 2;
-    assert.throws(() => KernelRecordTable.from([bad]), /layout version 2/);
+    bad[79] = 99;
+    assert.throws(() => KernelRecordTable.from([bad]), /layout version 99/);
     assert.equal(KernelRecordTable.from([Buffer.alloc(0)]).size, 0);
   });
 });
@@ -172,7 +215,7 @@ describe('decodeKernelEvents', () => {
     b[52] = 2;
     b[53] = TcpStateCode.CLOSE;
     b[54] = TcpStateCode.SYN_SENT;
-    b[55] = 1;
+    b[55] = KERNEL_LAYOUT_VERSION;
     const [e] = decodeKernelEvents(b);
     assert.deepEqual(e, {
       cookie: '42', monotonicNs: '123456789', family: 'IPV4', oldState: 'CLOSE', newState: 'SYN_SENT',

@@ -5,6 +5,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { collectSnapshot } from '../../src/collectors/snapshot';
 import { ProcessResolver } from '../../src/collectors/proc-fd';
+import { KernelEvidenceSource } from '../../src/collectors/kernel-evidence';
 import type { Snapshot, Socket } from '../../src/model';
 
 // Live sockets opened here; both sources must report exactly these, owned by the right process.
@@ -142,4 +143,31 @@ test('auto falls back to procfs when netlink cannot be used, and says why', asyn
   assert.match(snap.fallbackReason ?? '', /^netlink: .*nonexistent-tcpdir-addon-dir/);
   checkAgainstOpened(snap);
   await assert.rejects(collectSnapshot({ source: 'netlink', nativeDir: '/nonexistent-tcpdir-addon-dir' }), /nonexistent-tcpdir-addon-dir/);
+});
+
+// The eBPF iterator as the socket list (what the service uses when kernel evidence is loaded).
+const kernel = KernelEvidenceSource.open({ events: false });
+after(() => { if (kernel.available) kernel.close(); });
+const noKernel = kernel.available ? false : `kernel evidence unavailable here (${kernel.code}): ${kernel.reason}`;
+
+test('ebpf reports the same sockets as netlink, field for field (timers and tcp_info aside)', { skip: noKernel }, async () => {
+  const k = kernel as KernelEvidenceSource;
+  const eb = await collectSnapshot({ source: 'ebpf', ebpf: () => k.scan(), processes: true });
+  const nl = await collectSnapshot({ source: 'netlink' });
+  assert.equal(eb.source, 'ebpf');
+  checkAgainstOpened(eb);
+  const fields = (s: Socket) => JSON.stringify([s.id, s.cookie, s.family, s.state, s.localAddress, s.localPort, s.remoteAddress,
+    s.remotePort, s.inode, s.uid, s.rqueue, s.wqueue, s.v6only, s.netns]);
+  assert.deepEqual(ours(eb).map(fields).sort(), ours(nl).map(fields).sort());
+});
+
+test('auto prefers the iterator when given one, and falls back to netlink when it fails, saying why', { skip: noKernel }, async () => {
+  const k = kernel as KernelEvidenceSource;
+  const snap = await collectSnapshot({ ebpf: () => k.scan() });
+  assert.deepEqual([snap.source, snap.fallbackReason], ['ebpf', null]);
+  const failed = await collectSnapshot({ ebpf: () => Promise.reject(new Error('iterator broke')) });
+  assert.equal(failed.source, 'netlink');
+  assert.match(failed.fallbackReason ?? '', /^ebpf: iterator broke$/);
+  assert.deepEqual(ours(failed).map(key).sort(), [...expected.keys()].sort());
+  await assert.rejects(collectSnapshot({ source: 'ebpf' }), /needs the kernel-evidence source/);
 });
