@@ -9,6 +9,7 @@ import { readdir, readlink } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { collectSnapshot } from '../src/collectors/snapshot';
+import { scanSockets } from '../src/collectors/ebpf-sockets';
 import { ProcessResolver } from '../src/collectors/proc-fd';
 import type { Snapshot } from '../src/model';
 import { TcpdirService } from '../src/service/tcpdir-service';
@@ -132,7 +133,7 @@ async function measure(size: number, rounds: number, opts: BenchOptions, svc: Se
       }
     });
     if (ks.available) {
-      await step('eb', async () => { ebCount = (await collectSnapshot({ source: 'ebpf', ebpf: () => ks.scan() })).sockets.length; });
+      await step('eb', async () => { ebCount = (await collectSnapshot({ source: 'ebpf', ebpf: () => scanSockets(ks) })).sockets.length; });
     }
     await step('svcK', async () => {
       const view = await svc.kernel.current();

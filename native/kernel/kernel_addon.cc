@@ -2,7 +2,8 @@
 // JS. No policy here: decoding and classification live in src/collectors/kernel-evidence.ts.
 //
 //   open({events?, allTransitions?, wakeupBytes?}) -> undefined; throws Error with .code
-//   iterate() -> Promise<Buffer>          one pass of the iter/tcp program (reader's netns)
+//   iterate(onChunk?) -> Promise<Buffer>  one pass of the iter/tcp program (reader's netns); with
+//                                         onChunk, whole records stream to it as they are read
 //   iterateInNetns(fd) -> Promise<Buffer> same, in the netns of an open ns/net fd (CAP_SYS_ADMIN)
 //   drainEvents() -> Buffer               tracepoint events collected since the last drain
 //   stats() -> {kernelDrops, userDrops, pendingBytes}
@@ -11,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <string.h>
@@ -232,16 +234,34 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Records handed to JS per chunk when streaming: ~5,400 records, a few ms of JS work each, so
+// JS indexes a pass while the kernel is still walking (the two overlap on two cores).
+constexpr size_t kChunkBytes = 512u << 10;
+
 // Reads one iterator pass on a pool thread. With a netns fd, the iterator fd is created inside
 // that netns (the namespace is fixed when the read is opened) and the thread switches back.
-class IterateWorker : public Napi::AsyncWorker {
+// With an onChunk callback, whole records go to it in order as they are read, and the promise
+// resolves (after the last chunk) with whatever was not sent: nothing, for a well-formed pass.
+class IterateWorker : public Napi::AsyncProgressQueueWorker<uint8_t> {
  public:
-  IterateWorker(Napi::Env env, std::shared_ptr<State> st, int netns_fd)
-      : Napi::AsyncWorker(env), st_(std::move(st)), netns_fd_(netns_fd), deferred_(Napi::Promise::Deferred::New(env)) {}
+  IterateWorker(Napi::Env env, std::shared_ptr<State> st, int netns_fd, const Napi::Function& noop, Napi::Value on_chunk)
+      : Napi::AsyncProgressQueueWorker<uint8_t>(noop), st_(std::move(st)), netns_fd_(netns_fd),
+        deferred_(Napi::Promise::Deferred::New(env)) {
+    if (on_chunk.IsFunction()) on_chunk_ = Napi::Persistent(on_chunk.As<Napi::Function>());
+  }
   ~IterateWorker() override { free(data_); }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
-  void Execute() override {
+  void OnProgress(const uint8_t* data, size_t count) override {
+    Napi::HandleScope scope(Env());
+    // The JS side catches its own errors: a throw here would surface as an uncaught exception.
+    on_chunk_.Call({Napi::Buffer<uint8_t>::Copy(Env(), data, count)});
+  }
+
+  void Execute(const ExecutionProgress& progress) override {
+    // As the sock_diag addon does before each dump: give back the pages of earlier passes
+    // (freed by Buffer finalizers on the main thread), or RSS creeps up under churn.
+    malloc_trim(0);
     int link_fd = bpf_link__fd(st_->iter_link);
     int fd;
     if (netns_fd_ >= 0) {
@@ -284,24 +304,48 @@ class IterateWorker : public Napi::AsyncWorker {
       }
       if (n == 0) break;
       len_ += size_t(n);
+      if (!on_chunk_.IsEmpty() && len_ >= kChunkBytes) SendWhole(progress);
     }
     close(fd);
+    if (!on_chunk_.IsEmpty() && len_ > 0) SendWhole(progress);
     // Births of sockets this pass saw may still sit in the ring buffer (the BPF side wakes the
     // reader only in bulk): move them to the pending events now, so the drain that follows a
     // pass has them instead of up to 100 ms later.
     if (st_->rb) Consume(st_.get());
   }
   void OnOK() override {
+    Napi::Env env = Env();
+    if (!on_chunk_.IsEmpty() || !data_) {
+      // Streamed: only a torn record (normally nothing) is left; copy it and free the 1 MB+
+      // buffer now rather than when a GC finalizes a tiny Buffer (V8 would not count the
+      // block, so under churn hundreds of them could wait for a collection).
+      deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(env, data_ ? data_ : reinterpret_cast<const uint8_t*>(""), len_));
+      return;
+    }
     uint8_t* p = data_;
+    size_t cap = cap_;
     data_ = nullptr;
-    if (!p) p = static_cast<uint8_t*>(malloc(1));  // an empty pass still gets a Buffer to own
-    deferred_.Resolve(Napi::Buffer<uint8_t>::NewOrCopy(Env(), p, len_, [](Napi::Env, uint8_t* d) { free(d); }));
+    // The whole pass, handed over without a copy; its size is reported to V8 so that garbage
+    // collection keeps pace with these off-heap blocks.
+    Napi::MemoryManagement::AdjustExternalMemory(env, int64_t(cap));
+    deferred_.Resolve(Napi::Buffer<uint8_t>::NewOrCopy(env, p, len_, [cap](Napi::Env e, uint8_t* d) {
+      free(d);
+      Napi::MemoryManagement::AdjustExternalMemory(e, -int64_t(cap));
+    }));
   }
   void OnError(const Napi::Error&) override {
     deferred_.Reject(MakeError(Env(), code_, "tcpdir_kernel: " + what_).Value());
   }
 
  private:
+  // Sends the whole records buffered so far; a partial record (a read may end mid-record) stays.
+  void SendWhole(const ExecutionProgress& progress) {
+    size_t whole = len_ - len_ % sizeof(tcpdir_sock_rec);
+    if (whole == 0) return;
+    progress.Send(data_, whole);
+    memmove(data_, data_ + whole, len_ - whole);
+    len_ -= whole;
+  }
   void Fail(const std::string& code, const std::string& what, int err) {
     code_ = code;
     what_ = what + ": " + strerror(err);
@@ -310,6 +354,7 @@ class IterateWorker : public Napi::AsyncWorker {
   std::shared_ptr<State> st_;
   int netns_fd_;
   Napi::Promise::Deferred deferred_;
+  Napi::FunctionReference on_chunk_;
   uint8_t* data_ = nullptr;
   size_t len_ = 0, cap_ = 0;
   std::string code_, what_;
@@ -323,7 +368,9 @@ Napi::Value IterateImpl(const Napi::CallbackInfo& info, int netns_fd) {
     d.Reject(MakeError(env, "ENOTOPEN", "tcpdir_kernel: iterate() before open()").Value());
     return d.Promise();
   }
-  auto* w = new IterateWorker(env, st, netns_fd);
+  Napi::Function noop = Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
+  Napi::Value on_chunk = info.Length() > (netns_fd >= 0 ? 1u : 0u) ? info[netns_fd >= 0 ? 1 : 0] : env.Undefined();
+  auto* w = new IterateWorker(env, st, netns_fd, noop, on_chunk);
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
@@ -384,6 +431,13 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Pass buffers (up to ~10 MB) and their 512 KiB chunks are allocated on pool threads and
+  // freed on the main thread. With glibc's default, a freed mmapped block raises the mmap
+  // threshold, after which such blocks come from the heap and stay there: fix the threshold so
+  // big transient blocks are always mmapped and go back to the system when freed. Also at most
+  // two arenas (as tcpdir_sockdiag sets).
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_ARENA_MAX, 2);
   // Stop the reader thread and detach the programs when the environment goes away without close().
   env.AddCleanupHook([]() {
     std::shared_ptr<State> st;

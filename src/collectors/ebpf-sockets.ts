@@ -1,6 +1,6 @@
 import type { Socket } from '../model';
 import { AddressTextCache } from './address-text';
-import { cookieAt, KERNEL_RECORD_SIZE, KernelRecordTable } from './kernel-evidence';
+import { cookieAt, KERNEL_RECORD_SIZE, type KernelEvidenceSource, type KernelRecordTable, type RecordSink } from './kernel-evidence';
 
 // Offsets of struct tcpdir_sock_rec (native/kernel/tcpdir_records.h) that a Socket needs.
 const O = { inode: 56, uid: 60, sport: 68, dport: 70, family: 72, state: 73, rqueue: 80, wqueue: 84, v6only: 88 } as const;
@@ -15,50 +15,81 @@ const STATES = [
 ] as const;
 
 /**
- * The sockets of an iterator pass, as sock_diag would list them: one per cookie (a record seen
- * twice in a pass, or in two passes, counts once: the later wins, as in the table), request
- * sockets as SYN_RECV with no owner, v6only for IPv6 listeners only. What the iterator does
- * not read: timers (timer is 3 for TIME_WAIT, else 0; retrans and expiresMs 0) and tcp_info.
- * Throws KernelDecodeError (from the table) on malformed records; pure.
+ * Decodes the records of an iterator pass into Sockets, chunk by chunk as a streamed pass
+ * arrives (a RecordSink for KernelEvidenceSource.scan), as sock_diag would list them: request
+ * sockets as SYN_RECV with no owner, v6only for IPv6 listeners only. What the iterator does not
+ * read: timers (timer is 3 for TIME_WAIT, else 0; retrans and expiresMs 0) and tcp_info.
+ * Chunks must already be validated (the table's append does that before the sink sees them).
  */
-export function socketsFromKernelTable(table: KernelRecordTable): Socket[] {
-  const buf = table.buffer;
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n = buf.length / KERNEL_RECORD_SIZE;
-  const out: Socket[] = [];
-  const addrs = new AddressTextCache(buf, dv);
-  const repeats = table.size !== n; // some cookie occurs twice: keep only its last record
-  for (let i = 0, off = 0; i < n; i++, off += KERNEL_RECORD_SIZE) {
-    if (repeats && table.recordIndex(dv.getUint32(off, true), dv.getUint32(off + 4, true)) !== i) continue;
-    const fam = buf[off + O.family];
-    const v6 = fam === AF_INET6;
-    const family = v6 ? 'IPV6' : 'IPV4'; // the table validated the family byte
-    const st = buf[off + O.state];
-    const request = st === NEW_SYN_RECV;
-    const v6b = buf[off + O.v6only];
-    const cookie = cookieAt(buf, off);
-    out.push({
-      id: cookie,
-      cookie,
-      family,
-      state: STATES[st] as Socket['state'],
-      localAddress: v6 ? addrs.v6At(off + 24) : addrs.v4At(off + 24),
-      localPort: dv.getUint16(off + O.sport, true),
-      remoteAddress: v6 ? addrs.v6At(off + 40) : addrs.v4At(off + 40),
-      remotePort: dv.getUint16(off + O.dport, true),
-      inode: dv.getUint32(off + O.inode, true),
-      // The iterator gives a request socket its listener's uid; sock_diag gives 0 (no owner).
-      uid: request ? 0 : dv.getUint32(off + O.uid, true),
-      timer: st === TIME_WAIT ? 3 : 0,
-      retrans: 0,
-      expiresMs: 0,
-      rqueue: dv.getUint32(off + O.rqueue, true),
-      wqueue: dv.getUint32(off + O.wqueue, true),
-      // As sock_diag here (6.18): reported for IPv6 listeners, the only sockets it matters for.
-      v6only: st !== LISTEN || fam === AF_INET || v6b === V6ONLY_ABSENT ? null : v6b === 1,
-      tcpInfo: null,
-      netns: null,
+export class KernelSocketDecoder implements RecordSink {
+  private readonly sockets: Socket[] = [];
+  /** Record index of each socket, to drop repeats once the whole pass is indexed. */
+  private readonly recordOf: number[] = [];
+
+  add(chunk: Buffer, firstIndex: number): void {
+    const dv = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    // Addresses repeat across chunks, but a cache per chunk keeps it simple and costs little.
+    const addrs = new AddressTextCache(chunk, dv);
+    const n = chunk.length / KERNEL_RECORD_SIZE;
+    for (let j = 0, off = 0; j < n; j++, off += KERNEL_RECORD_SIZE) {
+      const fam = chunk[off + O.family];
+      const v6 = fam === AF_INET6;
+      const st = chunk[off + O.state];
+      const v6b = chunk[off + O.v6only];
+      const cookie = cookieAt(chunk, off);
+      this.recordOf.push(firstIndex + j);
+      this.sockets.push({
+        id: cookie,
+        cookie,
+        family: v6 ? 'IPV6' : 'IPV4',
+        state: STATES[st] as Socket['state'],
+        localAddress: v6 ? addrs.v6At(off + 24) : addrs.v4At(off + 24),
+        localPort: dv.getUint16(off + O.sport, true),
+        remoteAddress: v6 ? addrs.v6At(off + 40) : addrs.v4At(off + 40),
+        remotePort: dv.getUint16(off + O.dport, true),
+        inode: dv.getUint32(off + O.inode, true),
+        // The iterator gives a request socket its listener's uid; sock_diag gives 0 (no owner).
+        uid: st === NEW_SYN_RECV ? 0 : dv.getUint32(off + O.uid, true),
+        timer: st === TIME_WAIT ? 3 : 0,
+        retrans: 0,
+        expiresMs: 0,
+        rqueue: dv.getUint32(off + O.rqueue, true),
+        wqueue: dv.getUint32(off + O.wqueue, true),
+        // As sock_diag here (6.18): reported for IPv6 listeners, the only sockets it matters for.
+        v6only: st !== LISTEN || fam === AF_INET || v6b === V6ONLY_ABSENT ? null : v6b === 1,
+        tcpInfo: null,
+        netns: null,
+      });
+    }
+  }
+
+  /** The sockets, one per cookie: the last record of a cookie seen twice wins, as in the table. */
+  finish(table: KernelRecordTable): Socket[] {
+    if (table.size === table.length) return this.sockets;
+    const buf = table.buffer;
+    return this.sockets.filter((_, k) => {
+      const off = this.recordOf[k] * KERNEL_RECORD_SIZE;
+      return table.recordIndex(buf.readUInt32LE(off), buf.readUInt32LE(off + 4)) === this.recordOf[k];
     });
   }
-  return out;
+}
+
+/** The sockets of a whole table (not streamed). Pure. */
+export function socketsFromKernelTable(table: KernelRecordTable): Socket[] {
+  const d = new KernelSocketDecoder();
+  d.add(table.buffer, 0);
+  return d.finish(table);
+}
+
+/** One pass that is both the socket list and the kernel evidence. */
+export interface EbpfPass {
+  table: KernelRecordTable;
+  sockets: Socket[];
+}
+
+/** One streamed iterator pass, its sockets decoded as the chunks arrive. */
+export async function scanSockets(source: KernelEvidenceSource): Promise<EbpfPass> {
+  const decoder = new KernelSocketDecoder();
+  const table = await source.scan(decoder);
+  return { table, sockets: decoder.finish(table) };
 }

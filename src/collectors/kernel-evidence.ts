@@ -24,7 +24,8 @@ const AF_INET6 = 10;
 export interface KernelBinding {
   /** Loads and attaches the programs; throws an Error with `code` (EPERM, ENOBTF, EVERIFIER, ...). */
   open(options?: { events?: boolean; allTransitions?: boolean; wakeupBytes?: number }): void;
-  iterate(): Promise<Buffer>;
+  /** With onChunk, whole records stream to it as read; the promise then holds what was not sent. */
+  iterate(onChunk?: (chunk: Buffer) => void): Promise<Buffer>;
   iterateInNetns(fd: number): Promise<Buffer>;
   drainEvents(): Buffer;
   stats(): { kernelDrops: number; userDrops: number; pendingBytes: number; eventsAttached: boolean } | null;
@@ -154,46 +155,108 @@ function cookieHash(lo: number, hi: number): number {
  * Socket.cookie and KernelRecord.cookie are).
  */
 export class KernelRecordTable implements KernelRecordIndex {
-  private readonly codes: Uint8Array;
+  private codes: Uint8Array;
   private readonly addrs = new AddressCache();
   /** Slot k: cookie words at 2k, 2k+1; record index + 1 in `slotIndex[k]` (0: empty). */
-  private readonly slotKeys: Uint32Array;
-  private readonly slotIndex: Int32Array;
-  private readonly mask: number;
+  private slotKeys: Uint32Array;
+  private slotIndex: Int32Array;
+  private mask: number;
   private count = 0;
+  /** Records appended so far. */
+  private n = 0;
+  private chunks: Buffer[] = [];
+  // One scratch input for kernelDirection, refilled per record: no object per record.
+  private readonly input: { -readonly [K in keyof KernelDirectionInput]: KernelDirectionInput[K] } = {
+    state: 'CLOSE', connectBind: false, explicitPortBind: false, portAllocatedByConnect: false,
+    twConnectBind: null, sharesListenerPort: false, acceptBacklogInherited: false,
+  };
 
-  private constructor(readonly buffer: Buffer) {
-    const n = buffer.length / KERNEL_RECORD_SIZE;
-    this.codes = new Uint8Array(n);
+  private constructor(expected: number) {
+    this.codes = new Uint8Array(Math.max(expected, 16));
     let cap = 16;
-    while (cap < n * 2) cap *= 2;
+    while (cap < expected * 2) cap *= 2;
     this.slotKeys = new Uint32Array(cap * 2);
     this.slotIndex = new Int32Array(cap);
     this.mask = cap - 1;
-    const dv = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-    // One scratch input for kernelDirection, refilled per record: no object per record.
-    const input: { -readonly [K in keyof KernelDirectionInput]: KernelDirectionInput[K] } = {
-      state: 'CLOSE', connectBind: false, explicitPortBind: false, portAllocatedByConnect: false,
-      twConnectBind: null, sharesListenerPort: false, acceptBacklogInherited: false,
-    };
-    for (let i = 0, off = 0; i < n; i++, off += KERNEL_RECORD_SIZE) {
-      checkVersion(buffer[off + 79], 'kernel socket record', off);
-      family(buffer[off + 72], 'kernel socket record', off);
-      const st = state(buffer[off + 73], 'kernel socket record', off);
-      const userLocks = buffer[off + 74];
-      const flags = buffer[off + 75];
+  }
+
+  /** An empty table sized for about `expected` records, to fill with append() (a streamed pass). */
+  static empty(expected = 0): KernelRecordTable {
+    return new KernelRecordTable(expected);
+  }
+
+  /** Indexes iterator passes (e.g. the own namespace's and every entered one's). Later records
+   * with the same cookie win. Throws KernelDecodeError on a malformed buffer. */
+  static from(buffers: readonly Buffer[]): KernelRecordTable {
+    for (const b of buffers) checkLength(b, KERNEL_RECORD_SIZE, 'kernel socket record');
+    let total = 0;
+    for (const b of buffers) total += b.length / KERNEL_RECORD_SIZE;
+    const t = new KernelRecordTable(total);
+    for (const b of buffers) t.append(b);
+    return t;
+  }
+
+  /** Records appended so far (a cookie seen twice counts twice; `size` counts cookies). */
+  get length(): number {
+    return this.n;
+  }
+
+  /** Every record appended, as one buffer (record i at i * KERNEL_RECORD_SIZE). */
+  get buffer(): Buffer {
+    if (this.chunks.length !== 1) this.chunks = [this.chunks.length === 0 ? Buffer.alloc(0) : Buffer.concat(this.chunks)];
+    return this.chunks[0];
+  }
+
+  /**
+   * Indexes whole records (one chunk of a streamed pass, or a whole pass). Later records with the
+   * same cookie win. Throws KernelDecodeError on a malformed buffer; the table is then unusable.
+   */
+  append(chunk: Buffer): void {
+    checkLength(chunk, KERNEL_RECORD_SIZE, 'kernel socket record');
+    const m = chunk.length / KERNEL_RECORD_SIZE;
+    if (m === 0) return;
+    if (this.n + m > this.codes.length) {
+      const codes = new Uint8Array(Math.max(this.codes.length * 2, this.n + m));
+      codes.set(this.codes.subarray(0, this.n));
+      this.codes = codes;
+    }
+    while ((this.count + m) * 2 > this.slotIndex.length) this.rehash();
+    const dv = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const input = this.input;
+    const base = this.n * KERNEL_RECORD_SIZE; // byte offsets in errors count from the pass's start
+    for (let j = 0, off = 0; j < m; j++, off += KERNEL_RECORD_SIZE) {
+      checkVersion(chunk[off + 79], 'kernel socket record', base + off);
+      family(chunk[off + 72], 'kernel socket record', base + off);
+      const st = state(chunk[off + 73], 'kernel socket record', base + off);
+      const userLocks = chunk[off + 74];
+      const flags = chunk[off + 75];
       input.state = st;
       input.connectBind = (userLocks & SOCK_CONNECT_BIND) !== 0;
       input.explicitPortBind = (userLocks & SOCK_BINDPORT_LOCK) !== 0;
-      input.portAllocatedByConnect = buffer[off + 76] === 0xff; // fastreuse == -1 (int8)
+      input.portAllocatedByConnect = chunk[off + 76] === 0xff; // fastreuse == -1 (int8)
       input.twConnectBind = st === 'TIME_WAIT' && (flags & F_TW_CB_KNOWN) !== 0 ? (flags & F_TW_CONNECT_BIND) !== 0 : null;
       input.sharesListenerPort = (flags & F_SHARES_LISTENER) !== 0;
       input.acceptBacklogInherited = st !== 'LISTEN' && dv.getUint32(off + 64, true) > 0;
+      const i = this.n + j;
       this.codes[i] = DIRECTION_CODE.get(kernelDirection(input))!;
       // Later records with the same cookie win (a socket seen again in an entered namespace).
       const k = this.slot(dv.getUint32(off, true), dv.getUint32(off + 4, true));
       if (this.slotIndex[k] === 0) this.count++;
       this.slotIndex[k] = i + 1;
+    }
+    this.n += m;
+    this.chunks.push(chunk);
+  }
+
+  private rehash(): void {
+    const keys = this.slotKeys, idx = this.slotIndex;
+    const cap = idx.length * 2;
+    this.slotKeys = new Uint32Array(cap * 2);
+    this.slotIndex = new Int32Array(cap);
+    this.mask = cap - 1;
+    for (let k = 0; k < idx.length; k++) {
+      if (idx[k] === 0) continue;
+      this.slotIndex[this.slot(keys[2 * k], keys[2 * k + 1])] = idx[k];
     }
   }
 
@@ -209,13 +272,6 @@ export class KernelRecordTable implements KernelRecordIndex {
       }
       k = (k + 1) & this.mask;
     }
-  }
-
-  /** Indexes iterator passes (e.g. the own namespace's and every entered one's). Later records
-   * with the same cookie win. Throws KernelDecodeError on a malformed buffer. */
-  static from(buffers: readonly Buffer[]): KernelRecordTable {
-    for (const b of buffers) checkLength(b, KERNEL_RECORD_SIZE, 'kernel socket record');
-    return new KernelRecordTable(buffers.length === 1 ? buffers[0] : Buffer.concat(buffers));
   }
 
   get size(): number {
@@ -343,6 +399,32 @@ export class KernelBirthStore {
     }
   }
 
+  /**
+   * ingest() straight from drained event bytes (struct tcpdir_event[]): under churn thousands of
+   * events a second arrive, and decoding each into a KernelEvent (addresses, BigInt timestamps)
+   * only to read its cookie and states was most of the server's garbage. Throws KernelDecodeError.
+   */
+  ingestRaw(buf: Buffer, now: number): number {
+    checkLength(buf, KERNEL_EVENT_SIZE, 'kernel state-change event');
+    let n = 0;
+    for (let off = 0; off < buf.length; off += KERNEL_EVENT_SIZE, n++) {
+      checkVersion(buf[off + 55], 'kernel state-change event', off);
+      family(buf[off + 52], 'kernel state-change event', off);
+      const oldState = state(buf[off + 53], 'kernel state-change event', off);
+      const newState = state(buf[off + 54], 'kernel state-change event', off);
+      const direction = birthFromTransition(oldState, newState);
+      if (!direction) continue;
+      const cookie = cookieAt(buf, off);
+      const prev = this.births.get(cookie);
+      if (prev && oldState === 'SYN_RECV' && newState === 'ESTABLISHED') {
+        prev.lastSeen = now;
+        continue;
+      }
+      this.births.set(cookie, { direction, transition: transitionText(oldState, newState), seenAt: now, lastSeen: now });
+    }
+    return n;
+  }
+
   get(cookie: string): KernelBirth | undefined {
     const b = this.births.get(cookie);
     return b && { direction: b.direction, transition: b.transition, seenAt: b.seenAt };
@@ -386,6 +468,11 @@ export class KernelBirthStore {
   }
 }
 
+/** Receives each chunk of a streamed pass after the table indexed it (records first..). */
+export interface RecordSink {
+  add(chunk: Buffer, firstIndex: number): void;
+}
+
 export interface KernelUnavailable {
   available: false;
   /** NATIVE_UNAVAILABLE (addon not built), EPERM, ENOBTF, EVERIFIER, EALREADY, ... */
@@ -422,13 +509,15 @@ export class KernelEvidenceSource {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly now: () => number;
+  /** Records in the last pass: sizes the next table (no rehash mid-pass). */
+  private lastPassLength = 0;
 
   private constructor(private readonly binding: KernelBinding, opts: KernelSourceOptions) {
     this.now = opts.now ?? Date.now;
     this.births = new KernelBirthStore(opts.birthMaxAgeMs);
     const every = opts.drainIntervalMs ?? 500;
     if (opts.events !== false && every > 0) {
-      this.timer = setInterval(() => this.drain(), every);
+      this.timer = setInterval(() => this.drainQuietly(), every);
       this.timer.unref();
     }
   }
@@ -469,12 +558,29 @@ export class KernelEvidenceSource {
 
   /**
    * One iterator pass over the caller's netns as an index by cookie that decodes records only
-   * on demand (what the service uses per snapshot); refreshes and ages the birth store.
+   * on demand (what the service uses per snapshot); refreshes and ages the birth store. The
+   * records stream in chunks as the kernel walks its table and are indexed (and given to `sink`,
+   * e.g. to decode sockets) as they arrive: the JS work overlaps the walk instead of following it.
    */
-  async scan(): Promise<KernelRecordTable> {
+  async scan(sink?: RecordSink): Promise<KernelRecordTable> {
     this.assertOpen('scan');
-    const table = KernelRecordTable.from([await this.binding.iterate()]);
-    this.drain();
+    const table = KernelRecordTable.empty(this.lastPassLength + (this.lastPassLength >> 3));
+    let failure: unknown = null;
+    const take = (chunk: Buffer): void => {
+      if (failure !== null) return;
+      try {
+        const first = table.length;
+        table.append(chunk);
+        sink?.add(chunk, first);
+      } catch (e) {
+        failure = e; // thrown below: a throw inside the addon's callback would be uncaught
+      }
+    };
+    const rest = await this.binding.iterate(take);
+    if (rest.length > 0) take(rest); // a binding that does not stream, or a partial record (-> error)
+    if (failure !== null) throw failure;
+    this.lastPassLength = table.length;
+    this.births.ingestRaw(this.binding.drainEvents(), this.now());
     this.births.markSeen(table, this.now());
     return table;
   }
@@ -491,7 +597,17 @@ export class KernelEvidenceSource {
     return this.binding.iterateInNetns(nsFd);
   }
 
-  /** Moves pending tracepoint events into the birth store and returns them. */
+  /** The timer's drain: into the birth store only; a malformed batch is dropped, not thrown. */
+  private drainQuietly(): void {
+    if (this.closed) return;
+    try {
+      this.births.ingestRaw(this.binding.drainEvents(), this.now());
+    } catch {
+      // A layout mismatch is caught at open(); nothing else can make a batch malformed.
+    }
+  }
+
+  /** Moves pending tracepoint events into the birth store and returns them (decoded). */
   drain(): KernelEvent[] {
     if (this.closed) return [];
     const events = decodeKernelEvents(this.binding.drainEvents());

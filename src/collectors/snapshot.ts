@@ -6,8 +6,7 @@ import { ProcessResolver } from './proc-fd';
 import { readProcNetTcp } from './proc-net-tcp';
 import { loadSockDiag } from './native';
 import { readSockDiag } from './sockdiag';
-import type { KernelRecordTable } from './kernel-evidence';
-import { socketsFromKernelTable } from './ebpf-sockets';
+import type { EbpfPass } from './ebpf-sockets';
 
 export interface CollectOptions {
   /**
@@ -19,7 +18,7 @@ export interface CollectOptions {
    * An eBPF iterator pass (KernelEvidenceSource.scan) to serve as the socket list: the same pass
    * then gives the kernel evidence, and no sock_diag dump is made (bench:snapshot measures both).
    */
-  ebpf?: () => Promise<KernelRecordTable>;
+  ebpf?: () => Promise<EbpfPass>;
   /** Where procfs is mounted (fixtures use a copied tree). Netlink always reads the live kernel. */
   procRoot?: string;
   /** Map socket inodes to processes (costs a /proc/<pid>/fd scan, cached between calls). */
@@ -54,16 +53,12 @@ function readNetlink(nativeDir: string | undefined): Promise<Socket[]> {
   return Promise.resolve().then(() => readSockDiag(undefined, loadSockDiag(nativeDir)));
 }
 
-/** The sockets of an iterator pass; the turn between indexing the pass and listing its sockets
- * lets requests queued meanwhile through (each half blocks the loop for tens of ms at 100k). */
-async function readEbpf(ebpf: () => Promise<KernelRecordTable>): Promise<Socket[]> {
-  const table = await ebpf();
-  await new Promise((r) => setImmediate(r));
-  return socketsFromKernelTable(table);
+async function readEbpf(ebpf: () => Promise<EbpfPass>): Promise<Socket[]> {
+  return (await ebpf()).sockets;
 }
 
 async function readSockets(
-  source: 'auto' | SourceName, procRoot: string, nativeDir?: string, ebpf?: () => Promise<KernelRecordTable>,
+  source: 'auto' | SourceName, procRoot: string, nativeDir?: string, ebpf?: () => Promise<EbpfPass>,
 ): Promise<{ source: SourceName; sockets: Socket[]; fallbackReason: string | null }> {
   if (source === 'procfs') return { source, sockets: await readProcNetTcp(procRoot), fallbackReason: null };
   if (source === 'netlink') return { source, sockets: await readNetlink(nativeDir), fallbackReason: null };

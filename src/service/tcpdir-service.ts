@@ -1,6 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { collectAllNamespaces, collectSnapshot, ProcessResolver } from '../collectors';
 import { KernelEvidenceSource, KernelRecordTable, type KernelUnavailable } from '../collectors/kernel-evidence';
+import { scanSockets, type EbpfPass } from '../collectors/ebpf-sockets';
 import { kernelRecordIndex, type KernelBirth, type KernelEvidence, type ProcessMap, type ProcessRef, type Snapshot, type SourceName } from '../model';
 import { HistoryKeeper } from './history-keeper';
 import type { ConnectionRecord, ListenerRecord } from './records';
@@ -116,11 +117,11 @@ export class TcpdirService {
     const startedAt = Date.now();
     // One iterator pass per refresh, shared: it is the kernel evidence, and (source auto or
     // ebpf) also the socket list of this namespace, which then needs no sock_diag dump.
-    let pass: Promise<KernelRecordTable> | null = null;
     const k = this.kernel;
-    const scan = k.available && !this.opts.collect ? () => (pass ??= k.scan()) : undefined;
     const source = this.opts.source ?? 'auto';
-    const ebpf = source === 'auto' || source === 'ebpf' ? scan : undefined;
+    let pass: Promise<EbpfPass> | null = null;
+    const ebpf = k.available && !this.opts.collect && (source === 'auto' || source === 'ebpf') ? () => (pass ??= scanSockets(k)) : undefined;
+    const scan = k.available && !this.opts.collect ? (ebpf ? async () => (await ebpf()).table : () => k.scan()) : undefined;
     const collectOpts = { source, procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir, ebpf };
     const [snap, kernel] = await Promise.all([
       this.opts.collect

@@ -16,6 +16,7 @@ import {
   KernelDecodeError,
   KernelEvidenceSource,
   KernelRecordTable,
+  type KernelBinding,
 } from '../../src/collectors/kernel-evidence';
 import { socketsFromKernelTable } from '../../src/collectors/ebpf-sockets';
 import { KERNEL_DIRECTIONS, kernelDirection } from '../../src/model/kernel';
@@ -189,6 +190,43 @@ describe('KernelRecordTable', () => {
     }
   });
 
+  it('built from streamed chunks (growing from empty) answers as one built from the whole pass', () => {
+    const whole = KernelRecordTable.from([buf]);
+    const t = KernelRecordTable.empty(0);
+    for (let off = 0; off < buf.length; off += 7 * KERNEL_RECORD_SIZE) t.append(buf.subarray(off, off + 7 * KERNEL_RECORD_SIZE));
+    assert.deepEqual([t.size, t.length], [whole.size, whole.length]);
+    assert.ok(t.buffer.equals(buf));
+    for (const r of decoded) {
+      assert.deepEqual(t.get(r.cookie), r, r.cookie);
+      assert.equal(t.direction(r.cookie), whole.direction(r.cookie), r.cookie);
+    }
+  });
+
+  it('a streaming scan indexes chunks as they come, gives them to the sink, and rejects a torn record', async () => {
+    const chunks = [buf.subarray(0, 5 * KERNEL_RECORD_SIZE), buf.subarray(5 * KERNEL_RECORD_SIZE)];
+    const fake = (rest: Buffer): KernelBinding => ({
+      open: () => undefined,
+      iterate: async (onChunk) => { for (const c of chunks) onChunk?.(c); return rest; },
+      iterateInNetns: async () => Buffer.alloc(0),
+      drainEvents: () => Buffer.alloc(0),
+      stats: () => null,
+      close: () => undefined,
+      recordSize: KERNEL_RECORD_SIZE,
+      eventSize: KERNEL_EVENT_SIZE,
+    });
+    const src = KernelEvidenceSource.open({ binding: fake(Buffer.alloc(0)), drainIntervalMs: 0 });
+    assert.ok(src.available);
+    const seen: number[] = [];
+    const t = await src.scan({ add: (c, first) => seen.push(first, c.length / KERNEL_RECORD_SIZE) });
+    assert.deepEqual(seen, [0, 5, 5, raws.length - 5]);
+    assert.equal(t.size, decoded.length);
+    src.close();
+    const torn = KernelEvidenceSource.open({ binding: fake(buf.subarray(0, 40)), drainIntervalMs: 0 });
+    assert.ok(torn.available);
+    await assert.rejects(torn.scan(), KernelDecodeError);
+    torn.close();
+  });
+
   it('merges passes (a later record with the same cookie wins) and rejects malformed ones', () => {
     const again = recordBytes({ ...raws[8], state: 'LISTEN' });
     const t = KernelRecordTable.from([buf, again]);
@@ -278,6 +316,27 @@ describe('KernelBirthStore', () => {
     assert.equal(s.get('3'), undefined);
     s.markSeen([], 2000);
     assert.equal(s.size, 0);
+  });
+
+  it('ingestRaw (straight from event bytes) stores what ingest of the decoded events stores', () => {
+    const bytes = (cookie: bigint, oldState: TcpStateName, newState: TcpStateName): Buffer => {
+      const b = Buffer.alloc(KERNEL_EVENT_SIZE);
+      b.writeBigUInt64LE(cookie, 0);
+      b[52] = 2;
+      b[53] = TcpStateCode[oldState];
+      b[54] = TcpStateCode[newState];
+      b[55] = KERNEL_LAYOUT_VERSION;
+      return b;
+    };
+    const buf = Buffer.concat([bytes(1n, 'CLOSE', 'SYN_SENT'), bytes(2n, 'LISTEN', 'SYN_RECV'), bytes(2n, 'SYN_RECV', 'ESTABLISHED'),
+      bytes(3n, 'SYN_RECV', 'ESTABLISHED'), bytes(4n, 'ESTABLISHED', 'FIN_WAIT1'), bytes(2n ** 60n, 'CLOSE', 'SYN_SENT')]);
+    const a = new KernelBirthStore(), b = new KernelBirthStore();
+    a.ingest(decodeKernelEvents(buf), 5);
+    assert.equal(b.ingestRaw(buf, 5), 6);
+    assert.deepEqual([...b.entries()], [...a.entries()]);
+    assert.equal(b.size, 4);
+    const torn = buf.subarray(0, 30);
+    assert.throws(() => b.ingestRaw(torn, 6), KernelDecodeError);
   });
 });
 

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { collectSnapshot } from '../../src/collectors/snapshot';
 import { ProcessResolver } from '../../src/collectors/proc-fd';
 import { KernelEvidenceSource } from '../../src/collectors/kernel-evidence';
+import { scanSockets } from '../../src/collectors/ebpf-sockets';
 import type { Snapshot, Socket } from '../../src/model';
 
 // Live sockets opened here; both sources must report exactly these, owned by the right process.
@@ -152,7 +153,7 @@ const noKernel = kernel.available ? false : `kernel evidence unavailable here ($
 
 test('ebpf reports the same sockets as netlink, field for field (timers and tcp_info aside)', { skip: noKernel }, async () => {
   const k = kernel as KernelEvidenceSource;
-  const eb = await collectSnapshot({ source: 'ebpf', ebpf: () => k.scan(), processes: true });
+  const eb = await collectSnapshot({ source: 'ebpf', ebpf: () => scanSockets(k), processes: true });
   const nl = await collectSnapshot({ source: 'netlink' });
   assert.equal(eb.source, 'ebpf');
   checkAgainstOpened(eb);
@@ -163,7 +164,7 @@ test('ebpf reports the same sockets as netlink, field for field (timers and tcp_
 
 test('auto prefers the iterator when given one, and falls back to netlink when it fails, saying why', { skip: noKernel }, async () => {
   const k = kernel as KernelEvidenceSource;
-  const snap = await collectSnapshot({ ebpf: () => k.scan() });
+  const snap = await collectSnapshot({ ebpf: () => scanSockets(k) });
   assert.deepEqual([snap.source, snap.fallbackReason], ['ebpf', null]);
   const failed = await collectSnapshot({ ebpf: () => Promise.reject(new Error('iterator broke')) });
   assert.equal(failed.source, 'netlink');
