@@ -1,4 +1,6 @@
-// Node binding: dump(options?) -> Promise<{ records: Buffer, count, interrupted, attempts }>.
+// Node binding: dump(options?) -> Promise<{ records: Buffer, count, interrupted, attempts }>;
+// options.onChunk(Buffer) receives the records in batches while the dump runs (then `records`
+// holds only what was left).
 // The netlink dump and the packing both run in AsyncWorker::Execute (libuv pool thread); the
 // main thread only wraps the finished byte vector in a Buffer. Failures reject with an Error
 // carrying Node-style `code` ('EPERM'), `errno` (negative, as in fs errors) and `syscall`.
@@ -42,22 +44,33 @@ Napi::Value MakeError(Napi::Env env, const DumpError& e) {
   return err;
 }
 
-class DumpWorker : public Napi::AsyncWorker {
+// With an onChunk callback the records stream to it in batches (in order, all before the promise
+// settles) while the kernel walks; the promise then holds only the last, unsent ones.
+class DumpWorker : public Napi::AsyncProgressQueueWorker<Record> {
  public:
-  DumpWorker(Napi::Env env, DumpOptions opts)
-      : Napi::AsyncWorker(env, "tcpdir.sockdiag.dump"),
+  DumpWorker(Napi::Env env, DumpOptions opts, const Napi::Function& noop, Napi::Value on_chunk)
+      : Napi::AsyncProgressQueueWorker<Record>(noop, "tcpdir.sockdiag.dump"),
         deferred_(Napi::Promise::Deferred::New(env)),
-        opts_(std::move(opts)) {}
+        opts_(std::move(opts)) {
+    if (on_chunk.IsFunction()) on_chunk_ = Napi::Persistent(on_chunk.As<Napi::Function>());
+  }
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
-  void Execute() override {
+  void Execute(const ExecutionProgress& progress) override {
 #ifdef M_ARENA_MAX
     // Give back the pages of earlier dumps (freed by Buffer finalizers) before growing again;
     // off the main thread, once per snapshot. See Init.
     malloc_trim(0);
 #endif
+    if (!on_chunk_.IsEmpty()) opts_.on_batch = [&progress](const Record* r, size_t n) { progress.Send(r, n); };
     error_ = tcpdir::DumpTcp(opts_, &result_);
+  }
+
+  void OnProgress(const Record* data, size_t count) override {
+    Napi::HandleScope scope(Env());
+    // The JS side catches its own errors: a throw here would surface as an uncaught exception.
+    on_chunk_.Call({Napi::Buffer<uint8_t>::Copy(Env(), reinterpret_cast<const uint8_t*>(data), count * sizeof(Record))});
   }
 
   void OnOK() override {
@@ -93,6 +106,7 @@ class DumpWorker : public Napi::AsyncWorker {
 
  private:
   Napi::Promise::Deferred deferred_;
+  Napi::FunctionReference on_chunk_;
   DumpOptions opts_;
   DumpResult result_;
   DumpError error_;
@@ -130,7 +144,14 @@ Napi::Value Dump(const Napi::CallbackInfo& info) {
       opts.bytecode.assign(b.Data(), b.Data() + b.Length());  // copied: JS may reuse the Buffer
     }
   }
-  auto* w = new DumpWorker(env, std::move(opts));
+  Napi::Value on_chunk = env.Undefined();
+  if (info.Length() > 0 && info[0].IsObject()) {
+    on_chunk = info[0].As<Napi::Object>().Get("onChunk");
+    if (env.IsExceptionPending()) return env.Null();
+    if (!on_chunk.IsUndefined() && !on_chunk.IsFunction()) return Reject(env, Napi::TypeError::New(env, "dump(options): onChunk must be a function"));
+  }
+  Napi::Function noop = Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
+  auto* w = new DumpWorker(env, std::move(opts), noop, on_chunk);
   Napi::Promise p = w->Promise();
   w->Queue();  // AsyncWorker deletes itself after OnOK/OnError
   return p;

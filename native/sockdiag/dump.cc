@@ -51,6 +51,7 @@ class CookieSet {
  public:
   explicit CookieSet(size_t expected) { Resize(Capacity(expected)); }
   // True when newly added.
+  size_t size() const { return size_; }
   bool Insert(uint64_t c) {
     if ((size_ + 1) * 2 > slots_.size()) Grow();
     return Put(c);
@@ -91,6 +92,7 @@ class CookieSet {
 struct Walk {
   std::vector<Record>* records;
   CookieSet* seen;
+  const DumpOptions* opts;
   bool interrupted = false;
 };
 
@@ -250,6 +252,10 @@ DumpError Receive(int fd, uint8_t family, uint32_t seq, std::vector<uint8_t>* bu
       if (int e = ParseOne(h, w)) return {e, "sock_diag", family};
     }
     if (left != 0) return {EPROTO, "recvmsg", family};  // a partial message in the datagram
+    if (w->opts->on_batch && w->records->size() >= w->opts->batch_records) {
+      w->opts->on_batch(w->records->data(), w->records->size());
+      w->records->clear();
+    }
   }
 }
 
@@ -268,8 +274,8 @@ DumpError DumpOnce(const DumpOptions& opts, uint32_t seq, DumpResult* out) {
   size_t expect = last_count.load() + last_count.load() / 8 + 64;
   CookieSet seen(expect);
   out->records.clear();
-  out->records.reserve(expect);
-  Walk w{&out->records, &seen};
+  out->records.reserve(opts.on_batch ? opts.batch_records + 512 : expect);
+  Walk w{&out->records, &seen, &opts};
   static const uint8_t kPerFamily[] = {AF_INET, AF_INET6};
   static const uint8_t kBoth[] = {0};
   const uint8_t* fams = opts.both_families ? kBoth : kPerFamily;
@@ -281,7 +287,7 @@ DumpError DumpOnce(const DumpOptions& opts, uint32_t seq, DumpResult* out) {
     ++seq;
   }
   out->interrupted = w.interrupted;
-  last_count.store(out->records.size());
+  last_count.store(seen.size());
   return {};
 }
 
@@ -297,7 +303,8 @@ DumpError DumpTcp(const DumpOptions& opts, DumpResult* out) {
       return e;
     }
     // inet_diag's TCP dump never sets DUMP_INTR today; if it ever does, one retry, then accept.
-    if (!out->interrupted) break;
+    // A streamed dump cannot be taken back: it reports the flag instead.
+    if (!out->interrupted || opts.on_batch) break;
   }
   return {};
 }

@@ -2,7 +2,9 @@
 // Plain C++ with no Node dependency, so it runs on a libuv pool thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "record.h"
@@ -23,6 +25,12 @@ struct DumpOptions {
   // Ask for INET_DIAG_INFO (struct tcp_info, 280 B per socket on 6.18). Off by default, as in
   // `ss -tan`: the kernel takes each socket's lock to fill it, and it triples the bytes copied.
   bool tcp_info = false;
+  // When set, records are handed over in batches of about batch_records as the dump goes (and
+  // removed from DumpResult::records), so the caller can decode while the kernel walks. A
+  // streamed dump is never retried on NLM_F_DUMP_INTR (batches already left): it reports
+  // interrupted instead, and duplicates are still dropped by cookie.
+  std::function<void(const Record*, size_t)> on_batch;
+  size_t batch_records = 5000;
 };
 
 struct DumpResult {

@@ -44,6 +44,12 @@ export interface SockDiagDumpOptions {
    * readSockDiag defaults to true). Same records.
    */
   bothFamilies?: boolean;
+  /**
+   * Receives the packed records in batches (~5,000) while the dump runs, so decoding overlaps
+   * the kernel's walk; the result's `records` then holds only the last, unsent ones. A streamed
+   * dump is not retried on NLM_F_DUMP_INTR (it reports `interrupted`).
+   */
+  onChunk?: (records: Buffer) => void;
 }
 
 /** One namespace to read through dumpNamespaces: an nsfs file and the inode it must still have. */

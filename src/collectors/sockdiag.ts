@@ -59,6 +59,11 @@ function cookieString(dv: DataView, off: number): string {
  * De-duplication by cookie already happened in C++ (native/sockdiag/dump.cc).
  */
 export function decodeSockDiag(buf: Buffer): Socket[] {
+  return decodeSockDiagInto(buf, []);
+}
+
+/** decodeSockDiag, appending to `out` (a streamed dump's batches into one list). */
+export function decodeSockDiagInto(buf: Buffer, out: Socket[]): Socket[] {
   if (buf.length % RECORD_SIZE !== 0) {
     throw new SockDiagDecodeError(
       `sock_diag buffer of ${buf.length} bytes is not a multiple of the ${RECORD_SIZE}-byte record (truncated?)`,
@@ -67,7 +72,6 @@ export function decodeSockDiag(buf: Buffer): Socket[] {
   }
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n = buf.length / RECORD_SIZE;
-  const out = new Array<Socket>(n);
   const addrs = new AddressTextCache(buf, dv);
   const addr = (family: number, off: number): string => (family === AF_INET ? addrs.v4At(off) : addrs.v6At(off));
 
@@ -111,7 +115,7 @@ export function decodeSockDiag(buf: Buffer): Socket[] {
     }
 
     const cookie = cookieString(dv, off + O.cookie);
-    out[i] = {
+    out.push({
       id: cookie,
       cookie,
       family,
@@ -130,7 +134,7 @@ export function decodeSockDiag(buf: Buffer): Socket[] {
       v6only: v6b === V6ONLY_ABSENT ? null : v6b === 1,
       tcpInfo,
       netns: null,
-    };
+    });
   }
   return out;
 }
@@ -159,14 +163,27 @@ export async function readSockDiagDump(
     throw new RangeError('readSockDiag: bytecode must be a Buffer whose length is a multiple of 4');
   }
   if (options.tcpInfo !== undefined && typeof options.tcpInfo !== 'boolean') throw new TypeError('readSockDiag: tcpInfo must be a boolean');
+  // Batches are decoded as they arrive, while the kernel is still walking its table.
+  const sockets: Socket[] = [];
+  let failure: unknown = null;
+  const onChunk = (records: Buffer): void => {
+    if (failure !== null) return;
+    try {
+      decodeSockDiagInto(records, sockets);
+    } catch (e) {
+      failure = e; // thrown below: a throw inside the addon's callback would be uncaught
+    }
+  };
   let res;
   try {
     // One walk for both families unless told otherwise: half the kernel work of two walks.
-    res = await binding.dump({ ...options, bothFamilies: options.bothFamilies ?? true, tcpInfo: options.tcpInfo === true });
+    res = await binding.dump({ ...options, bothFamilies: options.bothFamilies ?? true, tcpInfo: options.tcpInfo === true, onChunk });
   } catch (err) {
     throw new SockDiagError(err);
   }
-  return { sockets: decodeSockDiag(res.records), interrupted: res.interrupted };
+  onChunk(res.records);
+  if (failure !== null) throw failure;
+  return { sockets, interrupted: res.interrupted };
 }
 
 export async function readSockDiag(options?: SockDiagDumpOptions, binding?: SockDiagBinding): Promise<Socket[]> {
