@@ -6,7 +6,8 @@
 // connections each: one process may hold 20k fds); IPv4 and IPv6 children alternate.
 import { readdirSync, readlinkSync } from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { collectSnapshot } from '../src/collectors/snapshot';
 import { scanSockets } from '../src/collectors/ebpf-sockets';
@@ -27,18 +28,65 @@ export interface BenchOptions {
 }
 
 /**
- * What the server does per request with maxAgeMs 0. With kernel evidence (source auto): one
- * eBPF iterator pass that is both the socket list and the evidence, then classification.
- * Without: a netlink snapshot, then classification. The kernel source is loaded once, as the
- * server does (one per process: the addon holds one program set).
+ * What the server does per request with maxAgeMs 0, measured in server-like processes of their
+ * own (this bench process holds ss output, procfs snapshots and caches, and a big heap makes
+ * every collection pay for GC it would not pay in the server). "kernel": TcpdirService with
+ * source auto (one eBPF iterator pass that is both the socket list and the evidence) and, on
+ * the same loaded kernel source, the ebpf snapshot alone. "plain": the netlink snapshot alone,
+ * and TcpdirService with kernel evidence off. Each step is asked for over stdin, one at a time,
+ * so the rounds still interleave with ss.
  */
-interface Services { kernel: TcpdirService; plain: TcpdirService; kernelNote: string }
+interface StepResult { ms: number; blockMs: number; info: Record<string, number | string> }
+interface StepChild { run(step: string): Promise<StepResult>; close(): void; note: string }
 
-function openServices(): Services {
-  const kernel = new TcpdirService({ source: 'auto', maxAgeMs: 0, history: false });
-  const plain = new TcpdirService({ source: 'netlink', maxAgeMs: 0, history: false, kernelEvidence: false });
-  const k = kernel.kernel;
-  return { kernel, plain, kernelNote: k.available ? '' : `KERNEL EVIDENCE UNAVAILABLE (${k.code}: ${k.reason})` };
+async function spawnSteps(kind: 'kernel' | 'plain'): Promise<StepChild> {
+  const child = spawn(process.execPath, [__filename, '--steps', kind], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const waiting: Array<{ res: (l: string) => void; rej: (e: Error) => void }> = [];
+  lines.on('line', (l) => waiting.shift()?.res(l));
+  child.once('exit', (c) => { for (const w of waiting.splice(0)) w.rej(new Error(`bench step child (${kind}) exited ${c}`)); });
+  const next = (): Promise<string> => new Promise((res, rej) => waiting.push({ res, rej }));
+  const hello = JSON.parse(await next()) as { note: string };
+  return {
+    note: hello.note,
+    run: async (step) => {
+      const reply = next();
+      child.stdin!.write(`${step}\n`);
+      return JSON.parse(await reply) as StepResult;
+    },
+    close: () => child.stdin!.end(),
+  };
+}
+
+async function stepsMain(kind: 'kernel' | 'plain'): Promise<void> {
+  const svc = new TcpdirService({ source: kind === 'kernel' ? 'auto' : 'netlink', maxAgeMs: 0, history: false, kernelEvidence: kind === 'kernel' });
+  const k = svc.kernel;
+  const note = kind === 'kernel' && !k.available ? `KERNEL EVIDENCE UNAVAILABLE (${k.code}: ${k.reason})` : '';
+  process.stdout.write(`${JSON.stringify({ note })}\n`);
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  for await (const line of createInterface({ input: process.stdin })) {
+    const info: Record<string, number | string> = {};
+    h.reset(); h.enable();
+    const t = performance.now();
+    if (line === 'snapshot') {
+      const snap = k.available
+        ? await collectSnapshot({ source: 'ebpf', ebpf: () => scanSockets(k) })
+        : await collectSnapshot({ source: 'netlink' });
+      info.sockets = snap.sockets.length;
+    } else if (line === 'service') {
+      const view = await svc.current();
+      info.source = view.snapshot.source;
+      info.records = view.snapshot.kernel?.records.size ?? 0;
+      info.conns = view.connectionCount;
+      let certain = 0;
+      for (let c = 0; c < view.connectionCount; c++) if (view.verdicts.certain(c)) certain++;
+      info.certain = certain;
+    } else throw new Error(`unknown step ${line}`);
+    const ms = performance.now() - t;
+    h.disable();
+    process.stdout.write(`${JSON.stringify({ ms, blockMs: h.max / 1e6, info })}\n`);
+  }
+  svc.close();
 }
 
 interface Row { name: string; ms: number; ratioTo?: string; ratio?: number; note?: string }
@@ -103,12 +151,21 @@ async function fdScanMethods(): Promise<Row[]> {
   ];
 }
 
-async function measure(size: number, rounds: number, opts: BenchOptions, svc: Services): Promise<Row[]> {
+interface Steps { kernel: StepChild; plain: StepChild }
+
+async function measure(size: number, rounds: number, opts: BenchOptions, svc: Steps): Promise<Row[]> {
   // Rounds interleave every step so that load from other processes on the host hits all alike.
   const t: Record<string, number[]> = { tan: [], tanp: [], nl: [], eb: [], pf: [], cold: [], warm: [], cls: [], svcK: [], svc: [] };
   let ssLines = 0, nlCount = 0, ebCount = 0, pfCount = 0, owned = 0, kernRecords = 0, kernDecided = 0, kernConns = 0;
   let svcKSource = '';
-  const ks = svc.kernel.kernel;
+  const kernelOn = svc.kernel.note === '';
+  // A step run in a step child: its own time and loop block, as the child measured them.
+  const remote = async (name: string, child: StepChild, step: string): Promise<StepResult> => {
+    const r = await child.run(step);
+    t[name].push(r.ms);
+    blocks[name] = Math.max(blocks[name] ?? 0, r.blockMs);
+    return r;
+  };
   const blocks: Record<string, number> = {};
   const warmResolver = new ProcessResolver();
   await collectSnapshot({ source: 'netlink', processes: true, resolver: warmResolver }); // prime
@@ -123,27 +180,20 @@ async function measure(size: number, rounds: number, opts: BenchOptions, svc: Se
   };
   for (let i = 0; i < rounds; i++) {
     const a = timeSs(['-tan']); t.tan.push(a.ms); ssLines = a.lines;
-    await step('nl', async () => {
+    nlCount = Number((await remote('nl', svc.plain, 'snapshot')).info.sockets);
+    if (opts.classify) {
       const snap = await collectSnapshot({ source: 'netlink' });
-      nlCount = snap.sockets.length;
-      if (opts.classify) {
-        const c = performance.now();
-        opts.classify(snap);
-        t.cls.push(performance.now() - c);
-      }
-    });
-    if (ks.available) {
-      await step('eb', async () => { ebCount = (await collectSnapshot({ source: 'ebpf', ebpf: () => scanSockets(ks) })).sockets.length; });
+      const c = performance.now();
+      opts.classify(snap);
+      t.cls.push(performance.now() - c);
     }
-    await step('svcK', async () => {
-      const view = await svc.kernel.current();
-      svcKSource = view.snapshot.source;
-      kernRecords = view.snapshot.kernel?.records.size ?? 0;
-      kernConns = view.connectionCount;
-      kernDecided = 0;
-      for (let c = 0; c < view.connectionCount; c++) if (view.verdicts.certain(c)) kernDecided++;
-    });
-    await step('svc', async () => { await svc.plain.current(); });
+    if (kernelOn) ebCount = Number((await remote('eb', svc.kernel, 'snapshot')).info.sockets);
+    const k = (await remote('svcK', svc.kernel, 'service')).info;
+    svcKSource = String(k.source);
+    kernRecords = Number(k.records);
+    kernConns = Number(k.conns);
+    kernDecided = Number(k.certain);
+    await remote('svc', svc.plain, 'service');
     await step('pf', async () => { pfCount = (await collectSnapshot({ source: 'procfs' })).sockets.length; });
     await step('warm', async () => {
       owned = (await collectSnapshot({ source: 'netlink', processes: true, resolver: warmResolver })).processes!.size;
@@ -158,10 +208,10 @@ async function measure(size: number, rounds: number, opts: BenchOptions, svc: Se
     { name: 'ss -tan', ms: tan, note: `${ssLines} sockets` },
     { name: 'ss -tanp', ms: tanp },
     { name: 'snapshot netlink', ms: m('nl'), ratioTo: 'ss -tan', ratio: m('nl') / tan, note: `${nlCount} sockets, loop block ${blocks.nl.toFixed(0)} ms` },
-    ...(ks.available ? [{ name: 'snapshot ebpf (iterator pass as the socket list)', ms: m('eb'), ratioTo: 'ss -tan', ratio: m('eb') / tan,
+    ...(kernelOn ? [{ name: 'snapshot ebpf (iterator pass as the socket list)', ms: m('eb'), ratioTo: 'ss -tan', ratio: m('eb') / tan,
       note: `${ebCount} sockets, loop block ${blocks.eb.toFixed(0)} ms` }] : []),
     { name: 'service: snapshot + kernel evidence + classification', ms: m('svcK'), ratioTo: 'ss -tan', ratio: m('svcK') / tan,
-      note: svc.kernelNote || `source ${svcKSource}; ${kernRecords} iterator records, ${kernDecided}/${kernConns} connections certain; target <= 0.5x; loop block ${blocks.svcK.toFixed(0)} ms` },
+      note: svc.kernel.note || `source ${svcKSource}; ${kernRecords} iterator records, ${kernDecided}/${kernConns} connections certain; target <= 0.5x; loop block ${blocks.svcK.toFixed(0)} ms` },
     { name: 'service: snapshot + classification, kernel off', ms: m('svc'), ratioTo: 'ss -tan', ratio: m('svc') / tan, note: `loop block ${blocks.svc.toFixed(0)} ms` },
     { name: 'snapshot procfs', ms: m('pf'), ratioTo: 'ss -tan', ratio: m('pf') / tan, note: `${pfCount} sockets, loop block ${blocks.pf.toFixed(0)} ms` },
     { name: 'snapshot netlink + processes cold', ms: m('cold'), ratioTo: 'ss -tanp', ratio: m('cold') / tanp, note: `loop block ${blocks.cold.toFixed(0)} ms` },
@@ -198,8 +248,9 @@ export async function runSnapshotBench(opts: BenchOptions): Promise<void> {
   const children: LoadChild[] = [];
   const hosts = ['127.0.0.1', '::1'];
   let connections = 0;
-  const svc = openServices();
-  if (svc.kernelNote) console.log(`\n${svc.kernelNote}: the kernel rows measure heuristics only`);
+  const svc: Steps = { kernel: await spawnSteps('kernel'), plain: await spawnSteps('plain') };
+  const kernelNote = svc.kernel.note;
+  if (kernelNote) console.log(`\n${kernelNote}: the kernel rows measure heuristics only`);
   try {
     for (const size of opts.sizes) {
       const t0 = performance.now();
@@ -216,11 +267,12 @@ export async function runSnapshotBench(opts: BenchOptions): Promise<void> {
     }
   } finally {
     svc.kernel.close();
+    svc.plain.close();
     await Promise.all(children.map((c) => c.close()));
   }
   // After the load is gone and this process's tracepoint detached: "off" must mean off.
   if (opts.churn && opts.churn > 0) {
-    if (svc.kernelNote) console.log(`\nchurn with the tracepoint skipped: ${svc.kernelNote}`);
+    if (kernelNote) console.log(`\nchurn with the tracepoint skipped: ${kernelNote}`);
     else printChurn(await runChurnBench(opts.churn, opts.churnRounds ?? 7));
   }
 }
@@ -231,7 +283,12 @@ async function rssProbeMain(rounds: number): Promise<void> {
   process.stdout.write(`${process.resourceUsage().maxRSS / 1024}\n`);
 }
 
-if (require.main === module && process.argv[2] === '--rss-probe') {
+if (require.main === module && process.argv[2] === '--steps') {
+  stepsMain(process.argv[3] === 'kernel' ? 'kernel' : 'plain').catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else if (require.main === module && process.argv[2] === '--rss-probe') {
   rssProbeMain(Number(process.argv[3] ?? 5)).catch((e: unknown) => {
     console.error(e);
     process.exit(1);
