@@ -183,7 +183,18 @@ export async function readSockDiagDump(
   }
   onChunk(res.records);
   if (failure !== null) throw failure;
-  return { sockets, interrupted: res.interrupted };
+  if (res.interrupted) {
+    // The kernel flagged the walk as inconsistent (inet_diag does not today). Batches cannot be
+    // taken back, so dump again whole: the addon retries that once more on its own.
+    let again;
+    try {
+      again = await binding.dump({ ...options, bothFamilies: options.bothFamilies ?? true, tcpInfo: options.tcpInfo === true });
+    } catch (err) {
+      throw new SockDiagError(err);
+    }
+    return { sockets: decodeSockDiag(again.records), interrupted: again.interrupted };
+  }
+  return { sockets, interrupted: false };
 }
 
 export async function readSockDiag(options?: SockDiagDumpOptions, binding?: SockDiagBinding): Promise<Socket[]> {

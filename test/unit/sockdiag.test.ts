@@ -11,9 +11,9 @@ import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import {
-  decodeSockDiag, readSockDiag, RECORD_SIZE, SockDiagDecodeError, SockDiagError,
+  decodeSockDiag, LAYOUT_VERSION, readSockDiag, readSockDiagDump, RECORD_SIZE, SockDiagDecodeError, SockDiagError,
 } from '../../src/collectors/sockdiag';
-import { loadSockDiag, NativeUnavailableError } from '../../src/collectors/native';
+import { loadSockDiag, NativeUnavailableError, type SockDiagBinding } from '../../src/collectors/native';
 import type { Socket } from '../../src/model/socket';
 
 const closers: Array<() => void> = [];
@@ -346,4 +346,27 @@ test('decodeSockDiag turns 100k records into the right Sockets (timing printed; 
   assert.deepEqual([sockets[1].family, sockets[1].remotePort, sockets[2].state, sockets[2].v6only], ['IPV6', 80, 'LISTEN', false]);
   // Speed is a benchmark's business (npm run bench:snapshot), not a timed test's: print it only.
   console.log(`decodeSockDiag: ${n} records, best of 5: ${bestCpu.toFixed(1)} ms CPU, ${bestWall.toFixed(1)} ms wall`);
+});
+
+test('readSockDiagDump decodes streamed batches into one list, and dumps again whole when the kernel flags the walk', async () => {
+  const lo = [127, 0, 0, 1];
+  const recs = [1, 2, 3, 4].map((c) => record({ family: 2, state: 1, sport: 1000 + c, dport: 80, src: lo, dst: lo, cookieLo: c }));
+  const calls: string[] = [];
+  const fake = (interruptedFirst: boolean): SockDiagBinding => ({
+    RECORD_SIZE, LAYOUT_VERSION,
+    dump: async (o) => {
+      calls.push(o?.onChunk ? 'streamed' : 'whole');
+      if (o?.onChunk) {
+        o.onChunk(Buffer.concat(recs.slice(0, 2)));
+        o.onChunk(recs[2]);
+        return { records: recs[3], count: 1, interrupted: interruptedFirst, attempts: 1 };
+      }
+      return { records: Buffer.concat(recs.slice(1)), count: 3, interrupted: false, attempts: 2 };
+    },
+  } as SockDiagBinding);
+  const streamed = await readSockDiagDump({}, fake(false));
+  assert.deepEqual([streamed.sockets.map((s) => s.id), streamed.interrupted, calls], [['1', '2', '3', '4'], false, ['streamed']]);
+  calls.length = 0;
+  const redone = await readSockDiagDump({}, fake(true));
+  assert.deepEqual([redone.sockets.map((s) => s.id), redone.interrupted, calls], [['2', '3', '4'], false, ['streamed', 'whole']]);
 });
