@@ -1,4 +1,5 @@
 import type { ApolloServer } from '@apollo/server';
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TCP_STATES } from '../model';
 import { requestContext, type RequestContext } from '../resolvers';
@@ -27,10 +28,19 @@ export interface RestRoute {
   variables?: (params: Record<string, unknown>, path: Record<string, string>) => Record<string, unknown>;
   /** 404 when the field is null. */
   notFound?: string;
+  /** A list with limit/offset: big answers are streamed page by page (see streamPages). */
+  paged?: boolean;
 }
 
+/**
+ * Rows per GraphQL execution when a REST list answer is streamed. A 100k-row answer built in one
+ * execution held the whole result tree, then its JSON, then the reply (GBs for tens of MB of
+ * JSON); page by page only one page is alive at a time, and the first rows leave at once.
+ */
+export const REST_PAGE = 1000;
+
 export const REST_ROUTES: readonly RestRoute[] = [
-  { path: '/api/v1/connections', document: 'connections', params: { ...FILTER, limit: { type: 'int' }, offset: { type: 'int' } }, summary: 'Connections with their verdicts, filtered and paged.' },
+  { path: '/api/v1/connections', document: 'connections', params: { ...FILTER, limit: { type: 'int' }, offset: { type: 'int' } }, summary: 'Connections with their verdicts, filtered and paged.', paged: true },
   { path: '/api/v1/connection-count', document: 'connectionCount', params: FILTER, summary: 'How many connections match the filter.' },
   {
     path: '/api/v1/connections/:id', document: 'connection', params: {}, summary: 'One connection by id.',
@@ -69,7 +79,13 @@ export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestC
         if (e instanceof InputError) return badRequest(reply, e.code, e.message, e.parameter);
         throw e;
       }
-      const res = await apollo.executeOperation({ query: DOCUMENTS[route.document], variables }, { contextValue: requestContext(service) });
+      // One context for every page of an answer: it pins one snapshot, so pages never overlap or skip.
+      const contextValue = requestContext(service);
+      const run = (v: Record<string, unknown>) => apollo.executeOperation({ query: DOCUMENTS[route.document], variables: v }, { contextValue });
+      const limit = typeof variables.limit === 'number' ? variables.limit : REST_PAGE;
+      const offset = typeof variables.offset === 'number' ? variables.offset : 0;
+      const paging = route.paged === true && limit > REST_PAGE;
+      const res = await run(paging ? { ...variables, limit: REST_PAGE } : variables);
       if (res.body.kind !== 'single') throw new Error('unexpected incremental result');
       const { data, errors } = res.body.singleResult;
       if (errors?.length) {
@@ -78,6 +94,28 @@ export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestC
         if (code === 'INTERNAL_SERVER_ERROR') return reply.code(500).send({ error: { code, message: e.message, parameter: null } });
         const parameter = typeof e.extensions?.parameter === 'string' ? e.extensions.parameter : null;
         return badRequest(reply, code, e.message, parameter);
+      }
+      if (paging) {
+        const first = data?.[route.document] as unknown[];
+        if (first.length < REST_PAGE) return first;
+        const field = route.document;
+        const pages = async function* (): AsyncGenerator<string> {
+          yield `[${first.map((r) => JSON.stringify(r)).join(',')}`;
+          for (let got = first.length; got < limit; ) {
+            const size = Math.min(REST_PAGE, limit - got);
+            const r = await run({ ...variables, limit: size, offset: offset + got });
+            if (r.body.kind !== 'single' || r.body.singleResult.errors?.length) {
+              // Headers are gone: end the body early (invalid JSON) rather than pretend it is whole.
+              throw new Error(`page at offset ${offset + got} failed: ${JSON.stringify(r.body.kind === 'single' ? r.body.singleResult.errors : r.body.kind)}`);
+            }
+            const rows = r.body.singleResult.data?.[field] as unknown[];
+            if (rows.length > 0) yield `,${rows.map((x) => JSON.stringify(x)).join(',')}`;
+            got += rows.length;
+            if (rows.length < size) break;
+          }
+          yield ']';
+        };
+        return reply.type('application/json; charset=utf-8').send(Readable.from(pages()));
       }
       const value = data?.[route.document];
       if (value === null && route.notFound) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: route.notFound, parameter: null } });
