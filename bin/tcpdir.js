@@ -1,5 +1,9 @@
 #!/usr/bin/env node
 'use strict';
+// graphql-js checks every instanceof across realms unless NODE_ENV is production (a tenth of a
+// large answer's time); tcpdir sets introspection, stack traces and landing page explicitly, so
+// nothing else depends on it. Set before anything loads graphql.
+process.env.NODE_ENV ??= 'production';
 // Load the sock_diag addon before any thread starts: it caps glibc's malloc arenas (see
 // native/sockdiag/addon.cc). A missing addon is reported later, where procfs takes over.
 try {
