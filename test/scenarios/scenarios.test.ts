@@ -1,6 +1,7 @@
 // Scenario suite: real connections of known direction between two network namespaces,
-// snapshotted through TcpdirService (what the server serves) in three runs: netlink with kernel
-// (eBPF) evidence, netlink without, procfs without. Needs root, iproute2 and python3.
+// snapshotted through TcpdirService (what the server serves) in four runs: the eBPF iterator pass
+// as socket list and evidence (the server's default as root), netlink with the kernel evidence
+// joined, netlink without, procfs without. Needs root, iproute2 and python3.
 // Asserted for every agent-side socket: tcpdir reports it, in the state the scenario built.
 // With kernel evidence: every verdict is certain and right, ambiguous scenarios included, and
 // the kernel itself decided it; sockets the kernel rules cannot decide (marked kernelUnknown,
