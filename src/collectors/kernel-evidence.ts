@@ -140,6 +140,9 @@ const MAX_SAFE_HI = 0x200000; // a cookie whose high word is below this is < 2^5
 const TWO32 = 4294967296;
 const DIRECTION_CODE = new Map<KernelDirection, number>(KERNEL_DIRECTIONS.map((d, i) => [d, i]));
 
+/** kernelDirection's answer (a KERNEL_DIRECTIONS index) by packed facts (see append); 255: not asked yet. */
+const DIRECTION_MEMO = new Uint8Array(256 << 7).fill(255);
+
 function cookieHash(lo: number, hi: number): number {
   const h = Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1);
   return h ^ (h >>> 16);
@@ -230,15 +233,29 @@ export class KernelRecordTable implements KernelRecordIndex {
       const st = state(chunk[off + 73], 'kernel socket record', base + off);
       const userLocks = chunk[off + 74];
       const flags = chunk[off + 75];
-      input.state = st;
-      input.connectBind = (userLocks & SOCK_CONNECT_BIND) !== 0;
-      input.explicitPortBind = (userLocks & SOCK_BINDPORT_LOCK) !== 0;
-      input.portAllocatedByConnect = chunk[off + 76] === 0xff; // fastreuse == -1 (int8)
-      input.twConnectBind = st === 'TIME_WAIT' && (flags & F_TW_CB_KNOWN) !== 0 ? (flags & F_TW_CONNECT_BIND) !== 0 : null;
-      input.sharesListenerPort = (flags & F_SHARES_LISTENER) !== 0;
-      input.acceptBacklogInherited = st !== 'LISTEN' && dv.getUint32(off + 64, true) > 0;
       const i = this.n + j;
-      this.codes[i] = DIRECTION_CODE.get(kernelDirection(input))!;
+      // kernelDirection reads 7 facts; packed with the state they index a memo of its answers
+      // (the same function, asked once per combination instead of once per socket).
+      const connectBind = (userLocks & SOCK_CONNECT_BIND) !== 0;
+      const explicitPortBind = (userLocks & SOCK_BINDPORT_LOCK) !== 0;
+      const portAllocatedByConnect = chunk[off + 76] === 0xff; // fastreuse == -1 (int8)
+      const tw = st === 'TIME_WAIT' && (flags & F_TW_CB_KNOWN) !== 0 ? ((flags & F_TW_CONNECT_BIND) !== 0 ? 2 : 1) : 0;
+      const sharesListenerPort = (flags & F_SHARES_LISTENER) !== 0;
+      const acceptBacklogInherited = st !== 'LISTEN' && dv.getUint32(off + 64, true) > 0;
+      const key = (chunk[off + 73] << 7) | (tw << 5) | (+connectBind << 4) | (+explicitPortBind << 3) |
+        (+portAllocatedByConnect << 2) | (+sharesListenerPort << 1) | +acceptBacklogInherited;
+      let code = DIRECTION_MEMO[key];
+      if (code === 255) {
+        input.state = st;
+        input.connectBind = connectBind;
+        input.explicitPortBind = explicitPortBind;
+        input.portAllocatedByConnect = portAllocatedByConnect;
+        input.twConnectBind = tw === 0 ? null : tw === 2;
+        input.sharesListenerPort = sharesListenerPort;
+        input.acceptBacklogInherited = acceptBacklogInherited;
+        DIRECTION_MEMO[key] = code = DIRECTION_CODE.get(kernelDirection(input))!;
+      }
+      this.codes[i] = code;
       // Later records with the same cookie win (a socket seen again in an entered namespace).
       const k = this.slot(dv.getUint32(off, true), dv.getUint32(off + 4, true));
       if (this.slotIndex[k] === 0) this.count++;
