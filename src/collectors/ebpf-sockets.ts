@@ -22,11 +22,11 @@ const STATES = [
  * Chunks must already be validated (the table's append does that before the sink sees them).
  */
 export class KernelSocketDecoder implements RecordSink {
+  // One socket per record, in record order: socket k is record k (chunks come in order).
   private readonly sockets: Socket[] = [];
-  /** Record index of each socket, to drop repeats once the whole pass is indexed. */
-  private readonly recordOf: number[] = [];
 
   add(chunk: Buffer, firstIndex: number): void {
+    if (firstIndex !== this.sockets.length) throw new RangeError(`chunk at record ${firstIndex}, expected ${this.sockets.length}`);
     const dv = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     // Addresses repeat across chunks, but a cache per chunk keeps it simple and costs little.
     const addrs = new AddressTextCache(chunk, dv);
@@ -36,8 +36,8 @@ export class KernelSocketDecoder implements RecordSink {
       const v6 = fam === AF_INET6;
       const st = chunk[off + O.state];
       const v6b = chunk[off + O.v6only];
-      const cookie = cookieAt(chunk, off);
-      this.recordOf.push(firstIndex + j);
+      const hi = dv.getUint32(off + 4, true), lo = dv.getUint32(off, true);
+      const cookie = hi < 0x200000 ? String(hi * 4294967296 + lo) : cookieAt(chunk, off); // exact below 2^53
       this.sockets.push({
         id: cookie,
         cookie,
@@ -68,8 +68,8 @@ export class KernelSocketDecoder implements RecordSink {
     if (table.size === table.length) return this.sockets;
     const buf = table.buffer;
     return this.sockets.filter((_, k) => {
-      const off = this.recordOf[k] * KERNEL_RECORD_SIZE;
-      return table.recordIndex(buf.readUInt32LE(off), buf.readUInt32LE(off + 4)) === this.recordOf[k];
+      const off = k * KERNEL_RECORD_SIZE;
+      return table.recordIndex(buf.readUInt32LE(off), buf.readUInt32LE(off + 4)) === k;
     });
   }
 }
