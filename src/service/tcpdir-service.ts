@@ -80,6 +80,10 @@ export class TcpdirService {
         : opts.collect
           ? { available: false, code: 'FIXTURE', reason: 'snapshots come from a fixture collector' }
           : KernelEvidenceSource.open();
+    if (!this.kernel.available && opts.source === 'ebpf' && !opts.collect) {
+      // Asked for explicitly: refuse to start rather than fail every request.
+      throw new Error(`source ebpf needs the eBPF kernel source, which is unavailable (${this.kernel.code}): ${this.kernel.reason}`);
+    }
     if (!this.kernel.available) opts.onKernelUnavailable?.(this.kernel);
     this.history = opts.history === false ? null : new HistoryKeeper();
     this.resolver = new ProcessResolver(opts.procRoot ?? '/proc');

@@ -90,3 +90,7 @@ test('staleWhileRevalidate: a failed background refresh is reported to the next 
   await sleep(40); // past the grace: must wait, and the collector still fails
   await assert.rejects(s.current(), /collector broke/);
 });
+
+test('source ebpf without the kernel source refuses to start, saying why', () => {
+  assert.throws(() => new TcpdirService({ source: 'ebpf', kernelEvidence: false }), /source ebpf needs the eBPF kernel source, which is unavailable \(DISABLED\)/);
+});
