@@ -410,8 +410,14 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
     const listener = records.find((r) => r.cookie === listenerSide.sharedListenerCookie);
     assert.equal(listener?.state, 'LISTEN');
     assert.equal(listener?.localPort, listenerSide.localPort);
-    assert.equal(one('child of closed listener').sharesListenerPort, false);
-    assert.equal(one('child of closed listener').acceptBacklogInherited, true);
+    const closedChild = one('child of closed listener');
+    // bind(port 0) may hand a later listener (this file's or the fixture's, SO_REUSEADDR) the very
+    // port whose bucket the orphaned child still holds: then sharing a live listener's bucket is
+    // the truth. Seen once in CI; assert "not shared" only when no listener took the port.
+    if (!records.some((r) => r.state === 'LISTEN' && r.localPort === closedChild.localPort)) {
+      assert.equal(closedChild.sharesListenerPort, false);
+    }
+    assert.equal(closedChild.acceptBacklogInherited, true);
     assert.equal(one('explicitly bound client').explicitPortBind, true);
     assert.equal(one('plain client').connectChosePort, true);
     assert.equal(one('plain client').explicitPortBind, false);
