@@ -1,6 +1,6 @@
 import type { Socket } from '../model';
-import { AddressTextCache } from './address-text';
-import { cookieAt, KERNEL_RECORD_SIZE, type KernelEvidenceSource, type KernelRecordTable, type RecordSink } from './kernel-evidence';
+import { AddressTextCache, cookieText } from './record-text';
+import { KERNEL_RECORD_SIZE, type KernelEvidenceSource, type KernelRecordTable, type RecordSink } from './kernel-evidence';
 
 // Offsets of struct tcpdir_sock_rec (native/kernel/tcpdir_records.h) that a Socket needs.
 const O = { inode: 56, uid: 60, sport: 68, dport: 70, family: 72, state: 73, rqueue: 80, wqueue: 84, v6only: 88 } as const;
@@ -36,8 +36,7 @@ export class KernelSocketDecoder implements RecordSink {
       const v6 = fam === AF_INET6;
       const st = chunk[off + O.state];
       const v6b = chunk[off + O.v6only];
-      const hi = dv.getUint32(off + 4, true), lo = dv.getUint32(off, true);
-      const cookie = hi < 0x200000 ? String(hi * 4294967296 + lo) : cookieAt(chunk, off); // exact below 2^53
+      const cookie = cookieText(dv.getUint32(off, true), dv.getUint32(off + 4, true));
       this.sockets.push({
         id: cookie,
         cookie,

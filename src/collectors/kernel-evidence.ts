@@ -1,4 +1,4 @@
-import { AddressTextCache } from './address-text';
+import { AddressTextCache, cookieText } from './record-text';
 import { birthFromTransition, KERNEL_DIRECTIONS, kernelDirection } from '../model/kernel';
 import type { KernelBirth, KernelDirection, KernelDirectionInput, KernelEvent, KernelRecord, KernelRecordIndex } from '../model/kernel';
 import type { AddressFamily } from '../model/socket';
@@ -55,11 +55,9 @@ function state(code: number, what: string, off: number): TcpStateName {
   return name;
 }
 
-/** Cookies are counters far below 2^53: format them as Numbers, BigInt only beyond. */
-export function cookieAt(buf: Buffer, off: number): string {
-  const lo = buf.readUInt32LE(off), hi = buf.readUInt32LE(off + 4);
-  if (hi < 0x200000) return String(hi * 0x100000000 + lo);
-  return buf.readBigUInt64LE(off).toString();
+/** The cookie at `off` of a record as decimal text (see cookieText). */
+function cookieAt(buf: Buffer, off: number): string {
+  return cookieText(buf.readUInt32LE(off), buf.readUInt32LE(off + 4));
 }
 
 /** Address text of records in one buffer (see AddressTextCache), by family name. */
@@ -136,7 +134,6 @@ export function decodeKernelRecords(buf: Buffer): KernelRecord[] {
   return out;
 }
 
-const MAX_SAFE_HI = 0x200000; // a cookie whose high word is below this is < 2^53: exact as a Number
 const TWO32 = 4294967296;
 const DIRECTION_CODE = new Map<KernelDirection, number>(KERNEL_DIRECTIONS.map((d, i) => [d, i]));
 

@@ -1,4 +1,4 @@
-import { AddressTextCache } from './address-text';
+import { AddressTextCache, cookieText } from './record-text';
 import type { AddressFamily, Socket, TcpInfo } from '../model/socket';
 import { TCP_STATES, type TcpStateName } from '../model/tcp-state';
 import { loadSockDiag, type SockDiagBinding, type SockDiagDumpOptions } from './native';
@@ -46,12 +46,6 @@ export class SockDiagError extends Error {
 /** Up to 2^53 exactly; larger counters (> 9 PB, or > 2^53 cookies) lose low bits as Numbers. */
 function u64(dv: DataView, off: number): number {
   return dv.getUint32(off + 4, true) * TWO32 + dv.getUint32(off, true);
-}
-
-function cookieString(dv: DataView, off: number): string {
-  const hi = dv.getUint32(off + 4, true), lo = dv.getUint32(off, true);
-  if (hi < 0x200000) return String(hi * TWO32 + lo); // exact below 2^53: the common case
-  return ((BigInt(hi) << 32n) | BigInt(lo)).toString();
 }
 
 /**
@@ -114,7 +108,7 @@ export function decodeSockDiagInto(buf: Buffer, out: Socket[]): Socket[] {
       }
     }
 
-    const cookie = cookieString(dv, off + O.cookie);
+    const cookie = cookieText(dv.getUint32(off + O.cookie, true), dv.getUint32(off + O.cookie + 4, true));
     out.push({
       id: cookie,
       cookie,

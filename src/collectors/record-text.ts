@@ -1,5 +1,14 @@
 import { formatIPv4, formatIPv6 } from '../model/address';
 
+/**
+ * A socket cookie (u64, as two little-endian 32-bit words) as decimal text. Cookies are counters
+ * far below 2^53, exact as a Number: BigInt only beyond.
+ */
+export function cookieText(lo: number, hi: number): string {
+  if (hi < 0x200000) return String(hi * 4294967296 + lo);
+  return ((BigInt(hi) << 32n) | BigInt(lo)).toString();
+}
+
 interface V6Entry { w0: number; w1: number; w2: number; w3: number; text: string }
 
 /**
