@@ -403,14 +403,18 @@ export class KernelBirthStore {
   ingest(events: readonly KernelEvent[], now: number): void {
     for (const e of events) {
       const direction = birthFromTransition(e.oldState, e.newState);
-      if (!direction) continue;
-      const prev = this.births.get(e.cookie);
-      if (prev && e.oldState === 'SYN_RECV' && e.newState === 'ESTABLISHED') {
-        prev.lastSeen = now;
-        continue;
-      }
-      this.births.set(e.cookie, { direction, transition: transitionText(e.oldState, e.newState), seenAt: now, lastSeen: now });
+      if (direction) this.record(e.cookie, direction, e.oldState, e.newState, now);
     }
+  }
+
+  /** One birth-revealing transition (see ingest). */
+  private record(cookie: string, direction: KernelBirth['direction'], oldState: TcpStateName, newState: TcpStateName, now: number): void {
+    const prev = this.births.get(cookie);
+    if (prev && oldState === 'SYN_RECV' && newState === 'ESTABLISHED') {
+      prev.lastSeen = now;
+      return;
+    }
+    this.births.set(cookie, { direction, transition: transitionText(oldState, newState), seenAt: now, lastSeen: now });
   }
 
   /**
@@ -427,14 +431,7 @@ export class KernelBirthStore {
       const oldState = state(buf[off + 53], 'kernel state-change event', off);
       const newState = state(buf[off + 54], 'kernel state-change event', off);
       const direction = birthFromTransition(oldState, newState);
-      if (!direction) continue;
-      const cookie = cookieAt(buf, off);
-      const prev = this.births.get(cookie);
-      if (prev && oldState === 'SYN_RECV' && newState === 'ESTABLISHED') {
-        prev.lastSeen = now;
-        continue;
-      }
-      this.births.set(cookie, { direction, transition: transitionText(oldState, newState), seenAt: now, lastSeen: now });
+      if (direction) this.record(cookieAt(buf, off), direction, oldState, newState, now);
     }
     return n;
   }
