@@ -1,4 +1,5 @@
 import type { Socket } from '../model';
+import { TCP_STATES } from '../model/tcp-state';
 import { AddressTextCache, cookieText } from './record-text';
 import { KERNEL_RECORD_SIZE, type KernelEvidenceSource, type KernelRecordTable, type RecordSink } from './kernel-evidence';
 
@@ -7,12 +8,8 @@ const O = { inode: 56, uid: 60, sport: 68, dport: 70, family: 72, state: 73, rqu
 const AF_INET = 2, AF_INET6 = 10;
 const TIME_WAIT = 6, LISTEN = 10, NEW_SYN_RECV = 12;
 const V6ONLY_ABSENT = 255;
-const STATES = [
-  '', 'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE',
-  'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING',
-  // A request socket: sock_diag reports it as SYN_RECV, and so does every tool; so do we.
-  'SYN_RECV',
-] as const;
+// A request socket (NEW_SYN_RECV) is listed as SYN_RECV, as sock_diag and every tool list it.
+const STATES = TCP_STATES.map((name) => (name === 'NEW_SYN_RECV' ? 'SYN_RECV' : name));
 
 /**
  * Decodes the records of an iterator pass into Sockets, chunk by chunk as a streamed pass

@@ -53,10 +53,6 @@ function readNetlink(nativeDir: string | undefined): Promise<Socket[]> {
   return Promise.resolve().then(() => readSockDiag(undefined, loadSockDiag(nativeDir)));
 }
 
-async function readEbpf(ebpf: () => Promise<EbpfPass>): Promise<Socket[]> {
-  return (await ebpf()).sockets;
-}
-
 async function readSockets(
   source: 'auto' | SourceName, procRoot: string, nativeDir?: string, ebpf?: () => Promise<EbpfPass>,
 ): Promise<{ source: SourceName; sockets: Socket[]; fallbackReason: string | null }> {
@@ -64,12 +60,12 @@ async function readSockets(
   if (source === 'netlink') return { source, sockets: await readNetlink(nativeDir), fallbackReason: null };
   if (source === 'ebpf') {
     if (!ebpf) throw new Error('source ebpf needs the kernel-evidence source (an iterator pass), which is not loaded');
-    return { source, sockets: await readEbpf(ebpf), fallbackReason: null };
+    return { source, sockets: (await ebpf()).sockets, fallbackReason: null };
   }
   const reasons: string[] = [];
   if (ebpf) {
     try {
-      return { source: 'ebpf', sockets: await readEbpf(ebpf), fallbackReason: null };
+      return { source: 'ebpf', sockets: (await ebpf()).sockets, fallbackReason: null };
     } catch (e) {
       reasons.push(`ebpf: ${describe(e)}`);
     }
