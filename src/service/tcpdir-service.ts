@@ -192,7 +192,10 @@ export class TcpdirService {
         if (fd !== null) closeSync(fd);
       }
     }
-    return out.length === 0 ? own : KernelRecordTable.from([own.buffer, ...out]);
+    // Added to this refresh's own table (its sockets are already listed) rather than indexing
+    // the own pass a second time in a new one.
+    for (const b of out) own.append(b);
+    return own;
   }
 
   private kernelEvidenceFor(snap: Snapshot, k: KernelRecordTable | KernelUnavailable): KernelEvidence {
