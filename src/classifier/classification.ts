@@ -2,7 +2,7 @@ import type { Direction, Evidence, Socket, Verdict } from '../model';
 import type { Outcome } from './combine';
 import type { Context } from './context';
 import { kernelAbsenceNote, kernelFinding } from './rules/kernel';
-import { peerDetail } from './rules/local-peer';
+import { LISTENER_GONE_DETAIL, LISTENER_GONE_RULE, peerDetail } from './rules/local-peer';
 import { remotePort, SOCKET_RULES } from './rules';
 import { toEvidence } from './rule';
 
@@ -25,6 +25,7 @@ export class Classification {
     private readonly sure: Uint8Array,
     private readonly peerIdx: Int32Array,
     private readonly peerScores: Float64Array,
+    private readonly goneScores: Float64Array,
   ) {}
 
   private get index(): Map<string, number> {
@@ -92,6 +93,7 @@ export class Classification {
       const { rule, detail } = peerDetail(conn, this.ctx.conns[this.peerIdx[i]], ps, this.ctx);
       out.push(toEvidence(rule, ps, detail));
     }
+    if (this.goneScores[i] !== 0) out.push(toEvidence(LISTENER_GONE_RULE, this.goneScores[i], LISTENER_GONE_DETAIL));
     const dropRemote = ps !== 0 && Number.isFinite(ps);
     for (const r of SOCKET_RULES) {
       if (dropRemote && r === remotePort) continue;

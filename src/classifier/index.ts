@@ -2,8 +2,8 @@ import type { Snapshot } from '../model';
 import { Classification } from './classification';
 import { outcome } from './combine';
 import { buildContext, findPeerIndexAt, type Context } from './context';
-import { peerScore, type EndState } from './rules/local-peer';
-import { remotePort, SOCKET_RULES } from './rules';
+import { listenerGoneScore, peerScore, type EndState } from './rules/local-peer';
+import { PORT_HINT_RULES, remotePort, SOCKET_RULES } from './rules';
 import { kernelCode } from './rules/kernel';
 
 export { buildContext, findByTuple, findListener, findPeer, listenerCovers } from './context';
@@ -24,6 +24,8 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
   const cIn = new Uint16Array(n);
   const cOut = new Uint16Array(n);
   const fired = new Uint8Array(n);
+  // 1 while only port-number hints have spoken for the connection (see listener-gone).
+  const portHintsOnly = new Uint8Array(n).fill(1);
   // Kernel findings (eBPF) outrank every heuristic: +1 inbound, -1 outbound, 0 silent.
   const kernel = new Int8Array(n);
   const kernelOn = ctx.snapshot.kernel?.available === true;
@@ -40,6 +42,7 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
       const s = r.score(conn, ctx);
       if (s === 0) continue;
       fired[i]++;
+      if (!PORT_HINT_RULES.includes(r)) portHintsOnly[i] = 0;
       if (s === Infinity) cIn[i]++;
       else if (s === -Infinity) cOut[i]++;
       else {
@@ -64,6 +67,7 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
   const sure = new Uint8Array(n);
   const peerIdx = new Int32Array(n).fill(-1);
   const peerScores = new Float64Array(n);
+  const goneScores = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let total = llr[i], ci = cIn[i], co = cOut[i], f = fired[i];
     if (kernel[i] !== 0) {
@@ -80,7 +84,14 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
       peerScores[i] = ps;
       if (ps === Infinity) ci++, f++;
       else if (ps === -Infinity) co++, f++;
-      else if (ps !== 0) total = own[i] + ps, f++;
+      else if (ps !== 0) {
+        total = own[i] + ps;
+        f++;
+        if (portHintsOnly[i] && portHintsOnly[j]) {
+          const g = listenerGoneScore(total);
+          if (g !== 0) (goneScores[i] = g), (total += g), f++;
+        }
+      }
     }
     const o = outcome(total, ci, co, f);
     dir[i] = Classification.directionCode(o);
@@ -88,5 +99,5 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
     pIn[i] = o.inboundProbability;
     sure[i] = o.certain ? 1 : 0;
   }
-  return new Classification(ctx, dir, conf, pIn, sure, peerIdx, peerScores);
+  return new Classification(ctx, dir, conf, pIn, sure, peerIdx, peerScores, goneScores);
 }

@@ -1,4 +1,4 @@
-import { LOCAL_PEER_RULE, PEER_EVIDENCE_RULE } from './rules/local-peer';
+import { LISTENER_GONE_RULE, LOCAL_PEER_RULE, PEER_EVIDENCE_RULE } from './rules/local-peer';
 import { SOCKET_RULES } from './rules';
 import { KERNEL_RULES } from './rules/kernel';
 
@@ -22,5 +22,11 @@ export const RULE_TABLE: ReadonlyArray<{ rule: string; favors: string; weight: s
     favors: 'EITHER',
     weight: "the peer's own log-odds",
     why: "Both ends are on this host and neither is settled: the peer's evidence counts here too, turned around.",
+  },
+  {
+    rule: LISTENER_GONE_RULE,
+    favors: 'EITHER',
+    weight: 'down to log-odds 1.73',
+    why: 'Both ends are on this host, neither has a live listener and only port numbers spoke: one end was accepted by a listener that has closed, and the hints fit the mirror story too (a server on an ephemeral port, a client bound to a service port). It takes back whatever would lift the pair above 0.85.',
   },
 ];

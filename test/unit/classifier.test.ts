@@ -191,3 +191,23 @@ test('an SO_REUSEPORT client on a listening port is not called inbound with high
   const c = verdictOf(v, client.id);
   assert.ok(c.direction !== 'INBOUND' || c.confidence < 0.9, JSON.stringify(c));
 });
+
+test('a local pair whose listener is gone, with only port hints either side, stays below 0.85 (the mirror story fits too)', () => {
+  // A server accepted on 41000 (inside the ephemeral range) from a client bound to 5555, then its
+  // listener closed: the hints say the reverse, and nothing else can tell.
+  const srv = sock({ localAddress: '127.0.0.1', localPort: 41000, remoteAddress: '127.0.0.1', remotePort: 5555 });
+  const cli = sock({ localAddress: '127.0.0.1', localPort: 5555, remoteAddress: '127.0.0.1', remotePort: 41000 });
+  const c = classify(snap([srv, cli]));
+  for (const s of [srv, cli]) {
+    const v = verdictOf(c, s.id);
+    assert.ok(v.confidence <= 0.85, `${s.localPort}: ${v.direction} ${v.confidence}`);
+    assert.ok(rules(v).includes('listener-gone'), rules(v).join(','));
+    // The probability is still the logistic of the evidence's summed weights.
+    const sum = v.evidence.reduce((a, e) => a + (e.favors === 'INBOUND' ? e.weight : -e.weight), 0);
+    assert.ok(Math.abs(1 / (1 + Math.exp(-sum)) - v.inboundProbability) < 1e-3, `sum ${sum} vs P(in) ${v.inboundProbability}`);
+  }
+  // A live listener on either end is structure, not a port hint: the pair is settled as before.
+  const live = classify(snap([listen('127.0.0.1', 41000), srv, cli]));
+  assert.deepEqual([verdictOf(live, srv.id).direction, verdictOf(live, srv.id).certain], ['INBOUND', true]);
+  assert.ok(!rules(verdictOf(live, srv.id)).includes('listener-gone'));
+});

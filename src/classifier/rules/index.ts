@@ -24,4 +24,7 @@ export const SOCKET_RULES: readonly Rule[] = [
   remotePort,
 ];
 
+/** Rules that only read port numbers: what a pair whose listener is gone rests on (listener-gone). */
+export const PORT_HINT_RULES: readonly Rule[] = [ephemeralRange, lowPort, remotePort];
+
 export { remotePort };

@@ -10,6 +10,25 @@ import { kernelFinding } from './kernel';
 // the other end's local-port rules). Both ends then get complementary probabilities.
 export const LOCAL_PEER_RULE = 'local-peer';
 export const PEER_EVIDENCE_RULE = 'peer-evidence';
+export const LISTENER_GONE_RULE = 'listener-gone';
+
+// Both ends here, neither on a live listener, and nothing but port-number hints on either side:
+// one end was accepted by a listener that has closed (or it was a simultaneous open), and the
+// hints fit the mirror story as well (a server on an ephemeral port, a client bound to a service
+// port). Such a pair is held below 0.85 (log-odds 1.73): a guess, never a high-confidence one.
+const LISTENER_GONE_MAX_LLR = Math.log(0.85 / 0.15);
+
+/**
+ * The weight that brings a pair's log-odds `total` back within the listener-gone bound (0 when it
+ * is within): it counts as evidence of its own, so the probability stays the logistic of the sum.
+ */
+export function listenerGoneScore(total: number): number {
+  if (Math.abs(total) <= LISTENER_GONE_MAX_LLR) return 0;
+  return total > 0 ? LISTENER_GONE_MAX_LLR - total : -LISTENER_GONE_MAX_LLR - total;
+}
+
+export const LISTENER_GONE_DETAIL =
+  'both ends are on this host and neither has a live listener: one was accepted by a listener that has closed, and port numbers alone fit either story, so this stays a guess below 0.85';
 
 /** What the first pass concluded about one end, from its own rules only. */
 export interface EndState {
