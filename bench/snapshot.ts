@@ -40,7 +40,9 @@ interface StepResult { ms: number; blockMs: number; info: Record<string, number 
 interface StepChild { run(step: string): Promise<StepResult>; close(): void; note: string }
 
 async function spawnSteps(kind: 'kernel' | 'plain'): Promise<StepChild> {
-  const child = spawn(process.execPath, [__filename, '--steps', kind], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // TCPDIR_BENCH_PROFILE=dir writes a CPU profile of each step child there (node --cpu-prof).
+  const prof = process.env.TCPDIR_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TCPDIR_BENCH_PROFILE}`, `--cpu-prof-name=steps-${kind}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...prof, __filename, '--steps', kind], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const waiting: Array<{ res: (l: string) => void; rej: (e: Error) => void }> = [];
   lines.on('line', (l) => waiting.shift()?.res(l));

@@ -77,7 +77,8 @@ async function readViaProcfs(procRoot: string, ns: DiscoveredNetns): Promise<Soc
 
 function tag(sockets: Socket[], id: string, prefixIds: boolean): void {
   for (const s of sockets) {
-    s.netns = id;
+    // Own sockets from the eBPF source may be the last pass's objects, already tagged alike.
+    if (s.netns !== id) s.netns = id;
     // procfs ids are tuples, which repeat across namespaces (every container's 127.0.0.1:8080);
     // cookies are host-wide and stay as they are.
     if (prefixIds) s.id = `${id}/${s.id}`;

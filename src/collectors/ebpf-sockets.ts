@@ -11,29 +11,73 @@ const V6ONLY_ABSENT = 255;
 // A request socket (NEW_SYN_RECV) is listed as SYN_RECV, as sock_diag and every tool list it.
 const STATES = TCP_STATES.map((name) => (name === 'NEW_SYN_RECV' ? 'SYN_RECV' : name));
 
+/** A previous pass whose unchanged sockets the next decoder hands out again (see KernelSocketDecoder). */
+export interface PreviousPass {
+  table: KernelRecordTable;
+  /** Its sockets in record order (socket k is record k), before finish() dropped repeats. */
+  recordSockets: readonly Socket[];
+}
+
+// The record bytes a Socket is made of, besides the cookie: addresses, inode and uid (24..63),
+// ports (68..71), family and state (72, 73), queues (80..87), v6only (88).
+const SOCKET_WORDS = [24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 68, 80, 84] as const;
+
+function sameSocketBytes(a: DataView, ao: number, b: DataView, bo: number): boolean {
+  for (const w of SOCKET_WORDS) if (a.getUint32(ao + w, true) !== b.getUint32(bo + w, true)) return false;
+  return a.getUint16(ao + O.family, true) === b.getUint16(bo + O.family, true) && a.getUint8(ao + O.v6only) === b.getUint8(bo + O.v6only);
+}
+
 /**
  * Decodes the records of an iterator pass into Sockets, chunk by chunk as a streamed pass
  * arrives (a RecordSink for KernelEvidenceSource.scan), as sock_diag would list them: request
  * sockets as SYN_RECV with no owner, v6only for IPv6 listeners only. What the iterator does not
  * read: timers (timer is 3 for TIME_WAIT, else 0; retrans and expiresMs 0) and tcp_info.
  * Chunks must already be validated (the table's append does that before the sink sees them).
+ *
+ * Given the previous pass, a socket whose record bytes did not change is that pass's Socket
+ * object again, not a new one: on a host of long-lived connections most are, and 100k new
+ * objects per refresh, each living one refresh, made the collector's full collections most of
+ * the service's time. Sockets are never mutated after decoding (a namespace tag writes the
+ * same value on every pass of one service), so sharing them between snapshots is safe.
  */
 export class KernelSocketDecoder implements RecordSink {
   // One socket per record, in record order: socket k is record k (chunks come in order).
   private readonly sockets: Socket[] = [];
+  private readonly prev: { table: KernelRecordTable; dv: DataView; sockets: readonly Socket[] } | null;
+
+  constructor(previous?: PreviousPass | null) {
+    if (previous) {
+      const buf = previous.table.buffer;
+      this.prev = { table: previous.table, dv: new DataView(buf.buffer, buf.byteOffset, buf.byteLength), sockets: previous.recordSockets };
+    } else this.prev = null;
+  }
+
+  /** Every socket decoded so far, in record order (a PreviousPass's recordSockets). */
+  get recordSockets(): readonly Socket[] {
+    return this.sockets;
+  }
 
   add(chunk: Buffer, firstIndex: number): void {
     if (firstIndex !== this.sockets.length) throw new RangeError(`chunk at record ${firstIndex}, expected ${this.sockets.length}`);
     const dv = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     // Addresses repeat across chunks, but a cache per chunk keeps it simple and costs little.
     const addrs = new AddressTextCache(chunk, dv);
+    const prev = this.prev;
     const n = chunk.length / KERNEL_RECORD_SIZE;
     for (let j = 0, off = 0; j < n; j++, off += KERNEL_RECORD_SIZE) {
+      const lo = dv.getUint32(off, true), hi = dv.getUint32(off + 4, true);
+      if (prev !== null) {
+        const p = prev.table.recordIndex(lo, hi);
+        if (p >= 0 && p < prev.sockets.length && sameSocketBytes(dv, off, prev.dv, p * KERNEL_RECORD_SIZE)) {
+          this.sockets.push(prev.sockets[p]);
+          continue;
+        }
+      }
       const fam = chunk[off + O.family];
       const v6 = fam === AF_INET6;
       const st = chunk[off + O.state];
       const v6b = chunk[off + O.v6only];
-      const cookie = cookieText(dv.getUint32(off, true), dv.getUint32(off + 4, true));
+      const cookie = cookieText(lo, hi);
       this.sockets.push({
         id: cookie,
         cookie,
@@ -78,14 +122,16 @@ export function socketsFromKernelTable(table: KernelRecordTable): Socket[] {
 }
 
 /** One pass that is both the socket list and the kernel evidence. */
-export interface EbpfPass {
-  table: KernelRecordTable;
+export interface EbpfPass extends PreviousPass {
   sockets: Socket[];
 }
 
-/** One streamed iterator pass, its sockets decoded as the chunks arrive. */
-export async function scanSockets(source: KernelEvidenceSource): Promise<EbpfPass> {
-  const decoder = new KernelSocketDecoder();
+/**
+ * One streamed iterator pass, its sockets decoded as the chunks arrive; sockets unchanged since
+ * `previous` (the same consumer's last pass) are its objects again.
+ */
+export async function scanSockets(source: KernelEvidenceSource, previous?: PreviousPass | null): Promise<EbpfPass> {
+  const decoder = new KernelSocketDecoder(previous);
   const table = await source.scan(decoder);
-  return { table, sockets: decoder.finish(table) };
+  return { table, sockets: decoder.finish(table), recordSockets: decoder.recordSockets };
 }

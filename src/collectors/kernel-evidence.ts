@@ -1,8 +1,9 @@
 import { AddressTextCache, cookieText } from './record-text';
+import { CookieIndex, cookieWords } from './cookie-index';
 import { birthFromTransition, KERNEL_DIRECTIONS, kernelDirection } from '../model/kernel';
-import type { KernelBirth, KernelDirection, KernelDirectionInput, KernelEvent, KernelRecord, KernelRecordIndex } from '../model/kernel';
+import type { KernelBirth, KernelBirthIndex, KernelDirection, KernelDirectionInput, KernelEvent, KernelRecord, KernelRecordIndex } from '../model/kernel';
 import type { AddressFamily } from '../model/socket';
-import { TCP_STATES } from '../model/tcp-state';
+import { TCP_STATES, TcpStateCode } from '../model/tcp-state';
 import type { TcpStateName } from '../model/tcp-state';
 import { loadNative, NativeUnavailableError } from './native';
 
@@ -134,37 +135,32 @@ export function decodeKernelRecords(buf: Buffer): KernelRecord[] {
   return out;
 }
 
-const TWO32 = 4294967296;
 const DIRECTION_CODE = new Map<KernelDirection, number>(KERNEL_DIRECTIONS.map((d, i) => [d, i]));
 
 /** kernelDirection's answer (a KERNEL_DIRECTIONS index) by packed facts (see append); 255: not asked yet. */
 const DIRECTION_MEMO = new Uint8Array(256 << 7).fill(255);
 
-function cookieHash(lo: number, hi: number): number {
-  const h = Math.imul(lo ^ Math.imul(hi, 0x85ebca6b), 0x9e3779b1);
-  return h ^ (h >>> 16);
-}
-
 /**
  * One or more iterator passes, kept as the raw bytes and indexed by cookie. Building it reads
  * only the few bytes kernelDirection needs and stores one direction code per record; a full
  * KernelRecord (addresses, cookies as strings) is decoded only by `get`, i.e. when an API field
- * asks for it. The index is an open-addressing table over typed arrays keyed by the cookie's two
- * 32-bit words: with 100k sockets a Map of 100k Numbers cost more to build and probe (and to
- * collect) than the classifier's rules together. Lookups take the canonical decimal cookie (as
- * Socket.cookie and KernelRecord.cookie are).
+ * asks for it. Lookups take the canonical decimal cookie (as Socket.cookie and
+ * KernelRecord.cookie are). The tracepoint's births of the pass's sockets are attached to it
+ * (attachBirths), one code per record, so a snapshot needs no copy of the birth store.
  */
 export class KernelRecordTable implements KernelRecordIndex {
   private codes: Uint8Array;
   private readonly addrs = new AddressCache();
-  /** Slot k: cookie words at 2k, 2k+1; record index + 1 in `slotIndex[k]` (0: empty). */
-  private slotKeys: Uint32Array;
-  private slotIndex: Int32Array;
-  private mask: number;
-  private count = 0;
+  /** Cookie -> index of its (last) record. */
+  private readonly index: CookieIndex;
   /** Records appended so far. */
   private n = 0;
   private chunks: Buffer[] = [];
+  /** Per record: birth transition code (see KernelBirthStore), 0 for none; null until attachBirths. */
+  private birthCodes: Uint8Array | null = null;
+  private birthAt: Float64Array | null = null;
+  private birthCount = 0;
+  private readonly words = { lo: 0, hi: 0 };
   // One scratch input for kernelDirection, refilled per record: no object per record.
   private readonly input: { -readonly [K in keyof KernelDirectionInput]: KernelDirectionInput[K] } = {
     state: 'CLOSE', connectBind: false, explicitPortBind: false, portAllocatedByConnect: false,
@@ -173,11 +169,22 @@ export class KernelRecordTable implements KernelRecordIndex {
 
   private constructor(expected: number) {
     this.codes = new Uint8Array(Math.max(expected, 16));
-    let cap = 16;
-    while (cap < expected * 2) cap *= 2;
-    this.slotKeys = new Uint32Array(cap * 2);
-    this.slotIndex = new Int32Array(cap);
-    this.mask = cap - 1;
+    this.index = new CookieIndex(expected);
+    const table = this;
+    this.births = {
+      get size() {
+        return table.birthCount;
+      },
+      get: (cookie) => {
+        const i = this.birthIndexOf(cookie);
+        const t = i < 0 ? 0 : this.birthCodes![i];
+        return t === 0 ? undefined : { direction: birthDirectionOf(t) > 0 ? 'INBOUND' : 'OUTBOUND', transition: transitionText(t), seenAt: this.birthAt![i] };
+      },
+      direction: (cookie) => {
+        const i = this.birthIndexOf(cookie);
+        return i < 0 ? 0 : birthDirectionOf(this.birthCodes![i]);
+      },
+    };
   }
 
   /** An empty table sized for about `expected` records, to fill with append() (a streamed pass). */
@@ -215,12 +222,12 @@ export class KernelRecordTable implements KernelRecordIndex {
     checkLength(chunk, KERNEL_RECORD_SIZE, 'kernel socket record');
     const m = chunk.length / KERNEL_RECORD_SIZE;
     if (m === 0) return;
+    if (this.birthCodes) throw new Error('KernelRecordTable.append after attachBirths');
     if (this.n + m > this.codes.length) {
       const codes = new Uint8Array(Math.max(this.codes.length * 2, this.n + m));
       codes.set(this.codes.subarray(0, this.n));
       this.codes = codes;
     }
-    while ((this.count + m) * 2 > this.slotIndex.length) this.rehash();
     const dv = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const input = this.input;
     const base = this.n * KERNEL_RECORD_SIZE; // byte offsets in errors count from the pass's start
@@ -254,73 +261,51 @@ export class KernelRecordTable implements KernelRecordIndex {
       }
       this.codes[i] = code;
       // Later records with the same cookie win (a socket seen again in an entered namespace).
-      const k = this.slot(dv.getUint32(off, true), dv.getUint32(off + 4, true));
-      if (this.slotIndex[k] === 0) this.count++;
-      this.slotIndex[k] = i + 1;
+      this.index.set(dv.getUint32(off, true), dv.getUint32(off + 4, true), i);
     }
     this.n += m;
     this.chunks.push(chunk);
   }
 
-  private rehash(): void {
-    const keys = this.slotKeys, idx = this.slotIndex;
-    const cap = idx.length * 2;
-    this.slotKeys = new Uint32Array(cap * 2);
-    this.slotIndex = new Int32Array(cap);
-    this.mask = cap - 1;
-    for (let k = 0; k < idx.length; k++) {
-      if (idx[k] === 0) continue;
-      this.slotIndex[this.slot(keys[2 * k], keys[2 * k + 1])] = idx[k];
-    }
-  }
-
-  /** The slot holding cookie (lo, hi), or the empty slot where it goes. */
-  private slot(lo: number, hi: number): number {
-    const keys = this.slotKeys, idx = this.slotIndex;
-    let k = cookieHash(lo, hi) & this.mask;
-    for (;;) {
-      if (idx[k] === 0 || (keys[2 * k] === lo && keys[2 * k + 1] === hi)) {
-        keys[2 * k] = lo;
-        keys[2 * k + 1] = hi;
-        return k;
-      }
-      k = (k + 1) & this.mask;
-    }
-  }
-
   get size(): number {
-    return this.count;
+    return this.index.size;
   }
+
+  // The classifier asks births.direction and then direction for one cookie: the second lookup
+  // is a string compare, not a parse and a probe.
+  private lastCookie = '';
+  private lastIndex = -1;
 
   private indexOf(cookie: string): number {
-    const n = +cookie;
-    let lo: number, hi: number;
-    if (n <= Number.MAX_SAFE_INTEGER) {
-      if (!(n >= 0) || n !== Math.floor(n)) return -1; // not a decimal cookie
-      hi = Math.floor(n / TWO32);
-      lo = n - hi * TWO32;
-    } else {
-      // At or above 2^53 a Number is inexact: take the words from the exact decimal text.
-      let b: bigint;
-      try { b = BigInt(cookie); } catch { return -1; }
-      if (b >= 1n << 64n) return -1;
-      lo = Number(b & 0xffffffffn);
-      hi = Number(b >> 32n);
-    }
-    return this.recordIndex(lo, hi);
+    if (cookie === this.lastCookie) return this.lastIndex;
+    const i = cookieWords(cookie, this.words) ? this.index.get(this.words.lo, this.words.hi) : -1;
+    if (this.birthCodes !== null) (this.lastCookie = cookie), (this.lastIndex = i); // appends may still come before
+    return i;
   }
 
   /** Index of the record with cookie words (lo, hi) (the last one, when a cookie repeats), or -1. */
   recordIndex(lo: number, hi: number): number {
-    // Probe without writing (slot() would claim an empty slot for the key).
-    const keys = this.slotKeys, idx = this.slotIndex;
-    let k = cookieHash(lo, hi) & this.mask;
-    for (;;) {
-      const v = idx[k];
-      if (v === 0) return -1;
-      if (keys[2 * k] === lo && keys[2 * k + 1] === hi) return v - 1;
-      k = (k + 1) & this.mask;
-    }
+    return this.index.get(lo, hi);
+  }
+
+  /**
+   * Copies the births of this table's sockets out of the store (which keeps changing after this
+   * snapshot), one code per record, and lets the store forget what this pass shows is gone (see
+   * KernelBirthStore.settle). Call once, after the last append, with every namespace the
+   * tracepoint reports appended.
+   */
+  attachBirths(store: KernelBirthStore, now: number, bornBefore: number): void {
+    const b = store.settle(this, this.n, now, bornBefore);
+    this.birthCodes = b.transitions;
+    this.birthAt = b.seenAt;
+    this.birthCount = b.count;
+  }
+
+  /** The births attached by attachBirths, by cookie. */
+  readonly births: KernelBirthIndex;
+
+  private birthIndexOf(cookie: string): number {
+    return this.birthCount === 0 ? -1 : this.indexOf(cookie);
   }
 
   has(cookie: string): boolean {
@@ -338,9 +323,7 @@ export class KernelRecordTable implements KernelRecordIndex {
   }
 
   *cookies(): IterableIterator<string> {
-    for (let k = 0; k < this.slotIndex.length; k++) {
-      if (this.slotIndex[k] !== 0) yield cookieAt(this.buffer, (this.slotIndex[k] - 1) * KERNEL_RECORD_SIZE);
-    }
+    for (const i of this.index.values()) yield cookieAt(this.buffer, i * KERNEL_RECORD_SIZE);
   }
 
   /** Every record, decoded (same as decodeKernelRecords on the buffer). */
@@ -372,29 +355,60 @@ export function decodeKernelEvents(buf: Buffer): KernelEvent[] {
   return out;
 }
 
-// "OLD->NEW" text, one string per pair: under churn the store holds 100k+ births, and a string
-// per birth would be most of its memory.
-const transitionTexts = new Map<TcpStateName, Map<TcpStateName, string>>();
-function transitionText(oldState: TcpStateName, newState: TcpStateName): string {
-  let m = transitionTexts.get(oldState);
-  if (!m) transitionTexts.set(oldState, (m = new Map()));
-  let t = m.get(newState);
-  if (t === undefined) m.set(newState, (t = `${oldState}->${newState}`));
-  return t;
+// A birth-revealing transition as one byte: old state << 4 | new state (states are 1..12, so
+// 0 means none). Its direction (+1 inbound, -1 outbound, 0 none) and "OLD->NEW" text are
+// tabulated once: under churn the store holds 100k+ births, and an object or string per birth
+// would be most of its memory and of the collector's work.
+const BIRTH_DIRECTION = new Int8Array(256);
+const TRANSITION_TEXT: string[] = new Array<string>(256).fill('');
+for (let o = 1; o < TCP_STATES.length; o++) {
+  for (let n = 1; n < TCP_STATES.length; n++) {
+    const d = birthFromTransition(TCP_STATES[o] as TcpStateName, TCP_STATES[n] as TcpStateName);
+    BIRTH_DIRECTION[(o << 4) | n] = d === 'INBOUND' ? 1 : d === 'OUTBOUND' ? -1 : 0;
+    TRANSITION_TEXT[(o << 4) | n] = `${TCP_STATES[o]}->${TCP_STATES[n]}`;
+  }
+}
+const SYN_RECV_TO_ESTABLISHED = (TcpStateCode.SYN_RECV << 4) | TcpStateCode.ESTABLISHED;
+
+/** +1 inbound, -1 outbound, 0 when the transition code says nothing of a birth. */
+function birthDirectionOf(transition: number): number {
+  return BIRTH_DIRECTION[transition];
+}
+
+function transitionText(transition: number): string {
+  return TRANSITION_TEXT[transition];
+}
+
+/** Something that knows which cookies an iteration saw (a KernelRecordTable). */
+export interface CookieLookup {
+  /** Index of the record with cookie words (lo, hi), or -1. */
+  recordIndex(lo: number, hi: number): number;
 }
 
 /**
  * How each socket was born, by cookie, from drained tracepoint events. TIME_WAIT creation and
  * expiry raise no event, so entries are aged out when an iteration has not seen the cookie for
- * `maxAgeMs`. Clock values are passed in so the store stays deterministic under test.
+ * `maxAgeMs`. Clock values are passed in so the store stays deterministic under test. Kept in
+ * columns (typed arrays, one entry per birth, reused once freed) behind a CookieIndex: the store
+ * is walked after every pass and holds a birth for every socket born while tcpdir runs.
  */
 export class KernelBirthStore {
-  private readonly births = new Map<string, KernelBirth & { lastSeen: number }>();
+  private readonly index = new CookieIndex();
+  private lo = new Uint32Array(64);
+  private hi = new Uint32Array(64);
+  /** Transition code per entry; 0: the entry is free. */
+  private transition = new Uint8Array(64);
+  private seenAt = new Float64Array(64);
+  private lastSeen = new Float64Array(64);
+  /** Entries ever used (live or free); free ones are listed in `free`. */
+  private top = 0;
+  private free: number[] = [];
+  private readonly words = { lo: 0, hi: 0 };
 
   constructor(readonly maxAgeMs = 120_000) {}
 
   get size(): number {
-    return this.births.size;
+    return this.index.size;
   }
 
   /** Records the births the events reveal. A later handshake (a socket reused after
@@ -402,19 +416,50 @@ export class KernelBirthStore {
    * only fills a gap, since a simultaneous open also passes through it. */
   ingest(events: readonly KernelEvent[], now: number): void {
     for (const e of events) {
-      const direction = birthFromTransition(e.oldState, e.newState);
-      if (direction) this.record(e.cookie, direction, e.oldState, e.newState, now);
+      const t = (TcpStateCode[e.oldState] << 4) | TcpStateCode[e.newState];
+      if (BIRTH_DIRECTION[t] !== 0 && cookieWords(e.cookie, this.words)) this.record(this.words.lo, this.words.hi, t, now);
     }
   }
 
   /** One birth-revealing transition (see ingest). */
-  private record(cookie: string, direction: KernelBirth['direction'], oldState: TcpStateName, newState: TcpStateName, now: number): void {
-    const prev = this.births.get(cookie);
-    if (prev && oldState === 'SYN_RECV' && newState === 'ESTABLISHED') {
-      prev.lastSeen = now;
+  private record(lo: number, hi: number, transition: number, now: number): void {
+    const prev = this.index.get(lo, hi);
+    if (prev >= 0 && transition === SYN_RECV_TO_ESTABLISHED) {
+      this.lastSeen[prev] = now;
       return;
     }
-    this.births.set(cookie, { direction, transition: transitionText(oldState, newState), seenAt: now, lastSeen: now });
+    const e = prev >= 0 ? prev : this.allocate();
+    if (prev < 0) this.index.set(lo, hi, e);
+    this.lo[e] = lo;
+    this.hi[e] = hi;
+    this.transition[e] = transition;
+    this.seenAt[e] = now;
+    this.lastSeen[e] = now;
+  }
+
+  private allocate(): number {
+    const f = this.free.pop();
+    if (f !== undefined) return f;
+    if (this.top === this.transition.length) {
+      const cap = this.top * 2;
+      const grow = <T extends Uint32Array | Uint8Array | Float64Array>(a: T, make: (n: number) => T): T => {
+        const b = make(cap);
+        b.set(a);
+        return b;
+      };
+      this.lo = grow(this.lo, (n) => new Uint32Array(n));
+      this.hi = grow(this.hi, (n) => new Uint32Array(n));
+      this.transition = grow(this.transition, (n) => new Uint8Array(n));
+      this.seenAt = grow(this.seenAt, (n) => new Float64Array(n));
+      this.lastSeen = grow(this.lastSeen, (n) => new Float64Array(n));
+    }
+    return this.top++;
+  }
+
+  private remove(e: number): void {
+    this.index.delete(this.lo[e], this.hi[e]);
+    this.transition[e] = 0;
+    this.free.push(e);
   }
 
   /**
@@ -428,54 +473,75 @@ export class KernelBirthStore {
     for (let off = 0; off < buf.length; off += KERNEL_EVENT_SIZE, n++) {
       checkVersion(buf[off + 55], 'kernel state-change event', off);
       family(buf[off + 52], 'kernel state-change event', off);
-      const oldState = state(buf[off + 53], 'kernel state-change event', off);
-      const newState = state(buf[off + 54], 'kernel state-change event', off);
-      const direction = birthFromTransition(oldState, newState);
-      if (direction) this.record(cookieAt(buf, off), direction, oldState, newState, now);
+      state(buf[off + 53], 'kernel state-change event', off);
+      state(buf[off + 54], 'kernel state-change event', off);
+      const t = (buf[off + 53] << 4) | buf[off + 54];
+      if (BIRTH_DIRECTION[t] !== 0) this.record(buf.readUInt32LE(off), buf.readUInt32LE(off + 4), t, now);
     }
     return n;
   }
 
   get(cookie: string): KernelBirth | undefined {
-    const b = this.births.get(cookie);
-    return b && { direction: b.direction, transition: b.transition, seenAt: b.seenAt };
+    const e = cookieWords(cookie, this.words) ? this.index.get(this.words.lo, this.words.hi) : -1;
+    return e < 0 ? undefined : this.birthAt(e);
+  }
+
+  private birthAt(e: number): KernelBirth {
+    const t = this.transition[e];
+    return { direction: BIRTH_DIRECTION[t] > 0 ? 'INBOUND' : 'OUTBOUND', transition: TRANSITION_TEXT[t], seenAt: this.seenAt[e] };
+  }
+
+  /** Every stored birth, by decimal cookie (copies). */
+  *entries(): IterableIterator<[string, KernelBirth]> {
+    for (let e = 0; e < this.top; e++) if (this.transition[e] !== 0) yield [cookieText(this.lo[e], this.hi[e]), this.birthAt(e)];
+  }
+
+  /** Calls `fn` with every stored birth's cookie words, transition code and ingest time. */
+  forEachBirth(fn: (lo: number, hi: number, transition: number, seenAt: number) => void): void {
+    for (let e = 0; e < this.top; e++) if (this.transition[e] !== 0) fn(this.lo[e], this.hi[e], this.transition[e], this.seenAt[e]);
   }
 
   /**
-   * The stored birth itself, not a copy (its direction, transition and seenAt never change once
-   * stored: a new birth replaces the entry), for copying many into a snapshot cheaply.
+   * After an iteration covering every namespace the tracepoint reports (`seen`, with `records`
+   * records): returns the births of the sockets it saw, by record index, and refreshes them;
+   * forgets the births of sockets it did not see that were born (ingested) before `bornBefore`,
+   * the iteration's start, since those are gone, and any unseen for maxAgeMs. Under churn this
+   * keeps the store at about one snapshot interval of connections. One walk of the store.
    */
-  peek(cookie: string): KernelBirth | undefined {
-    return this.births.get(cookie);
-  }
-
-  /** Every stored birth by cookie (the stored objects, as peek). */
-  entries(): IterableIterator<[string, KernelBirth]> {
-    return this.births.entries();
-  }
-
-  /**
-   * Forgets the births of sockets that are gone: born (ingested) before `bornBefore`, the start
-   * of an iteration covering every namespace the tracepoint reports, which did not see them.
-   * Under churn this keeps the store at about one snapshot interval of connections instead of
-   * maxAgeMs of them.
-   */
-  prune(alive: (cookie: string) => boolean, bornBefore: number): void {
-    for (const [c, b] of this.births) if (b.seenAt < bornBefore && !alive(c)) this.births.delete(c);
+  settle(seen: CookieLookup, records: number, now: number, bornBefore: number): { transitions: Uint8Array; seenAt: Float64Array; count: number } {
+    const transitions = new Uint8Array(records);
+    const seenAt = new Float64Array(records);
+    let count = 0;
+    for (let e = 0; e < this.top; e++) {
+      const t = this.transition[e];
+      if (t === 0) continue;
+      const i = seen.recordIndex(this.lo[e], this.hi[e]);
+      if (i >= 0) {
+        this.lastSeen[e] = now;
+        transitions[i] = t;
+        seenAt[i] = this.seenAt[e];
+        count++;
+      } else if (this.seenAt[e] < bornBefore || now - this.lastSeen[e] > this.maxAgeMs) {
+        this.remove(e);
+      }
+    }
+    return { transitions, seenAt, count };
   }
 
   /** Refreshes the cookies an iteration saw and forgets those unseen for maxAgeMs. */
-  markSeen(cookies: Iterable<string> | KernelRecordIndex, now: number): void {
-    if ('has' in cookies) {
+  markSeen(seen: Iterable<string> | CookieLookup, now: number): void {
+    if ('recordIndex' in seen) {
       // Walk the (usually much smaller) store and ask the index, not the other way round.
-      for (const [c, b] of this.births) if (cookies.has(c)) b.lastSeen = now;
+      for (let e = 0; e < this.top; e++) {
+        if (this.transition[e] !== 0 && seen.recordIndex(this.lo[e], this.hi[e]) >= 0) this.lastSeen[e] = now;
+      }
     } else {
-      for (const c of cookies) {
-        const b = this.births.get(c);
-        if (b) b.lastSeen = now;
+      for (const c of seen) {
+        const e = cookieWords(c, this.words) ? this.index.get(this.words.lo, this.words.hi) : -1;
+        if (e >= 0) this.lastSeen[e] = now;
       }
     }
-    for (const [c, b] of this.births) if (now - b.lastSeen > this.maxAgeMs) this.births.delete(c);
+    for (let e = 0; e < this.top; e++) if (this.transition[e] !== 0 && now - this.lastSeen[e] > this.maxAgeMs) this.remove(e);
   }
 }
 
@@ -562,14 +628,15 @@ export class KernelEvidenceSource {
     return new KernelEvidenceSource(binding, opts);
   }
 
-  /** One iterator pass over the caller's netns, decoded; refreshes and ages the birth store. */
+  /** One iterator pass over the caller's netns, decoded; drains pending events into the birth store. */
   async iterate(): Promise<KernelRecord[]> {
     return (await this.scan()).records();
   }
 
   /**
    * One iterator pass over the caller's netns as an index by cookie that decodes records only
-   * on demand (what the service uses per snapshot); refreshes and ages the birth store. The
+   * on demand (what the service uses per snapshot); drains pending events into the birth store
+   * (ageing it is the owner's, with KernelRecordTable.attachBirths, once every pass is in). The
    * records stream in chunks as the kernel walks its table and are indexed (and given to `sink`,
    * e.g. to decode sockets) as they arrive: the JS work overlaps the walk instead of following it.
    */
@@ -592,7 +659,6 @@ export class KernelEvidenceSource {
     if (failure !== null) throw failure;
     this.lastPassLength = table.length;
     this.births.ingestRaw(this.binding.drainEvents(), this.now());
-    this.births.markSeen(table, this.now());
     return table;
   }
 

@@ -175,8 +175,8 @@ export interface KernelEvidence {
   reason: string | null;
   /** Iterator records of this snapshot, by socket cookie (see KernelRecordIndex). */
   records: KernelRecordIndex;
-  /** Tracepoint births by cookie (sockets born while tcpdir ran); covers the snapshot's sockets, may hold others'. */
-  births: ReadonlyMap<string, KernelBirth>;
+  /** Tracepoint births by cookie: the snapshot's sockets born while tcpdir ran. */
+  births: KernelBirthIndex;
   /** Whether the state-change tracepoint is attached (births are recorded). */
   tracepoint: boolean;
 }
@@ -194,6 +194,27 @@ export interface KernelRecordIndex {
   direction(cookie: string): KernelDirection | undefined;
   /** Every record's cookie. */
   cookies(): IterableIterator<string>;
+}
+
+/** Tracepoint births by socket cookie. */
+export interface KernelBirthIndex {
+  readonly size: number;
+  get(cookie: string): KernelBirth | undefined;
+  /** The birth's direction as a number, for the classifier's hot path: +1 inbound, -1 outbound, 0 none. */
+  direction(cookie: string): number;
+}
+
+/** A KernelBirthIndex over a list of births (fixtures, tests). */
+export function kernelBirthIndex(births: Iterable<[string, KernelBirth]>): KernelBirthIndex {
+  const m = new Map(births);
+  return {
+    size: m.size,
+    get: (cookie) => m.get(cookie),
+    direction: (cookie) => {
+      const b = m.get(cookie);
+      return b === undefined ? 0 : b.direction === 'INBOUND' ? 1 : -1;
+    },
+  };
 }
 
 /** A KernelRecordIndex over decoded records (fixtures, tests, small inputs). Later records win. */

@@ -2,7 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 import { collectAllNamespaces, collectSnapshot, ProcessResolver } from '../collectors';
 import { KernelEvidenceSource, KernelRecordTable, type KernelUnavailable } from '../collectors/kernel-evidence';
 import { scanSockets, type EbpfPass } from '../collectors/ebpf-sockets';
-import { kernelRecordIndex, type KernelBirth, type KernelEvidence, type ProcessMap, type ProcessRef, type Snapshot, type SourceName } from '../model';
+import { kernelBirthIndex, kernelRecordIndex, type KernelEvidence, type ProcessMap, type ProcessRef, type Snapshot, type SourceName } from '../model';
 import { HistoryKeeper } from './history-keeper';
 import type { ConnectionRecord, ListenerRecord } from './records';
 import { SnapshotView, yieldToLoop } from './view';
@@ -65,6 +65,8 @@ export class TcpdirService {
   private readonly processCache = new WeakMap<SnapshotView, Promise<ProcessMap>>();
   private readonly resolver: ProcessResolver;
   private readonly listeners: Array<(e: SnapshotEvent) => void> = [];
+  /** The last iterator pass used as the socket list: the next one reuses its unchanged sockets. */
+  private lastPass: EbpfPass | null = null;
   readonly maxAgeMs: number;
   /** 0 unless staleWhileRevalidate (and maxAgeMs > 0). */
   readonly staleGraceMs: number;
@@ -124,7 +126,9 @@ export class TcpdirService {
     const k = this.kernel;
     const source = this.opts.source ?? 'auto';
     let pass: Promise<EbpfPass> | null = null;
-    const ebpf = k.available && !this.opts.collect && (source === 'auto' || source === 'ebpf') ? () => (pass ??= scanSockets(k)) : undefined;
+    const ebpf = k.available && !this.opts.collect && (source === 'auto' || source === 'ebpf')
+      ? () => (pass ??= scanSockets(k, this.lastPass).then((p) => (this.lastPass = p)))
+      : undefined;
     const scan = k.available && !this.opts.collect ? (ebpf ? async () => (await ebpf()).table : () => k.scan()) : undefined;
     const collectOpts = { source, procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir, ebpf };
     const [snap, kernel] = await Promise.all([
@@ -137,12 +141,7 @@ export class TcpdirService {
     ]);
     if (kernel) {
       const table = kernel instanceof KernelRecordTable ? await this.withForeign(kernel, snap) : kernel;
-      snap.kernel = this.kernelEvidenceFor(snap, table);
-      // Births of sockets this pass did not see are of no use: gone, or in a namespace this
-      // snapshot does not read through sock_diag (whose sockets then have no cookie to join).
-      if (table instanceof KernelRecordTable && this.kernel.available) {
-        this.kernel.births.prune((c) => table.has(c), startedAt);
-      }
+      snap.kernel = this.kernelEvidenceFor(table, startedAt);
     }
     // Collection, history and classification each block the event loop for a while on a big host:
     // yield between them so requests queued meanwhile are not held up by the sum of the three.
@@ -198,25 +197,14 @@ export class TcpdirService {
     return own;
   }
 
-  private kernelEvidenceFor(snap: Snapshot, k: KernelRecordTable | KernelUnavailable): KernelEvidence {
+  private kernelEvidenceFor(k: KernelRecordTable | KernelUnavailable, startedAt: number): KernelEvidence {
     if (!(k instanceof KernelRecordTable)) {
-      return { available: false, code: k.code, reason: k.reason, records: kernelRecordIndex([]), births: new Map(), tracepoint: false };
+      return { available: false, code: k.code, reason: k.reason, records: kernelRecordIndex([]), births: kernelBirthIndex([]), tracepoint: false };
     }
-    // Copy the births out of the store, which keeps changing after this snapshot. Walk the
-    // smaller side: a few births, or few sockets. Extra births (of sockets not in the snapshot)
-    // are never looked up, so copying the whole store is as good as filtering it.
-    const births = new Map<string, KernelBirth>();
-    const store = (this.kernel as KernelEvidenceSource).births;
-    if (store.size > 0 && store.size <= snap.sockets.length) {
-      for (const [c, b] of store.entries()) births.set(c, b);
-    } else if (store.size > 0) {
-      for (const s of snap.sockets) {
-        if (s.cookie === null) continue;
-        const b = store.peek(s.cookie);
-        if (b) births.set(s.cookie, b);
-      }
-    }
-    return { available: true, code: null, reason: null, records: k, births, tracepoint: true };
+    // Births of sockets the passes did not see are of no use: gone (and forgotten here), or in
+    // a namespace this snapshot does not read through sock_diag (no cookie to join them by).
+    k.attachBirths((this.kernel as KernelEvidenceSource).births, Date.now(), startedAt);
+    return { available: true, code: null, reason: null, records: k, births: k.births, tracepoint: true };
   }
 
   /** Stops the kernel source's reader; the service keeps answering from heuristics. */

@@ -1,4 +1,4 @@
-import { kernelRecordIndex, type KernelBirth, type KernelEvidence, type KernelRecord, type Snapshot, type Socket } from '../../src/model';
+import { kernelBirthIndex, kernelRecordIndex, type KernelBirth, type KernelEvidence, type KernelRecord, type Snapshot, type Socket } from '../../src/model';
 
 let next = 1;
 
@@ -59,5 +59,5 @@ export function kernelRecord(s: Socket, flags: Partial<KernelRecord> = {}): Kern
 }
 
 export function kernelEvidence(records: KernelRecord[], births: Array<[string, KernelBirth]> = []): KernelEvidence {
-  return { available: true, code: null, reason: null, records: kernelRecordIndex(records), births: new Map(births), tracepoint: true };
+  return { available: true, code: null, reason: null, records: kernelRecordIndex(records), births: kernelBirthIndex(births), tracepoint: true };
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classify } from '../../src/classifier';
-import { kernelRecordIndex, type Verdict } from '../../src/model';
+import { kernelBirthIndex, kernelRecordIndex, type Verdict } from '../../src/model';
 import { listen, snap, sock } from '../helpers/fake-snapshot';
 
 function verdictOf(v: { get(id: string): Verdict | undefined }, id: string): Verdict {
@@ -174,7 +174,7 @@ test('a lone child whose listener closed, on an ephemeral port, is certain with 
 
 test('without kernel evidence every verdict says why, with no weight', () => {
   const c = sock({ localAddress: '10.0.0.1', localPort: 45000, remoteAddress: '10.0.0.2', remotePort: 443 });
-  const kernel = { available: false, code: 'EPERM', reason: 'needs CAP_BPF and CAP_PERFMON', records: kernelRecordIndex([]), births: new Map(), tracepoint: false };
+  const kernel = { available: false, code: 'EPERM', reason: 'needs CAP_BPF and CAP_PERFMON', records: kernelRecordIndex([]), births: kernelBirthIndex([]), tracepoint: false };
   const v = verdictOf(classify(snap([c], { kernel })), c.id);
   const note = v.evidence.find((e) => e.rule === 'kernel-evidence');
   assert.ok(note && note.weight === 0 && note.favors === 'UNKNOWN' && /EPERM/.test(note.detail));

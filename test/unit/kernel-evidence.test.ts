@@ -18,7 +18,8 @@ import {
   KernelRecordTable,
   type KernelBinding,
 } from '../../src/collectors/kernel-evidence';
-import { socketsFromKernelTable } from '../../src/collectors/ebpf-sockets';
+import { KernelSocketDecoder, socketsFromKernelTable, type PreviousPass } from '../../src/collectors/ebpf-sockets';
+import type { Socket } from '../../src/model';
 import { KERNEL_DIRECTIONS, kernelDirection } from '../../src/model/kernel';
 import type { KernelEvent, KernelRecord } from '../../src/model/kernel';
 import { TcpStateCode } from '../../src/model/tcp-state';
@@ -148,6 +149,35 @@ describe('socketsFromKernelTable (the iterator pass as the socket list)', () => 
     const sockets = socketsFromKernelTable(KernelRecordTable.from([Buffer.concat(recs), again]));
     assert.equal(sockets.length, recs.length);
     assert.deepEqual(sockets.filter((s) => s.id === '11').map((s) => s.state), ['CLOSE_WAIT']);
+  });
+
+  it('hands out the previous pass\'s object for a socket whose record did not change, a new one when any socket field did', () => {
+    const decode = (bufs: Buffer[], previous?: PreviousPass): PreviousPass & { sockets: Socket[] } => {
+      const d = new KernelSocketDecoder(previous);
+      const table = KernelRecordTable.from(bufs);
+      d.add(table.buffer, 0);
+      return { table, sockets: d.finish(table), recordSockets: d.recordSockets };
+    };
+    const first = decode(recs);
+    // Changed: 11's receive queue, 13's state; 10 keeps its socket fields (only evidence bits moved).
+    const changed = recs.map((r, k) => {
+      const b = Buffer.from(r);
+      if (k === 0) b[75] ^= 0x02;
+      if (k === 1) b.writeUInt32LE(6, 80);
+      if (k === 3) b[73] = TcpStateCode.CLOSE;
+      return b;
+    });
+    const fresh = recordBytes({ cookie: 15n, saddr: v4, daddr: v4, sport: 40003, dport: 8080, state: 'ESTABLISHED' });
+    const order = [fresh, ...changed.slice().reverse()]; // a new pass lists sockets in another order
+    const second = decode(order, first);
+    const byId = (p: { sockets: Socket[] }, id: string): Socket => p.sockets.find((s) => s.id === id)!;
+    for (const id of ['10', '12', '14']) assert.equal(byId(second, id), byId(first, id), `socket ${id} is the same object`);
+    for (const id of ['11', '13']) assert.notEqual(byId(second, id), byId(first, id), `socket ${id} is new`);
+    assert.equal(byId(second, '11').rqueue, 6);
+    assert.equal(byId(second, '13').state, 'CLOSE');
+    assert.equal(byId(second, '15').localPort, 40003);
+    // Every socket equals what a decoder without a previous pass makes of the same records.
+    assert.deepEqual(second.sockets, decode(order).sockets);
   });
 });
 

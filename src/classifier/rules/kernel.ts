@@ -50,8 +50,8 @@ export function kernelCode(ctx: Context, conn: Socket): number {
   const k = ctx.snapshot.kernel;
   if (!k || !k.available || conn.cookie === null) return 0;
   if (k.births.size > 0) {
-    const birth = k.births.get(conn.cookie);
-    if (birth) return birth.direction === 'INBOUND' ? 1 : -1;
+    const birth = k.births.direction(conn.cookie);
+    if (birth !== 0) return birth;
   }
   const d = k.records.direction(conn.cookie);
   if (!d || d.rule === null || d.rule === 'handshake-state') return 0;
