@@ -10,6 +10,8 @@ export interface Context {
   listenersByPort: Map<number, Socket[]>;
   /** Every non-LISTEN socket, in snapshot order: the connections to classify. */
   conns: Socket[];
+  /** Per conn: its position in snapshot.sockets. */
+  socketIndex: Int32Array;
   /** Namespace id (null = the snapshot's own) -> index into the per-namespace tables. */
   nsIndex: Map<string | null, number>;
   /** Address text (mapped or not) -> small id; `::ffff:a.b.c.d` and `a.b.c.d` share one. */
@@ -162,11 +164,15 @@ export function buildContext(snapshot: Snapshot): Context {
   }
   const listenersByPort = new Map<number, Socket[]>();
   const conns: Socket[] = [];
-  for (const s of snapshot.sockets) {
+  const all = snapshot.sockets;
+  const at = new Int32Array(all.length);
+  for (let k = 0; k < all.length; k++) {
+    const s = all[k];
     if (s.state === 'LISTEN') push(listenersByPort, s.localPort, s);
-    else conns.push(s);
+    else at[conns.push(s) - 1] = k;
   }
-  return { snapshot, listenersByPort, conns, nsIndex, addressIds: new Map(), hosts, endpoints: null };
+  const socketIndex = at.subarray(0, conns.length);
+  return { snapshot, listenersByPort, conns, socketIndex, nsIndex, addressIds: new Map(), hosts, endpoints: null };
 }
 
 /** The endpoint tables of `ctx`, built on the first call. */

@@ -13,26 +13,54 @@ export { UNKNOWN_BELOW } from './combine';
 export { RULE_TABLE } from './rule-table';
 export { kernelFinding, type KernelFinding } from './rules/kernel';
 
+interface Scratch {
+  llr: Float64Array;
+  own: Float64Array;
+  cIn: Uint16Array;
+  cOut: Uint16Array;
+  fired: Uint8Array;
+  /** 1 while only port-number hints have spoken for the connection (see listener-gone). */
+  portHintsOnly: Uint8Array;
+  /** Kernel findings (eBPF) outrank every heuristic: +1 inbound, -1 outbound, 0 silent. */
+  kernel: Int8Array;
+}
+
+// Working columns of classify, kept between calls (classify runs to completion, never twice at
+// once) and refilled: new ones per snapshot were most of its time with 100k connections.
+let kept: { cap: number; buf: ArrayBuffer } = { cap: 0, buf: new ArrayBuffer(0) };
+
+function scratch(n: number): Scratch {
+  if (kept.cap < n) {
+    const cap = Math.max(n, kept.cap * 2);
+    kept = { cap, buf: new ArrayBuffer(cap * 24) };
+  }
+  const { cap, buf } = kept;
+  const s: Scratch = {
+    llr: new Float64Array(buf, 0, n),
+    own: new Float64Array(buf, cap * 8, n),
+    cIn: new Uint16Array(buf, cap * 16, n),
+    cOut: new Uint16Array(buf, cap * 18, n),
+    fired: new Uint8Array(buf, cap * 20, n),
+    portHintsOnly: new Uint8Array(buf, cap * 21, n),
+    kernel: new Int8Array(buf, cap * 22, n),
+  };
+  s.llr.fill(0), s.own.fill(0), s.cIn.fill(0), s.cOut.fill(0), s.fired.fill(0), s.kernel.fill(0);
+  s.portHintsOnly.fill(1);
+  return s;
+}
+
 /**
  * A verdict for every connection (non-LISTEN socket) of the snapshot. Pure: depends on nothing
  * but the snapshot. The hot path only adds numbers; see Classification for the evidence.
  */
 export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapshot)): Classification {
   const n = ctx.conns.length;
-  const llr = new Float64Array(n);
-  const own = new Float64Array(n);
-  const cIn = new Uint16Array(n);
-  const cOut = new Uint16Array(n);
-  const fired = new Uint8Array(n);
-  // 1 while only port-number hints have spoken for the connection (see listener-gone).
-  const portHintsOnly = new Uint8Array(n).fill(1);
-  // Kernel findings (eBPF) outrank every heuristic: +1 inbound, -1 outbound, 0 silent.
-  const kernel = new Int8Array(n);
+  const { llr, own, cIn, cOut, fired, portHintsOnly, kernel } = scratch(n);
   const kernelOn = ctx.snapshot.kernel?.available === true;
   for (let i = 0; i < n; i++) {
     const conn = ctx.conns[i];
     if (kernelOn) {
-      kernel[i] = kernelCode(ctx, conn);
+      kernel[i] = kernelCode(ctx, conn, ctx.socketIndex[i]);
       // Settled by the kernel: its own heuristics are never read (its verdict skips them, and a
       // peer settled by the kernel answers with the kernel's word, not with its log-odds).
       // Evidence, when asked for, runs the rules again.
@@ -61,13 +89,16 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
     return e;
   };
 
-  const dir = new Uint8Array(n);
-  const conf = new Float64Array(n);
-  const pIn = new Float64Array(n);
-  const sure = new Uint8Array(n);
-  const peerIdx = new Int32Array(n).fill(-1);
-  const peerScores = new Float64Array(n);
-  const goneScores = new Float64Array(n);
+  // The verdicts outlive this call: one buffer for all seven columns (each typed array of its
+  // own is an allocation that may set off a collection: 100k connections made 13 of them).
+  const buf = new ArrayBuffer(n * 38);
+  const conf = new Float64Array(buf, 0, n);
+  const pIn = new Float64Array(buf, n * 8, n);
+  const peerScores = new Float64Array(buf, n * 16, n);
+  const goneScores = new Float64Array(buf, n * 24, n);
+  const peerIdx = new Int32Array(buf, n * 32, n).fill(-1);
+  const dir = new Uint8Array(buf, n * 36, n);
+  const sure = new Uint8Array(buf, n * 37, n);
   for (let i = 0; i < n; i++) {
     let total = llr[i], ci = cIn[i], co = cOut[i], f = fired[i];
     if (kernel[i] !== 0) {

@@ -133,5 +133,6 @@ export interface EbpfPass extends PreviousPass {
 export async function scanSockets(source: KernelEvidenceSource, previous?: PreviousPass | null): Promise<EbpfPass> {
   const decoder = new KernelSocketDecoder(previous);
   const table = await source.scan(decoder);
+  table.setRecordSockets(decoder.recordSockets);
   return { table, sockets: decoder.finish(table), recordSockets: decoder.recordSockets };
 }

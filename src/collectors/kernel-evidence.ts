@@ -2,7 +2,7 @@ import { AddressTextCache, cookieText } from './record-text';
 import { CookieIndex, cookieWords } from './cookie-index';
 import { birthFromTransition, KERNEL_DIRECTIONS, kernelDirection } from '../model/kernel';
 import type { KernelBirth, KernelBirthIndex, KernelDirection, KernelDirectionInput, KernelEvent, KernelRecord, KernelRecordIndex } from '../model/kernel';
-import type { AddressFamily } from '../model/socket';
+import type { AddressFamily, Socket } from '../model/socket';
 import { TCP_STATES, TcpStateCode } from '../model/tcp-state';
 import type { TcpStateName } from '../model/tcp-state';
 import { loadNative, NativeUnavailableError } from './native';
@@ -136,6 +136,11 @@ export function decodeKernelRecords(buf: Buffer): KernelRecord[] {
 }
 
 const DIRECTION_CODE = new Map<KernelDirection, number>(KERNEL_DIRECTIONS.map((d, i) => [d, i]));
+
+/** A KERNEL_DIRECTIONS index as the classifier's code: +1 inbound, -1 outbound, 0 when the rule
+ * is none or the handshake state (which the classifier's own handshake rule reads). */
+const VERDICT_OF_CODE = Int8Array.from(KERNEL_DIRECTIONS, (d) =>
+  d.rule === null || d.rule === 'handshake-state' ? 0 : d.direction === 'INBOUND' ? 1 : d.direction === 'OUTBOUND' ? -1 : 0);
 
 /** kernelDirection's answer (a KERNEL_DIRECTIONS index) by packed facts (see append); 255: not asked yet. */
 const DIRECTION_MEMO = new Uint8Array(256 << 7).fill(255);
@@ -310,6 +315,27 @@ export class KernelRecordTable implements KernelRecordIndex {
 
   has(cookie: string): boolean {
     return this.indexOf(cookie) >= 0;
+  }
+
+  /** The sockets decoded from this table's records, in record order (see codeAt). */
+  private recordSockets: readonly Socket[] | null = null;
+
+  /** Tells the table which Socket objects its records were decoded into (socket k: record k). */
+  setRecordSockets(sockets: readonly Socket[]): void {
+    this.recordSockets = sockets;
+  }
+
+  /**
+   * The kernel's word on a socket by position, without a cookie lookup: +1 inbound, -1 outbound,
+   * 0 silent (births first, then the iterator's rules, as the classifier's kernelCode). Answers
+   * only when `socket` is the object decoded from record `index` (a snapshot listing this pass's
+   * sockets in record order); undefined otherwise.
+   */
+  codeAt(index: number, socket: Socket): number | undefined {
+    // A cookie seen twice in the passes (the later record wins) would make positions ambiguous.
+    if (this.recordSockets === null || this.recordSockets[index] !== socket || this.index.size !== this.n) return undefined;
+    const b = this.birthCount === 0 ? 0 : BIRTH_DIRECTION[this.birthCodes![index]];
+    return b !== 0 ? b : VERDICT_OF_CODE[this.codes[index]];
   }
 
   get(cookie: string): KernelRecord | undefined {

@@ -1,4 +1,4 @@
-import type { AddressFamily } from './socket';
+import type { AddressFamily, Socket } from './socket';
 import type { TcpStateName } from './tcp-state';
 import type { Direction } from './verdict';
 
@@ -179,6 +179,12 @@ export interface KernelEvidence {
   births: KernelBirthIndex;
   /** Whether the state-change tracepoint is attached (births are recorded). */
   tracepoint: boolean;
+  /**
+   * Optional fast path for the classifier: the kernel's word on `socket`, found at position
+   * `index` of the snapshot's socket list, as +1 inbound, -1 outbound, 0 silent; undefined
+   * when this evidence cannot answer by position (then the classifier looks the cookie up).
+   */
+  codeAt?(index: number, socket: Socket): number | undefined;
 }
 
 /**

@@ -18,7 +18,7 @@ import {
   KernelRecordTable,
   type KernelBinding,
 } from '../../src/collectors/kernel-evidence';
-import { KernelSocketDecoder, socketsFromKernelTable, type PreviousPass } from '../../src/collectors/ebpf-sockets';
+import { KernelSocketDecoder, scanSockets, socketsFromKernelTable, type PreviousPass } from '../../src/collectors/ebpf-sockets';
 import type { Socket } from '../../src/model';
 import { KERNEL_DIRECTIONS, kernelDirection } from '../../src/model/kernel';
 import type { KernelEvent, KernelRecord } from '../../src/model/kernel';
@@ -533,6 +533,44 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
         client.destroy();
       }
     } finally {
+      for (const s of accepted) s.destroy();
+      server.close();
+    }
+  });
+
+  it('codeAt (by position in the pass) says what the cookie lookups say, and only for the pass\'s own objects', async () => {
+    const server = net.createServer((s) => accepted.push(s));
+    const accepted: net.Socket[] = [];
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as net.AddressInfo).port;
+    const clients = await Promise.all(Array.from({ length: 20 }, async () => {
+      const c = net.connect(port, '127.0.0.1');
+      await once(c, 'connect');
+      return c;
+    }));
+    try {
+      const pass = await scanSockets(source!, null);
+      pass.table.attachBirths(source!.births, Date.now(), 0);
+      const viaCookie = (cookie: string): number => {
+        const b = pass.table.births.direction(cookie);
+        if (b !== 0) return b;
+        const d = pass.table.direction(cookie);
+        return !d || d.rule === null || d.rule === 'handshake-state' ? 0 : d.direction === 'INBOUND' ? 1 : d.direction === 'OUTBOUND' ? -1 : 0;
+      };
+      let decided = 0;
+      pass.sockets.forEach((s, k) => {
+        const code = pass.table.codeAt(k, s);
+        assert.notEqual(code, undefined, `socket ${k} answers by position`);
+        assert.equal(code, viaCookie(s.cookie!), `socket ${k} (${s.state} ${s.localPort}->${s.remotePort})`);
+        if (code !== 0) decided++;
+      });
+      assert.ok(decided >= 40, `the 20 pairs are decided (${decided})`);
+      // An equal socket that is not the pass's object (e.g. from sock_diag) gets no positional answer.
+      assert.equal(pass.table.codeAt(0, { ...pass.sockets[0] }), undefined);
+      assert.equal(pass.table.codeAt(pass.sockets.length, pass.sockets[0]), undefined);
+    } finally {
+      for (const c of clients) c.destroy();
       for (const s of accepted) s.destroy();
       server.close();
     }

@@ -44,11 +44,17 @@ export function kernelRecordOf(ctx: Context, conn: Socket): KernelRecord | undef
 
 /**
  * The hot-path form of kernelFinding: +1 inbound, -1 outbound, 0 when the kernel says nothing.
- * No allocation: one births lookup (skipped when there are none) and one precomputed direction.
+ * No allocation: by position in the snapshot's socket list when the evidence can (`socketIndex`,
+ * see KernelEvidence.codeAt), else one births lookup (skipped when there are none) and one
+ * precomputed direction.
  */
-export function kernelCode(ctx: Context, conn: Socket): number {
+export function kernelCode(ctx: Context, conn: Socket, socketIndex = -1): number {
   const k = ctx.snapshot.kernel;
   if (!k || !k.available || conn.cookie === null) return 0;
+  if (socketIndex >= 0 && k.codeAt) {
+    const c = k.codeAt(socketIndex, conn);
+    if (c !== undefined) return c;
+  }
   if (k.births.size > 0) {
     const birth = k.births.direction(conn.cookie);
     if (birth !== 0) return birth;
