@@ -30,7 +30,7 @@ export interface BenchOptions {
 /**
  * What the server does per request with maxAgeMs 0, measured in server-like processes of their
  * own (this bench process holds ss output, procfs snapshots and caches, and a big heap makes
- * every collection pay for GC it would not pay in the server). "kernel": TcpdirService with
+ * every collection pay for GC it would not pay in the server), one process per step. "kernel": TcpdirService with
  * source auto (one eBPF iterator pass that is both the socket list and the evidence) and, on
  * the same loaded kernel source, the ebpf snapshot alone. "plain": the netlink snapshot alone,
  * and TcpdirService with kernel evidence off. Each step is asked for over stdin, one at a time,
@@ -39,9 +39,10 @@ export interface BenchOptions {
 interface StepResult { ms: number; blockMs: number; info: Record<string, number | string> }
 interface StepChild { run(step: string): Promise<StepResult>; close(): void; note: string }
 
+let profiled = 0;
 async function spawnSteps(kind: 'kernel' | 'plain'): Promise<StepChild> {
   // TCPDIR_BENCH_PROFILE=dir writes a CPU profile of each step child there (node --cpu-prof).
-  const prof = process.env.TCPDIR_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TCPDIR_BENCH_PROFILE}`, `--cpu-prof-name=steps-${kind}.cpuprofile`] : [];
+  const prof = process.env.TCPDIR_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TCPDIR_BENCH_PROFILE}`, `--cpu-prof-name=steps-${kind}-${++profiled}.cpuprofile`] : [];
   const child = spawn(process.execPath, [...prof, __filename, '--steps', kind], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const waiting: Array<{ res: (l: string) => void; rej: (e: Error) => void }> = [];
@@ -153,7 +154,9 @@ async function fdScanMethods(): Promise<Row[]> {
   ];
 }
 
-interface Steps { kernel: StepChild; plain: StepChild }
+// A snapshot step and a service step never share a process: the garbage of one would be
+// collected on the other's time (a server runs only the service's refreshes).
+interface Steps { kernel: StepChild; plain: StepChild; kernelSnap: StepChild; plainSnap: StepChild }
 
 async function measure(size: number, rounds: number, opts: BenchOptions, svc: Steps): Promise<Row[]> {
   // Rounds interleave every step so that load from other processes on the host hits all alike.
@@ -182,14 +185,14 @@ async function measure(size: number, rounds: number, opts: BenchOptions, svc: St
   };
   for (let i = 0; i < rounds; i++) {
     const a = timeSs(['-tan']); t.tan.push(a.ms); ssLines = a.lines;
-    nlCount = Number((await remote('nl', svc.plain, 'snapshot')).info.sockets);
+    nlCount = Number((await remote('nl', svc.plainSnap, 'snapshot')).info.sockets);
     if (opts.classify) {
       const snap = await collectSnapshot({ source: 'netlink' });
       const c = performance.now();
       opts.classify(snap);
       t.cls.push(performance.now() - c);
     }
-    if (kernelOn) ebCount = Number((await remote('eb', svc.kernel, 'snapshot')).info.sockets);
+    if (kernelOn) ebCount = Number((await remote('eb', svc.kernelSnap, 'snapshot')).info.sockets);
     const k = (await remote('svcK', svc.kernel, 'service')).info;
     svcKSource = String(k.source);
     kernRecords = Number(k.records);
@@ -250,7 +253,10 @@ export async function runSnapshotBench(opts: BenchOptions): Promise<void> {
   const children: LoadChild[] = [];
   const hosts = ['127.0.0.1', '::1'];
   let connections = 0;
-  const svc: Steps = { kernel: await spawnSteps('kernel'), plain: await spawnSteps('plain') };
+  const svc: Steps = {
+    kernel: await spawnSteps('kernel'), plain: await spawnSteps('plain'),
+    kernelSnap: await spawnSteps('kernel'), plainSnap: await spawnSteps('plain'),
+  };
   const kernelNote = svc.kernel.note;
   if (kernelNote) console.log(`\n${kernelNote}: the kernel rows measure heuristics only`);
   try {
@@ -268,8 +274,7 @@ export async function runSnapshotBench(opts: BenchOptions): Promise<void> {
       print(size, actual, rows, rssProbe(opts.rounds));
     }
   } finally {
-    svc.kernel.close();
-    svc.plain.close();
+    for (const c of [svc.kernel, svc.plain, svc.kernelSnap, svc.plainSnap]) c.close();
     await Promise.all(children.map((c) => c.close()));
   }
   // After the load is gone and this process's tracepoint detached: "off" must mean off.
