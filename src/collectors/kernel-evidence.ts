@@ -192,10 +192,19 @@ export class KernelRecordTable implements KernelRecordIndex {
     };
   }
 
-  /** An empty table sized for about `expected` records, to fill with append() (a streamed pass). */
-  static empty(expected = 0): KernelRecordTable {
-    return new KernelRecordTable(expected);
+  /**
+   * An empty table sized for about `expected` records, to fill with append() (a streamed pass).
+   * With `births`, append() notes which stored births its records belong to as they arrive, so
+   * attachBirths after the pass need not look each one up (see KernelBirthStore.settle).
+   */
+  static empty(expected = 0, births?: KernelBirthStore): KernelRecordTable {
+    const t = new KernelRecordTable(expected);
+    if (births) t.marking = { store: births, pass: births.beginPass() };
+    return t;
   }
+
+  /** The birth store append() marks records in, and this table's pass number there. */
+  private marking: { store: KernelBirthStore; pass: number } | null = null;
 
   /** Indexes iterator passes (e.g. the own namespace's and every entered one's). Later records
    * with the same cookie win. Throws KernelDecodeError on a malformed buffer. */
@@ -235,6 +244,7 @@ export class KernelRecordTable implements KernelRecordIndex {
     }
     const dv = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const input = this.input;
+    const marking = this.marking;
     const base = this.n * KERNEL_RECORD_SIZE; // byte offsets in errors count from the pass's start
     for (let j = 0, off = 0; j < m; j++, off += KERNEL_RECORD_SIZE) {
       checkVersion(chunk[off + 79], 'kernel socket record', base + off);
@@ -266,7 +276,9 @@ export class KernelRecordTable implements KernelRecordIndex {
       }
       this.codes[i] = code;
       // Later records with the same cookie win (a socket seen again in an entered namespace).
-      this.index.set(dv.getUint32(off, true), dv.getUint32(off + 4, true), i);
+      const lo = dv.getUint32(off, true), hi = dv.getUint32(off + 4, true);
+      this.index.set(lo, hi, i);
+      if (marking !== null) marking.store.mark(lo, hi, i, marking.pass);
     }
     this.n += m;
     this.chunks.push(chunk);
@@ -300,7 +312,7 @@ export class KernelRecordTable implements KernelRecordIndex {
    * tracepoint reports appended.
    */
   attachBirths(store: KernelBirthStore, now: number, bornBefore: number): void {
-    const b = store.settle(this, this.n, now, bornBefore);
+    const b = store.settle(this, this.n, now, bornBefore, this.marking?.store === store ? this.marking.pass : -1);
     this.birthCodes = b.transitions;
     this.birthAt = b.seenAt;
     this.birthCount = b.count;
@@ -426,6 +438,12 @@ export class KernelBirthStore {
   private transition = new Uint8Array(64);
   private seenAt = new Float64Array(64);
   private lastSeen = new Float64Array(64);
+  /** Per entry: the last pass that marked it (see mark) and the record it had there. */
+  private markedPass = new Int32Array(64);
+  private markedRecord = new Int32Array(64);
+  /** Per entry: the number of passes begun when it was stored (a clock that never steps back). */
+  private storedAtPass = new Int32Array(64);
+  private passes = 0;
   /** Entries ever used (live or free); free ones are listed in `free`. */
   private top = 0;
   private free: number[] = [];
@@ -455,12 +473,16 @@ export class KernelBirthStore {
       return;
     }
     const e = prev >= 0 ? prev : this.allocate();
-    if (prev < 0) this.index.set(lo, hi, e);
+    if (prev < 0) {
+      this.index.set(lo, hi, e);
+      this.markedPass[e] = 0; // an entry reused for a new cookie keeps no mark of the old one
+    }
     this.lo[e] = lo;
     this.hi[e] = hi;
     this.transition[e] = transition;
     this.seenAt[e] = now;
     this.lastSeen[e] = now;
+    this.storedAtPass[e] = this.passes;
   }
 
   private allocate(): number {
@@ -468,7 +490,7 @@ export class KernelBirthStore {
     if (f !== undefined) return f;
     if (this.top === this.transition.length) {
       const cap = this.top * 2;
-      const grow = <T extends Uint32Array | Uint8Array | Float64Array>(a: T, make: (n: number) => T): T => {
+      const grow = <T extends Uint32Array | Int32Array | Uint8Array | Float64Array>(a: T, make: (n: number) => T): T => {
         const b = make(cap);
         b.set(a);
         return b;
@@ -478,8 +500,28 @@ export class KernelBirthStore {
       this.transition = grow(this.transition, (n) => new Uint8Array(n));
       this.seenAt = grow(this.seenAt, (n) => new Float64Array(n));
       this.lastSeen = grow(this.lastSeen, (n) => new Float64Array(n));
+      this.markedPass = grow(this.markedPass, (n) => new Int32Array(n));
+      this.markedRecord = grow(this.markedRecord, (n) => new Int32Array(n));
+      this.storedAtPass = grow(this.storedAtPass, (n) => new Int32Array(n));
     }
     return this.top++;
+  }
+
+  /** A number for a new iterator pass, for mark() and settle(). */
+  beginPass(): number {
+    return ++this.passes;
+  }
+
+  /**
+   * Notes that record `recordIndex` of pass `pass` has cookie (lo, hi), when a birth is stored
+   * for it: called for every record as a pass streams in, while the kernel is still walking, so
+   * that settle() after the pass finds the marked births' records without a lookup each.
+   */
+  mark(lo: number, hi: number, recordIndex: number, pass: number): void {
+    const e = this.index.get(lo, hi);
+    if (e < 0) return;
+    this.markedPass[e] = pass;
+    this.markedRecord[e] = recordIndex;
   }
 
   private remove(e: number): void {
@@ -532,22 +574,29 @@ export class KernelBirthStore {
    * records): returns the births of the sockets it saw, by record index, and refreshes them;
    * forgets the births of sockets it did not see that were born (ingested) before `bornBefore`,
    * the iteration's start, since those are gone, and any unseen for maxAgeMs. Under churn this
-   * keeps the store at about one snapshot interval of connections. One walk of the store.
+   * keeps the store at about one snapshot interval of connections. One walk of the store. With
+   * the iteration's `pass` (its records were mark()ed as they came), a birth marked by it needs
+   * no lookup; one not marked is looked up only when it may have been stored after its record
+   * came by (stored since the pass began) or a later pass overwrote the mark; and "before the
+   * iteration" is told by pass numbers rather than by the wall clock, which may step back.
    */
-  settle(seen: CookieLookup, records: number, now: number, bornBefore: number): { transitions: Uint8Array; seenAt: Float64Array; count: number } {
+  settle(seen: CookieLookup, records: number, now: number, bornBefore: number, pass = -1): { transitions: Uint8Array; seenAt: Float64Array; count: number } {
     const transitions = new Uint8Array(records);
     const seenAt = new Float64Array(records);
     let count = 0;
     for (let e = 0; e < this.top; e++) {
       const t = this.transition[e];
       if (t === 0) continue;
-      const i = seen.recordIndex(this.lo[e], this.hi[e]);
+      let i = -1;
+      const before = pass > 0 ? this.storedAtPass[e] < pass : this.seenAt[e] < bornBefore;
+      if (pass > 0 && this.markedPass[e] === pass) i = this.markedRecord[e];
+      else if (pass <= 0 || !before || this.markedPass[e] > pass) i = seen.recordIndex(this.lo[e], this.hi[e]);
       if (i >= 0) {
         this.lastSeen[e] = now;
         transitions[i] = t;
         seenAt[i] = this.seenAt[e];
         count++;
-      } else if (this.seenAt[e] < bornBefore || now - this.lastSeen[e] > this.maxAgeMs) {
+      } else if (before || now - this.lastSeen[e] > this.maxAgeMs) {
         this.remove(e);
       }
     }
@@ -668,7 +717,7 @@ export class KernelEvidenceSource {
    */
   async scan(sink?: RecordSink): Promise<KernelRecordTable> {
     this.assertOpen('scan');
-    const table = KernelRecordTable.empty(this.lastPassLength + (this.lastPassLength >> 3));
+    const table = KernelRecordTable.empty(this.lastPassLength + (this.lastPassLength >> 3), this.births);
     let failure: unknown = null;
     const take = (chunk: Buffer): void => {
       if (failure !== null) return;

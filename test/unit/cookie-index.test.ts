@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { CookieIndex, cookieWords } from '../../src/collectors/cookie-index';
-import { KernelBirthStore, KernelRecordTable } from '../../src/collectors/kernel-evidence';
+import { KERNEL_LAYOUT_VERSION, KERNEL_RECORD_SIZE, KernelBirthStore, KernelRecordTable } from '../../src/collectors/kernel-evidence';
+import { TcpStateCode } from '../../src/model/tcp-state';
 import type { KernelEvent } from '../../src/model/kernel';
 
 // Cookies from a small pool (so sets, deletes and re-sets of one key meet), some beyond 2^32.
@@ -65,4 +66,39 @@ test('KernelBirthStore reuses freed entries: many generations of births, each ag
     s.markSeen(none, gen * 100 + 99); // nothing seen: all older than 50 ms go
   }
   assert.equal(s.size, 0);
+});
+
+test('births marked while a pass streams in are attached without lookups; late and unmarked ones still are, gone ones go', () => {
+  const rec = (cookie: number): Buffer => {
+    const b = Buffer.alloc(KERNEL_RECORD_SIZE);
+    b.writeUInt32LE(cookie, 0);
+    b.set([127, 0, 0, 1], 24);
+    b.set([127, 0, 0, 1], 40);
+    b.writeUInt16LE(40000 + cookie, 68);
+    b.writeUInt16LE(80, 70);
+    b[72] = 2;
+    b[73] = TcpStateCode.ESTABLISHED;
+    b[79] = KERNEL_LAYOUT_VERSION;
+    return b;
+  };
+  const ev = (c: number, oldState: KernelEvent['oldState'], newState: KernelEvent['newState']): KernelEvent => ({
+    cookie: String(c), monotonicNs: '0', family: 'IPV4', oldState, newState, localAddress: '127.0.0.1', localPort: 1,
+    remoteAddress: '127.0.0.1', remotePort: 2,
+  });
+  const store = new KernelBirthStore();
+  store.ingest([ev(1, 'CLOSE', 'SYN_SENT'), ev(2, 'LISTEN', 'SYN_RECV'), ev(9, 'CLOSE', 'SYN_SENT')], 100); // 9: gone
+  const table = KernelRecordTable.empty(0, store);
+  table.append(Buffer.concat([rec(1), rec(2), rec(3)]));
+  store.ingest([ev(3, 'CLOSE', 'SYN_SENT')], 200); // stored after its record came by (drained at the pass's end)
+  table.append(rec(4)); // another namespace's pass, appended later
+  // Stored after its record came by, with a clock that stepped back: still found (by lookup).
+  store.ingest([ev(4, 'LISTEN', 'SYN_RECV')], 90);
+  // A later pass (another scan) overwrites the marks of what it saw: those are looked up.
+  const later = KernelRecordTable.empty(0, store);
+  later.append(rec(2));
+  table.attachBirths(store, 300, 150);
+  assert.deepEqual([1, 2, 3, 4, 5].map((c) => table.births.direction(String(c))), [-1, 1, -1, 1, 0]);
+  assert.equal(table.births.get('2')?.transition, 'LISTEN->SYN_RECV');
+  assert.equal(store.get('9'), undefined, 'the birth of a socket no pass saw, stored before the pass, is forgotten');
+  assert.equal(store.size, 4);
 });
