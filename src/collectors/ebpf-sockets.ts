@@ -43,13 +43,13 @@ function sameSocketBytes(a: DataView, ao: number, b: DataView, bo: number): bool
 export class KernelSocketDecoder implements RecordSink {
   // One socket per record, in record order: socket k is record k (chunks come in order).
   private readonly sockets: Socket[] = [];
-  private readonly prev: { table: KernelRecordTable; dv: DataView; sockets: readonly Socket[] } | null;
+  private readonly prev: { table: KernelRecordTable; sockets: readonly Socket[] } | null;
+  /** Where the previous pass's record for the last socket looked up was (see add). */
+  private readonly at = { dv: new DataView(new ArrayBuffer(0)), off: 0 };
+  private nextPrev = -1;
 
   constructor(previous?: PreviousPass | null) {
-    if (previous) {
-      const buf = previous.table.buffer;
-      this.prev = { table: previous.table, dv: new DataView(buf.buffer, buf.byteOffset, buf.byteLength), sockets: previous.recordSockets };
-    } else this.prev = null;
+    this.prev = previous ? { table: previous.table, sockets: previous.recordSockets } : null;
   }
 
   /** Every socket decoded so far, in record order (a PreviousPass's recordSockets). */
@@ -67,8 +67,16 @@ export class KernelSocketDecoder implements RecordSink {
     for (let j = 0, off = 0; j < n; j++, off += KERNEL_RECORD_SIZE) {
       const lo = dv.getUint32(off, true), hi = dv.getUint32(off + 4, true);
       if (prev !== null) {
-        const p = prev.table.recordIndex(lo, hi);
-        if (p >= 0 && p < prev.sockets.length && sameSocketBytes(dv, off, prev.dv, p * KERNEL_RECORD_SIZE)) {
+        // The kernel walks its tables in much the same order each pass: try the record after the
+        // last one found before probing the index.
+        const at = this.at;
+        let p = this.nextPrev;
+        if (p < 0 || p >= prev.sockets.length || (prev.table.recordAt(p, at), at.dv.getUint32(at.off, true) !== lo || at.dv.getUint32(at.off + 4, true) !== hi)) {
+          p = prev.table.recordIndex(lo, hi);
+          if (p >= 0 && p < prev.sockets.length) prev.table.recordAt(p, at);
+        }
+        this.nextPrev = p < 0 ? -1 : p + 1;
+        if (p >= 0 && p < prev.sockets.length && sameSocketBytes(dv, off, at.dv, at.off)) {
           this.sockets.push(prev.sockets[p]);
           continue;
         }

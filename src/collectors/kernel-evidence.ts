@@ -161,6 +161,8 @@ export class KernelRecordTable implements KernelRecordIndex {
   /** Records appended so far. */
   private n = 0;
   private chunks: Buffer[] = [];
+  /** The chunks as appended, with the index of each one's first record (see recordChunk). */
+  private readonly appended: Array<{ first: number; dv: DataView }> = [];
   /** Per record: birth transition code (see KernelBirthStore), 0 for none; null until attachBirths. */
   private birthCodes: Uint8Array | null = null;
   private birthAt: Float64Array | null = null;
@@ -282,6 +284,7 @@ export class KernelRecordTable implements KernelRecordIndex {
     }
     this.n += m;
     this.chunks.push(chunk);
+    this.appended.push({ first: this.n - m, dv });
   }
 
   get size(): number {
@@ -292,6 +295,23 @@ export class KernelRecordTable implements KernelRecordIndex {
   // is a string compare, not a parse and a probe.
   private lastCookie = '';
   private lastIndex = -1;
+
+  /**
+   * The appended chunk holding record `i`, as a DataView and the record's byte offset in it, for
+   * reading records without concatenating the pass into one buffer. `out` is filled and returned.
+   */
+  recordAt(i: number, out: { dv: DataView; off: number }): { dv: DataView; off: number } {
+    const a = this.appended;
+    let lo = 0, hi = a.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (a[mid].first <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    out.dv = a[lo].dv;
+    out.off = (i - a[lo].first) * KERNEL_RECORD_SIZE;
+    return out;
+  }
 
   private indexOf(cookie: string): number {
     if (cookie === this.lastCookie) return this.lastIndex;

@@ -178,6 +178,9 @@ describe('socketsFromKernelTable (the iterator pass as the socket list)', () => 
     assert.equal(byId(second, '15').localPort, 40003);
     // Every socket equals what a decoder without a previous pass makes of the same records.
     assert.deepEqual(second.sockets, decode(order).sockets);
+    // The same records in the same order again (found by position, not by the index): all reused.
+    const third = decode(order, second);
+    third.sockets.forEach((s, k) => assert.equal(s, second.sockets[k], `socket ${s.id} again`));
   });
 });
 
