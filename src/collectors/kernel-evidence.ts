@@ -623,21 +623,7 @@ export class KernelBirthStore {
     return { transitions, seenAt, count };
   }
 
-  /** Refreshes the cookies an iteration saw and forgets those unseen for maxAgeMs. */
-  markSeen(seen: Iterable<string> | CookieLookup, now: number): void {
-    if ('recordIndex' in seen) {
-      // Walk the (usually much smaller) store and ask the index, not the other way round.
-      for (let e = 0; e < this.top; e++) {
-        if (this.transition[e] !== 0 && seen.recordIndex(this.lo[e], this.hi[e]) >= 0) this.lastSeen[e] = now;
-      }
-    } else {
-      for (const c of seen) {
-        const e = cookieWords(c, this.words) ? this.index.get(this.words.lo, this.words.hi) : -1;
-        if (e >= 0) this.lastSeen[e] = now;
-      }
-    }
-    for (let e = 0; e < this.top; e++) if (this.transition[e] !== 0 && now - this.lastSeen[e] > this.maxAgeMs) this.remove(e);
-  }
+
 }
 
 /** Receives each chunk of a streamed pass after the table indexed it (records first..). */

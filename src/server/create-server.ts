@@ -15,6 +15,7 @@ import { assertSafeBind } from './bind-policy';
 import { formatError } from './errors';
 import { registerMetrics } from './metrics';
 import { openApiDocument } from './openapi';
+import { sendPagedQuery } from './graphql-paging';
 import { registerRest } from './rest';
 import { tcpdirSchema } from './schema';
 import { VERSION } from './version';
@@ -126,6 +127,11 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0].slice(0, 100)}`, parameter: null } });
   });
 
+  // Big `connections` answers over GraphQL leave page by page, as REST lists do (graphql-paging.ts).
+  app.addHook('preHandler', async (req, reply) => {
+    if (req.method !== 'POST' || req.routeOptions.url !== '/graphql') return;
+    if (await sendPagedQuery(req.body, apollo, requestContext(service), reply)) return reply;
+  });
   await app.register(fastifyApollo(apollo), { context: async () => requestContext(service) });
   registerRest(app, apollo, service);
   registerMetrics(app, service);

@@ -5,6 +5,7 @@ import { TCP_STATES } from '../model';
 import { requestContext, type RequestContext } from '../resolvers';
 import { InputError, type TcpdirService } from '../service';
 import { DOCUMENTS, type DocumentName } from './documents';
+import { jsonPages, PAGE_ROWS } from './paging';
 import { parseParams, type ParamSpec } from './rest-params';
 
 const DIRECTIONS = ['INBOUND', 'OUTBOUND', 'UNKNOWN'] as const;
@@ -32,12 +33,8 @@ export interface RestRoute {
   paged?: boolean;
 }
 
-/**
- * Rows per GraphQL execution when a REST list answer is streamed. A 100k-row answer built in one
- * execution held the whole result tree, then its JSON, then the reply (GBs for tens of MB of
- * JSON); page by page only one page is alive at a time, and the first rows leave at once.
- */
-export const REST_PAGE = 1000;
+/** Rows per GraphQL execution when a REST list answer is streamed (see paging.ts). */
+export const REST_PAGE = PAGE_ROWS;
 
 export const REST_ROUTES: readonly RestRoute[] = [
   { path: '/api/v1/connections', document: 'connections', params: { ...FILTER, limit: { type: 'int' }, offset: { type: 'int' } }, summary: 'Connections with their verdicts, filtered and paged.', paged: true },
@@ -99,22 +96,14 @@ export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestC
         const first = data?.[route.document] as unknown[];
         if (first.length < REST_PAGE) return first;
         const field = route.document;
-        const pages = async function* (): AsyncGenerator<string> {
-          yield `[${first.map((r) => JSON.stringify(r)).join(',')}`;
-          for (let got = first.length; got < limit; ) {
-            const size = Math.min(REST_PAGE, limit - got);
-            const r = await run({ ...variables, limit: size, offset: offset + got });
-            if (r.body.kind !== 'single' || r.body.singleResult.errors?.length) {
-              // Headers are gone: end the body early (invalid JSON) rather than pretend it is whole.
-              throw new Error(`page at offset ${offset + got} failed: ${JSON.stringify(r.body.kind === 'single' ? r.body.singleResult.errors : r.body.kind)}`);
-            }
-            const rows = r.body.singleResult.data?.[field] as unknown[];
-            if (rows.length > 0) yield `,${rows.map((x) => JSON.stringify(x)).join(',')}`;
-            got += rows.length;
-            if (rows.length < size) break;
+        const runPage = async (size: number, at: number): Promise<unknown[]> => {
+          const r = await run({ ...variables, limit: size, offset: at });
+          if (r.body.kind !== 'single' || r.body.singleResult.errors?.length) {
+            throw new Error(`page at offset ${at} failed: ${JSON.stringify(r.body.kind === 'single' ? r.body.singleResult.errors : r.body.kind)}`);
           }
-          yield ']';
+          return r.body.singleResult.data?.[field] as unknown[];
         };
+        const pages = () => jsonPages(first, runPage, limit, offset);
         return reply.type('application/json; charset=utf-8').send(Readable.from(pages()));
       }
       const value = data?.[route.document];

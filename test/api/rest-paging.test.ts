@@ -1,6 +1,7 @@
-// Large REST list answers are streamed page by page (REST_PAGE rows per GraphQL execution, all on
-// one pinned snapshot) instead of being built whole: the rows must be exactly those of the same
-// document run once through /graphql, in the same order, with no row twice.
+// Large REST list answers, and GraphQL requests made of one big `connections` field, are streamed
+// page by page (REST_PAGE rows per GraphQL execution, all on one pinned snapshot) instead of being
+// built whole: the rows must be exactly those of the same document run once, in the same order,
+// with no row twice.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -17,7 +18,7 @@ after(() => {
   listener?.close();
 });
 
-test('a REST answer longer than one page streams the same rows as one GraphQL execution', { timeout: 60_000 }, async () => {
+test('a REST or GraphQL answer longer than one page streams the same rows as one GraphQL execution', { timeout: 60_000 }, async () => {
   listener = net.createServer((s) => keep.push(s));
   listener.listen({ port: 0, host: '127.0.0.1', backlog: 2048 });
   await once(listener, 'listening');
@@ -36,10 +37,25 @@ test('a REST answer longer than one page streams the same rows as one GraphQL ex
   const s = await createServer({ logLevel: 'silent', maxAgeMs: 60_000, allNamespaces: false });
   try {
     const variables = { port, limit: 100_000, offset: 0 };
-    const g = await request(s.server).post('/graphql').send({ query: DOCUMENTS.connections, variables }).expect(200);
+    // Two top-level fields: not streamed (only a lone `connections` field is), one execution.
+    const once = `${DOCUMENTS.connections.slice(0, -1)} connectionCount(port: $port) }`;
+    const g = await request(s.server).post('/graphql').send({ query: once, variables }).expect(200);
     assert.equal(g.body.errors, undefined);
     const whole = g.body.data.connections as Array<{ id: string }>;
     assert.equal(whole.length, pairs * 2, 'GraphQL lists every connection on the port');
+    assert.equal(g.body.data.connectionCount, whole.length);
+
+    // The same document alone is streamed page by page, and answers the same.
+    const gs = await request(s.server).post('/graphql').send({ query: DOCUMENTS.connections, variables }).expect(200);
+    assert.match(gs.headers['content-type'], /application\/json/);
+    assert.deepEqual(gs.body, { data: { connections: whole } }, 'streamed GraphQL pages == one execution');
+    // Literal arguments and an alias; limit and offset across page boundaries.
+    const lit = await request(s.server).post('/graphql')
+      .send({ query: `{ rows: connections(port: ${port}, limit: ${REST_PAGE + 7}, offset: ${REST_PAGE - 3}) { id } }` }).expect(200);
+    assert.deepEqual(lit.body, { data: { rows: whole.slice(REST_PAGE - 3, 2 * REST_PAGE + 4).map((c) => ({ id: c.id })) } });
+    // Bad values still get GraphQL's own errors, with a code.
+    const tooMany = await request(s.server).post('/graphql').send({ query: DOCUMENTS.connections, variables: { port, limit: 100_001 } });
+    assert.ok(tooMany.body.errors?.[0]?.extensions?.code, JSON.stringify(tooMany.body));
 
     const r = await request(s.server).get(`/api/v1/connections?port=${port}&limit=100000`).expect(200);
     assert.match(r.headers['content-type'], /application\/json/);

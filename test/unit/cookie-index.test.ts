@@ -63,7 +63,7 @@ test('KernelBirthStore reuses freed entries: many generations of births, each ag
     assert.equal(s.get(String(base + 1))?.direction, 'OUTBOUND');
     assert.equal(s.get(String(base + 2))?.transition, 'LISTEN->SYN_RECV');
     assert.equal(s.get(String(base - 999)), undefined);
-    s.markSeen(none, gen * 100 + 99); // nothing seen: all older than 50 ms go
+    s.settle(none, 0, gen * 100 + 99, -Infinity); // nothing seen: all older than 50 ms go
   }
   assert.equal(s.size, 0);
 });

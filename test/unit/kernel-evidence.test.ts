@@ -343,11 +343,13 @@ describe('KernelBirthStore', () => {
     // A socket that listened, closed, then connected out: the later handshake wins.
     s.ingest([ev('2', 'ESTABLISHED', 'CLOSE'), ev('2', 'CLOSE', 'SYN_SENT')], 10);
     assert.equal(s.get('2')?.direction, 'OUTBOUND');
-    s.markSeen(['1'], 900);
-    s.markSeen([], 1500);
+    const saw1 = KernelRecordTable.from([recordBytes({ cookie: 1n, saddr: [127, 0, 0, 1], daddr: [127, 0, 0, 1], sport: 1, dport: 2, state: 'ESTABLISHED' })]);
+    const none = KernelRecordTable.empty();
+    s.settle(saw1, 1, 900, -Infinity); // only ageing: nothing counts as gone by birth time
+    s.settle(none, 0, 1500, -Infinity);
     assert.equal(s.get('1')?.direction, 'OUTBOUND');
     assert.equal(s.get('3'), undefined);
-    s.markSeen([], 2000);
+    s.settle(none, 0, 2000, -Infinity);
     assert.equal(s.size, 0);
   });
 

@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parse } from 'graphql';
+import { DOCUMENTS } from '../../src/server/documents';
+import { LIMIT_VAR, OFFSET_VAR, planPagedQuery } from '../../src/server/graphql-paging';
+
+test('planPagedQuery takes a lone big `connections` field and leaves everything else to Apollo', () => {
+  const plan = planPagedQuery({ query: DOCUMENTS.connections, variables: { port: 80, limit: 50_000, offset: 10 } });
+  assert.ok(plan);
+  assert.deepEqual([plan.key, plan.limit, plan.offset, plan.operationName], ['connections', 50_000, 10, 'Connections']);
+  const op = parse(plan.query).definitions[0];
+  assert.ok(op.kind === 'OperationDefinition');
+  // $limit and $offset only fed the paged arguments: their definitions go (validation rejects unused ones).
+  assert.deepEqual(op.variableDefinitions?.map((d) => d.variable.name.value).filter((n) => /imit|ffset/.test(n)), [LIMIT_VAR, OFFSET_VAR]);
+  assert.match(plan.query, /port: \$port/);
+
+  const lit = planPagedQuery({ query: '{ rows: connections(minConfidence: 0.9, limit: 2000) { id } }' });
+  assert.deepEqual([lit?.key, lit?.limit, lit?.offset], ['rows', 2000, 0]);
+  const dflt = planPagedQuery({ query: 'query Q($n: Int = 3000) { connections(limit: $n) { id } }' });
+  assert.equal(dflt?.limit, 3000);
+
+  for (const [why, body] of [
+    ['default limit (one page)', { query: '{ connections { id } }' }],
+    ['two fields', { query: '{ connections(limit: 5000) { id } host { netns } }' }],
+    ['above the maximum', { query: '{ connections(limit: 100001) { id } }' }],
+    ['negative offset', { query: '{ connections(limit: 5000, offset: -1) { id } }' }],
+    ['null limit', { query: '{ connections(limit: null) { id } }' }],
+    ['wrong type', { query: '{ connections(limit: "5000") { id } }' }],
+    ['syntax error', { query: '{ connections(limit: 5000 { id } }' }],
+    ['mutation', { query: 'mutation { connections(limit: 5000) { id } }' }],
+    ['another field', { query: '{ listeners { id } }' }],
+    ['a directive', { query: '{ connections(limit: 5000) @include(if: true) { id } }' }],
+    ['two operations, none named', { query: 'query A { connections(limit: 5000) { id } } query B { host { netns } }' }],
+    ['not an object', 'query'],
+    ['variables not an object', { query: DOCUMENTS.connections, variables: [1] }],
+  ] as const) {
+    assert.equal(planPagedQuery(body), null, why);
+  }
+  const named = planPagedQuery({ query: 'query A { connections(limit: 5000) { id } } query B { host { netns } }', operationName: 'A' });
+  assert.equal(named?.operationName, 'A');
+});
