@@ -36,12 +36,9 @@ export function planPagedQuery(body: unknown): PagedQuery | null {
   if (typeof query !== 'string' || (operationName != null && typeof operationName !== 'string')) return null;
   if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return null;
   const vars = (variables ?? {}) as Record<string, unknown>;
-  let doc: DocumentNode;
-  try {
-    doc = parse(query);
-  } catch {
-    return null;
-  }
+  if (!query.includes('connections')) return null;
+  const doc = parsed(query);
+  if (doc === null) return null;
   const ops = doc.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops.length === 1 ? ops[0] : undefined;
   if (!op || op.operation !== 'query' || op.selectionSet.selections.length !== 1) return null;
