@@ -77,6 +77,24 @@ export function planPagedQuery(body: unknown): PagedQuery | null {
   };
 }
 
+// Parsed documents by text: clients send the same few queries again and again, and this runs
+// before Apollo (which keeps its own parsed copies) on every POST. Bounded: cleared when full.
+const parseCache = new Map<string, DocumentNode | null>();
+
+function parsed(query: string): DocumentNode | null {
+  let doc = parseCache.get(query);
+  if (doc === undefined) {
+    try {
+      doc = parse(query);
+    } catch {
+      doc = null;
+    }
+    if (parseCache.size >= 256) parseCache.clear();
+    parseCache.set(query, doc);
+  }
+  return doc;
+}
+
 /**
  * The integer value of an argument: a literal, or a variable's value or declared default; `dflt`
  * when the argument is absent; null for anything else (null, a wrong type: Apollo reports those).
