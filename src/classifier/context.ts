@@ -87,10 +87,10 @@ export function sharerCount(ctx: Context, conn: Socket): number {
 
 /** The connection with this 4-tuple (IPv4 and IPv4-mapped text are interchangeable), or null. */
 export function findByTuple(ctx: Context, la: string, lp: number, ra: string, rp: number, netns?: string | null): Socket | null {
+  const t = endpointTables(ctx); // first: it is what gives the addresses their ids
   const l = lookupEndpoint(ctx, la, lp);
   const r = lookupEndpoint(ctx, ra, rp);
   if (l < 0 || r < 0) return null;
-  const t = endpointTables(ctx);
   for (const [ns, n] of ctx.nsIndex) {
     if (netns !== undefined && ns !== netns) continue;
     const i = t.byTuple[n].get(l, r);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classify } from '../../src/classifier';
+import { buildContext, classify, findByTuple } from '../../src/classifier';
 import { kernelBirthIndex, kernelRecordIndex, type Verdict } from '../../src/model';
 import { listen, snap, sock } from '../helpers/fake-snapshot';
 
@@ -210,4 +210,14 @@ test('a local pair whose listener is gone, with only port hints either side, sta
   const live = classify(snap([listen('127.0.0.1', 41000), srv, cli]));
   assert.deepEqual([verdictOf(live, srv.id).direction, verdictOf(live, srv.id).certain], ['INBOUND', true]);
   assert.ok(!rules(verdictOf(live, srv.id)).includes('listener-gone'));
+});
+
+test('findByTuple finds a connection in a fresh context, before any rule built the endpoint tables', () => {
+  // With kernel evidence every connection can be settled without the tables: the verdict lookup
+  // (REST /api/v1/verdict, Query.verdict) must not depend on a rule having built them.
+  const c = sock({ localAddress: '127.0.0.1', localPort: 41000, remoteAddress: '127.0.0.1', remotePort: 5555 });
+  const ctx = buildContext(snap([c]));
+  assert.equal(findByTuple(ctx, '127.0.0.1', 41000, '127.0.0.1', 5555), c);
+  assert.equal(findByTuple(ctx, '::ffff:127.0.0.1', 41000, '127.0.0.1', 5555), c, 'IPv4-mapped text finds it too');
+  assert.equal(findByTuple(ctx, '127.0.0.1', 5555, '127.0.0.1', 41000), null);
 });
