@@ -22,16 +22,22 @@ export class CookieIndex {
     this.mask = cap - 1;
   }
 
-  /** The value of cookie (lo, hi), or -1. */
-  get(lo: number, hi: number): number {
+  /** The slot holding cookie (lo, hi), or -1. */
+  private slotOf(lo: number, hi: number): number {
     const keys = this.keys, vals = this.vals;
     let k = cookieHash(lo, hi) & this.mask;
     for (;;) {
       const v = vals[k];
       if (v === EMPTY) return -1;
-      if (v !== GONE && keys[2 * k] === lo && keys[2 * k + 1] === hi) return v;
+      if (v !== GONE && keys[2 * k] === lo && keys[2 * k + 1] === hi) return k;
       k = (k + 1) & this.mask;
     }
+  }
+
+  /** The value of cookie (lo, hi), or -1. */
+  get(lo: number, hi: number): number {
+    const k = this.slotOf(lo, hi);
+    return k < 0 ? -1 : this.vals[k];
   }
 
   /** Sets the value of cookie (lo, hi); returns the previous value, or -1 when it is new. */
@@ -62,18 +68,12 @@ export class CookieIndex {
 
   /** Removes cookie (lo, hi); returns its value, or -1 when it was not there. */
   delete(lo: number, hi: number): number {
-    const keys = this.keys, vals = this.vals;
-    let k = cookieHash(lo, hi) & this.mask;
-    for (;;) {
-      const v = vals[k];
-      if (v === EMPTY) return -1;
-      if (v !== GONE && keys[2 * k] === lo && keys[2 * k + 1] === hi) {
-        vals[k] = GONE;
-        this.size--;
-        return v;
-      }
-      k = (k + 1) & this.mask;
-    }
+    const k = this.slotOf(lo, hi);
+    if (k < 0) return -1;
+    const v = this.vals[k];
+    this.vals[k] = GONE;
+    this.size--;
+    return v;
   }
 
   /** Grows when half full of keys, else only sweeps the tombstones out. */

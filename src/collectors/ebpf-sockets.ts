@@ -43,13 +43,13 @@ function sameSocketBytes(a: DataView, ao: number, b: DataView, bo: number): bool
 export class KernelSocketDecoder implements RecordSink {
   // One socket per record, in record order: socket k is record k (chunks come in order).
   private readonly sockets: Socket[] = [];
-  private readonly prev: { table: KernelRecordTable; sockets: readonly Socket[] } | null;
+  private readonly prev: PreviousPass | null;
   /** Where the previous pass's record for the last socket looked up was (see add). */
   private readonly at = { dv: new DataView(new ArrayBuffer(0)), off: 0 };
   private nextPrev = -1;
 
   constructor(previous?: PreviousPass | null) {
-    this.prev = previous ? { table: previous.table, sockets: previous.recordSockets } : null;
+    this.prev = previous ?? null;
   }
 
   /** Every socket decoded so far, in record order (a PreviousPass's recordSockets). */
@@ -71,13 +71,13 @@ export class KernelSocketDecoder implements RecordSink {
         // last one found before probing the index.
         const at = this.at;
         let p = this.nextPrev;
-        if (p < 0 || p >= prev.sockets.length || (prev.table.recordAt(p, at), at.dv.getUint32(at.off, true) !== lo || at.dv.getUint32(at.off + 4, true) !== hi)) {
+        if (p < 0 || p >= prev.recordSockets.length || (prev.table.recordAt(p, at), at.dv.getUint32(at.off, true) !== lo || at.dv.getUint32(at.off + 4, true) !== hi)) {
           p = prev.table.recordIndex(lo, hi);
-          if (p >= 0 && p < prev.sockets.length) prev.table.recordAt(p, at);
+          if (p >= 0 && p < prev.recordSockets.length) prev.table.recordAt(p, at);
         }
         this.nextPrev = p < 0 ? -1 : p + 1;
-        if (p >= 0 && p < prev.sockets.length && sameSocketBytes(dv, off, at.dv, at.off)) {
-          this.sockets.push(prev.sockets[p]);
+        if (p >= 0 && p < prev.recordSockets.length && sameSocketBytes(dv, off, at.dv, at.off)) {
+          this.sockets.push(prev.recordSockets[p]);
           continue;
         }
       }

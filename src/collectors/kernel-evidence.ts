@@ -160,13 +160,15 @@ export class KernelRecordTable implements KernelRecordIndex {
   private readonly index: CookieIndex;
   /** Records appended so far. */
   private n = 0;
-  private chunks: Buffer[] = [];
-  /** The chunks as appended, with the index of each one's first record (see recordChunk). */
-  private readonly appended: Array<{ first: number; dv: DataView }> = [];
+  /** The records as appended (or, once `buffer` was asked for, as one chunk), each chunk with the
+   * index of its first record (see recordAt). */
+  private chunks: Array<{ first: number; buf: Buffer; dv: DataView }> = [];
   /** Per record: birth transition code (see KernelBirthStore), 0 for none; null until attachBirths. */
   private birthCodes: Uint8Array | null = null;
   private birthAt: Float64Array | null = null;
   private birthCount = 0;
+  /** The birth store append() marks records in, and this table's pass number there. */
+  private marking: { store: KernelBirthStore; pass: number } | null = null;
   private readonly words = { lo: 0, hi: 0 };
   // One scratch input for kernelDirection, refilled per record: no object per record.
   private readonly input: { -readonly [K in keyof KernelDirectionInput]: KernelDirectionInput[K] } = {
@@ -184,12 +186,11 @@ export class KernelRecordTable implements KernelRecordIndex {
       },
       get: (cookie) => {
         const i = this.birthIndexOf(cookie);
-        const t = i < 0 ? 0 : this.birthCodes![i];
-        return t === 0 ? undefined : { direction: birthDirectionOf(t) > 0 ? 'INBOUND' : 'OUTBOUND', transition: transitionText(t), seenAt: this.birthAt![i] };
+        return i < 0 || this.birthCodes![i] === 0 ? undefined : birthOf(this.birthCodes![i], this.birthAt![i]);
       },
       direction: (cookie) => {
         const i = this.birthIndexOf(cookie);
-        return i < 0 ? 0 : birthDirectionOf(this.birthCodes![i]);
+        return i < 0 ? 0 : BIRTH_DIRECTION[this.birthCodes![i]];
       },
     };
   }
@@ -204,9 +205,6 @@ export class KernelRecordTable implements KernelRecordIndex {
     if (births) t.marking = { store: births, pass: births.beginPass() };
     return t;
   }
-
-  /** The birth store append() marks records in, and this table's pass number there. */
-  private marking: { store: KernelBirthStore; pass: number } | null = null;
 
   /** Indexes iterator passes (e.g. the own namespace's and every entered one's). Later records
    * with the same cookie win. Throws KernelDecodeError on a malformed buffer. */
@@ -226,8 +224,11 @@ export class KernelRecordTable implements KernelRecordIndex {
 
   /** Every record appended, as one buffer (record i at i * KERNEL_RECORD_SIZE). */
   get buffer(): Buffer {
-    if (this.chunks.length !== 1) this.chunks = [this.chunks.length === 0 ? Buffer.alloc(0) : Buffer.concat(this.chunks)];
-    return this.chunks[0];
+    if (this.chunks.length !== 1) {
+      const buf = this.chunks.length === 0 ? Buffer.alloc(0) : Buffer.concat(this.chunks.map((c) => c.buf));
+      this.chunks = [{ first: 0, buf, dv: new DataView(buf.buffer, buf.byteOffset, buf.byteLength) }];
+    }
+    return this.chunks[0].buf;
   }
 
   /**
@@ -282,26 +283,20 @@ export class KernelRecordTable implements KernelRecordIndex {
       this.index.set(lo, hi, i);
       if (marking !== null) marking.store.mark(lo, hi, i, marking.pass);
     }
+    this.chunks.push({ first: this.n, buf: chunk, dv });
     this.n += m;
-    this.chunks.push(chunk);
-    this.appended.push({ first: this.n - m, dv });
   }
 
   get size(): number {
     return this.index.size;
   }
 
-  // The classifier asks births.direction and then direction for one cookie: the second lookup
-  // is a string compare, not a parse and a probe.
-  private lastCookie = '';
-  private lastIndex = -1;
-
   /**
    * The appended chunk holding record `i`, as a DataView and the record's byte offset in it, for
    * reading records without concatenating the pass into one buffer. `out` is filled and returned.
    */
   recordAt(i: number, out: { dv: DataView; off: number }): { dv: DataView; off: number } {
-    const a = this.appended;
+    const a = this.chunks;
     let lo = 0, hi = a.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
@@ -312,6 +307,11 @@ export class KernelRecordTable implements KernelRecordIndex {
     out.off = (i - a[lo].first) * KERNEL_RECORD_SIZE;
     return out;
   }
+
+  // The classifier asks births.direction and then direction for one cookie: the second lookup
+  // is a string compare, not a parse and a probe.
+  private lastCookie = '';
+  private lastIndex = -1;
 
   private indexOf(cookie: string): number {
     if (cookie === this.lastCookie) return this.lastIndex;
@@ -428,13 +428,9 @@ for (let o = 1; o < TCP_STATES.length; o++) {
 }
 const SYN_RECV_TO_ESTABLISHED = (TcpStateCode.SYN_RECV << 4) | TcpStateCode.ESTABLISHED;
 
-/** +1 inbound, -1 outbound, 0 when the transition code says nothing of a birth. */
-function birthDirectionOf(transition: number): number {
-  return BIRTH_DIRECTION[transition];
-}
-
-function transitionText(transition: number): string {
-  return TRANSITION_TEXT[transition];
+/** The birth a (birth-revealing) transition code tells of, stored at `seenAt`. */
+function birthOf(transition: number, seenAt: number): KernelBirth {
+  return { direction: BIRTH_DIRECTION[transition] > 0 ? 'INBOUND' : 'OUTBOUND', transition: TRANSITION_TEXT[transition], seenAt };
 }
 
 /** Something that knows which cookies an iteration saw (a KernelRecordTable). */
@@ -571,22 +567,12 @@ export class KernelBirthStore {
 
   get(cookie: string): KernelBirth | undefined {
     const e = cookieWords(cookie, this.words) ? this.index.get(this.words.lo, this.words.hi) : -1;
-    return e < 0 ? undefined : this.birthAt(e);
-  }
-
-  private birthAt(e: number): KernelBirth {
-    const t = this.transition[e];
-    return { direction: BIRTH_DIRECTION[t] > 0 ? 'INBOUND' : 'OUTBOUND', transition: TRANSITION_TEXT[t], seenAt: this.seenAt[e] };
+    return e < 0 ? undefined : birthOf(this.transition[e], this.seenAt[e]);
   }
 
   /** Every stored birth, by decimal cookie (copies). */
   *entries(): IterableIterator<[string, KernelBirth]> {
-    for (let e = 0; e < this.top; e++) if (this.transition[e] !== 0) yield [cookieText(this.lo[e], this.hi[e]), this.birthAt(e)];
-  }
-
-  /** Calls `fn` with every stored birth's cookie words, transition code and ingest time. */
-  forEachBirth(fn: (lo: number, hi: number, transition: number, seenAt: number) => void): void {
-    for (let e = 0; e < this.top; e++) if (this.transition[e] !== 0) fn(this.lo[e], this.hi[e], this.transition[e], this.seenAt[e]);
+    for (let e = 0; e < this.top; e++) if (this.transition[e] !== 0) yield [cookieText(this.lo[e], this.hi[e]), birthOf(this.transition[e], this.seenAt[e])];
   }
 
   /**
@@ -622,8 +608,6 @@ export class KernelBirthStore {
     }
     return { transitions, seenAt, count };
   }
-
-
 }
 
 /** Receives each chunk of a streamed pass after the table indexed it (records first..). */

@@ -103,8 +103,7 @@ export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestC
           }
           return r.body.singleResult.data?.[field] as unknown[];
         };
-        const pages = () => jsonPages(first, runPage, limit, offset);
-        return reply.type('application/json; charset=utf-8').send(Readable.from(pages()));
+        return reply.type('application/json; charset=utf-8').send(Readable.from(jsonPages(first, runPage, limit, offset)));
       }
       const value = data?.[route.document];
       if (value === null && route.notFound) return reply.code(404).send({ error: { code: 'NOT_FOUND', message: route.notFound, parameter: null } });

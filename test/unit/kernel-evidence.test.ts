@@ -408,6 +408,22 @@ function find(records: KernelRecord[], k: { family: string; localPort: number; r
     (!k.state || r.state === k.state));
 }
 
+/** A listener on 127.0.0.1 keeping what it accepts; close() ends both. */
+async function localServer(): Promise<{ accepted: net.Socket[]; port: number; close: () => void }> {
+  const accepted: net.Socket[] = [];
+  const server = net.createServer((s) => accepted.push(s));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    accepted,
+    port: (server.address() as net.AddressInfo).port,
+    close: () => {
+      for (const s of accepted) s.destroy();
+      server.close();
+    },
+  };
+}
+
 describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON && 'python3 not found') }, () => {
   let child: ChildProcessWithoutNullStreams;
   let known: Known[] = [];
@@ -485,11 +501,7 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
 
   it('records how sockets were born from the state-change tracepoint', async () => {
     if (!source!.stats()) assert.fail('stats() returned null on an open source');
-    const server = net.createServer((s) => accepted.push(s));
-    const accepted: net.Socket[] = [];
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const port = (server.address() as net.AddressInfo).port;
+    const { accepted, port, close } = await localServer();
     const client = net.connect(port, '127.0.0.1');
     await once(client, 'connect');
     while (accepted.length === 0) await new Promise((r) => setTimeout(r, 5));
@@ -513,16 +525,11 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
       assert.deepEqual(source!.stats()?.kernelDrops, 0);
     } finally {
       client.destroy();
-      for (const s of accepted) s.destroy();
-      server.close();
+      close();
     }
   });
   it('an iterator pass flushes the ring buffer: births of sockets it saw are there at once, not 100 ms later', async () => {
-    const server = net.createServer((s) => accepted.push(s));
-    const accepted: net.Socket[] = [];
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const port = (server.address() as net.AddressInfo).port;
+    const { accepted, port, close } = await localServer();
     try {
       // Several rounds: without the flush a birth waits in the ring buffer until the reader's
       // next 100 ms wake-up, so a pass made right after connect() would miss it nearly always.
@@ -538,17 +545,12 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
         client.destroy();
       }
     } finally {
-      for (const s of accepted) s.destroy();
-      server.close();
+      close();
     }
   });
 
   it('codeAt (by position in the pass) says what the cookie lookups say, and only for the pass\'s own objects', async () => {
-    const server = net.createServer((s) => accepted.push(s));
-    const accepted: net.Socket[] = [];
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const port = (server.address() as net.AddressInfo).port;
+    const { accepted, port, close } = await localServer();
     const clients = await Promise.all(Array.from({ length: 20 }, async () => {
       const c = net.connect(port, '127.0.0.1');
       await once(c, 'connect');
@@ -576,8 +578,7 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
       assert.equal(pass.table.codeAt(pass.sockets.length, pass.sockets[0]), undefined);
     } finally {
       for (const c of clients) c.destroy();
-      for (const s of accepted) s.destroy();
-      server.close();
+      close();
     }
   });
 });
