@@ -12,11 +12,11 @@
 #define TCPDIR_F_SHARES_LISTENER   0x02 /* bucket also held by a listener seen earlier in this pass */
 #define TCPDIR_F_TW_CONNECT_BIND   0x04 /* TIME_WAIT: tw_connect_bind set */
 #define TCPDIR_F_TW_CB_KNOWN       0x08 /* this kernel has tw_connect_bind */
-#define TCPDIR_F_HAS_BUCKET2       0x10 /* bhash2 bucket present (tb2_fastreuse valid) */
+#define TCPDIR_F_HAS_BUCKET2       0x10 /* no longer set: the bhash2 bucket is not read */
 
 /* 96 bytes, one per socket, written by the iter/tcp program. With rqueue/wqueue/v6only (v2) it
- * carries every field tcpdir reads from sock_diag except timers and tcp_info, so a pass can
- * serve as the socket list itself. */
+ * carries every field tcpdir uses from sock_diag except timers and tcp_info, so a pass can
+ * serve as the socket list itself (queues of listeners only: nothing uses a connection's). */
 struct tcpdir_sock_rec {
 	__u64 cookie;            /*  0 */
 	__u64 listener_cookie;   /*  8: request socket: its listener; else 0 */
@@ -34,10 +34,10 @@ struct tcpdir_sock_rec {
 	__u8  flags;             /* 75: TCPDIR_F_* */
 	__s8  fastreuse;         /* 76: bind bucket fastreuse (-1: port chosen by connect) */
 	__s8  fastreuseport;     /* 77 */
-	__s8  tb2_fastreuse;     /* 78 */
+	__s8  tb2_fastreuse;     /* 78: not read (0): nothing used it, and it cost a cache miss per socket */
 	__u8  version;           /* 79: TCPDIR_RECORD_VERSION */
-	__u32 rqueue;            /* 80: as sock_diag: LISTEN: accept queue length; else unread bytes */
-	__u32 wqueue;            /* 84: LISTEN: accept backlog; else unacknowledged bytes */
+	__u32 rqueue;            /* 80: as sock_diag: LISTEN: accept queue length; else 0 (not read) */
+	__u32 wqueue;            /* 84: LISTEN: accept backlog; else 0 (not read) */
 	__u8  v6only;            /* 88: AF_INET6 full sockets: IPV6_V6ONLY 0/1; else 255 */
 	__u8  pad[7];            /* 89 */
 };

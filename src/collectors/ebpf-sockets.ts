@@ -31,7 +31,8 @@ function sameSocketBytes(a: DataView, ao: number, b: DataView, bo: number): bool
  * Decodes the records of an iterator pass into Sockets, chunk by chunk as a streamed pass
  * arrives (a RecordSink for KernelEvidenceSource.scan), as sock_diag would list them: request
  * sockets as SYN_RECV with no owner, v6only for IPv6 listeners only. What the iterator does not
- * read: timers (timer is 3 for TIME_WAIT, else 0; retrans and expiresMs 0) and tcp_info.
+ * read: timers (timer is 3 for TIME_WAIT, else 0; retrans and expiresMs 0), tcp_info, and the
+ * queues of connections (0; a listener's are read).
  * Chunks must already be validated (the table's append does that before the sink sees them).
  *
  * Given the previous pass, a socket whose record bytes did not change is that pass's Socket

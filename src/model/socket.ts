@@ -34,9 +34,10 @@ export interface Socket {
   timer: number;
   retrans: number;
   expiresMs: number;
-  /** LISTEN: accept-queue length; otherwise unread bytes. */
+  /** LISTEN: accept-queue length; otherwise unread bytes (0 from the eBPF source, which reads
+   * listeners' queues only: nothing uses a connection's, and reading them slowed every pass). */
   rqueue: number;
-  /** LISTEN: accept backlog; otherwise unacknowledged bytes. */
+  /** LISTEN: accept backlog; otherwise unacknowledged bytes (0 from the eBPF source, as rqueue). */
   wqueue: number;
   /** IPv6 listeners only: INET_DIAG_SKV6ONLY; null when not reported. */
   v6only: boolean | null;
