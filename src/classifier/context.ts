@@ -1,8 +1,10 @@
 import { isLoopback, unmapIPv4, type HostFacts, type PortRange, type Snapshot, type Socket } from '../model';
 
 /**
- * Indexes over one snapshot, built once and shared by every rule. The endpoint tables are built
- * on first use: with kernel evidence most connections are settled before any rule needs them.
+ * Indexes over one snapshot, built once and shared by every rule. What only some connections need
+ * is built on first use, and only for the local ports asked about: with kernel evidence most
+ * connections are settled before any rule runs, and the few left (say, TIME_WAIT sockets of a
+ * closed listener) should not cost an index over every connection of the host.
  */
 export interface Context {
   snapshot: Snapshot;
@@ -18,31 +20,43 @@ export interface Context {
   addressIds: Map<string, number>;
   /** Host facts by namespace index. */
   hosts: HostFacts[];
-  /** See endpointTables(); null until first needed. */
-  endpoints: EndpointTables | null;
+  /** See portBuckets(); null until first needed. */
+  ports: PortBuckets | null;
 }
 
-/** Endpoint indexes over `conns` (see endpointTables). */
-export interface EndpointTables {
-  /** Per conn (same index as `conns`): local and remote endpoint numbers (see endpointOf). */
-  localEp: Float64Array;
-  remoteEp: Float64Array;
-  /**
-   * Per namespace (index from nsIndex): non-LISTEN sockets by local endpoint number. A lone
-   * socket is stored as its index in `conns` (no array for it).
-   */
-  byLocal: Map<number, number | Socket[]>[];
-  /** Per namespace: index into `conns` by (local endpoint, remote endpoint); -2 when held more than once. */
-  byTuple: TupleIndex[];
-  /**
-   * Across namespaces, for non-loopback endpoints only: the same as byTuple, or -2 when several
-   * namespaces hold the tuple (then nothing is paired). Empty for a single-namespace snapshot.
-   */
-  crossTuple: TupleIndex;
+/**
+ * The connections grouped by local port (a counting sort): every question asked of the endpoint
+ * indexes (who shares this local endpoint, which socket has this 4-tuple, where is the other end)
+ * concerns one local port, so it is answered from that port's group alone.
+ */
+export interface PortBuckets {
+  /** Connections with local port p are order[start[p]] .. order[start[p + 1] - 1], in snapshot order. */
+  start: Int32Array;
+  /** Indexes into `conns`. */
+  order: Int32Array;
+  /** Tables of the ports with more than SCAN_MAX connections, built on first use. */
+  tables: Map<number, PortTable>;
 }
 
-// Endpoints are numbered `addressId * 65536 + port` rather than keyed by concatenated strings:
-// with 100k sockets, building and hashing string keys cost more than all the rules together.
+/** Endpoint indexes over the connections of one local port (see portTable). */
+export interface PortTable {
+  /** (local address id, namespace index) -> its connections; a lone one as its index in `conns`. */
+  byLocal: Map<number, number | Socket[]>;
+  /** ((local address id, namespace index), (remote address id, remote port)) -> index in `conns`; -2 when held more than once. */
+  byTuple: TupleIndex;
+  /**
+   * Across namespaces, non-loopback connections only: (local address id, remote endpoint) ->
+   * index, or -2 when several hold the tuple (then nothing is paired). Null for one namespace.
+   */
+  cross: TupleIndex | null;
+}
+
+// A port group this small is scanned; a bigger one gets a PortTable. Most local ports hold one
+// connection (clients' ephemeral ports); servers' ports hold thousands.
+const SCAN_MAX = 16;
+
+// Keys are numbers (`id * 65536 + port or namespace`) rather than concatenated strings: with 100k
+// sockets, building and hashing string keys cost more than all the rules together.
 function addressId(ids: Map<string, number>, address: string): number {
   let id = ids.get(address);
   if (id === undefined) {
@@ -54,14 +68,15 @@ function addressId(ids: Map<string, number>, address: string): number {
   return id;
 }
 
-export function endpointOf(ctx: Pick<Context, 'addressIds'>, address: string, port: number): number {
-  return addressId(ctx.addressIds, address) * 65536 + port;
+/** The id of an address some indexed socket has, or -1 (never adds one). */
+function knownAddressId(ids: Map<string, number>, address: string): number {
+  return ids.get(address) ?? ids.get(unmapIPv4(address)) ?? -1;
 }
 
-/** Like endpointOf, but never adds an address: -1 when no socket has this address. */
-export function lookupEndpoint(ctx: Pick<Context, 'addressIds'>, address: string, port: number): number {
-  const id = ctx.addressIds.get(address) ?? ctx.addressIds.get(unmapIPv4(address));
-  return id === undefined ? -1 : id * 65536 + port;
+/** The same address, IPv4 and IPv4-mapped text being interchangeable. */
+function sameAddress(a: string, b: string): boolean {
+  // Only a text starting with ':' can be IPv4-mapped: two that do not and differ are different.
+  return a === b || ((a.charCodeAt(0) === 58 || b.charCodeAt(0) === 58) && unmapIPv4(a) === unmapIPv4(b));
 }
 
 function nsOf(ctx: Pick<Context, 'nsIndex'>, s: Socket): number {
@@ -73,28 +88,149 @@ export function hostOf(ctx: Context, conn: Socket): HostFacts {
   return ctx.hosts[nsOf(ctx, conn)];
 }
 
-/** Connections on the same local address and port, in the same namespace. */
+/** The port groups of `ctx`, built on the first call. */
+export function portBuckets(ctx: Context): PortBuckets {
+  if (ctx.ports) return ctx.ports;
+  const conns = ctx.conns;
+  const start = new Int32Array(65537);
+  for (let i = 0; i < conns.length; i++) start[conns[i].localPort + 1]++;
+  for (let p = 1; p <= 65536; p++) start[p] += start[p - 1];
+  const next = start.slice(0, 65536);
+  const order = new Int32Array(conns.length);
+  for (let i = 0; i < conns.length; i++) order[next[conns[i].localPort]++] = i;
+  return (ctx.ports = { start, order, tables: new Map() });
+}
+
+/** The table of local port `port`, or null when its group is small enough to scan. */
+function portTable(ctx: Context, port: number): PortTable | null {
+  const b = portBuckets(ctx);
+  const lo = b.start[port], hi = b.start[port + 1];
+  if (hi - lo <= SCAN_MAX) return null;
+  let t = b.tables.get(port);
+  if (!t) b.tables.set(port, (t = buildPortTable(ctx, b.order.subarray(lo, hi))));
+  return t;
+}
+
+function buildPortTable(ctx: Context, group: Int32Array): PortTable {
+  const { conns, addressIds } = ctx;
+  const multi = ctx.hosts.length > 1;
+  const byLocal = new Map<number, number | Socket[]>();
+  const byTuple = new TupleIndex(group.length);
+  const cross = multi ? new TupleIndex(group.length) : null;
+  // Address ids of the previous socket: consecutive sockets mostly share addresses (a dump lists
+  // a host's connections together), so most lookups are a pointer compare, not a Map probe.
+  let lastLa = '', lastLid = -1, lastRa = '', lastRid = -1;
+  for (let k = 0; k < group.length; k++) {
+    const i = group[k], s = conns[i];
+    if (s.localAddress !== lastLa) (lastLa = s.localAddress), (lastLid = addressId(addressIds, lastLa));
+    if (s.remoteAddress !== lastRa) (lastRa = s.remoteAddress), (lastRid = addressId(addressIds, lastRa));
+    const local = lastLid * 65536 + (multi ? nsOf(ctx, s) : 0);
+    const remote = lastRid * 65536 + s.remotePort;
+    const cur = byLocal.get(local);
+    if (cur === undefined) byLocal.set(local, i);
+    else if (typeof cur === 'number') byLocal.set(local, [conns[cur], s]);
+    else cur.push(s);
+    byTuple.add(local, remote, i);
+    if (cross && !isLoopback(s.localAddress) && !isLoopback(s.remoteAddress)) cross.add(lastLid, remote, i);
+  }
+  return { byLocal, byTuple, cross };
+}
+
+/** Connections on the same local address and port, in the same namespace (`conn` among them). */
 export function sharersOf(ctx: Context, conn: Socket): Socket[] | undefined {
-  const v = endpointTables(ctx).byLocal[nsOf(ctx, conn)].get(endpointOf(ctx, conn.localAddress, conn.localPort));
-  return typeof v === 'number' ? [ctx.conns[v]] : v;
+  const t = portTable(ctx, conn.localPort);
+  if (t) {
+    const v = tableSharers(ctx, t, conn);
+    return typeof v === 'number' ? [ctx.conns[v]] : v;
+  }
+  const out: Socket[] = [];
+  const { start, order } = portBuckets(ctx);
+  for (let k = start[conn.localPort]; k < start[conn.localPort + 1]; k++) {
+    const s = ctx.conns[order[k]];
+    if (sameLocal(ctx, s, conn)) out.push(s);
+  }
+  return out.length > 0 ? out : undefined;
 }
 
 /** How many connections share `conn`'s local endpoint (sharersOf(...).length, without a list). */
 export function sharerCount(ctx: Context, conn: Socket): number {
-  const v = endpointTables(ctx).byLocal[nsOf(ctx, conn)].get(endpointOf(ctx, conn.localAddress, conn.localPort));
-  return v === undefined ? 0 : typeof v === 'number' ? 1 : v.length;
+  const t = portTable(ctx, conn.localPort);
+  if (t) {
+    const v = tableSharers(ctx, t, conn);
+    return v === undefined ? 0 : typeof v === 'number' ? 1 : v.length;
+  }
+  let n = 0;
+  const { start, order } = portBuckets(ctx);
+  for (let k = start[conn.localPort]; k < start[conn.localPort + 1]; k++) if (sameLocal(ctx, ctx.conns[order[k]], conn)) n++;
+  return n;
+}
+
+// Servers with thousands of children would make a per-connection scan quadratic: decide once per
+// group (a table's lists are kept for the context's life).
+const mixedMemo = new WeakMap<readonly Socket[], boolean>();
+
+/** Do the connections sharing `conn`'s local endpoint talk to more than one remote port? */
+export function sharersMixRemotePorts(ctx: Context, conn: Socket): boolean {
+  const t = portTable(ctx, conn.localPort);
+  if (t) {
+    const v = tableSharers(ctx, t, conn);
+    if (v === undefined || typeof v === 'number') return false;
+    let mixed = mixedMemo.get(v);
+    if (mixed === undefined) mixedMemo.set(v, (mixed = v.some((s) => s.remotePort !== v[0].remotePort)));
+    return mixed;
+  }
+  const { start, order } = portBuckets(ctx);
+  let first = -1;
+  for (let k = start[conn.localPort]; k < start[conn.localPort + 1]; k++) {
+    const s = ctx.conns[order[k]];
+    if (!sameLocal(ctx, s, conn)) continue;
+    if (first === -1) first = s.remotePort;
+    else if (s.remotePort !== first) return true;
+  }
+  return false;
+}
+
+function tableSharers(ctx: Context, t: PortTable, conn: Socket): number | Socket[] | undefined {
+  const id = knownAddressId(ctx.addressIds, conn.localAddress);
+  return id < 0 ? undefined : t.byLocal.get(id * 65536 + (ctx.hosts.length > 1 ? nsOf(ctx, conn) : 0));
+}
+
+/** Same local address (the port is the group's) and namespace. */
+function sameLocal(ctx: Context, s: Socket, conn: Socket): boolean {
+  return sameAddress(s.localAddress, conn.localAddress) && (ctx.hosts.length === 1 || nsOf(ctx, s) === nsOf(ctx, conn));
+}
+
+/**
+ * Index in `conns` of the connection with this 4-tuple in namespace index `ns` (-2 when several
+ * hold it, -1 when none), and with `anyNs` of the one non-loopback connection holding it in any
+ * namespace (-2 when several do).
+ */
+function tupleIndex(ctx: Context, la: string, lp: number, ra: string, rp: number, ns: number, anyNs = false): number {
+  const t = portTable(ctx, lp);
+  if (t) {
+    const l = knownAddressId(ctx.addressIds, la), r = knownAddressId(ctx.addressIds, ra);
+    if (l < 0 || r < 0) return -1;
+    const i = anyNs ? t.cross?.get(l, r * 65536 + rp) : t.byTuple.get(l * 65536 + (ctx.hosts.length > 1 ? ns : 0), r * 65536 + rp);
+    return i ?? -1;
+  }
+  const { start, order } = portBuckets(ctx);
+  let found = -1;
+  for (let k = start[lp]; k < start[lp + 1]; k++) {
+    const s = ctx.conns[order[k]];
+    if (s.remotePort !== rp || !sameAddress(s.localAddress, la) || !sameAddress(s.remoteAddress, ra)) continue;
+    if (anyNs ? isLoopback(s.localAddress) || isLoopback(s.remoteAddress) : ctx.hosts.length > 1 && nsOf(ctx, s) !== ns) continue;
+    if (found !== -1) return -2;
+    found = order[k];
+  }
+  return found;
 }
 
 /** The connection with this 4-tuple (IPv4 and IPv4-mapped text are interchangeable), or null. */
 export function findByTuple(ctx: Context, la: string, lp: number, ra: string, rp: number, netns?: string | null): Socket | null {
-  const t = endpointTables(ctx); // first: it is what gives the addresses their ids
-  const l = lookupEndpoint(ctx, la, lp);
-  const r = lookupEndpoint(ctx, ra, rp);
-  if (l < 0 || r < 0) return null;
   for (const [ns, n] of ctx.nsIndex) {
     if (netns !== undefined && ns !== netns) continue;
-    const i = t.byTuple[n].get(l, r);
-    if (i !== undefined && i >= 0) return ctx.conns[i];
+    const i = tupleIndex(ctx, la, lp, ra, rp, n);
+    if (i >= 0) return ctx.conns[i];
   }
   return null;
 }
@@ -172,49 +308,7 @@ export function buildContext(snapshot: Snapshot): Context {
     else at[conns.push(s) - 1] = k;
   }
   const socketIndex = at.subarray(0, conns.length);
-  return { snapshot, listenersByPort, conns, socketIndex, nsIndex, addressIds: new Map(), hosts, endpoints: null };
-}
-
-/** The endpoint tables of `ctx`, built on the first call. */
-export function endpointTables(ctx: Context): EndpointTables {
-  return (ctx.endpoints ??= buildEndpointTables(ctx));
-}
-
-function buildEndpointTables(ctx: Context): EndpointTables {
-  const { conns, hosts, nsIndex, addressIds } = ctx;
-  const multi = hosts.length > 1;
-  const byLocal = hosts.map(() => new Map<number, number | Socket[]>());
-  const localEp = new Float64Array(conns.length);
-  const remoteEp = new Float64Array(conns.length);
-  const connNs = new Uint16Array(conns.length);
-  const perNs = new Int32Array(hosts.length);
-  // Address ids of the previous socket: consecutive sockets mostly share addresses (a dump lists
-  // a host's connections together), so most lookups are a pointer compare, not a Map probe.
-  let lastLa = '', lastLid = -1, lastRa = '', lastRid = -1;
-  for (let i = 0; i < conns.length; i++) {
-    const s = conns[i];
-    const ns = multi ? (nsIndex.get(s.netns) ?? 0) : 0;
-    if (s.localAddress !== lastLa) (lastLa = s.localAddress), (lastLid = addressId(addressIds, lastLa));
-    if (s.remoteAddress !== lastRa) (lastRa = s.remoteAddress), (lastRid = addressId(addressIds, lastRa));
-    localEp[i] = lastLid * 65536 + s.localPort;
-    remoteEp[i] = lastRid * 65536 + s.remotePort;
-    connNs[i] = ns;
-    perNs[ns]++;
-  }
-  // Sized up front (tables do not grow): connections per namespace.
-  const byTuple = hosts.map((_, n) => new TupleIndex(perNs[n]));
-  const crossTuple = new TupleIndex(multi ? conns.length : 0);
-  for (let i = 0; i < conns.length; i++) {
-    const s = conns[i], local = localEp[i], ns = connNs[i];
-    const byL = byLocal[ns];
-    const cur = byL.get(local);
-    if (cur === undefined) byL.set(local, i);
-    else if (typeof cur === 'number') byL.set(local, [conns[cur], s]);
-    else cur.push(s);
-    byTuple[ns].add(local, remoteEp[i], i);
-    if (multi && !isLoopback(s.localAddress) && !isLoopback(s.remoteAddress)) crossTuple.add(local, remoteEp[i], i);
-  }
-  return { localEp, remoteEp, byLocal, byTuple, crossTuple };
+  return { snapshot, listenersByPort, conns, socketIndex, nsIndex, addressIds: new Map(), hosts, ports: null };
 }
 
 /**
@@ -251,22 +345,17 @@ export function findListener(ctx: Context, conn: Socket): Socket | null {
  * of the host, e.g. a container talking to the host or to another container over a veth.
  */
 export function findPeerIndex(ctx: Context, conn: Socket): number {
-  return peerIndexOf(ctx, conn, endpointOf(ctx, conn.remoteAddress, conn.remotePort), endpointOf(ctx, conn.localAddress, conn.localPort));
+  const { localAddress: la, localPort: lp, remoteAddress: ra, remotePort: rp } = conn;
+  const i = tupleIndex(ctx, ra, rp, la, lp, nsOf(ctx, conn));
+  if (i >= 0) return ctx.conns[i] === conn ? -1 : i;
+  if (ctx.hosts.length === 1) return -1;
+  const j = tupleIndex(ctx, ra, rp, la, lp, 0, true);
+  return j < 0 || ctx.conns[j].netns === conn.netns ? -1 : j;
 }
 
-/** findPeerIndex for `ctx.conns[i]`, from the endpoint numbers buildContext already computed. */
+/** findPeerIndex for `ctx.conns[i]`. */
 export function findPeerIndexAt(ctx: Context, i: number): number {
-  const t = endpointTables(ctx);
-  return peerIndexOf(ctx, ctx.conns[i], t.remoteEp[i], t.localEp[i]);
-}
-
-function peerIndexOf(ctx: Context, conn: Socket, mirrorLocal: number, mirrorRemote: number): number {
-  const t = endpointTables(ctx);
-  const i = t.byTuple[nsOf(ctx, conn)].get(mirrorLocal, mirrorRemote);
-  if (i !== undefined && i >= 0) return ctx.conns[i] === conn ? -1 : i;
-  if (t.crossTuple.size === 0) return -1;
-  const j = t.crossTuple.get(mirrorLocal, mirrorRemote);
-  return j === undefined || j < 0 || ctx.conns[j].netns === conn.netns ? -1 : j;
+  return findPeerIndex(ctx, ctx.conns[i]);
 }
 
 /** The other end of `conn` when it is also a socket in this snapshot. */

@@ -1,5 +1,5 @@
 import { formatEndpoint, type Socket } from '../../model';
-import { ephemeralPlace, findListener, sharerCount, sharersOf, type Context } from '../context';
+import { ephemeralPlace, findListener, sharerCount, sharersMixRemotePorts, type Context } from '../context';
 import type { Rule } from '../rule';
 
 // Several connections on one local address and port, from different peer ports, look like the
@@ -20,35 +20,18 @@ function inEphemeral(conn: Socket, ctx: Context): boolean {
   return ephemeralPlace(ctx, conn) === 'inside';
 }
 
-// Servers with thousands of children would make a per-connection scan quadratic: decide once per group.
-const mixedMemo = new WeakMap<readonly Socket[], boolean>();
-function mixedRemotePorts(sharers: readonly Socket[]): boolean {
-  let mixed = mixedMemo.get(sharers);
-  if (mixed === undefined) {
-    const first = sharers[0].remotePort;
-    mixed = sharers.some((s) => s.remotePort !== first);
-    mixedMemo.set(sharers, mixed);
-  }
-  return mixed;
-}
-
-function sharers(conn: Socket, ctx: Context): Socket[] | undefined {
-  return sharersOf(ctx, conn);
-}
-
 export const sharedEndpoint: Rule = {
   name: 'shared-local-endpoint',
   favors: 'INBOUND',
   weight: 1.5,
   why: 'Several connections share this local address and port with different peer ports (1.5 for two, growing to 3; a quarter of that inside the ephemeral range, where connect() shares ports between destinations). Abstains when all peers use one port (the pattern of SO_REUSEADDR clients) and under a live listener (same fact as the listener rule).',
   score(conn, ctx) {
-    if (sharerCount(ctx, conn) < 2) return 0; // the common case, answered without a list
-    const s = sharers(conn, ctx)!;
-    if (!mixedRemotePorts(s) || findListener(ctx, conn)) return 0;
-    return sharedEndpointWeight(s.length, inEphemeral(conn, ctx));
+    const n = sharerCount(ctx, conn);
+    if (n < 2 || !sharersMixRemotePorts(ctx, conn) || findListener(ctx, conn)) return 0;
+    return sharedEndpointWeight(n, inEphemeral(conn, ctx));
   },
   detail(conn, ctx) {
-    const n = sharers(conn, ctx)!.length;
+    const n = sharerCount(ctx, conn);
     const note = inEphemeral(conn, ctx) ? ' (inside the ephemeral range, where clients share ports too)' : '';
     return `${n} connections share local endpoint ${formatEndpoint(conn.localAddress, conn.localPort)}${note}`;
   },
