@@ -297,16 +297,25 @@ export class KernelRecordTable implements KernelRecordIndex {
    */
   recordAt(i: number, out: { dv: DataView; off: number }): { dv: DataView; off: number } {
     const a = this.chunks;
-    let lo = 0, hi = a.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (a[mid].first <= i) lo = mid;
-      else hi = mid - 1;
+    // Callers mostly read records in order (the next pass's decoder): try the last chunk first.
+    let lo = this.lastChunk < a.length ? this.lastChunk : 0;
+    const c = a[lo];
+    if (i < c.first || i >= c.first + c.buf.length / KERNEL_RECORD_SIZE) {
+      let hi = a.length - 1;
+      lo = 0;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (a[mid].first <= i) lo = mid;
+        else hi = mid - 1;
+      }
+      this.lastChunk = lo;
     }
     out.dv = a[lo].dv;
     out.off = (i - a[lo].first) * KERNEL_RECORD_SIZE;
     return out;
   }
+
+  private lastChunk = 0;
 
   // The classifier asks births.direction and then direction for one cookie: the second lookup
   // is a string compare, not a parse and a probe.
