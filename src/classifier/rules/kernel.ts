@@ -50,11 +50,14 @@ export function kernelRecordOf(ctx: Context, conn: Socket): KernelRecord | undef
  */
 export function kernelCode(ctx: Context, conn: Socket, socketIndex = -1): number {
   const k = ctx.snapshot.kernel;
-  if (!k || !k.available || conn.cookie === null) return 0;
+  if (!k || !k.available) return 0;
+  // By position first: it compares `conn` by identity and never reads the object (100k socket
+  // objects read once more each refresh, cold in cache after the kernel's walk, cost ms).
   if (socketIndex >= 0 && k.codeAt) {
     const c = k.codeAt(socketIndex, conn);
     if (c !== undefined) return c;
   }
+  if (conn.cookie === null) return 0;
   if (k.births.size > 0) {
     const birth = k.births.direction(conn.cookie);
     if (birth !== 0) return birth;
