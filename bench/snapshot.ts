@@ -70,6 +70,7 @@ async function stepsMain(kind: 'kernel' | 'plain'): Promise<void> {
   for await (const line of createInterface({ input: process.stdin })) {
     const info: Record<string, number | string> = {};
     h.reset(); h.enable();
+    const cpu = process.cpuUsage();
     const t = performance.now();
     if (line === 'snapshot') {
       const snap = k.available
@@ -88,6 +89,9 @@ async function stepsMain(kind: 'kernel' | 'plain'): Promise<void> {
     const ms = performance.now() - t;
     h.disable();
     info.maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+    // CPU of every thread of the process (the kernel's walk included), less noisy than wall time.
+    const used = process.cpuUsage(cpu);
+    info.cpuMs = Math.round((used.user + used.system) / 1000);
     process.stdout.write(`${JSON.stringify({ ms, blockMs: h.max / 1e6, info })}\n`);
   }
   svc.close();
@@ -169,9 +173,11 @@ async function measure(size: number, rounds: number, opts: BenchOptions, svc: St
   const remote = async (name: string, child: StepChild, step: string): Promise<StepResult> => {
     const r = await child.run(step);
     t[name].push(r.ms);
+    (cpu[name] ??= []).push(Number(r.info.cpuMs));
     blocks[name] = Math.max(blocks[name] ?? 0, r.blockMs);
     return r;
   };
+  const cpu: Record<string, number[]> = {};
   const blocks: Record<string, number> = {};
   // One untimed run of each step child at this size first: a server refreshes again and again,
   // and its first refresh (JIT compilation; at a new size, every socket new to the decoder) is
@@ -223,10 +229,10 @@ async function measure(size: number, rounds: number, opts: BenchOptions, svc: St
     ...(kernelOn ? [{ name: 'snapshot ebpf (iterator pass as the socket list)', ms: m('eb'), ratioTo: 'ss -tan', ratio: m('eb') / tan,
       note: `${ebCount} sockets, loop block ${blocks.eb.toFixed(0)} ms` }] : []),
     { name: 'service: snapshot + kernel evidence + classification', ms: m('svcK'), ratioTo: 'ss -tan', ratio: m('svcK') / tan,
-      note: svc.kernel.note || `source ${svcKSource}; ${kernRecords} iterator records, ${kernDecided}/${kernConns} connections certain; target <= 0.5x; loop block ${blocks.svcK.toFixed(0)} ms` },
+      note: svc.kernel.note || `source ${svcKSource}; ${kernRecords} iterator records, ${kernDecided}/${kernConns} connections certain; target <= 0.5x; CPU ${median(cpu.svcK)} ms (all threads); loop block ${blocks.svcK.toFixed(0)} ms` },
     { name: 'service: the same, first refresh at this size (not in the median above)', ms: first.ms, ratioTo: 'ss -tan', ratio: first.ms / tan,
       note: `peak RSS of this service process ${svcRss} MB` },
-    { name: 'service: snapshot + classification, kernel off', ms: m('svc'), ratioTo: 'ss -tan', ratio: m('svc') / tan, note: `loop block ${blocks.svc.toFixed(0)} ms` },
+    { name: 'service: snapshot + classification, kernel off', ms: m('svc'), ratioTo: 'ss -tan', ratio: m('svc') / tan, note: `CPU ${median(cpu.svc)} ms (all threads); loop block ${blocks.svc.toFixed(0)} ms` },
     { name: 'snapshot procfs', ms: m('pf'), ratioTo: 'ss -tan', ratio: m('pf') / tan, note: `${pfCount} sockets, loop block ${blocks.pf.toFixed(0)} ms` },
     { name: 'snapshot netlink + processes cold', ms: m('cold'), ratioTo: 'ss -tanp', ratio: m('cold') / tanp, note: `loop block ${blocks.cold.toFixed(0)} ms` },
     { name: 'snapshot netlink + processes warm', ms: m('warm'), ratioTo: 'ss -tanp', ratio: m('warm') / tanp,

@@ -5,7 +5,7 @@ import { readPortRange, readReservedPorts } from './port-range';
 import { ProcessResolver } from './proc-fd';
 import { readProcNetTcp } from './proc-net-tcp';
 import { loadSockDiag } from './native';
-import { readSockDiag } from './sockdiag';
+import { readSockDiag, type SockDiagReuse } from './sockdiag';
 import type { EbpfPass } from './ebpf-sockets';
 
 export interface CollectOptions {
@@ -27,6 +27,8 @@ export interface CollectOptions {
   resolver?: ProcessResolver;
   /** Directory holding tcpdir_sockdiag.node; default build/Release. */
   nativeDir?: string;
+  /** The consumer's last netlink dump, so that this one reuses the sockets that did not change. */
+  netlinkReuse?: SockDiagReuse;
 }
 
 const sharedResolvers = new Map<string, ProcessResolver>();
@@ -48,16 +50,16 @@ function describe(e: unknown): string {
   return String(e);
 }
 
-function readNetlink(nativeDir: string | undefined): Promise<Socket[]> {
+function readNetlink(nativeDir: string | undefined, reuse: SockDiagReuse | undefined): Promise<Socket[]> {
   // Loading inside the promise chain turns a missing or broken addon into a rejection (-> fallback).
-  return Promise.resolve().then(() => readSockDiag(undefined, loadSockDiag(nativeDir)));
+  return Promise.resolve().then(() => readSockDiag(undefined, loadSockDiag(nativeDir), reuse));
 }
 
 async function readSockets(
-  source: 'auto' | SourceName, procRoot: string, nativeDir?: string, ebpf?: () => Promise<EbpfPass>,
+  source: 'auto' | SourceName, procRoot: string, nativeDir?: string, ebpf?: () => Promise<EbpfPass>, reuse?: SockDiagReuse,
 ): Promise<{ source: SourceName; sockets: Socket[]; fallbackReason: string | null }> {
   if (source === 'procfs') return { source, sockets: await readProcNetTcp(procRoot), fallbackReason: null };
-  if (source === 'netlink') return { source, sockets: await readNetlink(nativeDir), fallbackReason: null };
+  if (source === 'netlink') return { source, sockets: await readNetlink(nativeDir, reuse), fallbackReason: null };
   if (source === 'ebpf') {
     if (!ebpf) throw new Error('source ebpf needs the kernel-evidence source (an iterator pass), which is not loaded');
     return { source, sockets: (await ebpf()).sockets, fallbackReason: null };
@@ -71,7 +73,7 @@ async function readSockets(
     }
   }
   try {
-    return { source: 'netlink', sockets: await readNetlink(nativeDir), fallbackReason: reasons.length ? reasons.join('; ') : null };
+    return { source: 'netlink', sockets: await readNetlink(nativeDir, reuse), fallbackReason: reasons.length ? reasons.join('; ') : null };
   } catch (e) {
     reasons.push(`netlink: ${describe(e)}`);
   }
@@ -110,7 +112,7 @@ export async function collectSnapshot(opts: CollectOptions = {}): Promise<Snapsh
   const procRoot = opts.procRoot ?? '/proc';
   const collectedAt = Date.now();
   const t0 = performance.now();
-  const [read, host] = await Promise.all([readSockets(opts.source ?? 'auto', procRoot, opts.nativeDir, opts.ebpf), readHostFacts(procRoot)]);
+  const [read, host] = await Promise.all([readSockets(opts.source ?? 'auto', procRoot, opts.nativeDir, opts.ebpf, opts.netlinkReuse), readHostFacts(procRoot)]);
   // Netlink dumps are de-duplicated by cookie in the addon, iterator passes by socketsFromKernelTable.
   const sockets = read.source === 'procfs' ? dedupe(read.sockets) : read.sockets;
   let processes: ProcessMap | null = null;

@@ -1,5 +1,6 @@
 import { AddressTextCache, cookieText } from './record-text';
-import type { AddressFamily, Socket, TcpInfo } from '../model/socket';
+import type { Socket, TcpInfo } from '../model/socket';
+import { CookieIndex } from './cookie-index';
 import { TCP_STATES, type TcpStateName } from '../model/tcp-state';
 import { loadSockDiag, type SockDiagBinding, type SockDiagDumpOptions } from './native';
 
@@ -53,84 +54,178 @@ function u64(dv: DataView, off: number): number {
  * De-duplication by cookie already happened in C++ (native/sockdiag/dump.cc).
  */
 export function decodeSockDiag(buf: Buffer): Socket[] {
-  return decodeSockDiagInto(buf, []);
+  const d = new SockDiagDecoder();
+  d.add(buf);
+  return d.sockets;
 }
 
-/** decodeSockDiag, appending to `out` (a streamed dump's batches into one list). */
-export function decodeSockDiagInto(buf: Buffer, out: Socket[]): Socket[] {
-  if (buf.length % RECORD_SIZE !== 0) {
-    throw new SockDiagDecodeError(
-      `sock_diag buffer of ${buf.length} bytes is not a multiple of the ${RECORD_SIZE}-byte record (truncated?)`,
-      buf.length - (buf.length % RECORD_SIZE),
-    );
+/** A decoded dump kept for the next one (see SockDiagDecoder): its records and their sockets. */
+export interface SockDiagPass {
+  /** The record batches (as DataViews), in order; `firsts[k]` is the index of the first record of views[k]. */
+  views: DataView[];
+  firsts: number[];
+  /** Socket k is record k. */
+  sockets: Socket[];
+  /** Cookie words -> record index. */
+  index: CookieIndex;
+}
+
+/** Holds a consumer's last dump, so that its next dump reuses what did not change. */
+export class SockDiagReuse {
+  previous: SockDiagPass | null = null;
+}
+
+// The record bytes a Socket is made of: everything up to the cookie's end (timers and queues
+// included, so a socket whose timer moved is a new object), then tcp_info when present.
+const SOCKET_BYTES = 72;
+
+/**
+ * Decodes batches of records as a dump streams in. Given the consumer's previous pass, a socket
+ * whose record bytes did not change is that pass's Socket object again, not a new one: on a host
+ * of long-lived connections most are, and 100k new objects (with their cookie strings) per
+ * refresh, each living one refresh, were most of the garbage the service made without kernel
+ * evidence. Sockets are never mutated after decoding, so sharing them between snapshots is safe.
+ */
+export class SockDiagDecoder {
+  readonly sockets: Socket[] = [];
+  private readonly views: DataView[] = [];
+  private readonly firsts: number[] = [];
+  private readonly index: CookieIndex | null;
+  /** Where in the previous pass the last reused record was: dumps walk in much the same order. */
+  private nextPrev = -1;
+  private prevChunk = 0;
+
+  /** With `keep`, the decoder indexes its records for a next pass (finish()). */
+  constructor(private readonly prev: SockDiagPass | null = null, keep = false) {
+    this.index = keep ? new CookieIndex(prev ? prev.sockets.length + (prev.sockets.length >> 3) : 0) : null;
   }
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n = buf.length / RECORD_SIZE;
-  const addrs = new AddressTextCache(buf, dv);
-  const addr = (family: number, off: number): string => (family === AF_INET ? addrs.v4At(off) : addrs.v6At(off));
 
-  for (let i = 0, off = 0; i < n; i++, off += RECORD_SIZE) {
-    const fam = buf[off + O.family];
-    let family: AddressFamily;
-    if (fam === AF_INET) family = 'IPV4';
-    else if (fam === AF_INET6) family = 'IPV6';
-    else throw new SockDiagDecodeError(`record ${i}: unknown address family ${fam}`, off);
-    const st = buf[off + O.state];
-    const state = TCP_STATES[st] as TcpStateName | '' | undefined;
-    if (!state) throw new SockDiagDecodeError(`record ${i}: unknown TCP state ${st}`, off);
-    const v6b = buf[off + O.v6only];
-    if (v6b > 1 && v6b !== V6ONLY_ABSENT) throw new SockDiagDecodeError(`record ${i}: bad v6only byte ${v6b}`, off);
-    const flags = buf[off + O.flags];
-    if ((flags & ~INFO_ALL) !== 0 || (flags !== 0 && (flags & INFO_BASE) === 0)) {
-      throw new SockDiagDecodeError(`record ${i}: bad tcp_info flags 0x${flags.toString(16)}`, off);
+  add(buf: Buffer): void {
+    if (buf.length % RECORD_SIZE !== 0) {
+      throw new SockDiagDecodeError(
+        `sock_diag buffer of ${buf.length} bytes is not a multiple of the ${RECORD_SIZE}-byte record (truncated?)`,
+        buf.length - (buf.length % RECORD_SIZE),
+      );
     }
-
-    let tcpInfo: TcpInfo | null = null;
-    if (flags === INFO_ALL) {
-      tcpInfo = {
-        rttUs: dv.getUint32(off + O.rtt, true),
-        rttVarUs: dv.getUint32(off + O.rttvar, true),
-        bytesAcked: u64(dv, off + O.bytesAcked),
-        bytesReceived: u64(dv, off + O.bytesReceived),
-        segsOut: dv.getUint32(off + O.segsOut, true),
-        segsIn: dv.getUint32(off + O.segsIn, true),
-      };
-    } else if (flags !== 0) {
-      // Older kernel with a shorter tcp_info: only what it sent.
-      tcpInfo = { rttUs: dv.getUint32(off + O.rtt, true), rttVarUs: dv.getUint32(off + O.rttvar, true) };
-      if (flags & INFO_BYTES) {
-        tcpInfo.bytesAcked = u64(dv, off + O.bytesAcked);
-        tcpInfo.bytesReceived = u64(dv, off + O.bytesReceived);
+    const n = buf.length / RECORD_SIZE;
+    if (n === 0) return;
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const addrs = new AddressTextCache(buf, dv);
+    const out = this.sockets;
+    const base = out.length;
+    for (let i = 0, off = 0; i < n; i++, off += RECORD_SIZE) {
+      const fam = buf[off + O.family];
+      if (fam !== AF_INET && fam !== AF_INET6) throw new SockDiagDecodeError(`record ${i}: unknown address family ${fam}`, off);
+      const st = buf[off + O.state];
+      const state = TCP_STATES[st] as TcpStateName | '' | undefined;
+      if (!state) throw new SockDiagDecodeError(`record ${i}: unknown TCP state ${st}`, off);
+      const v6b = buf[off + O.v6only];
+      if (v6b > 1 && v6b !== V6ONLY_ABSENT) throw new SockDiagDecodeError(`record ${i}: bad v6only byte ${v6b}`, off);
+      const flags = buf[off + O.flags];
+      if ((flags & ~INFO_ALL) !== 0 || (flags !== 0 && (flags & INFO_BASE) === 0)) {
+        throw new SockDiagDecodeError(`record ${i}: bad tcp_info flags 0x${flags.toString(16)}`, off);
       }
-      if (flags & INFO_SEGS) {
-        tcpInfo.segsOut = dv.getUint32(off + O.segsOut, true);
-        tcpInfo.segsIn = dv.getUint32(off + O.segsIn, true);
-      }
+      const lo = dv.getUint32(off + O.cookie, true), hi = dv.getUint32(off + O.cookie + 4, true);
+      this.index?.set(lo, hi, base + i);
+      const again = this.prev === null ? null : this.unchanged(dv, off, lo, hi, flags !== 0 ? RECORD_SIZE : SOCKET_BYTES);
+      out.push(again ?? decodeOne(buf, dv, off, addrs, fam, state, v6b, flags, cookieText(lo, hi)));
     }
-
-    const cookie = cookieText(dv.getUint32(off + O.cookie, true), dv.getUint32(off + O.cookie + 4, true));
-    out.push({
-      id: cookie,
-      cookie,
-      family,
-      state,
-      localAddress: addr(fam, off + O.src),
-      localPort: dv.getUint16(off + O.sport, true),
-      remoteAddress: addr(fam, off + O.dst),
-      remotePort: dv.getUint16(off + O.dport, true),
-      inode: dv.getUint32(off + O.inode, true),
-      uid: dv.getUint32(off + O.uid, true),
-      timer: buf[off + O.timer],
-      retrans: buf[off + O.retrans],
-      expiresMs: dv.getUint32(off + O.expires, true),
-      rqueue: dv.getUint32(off + O.rqueue, true),
-      wqueue: dv.getUint32(off + O.wqueue, true),
-      v6only: v6b === V6ONLY_ABSENT ? null : v6b === 1,
-      tcpInfo,
-      netns: null,
-    });
+    if (this.index) {
+      this.views.push(dv);
+      this.firsts.push(base);
+    }
   }
-  return out;
+
+  /** The previous pass's socket for this record when its bytes are the same, else null. */
+  private unchanged(dv: DataView, off: number, lo: number, hi: number, bytes: number): Socket | null {
+    const prev = this.prev!;
+    let p = this.nextPrev;
+    let c = this.prevChunk;
+    if (p < 0 || p >= prev.sockets.length || (c = chunkOf(prev, p, c), !sameCookie(prev.views[c], (p - prev.firsts[c]) * RECORD_SIZE, lo, hi))) {
+      p = prev.index.get(lo, hi);
+      if (p < 0) {
+        this.nextPrev = -1;
+        return null;
+      }
+      c = chunkOf(prev, p, c);
+    }
+    this.nextPrev = p + 1;
+    this.prevChunk = c;
+    const pdv = prev.views[c];
+    const po = (p - prev.firsts[c]) * RECORD_SIZE;
+    for (let w = 0; w < bytes; w += 4) if (dv.getUint32(off + w, true) !== pdv.getUint32(po + w, true)) return null;
+    return prev.sockets[p];
+  }
+
+  /** The pass, for the next decoder (only when constructed with `keep`). */
+  finish(): SockDiagPass | null {
+    return this.index ? { views: this.views, firsts: this.firsts, sockets: this.sockets, index: this.index } : null;
+  }
+}
+
+function sameCookie(dv: DataView, off: number, lo: number, hi: number): boolean {
+  return dv.getUint32(off + O.cookie, true) === lo && dv.getUint32(off + O.cookie + 4, true) === hi;
+}
+
+/** Index of the chunk of `pass` holding record `i`, trying `hint` first. */
+function chunkOf(pass: SockDiagPass, i: number, hint: number): number {
+  const f = pass.firsts;
+  if (hint < f.length && f[hint] <= i && (hint + 1 === f.length || f[hint + 1] > i)) return hint;
+  let lo = 0, hi = f.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (f[mid] <= i) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+function decodeOne(
+  buf: Buffer, dv: DataView, off: number, addrs: AddressTextCache, fam: number, state: TcpStateName, v6b: number, flags: number, cookie: string,
+): Socket {
+  let tcpInfo: TcpInfo | null = null;
+  if (flags === INFO_ALL) {
+    tcpInfo = {
+      rttUs: dv.getUint32(off + O.rtt, true),
+      rttVarUs: dv.getUint32(off + O.rttvar, true),
+      bytesAcked: u64(dv, off + O.bytesAcked),
+      bytesReceived: u64(dv, off + O.bytesReceived),
+      segsOut: dv.getUint32(off + O.segsOut, true),
+      segsIn: dv.getUint32(off + O.segsIn, true),
+    };
+  } else if (flags !== 0) {
+    // Older kernel with a shorter tcp_info: only what it sent.
+    tcpInfo = { rttUs: dv.getUint32(off + O.rtt, true), rttVarUs: dv.getUint32(off + O.rttvar, true) };
+    if (flags & INFO_BYTES) {
+      tcpInfo.bytesAcked = u64(dv, off + O.bytesAcked);
+      tcpInfo.bytesReceived = u64(dv, off + O.bytesReceived);
+    }
+    if (flags & INFO_SEGS) {
+      tcpInfo.segsOut = dv.getUint32(off + O.segsOut, true);
+      tcpInfo.segsIn = dv.getUint32(off + O.segsIn, true);
+    }
+  }
+  const v4 = fam === AF_INET;
+  return {
+    id: cookie,
+    cookie,
+    family: v4 ? 'IPV4' : 'IPV6',
+    state,
+    localAddress: v4 ? addrs.v4At(off + O.src) : addrs.v6At(off + O.src),
+    localPort: dv.getUint16(off + O.sport, true),
+    remoteAddress: v4 ? addrs.v4At(off + O.dst) : addrs.v6At(off + O.dst),
+    remotePort: dv.getUint16(off + O.dport, true),
+    inode: dv.getUint32(off + O.inode, true),
+    uid: dv.getUint32(off + O.uid, true),
+    timer: buf[off + O.timer],
+    retrans: buf[off + O.retrans],
+    expiresMs: dv.getUint32(off + O.expires, true),
+    rqueue: dv.getUint32(off + O.rqueue, true),
+    wqueue: dv.getUint32(off + O.wqueue, true),
+    v6only: v6b === V6ONLY_ABSENT ? null : v6b === 1,
+    tcpInfo,
+    netns: null,
+  };
 }
 
 export interface SockDiagRead {
@@ -146,6 +241,7 @@ export interface SockDiagRead {
 export async function readSockDiagDump(
   options: SockDiagDumpOptions = {},
   binding: SockDiagBinding = loadSockDiag(),
+  reuse?: SockDiagReuse,
 ): Promise<SockDiagRead> {
   if (binding.RECORD_SIZE !== RECORD_SIZE || binding.LAYOUT_VERSION !== LAYOUT_VERSION) {
     throw new Error(
@@ -158,12 +254,12 @@ export async function readSockDiagDump(
   }
   if (options.tcpInfo !== undefined && typeof options.tcpInfo !== 'boolean') throw new TypeError('readSockDiag: tcpInfo must be a boolean');
   // Batches are decoded as they arrive, while the kernel is still walking its table.
-  const sockets: Socket[] = [];
+  const decoder = new SockDiagDecoder(reuse?.previous ?? null, reuse !== undefined);
   let failure: unknown = null;
   const onChunk = (records: Buffer): void => {
     if (failure !== null) return;
     try {
-      decodeSockDiagInto(records, sockets);
+      decoder.add(records);
     } catch (e) {
       failure = e; // thrown below: a throw inside the addon's callback would be uncaught
     }
@@ -186,11 +282,15 @@ export async function readSockDiagDump(
     } catch (err) {
       throw new SockDiagError(err);
     }
-    return { sockets: decodeSockDiag(again.records), interrupted: again.interrupted };
+    const whole = new SockDiagDecoder(reuse?.previous ?? null, reuse !== undefined);
+    whole.add(again.records);
+    if (reuse) reuse.previous = whole.finish();
+    return { sockets: whole.sockets, interrupted: again.interrupted };
   }
-  return { sockets, interrupted: false };
+  if (reuse) reuse.previous = decoder.finish();
+  return { sockets: decoder.sockets, interrupted: false };
 }
 
-export async function readSockDiag(options?: SockDiagDumpOptions, binding?: SockDiagBinding): Promise<Socket[]> {
-  return (await readSockDiagDump(options, binding)).sockets;
+export async function readSockDiag(options?: SockDiagDumpOptions, binding?: SockDiagBinding, reuse?: SockDiagReuse): Promise<Socket[]> {
+  return (await readSockDiagDump(options, binding, reuse)).sockets;
 }

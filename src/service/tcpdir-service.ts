@@ -2,6 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 import { collectAllNamespaces, collectSnapshot, ProcessResolver } from '../collectors';
 import { KernelEvidenceSource, KernelRecordTable, type KernelUnavailable } from '../collectors/kernel-evidence';
 import { scanSockets, type EbpfPass } from '../collectors/ebpf-sockets';
+import { SockDiagReuse } from '../collectors/sockdiag';
 import { kernelBirthIndex, kernelRecordIndex, type KernelEvidence, type ProcessMap, type ProcessRef, type Snapshot, type SourceName } from '../model';
 import { HistoryKeeper } from './history-keeper';
 import type { ConnectionRecord, ListenerRecord } from './records';
@@ -67,6 +68,8 @@ export class TcpdirService {
   private readonly listeners: Array<(e: SnapshotEvent) => void> = [];
   /** The last iterator pass used as the socket list: the next one reuses its unchanged sockets. */
   private lastPass: EbpfPass | null = null;
+  /** The same for the last sock_diag dump of this namespace (kernel evidence off). */
+  private readonly lastDump = new SockDiagReuse();
   readonly maxAgeMs: number;
   /** 0 unless staleWhileRevalidate (and maxAgeMs > 0). */
   readonly staleGraceMs: number;
@@ -130,7 +133,7 @@ export class TcpdirService {
       ? () => (pass ??= scanSockets(k, this.lastPass).then((p) => (this.lastPass = p)))
       : undefined;
     const scan = k.available && !this.opts.collect ? (ebpf ? async () => (await ebpf()).table : () => k.scan()) : undefined;
-    const collectOpts = { source, procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir, ebpf };
+    const collectOpts = { source, procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir, ebpf, netlinkReuse: this.lastDump };
     const [snap, kernel] = await Promise.all([
       this.opts.collect
         ? this.opts.collect()

@@ -11,7 +11,7 @@ import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import {
-  decodeSockDiag, LAYOUT_VERSION, readSockDiag, readSockDiagDump, RECORD_SIZE, SockDiagDecodeError, SockDiagError,
+  decodeSockDiag, LAYOUT_VERSION, readSockDiag, readSockDiagDump, RECORD_SIZE, SockDiagDecodeError, SockDiagDecoder, SockDiagError,
 } from '../../src/collectors/sockdiag';
 import { loadSockDiag, NativeUnavailableError, type SockDiagBinding } from '../../src/collectors/native';
 import type { Socket } from '../../src/model/socket';
@@ -292,6 +292,30 @@ test('decodeSockDiag maps every record field', () => {
   assert.equal(c.v6only, false);
   assert.equal(c.tcpInfo, null);
   assert.deepEqual(decodeSockDiag(Buffer.alloc(0)), []);
+});
+
+test('a decoder given the previous pass hands out its unchanged sockets again, and decodes the rest as new', () => {
+  const rec = (cookieLo: number, over: Partial<Rec> = {}): Buffer =>
+    record({ family: 2, state: 1, sport: 1000 + cookieLo, dport: 80, src: [127, 0, 0, 1], dst: [127, 0, 0, 2], cookieLo, ...over });
+  const first = new SockDiagDecoder(null, true);
+  first.add(Buffer.concat([rec(1), rec(2), rec(3)]));
+  first.add(Buffer.concat([rec(4, { flags: 7, rtt: 10 }), rec(5), rec(6)]));
+  const pass = first.finish()!;
+  // Next dump: 2 gone, 3's timer moved, 4's tcp_info changed, 6 listed before 5, 7 new; other batches.
+  const nextBufs = [Buffer.concat([rec(1), rec(3, { timer: 2, expires: 100 })]), Buffer.concat([rec(4, { flags: 7, rtt: 11 }), rec(6), rec(5), rec(7)])];
+  const second = new SockDiagDecoder(pass, true);
+  for (const b of nextBufs) second.add(b);
+  const byId = new Map(first.sockets.map((x) => [x.id, x]));
+  const same = second.sockets.map((x) => byId.get(x.id) === x);
+  assert.deepEqual(second.sockets.map((x) => x.id), ['1', '3', '4', '6', '5', '7']);
+  assert.deepEqual(same, [true, false, false, true, true, false]);
+  // Field for field what a fresh decode gives, reused or not.
+  assert.deepEqual(second.sockets, decodeSockDiag(Buffer.concat(nextBufs)));
+  // And the pass it keeps serves the one after.
+  const third = new SockDiagDecoder(second.finish(), false);
+  third.add(Buffer.concat(nextBufs));
+  assert.ok(third.sockets.every((x, k) => x === second.sockets[k]));
+  assert.equal(third.finish(), null);
 });
 
 test('decodeSockDiag rejects truncated and garbage buffers with SockDiagDecodeError only', () => {
