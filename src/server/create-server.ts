@@ -7,7 +7,7 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import type { GraphQLError, ValidationContext } from 'graphql';
+import { specifiedRules, validate, type DocumentNode, type GraphQLError, type ValidationContext } from 'graphql';
 import { requestContext, type RequestContext } from '../resolvers';
 import { TcpdirService, type ServiceOptions } from '../service';
 import { registerAuth } from './auth';
@@ -81,19 +81,21 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     if (!options.service) service.close();
   });
 
+  const schema = await tcpdirSchema();
+  // Rejections are reported as validation errors (400, GRAPHQL_VALIDATION_FAILED); armor's
+  // default is to throw, which Apollo would turn into a 500.
+  const validationRules = [
+    maxDepthRule({ n: options.maxDepth ?? 10, exposeLimits: true, propagateOnRejection: false, onReject: [reportRejection] }),
+    costLimitRule({ maxCost: options.maxCost ?? 5000, exposeLimits: true, propagateOnRejection: false, onReject: [reportRejection] }),
+  ];
   const apollo = new ApolloServer<RequestContext>({
-    schema: await tcpdirSchema(),
+    schema,
     introspection: true,
     includeStacktraceInErrorResponses: false,
     // Apollo would otherwise catch SIGTERM itself and close Fastify at once, resetting requests
     // still in the accept queue; shutdown belongs to TcpdirServer.close() (the CLI calls it).
     stopOnTerminationSignals: false,
-    // Rejections are reported as validation errors (400, GRAPHQL_VALIDATION_FAILED); armor's
-    // default is to throw, which Apollo would turn into a 500.
-    validationRules: [
-      maxDepthRule({ n: options.maxDepth ?? 10, exposeLimits: true, propagateOnRejection: false, onReject: [reportRejection] }),
-      costLimitRule({ maxCost: options.maxCost ?? 5000, exposeLimits: true, propagateOnRejection: false, onReject: [reportRejection] }),
-    ],
+    validationRules,
     formatError: (formatted, error) => formatError(formatted, error, (e) => app.log.error({ err: e }, 'resolver failed')),
     // Cache-control hints are unused (answers are live state); the plugin's per-field hook would
     // wrap every resolver, a tenth of the time of a 100k-row answer.
@@ -128,9 +130,16 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   });
 
   // Big `connections` answers over GraphQL leave page by page, as REST lists do (graphql-paging.ts).
+  // A document run in parts is first validated whole, with the same rules as Apollo's.
+  const wholeValid = new WeakMap<DocumentNode, boolean>();
+  const validateWhole = (doc: DocumentNode): boolean => {
+    let ok = wholeValid.get(doc);
+    if (ok === undefined) wholeValid.set(doc, (ok = validate(schema, doc, [...specifiedRules, ...validationRules]).length === 0));
+    return ok;
+  };
   app.addHook('preHandler', async (req, reply) => {
     if (req.method !== 'POST' || req.routeOptions.url !== '/graphql') return;
-    if (await sendPagedQuery(req.body, apollo, requestContext(service), reply)) return reply;
+    if (await sendPagedQuery(req.body, apollo, requestContext(service), reply, validateWhole)) return reply;
   });
   await app.register(fastifyApollo(apollo), { context: async () => requestContext(service) });
   registerRest(app, apollo, service);

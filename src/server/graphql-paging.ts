@@ -1,4 +1,7 @@
-import { Kind, parse, print, visit, type ArgumentNode, type DocumentNode, type FieldNode, type OperationDefinitionNode, type ValueNode } from 'graphql';
+import {
+  Kind, parse, print, visit, type ArgumentNode, type ASTNode, type DocumentNode, type FieldNode, type FragmentDefinitionNode,
+  type OperationDefinitionNode, type ValueNode, type VariableDefinitionNode,
+} from 'graphql';
 import type { ApolloServer } from '@apollo/server';
 import type { FastifyReply } from 'fastify';
 import { Readable } from 'node:stream';
@@ -17,6 +20,16 @@ export interface PagedQuery {
   variables: Record<string, unknown>;
   limit: number;
   offset: number;
+  /**
+   * The operation's other top-level fields as a document of their own, run once on the same
+   * snapshot; null when the big field is alone. Their response keys come before (`before`) or
+   * after (`after`) the big field's in the answer, as in the request.
+   */
+  rest: string | null;
+  before: string[];
+  after: string[];
+  /** The request's document, to validate whole before it is run in parts (limits on the whole). */
+  document: DocumentNode;
 }
 
 export const LIMIT_VAR = 'tcpdirPageLimit';
@@ -25,10 +38,11 @@ const DEFAULT_LIMIT = 1000; // ConnectionsArgs.limit's default
 
 /**
  * A plan to stream the answer of a POSTed GraphQL request page by page, or null to leave the
- * request to Apollo as it is. Only the plain shape of a big list is taken: a query operation
- * whose one top-level selection is the `connections` field, asking for more than a page, with a
- * valid limit and offset. Anything else (several fields, fragments at the top, bad values, a
- * syntax error) goes to Apollo, which answers or reports it as usual.
+ * request to Apollo as it is. Taken: a query operation of plain top-level fields (no fragment
+ * spreads there, response keys unique) of which exactly one is a `connections` field asking for
+ * more than a page, with a valid limit and offset and no directive. Anything else (two big lists,
+ * fragments at the top, bad values, a syntax error) goes to Apollo, which answers or reports it
+ * as usual.
  */
 export function planPagedQuery(body: unknown): PagedQuery | null {
   if (typeof body !== 'object' || body === null) return null;
@@ -41,40 +55,74 @@ export function planPagedQuery(body: unknown): PagedQuery | null {
   if (doc === null) return null;
   const ops = doc.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops.length === 1 ? ops[0] : undefined;
-  if (!op || op.operation !== 'query' || op.selectionSet.selections.length !== 1) return null;
-  const field = op.selectionSet.selections[0];
-  if (field.kind !== Kind.FIELD || field.name.value !== 'connections' || (field.directives?.length ?? 0) > 0) return null;
+  if (!op || op.operation !== 'query') return null;
   if (op.variableDefinitions?.some((v) => v.variable.name.value === LIMIT_VAR || v.variable.name.value === OFFSET_VAR)) return null;
+  const fields: FieldNode[] = [];
+  for (const sel of op.selectionSet.selections) {
+    if (sel.kind !== Kind.FIELD) return null;
+    fields.push(sel);
+  }
+  const keyOf = (f: FieldNode): string => f.alias?.value ?? f.name.value;
+  if (new Set(fields.map(keyOf)).size !== fields.length) return null; // merged fields: Apollo's job
+  const big = fields.filter((f) => f.name.value === 'connections' && (intArg(op, f, 'limit', vars, DEFAULT_LIMIT) ?? 0) > PAGE_ROWS);
+  if (big.length !== 1) return null;
+  const field = big[0];
+  if ((field.directives?.length ?? 0) > 0) return null;
   const limit = intArg(op, field, 'limit', vars, DEFAULT_LIMIT);
   const offset = intArg(op, field, 'offset', vars, 0);
-  if (limit === null || offset === null || limit <= PAGE_ROWS || limit > MAX_LIMIT || offset < 0) return null;
+  if (limit === null || offset === null || limit > MAX_LIMIT || offset < 0) return null;
 
   const pageArgs: ArgumentNode[] = [
     ...(field.arguments ?? []).filter((a) => a.name.value !== 'limit' && a.name.value !== 'offset'),
     argument('limit', LIMIT_VAR),
     argument('offset', OFFSET_VAR),
   ];
-  const pageField: FieldNode = { ...field, arguments: pageArgs };
-  let pageOp: OperationDefinitionNode = { ...op, selectionSet: { ...op.selectionSet, selections: [pageField] } };
-  // A variable that only gave the limit or offset is unused now, which validation would reject.
-  const used = new Set<string>();
-  visit({ ...doc, definitions: doc.definitions.map((d) => (d === op ? pageOp : d)) }, {
-    VariableDefinition: () => false,
-    Variable: (n) => void used.add(n.name.value),
-  });
-  pageOp = {
-    ...pageOp,
-    variableDefinitions: [...(op.variableDefinitions ?? []).filter((d) => used.has(d.variable.name.value)), intVariable(LIMIT_VAR), intVariable(OFFSET_VAR)],
-  };
-  const definitions = doc.definitions.map((d) => (d === op ? pageOp : d));
+  const at = fields.indexOf(field);
+  const others = fields.filter((f) => f !== field);
   return {
-    query: print({ ...doc, definitions }),
+    query: print(partOf(doc, op, [{ ...field, arguments: pageArgs }], [intVariable(LIMIT_VAR), intVariable(OFFSET_VAR)])),
     operationName: op.name?.value,
-    key: field.alias?.value ?? field.name.value,
+    key: keyOf(field),
     variables: vars,
     limit,
     offset,
+    rest: others.length > 0 ? print(partOf(doc, op, others, [])) : null,
+    before: fields.slice(0, at).map(keyOf),
+    after: fields.slice(at + 1).map(keyOf),
+    document: doc,
   };
+}
+
+/**
+ * A document of one operation holding `selections` of `op`: the variables they use (plus
+ * `extraVars`) and the fragments they reach, nothing else (validation rejects unused ones).
+ */
+function partOf(doc: DocumentNode, op: OperationDefinitionNode, selections: FieldNode[], extraVars: VariableDefinitionNode[]): DocumentNode {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of doc.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  const usedVars = new Set<string>();
+  const usedFragments = new Set<string>();
+  const walk = (node: ASTNode): void => {
+    visit(node, {
+      Variable: (n) => void usedVars.add(n.name.value),
+      FragmentSpread: (n) => {
+        const f = fragments.get(n.name.value);
+        if (f && !usedFragments.has(f.name.value)) {
+          usedFragments.add(f.name.value);
+          walk(f);
+        }
+      },
+    });
+  };
+  for (const sel of selections) walk(sel);
+  // Directives on the operation may use variables too.
+  for (const dir of op.directives ?? []) walk(dir);
+  const part: OperationDefinitionNode = {
+    ...op,
+    selectionSet: { ...op.selectionSet, selections },
+    variableDefinitions: [...(op.variableDefinitions ?? []).filter((d) => usedVars.has(d.variable.name.value)), ...extraVars],
+  };
+  return { ...doc, definitions: [part, ...[...usedFragments].map((n) => fragments.get(n)!)] };
 }
 
 // Parsed documents by text: clients send the same few queries again and again, and this runs
@@ -117,7 +165,7 @@ function argument(name: string, variable: string): ArgumentNode {
   return { kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: name }, value: { kind: Kind.VARIABLE, name: { kind: Kind.NAME, value: variable } } };
 }
 
-function intVariable(name: string): NonNullable<OperationDefinitionNode['variableDefinitions']>[number] {
+function intVariable(name: string): VariableDefinitionNode {
   return {
     kind: Kind.VARIABLE_DEFINITION,
     variable: { kind: Kind.VARIABLE, name: { kind: Kind.NAME, value: name } },
@@ -127,18 +175,30 @@ function intVariable(name: string): NonNullable<OperationDefinitionNode['variabl
 
 /**
  * Answers a POSTed GraphQL request for many connections page by page when planPagedQuery takes
- * it: every page on one pinned snapshot (`contextValue`), the JSON streamed as each page is
- * ready. Returns false, having sent nothing, when the request is not of that shape, or when its
- * first page fails (Apollo then answers it and reports the errors as usual).
+ * it: every part on one pinned snapshot (`contextValue`), the JSON streamed as each page is
+ * ready. Other top-level fields run first, in one execution, and take their places around the
+ * list. Returns false, having sent nothing, when the request is not of that shape, when it has
+ * other fields and `validateWhole` (the server's validation rules, limits included, applied to
+ * the whole document) does not pass it, or when the other fields or the first page fail: Apollo
+ * then answers it whole and reports the errors as usual.
  */
 export async function sendPagedQuery(
   body: unknown,
   apollo: ApolloServer<RequestContext>,
   contextValue: RequestContext,
   reply: FastifyReply,
+  validateWhole?: (doc: DocumentNode) => boolean,
 ): Promise<boolean> {
   const plan = planPagedQuery(body);
   if (!plan) return false;
+  // Run in parts, a document's depth and cost would be judged part by part: judge it whole first.
+  if (plan.rest !== null && !validateWhole?.(plan.document)) return false;
+  let restData: Record<string, unknown> = {};
+  if (plan.rest !== null) {
+    const r = await apollo.executeOperation({ query: plan.rest, operationName: plan.operationName, variables: plan.variables }, { contextValue });
+    if (r.body.kind !== 'single' || r.body.singleResult.errors?.length || !r.body.singleResult.data) return false;
+    restData = r.body.singleResult.data;
+  }
   const run = async (limit: number, offset: number): Promise<readonly unknown[] | null> => {
     const r = await apollo.executeOperation(
       { query: plan.query, operationName: plan.operationName, variables: { ...plan.variables, [LIMIT_VAR]: limit, [OFFSET_VAR]: offset } },
@@ -150,10 +210,13 @@ export async function sendPagedQuery(
   };
   const first = await run(PAGE_ROWS, plan.offset);
   if (first === null) return false;
-  const prefix = `{"data":{${JSON.stringify(plan.key)}:`;
+  // A field left out by @skip or @include is absent from the answer, as Apollo would leave it.
+  const fields = (keys: string[]): string[] => keys.filter((k) => k in restData).map((k) => `${JSON.stringify(k)}:${JSON.stringify(restData[k])}`);
+  const prefix = `{"data":{${fields(plan.before).map((f) => `${f},`).join('')}${JSON.stringify(plan.key)}:`;
+  const suffix = `${fields(plan.after).map((f) => `,${f}`).join('')}}}`;
   reply.type('application/json; charset=utf-8');
   if (first.length < PAGE_ROWS) {
-    reply.send(`${prefix}${JSON.stringify(first)}}}`);
+    reply.send(`${prefix}${JSON.stringify(first)}${suffix}`);
     return true;
   }
   const runPage = async (limit: number, offset: number): Promise<readonly unknown[]> => {
@@ -161,6 +224,6 @@ export async function sendPagedQuery(
     if (rows === null) throw new Error(`GraphQL page at offset ${offset} failed`);
     return rows;
   };
-  reply.send(Readable.from(jsonPages(first, runPage, plan.limit, plan.offset, prefix, '}}')));
+  reply.send(Readable.from(jsonPages(first, runPage, plan.limit, plan.offset, prefix, suffix)));
   return true;
 }

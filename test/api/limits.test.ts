@@ -48,6 +48,36 @@ describe('abuse limits', () => {
     }
   });
 
+  test('a big connections list streamed in parts is still judged whole by the cost limit', async () => {
+    const field = (name: string, limit = 1000) => `${name}: connections(port: ${pair.port}, limit: ${limit}) { id verdict { direction } }`;
+    const big = field('big', 5000); // more than a page: streamed, the other fields run apart
+    const rest = [0, 1, 2].map((i) => field(`c${i}`)).join(' ');
+    // What each document costs, from the refusal of a server that allows nothing.
+    const probe = await createServer({ logLevel: 'silent', maxAgeMs: 60_000, maxCost: 1, service: tcpdir.service });
+    const cost = async (query: string): Promise<number> => {
+      const r = await request(probe.server).post('/graphql').send({ query });
+      return Number(/found (\d+(?:\.\d+)?)/.exec(r.body.errors?.[0]?.message ?? '')?.[1]);
+    };
+    const [cBig, cRest, cWhole] = [await cost(`{ ${big} }`), await cost(`{ ${rest} }`), await cost(`{ ${rest} ${big} }`)];
+    await probe.close();
+    assert.ok(cWhole > Math.max(cBig, cRest), `costs ${cBig} + ${cRest} -> ${cWhole}`);
+    const strict = await createServer({ logLevel: 'silent', maxAgeMs: 60_000, maxCost: Math.max(cBig, cRest), service: tcpdir.service });
+    const enough = await createServer({ logLevel: 'silent', maxAgeMs: 60_000, maxCost: cWhole, service: tcpdir.service });
+    try {
+      for (const part of [big, rest]) assert.equal((await request(strict.server).post('/graphql').send({ query: `{ ${part} }` })).status, 200);
+      const whole = await request(strict.server).post('/graphql').send({ query: `{ ${rest} ${big} }` });
+      assert.equal(whole.status, 400, whole.text.slice(0, 300));
+      assert.equal(whole.body.data, undefined);
+      assert.match(whole.body.errors[0].message, /cost/i);
+      const ok = await request(enough.server).post('/graphql').send({ query: `{ ${rest} ${big} }` }).expect(200);
+      assert.deepEqual(Object.keys(ok.body.data), ['c0', 'c1', 'c2', 'big']);
+      assert.equal(ok.body.data.big.length, 2);
+    } finally {
+      await strict.close();
+      await enough.close();
+    }
+  });
+
   test('a body over 64 KiB: 413 with an error body, on GraphQL and on any POST; the server keeps serving', async () => {
     const big = await request(tcpdir.server).post('/graphql').send({ query: '{ host { source } }', variables: { pad: 'x'.repeat(70 * 1024) } });
     assert.equal(big.status, 413);

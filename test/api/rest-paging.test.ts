@@ -37,18 +37,31 @@ test('a REST or GraphQL answer longer than one page streams the same rows as one
   const s = await createServer({ logLevel: 'silent', maxAgeMs: 60_000, allNamespaces: false });
   try {
     const variables = { port, limit: 100_000, offset: 0 };
-    // Two top-level fields: not streamed (only a lone `connections` field is), one execution.
-    const once = `${DOCUMENTS.connections.slice(0, -1)} connectionCount(port: $port) }`;
-    const g = await request(s.server).post('/graphql').send({ query: once, variables }).expect(200);
+    // A directive on the field keeps it from being streamed: one execution, the reference.
+    const fields = DOCUMENTS.connections.slice(DOCUMENTS.connections.indexOf('connections('));
+    const head = DOCUMENTS.connections.slice(0, DOCUMENTS.connections.indexOf('connections('));
+    const directive = fields.replace(')', ') @include(if: true)');
+    const g = await request(s.server).post('/graphql').send({ query: `${head}${directive}`, variables }).expect(200);
     assert.equal(g.body.errors, undefined);
     const whole = g.body.data.connections as Array<{ id: string }>;
     assert.equal(whole.length, pairs * 2, 'GraphQL lists every connection on the port');
-    assert.equal(g.body.data.connectionCount, whole.length);
 
-    // The same document alone is streamed page by page, and answers the same.
+    // The same document without it is streamed page by page, and answers the same.
     const gs = await request(s.server).post('/graphql').send({ query: DOCUMENTS.connections, variables }).expect(200);
     assert.match(gs.headers['content-type'], /application\/json/);
     assert.deepEqual(gs.body, { data: { connections: whole } }, 'streamed GraphQL pages == one execution');
+
+    // With other top-level fields around it: they run once, in their places; a skipped one is absent.
+    const around = `${head} count: connectionCount(port: $port) ${fields.slice(0, -1)} listeners { id } host @skip(if: true) { netns } }`;
+    const ga = await request(s.server).post('/graphql').send({ query: around, variables }).expect(200);
+    assert.equal(ga.body.errors, undefined);
+    assert.equal(ga.headers['transfer-encoding'], 'chunked', 'sent page by page, not built whole');
+    assert.deepEqual(Object.keys(ga.body.data), ['count', 'connections', 'listeners'], 'keys in the order asked');
+    assert.deepEqual(ga.body.data.connections, whole);
+    assert.equal(ga.body.data.count, whole.length);
+    assert.ok(Array.isArray(ga.body.data.listeners) && ga.body.data.listeners.length > 0);
+    const aroundWhole = await request(s.server).post('/graphql').send({ query: around.replace(/(connections\([^)]*\))/, '$1 @include(if: true)'), variables }).expect(200);
+    assert.deepEqual(ga.body, aroundWhole.body, 'streamed with other fields == one execution');
     // Literal arguments and an alias; limit and offset across page boundaries.
     const lit = await request(s.server).post('/graphql')
       .send({ query: `{ rows: connections(port: ${port}, limit: ${REST_PAGE + 7}, offset: ${REST_PAGE - 3}) { id } }` }).expect(200);

@@ -4,7 +4,7 @@ import { parse } from 'graphql';
 import { DOCUMENTS } from '../../src/server/documents';
 import { LIMIT_VAR, OFFSET_VAR, planPagedQuery } from '../../src/server/graphql-paging';
 
-test('planPagedQuery takes a lone big `connections` field and leaves everything else to Apollo', () => {
+test('planPagedQuery takes one big `connections` field among plain top-level fields and leaves everything else to Apollo', () => {
   const plan = planPagedQuery({ query: DOCUMENTS.connections, variables: { port: 80, limit: 50_000, offset: 10 } });
   assert.ok(plan);
   assert.deepEqual([plan.key, plan.limit, plan.offset, plan.operationName], ['connections', 50_000, 10, 'Connections']);
@@ -21,7 +21,9 @@ test('planPagedQuery takes a lone big `connections` field and leaves everything 
 
   for (const [why, body] of [
     ['default limit (one page)', { query: '{ connections { id } }' }],
-    ['two fields', { query: '{ connections(limit: 5000) { id } host { netns } }' }],
+    ['two big lists', { query: '{ a: connections(limit: 5000) { id } b: connections(limit: 2000) { id } }' }],
+    ['a fragment spread at the top', { query: '{ connections(limit: 5000) { id } ...H } fragment H on Query { host { netns } }' }],
+    ['one response key twice', { query: '{ connections(limit: 5000) { id } connections(limit: 5000) { state } }' }],
     ['above the maximum', { query: '{ connections(limit: 100001) { id } }' }],
     ['negative offset', { query: '{ connections(limit: 5000, offset: -1) { id } }' }],
     ['null limit', { query: '{ connections(limit: null) { id } }' }],
@@ -36,6 +38,21 @@ test('planPagedQuery takes a lone big `connections` field and leaves everything 
   ] as const) {
     assert.equal(planPagedQuery(body), null, why);
   }
+  // Other top-level fields become a document of their own, with only the variables and fragments
+  // they use, and keep their places around the list.
+  const mixed = planPagedQuery({
+    query: 'query M($p: Int, $n: Int, $h: Boolean!) { count: connectionCount(port: $p) rows: connections(port: $p, limit: $n) { ...C } host @include(if: $h) { netns } } fragment C on Connection { id }',
+    variables: { p: 80, n: 4000, h: true },
+  });
+  assert.ok(mixed);
+  assert.deepEqual([mixed.key, mixed.limit, mixed.before, mixed.after], ['rows', 4000, ['count'], ['host']]);
+  assert.ok(mixed.rest);
+  const rest = parse(mixed.rest).definitions;
+  assert.equal(rest.length, 1, 'the fragment only the list uses is left out');
+  assert.ok(rest[0].kind === 'OperationDefinition');
+  assert.deepEqual(rest[0].variableDefinitions?.map((d) => d.variable.name.value), ['p', 'h']);
+  assert.equal(parse(mixed.query).definitions.length, 2, 'the page document keeps the fragment');
+  assert.equal(planPagedQuery({ query: DOCUMENTS.connections, variables: { limit: 5000 } })?.rest, null);
   const named = planPagedQuery({ query: 'query A { connections(limit: 5000) { id } } query B { host { netns } }', operationName: 'A' });
   assert.equal(named?.operationName, 'A');
 });
