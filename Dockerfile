@@ -29,5 +29,5 @@ COPY --from=build /app/build/Release/*.node ./build/Release/
 COPY --from=build /app/node_modules ./node_modules
 EXPOSE 4000
 # With --network host, 127.0.0.1 is the host's loopback; to listen elsewhere pass --host and a token.
-ENTRYPOINT ["node", "bin/tcpdir.js"]
+ENTRYPOINT ["node", "--initial-old-space-size=64", "bin/tcpdir.js"]
 CMD ["serve", "--host", "127.0.0.1", "--port", "4000"]

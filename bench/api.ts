@@ -11,6 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { NODE_FLAGS } from '../src/cli/node-flags';
 import { freePort, spawnLoopbackLoads, type LoadChild } from './loopback-load';
 import { REFERENCE_QUERY } from './reference-server';
 
@@ -140,8 +141,8 @@ async function main(): Promise<void> {
     // `tcpdir serve` as it ships, unless an option only ServerOptions has is asked for.
     const tport = await freePort();
     const tcpdir = swr
-      ? spawn(process.execPath, [join(__dirname, 'serve.js'), JSON.stringify({ port: tport, maxAgeMs: Number(maxAge), staleWhileRevalidate: true })], { stdio: ['ignore', 'ignore', 'inherit'] })
-      : spawn(process.execPath, [join(ROOT, 'bin', 'tcpdir.js'), 'serve', '--port', String(tport), '--log-level', 'warn', '--max-age-ms', maxAge], { stdio: ['ignore', 'inherit', 'inherit'] });
+      ? spawn(process.execPath, [...NODE_FLAGS, join(__dirname, 'serve.js'), JSON.stringify({ port: tport, maxAgeMs: Number(maxAge), staleWhileRevalidate: true })], { stdio: ['ignore', 'ignore', 'inherit'] })
+      : spawn(process.execPath, [...NODE_FLAGS, join(ROOT, 'bin', 'tcpdir.js'), 'serve', '--port', String(tport), '--log-level', 'warn', '--max-age-ms', maxAge], { stdio: ['ignore', 'inherit', 'inherit'] });
     children.push(tcpdir);
     const tbase = `http://127.0.0.1:${tport}`;
     await waitHttp(`${tbase}/healthz`, tcpdir);
@@ -158,7 +159,7 @@ async function main(): Promise<void> {
     const rowsFile = join(tmp, 'rows.json');
     writeFileSync(rowsFile, JSON.stringify(answer));
 
-    const ref = spawn(process.execPath, [join(__dirname, 'reference-server.js'), '0', rowsFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const ref = spawn(process.execPath, [...NODE_FLAGS, join(__dirname, 'reference-server.js'), '0', rowsFile], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(ref);
     const refPort = await new Promise<number>((res, rej) => {
       createInterface({ input: ref.stdout! }).once('line', (l) => res((JSON.parse(l) as { port: number }).port));

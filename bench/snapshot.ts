@@ -14,6 +14,7 @@ import { scanSockets } from '../src/collectors/ebpf-sockets';
 import { ProcessResolver } from '../src/collectors/proc-fd';
 import type { Snapshot } from '../src/model';
 import { TcpdirService } from '../src/service/tcpdir-service';
+import { NODE_FLAGS } from '../src/cli/node-flags';
 import { printChurn, runChurnBench } from './kernel-churn';
 import { spawnLoopbackLoad, type LoadChild } from './loopback-load';
 
@@ -43,7 +44,8 @@ let profiled = 0;
 async function spawnSteps(kind: 'kernel' | 'plain'): Promise<StepChild> {
   // TCPDIR_BENCH_PROFILE=dir writes a CPU profile of each step child there (node --cpu-prof).
   const prof = process.env.TCPDIR_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TCPDIR_BENCH_PROFILE}`, `--cpu-prof-name=steps-${kind}-${++profiled}.cpuprofile`] : [];
-  const child = spawn(process.execPath, [...prof, __filename, '--steps', kind], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // Run as the server runs (its V8 flags), since each step child stands for one.
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...prof, __filename, '--steps', kind], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const waiting: Array<{ res: (l: string) => void; rej: (e: Error) => void }> = [];
   lines.on('line', (l) => waiting.shift()?.res(l));

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
 'use strict';
 // graphql-js checks every instanceof across realms unless NODE_ENV is production (a tenth of a
 // large answer's time); tcpdir sets introspection, stack traces and landing page explicitly, so
