@@ -1,6 +1,7 @@
 import type { Socket } from '../model';
 import { TCP_STATES } from '../model/tcp-state';
 import { AddressTextCache, cookieText } from './record-text';
+import { PreviousRecords } from './record-chunks';
 import { KERNEL_RECORD_SIZE, type KernelEvidenceSource, type KernelRecordTable, type RecordSink } from './kernel-evidence';
 
 // Offsets of struct tcpdir_sock_rec (native/kernel/tcpdir_records.h) that a Socket needs.
@@ -45,12 +46,11 @@ export class KernelSocketDecoder implements RecordSink {
   // One socket per record, in record order: socket k is record k (chunks come in order).
   private readonly sockets: Socket[] = [];
   private readonly prev: PreviousPass | null;
-  /** Where the previous pass's record for the last socket looked up was (see add). */
-  private readonly at = { dv: new DataView(new ArrayBuffer(0)), off: 0 };
-  private nextPrev = -1;
+  private readonly previous: PreviousRecords | null;
 
   constructor(previous?: PreviousPass | null) {
-    this.prev = previous ?? null;
+    const p = (this.prev = previous ?? null);
+    this.previous = p && new PreviousRecords(p.table.chunks, p.recordSockets.length, (lo, hi) => p.table.recordIndex(lo, hi), 0);
   }
 
   /** Every socket decoded so far, in record order (a PreviousPass's recordSockets). */
@@ -63,22 +63,14 @@ export class KernelSocketDecoder implements RecordSink {
     const dv = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     // Addresses repeat across chunks, but a cache per chunk keeps it simple and costs little.
     const addrs = new AddressTextCache(chunk, dv);
-    const prev = this.prev;
+    const prev = this.prev, previous = this.previous;
     const n = chunk.length / KERNEL_RECORD_SIZE;
     for (let j = 0, off = 0; j < n; j++, off += KERNEL_RECORD_SIZE) {
       const lo = dv.getUint32(off, true), hi = dv.getUint32(off + 4, true);
-      if (prev !== null) {
-        // The kernel walks its tables in much the same order each pass: try the record after the
-        // last one found before probing the index.
-        const at = this.at;
-        let p = this.nextPrev;
-        if (p < 0 || p >= prev.recordSockets.length || (prev.table.recordAt(p, at), at.dv.getUint32(at.off, true) !== lo || at.dv.getUint32(at.off + 4, true) !== hi)) {
-          p = prev.table.recordIndex(lo, hi);
-          if (p >= 0 && p < prev.recordSockets.length) prev.table.recordAt(p, at);
-        }
-        this.nextPrev = p < 0 ? -1 : p + 1;
-        if (p >= 0 && p < prev.recordSockets.length && sameSocketBytes(dv, off, at.dv, at.off)) {
-          this.sockets.push(prev.recordSockets[p]);
+      if (previous !== null) {
+        const p = previous.find(lo, hi);
+        if (p >= 0 && sameSocketBytes(dv, off, previous.place.dv, previous.place.off)) {
+          this.sockets.push(prev!.recordSockets[p]);
           continue;
         }
       }

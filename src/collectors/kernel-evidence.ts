@@ -1,5 +1,6 @@
 import { AddressTextCache, cookieText } from './record-text';
 import { CookieIndex, cookieWords } from './cookie-index';
+import { RecordChunks } from './record-chunks';
 import { birthFromTransition, KERNEL_DIRECTIONS, kernelDirection } from '../model/kernel';
 import type { KernelBirth, KernelBirthIndex, KernelDirection, KernelDirectionInput, KernelEvent, KernelRecord, KernelRecordIndex } from '../model/kernel';
 import type { AddressFamily, Socket } from '../model/socket';
@@ -160,9 +161,8 @@ export class KernelRecordTable implements KernelRecordIndex {
   private readonly index: CookieIndex;
   /** Records appended so far. */
   private n = 0;
-  /** The records as appended (or, once `buffer` was asked for, as one chunk), each chunk with the
-   * index of its first record (see recordAt). */
-  private chunks: Array<{ first: number; buf: Buffer; dv: DataView }> = [];
+  /** The records as appended (or, once `buffer` was asked for, as one chunk). */
+  readonly chunks = new RecordChunks(KERNEL_RECORD_SIZE);
   /** Per record: birth transition code (see KernelBirthStore), 0 for none; null until attachBirths. */
   private birthCodes: Uint8Array | null = null;
   private birthAt: Float64Array | null = null;
@@ -224,11 +224,7 @@ export class KernelRecordTable implements KernelRecordIndex {
 
   /** Every record appended, as one buffer (record i at i * KERNEL_RECORD_SIZE). */
   get buffer(): Buffer {
-    if (this.chunks.length !== 1) {
-      const buf = this.chunks.length === 0 ? Buffer.alloc(0) : Buffer.concat(this.chunks.map((c) => c.buf));
-      this.chunks = [{ first: 0, buf, dv: new DataView(buf.buffer, buf.byteOffset, buf.byteLength) }];
-    }
-    return this.chunks[0].buf;
+    return this.chunks.whole();
   }
 
   /**
@@ -283,7 +279,7 @@ export class KernelRecordTable implements KernelRecordIndex {
       this.index.set(lo, hi, i);
       if (marking !== null) marking.store.mark(lo, hi, i, marking.pass);
     }
-    this.chunks.push({ first: this.n, buf: chunk, dv });
+    this.chunks.push(chunk, dv);
     this.n += m;
   }
 
@@ -291,31 +287,6 @@ export class KernelRecordTable implements KernelRecordIndex {
     return this.index.size;
   }
 
-  /**
-   * The appended chunk holding record `i`, as a DataView and the record's byte offset in it, for
-   * reading records without concatenating the pass into one buffer. `out` is filled and returned.
-   */
-  recordAt(i: number, out: { dv: DataView; off: number }): { dv: DataView; off: number } {
-    const a = this.chunks;
-    // Callers mostly read records in order (the next pass's decoder): try the last chunk first.
-    let lo = this.lastChunk < a.length ? this.lastChunk : 0;
-    const c = a[lo];
-    if (i < c.first || i >= c.first + c.buf.length / KERNEL_RECORD_SIZE) {
-      let hi = a.length - 1;
-      lo = 0;
-      while (lo < hi) {
-        const mid = (lo + hi + 1) >> 1;
-        if (a[mid].first <= i) lo = mid;
-        else hi = mid - 1;
-      }
-      this.lastChunk = lo;
-    }
-    out.dv = a[lo].dv;
-    out.off = (i - a[lo].first) * KERNEL_RECORD_SIZE;
-    return out;
-  }
-
-  private lastChunk = 0;
 
   // The classifier asks births.direction and then direction for one cookie: the second lookup
   // is a string compare, not a parse and a probe.

@@ -1,6 +1,7 @@
 import { AddressTextCache, cookieText } from './record-text';
 import type { Socket, TcpInfo } from '../model/socket';
 import { CookieIndex } from './cookie-index';
+import { PreviousRecords, RecordChunks } from './record-chunks';
 import { TCP_STATES, type TcpStateName } from '../model/tcp-state';
 import { loadSockDiag, type SockDiagBinding, type SockDiagDumpOptions } from './native';
 
@@ -61,9 +62,8 @@ export function decodeSockDiag(buf: Buffer): Socket[] {
 
 /** A decoded dump kept for the next one (see SockDiagDecoder): its records and their sockets. */
 export interface SockDiagPass {
-  /** The record batches (as DataViews), in order; `firsts[k]` is the index of the first record of views[k]. */
-  views: DataView[];
-  firsts: number[];
+  /** The record batches, in order. */
+  records: RecordChunks;
   /** Socket k is record k. */
   sockets: Socket[];
   /** Cookie words -> record index. */
@@ -88,16 +88,15 @@ const SOCKET_BYTES = 72;
  */
 export class SockDiagDecoder {
   readonly sockets: Socket[] = [];
-  private readonly views: DataView[] = [];
-  private readonly firsts: number[] = [];
+  private readonly records: RecordChunks | null;
   private readonly index: CookieIndex | null;
-  /** Where in the previous pass the last reused record was: dumps walk in much the same order. */
-  private nextPrev = -1;
-  private prevChunk = 0;
+  private readonly previous: PreviousRecords | null;
 
   /** With `keep`, the decoder indexes its records for a next pass (finish()). */
   constructor(private readonly prev: SockDiagPass | null = null, keep = false) {
+    this.records = keep ? new RecordChunks(RECORD_SIZE) : null;
     this.index = keep ? new CookieIndex(prev ? prev.sockets.length + (prev.sockets.length >> 3) : 0) : null;
+    this.previous = prev && new PreviousRecords(prev.records, prev.sockets.length, (lo, hi) => prev.index.get(lo, hi), O.cookie);
   }
 
   add(buf: Buffer): void {
@@ -127,57 +126,26 @@ export class SockDiagDecoder {
       }
       const lo = dv.getUint32(off + O.cookie, true), hi = dv.getUint32(off + O.cookie + 4, true);
       this.index?.set(lo, hi, base + i);
-      const again = this.prev === null ? null : this.unchanged(dv, off, lo, hi, flags !== 0 ? RECORD_SIZE : SOCKET_BYTES);
+      const again = this.previous === null ? null : this.unchanged(dv, off, lo, hi, flags !== 0 ? RECORD_SIZE : SOCKET_BYTES);
       out.push(again ?? decodeOne(buf, dv, off, addrs, fam, state, v6b, flags, cookieText(lo, hi)));
     }
-    if (this.index) {
-      this.views.push(dv);
-      this.firsts.push(base);
-    }
+    this.records?.push(buf, dv);
   }
 
-  /** The previous pass's socket for this record when its bytes are the same, else null. */
+  /** The previous pass's socket for this record when its first `bytes` are the same, else null. */
   private unchanged(dv: DataView, off: number, lo: number, hi: number, bytes: number): Socket | null {
-    const prev = this.prev!;
-    let p = this.nextPrev;
-    let c = this.prevChunk;
-    if (p < 0 || p >= prev.sockets.length || (c = chunkOf(prev, p, c), !sameCookie(prev.views[c], (p - prev.firsts[c]) * RECORD_SIZE, lo, hi))) {
-      p = prev.index.get(lo, hi);
-      if (p < 0) {
-        this.nextPrev = -1;
-        return null;
-      }
-      c = chunkOf(prev, p, c);
-    }
-    this.nextPrev = p + 1;
-    this.prevChunk = c;
-    const pdv = prev.views[c];
-    const po = (p - prev.firsts[c]) * RECORD_SIZE;
+    const previous = this.previous!;
+    const p = previous.find(lo, hi);
+    if (p < 0) return null;
+    const { dv: pdv, off: po } = previous.place;
     for (let w = 0; w < bytes; w += 4) if (dv.getUint32(off + w, true) !== pdv.getUint32(po + w, true)) return null;
-    return prev.sockets[p];
+    return this.prev!.sockets[p];
   }
 
   /** The pass, for the next decoder (only when constructed with `keep`). */
   finish(): SockDiagPass | null {
-    return this.index ? { views: this.views, firsts: this.firsts, sockets: this.sockets, index: this.index } : null;
+    return this.records && this.index ? { records: this.records, sockets: this.sockets, index: this.index } : null;
   }
-}
-
-function sameCookie(dv: DataView, off: number, lo: number, hi: number): boolean {
-  return dv.getUint32(off + O.cookie, true) === lo && dv.getUint32(off + O.cookie + 4, true) === hi;
-}
-
-/** Index of the chunk of `pass` holding record `i`, trying `hint` first. */
-function chunkOf(pass: SockDiagPass, i: number, hint: number): number {
-  const f = pass.firsts;
-  if (hint < f.length && f[hint] <= i && (hint + 1 === f.length || f[hint + 1] > i)) return hint;
-  let lo = 0, hi = f.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (f[mid] <= i) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }
 
 function decodeOne(
