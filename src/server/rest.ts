@@ -29,12 +29,9 @@ export interface RestRoute {
   variables?: (params: Record<string, unknown>, path: Record<string, string>) => Record<string, unknown>;
   /** 404 when the field is null. */
   notFound?: string;
-  /** A list with limit/offset: big answers are streamed page by page (see streamPages). */
+  /** A list with limit/offset: big answers are streamed page by page (see jsonPages). */
   paged?: boolean;
 }
-
-/** Rows per GraphQL execution when a REST list answer is streamed (see paging.ts). */
-export const REST_PAGE = PAGE_ROWS;
 
 export const REST_ROUTES: readonly RestRoute[] = [
   { path: '/api/v1/connections', document: 'connections', params: { ...FILTER, limit: { type: 'int' }, offset: { type: 'int' } }, summary: 'Connections with their verdicts, filtered and paged.', paged: true },
@@ -79,10 +76,10 @@ export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestC
       // One context for every page of an answer: it pins one snapshot, so pages never overlap or skip.
       const contextValue = requestContext(service);
       const run = (v: Record<string, unknown>) => apollo.executeOperation({ query: DOCUMENTS[route.document], variables: v }, { contextValue });
-      const limit = typeof variables.limit === 'number' ? variables.limit : REST_PAGE;
+      const limit = typeof variables.limit === 'number' ? variables.limit : PAGE_ROWS;
       const offset = typeof variables.offset === 'number' ? variables.offset : 0;
-      const paging = route.paged === true && limit > REST_PAGE;
-      const res = await run(paging ? { ...variables, limit: REST_PAGE } : variables);
+      const paging = route.paged === true && limit > PAGE_ROWS;
+      const res = await run(paging ? { ...variables, limit: PAGE_ROWS } : variables);
       if (res.body.kind !== 'single') throw new Error('unexpected incremental result');
       const { data, errors } = res.body.singleResult;
       if (errors?.length) {
@@ -94,7 +91,7 @@ export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestC
       }
       if (paging) {
         const first = data?.[route.document] as unknown[];
-        if (first.length < REST_PAGE) return first;
+        if (first.length < PAGE_ROWS) return first;
         const field = route.document;
         const runPage = async (size: number, at: number): Promise<unknown[]> => {
           const r = await run({ ...variables, limit: size, offset: at });

@@ -1,5 +1,5 @@
 // Large REST list answers, and GraphQL requests made of one big `connections` field, are streamed
-// page by page (REST_PAGE rows per GraphQL execution, all on one pinned snapshot) instead of being
+// page by page (PAGE_ROWS rows per GraphQL execution, all on one pinned snapshot) instead of being
 // built whole: the rows must be exactly those of the same document run once, in the same order,
 // with no row twice.
 import { test, after } from 'node:test';
@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import request from 'supertest';
 import { createServer } from '../../src';
 import { DOCUMENTS } from '../../src/server/documents';
-import { REST_PAGE } from '../../src/server/rest';
+import { PAGE_ROWS } from '../../src/server/paging';
 
 const keep: net.Socket[] = [];
 let listener: net.Server | null = null;
@@ -23,7 +23,7 @@ test('a REST or GraphQL answer longer than one page streams the same rows as one
   listener.listen({ port: 0, host: '127.0.0.1', backlog: 2048 });
   await once(listener, 'listening');
   const port = (listener.address() as net.AddressInfo).port;
-  const pairs = Math.ceil((REST_PAGE * 2.5) / 2); // both ends count: 2.5 pages of connections
+  const pairs = Math.ceil((PAGE_ROWS * 2.5) / 2); // both ends count: 2.5 pages of connections
   for (let i = 0; i < pairs; i += 100) {
     await Promise.all(Array.from({ length: Math.min(100, pairs - i) }, async () => {
       const c = net.connect(port, '127.0.0.1');
@@ -64,8 +64,8 @@ test('a REST or GraphQL answer longer than one page streams the same rows as one
     assert.deepEqual(ga.body, aroundWhole.body, 'streamed with other fields == one execution');
     // Literal arguments and an alias; limit and offset across page boundaries.
     const lit = await request(s.server).post('/graphql')
-      .send({ query: `{ rows: connections(port: ${port}, limit: ${REST_PAGE + 7}, offset: ${REST_PAGE - 3}) { id } }` }).expect(200);
-    assert.deepEqual(lit.body, { data: { rows: whole.slice(REST_PAGE - 3, 2 * REST_PAGE + 4).map((c) => ({ id: c.id })) } });
+      .send({ query: `{ rows: connections(port: ${port}, limit: ${PAGE_ROWS + 7}, offset: ${PAGE_ROWS - 3}) { id } }` }).expect(200);
+    assert.deepEqual(lit.body, { data: { rows: whole.slice(PAGE_ROWS - 3, 2 * PAGE_ROWS + 4).map((c) => ({ id: c.id })) } });
     // Bad values still get GraphQL's own errors, with a code.
     const tooMany = await request(s.server).post('/graphql').send({ query: DOCUMENTS.connections, variables: { port, limit: 100_001 } });
     assert.ok(tooMany.body.errors?.[0]?.extensions?.code, JSON.stringify(tooMany.body));
@@ -76,8 +76,8 @@ test('a REST or GraphQL answer longer than one page streams the same rows as one
     assert.equal(new Set((r.body as Array<{ id: string }>).map((c) => c.id)).size, whole.length, 'no row twice');
 
     // limit and offset still mean what they say across page boundaries.
-    const part = await request(s.server).get(`/api/v1/connections?port=${port}&limit=${REST_PAGE + 7}&offset=${REST_PAGE - 3}`).expect(200);
-    assert.deepEqual(part.body, whole.slice(REST_PAGE - 3, 2 * REST_PAGE + 4));
+    const part = await request(s.server).get(`/api/v1/connections?port=${port}&limit=${PAGE_ROWS + 7}&offset=${PAGE_ROWS - 3}`).expect(200);
+    assert.deepEqual(part.body, whole.slice(PAGE_ROWS - 3, 2 * PAGE_ROWS + 4));
     // A short answer is not streamed, and a bad parameter is still a 400 naming it.
     const few = await request(s.server).get(`/api/v1/connections?port=${port}&limit=5000&direction=unknown`).expect(200);
     assert.ok(Array.isArray(few.body));
