@@ -171,7 +171,9 @@ async function measure(size: number, rounds: number, opts: BenchOptions, svc: St
   let ssLines = 0, nlCount = 0, ebCount = 0, pfCount = 0, owned = 0, kernRecords = 0, kernDecided = 0, kernConns = 0;
   let svcKSource = '', svcRss = 0;
   const kernelOn = svc.kernel.note === '';
-  // A step run in a step child: its own time and loop block, as the child measured them.
+  const cpu: Record<string, number[]> = {};
+  const blocks: Record<string, number> = {};
+  // A step run in a step child: its own time, CPU and loop block, as the child measured them.
   const remote = async (name: string, child: StepChild, step: string): Promise<StepResult> => {
     const r = await child.run(step);
     t[name].push(r.ms);
@@ -179,8 +181,6 @@ async function measure(size: number, rounds: number, opts: BenchOptions, svc: St
     blocks[name] = Math.max(blocks[name] ?? 0, r.blockMs);
     return r;
   };
-  const cpu: Record<string, number[]> = {};
-  const blocks: Record<string, number> = {};
   // One untimed run of each step child at this size first: a server refreshes again and again,
   // and its first refresh (JIT compilation; at a new size, every socket new to the decoder) is
   // reported on its own row rather than mixed into the median of five.
