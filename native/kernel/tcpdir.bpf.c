@@ -24,6 +24,7 @@
 #define TCP_TIME_WAIT 6
 #define TCP_LISTEN 10
 #define TCP_NEW_SYN_RECV 12
+#define SOCK_CONNECT_BIND 16 /* sk_userlocks, 6.16+; never set on older kernels */
 
 struct in6_addr { union { __u8 u6_addr8[16]; } in6_u; } __attribute__((preserve_access_index));
 typedef struct { __s64 counter; } atomic64_t;
@@ -200,13 +201,14 @@ int tcpdir_iter(struct bpf_iter__tcp *ctx)
 		tw = bpf_skc_to_tcp_timewait_sock(skc);
 		if (tw) {
 			struct inet_timewait_sock *itw = &tw->tw_sk;
-			struct inet_bind_bucket *tb = BPF_CORE_READ(itw, tw_tb);
+			struct inet_bind_bucket *tb;
 
 			if (bpf_core_field_exists(itw->tw_connect_bind)) {
 				r.flags |= TCPDIR_F_TW_CB_KNOWN;
 				if (BPF_CORE_READ_BITFIELD_PROBED(itw, tw_connect_bind))
-					r.flags |= TCPDIR_F_TW_CONNECT_BIND;
+					r.flags |= TCPDIR_F_TW_CONNECT_BIND | TCPDIR_F_BUCKET_NOT_READ;
 			}
+			tb = r.flags & TCPDIR_F_BUCKET_NOT_READ ? 0 : BPF_CORE_READ(itw, tw_tb);
 			if (tb) {
 				r.fastreuse = BPF_CORE_READ(tb, fastreuse);
 				r.fastreuseport = BPF_CORE_READ(tb, fastreuseport);
@@ -230,9 +232,16 @@ int tcpdir_iter(struct bpf_iter__tcp *ctx)
 			 * probe-read helper calls. */
 			struct sock *sk = (struct sock *)tp;
 			struct inet_connection_sock *icsk = &tp->inet_conn;
-			struct inet_bind_bucket *tb = icsk->icsk_bind_hash;
+			struct inet_bind_bucket *tb;
 
 			r.userlocks = BPF_CORE_READ_BITFIELD(sk, sk_userlocks);
+			/* See TCPDIR_F_BUCKET_NOT_READ. */
+			if (r.userlocks & SOCK_CONNECT_BIND) {
+				r.flags |= TCPDIR_F_BUCKET_NOT_READ;
+				tb = 0;
+			} else {
+				tb = icsk->icsk_bind_hash;
+			}
 			r.max_ack_backlog = sk->sk_max_ack_backlog;
 			/* A listener's queues, as sock_diag reports them (tcp_diag_get_info). A connection's
 			 * (unread and unacknowledged bytes) are not read: nothing here uses them, and the

@@ -13,6 +13,12 @@
 #define TCPDIR_F_TW_CONNECT_BIND   0x04 /* TIME_WAIT: tw_connect_bind set */
 #define TCPDIR_F_TW_CB_KNOWN       0x08 /* this kernel has tw_connect_bind */
 #define TCPDIR_F_HAS_BUCKET2       0x10 /* no longer set: the bhash2 bucket is not read */
+/* connect() chose the port (SOCK_CONNECT_BIND, or TIME_WAIT tw_connect_bind), so the bind
+ * bucket was not read: fastreuse/fastreuseport 0, HAS_BUCKET and SHARES_LISTENER clear. The flag
+ * already settles the direction, and connect() never joins a bucket made by bind() or listen()
+ * (__inet_hash_connect skips buckets with fastreuse or fastreuseport >= 0), so no listener's
+ * bucket is missed. The bucket is a cache miss of its own per client socket. */
+#define TCPDIR_F_BUCKET_NOT_READ   0x20
 
 /* 96 bytes, one per socket, written by the iter/tcp program. With rqueue/wqueue/v6only (v2) it
  * carries every field tcpdir uses from sock_diag except timers and tcp_info, so a pass can

@@ -4,7 +4,7 @@ import { outcome } from './combine';
 import { buildContext, findPeerIndexAt, type Context } from './context';
 import { listenerGoneScore, peerScore, type EndState } from './rules/local-peer';
 import { PORT_HINT_RULES, remotePort, SOCKET_RULES } from './rules';
-import { kernelCode } from './rules/kernel';
+import { kernelCodes } from './rules/kernel';
 
 export { buildContext, findByTuple, findListener, findPeer, listenerCovers } from './context';
 export type { Context } from './context';
@@ -44,7 +44,7 @@ function scratch(n: number): Scratch {
     portHintsOnly: new Uint8Array(buf, cap * 21, n),
     kernel: new Int8Array(buf, cap * 22, n),
   };
-  s.llr.fill(0), s.own.fill(0), s.cIn.fill(0), s.cOut.fill(0), s.fired.fill(0), s.kernel.fill(0);
+  s.llr.fill(0), s.own.fill(0), s.cIn.fill(0), s.cOut.fill(0), s.fired.fill(0);
   s.portHintsOnly.fill(1);
   return s;
 }
@@ -56,16 +56,13 @@ function scratch(n: number): Scratch {
 export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapshot)): Classification {
   const n = ctx.conns.length;
   const { llr, own, cIn, cOut, fired, portHintsOnly, kernel } = scratch(n);
-  const kernelOn = ctx.snapshot.kernel?.available === true;
+  kernelCodes(ctx, kernel);
   for (let i = 0; i < n; i++) {
+    // Settled by the kernel: its own heuristics are never read (its verdict skips them, and a
+    // peer settled by the kernel answers with the kernel's word, not with its log-odds).
+    // Evidence, when asked for, runs the rules again.
+    if (kernel[i] !== 0) continue;
     const conn = ctx.conns[i];
-    if (kernelOn) {
-      kernel[i] = kernelCode(ctx, conn, ctx.socketIndex[i]);
-      // Settled by the kernel: its own heuristics are never read (its verdict skips them, and a
-      // peer settled by the kernel answers with the kernel's word, not with its log-odds).
-      // Evidence, when asked for, runs the rules again.
-      if (kernel[i] !== 0) continue;
-    }
     for (const r of SOCKET_RULES) {
       const s = r.score(conn, ctx);
       if (s === 0) continue;

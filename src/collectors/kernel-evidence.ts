@@ -1,7 +1,7 @@
 import { AddressTextCache, cookieText } from './record-text';
 import { CookieIndex, cookieWords } from './cookie-index';
 import { RecordChunks } from './record-chunks';
-import { birthFromTransition, KERNEL_DIRECTIONS, kernelDirection } from '../model/kernel';
+import { birthFromTransition, KERNEL_CODE_UNANSWERED, KERNEL_DIRECTIONS, kernelDirection } from '../model/kernel';
 import type { KernelBirth, KernelBirthIndex, KernelDirection, KernelDirectionInput, KernelEvent, KernelRecord, KernelRecordIndex } from '../model/kernel';
 import type { AddressFamily, Socket } from '../model/socket';
 import { TCP_STATES, TcpStateCode } from '../model/tcp-state';
@@ -17,6 +17,7 @@ const SOCK_BINDADDR_LOCK = 4;
 const SOCK_BINDPORT_LOCK = 8;
 const SOCK_CONNECT_BIND = 16;
 const F_SHARES_LISTENER = 0x02;
+const F_BUCKET_NOT_READ = 0x20;
 const F_TW_CONNECT_BIND = 0x04;
 const F_TW_CB_KNOWN = 0x08;
 const AF_INET = 2;
@@ -112,6 +113,7 @@ function decodeRecordAt(buf: Buffer, off: number, addrs: AddressCache): KernelRe
     userLocks,
     connectBind,
     portAllocatedByConnect,
+    bucketRead: (flags & F_BUCKET_NOT_READ) === 0,
     twConnectBind,
     connectChosePort: connectBind || portAllocatedByConnect || twConnectBind === true,
     explicitPortBind: (userLocks & SOCK_BINDPORT_LOCK) !== 0,
@@ -329,7 +331,7 @@ export class KernelRecordTable implements KernelRecordIndex {
     return this.indexOf(cookie) >= 0;
   }
 
-  /** The sockets decoded from this table's records, in record order (see codeAt). */
+  /** The sockets decoded from this table's records, in record order (see codesAt). */
   private recordSockets: readonly Socket[] | null = null;
 
   /** Tells the table which Socket objects its records were decoded into (socket k: record k). */
@@ -338,16 +340,29 @@ export class KernelRecordTable implements KernelRecordIndex {
   }
 
   /**
-   * The kernel's word on a socket by position, without a cookie lookup: +1 inbound, -1 outbound,
-   * 0 silent (births first, then the iterator's rules, as the classifier's kernelCode). Answers
-   * only when `socket` is the object decoded from record `index` (a snapshot listing this pass's
-   * sockets in record order); undefined otherwise.
+   * The kernel's word on sockets by position, without cookie lookups (KernelEvidence.codesAt):
+   * births first, then the iterator's rules, as the classifier's kernelCode. `sockets[i]` is
+   * answered only when it is the object decoded from record `positions[i]` (a snapshot listing
+   * this pass's sockets in record order); else KERNEL_CODE_UNANSWERED.
    */
-  codeAt(index: number, socket: Socket): number | undefined {
+  codesAt(positions: Int32Array, sockets: readonly Socket[], out: Int8Array): void {
+    const own = this.recordSockets;
     // A cookie seen twice in the passes (the later record wins) would make positions ambiguous.
-    if (this.recordSockets === null || this.recordSockets[index] !== socket || this.index.size !== this.n) return undefined;
-    const b = this.birthCount === 0 ? 0 : BIRTH_DIRECTION[this.birthCodes![index]];
-    return b !== 0 ? b : VERDICT_OF_CODE[this.codes[index]];
+    if (own === null || this.index.size !== this.n) {
+      out.fill(KERNEL_CODE_UNANSWERED, 0, sockets.length);
+      return;
+    }
+    const births = this.birthCount === 0 ? null : this.birthCodes!;
+    const codes = this.codes;
+    for (let i = 0; i < sockets.length; i++) {
+      const k = positions[i];
+      if (own[k] !== sockets[i]) {
+        out[i] = KERNEL_CODE_UNANSWERED;
+        continue;
+      }
+      const b = births === null ? 0 : BIRTH_DIRECTION[births[k]];
+      out[i] = b !== 0 ? b : VERDICT_OF_CODE[codes[k]];
+    }
   }
 
   get(cookie: string): KernelRecord | undefined {

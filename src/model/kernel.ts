@@ -23,8 +23,17 @@ export interface KernelRecord {
   userLocks: number;
   /** sk_userlocks & SOCK_CONNECT_BIND (16): connect() chose the local port (6.16+ kernels). */
   connectBind: boolean;
-  /** Bind bucket fastreuse == -1: the port was allocated by connect(). */
+  /**
+   * Bind bucket fastreuse == -1: the port was allocated by connect(). False too when the bucket
+   * was not read (bucketRead false).
+   */
   portAllocatedByConnect: boolean;
+  /**
+   * Whether the iterator read the bind bucket. It does not when connectBind or twConnectBind
+   * already says connect() chose the port: connect() never joins a bucket made by bind() or
+   * listen(), so such a socket shares no listener's, and the bucket is a cache miss per socket.
+   */
+  bucketRead: boolean;
   /** TIME_WAIT only: tw_connect_bind; null when not TIME_WAIT or the kernel lacks the field. */
   twConnectBind: boolean | null;
   /** Any of connectBind, portAllocatedByConnect, twConnectBind. */
@@ -180,12 +189,17 @@ export interface KernelEvidence {
   /** Whether the state-change tracepoint is attached (births are recorded). */
   tracepoint: boolean;
   /**
-   * Optional fast path for the classifier: the kernel's word on `socket`, found at position
-   * `index` of the snapshot's socket list, as +1 inbound, -1 outbound, 0 silent; undefined
-   * when this evidence cannot answer by position (then the classifier looks the cookie up).
+   * Optional fast path for the classifier: the kernel's word on each of `sockets`, found at
+   * `positions[i]` of the snapshot's socket list, written to `out[i]` as +1 inbound, -1
+   * outbound, 0 silent, or KERNEL_CODE_UNANSWERED where this evidence cannot answer by position
+   * (then the classifier looks the cookie up). One call for the whole snapshot: per socket it is
+   * a few array reads.
    */
-  codeAt?(index: number, socket: Socket): number | undefined;
+  codesAt?(positions: Int32Array, sockets: readonly Socket[], out: Int8Array): void;
 }
+
+/** See KernelEvidence.codesAt. */
+export const KERNEL_CODE_UNANSWERED = 2;
 
 /**
  * Iterator records by socket cookie. The service's implementation (collectors/kernel-evidence.ts

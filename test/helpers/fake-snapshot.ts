@@ -52,7 +52,7 @@ export function kernelRecord(s: Socket, flags: Partial<KernelRecord> = {}): Kern
   return {
     cookie: s.cookie!, family: s.family, state: s.state, localAddress: s.localAddress, localPort: s.localPort,
     remoteAddress: s.remoteAddress, remotePort: s.remotePort, inode: s.inode, uid: s.uid, userLocks: 0,
-    connectBind: false, portAllocatedByConnect: false, twConnectBind: null, connectChosePort: false,
+    connectBind: false, portAllocatedByConnect: false, bucketRead: true, twConnectBind: null, connectChosePort: false,
     explicitPortBind: false, explicitAddressBind: false, sharesListenerPort: false, sharedListenerCookie: null,
     maxAckBacklog: 0, acceptBacklogInherited: false, listenerCookie: null, ...flags,
   };

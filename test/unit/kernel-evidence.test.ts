@@ -20,7 +20,7 @@ import {
 } from '../../src/collectors/kernel-evidence';
 import { KernelSocketDecoder, scanSockets, socketsFromKernelTable, type PreviousPass } from '../../src/collectors/ebpf-sockets';
 import type { Socket } from '../../src/model';
-import { KERNEL_DIRECTIONS, kernelDirection } from '../../src/model/kernel';
+import { KERNEL_CODE_UNANSWERED, KERNEL_DIRECTIONS, kernelDirection } from '../../src/model/kernel';
 import type { KernelEvent, KernelRecord } from '../../src/model/kernel';
 import { TcpStateCode } from '../../src/model/tcp-state';
 import type { TcpStateName } from '../../src/model/tcp-state';
@@ -65,7 +65,7 @@ function rec(over: Partial<KernelRecord>): KernelRecord {
   return {
     cookie: '1', family: 'IPV4', state: 'ESTABLISHED', localAddress: '127.0.0.1', localPort: 40000,
     remoteAddress: '127.0.0.1', remotePort: 50000, inode: 1, uid: 0, userLocks: 0, connectBind: false,
-    portAllocatedByConnect: false, twConnectBind: null, connectChosePort: false, explicitPortBind: false,
+    portAllocatedByConnect: false, bucketRead: true, twConnectBind: null, connectChosePort: false, explicitPortBind: false,
     explicitAddressBind: false, sharesListenerPort: false, sharedListenerCookie: null, maxAckBacklog: 0,
     acceptBacklogInherited: false, listenerCookie: null, ...over,
   };
@@ -472,10 +472,21 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
     assert.equal(one('explicitly bound client').explicitPortBind, true);
     assert.equal(one('plain client').connectChosePort, true);
     assert.equal(one('plain client').explicitPortBind, false);
-    // Kernels before SOCK_CONNECT_BIND still decide a plain client by its bucket.
-    assert.equal(one('plain client').portAllocatedByConnect, true);
-    assert.deepEqual(kernelDirection(one('plain client'), { skip: ['connect-bind'] }),
-      { direction: 'OUTBOUND', rule: 'connect-allocated-port' });
+    // Kernels before SOCK_CONNECT_BIND decide a plain client by its bucket; with the flag the
+    // bucket is not read (it cannot be a listener's), and the flag alone decides.
+    const plain = one('plain client');
+    if (plain.connectBind) {
+      assert.equal(plain.bucketRead, false);
+      assert.equal(plain.sharesListenerPort, false);
+      assert.deepEqual(kernelDirection(plain), { direction: 'OUTBOUND', rule: 'connect-bind' });
+    } else {
+      assert.equal(plain.bucketRead, true);
+      assert.equal(plain.portAllocatedByConnect, true);
+      assert.deepEqual(kernelDirection(plain), { direction: 'OUTBOUND', rule: 'connect-allocated-port' });
+    }
+    // Sockets connect() did not place still have their bucket read.
+    assert.equal(one('explicitly bound client').bucketRead, true);
+    assert.equal(listenerSide.bucketRead, true);
     assert.equal(one('SO_REUSEPORT client on a listener port').sharesListenerPort, true);
     assert.equal(one('queued child').inode, 0);
     assert.equal(one('IPv4-mapped child').localAddress, '::ffff:127.0.0.1');
@@ -549,7 +560,7 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
     }
   });
 
-  it('codeAt (by position in the pass) says what the cookie lookups say, and only for the pass\'s own objects', async () => {
+  it('codesAt (by position in the pass) says what the cookie lookups say, and only for the pass\'s own objects', async () => {
     const { accepted, port, close } = await localServer();
     const clients = await Promise.all(Array.from({ length: 20 }, async () => {
       const c = net.connect(port, '127.0.0.1');
@@ -565,17 +576,21 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
         const d = pass.table.direction(cookie);
         return !d || d.rule === null || d.rule === 'handshake-state' ? 0 : d.direction === 'INBOUND' ? 1 : d.direction === 'OUTBOUND' ? -1 : 0;
       };
+      const n = pass.sockets.length;
+      const out = new Int8Array(n + 2);
+      pass.table.codesAt(Int32Array.from(pass.sockets, (_, k) => k), pass.sockets, out);
       let decided = 0;
       pass.sockets.forEach((s, k) => {
-        const code = pass.table.codeAt(k, s);
-        assert.notEqual(code, undefined, `socket ${k} answers by position`);
-        assert.equal(code, viaCookie(s.cookie!), `socket ${k} (${s.state} ${s.localPort}->${s.remotePort})`);
-        if (code !== 0) decided++;
+        assert.notEqual(out[k], KERNEL_CODE_UNANSWERED, `socket ${k} answers by position`);
+        assert.equal(out[k], viaCookie(s.cookie!), `socket ${k} (${s.state} ${s.localPort}->${s.remotePort})`);
+        if (out[k] !== 0) decided++;
       });
       assert.ok(decided >= 40, `the 20 pairs are decided (${decided})`);
-      // An equal socket that is not the pass's object (e.g. from sock_diag) gets no positional answer.
-      assert.equal(pass.table.codeAt(0, { ...pass.sockets[0] }), undefined);
-      assert.equal(pass.table.codeAt(pass.sockets.length, pass.sockets[0]), undefined);
+      // An equal socket that is not the pass's object (e.g. from sock_diag), or one looked for
+      // past the pass's end, gets no positional answer; the others still do.
+      const odd = [{ ...pass.sockets[0] }, pass.sockets[1], pass.sockets[0]];
+      pass.table.codesAt(Int32Array.of(0, 1, n), odd, out);
+      assert.deepEqual([...out.subarray(0, 3)], [KERNEL_CODE_UNANSWERED, viaCookie(pass.sockets[1].cookie!), KERNEL_CODE_UNANSWERED]);
     } finally {
       for (const c of clients) c.destroy();
       close();

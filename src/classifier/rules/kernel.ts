@@ -1,4 +1,4 @@
-import type { KernelRecord, KernelRuleName, Socket } from '../../model';
+import { KERNEL_CODE_UNANSWERED, type KernelEvidence, type KernelRecord, type KernelRuleName, type Socket } from '../../model';
 import type { Context } from '../context';
 
 // The kernel's own memory of how a socket was made, read with eBPF (docs/kernel-evidence.md).
@@ -43,20 +43,26 @@ export function kernelRecordOf(ctx: Context, conn: Socket): KernelRecord | undef
 }
 
 /**
- * The hot-path form of kernelFinding: +1 inbound, -1 outbound, 0 when the kernel says nothing.
- * No allocation: by position in the snapshot's socket list when the evidence can (`socketIndex`,
- * see KernelEvidence.codeAt), else one births lookup (skipped when there are none) and one
- * precomputed direction.
+ * The hot-path form of kernelFinding, for every connection of the context at once: out[i] is +1
+ * inbound, -1 outbound, 0 when the kernel says nothing about ctx.conns[i]. No allocation. By
+ * position in the snapshot's socket list where the evidence can (KernelEvidence.codesAt: it
+ * compares sockets by identity and never reads the objects, which are cold in cache after the
+ * kernel's walk), else one births lookup (skipped when there are none) and one precomputed
+ * direction per cookie.
  */
-export function kernelCode(ctx: Context, conn: Socket, socketIndex = -1): number {
+export function kernelCodes(ctx: Context, out: Int8Array): void {
   const k = ctx.snapshot.kernel;
-  if (!k || !k.available) return 0;
-  // By position first: it compares `conn` by identity and never reads the object (100k socket
-  // objects read once more each refresh, cold in cache after the kernel's walk, cost ms).
-  if (socketIndex >= 0 && k.codeAt) {
-    const c = k.codeAt(socketIndex, conn);
-    if (c !== undefined) return c;
+  const n = ctx.conns.length;
+  if (!k || !k.available) {
+    out.fill(0, 0, n);
+    return;
   }
+  if (k.codesAt) k.codesAt(ctx.socketIndex, ctx.conns, out);
+  else out.fill(KERNEL_CODE_UNANSWERED, 0, n);
+  for (let i = 0; i < n; i++) if (out[i] === KERNEL_CODE_UNANSWERED) out[i] = kernelCodeByCookie(k, ctx.conns[i]);
+}
+
+function kernelCodeByCookie(k: KernelEvidence, conn: Socket): number {
   if (conn.cookie === null) return 0;
   if (k.births.size > 0) {
     const birth = k.births.direction(conn.cookie);
