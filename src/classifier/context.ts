@@ -22,6 +22,8 @@ export interface Context {
   hosts: HostFacts[];
   /** See portBuckets(); null until first needed. */
   ports: PortBuckets | null;
+  /** Local ports of the history's past listeners (see pastListenerPorts); null until first needed. */
+  pastPorts: Set<number> | null;
 }
 
 /**
@@ -308,7 +310,20 @@ export function buildContext(snapshot: Snapshot): Context {
     else at[conns.push(s) - 1] = k;
   }
   const socketIndex = at.subarray(0, conns.length);
-  return { snapshot, listenersByPort, conns, socketIndex, nsIndex, addressIds: new Map(), hosts, ports: null };
+  return { snapshot, listenersByPort, conns, socketIndex, nsIndex, addressIds: new Map(), hosts, ports: null, pastPorts: null };
+}
+
+/**
+ * The ports some past listener of the snapshot's history was on: most connections' local ports
+ * (clients' ephemeral ones) are not, and are answered without building a key to look up.
+ */
+export function pastListenerPorts(ctx: Context): Set<number> {
+  if (ctx.pastPorts === null) {
+    const ports = new Set<number>();
+    for (const l of ctx.snapshot.history?.pastListeners.values() ?? []) ports.add(l.port);
+    ctx.pastPorts = ports;
+  }
+  return ctx.pastPorts;
 }
 
 /**

@@ -4,7 +4,12 @@
  * beyond 2^31, which V8 boxes) cost more to build, probe and collect than the classifier's
  * rules together. Linear probing; a removed key leaves a tombstone until the next rehash.
  */
-export class CookieIndex {
+/** Finds a record by its cookie's two 32-bit words: its index, or -1. */
+export interface CookieLookup {
+  recordIndex(lo: number, hi: number): number;
+}
+
+export class CookieIndex implements CookieLookup {
   private keys: Uint32Array;
   /** Value per slot; EMPTY or GONE (tombstone) when it holds no key. */
   private vals: Int32Array;
@@ -38,6 +43,11 @@ export class CookieIndex {
   get(lo: number, hi: number): number {
     const k = this.slotOf(lo, hi);
     return k < 0 ? -1 : this.vals[k];
+  }
+
+  /** get(), for an index whose values are record indexes (a CookieLookup). */
+  recordIndex(lo: number, hi: number): number {
+    return this.get(lo, hi);
   }
 
   /** Sets the value of cookie (lo, hi); returns the previous value, or -1 when it is new. */

@@ -50,7 +50,7 @@ export class KernelSocketDecoder implements RecordSink {
 
   constructor(previous?: PreviousPass | null) {
     const p = (this.prev = previous ?? null);
-    this.previous = p && new PreviousRecords(p.table.chunks, p.recordSockets.length, (lo, hi) => p.table.recordIndex(lo, hi), 0);
+    this.previous = p && new PreviousRecords(p.table.chunks, p.recordSockets.length, p.table, 0);
   }
 
   /** Every socket decoded so far, in record order (a PreviousPass's recordSockets). */

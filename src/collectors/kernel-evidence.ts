@@ -1,5 +1,5 @@
 import { AddressTextCache, cookieText } from './record-text';
-import { CookieIndex, cookieWords } from './cookie-index';
+import { CookieIndex, cookieWords, type CookieLookup } from './cookie-index';
 import { RecordChunks } from './record-chunks';
 import { birthFromTransition, KERNEL_CODE_UNANSWERED, KERNEL_DIRECTIONS, kernelDirection } from '../model/kernel';
 import type { KernelBirth, KernelBirthIndex, KernelDirection, KernelDirectionInput, KernelEvent, KernelRecord, KernelRecordIndex } from '../model/kernel';
@@ -156,7 +156,7 @@ const DIRECTION_MEMO = new Uint8Array(256 << 7).fill(255);
  * KernelRecord.cookie are). The tracepoint's births of the pass's sockets are attached to it
  * (attachBirths), one code per record, so a snapshot needs no copy of the birth store.
  */
-export class KernelRecordTable implements KernelRecordIndex {
+export class KernelRecordTable implements KernelRecordIndex, CookieLookup {
   private codes: Uint8Array;
   private readonly addrs = new AddressCache();
   /** Cookie -> index of its (last) record. */
@@ -340,7 +340,7 @@ export class KernelRecordTable implements KernelRecordIndex {
   }
 
   /**
-   * The kernel's word on sockets by position, without cookie lookups (KernelEvidence.codesAt):
+   * The kernel's word on sockets by position, without cookie lookups (KernelRecordIndex.codesAt; births as attached by attachBirths):
    * births first, then the iterator's rules, as the classifier's kernelCode. `sockets[i]` is
    * answered only when it is the object decoded from record `positions[i]` (a snapshot listing
    * this pass's sockets in record order); else KERNEL_CODE_UNANSWERED.
@@ -429,10 +429,6 @@ function birthOf(transition: number, seenAt: number): KernelBirth {
 }
 
 /** Something that knows which cookies an iteration saw (a KernelRecordTable). */
-export interface CookieLookup {
-  /** Index of the record with cookie words (lo, hi), or -1. */
-  recordIndex(lo: number, hi: number): number;
-}
 
 /**
  * How each socket was born, by cookie, from drained tracepoint events. TIME_WAIT creation and

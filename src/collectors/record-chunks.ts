@@ -1,3 +1,5 @@
+import type { CookieLookup } from './cookie-index';
+
 /** Where one record is: its chunk's DataView and its byte offset there. */
 export interface RecordPlace {
   dv: DataView;
@@ -68,13 +70,14 @@ export class PreviousRecords {
 
   /**
    * @param count records that may be returned (those with a socket decoded from them)
-   * @param lookup index of the record with cookie words (lo, hi), or -1
+   * @param lookup the records by cookie (an object with a method, not a closure made per pass:
+   *   a new function at this call site each pass would throw away find()'s optimized code)
    * @param cookieOffset where a record holds its cookie's two little-endian words
    */
   constructor(
     private readonly records: RecordChunks,
     private readonly count: number,
-    private readonly lookup: (lo: number, hi: number) => number,
+    private readonly lookup: CookieLookup,
     private readonly cookieOffset: number,
   ) {}
 
@@ -83,7 +86,7 @@ export class PreviousRecords {
     const place = this.place, c = this.cookieOffset;
     let p = this.next;
     if (p < 0 || p >= this.count || (this.records.at(p, place), place.dv.getUint32(place.off + c, true) !== lo || place.dv.getUint32(place.off + c + 4, true) !== hi)) {
-      p = this.lookup(lo, hi);
+      p = this.lookup.recordIndex(lo, hi);
       if (p >= this.count) p = -1;
       if (p >= 0) this.records.at(p, place);
     }

@@ -96,7 +96,7 @@ export class SockDiagDecoder {
   constructor(private readonly prev: SockDiagPass | null = null, keep = false) {
     this.records = keep ? new RecordChunks(RECORD_SIZE) : null;
     this.index = keep ? new CookieIndex(prev ? prev.sockets.length + (prev.sockets.length >> 3) : 0) : null;
-    this.previous = prev && new PreviousRecords(prev.records, prev.sockets.length, (lo, hi) => prev.index.get(lo, hi), O.cookie);
+    this.previous = prev && new PreviousRecords(prev.records, prev.sockets.length, prev.index, O.cookie);
   }
 
   add(buf: Buffer): void {

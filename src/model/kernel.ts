@@ -188,17 +188,9 @@ export interface KernelEvidence {
   births: KernelBirthIndex;
   /** Whether the state-change tracepoint is attached (births are recorded). */
   tracepoint: boolean;
-  /**
-   * Optional fast path for the classifier: the kernel's word on each of `sockets`, found at
-   * `positions[i]` of the snapshot's socket list, written to `out[i]` as +1 inbound, -1
-   * outbound, 0 silent, or KERNEL_CODE_UNANSWERED where this evidence cannot answer by position
-   * (then the classifier looks the cookie up). One call for the whole snapshot: per socket it is
-   * a few array reads.
-   */
-  codesAt?(positions: Int32Array, sockets: readonly Socket[], out: Int8Array): void;
 }
 
-/** See KernelEvidence.codesAt. */
+/** See KernelRecordIndex.codesAt. */
 export const KERNEL_CODE_UNANSWERED = 2;
 
 /**
@@ -212,6 +204,14 @@ export interface KernelRecordIndex {
   get(cookie: string): KernelRecord | undefined;
   /** kernelDirection() of the record with this cookie (one of KERNEL_DIRECTIONS); undefined when there is none. */
   direction(cookie: string): KernelDirection | undefined;
+  /**
+   * Optional fast path for the classifier: the kernel's word on each of `sockets`, found at
+   * `positions[i]` of the snapshot's socket list (births attached, as KernelEvidence.births), written to `out[i]` as +1 inbound, -1
+   * outbound, 0 silent, or KERNEL_CODE_UNANSWERED where this evidence cannot answer by position
+   * (then the classifier looks the cookie up). One call for the whole snapshot: per socket it is
+   * a few array reads.
+   */
+  codesAt?(positions: Int32Array, sockets: readonly Socket[], out: Int8Array): void;
   /** Every record's cookie. */
   cookies(): IterableIterator<string>;
 }

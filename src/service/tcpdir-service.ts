@@ -207,7 +207,7 @@ export class TcpdirService {
     // Births of sockets the passes did not see are of no use: gone (and forgotten here), or in
     // a namespace this snapshot does not read through sock_diag (no cookie to join them by).
     k.attachBirths((this.kernel as KernelEvidenceSource).births, Date.now(), startedAt);
-    return { available: true, code: null, reason: null, records: k, births: k.births, tracepoint: true, codesAt: (at, sockets, out) => k.codesAt(at, sockets, out) };
+    return { available: true, code: null, reason: null, records: k, births: k.births, tracepoint: true };
   }
 
   /** Stops the kernel source's reader; the service keeps answering from heuristics. */

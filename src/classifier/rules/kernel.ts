@@ -45,7 +45,7 @@ export function kernelRecordOf(ctx: Context, conn: Socket): KernelRecord | undef
 /**
  * The hot-path form of kernelFinding, for every connection of the context at once: out[i] is +1
  * inbound, -1 outbound, 0 when the kernel says nothing about ctx.conns[i]. No allocation. By
- * position in the snapshot's socket list where the evidence can (KernelEvidence.codesAt: it
+ * position in the snapshot's socket list where the evidence can (KernelRecordIndex.codesAt: it
  * compares sockets by identity and never reads the objects, which are cold in cache after the
  * kernel's walk), else one births lookup (skipped when there are none) and one precomputed
  * direction per cookie.
@@ -57,7 +57,7 @@ export function kernelCodes(ctx: Context, out: Int8Array): void {
     out.fill(0, 0, n);
     return;
   }
-  if (k.codesAt) k.codesAt(ctx.socketIndex, ctx.conns, out);
+  if (k.records.codesAt) k.records.codesAt(ctx.socketIndex, ctx.conns, out);
   else out.fill(KERNEL_CODE_UNANSWERED, 0, n);
   for (let i = 0; i < n; i++) if (out[i] === KERNEL_CODE_UNANSWERED) out[i] = kernelCodeByCookie(k, ctx.conns[i]);
 }

@@ -1,5 +1,5 @@
 import { formatEndpoint, pastListenerKey, type PastListener, type Socket } from '../../model';
-import { findListener, listenerCovers, type Context } from '../context';
+import { findListener, listenerCovers, pastListenerPorts, type Context } from '../context';
 import type { Rule } from '../rule';
 
 // The service remembers listeners from earlier snapshots. A connection on an endpoint that was a
@@ -9,7 +9,7 @@ export const PAST_LISTENER_WEIGHT = 3;
 
 function pastListenerOf(conn: Socket, ctx: Context): PastListener | null {
   const past = ctx.snapshot.history?.pastListeners;
-  if (!past || past.size === 0 || findListener(ctx, conn)) return null;
+  if (!past || past.size === 0 || !pastListenerPorts(ctx).has(conn.localPort) || findListener(ctx, conn)) return null;
   const wildcard = conn.family === 'IPV4' ? '0.0.0.0' : '::';
   for (const address of [conn.localAddress, wildcard]) {
     const l = past.get(pastListenerKey(conn.family, address, conn.localPort));
