@@ -1,12 +1,38 @@
-import type { SnapshotView, TcpdirService } from '../service';
+import { InputError, MAX_LIMIT, type SnapshotView, type TcpdirService } from '../service';
 
-/** Per request: the service, and one snapshot view shared by every resolver of the request. */
+/** Connection rows one request may return by default, all its lists together. */
+export const MAX_ROWS = MAX_LIMIT;
+
+/**
+ * Per request: the service, one snapshot view shared by every resolver of the request, and the
+ * request's row budget. Each list of connections (Query.connections, Listener.connections) takes
+ * its rows from the budget before they are resolved, so a document of many aliased or nested
+ * lists is refused with an error instead of built in memory: eight aliased 100k-row lists held
+ * 4 GB, and `connections { listener { connections } }` grows with the square of a listener's
+ * children.
+ */
 export interface RequestContext {
   service: TcpdirService;
   view(): Promise<SnapshotView>;
+  /** Takes `n` rows from the budget; an InputError (parameter `limit`) when fewer are left. */
+  takeRows(n: number): void;
+  /** Rows the request may still return. */
+  rowsLeft(): number;
 }
 
-export function requestContext(service: TcpdirService): RequestContext {
+export function requestContext(service: TcpdirService, maxRows = MAX_ROWS): RequestContext {
   let view: Promise<SnapshotView> | null = null;
-  return { service, view: () => (view ??= service.current()) };
+  let left = maxRows;
+  return {
+    service,
+    view: () => (view ??= service.current()),
+    takeRows: (n) => {
+      if (n > left) {
+        throw new InputError('limit', `this request would return more than ${maxRows} connections in total (all its lists, listeners' ` +
+          'connections included); ask for fewer with limit and filters, or split it into several requests');
+      }
+      left -= n;
+    },
+    rowsLeft: () => left,
+  };
 }

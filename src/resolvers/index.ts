@@ -4,4 +4,4 @@ import { ConnectionNetnsResolver, ListenerNetnsResolver, NetnsResolver } from '.
 import { QueryResolver } from './query.resolver';
 
 export const resolvers = [QueryResolver, ConnectionResolver, ListenerResolver, NetnsResolver, ConnectionNetnsResolver, ListenerNetnsResolver] as const;
-export { requestContext, type RequestContext } from './context';
+export { MAX_ROWS, requestContext, type RequestContext } from './context';

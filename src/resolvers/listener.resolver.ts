@@ -13,6 +13,8 @@ export class ListenerResolver {
   @FieldResolver(() => [Connection], { description: "Connections on this listener's endpoint." })
   async connections(@Root() l: Listener, @Args() a: ListenerConnectionsArgs, @Ctx() ctx: RequestContext): Promise<Connection[]> {
     checkConfidence('minConfidence', a.minConfidence);
-    return (await ctx.view()).listenerConnections(l as unknown as ListenerRecord, a) as Connection[];
+    const rows = (await ctx.view()).listenerConnections(l as unknown as ListenerRecord, a);
+    ctx.takeRows(rows.length);
+    return rows as Connection[];
   }
 }

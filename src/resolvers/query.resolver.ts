@@ -21,7 +21,9 @@ export class QueryResolver {
     const limit = a.limit ?? 1000;
     const offset = a.offset ?? 0;
     checkLimit(limit, offset);
-    return (await ctx.view()).connections(f, limit, offset) as Connection[];
+    const rows = (await ctx.view()).connections(f, limit, offset);
+    ctx.takeRows(rows.length);
+    return rows as Connection[];
   }
 
   @Query(() => Int, { description: 'How many connections match the filter.' })

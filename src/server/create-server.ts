@@ -8,7 +8,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { specifiedRules, validate, type DocumentNode, type GraphQLError, type ValidationContext } from 'graphql';
-import { requestContext, type RequestContext } from '../resolvers';
+import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
 import { TcpdirService, type ServiceOptions } from '../service';
 import { registerAuth } from './auth';
 import { assertSafeBind } from './bind-policy';
@@ -36,6 +36,11 @@ export interface ServerOptions extends ServiceOptions {
   maxDepth?: number;
   /** Largest GraphQL query cost accepted (graphql-armor cost model). Default 5000. */
   maxCost?: number;
+  /**
+   * Connection rows one request may return, all its lists together (GraphQL aliases and nested
+   * listener lists; a REST list's limit). Default 100,000 (MAX_ROWS).
+   */
+  maxRows?: number;
   /** Use this service instead of making one. */
   service?: TcpdirService;
 }
@@ -81,6 +86,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     if (!options.service) service.close();
   });
 
+  const maxRows = options.maxRows ?? MAX_ROWS;
   const schema = await tcpdirSchema();
   // Rejections are reported as validation errors (400, GRAPHQL_VALIDATION_FAILED); armor's
   // default is to throw, which Apollo would turn into a 500.
@@ -139,10 +145,10 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   };
   app.addHook('preHandler', async (req, reply) => {
     if (req.method !== 'POST' || req.routeOptions.url !== '/graphql') return;
-    if (await sendPagedQuery(req.body, apollo, requestContext(service), reply, validateWhole)) return reply;
+    if (await sendPagedQuery(req.body, apollo, requestContext(service, maxRows), reply, validateWhole)) return reply;
   });
-  await app.register(fastifyApollo(apollo), { context: async () => requestContext(service) });
-  registerRest(app, apollo, service);
+  await app.register(fastifyApollo(apollo), { context: async () => requestContext(service, maxRows) });
+  registerRest(app, apollo, service, maxRows);
   registerMetrics(app, service);
   // For a draining close(): when the last connection arrived, and how many requests are open.
   let connections = 0;

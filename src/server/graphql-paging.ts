@@ -199,6 +199,10 @@ export async function sendPagedQuery(
     if (r.body.kind !== 'single' || r.body.singleResult.errors?.length || !r.body.singleResult.data) return false;
     restData = r.body.singleResult.data;
   }
+  // Pages take their rows from the request's budget as they run: when the list could outrun
+  // what is left, Apollo runs the document whole instead, and the list that overdraws the budget
+  // fails with an error there, rather than the stream being cut short after its headers left.
+  if (contextValue.rowsLeft() < plan.limit) return false;
   const run = async (limit: number, offset: number): Promise<readonly unknown[] | null> => {
     const r = await apollo.executeOperation(
       { query: plan.query, operationName: plan.operationName, variables: { ...plan.variables, [LIMIT_VAR]: limit, [OFFSET_VAR]: offset } },

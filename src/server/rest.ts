@@ -2,7 +2,7 @@ import type { ApolloServer } from '@apollo/server';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { TCP_STATES } from '../model';
-import { requestContext, type RequestContext } from '../resolvers';
+import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
 import { InputError, type TcpdirService } from '../service';
 import { DOCUMENTS, type DocumentName } from './documents';
 import { jsonPages, PAGE_ROWS } from './paging';
@@ -62,7 +62,7 @@ function badRequest(reply: FastifyReply, code: string, message: string, paramete
 }
 
 /** The REST mirror: each route runs its stored GraphQL document and answers with that field's data. */
-export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestContext>, service: TcpdirService): void {
+export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestContext>, service: TcpdirService, maxRows = MAX_ROWS): void {
   for (const route of REST_ROUTES) {
     app.get(route.path, async (req, reply) => {
       let variables: Record<string, unknown>;
@@ -74,9 +74,13 @@ export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestC
         throw e;
       }
       // One context for every page of an answer: it pins one snapshot, so pages never overlap or skip.
-      const contextValue = requestContext(service);
+      const contextValue = requestContext(service, maxRows);
       const run = (v: Record<string, unknown>) => apollo.executeOperation({ query: DOCUMENTS[route.document], variables: v }, { contextValue });
       const limit = typeof variables.limit === 'number' ? variables.limit : PAGE_ROWS;
+      // A REST list is one list: a limit above the row budget is refused up front, not cut short mid-stream.
+      if (route.paged === true && limit > maxRows) {
+        return badRequest(reply, 'BAD_USER_INPUT', `limit must be at most ${maxRows} on this server (its rows per request), got ${limit}`, 'limit');
+      }
       const offset = typeof variables.offset === 'number' ? variables.offset : 0;
       const paging = route.paged === true && limit > PAGE_ROWS;
       const res = await run(paging ? { ...variables, limit: PAGE_ROWS } : variables);

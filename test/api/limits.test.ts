@@ -1,7 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
 import request from 'supertest';
-import { createServer, type TcpdirServer } from '../../src';
+import { createServer, TcpdirService, type TcpdirServer } from '../../src';
 import { openPair } from '../helpers/sockets';
 
 describe('abuse limits', () => {
@@ -45,6 +47,66 @@ describe('abuse limits', () => {
       assert.match(r.body.errors[0].message, /cost/i);
     } finally {
       await strict.close();
+    }
+  });
+
+  test('row budget: aliased lists and nested listener lists past the request\'s rows fail naming limit; within it they run', async () => {
+    // A listener with 12 clients: 24 connections on its port (both ends), 12 of them its children.
+    const accepted: net.Socket[] = [];
+    const srv = net.createServer((c) => accepted.push(c));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as net.AddressInfo).port;
+    const clients = await Promise.all(Array.from({ length: 12 }, async () => {
+      const c = net.connect(port, '127.0.0.1');
+      await once(c, 'connect');
+      return c;
+    }));
+    while (accepted.length < 12) await new Promise((r) => setImmediate(r));
+    // Snapshots taken now (the suite's shared service caches one from before these sockets).
+    const service = new TcpdirService({ maxAgeMs: 0, kernelEvidence: false });
+    const small = await createServer({ logLevel: 'silent', maxRows: 30, service });
+    const roomy = await createServer({ logLevel: 'silent', service });
+    const gql = (query: string) => request(small.server).post('/graphql').send({ query });
+    const overdrawn = (res: request.Response): void => {
+      assert.equal(res.status, 200, res.text.slice(0, 300));
+      const e = res.body.errors?.[0];
+      assert.ok(e, `an error: ${res.text.slice(0, 300)}`);
+      assert.equal(e.extensions.code, 'BAD_USER_INPUT');
+      assert.equal(e.extensions.parameter, 'limit');
+      assert.match(e.message, /more than 30 connections in total/);
+    };
+    try {
+      const within = await gql(`{ connections(port: ${port}, limit: 30) { id } }`);
+      assert.equal(within.body.errors, undefined, within.text.slice(0, 300));
+      assert.equal(within.body.data.connections.length, 24);
+      // Two aliases: 24 + 24 rows.
+      overdrawn(await gql(`{ a: connections(port: ${port}) { id } b: connections(port: ${port}) { id } }`));
+      // Nested: 5 connections, each asking its listener's 12 children: 5 + 60 rows.
+      overdrawn(await gql(`{ connections(port: ${port}, localPort: ${port}, limit: 5) { listener { connections { id } } } }`));
+      overdrawn(await gql(`{ a: listeners(port: ${port}) { connections { id } } b: listeners(port: ${port}) { connections { id } } c: listeners(port: ${port}) { connections { id } } }`));
+      // A list big enough to stream, beside another field: run whole, and refused there.
+      overdrawn(await gql(`{ big: connections(port: ${port}, limit: 5000) { id } x: connections(port: ${port}, limit: 10) { id } }`));
+      // The default budget (100,000 rows) lets the same documents run.
+      const ok = await request(roomy.server).post('/graphql')
+        .send({ query: `{ connections(port: ${port}, localPort: ${port}, limit: 5) { listener { connections { id } } } }` });
+      assert.equal(ok.body.errors, undefined, ok.text.slice(0, 300));
+      assert.equal(ok.body.data.connections.length, 5);
+      for (const c of ok.body.data.connections) assert.equal(c.listener.connections.length, 12);
+      // REST lists: a limit above the budget is a 400 naming limit, before anything is sent.
+      const rest = await request(small.server).get(`/api/v1/connections?port=${port}&limit=31`);
+      assert.equal(rest.status, 400);
+      assert.equal(rest.body.error.parameter, 'limit');
+      const restOk = await request(small.server).get(`/api/v1/connections?port=${port}&limit=30`);
+      assert.equal(restOk.status, 200);
+      assert.equal(restOk.body.length, 24);
+      // The server keeps answering.
+      assert.equal((await gql('{ host { source } }')).status, 200);
+    } finally {
+      await small.close();
+      await roomy.close();
+      service.close();
+      for (const c of [...clients, ...accepted]) c.destroy();
+      await new Promise((r) => srv.close(r));
     }
   });
 
