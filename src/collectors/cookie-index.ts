@@ -1,14 +1,14 @@
+/** Finds a record by its cookie's two 32-bit words: its index, or -1. */
+export interface CookieLookup {
+  recordIndex(lo: number, hi: number): number;
+}
+
 /**
  * Socket cookie -> non-negative int, as an open-addressing table over typed arrays keyed by the
  * cookie's two 32-bit words. With 100k sockets a Map keyed by decimal strings (or by Numbers
  * beyond 2^31, which V8 boxes) cost more to build, probe and collect than the classifier's
  * rules together. Linear probing; a removed key leaves a tombstone until the next rehash.
  */
-/** Finds a record by its cookie's two 32-bit words: its index, or -1. */
-export interface CookieLookup {
-  recordIndex(lo: number, hi: number): number;
-}
-
 export class CookieIndex implements CookieLookup {
   private keys: Uint32Array;
   /** Value per slot; EMPTY or GONE (tombstone) when it holds no key. */

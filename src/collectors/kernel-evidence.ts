@@ -340,10 +340,11 @@ export class KernelRecordTable implements KernelRecordIndex, CookieLookup {
   }
 
   /**
-   * The kernel's word on sockets by position, without cookie lookups (KernelRecordIndex.codesAt; births as attached by attachBirths):
-   * births first, then the iterator's rules, as the classifier's kernelCode. `sockets[i]` is
-   * answered only when it is the object decoded from record `positions[i]` (a snapshot listing
-   * this pass's sockets in record order); else KERNEL_CODE_UNANSWERED.
+   * The kernel's word on sockets by position, without cookie lookups (KernelRecordIndex.codesAt):
+   * births (as attachBirths attached them) first, then the iterator's rules, as the classifier's
+   * kernelCodes. `sockets[i]` is answered only when it is the object decoded from record
+   * `positions[i]` (a snapshot listing this pass's sockets in record order); else
+   * KERNEL_CODE_UNANSWERED.
    */
   codesAt(positions: Int32Array, sockets: readonly Socket[], out: Int8Array): void {
     const own = this.recordSockets;
@@ -427,8 +428,6 @@ const SYN_RECV_TO_ESTABLISHED = (TcpStateCode.SYN_RECV << 4) | TcpStateCode.ESTA
 function birthOf(transition: number, seenAt: number): KernelBirth {
   return { direction: BIRTH_DIRECTION[transition] > 0 ? 'INBOUND' : 'OUTBOUND', transition: TRANSITION_TEXT[transition], seenAt };
 }
-
-/** Something that knows which cookies an iteration saw (a KernelRecordTable). */
 
 /**
  * How each socket was born, by cookie, from drained tracepoint events. TIME_WAIT creation and
