@@ -15,9 +15,11 @@
 #define TCPDIR_F_HAS_BUCKET2       0x10 /* no longer set: the bhash2 bucket is not read */
 /* connect() chose the port (SOCK_CONNECT_BIND, or TIME_WAIT tw_connect_bind), so the bind
  * bucket was not read: fastreuse/fastreuseport 0, HAS_BUCKET and SHARES_LISTENER clear. The flag
- * already settles the direction, and connect() never joins a bucket made by bind() or listen()
- * (__inet_hash_connect skips buckets with fastreuse or fastreuseport >= 0), so no listener's
- * bucket is missed. The bucket is a cache miss of its own per client socket. */
+ * already settles the direction (it comes before the bucket rules), and connect() never joins a
+ * bucket made by bind() or listen() (__inet_hash_connect skips buckets with fastreuse or
+ * fastreuseport >= 0). Only a listener that binds the port later, next to an SO_REUSEADDR client,
+ * could share such a bucket: SHARES_LISTENER then stays clear, the direction is the same. The
+ * bucket is a cache miss of its own per client socket. */
 #define TCPDIR_F_BUCKET_NOT_READ   0x20
 
 /* 96 bytes, one per socket, written by the iter/tcp program. With rqueue/wqueue/v6only (v2) it

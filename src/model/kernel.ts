@@ -30,8 +30,10 @@ export interface KernelRecord {
   portAllocatedByConnect: boolean;
   /**
    * Whether the iterator read the bind bucket. It does not when connectBind or twConnectBind
-   * already says connect() chose the port: connect() never joins a bucket made by bind() or
-   * listen(), so such a socket shares no listener's, and the bucket is a cache miss per socket.
+   * already says connect() chose the port (the bucket is a cache miss per socket): connect()
+   * never joins a bucket made by bind() or listen(), so only a listener bound to the port later,
+   * next to an SO_REUSEADDR client, could share it; sharesListenerPort is false then, the
+   * direction (decided by connectBind first) the same.
    */
   bucketRead: boolean;
   /** TIME_WAIT only: tw_connect_bind; null when not TIME_WAIT or the kernel lacks the field. */
