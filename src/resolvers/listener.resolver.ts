@@ -1,6 +1,6 @@
 import { Args, Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
 import { Connection, Listener, ListenerConnectionsArgs, Process } from '../schema';
-import { checkConfidence, type ListenerRecord } from '../service';
+import { checkConfidence, checkLimit, MAX_LIMIT, type ListenerRecord } from '../service';
 import type { RequestContext } from './context';
 
 @Resolver(() => Listener)
@@ -13,7 +13,10 @@ export class ListenerResolver {
   @FieldResolver(() => [Connection], { description: "Connections on this listener's endpoint." })
   async connections(@Root() l: Listener, @Args() a: ListenerConnectionsArgs, @Ctx() ctx: RequestContext): Promise<Connection[]> {
     checkConfidence('minConfidence', a.minConfidence);
-    const rows = (await ctx.view()).listenerConnections(l as unknown as ListenerRecord, a);
+    const offset = a.offset ?? 0;
+    if (a.limit != null || offset !== 0) checkLimit(a.limit ?? MAX_LIMIT, offset);
+    const all = (await ctx.view()).listenerConnections(l as unknown as ListenerRecord, a);
+    const rows = a.limit == null && offset === 0 ? all : all.slice(offset, offset + (a.limit ?? all.length));
     ctx.takeRows(rows.length);
     return rows as Connection[];
   }

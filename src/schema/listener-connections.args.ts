@@ -1,4 +1,4 @@
-import { ArgsType, Field, Float } from 'type-graphql';
+import { ArgsType, Field, Float, Int } from 'type-graphql';
 import { Direction } from './direction.enum';
 
 @ArgsType()
@@ -8,4 +8,10 @@ export class ListenerConnectionsArgs {
 
   @Field(() => Float, { nullable: true })
   minConfidence?: number;
+
+  @Field(() => Int, { nullable: true, description: "At most 100000; default every connection (within the request's row budget)." })
+  limit?: number | null;
+
+  @Field(() => Int, { nullable: true, defaultValue: 0 })
+  offset?: number | null;
 }

@@ -84,6 +84,16 @@ describe('abuse limits', () => {
       // Nested: 5 connections, each asking its listener's 12 children: 5 + 60 rows.
       overdrawn(await gql(`{ connections(port: ${port}, localPort: ${port}, limit: 5) { listener { connections { id } } } }`));
       overdrawn(await gql(`{ a: listeners(port: ${port}) { connections { id } } b: listeners(port: ${port}) { connections { id } } c: listeners(port: ${port}) { connections { id } } }`));
+      // A listener's connections page like Query.connections: three listings of 12 children
+      // overdraw 30 rows, three pages of 5 do not; a bad limit names itself.
+      const paged = await gql(`{ a: listeners(port: ${port}) { connections(limit: 5) { id } } b: listeners(port: ${port}) { connections(limit: 5, offset: 5) { id } } ` +
+        `c: listeners(port: ${port}) { connections(limit: 5, offset: 10) { id } } }`);
+      assert.equal(paged.body.errors, undefined, paged.text.slice(0, 300));
+      const pages = ['a', 'b', 'c'].map((k) => paged.body.data[k][0].connections.map((c: { id: string }) => c.id));
+      assert.deepEqual(pages.map((p) => p.length), [5, 5, 2]);
+      assert.equal(new Set(pages.flat()).size, 12, 'the pages do not overlap');
+      const bad = await gql(`{ listeners(port: ${port}) { connections(limit: -1) { id } } }`);
+      assert.equal(bad.body.errors?.[0]?.extensions?.parameter, 'limit', bad.text.slice(0, 300));
       // A list big enough to stream, beside another field: run whole, and refused there.
       overdrawn(await gql(`{ big: connections(port: ${port}, limit: 5000) { id } x: connections(port: ${port}, limit: 10) { id } }`));
       // The default budget (100,000 rows) lets the same documents run.
