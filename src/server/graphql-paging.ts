@@ -9,25 +9,32 @@ import type { RequestContext } from '../resolvers';
 import { MAX_LIMIT } from '../service/validate';
 import { jsonPages, PAGE_ROWS } from './paging';
 
-/** How a GraphQL request for many connections is run page by page (see planPagedQuery). */
-export interface PagedQuery {
-  /** The document with the field's limit and offset turned into the two page variables. */
+/** One big `connections` field of a PagedQuery, run page by page. */
+export interface PagedList {
+  /** The document of this field alone, its limit and offset turned into the two page variables. */
   query: string;
-  operationName: string | undefined;
   /** The response key of the field (its alias, or `connections`). */
   key: string;
-  /** The request's own variables; each page adds LIMIT_VAR and OFFSET_VAR. */
-  variables: Record<string, unknown>;
   limit: number;
   offset: number;
+  /** `connectionCount` with the field's filter, under the same key: how many rows it has to give. */
+  countQuery: string;
+}
+
+/** How a GraphQL request for many connections is run page by page (see planPagedQuery). */
+export interface PagedQuery {
+  /** The big fields, in the request's order. */
+  lists: PagedList[];
+  /** Every top-level response key of the operation, in the request's order. */
+  keys: string[];
+  operationName: string | undefined;
+  /** The request's own variables; each page adds LIMIT_VAR and OFFSET_VAR. */
+  variables: Record<string, unknown>;
   /**
    * The operation's other top-level fields as a document of their own, run once on the same
-   * snapshot; null when the big field is alone. Their response keys come before (`before`) or
-   * after (`after`) the big field's in the answer, as in the request.
+   * snapshot; null when there are none. Their answers take their places among the lists.
    */
   rest: string | null;
-  before: string[];
-  after: string[];
   /** The request's document, to validate whole before it is run in parts (limits on the whole). */
   document: DocumentNode;
 }
@@ -39,10 +46,9 @@ const DEFAULT_LIMIT = 1000; // ConnectionsArgs.limit's default
 /**
  * A plan to stream the answer of a POSTed GraphQL request page by page, or null to leave the
  * request to Apollo as it is. Taken: a query operation of plain top-level fields (no fragment
- * spreads there, response keys unique) of which exactly one is a `connections` field asking for
- * more than a page, with a valid limit and offset and no directive. Anything else (two big lists,
- * fragments at the top, bad values, a syntax error) goes to Apollo, which answers or reports it
- * as usual.
+ * spreads there, response keys unique) of which one or more are `connections` fields asking for
+ * more than a page, each with a valid limit and offset and no directive. Anything else (fragments
+ * at the top, bad values, a syntax error) goes to Apollo, which answers or reports it as usual.
  */
 export function planPagedQuery(body: unknown): PagedQuery | null {
   if (typeof body !== 'object' || body === null) return null;
@@ -65,30 +71,34 @@ export function planPagedQuery(body: unknown): PagedQuery | null {
   const keyOf = (f: FieldNode): string => f.alias?.value ?? f.name.value;
   if (new Set(fields.map(keyOf)).size !== fields.length) return null; // merged fields: Apollo's job
   const big = fields.filter((f) => f.name.value === 'connections' && (intArg(op, f, 'limit', vars, DEFAULT_LIMIT) ?? 0) > PAGE_ROWS);
-  if (big.length !== 1) return null;
-  const field = big[0];
-  if ((field.directives?.length ?? 0) > 0) return null;
-  const limit = intArg(op, field, 'limit', vars, DEFAULT_LIMIT);
-  const offset = intArg(op, field, 'offset', vars, 0);
-  if (limit === null || offset === null || limit > MAX_LIMIT || offset < 0) return null;
-
-  const pageArgs: ArgumentNode[] = [
-    ...(field.arguments ?? []).filter((a) => a.name.value !== 'limit' && a.name.value !== 'offset'),
-    argument('limit', LIMIT_VAR),
-    argument('offset', OFFSET_VAR),
-  ];
-  const at = fields.indexOf(field);
-  const others = fields.filter((f) => f !== field);
+  if (big.length === 0) return null;
+  const lists: PagedList[] = [];
+  for (const field of big) {
+    if ((field.directives?.length ?? 0) > 0) return null;
+    const limit = intArg(op, field, 'limit', vars, DEFAULT_LIMIT);
+    const offset = intArg(op, field, 'offset', vars, 0);
+    if (limit === null || offset === null || limit > MAX_LIMIT || offset < 0) return null;
+    const pageArgs: ArgumentNode[] = [
+      ...(field.arguments ?? []).filter((a) => a.name.value !== 'limit' && a.name.value !== 'offset'),
+      argument('limit', LIMIT_VAR),
+      argument('offset', OFFSET_VAR),
+    ];
+    const query = print(partOf(doc, op, [{ ...field, arguments: pageArgs }], [intVariable(LIMIT_VAR), intVariable(OFFSET_VAR)]));
+    const count: FieldNode = {
+      kind: Kind.FIELD,
+      alias: { kind: Kind.NAME, value: keyOf(field) },
+      name: { kind: Kind.NAME, value: 'connectionCount' },
+      arguments: (field.arguments ?? []).filter((a) => a.name.value !== 'limit' && a.name.value !== 'offset'),
+    };
+    lists.push({ query, key: keyOf(field), limit, offset, countQuery: print(partOf(doc, op, [count], [])) });
+  }
+  const others = fields.filter((f) => !big.includes(f));
   return {
-    query: print(partOf(doc, op, [{ ...field, arguments: pageArgs }], [intVariable(LIMIT_VAR), intVariable(OFFSET_VAR)])),
+    lists,
+    keys: fields.map(keyOf),
     operationName: op.name?.value,
-    key: keyOf(field),
     variables: vars,
-    limit,
-    offset,
     rest: others.length > 0 ? print(partOf(doc, op, others, [])) : null,
-    before: fields.slice(0, at).map(keyOf),
-    after: fields.slice(at + 1).map(keyOf),
     document: doc,
   };
 }
@@ -176,11 +186,12 @@ function intVariable(name: string): VariableDefinitionNode {
 /**
  * Answers a POSTed GraphQL request for many connections page by page when planPagedQuery takes
  * it: every part on one pinned snapshot (`contextValue`), the JSON streamed as each page is
- * ready. Other top-level fields run first, in one execution, and take their places around the
- * list. Returns false, having sent nothing, when the request is not of that shape, when it has
- * other fields and `validateWhole` (the server's validation rules, limits included, applied to
- * the whole document) does not pass it, or when the other fields or the first page fail: Apollo
- * then answers it whole and reports the errors as usual.
+ * ready. Other top-level fields run first, in one execution, and take their places among the
+ * lists. Returns false, having sent nothing, when the request is not of that shape, when it is
+ * run in more than one part and `validateWhole` (the server's validation rules, limits included,
+ * applied to the whole document) does not pass it, when its lists could outrun the request's row
+ * budget, or when the other fields or a list's first page fail: Apollo then answers it whole and
+ * reports the errors as usual.
  */
 export async function sendPagedQuery(
   body: unknown,
@@ -192,42 +203,69 @@ export async function sendPagedQuery(
   const plan = planPagedQuery(body);
   if (!plan) return false;
   // Run in parts, a document's depth and cost would be judged part by part: judge it whole first.
-  if (plan.rest !== null && !validateWhole?.(plan.document)) return false;
+  if ((plan.rest !== null || plan.lists.length > 1) && !validateWhole?.(plan.document)) return false;
   let restData: Record<string, unknown> = {};
   if (plan.rest !== null) {
     const r = await apollo.executeOperation({ query: plan.rest, operationName: plan.operationName, variables: plan.variables }, { contextValue });
     if (r.body.kind !== 'single' || r.body.singleResult.errors?.length || !r.body.singleResult.data) return false;
     restData = r.body.singleResult.data;
   }
-  // Pages take their rows from the request's budget as they run: when the list could outrun
-  // what is left, Apollo runs the document whole instead, and the list that overdraws the budget
-  // fails with an error there, rather than the stream being cut short after its headers left.
-  if (contextValue.rowsLeft() < plan.limit) return false;
-  const run = async (limit: number, offset: number): Promise<readonly unknown[] | null> => {
+  // Pages take their rows from the request's budget as they run. How many each list will give
+  // is counted first, on the same pinned snapshot: when they would overdraw what is left, Apollo
+  // runs the document whole instead, and the list that overdraws the budget fails with an error
+  // there, rather than the stream being cut short after its headers left.
+  let rows = 0;
+  for (const list of plan.lists) {
+    const r = await apollo.executeOperation({ query: list.countQuery, operationName: plan.operationName, variables: plan.variables }, { contextValue });
+    const n = r.body.kind === 'single' && !r.body.singleResult.errors?.length ? r.body.singleResult.data?.[list.key] : null;
+    if (typeof n !== 'number') return false;
+    rows += Math.max(0, Math.min(list.limit, n - list.offset));
+  }
+  if (contextValue.rowsLeft() < rows) return false;
+  const run = async (list: PagedList, limit: number, offset: number): Promise<readonly unknown[] | null> => {
     const r = await apollo.executeOperation(
-      { query: plan.query, operationName: plan.operationName, variables: { ...plan.variables, [LIMIT_VAR]: limit, [OFFSET_VAR]: offset } },
+      { query: list.query, operationName: plan.operationName, variables: { ...plan.variables, [LIMIT_VAR]: limit, [OFFSET_VAR]: offset } },
       { contextValue },
     );
     if (r.body.kind !== 'single' || r.body.singleResult.errors?.length) return null;
-    const rows = r.body.singleResult.data?.[plan.key];
+    const rows = r.body.singleResult.data?.[list.key];
     return Array.isArray(rows) ? rows : null;
   };
-  const first = await run(PAGE_ROWS, plan.offset);
-  if (first === null) return false;
-  // A field left out by @skip or @include is absent from the answer, as Apollo would leave it.
-  const fields = (keys: string[]): string[] => keys.filter((k) => k in restData).map((k) => `${JSON.stringify(k)}:${JSON.stringify(restData[k])}`);
-  const prefix = `{"data":{${fields(plan.before).map((f) => `${f},`).join('')}${JSON.stringify(plan.key)}:`;
-  const suffix = `${fields(plan.after).map((f) => `,${f}`).join('')}}}`;
+  // Every list's first page before anything is sent, so that a failure still leaves the
+  // request to Apollo.
+  const firsts = new Map<string, readonly unknown[]>();
+  for (const list of plan.lists) {
+    const first = await run(list, PAGE_ROWS, list.offset);
+    if (first === null) return false;
+    firsts.set(list.key, first);
+  }
+  const lists = new Map(plan.lists.map((l) => [l.key, l]));
   reply.type('application/json; charset=utf-8');
-  if (first.length < PAGE_ROWS) {
-    reply.send(`${prefix}${JSON.stringify(first)}${suffix}`);
+  // A field left out by @skip or @include is absent from the answer, as Apollo would leave it.
+  const keys = plan.keys.filter((k) => lists.has(k) || k in restData);
+  const field = (k: string): string => `${JSON.stringify(k)}:${JSON.stringify(lists.has(k) ? firsts.get(k) : restData[k])}`;
+  if ([...firsts.values()].every((f) => f.length < PAGE_ROWS)) {
+    reply.send(`{"data":{${keys.map(field).join(',')}}}`);
     return true;
   }
-  const runPage = async (limit: number, offset: number): Promise<readonly unknown[]> => {
-    const rows = await run(limit, offset);
-    if (rows === null) throw new Error(`GraphQL page at offset ${offset} failed`);
-    return rows;
-  };
-  reply.send(Readable.from(jsonPages(first, runPage, plan.limit, plan.offset, prefix, suffix)));
+  async function* answer(): AsyncGenerator<string> {
+    yield '{"data":{';
+    for (const [i, k] of keys.entries()) {
+      const sep = i > 0 ? ',' : '';
+      const list = lists.get(k);
+      if (!list || firsts.get(k)!.length < PAGE_ROWS) {
+        yield `${sep}${field(k)}`;
+        continue;
+      }
+      const runPage = async (limit: number, offset: number): Promise<readonly unknown[]> => {
+        const rows = await run(list, limit, offset);
+        if (rows === null) throw new Error(`GraphQL page of ${k} at offset ${offset} failed`);
+        return rows;
+      };
+      yield* jsonPages(firsts.get(k)!, runPage, list.limit, list.offset, `${sep}${JSON.stringify(k)}:`);
+    }
+    yield '}}';
+  }
+  reply.send(Readable.from(answer()));
   return true;
 }

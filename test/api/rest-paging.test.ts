@@ -1,4 +1,4 @@
-// Large REST list answers, and GraphQL requests made of one big `connections` field, are streamed
+// Large REST list answers, and GraphQL requests with big `connections` fields, are streamed
 // page by page (PAGE_ROWS rows per GraphQL execution, all on one pinned snapshot) instead of being
 // built whole: the rows must be exactly those of the same document run once, in the same order,
 // with no row twice.
@@ -62,6 +62,18 @@ test('a REST or GraphQL answer longer than one page streams the same rows as one
     assert.ok(Array.isArray(ga.body.data.listeners) && ga.body.data.listeners.length > 0);
     const aroundWhole = await request(s.server).post('/graphql').send({ query: around.replace(/(connections\([^)]*\))/, '$1 @include(if: true)'), variables }).expect(200);
     assert.deepEqual(ga.body, aroundWhole.body, 'streamed with other fields == one execution');
+    // Two big lists (and a small one) in one document: each streamed in its place, equal to one
+    // execution of the same document (a directive keeps that one whole).
+    const lists = (d: string) => `{ inbound: connections(port: ${port}, direction: INBOUND, limit: 100000) { id } ` +
+      `few: connections(port: ${port}, limit: 3) { id } all: connections(port: ${port}, limit: 100000, offset: 5)${d} { id state } }`;
+    const gl = await request(s.server).post('/graphql').send({ query: lists('') }).expect(200);
+    assert.equal(gl.body.errors, undefined, JSON.stringify(gl.body.errors));
+    assert.equal(gl.headers['transfer-encoding'], 'chunked', 'two lists sent page by page');
+    assert.deepEqual(Object.keys(gl.body.data), ['inbound', 'few', 'all'], 'keys in the order asked');
+    const glWhole = await request(s.server).post('/graphql').send({ query: lists(' @include(if: true)') }).expect(200);
+    assert.deepEqual(gl.body, glWhole.body, 'two streamed lists == one execution');
+    assert.equal(gl.body.data.all.length, whole.length - 5);
+    assert.ok(gl.body.data.inbound.length > PAGE_ROWS, 'the first list is longer than a page too');
     // Literal arguments and an alias; limit and offset across page boundaries.
     const lit = await request(s.server).post('/graphql')
       .send({ query: `{ rows: connections(port: ${port}, limit: ${PAGE_ROWS + 7}, offset: ${PAGE_ROWS - 3}) { id } }` }).expect(200);
