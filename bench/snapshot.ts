@@ -102,6 +102,8 @@ async function stepsMain(kind: 'kernel' | 'plain'): Promise<void> {
 interface Row { name: string; ms: number; ratioTo?: string; ratio?: number; note?: string }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+// Every round in the order run: the spread says how far to trust the median on a noisy host.
+const roundsText = (xs: number[]): string => `${xs.map((x) => x.toFixed(0)).join('/')} ms`;
 
 function timeSs(args: string[]): { ms: number; lines: number } {
   const t = performance.now();
@@ -225,13 +227,13 @@ async function measure(size: number, rounds: number, opts: BenchOptions, svc: St
   const m = (k: string): number => median(t[k]);
   const ws = warmResolver.lastStats!;
   const rows: Row[] = [
-    { name: 'ss -tan', ms: tan, note: `${ssLines} sockets` },
+    { name: 'ss -tan', ms: tan, note: `${ssLines} sockets; rounds ${roundsText(t.tan)}` },
     { name: 'ss -tanp', ms: tanp },
     { name: 'snapshot netlink', ms: m('nl'), ratioTo: 'ss -tan', ratio: m('nl') / tan, note: `${nlCount} sockets, loop block ${blocks.nl.toFixed(0)} ms` },
     ...(kernelOn ? [{ name: 'snapshot ebpf (iterator pass as the socket list)', ms: m('eb'), ratioTo: 'ss -tan', ratio: m('eb') / tan,
       note: `${ebCount} sockets, loop block ${blocks.eb.toFixed(0)} ms` }] : []),
     { name: 'service: snapshot + kernel evidence + classification', ms: m('svcK'), ratioTo: 'ss -tan', ratio: m('svcK') / tan,
-      note: svc.kernel.note || `source ${svcKSource}; ${kernRecords} iterator records, ${kernDecided}/${kernConns} connections certain; target <= 0.5x; CPU ${median(cpu.svcK)} ms (all threads); loop block ${blocks.svcK.toFixed(0)} ms` },
+      note: svc.kernel.note || `source ${svcKSource}; ${kernRecords} iterator records, ${kernDecided}/${kernConns} connections certain; target <= 0.5x; CPU ${median(cpu.svcK)} ms (all threads); loop block ${blocks.svcK.toFixed(0)} ms; rounds ${roundsText(t.svcK)}` },
     { name: 'service: the same, first refresh at this size (not in the median above)', ms: first.ms, ratioTo: 'ss -tan', ratio: first.ms / tan,
       note: `peak RSS of this service process ${svcRss} MB` },
     { name: 'service: snapshot + classification, kernel off', ms: m('svc'), ratioTo: 'ss -tan', ratio: m('svc') / tan, note: `CPU ${median(cpu.svc)} ms (all threads); loop block ${blocks.svc.toFixed(0)} ms` },
