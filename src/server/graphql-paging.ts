@@ -78,17 +78,15 @@ export function planPagedQuery(body: unknown): PagedQuery | null {
     const limit = intArg(op, field, 'limit', vars, DEFAULT_LIMIT);
     const offset = intArg(op, field, 'offset', vars, 0);
     if (limit === null || offset === null || limit > MAX_LIMIT || offset < 0) return null;
-    const pageArgs: ArgumentNode[] = [
-      ...(field.arguments ?? []).filter((a) => a.name.value !== 'limit' && a.name.value !== 'offset'),
-      argument('limit', LIMIT_VAR),
-      argument('offset', OFFSET_VAR),
-    ];
+    // The field's filter: its arguments but the limit and offset.
+    const filter = (field.arguments ?? []).filter((a) => a.name.value !== 'limit' && a.name.value !== 'offset');
+    const pageArgs: ArgumentNode[] = [...filter, argument('limit', LIMIT_VAR), argument('offset', OFFSET_VAR)];
     const query = print(partOf(doc, op, [{ ...field, arguments: pageArgs }], [intVariable(LIMIT_VAR), intVariable(OFFSET_VAR)]));
     const count: FieldNode = {
       kind: Kind.FIELD,
       alias: { kind: Kind.NAME, value: keyOf(field) },
       name: { kind: Kind.NAME, value: 'connectionCount' },
-      arguments: (field.arguments ?? []).filter((a) => a.name.value !== 'limit' && a.name.value !== 'offset'),
+      arguments: filter,
     };
     lists.push({ query, key: keyOf(field), limit, offset, countQuery: print(partOf(doc, op, [count], [])) });
   }
@@ -204,11 +202,16 @@ export async function sendPagedQuery(
   if (!plan) return false;
   // Run in parts, a document's depth and cost would be judged part by part: judge it whole first.
   if ((plan.rest !== null || plan.lists.length > 1) && !validateWhole?.(plan.document)) return false;
+  // One part of the document on the pinned snapshot: its data, or null when it failed in any way.
+  const execute = async (query: string, variables: Record<string, unknown>): Promise<Record<string, unknown> | null> => {
+    const r = await apollo.executeOperation({ query, operationName: plan.operationName, variables }, { contextValue });
+    return r.body.kind === 'single' && !r.body.singleResult.errors?.length ? (r.body.singleResult.data ?? null) : null;
+  };
   let restData: Record<string, unknown> = {};
   if (plan.rest !== null) {
-    const r = await apollo.executeOperation({ query: plan.rest, operationName: plan.operationName, variables: plan.variables }, { contextValue });
-    if (r.body.kind !== 'single' || r.body.singleResult.errors?.length || !r.body.singleResult.data) return false;
-    restData = r.body.singleResult.data;
+    const data = await execute(plan.rest, plan.variables);
+    if (data === null) return false;
+    restData = data;
   }
   // Pages take their rows from the request's budget as they run. How many each list will give
   // is counted first, on the same pinned snapshot: when they would overdraw what is left, Apollo
@@ -216,19 +219,13 @@ export async function sendPagedQuery(
   // there, rather than the stream being cut short after its headers left.
   let rows = 0;
   for (const list of plan.lists) {
-    const r = await apollo.executeOperation({ query: list.countQuery, operationName: plan.operationName, variables: plan.variables }, { contextValue });
-    const n = r.body.kind === 'single' && !r.body.singleResult.errors?.length ? r.body.singleResult.data?.[list.key] : null;
+    const n = (await execute(list.countQuery, plan.variables))?.[list.key];
     if (typeof n !== 'number') return false;
     rows += Math.max(0, Math.min(list.limit, n - list.offset));
   }
   if (contextValue.rowsLeft() < rows) return false;
   const run = async (list: PagedList, limit: number, offset: number): Promise<readonly unknown[] | null> => {
-    const r = await apollo.executeOperation(
-      { query: list.query, operationName: plan.operationName, variables: { ...plan.variables, [LIMIT_VAR]: limit, [OFFSET_VAR]: offset } },
-      { contextValue },
-    );
-    if (r.body.kind !== 'single' || r.body.singleResult.errors?.length) return null;
-    const rows = r.body.singleResult.data?.[list.key];
+    const rows = (await execute(list.query, { ...plan.variables, [LIMIT_VAR]: limit, [OFFSET_VAR]: offset }))?.[list.key];
     return Array.isArray(rows) ? rows : null;
   };
   // Every list's first page before anything is sent, so that a failure still leaves the
