@@ -14,9 +14,9 @@ export class ListenerResolver {
   async connections(@Root() l: Listener, @Args() a: ListenerConnectionsArgs, @Ctx() ctx: RequestContext): Promise<Connection[]> {
     checkConfidence('minConfidence', a.minConfidence);
     const offset = a.offset ?? 0;
-    if (a.limit != null || offset !== 0) checkLimit(a.limit ?? MAX_LIMIT, offset);
+    checkLimit(a.limit ?? MAX_LIMIT, offset); // no limit: every connection
     const all = (await ctx.view()).listenerConnections(l as unknown as ListenerRecord, a);
-    const rows = a.limit == null && offset === 0 ? all : all.slice(offset, offset + (a.limit ?? all.length));
+    const rows = a.limit == null && offset === 0 ? all : all.slice(offset, a.limit == null ? undefined : offset + a.limit);
     ctx.takeRows(rows.length);
     return rows as Connection[];
   }
