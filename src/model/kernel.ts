@@ -207,11 +207,11 @@ export interface KernelRecordIndex {
   /** kernelDirection() of the record with this cookie (one of KERNEL_DIRECTIONS); undefined when there is none. */
   direction(cookie: string): KernelDirection | undefined;
   /**
-   * Optional fast path for the classifier: the kernel's word on each of `sockets`, found at
-   * `positions[i]` of the snapshot's socket list (births attached, as KernelEvidence.births), written to `out[i]` as +1 inbound, -1
-   * outbound, 0 silent, or KERNEL_CODE_UNANSWERED where this evidence cannot answer by position
-   * (then the classifier looks the cookie up). One call for the whole snapshot: per socket it is
-   * a few array reads.
+   * Optional fast path for the classifier: the kernel's word on each of `sockets` (births first,
+   * as KernelEvidence.births has them), found at `positions[i]` of the snapshot's socket list,
+   * written to `out[i]` as +1 inbound, -1 outbound, 0 silent, or KERNEL_CODE_UNANSWERED where
+   * this evidence cannot answer by position (then the classifier looks the cookie up). One call
+   * for the whole snapshot: per socket it is a few array reads.
    */
   codesAt?(positions: Int32Array, sockets: readonly Socket[], out: Int8Array): void;
   /** Every record's cookie. */
