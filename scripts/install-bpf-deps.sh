@@ -1,9 +1,10 @@
 #!/bin/sh
-# Installs the Debian/Ubuntu packages needed to build the eBPF addon (tcpdir_kernel).
-# Idempotent: does nothing when all are already installed. Runtime needs only libbpf1,
-# libelf1 and zlib1g, which libbpf-dev pulls in.
+# Installs the Debian/Ubuntu packages needed to regenerate the committed BPF skeleton
+# (scripts/gen-bpf-skeleton.sh) or check it (scripts/check-bpf-skeleton.sh): clang and llvm-strip
+# to compile native/kernel/tcpdir.bpf.c, libbpf-dev for its BPF-side headers, bpftool for the
+# skeleton. Building and running tcpdir needs none of them. Idempotent.
 set -eu
-pkgs="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev"
+pkgs="clang llvm libbpf-dev bpftool"
 missing=""
 for p in $pkgs; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -1,4 +1,5 @@
-// tcpdir_kernel: loads the tcpdir BPF programs (tcpdir.bpf.c) and hands their raw records to
+// tcpdir_kernel: loads the tcpdir BPF programs (tcpdir.bpf.c, committed as the light skeleton
+// gen/tcpdir.lskel.h and loaded by loader.c without libbpf) and hands their raw records to
 // JS. No policy here: decoding and classification live in src/collectors/kernel-evidence.ts.
 //
 //   open({events?, allTransitions?, wakeupBytes?}) -> undefined; throws Error with .code
@@ -14,7 +15,6 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -28,45 +28,18 @@
 #include <vector>
 
 #include <linux/types.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
+#include "loader.h"
+#include "ringbuf.h"
 #include "tcpdir_records.h"
-#include "tcpdir.skel.h"
 
 namespace {
-
-// libbpf's diagnostics (verifier log, CO-RE failures) during open/load, quoted in errors.
-std::mutex g_log_mu;
-std::string g_log;
-int LibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list ap) {
-  if (level == LIBBPF_DEBUG) return 0;
-  // One call can carry the whole verifier log, so format into a buffer sized for it.
-  va_list ap2;
-  va_copy(ap2, ap);
-  int n = vsnprintf(nullptr, 0, fmt, ap2);
-  va_end(ap2);
-  if (n <= 0) return 0;
-  std::string line(size_t(n) + 1, '\0');
-  vsnprintf(line.data(), line.size(), fmt, ap);
-  line.resize(n);
-  std::lock_guard<std::mutex> lk(g_log_mu);
-  g_log += line;
-  if (g_log.size() > (256u << 10)) g_log.erase(0, g_log.size() - (128u << 10));
-  return 0;
-}
-std::string LogTail(size_t max = 1500) {
-  std::lock_guard<std::mutex> lk(g_log_mu);
-  return g_log.size() <= max ? g_log : "..." + g_log.substr(g_log.size() - max);
-}
 
 constexpr size_t kMaxPendingEvents = 64u << 20;  // bytes kept for JS before counting drops
 
 struct State {
-  tcpdir_bpf* skel = nullptr;
-  bpf_link* iter_link = nullptr;
-  bpf_link* tp_link = nullptr;
-  ring_buffer* rb = nullptr;
+  tcpdir_loaded ld{nullptr, -1, -1, -1, -1};
+  std::unique_ptr<RingBuf> rb;
   std::thread reader;
   std::atomic<bool> running{false};
   std::mutex rb_mu;  // one consumer of the ring buffer at a time (reader thread, iterator flush)
@@ -79,10 +52,8 @@ struct State {
   }
   ~State() {
     StopReader();
-    if (rb) ring_buffer__free(rb);
-    if (tp_link) bpf_link__destroy(tp_link);
-    if (iter_link) bpf_link__destroy(iter_link);
-    if (skel) tcpdir_bpf__destroy(skel);
+    rb.reset();
+    tcpdir_loader_destroy(&ld);
   }
 };
 
@@ -94,28 +65,24 @@ std::shared_ptr<State> Current() {
   return g_state;
 }
 
-int OnEvent(void* ctx, void* data, size_t size) {
-  auto* st = static_cast<State*>(ctx);
+void OnEvent(State* st, const uint8_t* p, size_t size) {
   std::lock_guard<std::mutex> lk(st->mu);
   if (st->pending.size() + size > kMaxPendingEvents) {
     st->user_drops++;
-    return 0;
+    return;
   }
-  auto* p = static_cast<uint8_t*>(data);
   st->pending.insert(st->pending.end(), p, p + size);
-  return 0;
 }
 
 void Consume(State* st) {
   std::lock_guard<std::mutex> lk(st->rb_mu);
-  ring_buffer__consume(st->rb);
+  st->rb->Consume([st](const uint8_t* p, size_t n) { OnEvent(st, p, n); });
 }
 
 // The BPF side wakes us only past wakeup_bytes; otherwise the 100 ms wait times out and drains.
-// Waits on the ring's epoll fd itself (not ring_buffer__poll, which consumes) so consuming is
-// always under rb_mu: an iterator pass also flushes the ring (see IterateWorker).
+// Consuming is always under rb_mu: an iterator pass also flushes the ring (see IterateWorker).
 void ReaderLoop(State* st) {
-  int efd = ring_buffer__epoll_fd(st->rb);
+  int efd = st->rb->EpollFd();
   while (st->running.load()) {
     epoll_event ev;
     epoll_wait(efd, &ev, 1, 100);
@@ -162,70 +129,66 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   }
   if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
     MakeError(env, "ENOBTF",
-              "tcpdir_kernel: /sys/kernel/btf/vmlinux is missing: the kernel was built without "
-              "CONFIG_DEBUG_INFO_BTF, so CO-RE programs cannot be loaded")
+              "tcpdir_kernel: this kernel has no BTF (/sys/kernel/btf/vmlinux is missing: it was built "
+              "without CONFIG_DEBUG_INFO_BTF), so the CO-RE programs cannot be loaded")
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  {
-    std::lock_guard<std::mutex> lk(g_log_mu);
-    g_log.clear();
-  }
-  libbpf_set_print(LibbpfPrint);
 
   auto st = std::make_shared<State>();
-  st->skel = tcpdir_bpf__open();
-  if (!st->skel) {
-    int err = errno;
-    MakeError(env, ErrnoCode(err),
-              "tcpdir_kernel: opening the BPF object failed: " + std::string(strerror(err)) + "\n" + LogTail())
-        .ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  st->skel->rodata->wakeup_bytes = wakeup;
-  st->skel->rodata->births_only = !all_transitions;
-  if (!events) bpf_program__set_autoload(st->skel->progs.tcpdir_state, false);
-
-  int err = tcpdir_bpf__load(st->skel);
+  char what[256] = "";
+  std::string log(64u << 10, '\0');
+  int err = tcpdir_loader_load(&st->ld, wakeup, all_transitions ? 0 : 1, what, sizeof what, log.data(), log.size());
+  log.resize(strlen(log.c_str()));
+  if (log.size() > 1500) log = "..." + log.substr(log.size() - 1500);
+  char release[128] = "";
+  bool too_old = tcpdir_kernel_too_old(release, sizeof release) != 0;
   if (err) {
     int e = -err;
     std::string code = ErrnoCode(e), why;
     if (e == EPERM)
-      why = "loading BPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)";
-    else if (e == EACCES || e == EINVAL) {
+      why = "loading BPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run as root";
+    else if (too_old) {
+      code = "KERNEL_TOO_OLD";
+      why = "kernel " + std::string(release) + " is too old: the eBPF programs need Linux " +
+            std::to_string(TCPDIR_MIN_KERNEL_MAJOR) + "." + std::to_string(TCPDIR_MIN_KERNEL_MINOR) +
+            " or later (the kernel applies their CO-RE relocations); " + what;
+    } else if (e == EACCES || e == EINVAL || e == E2BIG || e == ENOTSUP || e == ESRCH) {
       code = "EVERIFIER";
-      why = "the kernel verifier or CO-RE relocation rejected the program (" + std::string(strerror(e)) + ")";
+      why = "the kernel rejected the programs (verifier or CO-RE relocation, " + std::string(what) + ")";
     } else
-      why = std::string("loading the BPF programs failed: ") + strerror(e);
-    MakeError(env, code, "tcpdir_kernel: " + why + "\n" + LogTail()).ThrowAsJavaScriptException();
+      why = std::string("loading the BPF programs failed: ") + what;
+    MakeError(env, code, "tcpdir_kernel: " + why + (log.empty() ? "" : "\n" + log)).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  st->iter_link = bpf_program__attach_iter(st->skel->progs.tcpdir_iter, nullptr);
-  if (!st->iter_link) {
-    int e = errno;
+  err = tcpdir_loader_attach_iter(&st->ld);
+  if (err) {
+    int e = -err;
     MakeError(env, e == EPERM ? "EPERM" : "EATTACH",
               "tcpdir_kernel: attaching the iter/tcp program failed (kernel >= 5.9 needed): " +
-                  std::string(strerror(e)) + "\n" + LogTail())
+                  std::string(strerror(e)))
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
   if (events) {
-    st->tp_link = bpf_program__attach(st->skel->progs.tcpdir_state);
-    if (!st->tp_link) {
-      int e = errno;
+    err = tcpdir_loader_attach_state(&st->ld);
+    if (err) {
+      int e = -err;
       MakeError(env, e == EPERM ? "EPERM" : "EATTACH",
-                "tcpdir_kernel: attaching tp_btf/inet_sock_set_state failed: " + std::string(strerror(e)) +
-                    "\n" + LogTail())
+                "tcpdir_kernel: attaching tp_btf/inet_sock_set_state failed: " + std::string(strerror(e)))
           .ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    st->rb = ring_buffer__new(bpf_map__fd(st->skel->maps.events), OnEvent, st.get(), nullptr);
-    if (!st->rb) {
-      int e = errno;
-      MakeError(env, ErrnoCode(e), "tcpdir_kernel: ring_buffer__new failed: " + std::string(strerror(e)))
+    uint32_t max_entries = 0;
+    auto rb = std::make_unique<RingBuf>();
+    err = tcpdir_map_max_entries(st->ld.events_map_fd, &max_entries);
+    if (!err) err = rb->Open(st->ld.events_map_fd, max_entries);
+    if (err) {
+      MakeError(env, ErrnoCode(-err), "tcpdir_kernel: mapping the event ring buffer failed: " + std::string(strerror(-err)))
           .ThrowAsJavaScriptException();
       return env.Undefined();
     }
+    st->rb = std::move(rb);
     st->running = true;
     st->reader = std::thread(ReaderLoop, st.get());
   }
@@ -262,7 +225,7 @@ class IterateWorker : public Napi::AsyncProgressQueueWorker<uint8_t> {
     // As the sock_diag addon does before each dump: give back the pages of earlier passes
     // (freed by Buffer finalizers on the main thread), or RSS creeps up under churn.
     malloc_trim(0);
-    int link_fd = bpf_link__fd(st_->iter_link);
+    int link_fd = st_->ld.iter_link_fd;
     int fd;
     if (netns_fd_ >= 0) {
       int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -272,15 +235,15 @@ class IterateWorker : public Napi::AsyncProgressQueueWorker<uint8_t> {
         close(self);
         return Fail(ErrnoCode(e), "setns into the target netns (needs CAP_SYS_ADMIN)", e);
       }
-      fd = bpf_iter_create(link_fd);
-      int e = errno;
+      fd = tcpdir_iter_create(link_fd);
+      int e = fd < 0 ? -fd : 0;
       // A pool thread left in a foreign netns would corrupt unrelated work: abort instead.
       if (setns(self, CLONE_NEWNET) != 0) abort();
       close(self);
       if (fd < 0) return Fail(ErrnoCode(e), "bpf_iter_create", e);
     } else {
-      fd = bpf_iter_create(link_fd);
-      if (fd < 0) return Fail(ErrnoCode(errno), "bpf_iter_create", errno);
+      fd = tcpdir_iter_create(link_fd);
+      if (fd < 0) return Fail(ErrnoCode(-fd), "bpf_iter_create", -fd);
     }
     // A plain malloc'd buffer: std::vector::resize would zero-fill the whole spare capacity
     // before every read (a read returns one ~32 KiB seq_file chunk), which cost more than the walk.
@@ -410,12 +373,12 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   if (!st) return env.Null();
   uint32_t k = 0;
   uint64_t kdrops = 0;
-  bpf_map__lookup_elem(st->skel->maps.drops, &k, sizeof k, &kdrops, sizeof kdrops, 0);
+  tcpdir_map_lookup(st->ld.drops_map_fd, &k, &kdrops);
   std::lock_guard<std::mutex> lk(st->mu);
   o.Set("kernelDrops", Napi::Number::New(env, double(kdrops)));
   o.Set("userDrops", Napi::Number::New(env, double(st->user_drops)));
   o.Set("pendingBytes", Napi::Number::New(env, double(st->pending.size())));
-  o.Set("eventsAttached", Napi::Boolean::New(env, st->tp_link != nullptr));
+  o.Set("eventsAttached", Napi::Boolean::New(env, st->ld.state_link_fd >= 0));
   return o;
 }
 

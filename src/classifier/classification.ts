@@ -3,6 +3,7 @@ import type { Outcome } from './combine';
 import type { Context } from './context';
 import { kernelAbsenceNote, kernelFinding } from './rules/kernel';
 import { LISTENER_GONE_DETAIL, LISTENER_GONE_RULE, peerDetail } from './rules/local-peer';
+import { NO_LISTENER_DETAIL, NO_LISTENER_RULE } from './rules/no-listener';
 import { remotePort, SOCKET_RULES } from './rules';
 import { toEvidence } from './rule';
 
@@ -93,7 +94,11 @@ export class Classification {
       const { rule, detail } = peerDetail(conn, this.ctx.conns[this.peerIdx[i]], ps, this.ctx);
       out.push(toEvidence(rule, ps, detail));
     }
-    if (this.goneScores[i] !== 0) out.push(toEvidence(LISTENER_GONE_RULE, this.goneScores[i], LISTENER_GONE_DETAIL));
+    // A pair's listener-gone bound, or a lone connection's no-listener bound.
+    const gone = this.goneScores[i];
+    if (gone !== 0) {
+      out.push(this.peerIdx[i] >= 0 ? toEvidence(LISTENER_GONE_RULE, gone, LISTENER_GONE_DETAIL) : toEvidence(NO_LISTENER_RULE, gone, NO_LISTENER_DETAIL));
+    }
     const dropRemote = ps !== 0 && Number.isFinite(ps);
     for (const r of SOCKET_RULES) {
       if (dropRemote && r === remotePort) continue;

@@ -5,6 +5,7 @@ import { buildContext, findPeerIndexAt, type Context } from './context';
 import { listenerGoneScore, peerScore, type EndState } from './rules/local-peer';
 import { PORT_HINT_RULES, remotePort, SOCKET_RULES } from './rules';
 import { kernelCodes } from './rules/kernel';
+import { noListenerScore } from './rules/no-listener';
 
 export { buildContext, findByTuple, findListener, findPeer, listenerCovers } from './context';
 export type { Context } from './context';
@@ -120,6 +121,9 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
           if (g !== 0) (goneScores[i] = g), (total += g), f++;
         }
       }
+    } else if (portHintsOnly[i] && ci === 0 && co === 0) {
+      const g = noListenerScore(total);
+      if (g !== 0) (goneScores[i] = g), (total += g), f++;
     }
     const o = outcome(total, ci, co, f);
     dir[i] = Classification.directionCode(o);

@@ -1,6 +1,7 @@
 import { LISTENER_GONE_RULE, LOCAL_PEER_RULE, PEER_EVIDENCE_RULE } from './rules/local-peer';
 import { SOCKET_RULES } from './rules';
 import { KERNEL_RULES } from './rules/kernel';
+import { NO_LISTENER_RULE, NO_LISTENER_WHY } from './rules/no-listener';
 
 /** Every rule with what it favours, its weight and why: the README's table is printed from this. */
 export const RULE_TABLE: ReadonlyArray<{ rule: string; favors: string; weight: string; why: string }> = [
@@ -23,6 +24,7 @@ export const RULE_TABLE: ReadonlyArray<{ rule: string; favors: string; weight: s
     weight: "the peer's own log-odds",
     why: "Both ends are on this host and neither is settled: the peer's evidence counts here too, turned around.",
   },
+  { rule: NO_LISTENER_RULE, favors: 'OUTBOUND', weight: 'down to log-odds 0.85', why: NO_LISTENER_WHY },
   {
     rule: LISTENER_GONE_RULE,
     favors: 'EITHER',

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { heuristicWarning } from '../collectors/kernel-unavailable';
 import { TcpdirService } from '../service';
 import { createServer, DOCUMENTS, UnsafeBindError } from '../server';
 import { parseEndpoint } from '../server/rest-params';
@@ -29,11 +30,16 @@ const allNamespacesOption = () =>
   new Option('--no-all-namespaces', 'read only the network namespace tcpdir runs in (default: every namespace on the host)');
 const netnsOption = () => new Option('--netns <netns>', 'only this network namespace: nsfs id (net:[4026532177]) or /run/netns name');
 
-/** Runs a stored GraphQL document in-process (no HTTP), as the REST mirror does. */
+/**
+ * Runs a stored GraphQL document in-process (no HTTP), as the REST mirror does. With `verdicts`,
+ * says on stderr (once, before the answer) when they come without kernel evidence, and why.
+ */
 async function query<T>(
   o: { source: string; kernelEvidence?: boolean; allNamespaces?: boolean }, doc: keyof typeof DOCUMENTS, variables: Record<string, unknown>,
+  verdicts = false,
 ): Promise<T> {
   const service = new TcpdirService({ source: o.source as 'auto', maxAgeMs: 0, history: false, kernelEvidence: o.kernelEvidence, allNamespaces: o.allNamespaces !== false });
+  if (verdicts && !service.kernel.available) console.error(heuristicWarning(service.kernel));
   const s = await createServer({ service, logLevel: 'silent' });
   try {
     const res = await s.app.inject({ method: 'POST', url: '/graphql', payload: { query: DOCUMENTS[doc], variables } });
@@ -104,7 +110,7 @@ export function program(): Command {
     .action(async (o) => {
       const rows = await query<Row[]>(o, 'connections', {
         direction: o.direction?.toUpperCase(), port: o.port, minConfidence: o.minConfidence, limit: o.limit, netns: o.netns,
-      });
+      }, true);
       console.log(o.json ? JSON.stringify(rows, null, 2) : connectionTable(rows));
     });
 
@@ -119,7 +125,7 @@ export function program(): Command {
     .action(async (local: string, remote: string, o) => {
       const [la, lp] = parseEndpoint('local', local);
       const [ra, rp] = parseEndpoint('remote', remote);
-      const v = await query<Row['verdict'] | null>(o, 'verdict', { localAddress: la, localPort: lp, remoteAddress: ra, remotePort: rp });
+      const v = await query<Row['verdict'] | null>(o, 'verdict', { localAddress: la, localPort: lp, remoteAddress: ra, remotePort: rp }, true);
       console.log(o.json ? JSON.stringify(v, null, 2) : explain(local, remote, v));
       if (!v) process.exitCode = 1;
     });

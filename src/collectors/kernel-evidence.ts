@@ -7,6 +7,7 @@ import type { AddressFamily, Socket } from '../model/socket';
 import { TCP_STATES, TcpStateCode } from '../model/tcp-state';
 import type { TcpStateName } from '../model/tcp-state';
 import { loadNative, NativeUnavailableError } from './native';
+import { kernelUnavailable, type KernelUnavailable } from './kernel-unavailable';
 
 // Layouts of native/kernel/tcpdir_records.h (struct tcpdir_sock_rec / struct tcpdir_event).
 export const KERNEL_RECORD_SIZE = 96;
@@ -605,12 +606,7 @@ export interface RecordSink {
   add(chunk: Buffer, firstIndex: number): void;
 }
 
-export interface KernelUnavailable {
-  available: false;
-  /** NATIVE_UNAVAILABLE (addon not built), EPERM, ENOBTF, EVERIFIER, EALREADY, ... */
-  code: string;
-  reason: string;
-}
+export type { KernelUnavailable } from './kernel-unavailable';
 
 export interface KernelSourceOptions {
   /** Directory holding tcpdir_kernel.node; default build/Release. */
@@ -659,26 +655,20 @@ export class KernelEvidenceSource {
     try {
       binding = opts.binding ?? loadNative<KernelBinding>('tcpdir_kernel', opts.dir);
     } catch (err) {
-      if (err instanceof NativeUnavailableError) return { available: false, code: err.code, reason: err.message };
+      if (err instanceof NativeUnavailableError) return kernelUnavailable(err.code, err.message);
       throw err;
     }
     if (binding.recordSize !== KERNEL_RECORD_SIZE || binding.eventSize !== KERNEL_EVENT_SIZE) {
-      return {
-        available: false,
-        code: 'LAYOUT_MISMATCH',
-        reason: `tcpdir_kernel records are ${binding.recordSize}/${binding.eventSize} bytes, this build decodes ` +
-          `${KERNEL_RECORD_SIZE}/${KERNEL_EVENT_SIZE}: rebuild the addon`,
-      };
+      return kernelUnavailable(
+        'LAYOUT_MISMATCH',
+        `tcpdir_kernel records are ${binding.recordSize}/${binding.eventSize} bytes, this build decodes ${KERNEL_RECORD_SIZE}/${KERNEL_EVENT_SIZE}`,
+      );
     }
     try {
       binding.open({ events: opts.events !== false, allTransitions: opts.allTransitions === true });
     } catch (err) {
       const e = err as { code?: unknown; message?: unknown };
-      return {
-        available: false,
-        code: typeof e.code === 'string' ? e.code : 'EOPEN',
-        reason: typeof e.message === 'string' ? e.message : String(err),
-      };
+      return kernelUnavailable(typeof e.code === 'string' ? e.code : 'EOPEN', typeof e.message === 'string' ? e.message : String(err));
     }
     return new KernelEvidenceSource(binding, opts);
   }

@@ -89,7 +89,7 @@ export function loadNative<T>(name: AddonName, dir: string = DEFAULT_NATIVE_DIR)
     throw new NativeUnavailableError(
       name,
       path,
-      `native addon ${name} is not built: ${path} does not exist (run node-gyp rebuild with npm_config_nodedir set)`,
+      `native addon ${name} is not built: ${path} does not exist`,
     );
   }
   let binding: T;

@@ -80,7 +80,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     options.service ??
     new TcpdirService({
       ...options,
-      onKernelUnavailable: (why) => app.log.warn({ code: why.code }, `kernel evidence unavailable, serving heuristic verdicts: ${why.reason}`),
+      onKernelUnavailable: (why) => app.log.warn({ code: why.code }, `no kernel evidence: ${why.reason}`),
     });
   app.addHook('onClose', async () => {
     if (!options.service) service.close();

@@ -14,6 +14,21 @@ export function registerMetrics(app: FastifyInstance, service: TcpdirService): R
   });
   const sockets = new Gauge({ name: 'tcpdir_sockets', help: 'Sockets in the last snapshot, by TCP state.', labelNames: ['state'], registers: [registry] });
   const connections = new Gauge({ name: 'tcpdir_connections', help: 'Connections in the last snapshot, by verdict direction.', labelNames: ['direction'], registers: [registry] });
+  const kernelUp = new Gauge({
+    name: 'tcpdir_kernel_evidence_available',
+    help: '1 when the eBPF kernel evidence is loaded (verdicts can be certain), 0 when verdicts are heuristic.',
+    registers: [registry],
+  });
+  kernelUp.set(service.kernel.available ? 1 : 0);
+  if (!service.kernel.available) {
+    // One series, naming why (NATIVE_UNAVAILABLE, EPERM, ENOBTF, KERNEL_TOO_OLD, EVERIFIER, DISABLED, ...).
+    new Gauge({
+      name: 'tcpdir_kernel_evidence_unavailable',
+      help: 'Present (value 1) when kernel evidence is unavailable; the code label says why.',
+      labelNames: ['code'],
+      registers: [registry],
+    }).set({ code: service.kernel.code }, 1);
+  }
   const requests = new Counter({ name: 'tcpdir_http_requests_total', help: 'HTTP requests served.', labelNames: ['route', 'method', 'status'], registers: [registry] });
 
   service.onSnapshot(({ view, durationMs }) => {

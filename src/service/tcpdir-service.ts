@@ -1,6 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { collectAllNamespaces, collectSnapshot, ProcessResolver } from '../collectors';
 import { KernelEvidenceSource, KernelRecordTable, type KernelUnavailable } from '../collectors/kernel-evidence';
+import { kernelUnavailable } from '../collectors/kernel-unavailable';
 import { scanSockets, type EbpfPass } from '../collectors/ebpf-sockets';
 import { SockDiagReuse } from '../collectors/sockdiag';
 import { kernelBirthIndex, kernelRecordIndex, type KernelEvidence, type ProcessMap, type ProcessRef, type Snapshot, type SourceName } from '../model';
@@ -81,7 +82,7 @@ export class TcpdirService {
     this.staleGraceMs = opts.staleWhileRevalidate && this.maxAgeMs > 0 ? (opts.staleGraceMs ?? Math.max(this.maxAgeMs, 1000)) : 0;
     this.kernel =
       opts.kernelEvidence === false
-        ? { available: false, code: 'DISABLED', reason: 'kernel evidence was turned off (--no-kernel-evidence)' }
+        ? kernelUnavailable('DISABLED', '')
         : opts.collect
           ? { available: false, code: 'FIXTURE', reason: 'snapshots come from a fixture collector' }
           : KernelEvidenceSource.open();

@@ -102,6 +102,27 @@ test('a lone connection whose listener closed, on a port inside the ephemeral ra
   assert.ok(v.inboundProbability > 0 && v.inboundProbability < 1);
 });
 
+test('a port nobody listens on is never called inbound on port numbers alone (active-mode FTP data from port 20)', () => {
+  // A server opened this from its bound port 20 to a client's high port: low port, outside the
+  // ephemeral range, client-range peer. It was INBOUND at 0.90 before the no-listener bound.
+  const data = sock({ localAddress: '10.0.0.1', localPort: 20, remoteAddress: '10.0.0.2', remotePort: 50123 });
+  const v = verdictOf(classify(snap([data])), data.id);
+  assert.equal(v.direction, 'UNKNOWN');
+  assert.ok(v.inboundProbability < 0.75, JSON.stringify(v));
+  const bound = v.evidence.find((e) => e.rule === 'no-listener');
+  assert.ok(bound && bound.favors === 'OUTBOUND' && bound.weight > 0, JSON.stringify(v.evidence));
+  // The same socket under a live listener on port 20 is a child: the bound does not apply.
+  const l = listen('0.0.0.0', 20);
+  const w = verdictOf(classify(snap([l, data])), data.id);
+  assert.equal(w.direction, 'INBOUND');
+  assert.ok(!rules(w).includes('no-listener'));
+  // And an outbound lean is not bounded: a client is what a port nobody listens on usually holds.
+  const client = sock({ localAddress: '10.0.0.1', localPort: 45000, remoteAddress: '10.0.0.2', remotePort: 443 });
+  const c = verdictOf(classify(snap([client])), client.id);
+  assert.equal(c.direction, 'OUTBOUND');
+  assert.ok(c.confidence >= 0.9 && !rules(c).includes('no-listener'), JSON.stringify(c));
+});
+
 test('with no evidence at all the verdict is UNKNOWN, never a default direction', () => {
   const none = { host: { ephemeralPortRange: null, reservedPorts: [], netns: null } };
   const c = sock({ localAddress: '10.0.0.1', localPort: 5001, remoteAddress: '0.0.0.0', remotePort: 0, state: 'CLOSE' });
