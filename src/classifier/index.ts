@@ -11,7 +11,7 @@ export { buildContext, findByTuple, findListener, findPeer, listenerCovers } fro
 export type { Context } from './context';
 export { Classification } from './classification';
 export { UNKNOWN_BELOW } from './combine';
-export { RULE_TABLE } from './rule-table';
+export { RULE_TABLE, ruleTableMarkdown } from './rule-table';
 export { kernelFinding, type KernelFinding } from './rules/kernel';
 
 interface Scratch {

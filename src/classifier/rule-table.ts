@@ -32,3 +32,11 @@ export const RULE_TABLE: ReadonlyArray<{ rule: string; favors: string; weight: s
     why: 'Both ends are on this host, neither has a live listener and only port numbers spoke: one end was accepted by a listener that has closed, and the hints fit the mirror story too (a server on an ephemeral port, a client bound to a service port). It takes back whatever would lift the pair above 0.85.',
   },
 ];
+
+const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** RULE_TABLE as the Markdown table docs/classifier.md carries (a test keeps the two equal). */
+export function ruleTableMarkdown(): string {
+  const rows = RULE_TABLE.map((r) => `| \`${r.rule}\` | ${r.favors} | ${cell(r.weight)} | ${cell(r.why)} |`);
+  return ['| rule | favours | weight (log-odds) | why |', '|---|---|---|---|', ...rows].join('\n');
+}

@@ -229,6 +229,11 @@ export const SCENARIOS: Scenario[] = [
   // listener that has closed: only eBPF (sk_userlocks) or memory tells them apart.
   simpleOutbound('out-bind-low-port', 'outbound from a client that bound source port 700 before connect()',
     ['0.0.0.0', 9003], [NET.remoteV4, 9003], { bind: [NET.agentV4, 700], ambiguous: true }),
+  // Active-mode FTP data: the server connects from its bound port 20 to the client's high data
+  // port. Every port hint reads inbound (low port, outside the range, client-range peer); without
+  // the no-listener bound the heuristics called it INBOUND at 0.90.
+  simpleOutbound('out-active-ftp-data', 'an active-mode FTP data connection: bound source port 20, to the peer\'s high port 45123',
+    ['0.0.0.0', 45123], [NET.remoteV4, 45123], { bind: [NET.agentV4, 20], ambiguous: true }),
   simpleOutbound('out-bind-high-port', 'outbound from a client that bound source port 31001 (outside the ephemeral range)',
     ['0.0.0.0', 9006], [NET.remoteV4, 9006], { bind: ['0.0.0.0', 31001], ambiguous: true }),
   {
