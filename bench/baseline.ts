@@ -1,4 +1,4 @@
-// The classic direction rules other host agents use (see /work/shared/docs/prior-art.md), as a
+// The classic direction rules other host agents use (the prior art: listener lookup, shared endpoint, ephemeral range, low port), as a
 // baseline for bench:accuracy. Only these four rules, first match wins, and everything else is
 // called outbound; no tool reports a confidence, so every answer counts as confidence 1.
 import { unmapIPv4, type HostFacts, type Socket, type Verdict } from '../src/model';

@@ -3,7 +3,7 @@ import { SOCKET_RULES } from './rules';
 import { KERNEL_RULES } from './rules/kernel';
 import { NO_LISTENER_RULE, NO_LISTENER_WHY } from './rules/no-listener';
 
-/** Every rule with what it favours, its weight and why: the README's table is printed from this. */
+/** Every rule with what it favours, its weight and why: docs/classifier.md's table is printed from this. */
 export const RULE_TABLE: ReadonlyArray<{ rule: string; favors: string; weight: string; why: string }> = [
   ...KERNEL_RULES.map((r) => ({ rule: r.rule, favors: r.favors, weight: 'conclusive (outranks all)', why: r.why })),
   ...SOCKET_RULES.map((r) => ({

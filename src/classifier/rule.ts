@@ -8,7 +8,7 @@ import type { Context } from './context';
  */
 export interface Rule {
   name: string;
-  /** For the README table: which side the rule can favour, its nominal weight and why. */
+  /** For the rule table (docs/classifier.md): which side the rule can favour, its nominal weight and why. */
   favors: 'INBOUND' | 'OUTBOUND' | 'EITHER';
   weight: number | 'conclusive';
   why: string;

@@ -5,7 +5,7 @@ import type { Direction } from './verdict';
 /**
  * What the kernel itself remembers about how one TCP socket was made, read by the eBPF socket
  * iterator (native/kernel/tcpdir.bpf.c). None of it is exported by sock_diag or /proc.
- * See /work/shared/docs/kernel-evidence.md for how each field was validated.
+ * See docs/kernel-evidence.md for what each field means.
  */
 export interface KernelRecord {
   /** Socket cookie as a decimal string: the same value sock_diag reports, so records join by it. */

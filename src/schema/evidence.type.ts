@@ -3,7 +3,7 @@ import { Direction } from './direction.enum';
 
 @ObjectType({ description: 'One fact behind a verdict.' })
 export class Evidence {
-  @Field({ description: 'The rule that found it (see the README rule table).' })
+  @Field({ description: 'The rule that found it (see the rule table in docs/classifier.md).' })
   rule!: string;
 
   @Field(() => Direction)

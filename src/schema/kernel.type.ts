@@ -6,7 +6,7 @@ export class KernelEvidenceStatus {
   @Field()
   available!: boolean;
 
-  @Field(() => String, { nullable: true, description: 'EPERM, NATIVE_UNAVAILABLE, DISABLED, ENOBTF, EVERIFIER, ...' })
+  @Field(() => String, { nullable: true, description: 'Why kernel evidence is unavailable: NATIVE_UNAVAILABLE (addon not built), EPERM (no privilege), ENOBTF, KERNEL_TOO_OLD, EVERIFIER, DISABLED, ...' })
   code!: string | null;
 
   @Field(() => String, { nullable: true })

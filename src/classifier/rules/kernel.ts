@@ -28,7 +28,7 @@ const DETAILS: Record<KernelRuleName, string> = {
   'inherited-backlog': "the socket inherited a listener's accept backlog: it was accepted, even though its listener is gone",
 };
 
-/** Rules of the kernel source, for the README table. */
+/** Rules of the kernel source, for the rule table (docs/classifier.md). */
 export const KERNEL_RULES: ReadonlyArray<{ rule: string; favors: string; why: string }> = [
   { rule: 'kernel-birth', favors: 'EITHER', why: 'The state-change tracepoint saw the socket born: CLOSE->SYN_SENT (connect) or LISTEN->SYN_RECV (accepted).' },
   { rule: 'kernel-connect-bind', favors: 'OUTBOUND', why: DETAILS['connect-bind'] },
