@@ -16,7 +16,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # The object is CO-RE and architecture-neutral for 64-bit little-endian hosts (x86_64, arm64):
 # it reads kernel structs only through relocated offsets and uses no pt_regs macros.
-clang -target bpfel -D__TARGET_ARCH_x86 -g -O2 -Wall -Werror \
+# -fdebug-prefix-map: BTF line info names the source file by its absolute path otherwise.
+clang -target bpfel -D__TARGET_ARCH_x86 -g -O2 -Wall -Werror -fdebug-prefix-map="$(pwd)"=. \
   -Inative/kernel -idirafter /usr/include/"$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)" \
   -c native/kernel/tcpdir.bpf.c -o "$tmp/full.o"
 # -g stripped: DWARF goes, BTF and line info (for verifier messages) stay.
