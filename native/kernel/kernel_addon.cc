@@ -141,10 +141,10 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   int err = tcpdir_loader_load(&st->ld, wakeup, all_transitions ? 0 : 1, what, sizeof what, log.data(), log.size());
   log.resize(strlen(log.c_str()));
   if (log.size() > 1500) log = "..." + log.substr(log.size() - 1500);
-  char release[128] = "";
-  bool too_old = tcpdir_kernel_too_old(release, sizeof release) != 0;
   if (err) {
     int e = -err;
+    char release[128] = "";
+    bool too_old = tcpdir_kernel_too_old(release, sizeof release) != 0;
     std::string code = ErrnoCode(e), why;
     if (e == EPERM)
       why = "loading BPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN): run as root";

@@ -121,7 +121,8 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
           if (g !== 0) (goneScores[i] = g), (total += g), f++;
         }
       }
-    } else if (portHintsOnly[i] && ci === 0 && co === 0) {
+    } else if (portHintsOnly[i]) {
+      // Port hints alone: no conclusive rule fired (none of them is a port hint).
       const g = noListenerScore(total);
       if (g !== 0) (goneScores[i] = g), (total += g), f++;
     }
