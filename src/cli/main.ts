@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_LIMIT, MAX_LIMIT } from '../model';
 import { heuristicWarning } from '../collectors/kernel-unavailable';
 import { TcpdirService } from '../service';
 import { createServer, DOCUMENTS, UnsafeBindError } from '../server';
@@ -101,7 +102,7 @@ export function program(): Command {
     .addOption(new Option('--direction <direction>', 'only this direction').choices(['inbound', 'outbound', 'unknown', 'INBOUND', 'OUTBOUND', 'UNKNOWN']))
     .option('--port <port>', 'local or remote port', int('port', 0, 65535))
     .option('--min-confidence <p>', 'only verdicts at least this sure', confidence)
-    .option('--limit <n>', 'at most this many rows', int('limit', 0, 100000), 1000)
+    .option('--limit <n>', 'at most this many rows', int('limit', 0, MAX_LIMIT), DEFAULT_LIMIT)
     .addOption(sourceOption())
     .option('--no-kernel-evidence', 'do not load the eBPF kernel-evidence source')
     .option('--json', 'print JSON (the GraphQL/REST shape)')

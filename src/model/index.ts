@@ -8,3 +8,5 @@ export * from './address';
 export * from './history';
 export * from './netns';
 export * from './kernel';
+export * from './limits';
+export * from './source';

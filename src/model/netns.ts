@@ -1,5 +1,5 @@
 import type { HostFacts } from './host';
-import type { SourceName } from './snapshot';
+import type { SourceName } from './source';
 
 /** The container a namespace's processes belong to, read from /proc/PID/cgroup. */
 export interface ContainerRef {

@@ -4,9 +4,9 @@ import type { KernelEvidence } from './kernel';
 import type { NetnsInfo } from './netns';
 import type { ProcessMap } from './process';
 import type { Socket } from './socket';
+import type { SourceName } from './source';
 
 /** Which reader listed the sockets: sock_diag, /proc/net/tcp{,6}, or the eBPF TCP iterator. */
-export type SourceName = 'netlink' | 'procfs' | 'ebpf';
 
 /** Everything one collection saw. The classifier is a pure function of this. */
 export interface Snapshot {

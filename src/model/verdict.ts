@@ -1,4 +1,6 @@
-export type Direction = 'INBOUND' | 'OUTBOUND' | 'UNKNOWN';
+/** Who opened a connection; the schema's and REST's enums are built from this list. */
+export const DIRECTIONS = ['INBOUND', 'OUTBOUND', 'UNKNOWN'] as const;
+export type Direction = (typeof DIRECTIONS)[number];
 
 /** One piece of evidence: a rule that fired, which side it favours and by how much (log-odds). */
 export interface Evidence {

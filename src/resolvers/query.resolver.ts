@@ -3,6 +3,7 @@ import {
   ConnectionArgs, ConnectionFilterArgs, ConnectionsArgs, Connection, Host, Listener, ListenersArgs, Summary, SummaryArgs, Verdict, VerdictArgs,
 } from '../schema';
 import { checkAddress, checkConfidence, checkLimit, checkPort, type ConnectionFilter } from '../service';
+import { DEFAULT_LIMIT } from '../model';
 import type { RequestContext } from './context';
 
 function filterOf(a: ConnectionFilterArgs): ConnectionFilter {
@@ -18,7 +19,7 @@ export class QueryResolver {
   @Query(() => [Connection], { description: 'Connections (never LISTEN sockets), filtered; paged by limit and offset.' })
   async connections(@Args() a: ConnectionsArgs, @Ctx() ctx: RequestContext): Promise<Connection[]> {
     const f = filterOf(a);
-    const limit = a.limit ?? 1000;
+    const limit = a.limit ?? DEFAULT_LIMIT;
     const offset = a.offset ?? 0;
     checkLimit(limit, offset);
     const rows = (await ctx.view()).connections(f, limit, offset);

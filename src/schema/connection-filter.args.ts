@@ -1,4 +1,5 @@
 import { ArgsType, Field, Float, Int } from 'type-graphql';
+import { DEFAULT_LIMIT, MAX_LIMIT } from '../model';
 import { Direction } from './direction.enum';
 import { TcpState } from './tcp-state.enum';
 
@@ -28,7 +29,7 @@ export class ConnectionFilterArgs {
 
 @ArgsType()
 export class ConnectionsArgs extends ConnectionFilterArgs {
-  @Field(() => Int, { nullable: true, defaultValue: 1000, description: 'At most 100000.' })
+  @Field(() => Int, { nullable: true, defaultValue: DEFAULT_LIMIT, description: `At most ${MAX_LIMIT}.` })
   limit?: number | null;
 
   @Field(() => Int, { nullable: true, defaultValue: 0 })

@@ -1,10 +1,9 @@
 import { registerEnumType } from 'type-graphql';
+import { DIRECTIONS, type Direction as DirectionName } from '../model';
+import { enumOf } from './enum-of';
 
-export enum Direction {
-  INBOUND = 'INBOUND',
-  OUTBOUND = 'OUTBOUND',
-  UNKNOWN = 'UNKNOWN',
-}
+export const Direction = enumOf(DIRECTIONS);
+export type Direction = DirectionName;
 
 registerEnumType(Direction, {
   name: 'Direction',

@@ -1,4 +1,5 @@
 import { ArgsType, Field, Float, Int } from 'type-graphql';
+import { MAX_LIMIT } from '../model';
 import { Direction } from './direction.enum';
 
 @ArgsType()
@@ -9,7 +10,7 @@ export class ListenerConnectionsArgs {
   @Field(() => Float, { nullable: true })
   minConfidence?: number;
 
-  @Field(() => Int, { nullable: true, description: "At most 100000; default every connection (within the request's row budget)." })
+  @Field(() => Int, { nullable: true, description: `At most ${MAX_LIMIT}; default every connection (within the request's row budget).` })
   limit?: number | null;
 
   @Field(() => Int, { nullable: true, defaultValue: 0 })

@@ -1,12 +1,14 @@
 // Stored GraphQL documents that the REST mirror runs: REST answers are these fields' data, so
 // the two APIs cannot drift.
+import { DEFAULT_LIMIT } from '../model';
+
 const VERDICT = 'direction confidence inboundProbability certain evidence { rule favors weight detail conclusive }';
 const CONNECTION = `id family state local { address port } remote { address port } inode uid netns verdict { ${VERDICT} }`;
 const FILTER_VARS = '$direction: Direction, $port: Int, $localPort: Int, $remotePort: Int, $minConfidence: Float, $state: TcpState, $netns: String';
 const FILTER_ARGS = 'direction: $direction, port: $port, localPort: $localPort, remotePort: $remotePort, minConfidence: $minConfidence, state: $state, netns: $netns';
 
 export const DOCUMENTS = {
-  connections: `query Connections(${FILTER_VARS}, $limit: Int = 1000, $offset: Int = 0) {
+  connections: `query Connections(${FILTER_VARS}, $limit: Int = ${DEFAULT_LIMIT}, $offset: Int = 0) {
   connections(${FILTER_ARGS}, limit: $limit, offset: $offset) { ${CONNECTION} } }`,
   connectionCount: `query ConnectionCount(${FILTER_VARS}) { connectionCount(${FILTER_ARGS}) }`,
   connection: `query Connection($id: ID!) { connection(id: $id) { ${CONNECTION} } }`,

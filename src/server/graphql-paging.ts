@@ -1,3 +1,4 @@
+import { DEFAULT_LIMIT } from '../model';
 import {
   Kind, parse, print, visit, type ArgumentNode, type ASTNode, type DocumentNode, type FieldNode, type FragmentDefinitionNode,
   type OperationDefinitionNode, type ValueNode, type VariableDefinitionNode,
@@ -41,7 +42,6 @@ export interface PagedQuery {
 
 export const LIMIT_VAR = 'tcpdirPageLimit';
 export const OFFSET_VAR = 'tcpdirPageOffset';
-const DEFAULT_LIMIT = 1000; // ConnectionsArgs.limit's default
 
 /**
  * A plan to stream the answer of a POSTed GraphQL request page by page, or null to leave the

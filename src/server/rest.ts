@@ -1,22 +1,20 @@
 import type { ApolloServer } from '@apollo/server';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { TCP_STATES } from '../model';
+import { DIRECTIONS, TCP_STATE_NAMES } from '../model';
 import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
 import { InputError, type TcpdirService } from '../service';
 import { DOCUMENTS, type DocumentName } from './documents';
 import { jsonPages, PAGE_ROWS } from './paging';
 import { parseParams, type ParamSpec } from './rest-params';
 
-const DIRECTIONS = ['INBOUND', 'OUTBOUND', 'UNKNOWN'] as const;
-const STATES = TCP_STATES.filter((s) => s !== '');
 const FILTER: ParamSpec = {
   direction: { type: 'enum', values: DIRECTIONS },
   port: { type: 'int' },
   localPort: { type: 'int' },
   remotePort: { type: 'int' },
   minConfidence: { type: 'float' },
-  state: { type: 'enum', values: STATES },
+  state: { type: 'enum', values: TCP_STATE_NAMES },
   netns: { type: 'string' },
 };
 

@@ -1,7 +1,7 @@
-import { canonicalAddress } from '../model';
+import { canonicalAddress, MAX_LIMIT } from '../model';
 import { InputError } from './errors';
 
-export const MAX_LIMIT = 100_000;
+export { MAX_LIMIT };
 
 export function checkPort(name: string, v: number | null | undefined): void {
   if (v === undefined || v === null) return;

@@ -1,0 +1,2 @@
+/** Where a snapshot's sockets were read from. */
+export type SourceName = 'netlink' | 'procfs' | 'ebpf';
