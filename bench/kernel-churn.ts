@@ -6,7 +6,7 @@
 // Needs root (CAP_BPF + CAP_PERFMON) and python3. Used by bench:snapshot.
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { KernelEvidenceSource } from '../src/collectors/kernel-evidence';
+import { KernelEvidenceSource } from '../src/collectors/kernel';
 
 // The accepted end closes first, so TIME_WAIT lands on the listener's port (one per 4-tuple)
 // and rounds do not run out of ephemeral ports. A fresh listener per round.

@@ -7,8 +7,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { decodeKernelRecords, KernelEvidenceSource } from '../src/collectors/kernel-evidence';
-import type { KernelBinding } from '../src/collectors/kernel-evidence';
+import { decodeKernelRecords, KernelEvidenceSource } from '../src/collectors/kernel';
+import type { KernelBinding } from '../src/collectors/kernel';
 import { loadNative } from '../src/collectors/native';
 import { kernelDirection } from '../src/model/kernel';
 

@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { collectSnapshot } from '../src/collectors/snapshot';
-import { scanSockets } from '../src/collectors/ebpf-sockets';
+import { scanSockets } from '../src/collectors/kernel';
 import { ProcessResolver } from '../src/collectors/proc-fd';
 import type { Snapshot } from '../src/model';
 import { TcpdirService } from '../src/service/tcpdir-service';

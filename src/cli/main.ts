@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../model';
-import { heuristicWarning } from '../collectors/kernel-unavailable';
+import { heuristicWarning } from '../collectors/kernel';
 import { TcpdirService } from '../service';
 import { createServer, DOCUMENTS, UnsafeBindError } from '../server';
 import { parseEndpoint } from '../server/rest-params';

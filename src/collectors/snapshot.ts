@@ -6,7 +6,7 @@ import { ProcessResolver } from './proc-fd';
 import { readProcNetTcp } from './proc-net-tcp';
 import { loadSockDiag } from './native';
 import { readSockDiag, type SockDiagReuse } from './sockdiag';
-import type { EbpfPass } from './ebpf-sockets';
+import type { EbpfPass } from './kernel/sockets';
 
 export interface CollectOptions {
   /**

@@ -1,7 +1,7 @@
-import { AddressTextCache, cookieText } from './record-text';
+import { AddressTextCache, cookieText } from './buffers/record-text';
 import type { Socket, TcpInfo } from '../model/socket';
-import { CookieIndex } from './cookie-index';
-import { PreviousRecords, RecordChunks } from './record-chunks';
+import { CookieIndex } from './buffers/cookie-index';
+import { PreviousRecords, RecordChunks } from './buffers/record-chunks';
 import { TCP_STATES, type TcpStateName } from '../model/tcp-state';
 import { loadSockDiag, type SockDiagBinding, type SockDiagDumpOptions } from './native';
 

@@ -196,7 +196,7 @@ export interface KernelEvidence {
 export const KERNEL_CODE_UNANSWERED = 2;
 
 /**
- * Iterator records by socket cookie. The service's implementation (collectors/kernel-evidence.ts
+ * Iterator records by socket cookie. The service's implementation (collectors/kernel/record-table.ts
  * KernelRecordTable) keeps the raw iterator bytes and decodes a KernelRecord only when one is
  * asked for; `direction` answers from a code computed once per record, without decoding.
  */

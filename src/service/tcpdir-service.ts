@@ -1,8 +1,8 @@
 import { closeSync, openSync } from 'node:fs';
 import { collectAllNamespaces, collectSnapshot, ProcessResolver } from '../collectors';
-import { KernelEvidenceSource, KernelRecordTable, type KernelUnavailable } from '../collectors/kernel-evidence';
-import { kernelUnavailable } from '../collectors/kernel-unavailable';
-import { scanSockets, type EbpfPass } from '../collectors/ebpf-sockets';
+import { KernelEvidenceSource, KernelRecordTable, type KernelUnavailable } from '../collectors/kernel';
+import { kernelUnavailable } from '../collectors/kernel';
+import { scanSockets, type EbpfPass } from '../collectors/kernel';
 import { SockDiagReuse } from '../collectors/sockdiag';
 import { kernelBirthIndex, kernelRecordIndex, type KernelEvidence, type ProcessMap, type ProcessRef, type Snapshot, type SourceName } from '../model';
 import { HistoryKeeper } from './history-keeper';

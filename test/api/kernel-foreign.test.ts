@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { KernelEvidenceSource } from '../../src/collectors/kernel-evidence';
+import { KernelEvidenceSource } from '../../src/collectors/kernel';
 import { TcpdirService } from '../../src/service';
 
 const NS = `tcpdir-kf-${process.pid}`;

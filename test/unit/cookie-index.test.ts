@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CookieIndex, cookieWords } from '../../src/collectors/cookie-index';
-import { KERNEL_LAYOUT_VERSION, KERNEL_RECORD_SIZE, KernelBirthStore, KernelRecordTable } from '../../src/collectors/kernel-evidence';
+import { CookieIndex, cookieWords } from '../../src/collectors/buffers/cookie-index';
+import { KERNEL_LAYOUT_VERSION, KERNEL_RECORD_SIZE, KernelBirthStore, KernelRecordTable } from '../../src/collectors/kernel';
 import { TcpStateCode } from '../../src/model/tcp-state';
 import type { KernelEvent } from '../../src/model/kernel';
 

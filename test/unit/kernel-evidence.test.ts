@@ -17,8 +17,8 @@ import {
   KernelEvidenceSource,
   KernelRecordTable,
   type KernelBinding,
-} from '../../src/collectors/kernel-evidence';
-import { KernelSocketDecoder, scanSockets, socketsFromKernelTable, type PreviousPass } from '../../src/collectors/ebpf-sockets';
+} from '../../src/collectors/kernel';
+import { KernelSocketDecoder, scanSockets, socketsFromKernelTable, type PreviousPass } from '../../src/collectors/kernel';
 import type { Socket } from '../../src/model';
 import { KERNEL_CODE_UNANSWERED, KERNEL_DIRECTIONS, kernelDirection } from '../../src/model/kernel';
 import type { KernelEvent, KernelRecord } from '../../src/model/kernel';
@@ -634,7 +634,7 @@ sys.stdin.read()`;
 describe('KernelEvidenceSource without privilege', { skip: skipReal }, () => {
   it('reports unavailable with EPERM and does not crash', () => {
     const script = `
-      const { KernelEvidenceSource } = require(${JSON.stringify(resolve(ROOT, 'dist', 'src', 'collectors', 'kernel-evidence.js'))});
+      const { KernelEvidenceSource } = require(${JSON.stringify(resolve(ROOT, 'dist', 'src', 'collectors', 'kernel', 'index.js'))});
       const r = KernelEvidenceSource.open();
       console.log(JSON.stringify({ available: r.available, code: r.code, reason: r.reason }));
       if (r.available) r.close();`;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { heuristicWarning, kernelUnavailable } from '../../src/collectors/kernel-unavailable';
-import { KernelEvidenceSource } from '../../src/collectors/kernel-evidence';
+import { heuristicWarning, kernelUnavailable } from '../../src/collectors/kernel';
+import { KernelEvidenceSource } from '../../src/collectors/kernel';
 
 // Each reason kernel evidence can be missing is said as what is missing plus the fix, not as the
 // failing call (the addon's message rides along where it helps).

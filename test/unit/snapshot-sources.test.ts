@@ -5,8 +5,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { collectSnapshot } from '../../src/collectors/snapshot';
 import { ProcessResolver } from '../../src/collectors/proc-fd';
-import { KernelEvidenceSource } from '../../src/collectors/kernel-evidence';
-import { scanSockets } from '../../src/collectors/ebpf-sockets';
+import { KernelEvidenceSource } from '../../src/collectors/kernel';
+import { scanSockets } from '../../src/collectors/kernel';
 import type { Snapshot, Socket } from '../../src/model';
 
 // Live sockets opened here; both sources must report exactly these, owned by the right process.

@@ -1,4 +1,4 @@
-import { formatIPv4, formatIPv6 } from '../model/address';
+import { formatIPv4, formatIPv6 } from '../../model/address';
 
 /**
  * A socket cookie (u64, as two little-endian 32-bit words) as decimal text. Cookies are counters

@@ -1,14 +1,12 @@
-import type { Socket } from '../model';
-import { TCP_STATES } from '../model/tcp-state';
-import { AddressTextCache, cookieText } from './record-text';
-import { PreviousRecords } from './record-chunks';
-import { KERNEL_RECORD_SIZE, type KernelEvidenceSource, type KernelRecordTable, type RecordSink } from './kernel-evidence';
+import type { Socket } from '../../model';
+import { TCP_STATES, TcpStateCode } from '../../model/tcp-state';
+import { AddressTextCache, cookieText } from '../buffers/record-text';
+import { PreviousRecords } from '../buffers/record-chunks';
+import { AF_INET, AF_INET6, KERNEL_RECORD_SIZE, REC as O, V6ONLY_ABSENT } from './layout';
+import type { KernelRecordTable } from './record-table';
+import type { KernelEvidenceSource, RecordSink } from './source';
 
-// Offsets of struct tcpdir_sock_rec (native/kernel/tcpdir_records.h) that a Socket needs.
-const O = { inode: 56, uid: 60, sport: 68, dport: 70, family: 72, state: 73, rqueue: 80, wqueue: 84, v6only: 88 } as const;
-const AF_INET = 2, AF_INET6 = 10;
-const TIME_WAIT = 6, LISTEN = 10, NEW_SYN_RECV = 12;
-const V6ONLY_ABSENT = 255;
+const { TIME_WAIT, LISTEN, NEW_SYN_RECV } = TcpStateCode;
 // A request socket (NEW_SYN_RECV) is listed as SYN_RECV, as sock_diag and every tool list it.
 const STATES = TCP_STATES.map((name) => (name === 'NEW_SYN_RECV' ? 'SYN_RECV' : name));
 
@@ -84,9 +82,9 @@ export class KernelSocketDecoder implements RecordSink {
         cookie,
         family: v6 ? 'IPV6' : 'IPV4',
         state: STATES[st] as Socket['state'],
-        localAddress: v6 ? addrs.v6At(off + 24) : addrs.v4At(off + 24),
+        localAddress: v6 ? addrs.v6At(off + O.localAddress) : addrs.v4At(off + O.localAddress),
         localPort: dv.getUint16(off + O.sport, true),
-        remoteAddress: v6 ? addrs.v6At(off + 40) : addrs.v4At(off + 40),
+        remoteAddress: v6 ? addrs.v6At(off + O.remoteAddress) : addrs.v4At(off + O.remoteAddress),
         remotePort: dv.getUint16(off + O.dport, true),
         inode: dv.getUint32(off + O.inode, true),
         // The iterator gives a request socket its listener's uid; sock_diag gives 0 (no owner).

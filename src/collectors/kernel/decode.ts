@@ -1,0 +1,134 @@
+import { AddressTextCache, cookieText } from '../buffers/record-text';
+import type { KernelEvent, KernelRecord } from '../../model/kernel';
+import type { AddressFamily } from '../../model/socket';
+import { TCP_STATES, type TcpStateName } from '../../model/tcp-state';
+import {
+  AF_INET, AF_INET6, EVT, F_BUCKET_NOT_READ, F_SHARES_LISTENER, F_TW_CB_KNOWN, F_TW_CONNECT_BIND, KERNEL_EVENT_SIZE,
+  KERNEL_LAYOUT_VERSION, KERNEL_RECORD_SIZE, REC, SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK, SOCK_CONNECT_BIND,
+} from './layout';
+
+// Pure decoders of the addon's buffers: bytes in, model objects out.
+
+/** A buffer from the kernel addon does not hold whole, well-formed records. */
+export class KernelDecodeError extends Error {
+  readonly code = 'KERNEL_DECODE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'KernelDecodeError';
+  }
+}
+
+export function family(code: number, what: string, off: number): AddressFamily {
+  if (code === AF_INET) return 'IPV4';
+  if (code === AF_INET6) return 'IPV6';
+  throw new KernelDecodeError(`${what} at byte ${off}: unknown address family ${code}`);
+}
+
+export function state(code: number, what: string, off: number): TcpStateName {
+  const name = TCP_STATES[code];
+  if (!name) throw new KernelDecodeError(`${what} at byte ${off}: unknown TCP state ${code}`);
+  return name;
+}
+
+/** The cookie at `off` of a record as decimal text (see cookieText). */
+export function cookieAt(buf: Buffer, off: number): string {
+  return cookieText(buf.readUInt32LE(off), buf.readUInt32LE(off + 4));
+}
+
+/** Address text of records in one buffer (see AddressTextCache), by family name. */
+export class AddressCache {
+  private cache: AddressTextCache | null = null;
+  private buf: Buffer | null = null;
+  get(fam: AddressFamily, buf: Buffer, off: number): string {
+    if (buf !== this.buf) (this.buf = buf), (this.cache = new AddressTextCache(buf));
+    return fam === 'IPV4' ? this.cache!.v4At(off) : this.cache!.v6At(off);
+  }
+}
+
+export function checkLength(buf: Buffer, size: number, what: string): void {
+  if (buf.length % size !== 0) {
+    throw new KernelDecodeError(
+      `${what} buffer of ${buf.length} bytes is not a whole number of ${size}-byte records (truncated?)`,
+    );
+  }
+}
+
+export function checkVersion(v: number, what: string, off: number): void {
+  if (v !== KERNEL_LAYOUT_VERSION) {
+    throw new KernelDecodeError(`${what} at byte ${off}: layout version ${v}, expected ${KERNEL_LAYOUT_VERSION}`);
+  }
+}
+
+/** Decodes the record at `off` (already validated by checkRecord). */
+export function decodeRecordAt(buf: Buffer, off: number, addrs: AddressCache): KernelRecord {
+  const fam = family(buf[off + REC.family], 'kernel socket record', off);
+  const st = state(buf[off + REC.state], 'kernel socket record', off);
+  const userLocks = buf[off + REC.userLocks];
+  const flags = buf[off + REC.flags];
+  const hasListener = buf.readUInt32LE(off + REC.listenerCookie) !== 0 || buf.readUInt32LE(off + REC.listenerCookie + 4) !== 0;
+  const hasBucketListener = buf.readUInt32LE(off + REC.bucketListenerCookie) !== 0 || buf.readUInt32LE(off + REC.bucketListenerCookie + 4) !== 0;
+  const maxAckBacklog = buf.readUInt32LE(off + REC.maxAckBacklog);
+  const connectBind = (userLocks & SOCK_CONNECT_BIND) !== 0;
+  const portAllocatedByConnect = buf.readInt8(off + REC.fastreuse) === -1;
+  const twConnectBind = st === 'TIME_WAIT' && (flags & F_TW_CB_KNOWN) !== 0 ? (flags & F_TW_CONNECT_BIND) !== 0 : null;
+  const shares = (flags & F_SHARES_LISTENER) !== 0;
+  return {
+    cookie: cookieAt(buf, off),
+    family: fam,
+    state: st,
+    localAddress: addrs.get(fam, buf, off + REC.localAddress),
+    localPort: buf.readUInt16LE(off + REC.sport),
+    remoteAddress: addrs.get(fam, buf, off + REC.remoteAddress),
+    remotePort: buf.readUInt16LE(off + REC.dport),
+    inode: buf.readUInt32LE(off + REC.inode),
+    uid: buf.readUInt32LE(off + REC.uid),
+    userLocks,
+    connectBind,
+    portAllocatedByConnect,
+    bucketRead: (flags & F_BUCKET_NOT_READ) === 0,
+    twConnectBind,
+    connectChosePort: connectBind || portAllocatedByConnect || twConnectBind === true,
+    explicitPortBind: (userLocks & SOCK_BINDPORT_LOCK) !== 0,
+    explicitAddressBind: (userLocks & SOCK_BINDADDR_LOCK) !== 0,
+    sharesListenerPort: shares,
+    sharedListenerCookie: shares && hasBucketListener ? cookieAt(buf, off + REC.bucketListenerCookie) : null,
+    maxAckBacklog,
+    acceptBacklogInherited: st !== 'LISTEN' && maxAckBacklog > 0,
+    listenerCookie: hasListener ? cookieAt(buf, off + REC.listenerCookie) : null,
+  };
+}
+
+/** Decodes one iterator pass (struct tcpdir_sock_rec[]). Pure. */
+export function decodeKernelRecords(buf: Buffer): KernelRecord[] {
+  checkLength(buf, KERNEL_RECORD_SIZE, 'kernel socket record');
+  const out = new Array<KernelRecord>(buf.length / KERNEL_RECORD_SIZE);
+  const addrs = new AddressCache();
+  for (let i = 0, off = 0; off < buf.length; i++, off += KERNEL_RECORD_SIZE) {
+    checkVersion(buf[off + REC.version], 'kernel socket record', off);
+    out[i] = decodeRecordAt(buf, off, addrs);
+  }
+  return out;
+}
+
+/** Decodes drained tracepoint events (struct tcpdir_event[]). Pure. */
+export function decodeKernelEvents(buf: Buffer): KernelEvent[] {
+  checkLength(buf, KERNEL_EVENT_SIZE, 'kernel state-change event');
+  const out = new Array<KernelEvent>(buf.length / KERNEL_EVENT_SIZE);
+  const addrs = new AddressCache();
+  for (let i = 0, off = 0; off < buf.length; i++, off += KERNEL_EVENT_SIZE) {
+    checkVersion(buf[off + EVT.version], 'kernel state-change event', off);
+    const fam = family(buf[off + EVT.family], 'kernel state-change event', off);
+    out[i] = {
+      cookie: cookieAt(buf, off),
+      monotonicNs: buf.readBigUInt64LE(off + EVT.tsNs).toString(),
+      family: fam,
+      oldState: state(buf[off + EVT.oldState], 'kernel state-change event', off),
+      newState: state(buf[off + EVT.newState], 'kernel state-change event', off),
+      localAddress: addrs.get(fam, buf, off + EVT.localAddress),
+      localPort: buf.readUInt16LE(off + EVT.sport),
+      remoteAddress: addrs.get(fam, buf, off + EVT.remoteAddress),
+      remotePort: buf.readUInt16LE(off + EVT.dport),
+    };
+  }
+  return out;
+}
