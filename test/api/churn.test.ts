@@ -159,8 +159,9 @@ test(`churn: thousands of connections opened and closed per second for ${SECONDS
     const tableChanged = Math.abs(socketsLast - socketsFirst) > 0.5 * Math.max(socketsFirst, socketsLast, 1000);
     for (const k of ['heap', 'external', 'rss'] as const) {
       const [a, b] = [liveBefore[k], liveAfter[k]];
-      // external is a few MiB: a 10% bound on it would be 300 kB of noise; 1 MiB is the floor.
-      const slack = Math.max(0.1 * a, k === 'external' ? 1048576 : 0);
+      // external is a few MiB (the addon's dump buffers, sized by the socket table at that instant,
+      // which the churners keep moving): a 10% bound would be noise; 4 MiB is the floor.
+      const slack = Math.max(0.1 * a, k === 'external' ? 4 * 1048576 : 0);
       const moved = `${k} after full GC moved ${(((b - a) / a) * 100).toFixed(1)}%: ${MiB(a)} -> ${MiB(b)} MiB`;
       assert.ok(tableChanged ? b - a <= slack : Math.abs(b - a) <= slack, moved);
     }
