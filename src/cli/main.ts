@@ -68,8 +68,11 @@ export function program(): Command {
     .option('--log-level <level>', 'pino log level', 'info')
     .option('--no-kernel-evidence', 'do not load the eBPF kernel-evidence source')
     .addOption(allNamespacesOption())
+    .option('--metrics-top-listeners <n>', '/metrics: inbound connection counts of the n busiest listeners (0 = none)', int('metrics-top-listeners', 0, 1000), 20)
+    .option('--metrics-per-netns', '/metrics: connections by network namespace too (one series per namespace)')
     .action(async (o) => {
       const s = await createServer({
+        metricsTopListeners: o.metricsTopListeners, metricsPerNetns: o.metricsPerNetns === true,
         host: o.host, port: o.port, source: o.source, maxAgeMs: o.maxAgeMs, staleWhileRevalidate: o.staleWhileRevalidate !== false,
         token: o.token, rateLimit: o.rateLimit, logLevel: o.logLevel, kernelEvidence: o.kernelEvidence, allNamespaces: o.allNamespaces !== false,
       });

@@ -8,6 +8,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { specifiedRules, validate, type DocumentNode, type GraphQLError, type ValidationContext } from 'graphql';
+import type { TcpdirMetrics } from '../export';
 import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
 import { TcpdirService, type ServiceOptions } from '../service';
 import { registerAuth } from './auth';
@@ -41,6 +42,10 @@ export interface ServerOptions extends ServiceOptions {
    * listener lists; a REST list's limit). Default 100,000 (MAX_ROWS).
    */
   maxRows?: number;
+  /** Listeners exported by /metrics with their inbound connection counts, busiest first. Default 20; 0 = none. */
+  metricsTopListeners?: number;
+  /** /metrics also counts connections per network namespace (one series per namespace). Default false. */
+  metricsPerNetns?: boolean;
   /** Use this service instead of making one. */
   service?: TcpdirService;
 }
@@ -50,6 +55,8 @@ export interface TcpdirServer {
   server: Server;
   app: FastifyInstance;
   service: TcpdirService;
+  /** The /metrics registry; connectionEvents() is where a history recorder feeds its counters. */
+  metrics: TcpdirMetrics;
   /** Listen on options.host/port (refusing a non-loopback host without a token). */
   listen(): Promise<string>;
   /** Stops accepting, drains in-flight requests, then closes. */
@@ -149,7 +156,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   });
   await app.register(fastifyApollo(apollo), { context: async () => requestContext(service, maxRows) });
   registerRest(app, apollo, service, maxRows);
-  registerMetrics(app, service);
+  const metrics = registerMetrics(app, service, { topListeners: options.metricsTopListeners, perNetns: options.metricsPerNetns });
   // For a draining close(): when the last connection arrived, and how many requests are open.
   let connections = 0;
   let inFlight = 0;
@@ -171,6 +178,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     server: app.server,
     app,
     service,
+    metrics,
     async listen() {
       assertSafeBind(host, token);
       return app.listen({ host, port });

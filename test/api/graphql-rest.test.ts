@@ -183,8 +183,8 @@ describe('GraphQL and REST against real sockets', () => {
     const m = await request(tcpdir.server).get('/metrics').expect(200);
     assert.match(m.text, /^tcpdir_snapshot_duration_seconds_count \d+/m);
     assert.match(m.text, /^tcpdir_sockets\{state="ESTABLISHED"\} \d+/m);
-    assert.match(m.text, /^tcpdir_connections\{direction="INBOUND"\} \d+/m);
-    assert.match(m.text, /^tcpdir_http_requests_total\{/m);
+    assert.match(m.text, /^tcpdir_connections\{direction="INBOUND",certain="true"\} \d+/m);
+    assert.match(m.text, /^tcpdir_http_request_duration_seconds_count\{/m);
     const o = await request(tcpdir.server).get('/api/openapi.json').expect(200);
     assert.equal(o.body.openapi, '3.1.0');
     for (const p of ['/api/v1/connections', '/api/v1/connections/{id}', '/api/v1/listeners', '/api/v1/verdict', '/api/v1/summary', '/api/v1/host']) {

@@ -55,7 +55,7 @@ export function unsupportedReason(): string | null {
   return null;
 }
 
-function ip(args: string[]): string {
+export function ip(args: string[]): string {
   try {
     return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
@@ -68,7 +68,7 @@ function ip(args: string[]): string {
 const live = new Set<string>();
 let hooksInstalled = false;
 
-function deleteNamespace(name: string): void {
+export function deleteNamespace(name: string): void {
   spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
   live.delete(name);
 }
@@ -108,6 +108,20 @@ function reapStale(): void {
     }
     if (!alive) spawnSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
   }
+}
+
+/**
+ * A fresh namespace `${NS_PREFIX}${pid}-${suffix}` with lo up, deleted on any exit of this process
+ * (and by a later run's reaper if this one is killed).
+ */
+export function addNamespace(suffix: string): string {
+  installExitHooks();
+  reapStale();
+  const name = `${NS_PREFIX}${process.pid}-${suffix}`;
+  ip(['netns', 'add', name]);
+  live.add(name);
+  ip(['-n', name, 'link', 'set', 'lo', 'up']);
+  return name;
 }
 
 export interface NetnsPair {

@@ -1,0 +1,122 @@
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import { DIRECTIONS, TCP_STATE_NAMES, type Direction } from '../model';
+import type { SnapshotView, TcpdirService } from '../service';
+import { topListeners, type ListenerCount } from './top-listeners';
+
+
+export interface SnapshotMetricsOptions {
+  /** Busiest listeners exported with their inbound connection counts (0 = none). */
+  topListeners: number;
+  /** Connections by namespace too: one series per namespace and direction, so off by default. */
+  perNetns: boolean;
+}
+
+/** What one view contributes to the gauges; computed once per view, at the first scrape of it. */
+interface ViewCounts {
+  states: Map<string, number>;
+  /** `${direction} ${certain}` -> count */
+  connections: Map<string, number>;
+  netns: Map<string, Map<Direction, number>> | null;
+  listeners: ListenerCount[];
+}
+
+export function viewCounts(view: SnapshotView, opts: SnapshotMetricsOptions): ViewCounts {
+  const states = new Map<string, number>();
+  for (const s of view.snapshot.sockets) states.set(s.state, (states.get(s.state) ?? 0) + 1);
+  const connections = new Map<string, number>();
+  const netns = opts.perNetns ? new Map<string, Map<Direction, number>>() : null;
+  const { conns } = view.ctx;
+  const v = view.verdicts;
+  for (let i = 0; i < conns.length; i++) {
+    const d = v.direction(i);
+    const key = `${d} ${v.certain(i)}`;
+    connections.set(key, (connections.get(key) ?? 0) + 1);
+    if (netns) {
+      const ns = conns[i].netns ?? view.snapshot.host.netns ?? 'unknown';
+      let m = netns.get(ns);
+      if (!m) netns.set(ns, (m = new Map()));
+      m.set(d, (m.get(d) ?? 0) + 1);
+    }
+  }
+  return { states, connections, netns, listeners: topListeners(view, opts.topListeners) };
+}
+
+/**
+ * Gauges read from the newest snapshot view at scrape time (the /metrics route first asks the
+ * service for a current one), and the snapshot duration histogram fed by every snapshot.
+ * Every gauge is rebuilt from the view, so series of things gone (a listener that left the
+ * top N, a namespace deleted) disappear with them.
+ */
+export function snapshotMetrics(registry: Registry, service: TcpdirService, opts: SnapshotMetricsOptions): void {
+  let latest: SnapshotView | null = null;
+  const cache = new WeakMap<SnapshotView, ViewCounts>();
+  const counts = (): ViewCounts | null => {
+    if (!latest) return null;
+    let c = cache.get(latest);
+    if (!c) cache.set(latest, (c = viewCounts(latest, opts)));
+    return c;
+  };
+  const duration = new Histogram({
+    name: 'tcpdir_snapshot_duration_seconds',
+    help: 'Time to collect and classify one snapshot.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  service.onSnapshot(({ view, durationMs }) => {
+    latest = view;
+    duration.observe(durationMs / 1000);
+  });
+
+  new Gauge({
+    name: 'tcpdir_sockets',
+    help: 'Sockets in the last snapshot, by TCP state (listeners included).',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const c = counts();
+      if (!c) return;
+      for (const state of TCP_STATE_NAMES) this.set({ state }, c.states.get(state) ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'tcpdir_connections',
+    help: 'Connections in the last snapshot, by verdict direction; certain="true" when kernel evidence or a local peer settled it.',
+    labelNames: ['direction', 'certain'],
+    registers: [registry],
+    collect() {
+      const c = counts();
+      if (!c) return;
+      for (const direction of DIRECTIONS) {
+        for (const certain of ['true', 'false']) this.set({ direction, certain }, c.connections.get(`${direction} ${certain}`) ?? 0);
+      }
+    },
+  });
+  if (opts.perNetns) {
+    new Gauge({
+      name: 'tcpdir_netns_connections',
+      help: 'Connections in the last snapshot, by network namespace (nsfs id) and verdict direction.',
+      labelNames: ['netns', 'direction'],
+      registers: [registry],
+      collect() {
+        const c = counts();
+        if (!c?.netns) return;
+        this.reset();
+        for (const [netns, m] of c.netns) for (const direction of DIRECTIONS) this.set({ netns, direction }, m.get(direction) ?? 0);
+      },
+    });
+  }
+  if (opts.topListeners > 0) {
+    new Gauge({
+      name: 'tcpdir_listener_connections',
+      help: `Inbound connections of the ${opts.topListeners} busiest listeners in the last snapshot, by listening address and port.`,
+      labelNames: ['address', 'port'],
+      registers: [registry],
+      collect() {
+        const c = counts();
+        if (!c) return;
+        this.reset();
+        for (const l of c.listeners) this.set({ address: l.address, port: String(l.port) }, l.connections);
+      },
+    });
+  }
+}
