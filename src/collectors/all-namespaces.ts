@@ -9,6 +9,7 @@ import { ProcessResolver } from './proc-fd';
 import { readProcNetTcp } from './proc-net-tcp';
 import { collectSnapshot, type CollectOptions } from './snapshot';
 import { decodeSockDiag, LAYOUT_VERSION, RECORD_SIZE } from './sockdiag';
+import { DEFAULT_PROC_ROOT } from './host-paths';
 
 /** Linux's default ip_local_port_range, assumed where a namespace's own could not be read. */
 export const DEFAULT_EPHEMERAL_RANGE: PortRange = { low: 32768, high: 60999 };
@@ -26,7 +27,7 @@ export interface AllNamespacesOptions extends CollectOptions {
 }
 
 /** Whether CAP_SYS_ADMIN is in this process's effective set (from <procRoot>/self/status). */
-export async function hasCapSysAdmin(procRoot = '/proc'): Promise<boolean> {
+export async function hasCapSysAdmin(procRoot = DEFAULT_PROC_ROOT): Promise<boolean> {
   try {
     const status = await readFile(join(procRoot, 'self', 'status'), 'latin1');
     const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
@@ -96,7 +97,7 @@ interface Part {
  * was read, and why not when it could not be. A namespace that vanishes mid-collection is left out.
  */
 export async function collectAllNamespaces(opts: AllNamespacesOptions = {}): Promise<Snapshot> {
-  const procRoot = opts.procRoot ?? '/proc';
+  const procRoot = opts.procRoot ?? DEFAULT_PROC_ROOT;
   const collectedAt = Date.now();
   const t0 = performance.now();
   const [own, discovery, privileged] = await Promise.all([

@@ -1,3 +1,6 @@
+export { Collector, type CollectorOptions } from './collector';
+export { DEFAULT_NETNS_DIR, DEFAULT_PROC_ROOT, hostPaths, netnsEnterPath, type HostPaths } from './host-paths';
+export { KernelEvidenceSource, kernelUnavailable, heuristicWarning, type KernelUnavailable } from './kernel';
 export { collectSnapshot, readHostFacts, type CollectOptions } from './snapshot';
 export { parseProcNetTcp, readProcNetTcp, ProcParseError } from './proc-net-tcp';
 export { parsePortRange, parseReservedPorts, readPortRange, readReservedPorts } from './port-range';

@@ -2,6 +2,7 @@ import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerRef } from '../model';
 import { parseNetnsLink } from './netns-id';
+import { DEFAULT_NETNS_DIR, DEFAULT_PROC_ROOT, netnsEnterPath } from './host-paths';
 
 /** One network namespace found on the host (before any socket is read). */
 export interface DiscoveredNetns {
@@ -77,7 +78,7 @@ async function readNetnsLinkOf(procRoot: string, pid: string): Promise<string | 
 }
 
 /** name -> nsfs inode for every bind mount in /run/netns; [] when the directory is absent. */
-export async function readNamedNetns(runNetnsDir = '/run/netns', procRoot = '/proc'): Promise<Map<number, string[]>> {
+export async function readNamedNetns(runNetnsDir = DEFAULT_NETNS_DIR, procRoot = DEFAULT_PROC_ROOT): Promise<Map<number, string[]>> {
   const byInode = new Map<number, string[]>();
   let names: string[];
   try {
@@ -106,7 +107,7 @@ export async function readNamedNetns(runNetnsDir = '/run/netns', procRoot = '/pr
 }
 
 /** Every network namespace on the host: the distinct /proc/PID/ns/net links plus /run/netns. */
-export async function discoverNamespaces(procRoot = '/proc', runNetnsDir = '/run/netns'): Promise<Discovery> {
+export async function discoverNamespaces(procRoot = DEFAULT_PROC_ROOT, runNetnsDir = DEFAULT_NETNS_DIR): Promise<Discovery> {
   const entries = await readdir(procRoot);
   const pids = entries.filter((e) => /^\d+$/.test(e));
   const [links, named, selfLink] = await Promise.all([
@@ -137,7 +138,7 @@ export async function discoverNamespaces(procRoot = '/proc', runNetnsDir = '/run
       const inode = inodeOf(id);
       const names = named.get(inode);
       const name = names ? names[0] : null;
-      const path = name !== null ? join(runNetnsDir, name) : nsPids.length > 0 ? join(procRoot, String(nsPids[0]), 'ns', 'net') : null;
+      const path = netnsEnterPath({ procRoot, netnsDir: runNetnsDir }, { name, pids: nsPids });
       return { id, inode, name, pids: nsPids, path, container: id === selfId ? null : await containerOf(procRoot, nsPids), self: id === selfId };
     }),
   );

@@ -1,5 +1,6 @@
 import { readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DEFAULT_PROC_ROOT } from './host-paths';
 
 /** Validates an nsfs link target such as "net:[4026531840]"; returns it or null. Pure. */
 export function parseNetnsLink(target: string): string | null {
@@ -7,7 +8,7 @@ export function parseNetnsLink(target: string): string | null {
 }
 
 /** The reader's network namespace id from `<root>/self/ns/net`; null when unreadable. */
-export async function readNetnsId(root = '/proc'): Promise<string | null> {
+export async function readNetnsId(root = DEFAULT_PROC_ROOT): Promise<string | null> {
   try {
     return parseNetnsLink(await readlink(join(root, 'self', 'ns', 'net')));
   } catch {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PortRange } from '../model';
+import { DEFAULT_PROC_ROOT } from './host-paths';
 
 /** `ip_local_port_range` text ("32768\t60999\n") -> range. Throws naming the file on anything else. */
 export function parsePortRange(text: string, fileName = 'ip_local_port_range'): PortRange {
@@ -35,7 +36,7 @@ export function parseReservedPorts(text: string, fileName = 'ip_local_reserved_p
  * Ephemeral range of the reader's network namespace (the sysctl always shows the reader's netns,
  * even under /proc/PID/root). Null when the file is absent.
  */
-export async function readPortRange(root = '/proc'): Promise<PortRange | null> {
+export async function readPortRange(root = DEFAULT_PROC_ROOT): Promise<PortRange | null> {
   const p = join(root, 'sys', 'net', 'ipv4', 'ip_local_port_range');
   const text = await readFile(p, 'latin1').catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return null;
@@ -45,7 +46,7 @@ export async function readPortRange(root = '/proc'): Promise<PortRange | null> {
 }
 
 /** Reserved ports of the reader's netns; [] when the file is absent. */
-export async function readReservedPorts(root = '/proc'): Promise<PortRange[]> {
+export async function readReservedPorts(root = DEFAULT_PROC_ROOT): Promise<PortRange[]> {
   const p = join(root, 'sys', 'net', 'ipv4', 'ip_local_reserved_ports');
   const text = await readFile(p, 'latin1').catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return null;

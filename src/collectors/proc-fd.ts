@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { ProcessMap, ProcessRef } from '../model';
+import { DEFAULT_PROC_ROOT } from './host-paths';
 
 /** Field 22 (starttime) of /proc/PID/stat, as text. Pure; null when the line is malformed. */
 export function parseStatStarttime(stat: string): string | null {
@@ -78,7 +79,7 @@ export class ProcessResolver {
   lastStats: ResolveStats | null = null;
 
   constructor(
-    readonly root = '/proc',
+    readonly root = DEFAULT_PROC_ROOT,
     opts: ProcessResolverOptions = {},
   ) {
     this.sliceMs = opts.sliceMs ?? 8;
@@ -263,6 +264,6 @@ export class ProcessResolver {
 }
 
 /** One-shot lookup without a cache: inode -> owners. */
-export async function readProcessMap(inodes: Iterable<number>, root = '/proc'): Promise<ProcessMap> {
+export async function readProcessMap(inodes: Iterable<number>, root = DEFAULT_PROC_ROOT): Promise<ProcessMap> {
   return new ProcessResolver(root).resolve(inodes);
 }

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { formatIPv4, formatIPv6, stateName, type AddressFamily, type Socket } from '../model';
+import { DEFAULT_PROC_ROOT } from './host-paths';
 
 /** A /proc/net/tcp{,6} line that is not what the kernel prints; names the file and 1-based line. */
 export class ProcParseError extends Error {
@@ -191,7 +192,7 @@ export function parseProcNetTcp(text: string, family: AddressFamily, fileName: s
 }
 
 /** Reads and parses `<root>/net/tcp` and `<root>/net/tcp6`. A missing tcp6 (IPv6 disabled) is empty. */
-export async function readProcNetTcp(root = '/proc'): Promise<Socket[]> {
+export async function readProcNetTcp(root = DEFAULT_PROC_ROOT): Promise<Socket[]> {
   const p4 = join(root, 'net', 'tcp');
   const p6 = join(root, 'net', 'tcp6');
   const [t4, t6] = await Promise.all([

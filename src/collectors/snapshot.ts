@@ -7,6 +7,7 @@ import { readProcNetTcp } from './proc-net-tcp';
 import { loadSockDiag } from './native';
 import { readSockDiag, type SockDiagReuse } from './sockdiag';
 import type { EbpfPass } from './kernel/sockets';
+import { DEFAULT_PROC_ROOT } from './host-paths';
 
 export interface CollectOptions {
   /**
@@ -98,7 +99,7 @@ function dedupe(sockets: Socket[]): Socket[] {
   return sockets.filter((s) => (seen.has(s.id) ? false : (seen.add(s.id), true)));
 }
 
-export async function readHostFacts(procRoot = '/proc'): Promise<HostFacts> {
+export async function readHostFacts(procRoot = DEFAULT_PROC_ROOT): Promise<HostFacts> {
   const [ephemeralPortRange, reservedPorts, netns] = await Promise.all([
     readPortRange(procRoot),
     readReservedPorts(procRoot),
@@ -109,7 +110,7 @@ export async function readHostFacts(procRoot = '/proc'): Promise<HostFacts> {
 
 /** One collection of every TCP socket in this network namespace, plus host facts and owners. */
 export async function collectSnapshot(opts: CollectOptions = {}): Promise<Snapshot> {
-  const procRoot = opts.procRoot ?? '/proc';
+  const procRoot = opts.procRoot ?? DEFAULT_PROC_ROOT;
   const collectedAt = Date.now();
   const t0 = performance.now();
   const [read, host] = await Promise.all([readSockets(opts.source ?? 'auto', procRoot, opts.nativeDir, opts.ebpf, opts.netlinkReuse), readHostFacts(procRoot)]);

@@ -1,6 +1,6 @@
 import { Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
 import { Connection, Listener, Netns, Process } from '../schema';
-import { netnsRecords, processesOfPids, socketNetns, type ConnectionRecord, type ListenerRecord, type NetnsRecord } from '../service';
+import { netnsRecords, socketNetns, type ConnectionRecord, type ListenerRecord, type NetnsRecord } from '../service';
 import type { RequestContext } from './context';
 
 @Resolver(() => Netns)
@@ -14,8 +14,8 @@ export class NetnsResolver {
   }
 
   @FieldResolver(() => [Process], { description: 'Processes living in the namespace (pid and /proc/PID/comm; at most 1000).' })
-  async processes(@Root() ns: Netns): Promise<Process[]> {
-    return processesOfPids((ns as unknown as NetnsRecord).pids);
+  async processes(@Root() ns: Netns, @Ctx() ctx: RequestContext): Promise<Process[]> {
+    return ctx.service.commands((ns as unknown as NetnsRecord).pids);
   }
 }
 

@@ -3,4 +3,4 @@ export { SnapshotView, type ConnectionFilter } from './view';
 export { InputError } from './errors';
 export * from './validate';
 export type { ConnectionRecord, ListenerRecord, EndpointRecord } from './records';
-export { netnsIdFor, netnsInfos, netnsRecords, processesOfPids, socketNetns, type NetnsRecord } from './netns-view';
+export { netnsIdFor, netnsInfos, netnsRecords, socketNetns, type NetnsRecord } from './netns-view';

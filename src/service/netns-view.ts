@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { findPeer, type Context } from '../classifier';
 import { isLoopback, unmapIPv4, type ContainerRef, type NetnsInfo, type PortRange, type Snapshot, type Socket } from '../model';
 import { InputError } from './errors';
@@ -113,14 +112,4 @@ export function netnsRecords(snapshot: Snapshot, ctx: Context): NetnsRecord[] {
   }
   recordCache.set(snapshot, out);
   return out;
-}
-
-/** `/proc/PID/comm` of each pid (at most `limit`), skipping processes that exited. */
-export async function processesOfPids(pids: readonly number[], procRoot = '/proc', limit = 1000): Promise<{ pid: number; command: string }[]> {
-  const got = await Promise.all(
-    pids.slice(0, limit).map((pid) =>
-      readFile(`${procRoot}/${pid}/comm`, 'utf8').then((t) => ({ pid, command: t.replace(/\n$/, '') }), () => null),
-    ),
-  );
-  return got.filter((p): p is { pid: number; command: string } => p !== null);
 }

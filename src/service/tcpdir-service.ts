@@ -1,10 +1,5 @@
-import { closeSync, openSync } from 'node:fs';
-import { collectAllNamespaces, collectSnapshot, ProcessResolver } from '../collectors';
-import { KernelEvidenceSource, KernelRecordTable, type KernelUnavailable } from '../collectors/kernel';
-import { kernelUnavailable } from '../collectors/kernel';
-import { scanSockets, type EbpfPass } from '../collectors/kernel';
-import { SockDiagReuse } from '../collectors/sockdiag';
-import { kernelBirthIndex, kernelRecordIndex, type KernelEvidence, type ProcessMap, type ProcessRef, type Snapshot, type SourceName } from '../model';
+import { Collector, kernelUnavailable, type HostPaths, type KernelEvidenceSource, type KernelUnavailable } from '../collectors';
+import type { ProcessMap, ProcessRef, Snapshot, SourceName } from '../model';
 import { HistoryKeeper } from './history-keeper';
 import type { ConnectionRecord, ListenerRecord } from './records';
 import { SnapshotView, yieldToLoop } from './view';
@@ -17,7 +12,8 @@ export interface ServiceOptions {
   source?: 'auto' | SourceName;
   /** A snapshot serves every request within this many ms; 0 = a fresh one per request. */
   maxAgeMs?: number;
-  procRoot?: string;
+  /** Where procfs and /run/netns are (fixtures use copied trees). */
+  paths?: Partial<HostPaths>;
   /** Replaces the collector (tests use fixture snapshots). */
   collect?: () => Promise<Snapshot>;
   /** Replaces process attribution (tests). */
@@ -65,12 +61,9 @@ export class TcpdirService {
   private inflight: Promise<SnapshotView> | null = null;
   private readonly history: HistoryKeeper | null;
   private readonly processCache = new WeakMap<SnapshotView, Promise<ProcessMap>>();
-  private readonly resolver: ProcessResolver;
   private readonly listeners: Array<(e: SnapshotEvent) => void> = [];
-  /** The last iterator pass used as the socket list: the next one reuses its unchanged sockets. */
-  private lastPass: EbpfPass | null = null;
-  /** The same for the last sock_diag dump of this namespace (kernel evidence off). */
-  private readonly lastDump = new SockDiagReuse();
+  /** Reads the host; null when snapshots come from a fixture (opts.collect). */
+  private readonly collector: Collector | null;
   readonly maxAgeMs: number;
   /** 0 unless staleWhileRevalidate (and maxAgeMs > 0). */
   readonly staleGraceMs: number;
@@ -80,19 +73,14 @@ export class TcpdirService {
   constructor(private readonly opts: ServiceOptions = {}) {
     this.maxAgeMs = opts.maxAgeMs ?? 1000;
     this.staleGraceMs = opts.staleWhileRevalidate && this.maxAgeMs > 0 ? (opts.staleGraceMs ?? Math.max(this.maxAgeMs, 1000)) : 0;
-    this.kernel =
-      opts.kernelEvidence === false
-        ? kernelUnavailable('DISABLED', '')
-        : opts.collect
-          ? { available: false, code: 'FIXTURE', reason: 'snapshots come from a fixture collector' }
-          : KernelEvidenceSource.open();
-    if (!this.kernel.available && opts.source === 'ebpf' && !opts.collect) {
-      // Asked for explicitly: refuse to start rather than fail every request.
-      throw new Error(`source ebpf needs the eBPF kernel source, which is unavailable (${this.kernel.code}): ${this.kernel.reason}`);
-    }
+    this.collector = opts.collect
+      ? null
+      : new Collector({ source: opts.source, paths: opts.paths, nativeDir: opts.nativeDir, allNamespaces: opts.allNamespaces, kernelEvidence: opts.kernelEvidence });
+    this.kernel = this.collector?.kernel ?? (opts.kernelEvidence === false
+      ? kernelUnavailable('DISABLED', '')
+      : { available: false, code: 'FIXTURE', reason: 'snapshots come from a fixture collector' });
     if (!this.kernel.available) opts.onKernelUnavailable?.(this.kernel);
     this.history = opts.history === false ? null : new HistoryKeeper();
-    this.resolver = new ProcessResolver(opts.procRoot ?? '/proc');
   }
 
   onSnapshot(fn: (e: SnapshotEvent) => void): void {
@@ -124,29 +112,7 @@ export class TcpdirService {
 
   private async refresh(): Promise<SnapshotView> {
     const t0 = performance.now();
-    const startedAt = Date.now();
-    // One iterator pass per refresh, shared: it is the kernel evidence, and (source auto or
-    // ebpf) also the socket list of this namespace, which then needs no sock_diag dump.
-    const k = this.kernel;
-    const source = this.opts.source ?? 'auto';
-    let pass: Promise<EbpfPass> | null = null;
-    const ebpf = k.available && !this.opts.collect && (source === 'auto' || source === 'ebpf')
-      ? () => (pass ??= scanSockets(k, this.lastPass).then((p) => (this.lastPass = p)))
-      : undefined;
-    const scan = k.available && !this.opts.collect ? (ebpf ? async () => (await ebpf()).table : () => k.scan()) : undefined;
-    const collectOpts = { source, procRoot: this.opts.procRoot, nativeDir: this.opts.nativeDir, ebpf, netlinkReuse: this.lastDump };
-    const [snap, kernel] = await Promise.all([
-      this.opts.collect
-        ? this.opts.collect()
-        : this.opts.allNamespaces
-          ? collectAllNamespaces(collectOpts)
-          : collectSnapshot(collectOpts),
-      this.readKernel(scan),
-    ]);
-    if (kernel) {
-      const table = kernel instanceof KernelRecordTable ? await this.withForeign(kernel, snap) : kernel;
-      snap.kernel = this.kernelEvidenceFor(table, startedAt);
-    }
+    const snap: Snapshot = this.collector ? await this.collector.collect() : await this.opts.collect!();
     // Collection, history and classification each block the event loop for a while on a big host:
     // yield between them so requests queued meanwhile are not held up by the sum of the three.
     await yieldToLoop();
@@ -159,61 +125,9 @@ export class TcpdirService {
     return view;
   }
 
-  /** Iterator records (and births, drained by the same call), or the reason there are none. */
-  private async readKernel(scan: (() => Promise<KernelRecordTable>) | undefined): Promise<KernelRecordTable | KernelUnavailable | null> {
-    const k = this.kernel;
-    if (!k.available) return this.opts.collect ? null : k;
-    if (!scan) return null;
-    try {
-      return await scan();
-    } catch (e) {
-      return { available: false, code: 'EITERATE', reason: `the eBPF iterator failed: ${e instanceof Error ? e.message : String(e)}` };
-    }
-  }
-
-  /**
-   * The iterator sees only the namespace it is read from: read it again inside every other
-   * namespace whose sockets came from sock_diag (entering needs CAP_SYS_ADMIN, as for those).
-   * Cookies are host-wide, so the records merge into one map. A namespace that vanished or
-   * cannot be entered just goes without kernel evidence.
-   */
-  private async withForeign(own: KernelRecordTable, snap: Snapshot): Promise<KernelRecordTable> {
-    const k = this.kernel;
-    if (!k.available || !snap.namespaces) return own;
-    const out: Buffer[] = [];
-    for (const ns of snap.namespaces) {
-      if (ns.self || ns.source !== 'netlink') continue;
-      const path = ns.name ? `/run/netns/${ns.name}` : ns.pids.length ? `/proc/${ns.pids[0]}/ns/net` : null;
-      if (!path) continue;
-      let fd: number | null = null;
-      try {
-        fd = openSync(path, 'r');
-        out.push(await k.iterateInNetnsRaw(fd));
-      } catch {
-        // gone or not enterable: heuristics still judge its sockets
-      } finally {
-        if (fd !== null) closeSync(fd);
-      }
-    }
-    // Added to this refresh's own table (its sockets are already listed) rather than indexing
-    // the own pass a second time in a new one.
-    for (const b of out) own.append(b);
-    return own;
-  }
-
-  private kernelEvidenceFor(k: KernelRecordTable | KernelUnavailable, startedAt: number): KernelEvidence {
-    if (!(k instanceof KernelRecordTable)) {
-      return { available: false, code: k.code, reason: k.reason, records: kernelRecordIndex([]), births: kernelBirthIndex([]), tracepoint: false };
-    }
-    // Births of sockets the passes did not see are of no use: gone (and forgotten here), or in
-    // a namespace this snapshot does not read through sock_diag (no cookie to join them by).
-    k.attachBirths((this.kernel as KernelEvidenceSource).births, Date.now(), startedAt);
-    return { available: true, code: null, reason: null, records: k, births: k.births, tracepoint: true };
-  }
-
   /** Stops the kernel source's reader; the service keeps answering from heuristics. */
   close(): void {
-    if (this.kernel.available) this.kernel.close();
+    this.collector?.close();
   }
 
   /** Owners of the view's sockets, resolved once per view and only when a query asks. */
@@ -222,7 +136,9 @@ export class TcpdirService {
     if (!p) {
       const inodes: number[] = [];
       for (const s of view.snapshot.sockets) if (s.inode !== 0) inodes.push(s.inode);
-      p = this.opts.resolveProcesses ? this.opts.resolveProcesses(inodes) : this.resolver.resolve(inodes);
+      p = this.opts.resolveProcesses
+        ? this.opts.resolveProcesses(inodes)
+        : this.collector ? this.collector.processes(inodes) : Promise.resolve(new Map() as ProcessMap);
       this.processCache.set(view, p);
     }
     return p;
@@ -231,5 +147,10 @@ export class TcpdirService {
   async processesFor(view: SnapshotView, rec: ConnectionRecord | ListenerRecord): Promise<readonly ProcessRef[]> {
     if (rec.socket.inode === 0) return [];
     return (await this.processesOf(view)).get(rec.socket.inode) ?? [];
+  }
+
+  /** Commands of a namespace's processes (Netns.processes), at most `limit`. */
+  commands(pids: readonly number[], limit?: number): Promise<{ pid: number; command: string }[]> {
+    return this.collector ? this.collector.commands(pids, limit) : Promise.resolve([]);
   }
 }

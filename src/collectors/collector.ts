@@ -1,0 +1,150 @@
+import { closeSync, openSync } from 'node:fs';
+import type { KernelEvidence, ProcessMap, Snapshot, SourceName } from '../model';
+import { kernelBirthIndex, kernelRecordIndex } from '../model';
+import { collectAllNamespaces } from './all-namespaces';
+import { hostPaths, netnsEnterPath, type HostPaths } from './host-paths';
+import { KernelEvidenceSource, KernelRecordTable, kernelUnavailable, scanSockets, type EbpfPass, type KernelUnavailable } from './kernel';
+import { ProcessResolver } from './proc-fd';
+import { readCommands } from './proc-comm';
+import { collectSnapshot } from './snapshot';
+import { SockDiagReuse } from './sockdiag';
+
+export interface CollectorOptions {
+  /**
+   * auto: the eBPF iterator pass when the kernel source is loaded (the same pass gives the
+   * evidence), else netlink, falling back to procfs. ebpf needs the kernel source.
+   */
+  source?: 'auto' | SourceName;
+  /** Where procfs and /run/netns are (fixtures use copied trees). */
+  paths?: Partial<HostPaths>;
+  /** Directory holding the netlink addon (default build/Release); tests point it elsewhere. */
+  nativeDir?: string;
+  /**
+   * Read every network namespace on the host. With CAP_SYS_ADMIN each is entered (sock_diag +
+   * its own port range); without, foreign ones come from /proc/PID/net/tcp{,6}.
+   */
+  allNamespaces?: boolean;
+  /**
+   * Read the kernel's own socket state with eBPF (default true). When it cannot load (no
+   * privilege, no BTF, built without the toolchain), `kernel` says why.
+   */
+  kernelEvidence?: boolean;
+}
+
+/**
+ * The collectors' one face: every read of the host a snapshot needs (sockets of one or every
+ * namespace, host facts, the kernel source's passes and births, processes) behind collect(),
+ * with the state that makes the next collection cheaper (the last iterator pass and netlink
+ * dump, whose unchanged sockets are reused).
+ */
+export class Collector {
+  /** The eBPF source, or why there is none. Loaded once, at construction. */
+  readonly kernel: KernelEvidenceSource | KernelUnavailable;
+  readonly paths: HostPaths;
+  private readonly resolver: ProcessResolver;
+  /** The last iterator pass used as the socket list: the next one reuses its unchanged sockets. */
+  private lastPass: EbpfPass | null = null;
+  /** The same for the last sock_diag dump of this namespace (kernel evidence off). */
+  private readonly lastDump = new SockDiagReuse();
+
+  constructor(private readonly opts: CollectorOptions = {}) {
+    this.paths = hostPaths(opts.paths);
+    this.kernel = opts.kernelEvidence === false ? kernelUnavailable('DISABLED', '') : KernelEvidenceSource.open();
+    if (!this.kernel.available && opts.source === 'ebpf') {
+      // Asked for explicitly: refuse to start rather than fail every request.
+      throw new Error(`source ebpf needs the eBPF kernel source, which is unavailable (${this.kernel.code}): ${this.kernel.reason}`);
+    }
+    this.resolver = new ProcessResolver(this.paths.procRoot);
+  }
+
+  /** One snapshot: sockets, host facts, namespaces and the kernel's evidence (births attached). */
+  async collect(): Promise<Snapshot> {
+    const startedAt = Date.now();
+    // One iterator pass per collection, shared: it is the kernel evidence, and (source auto or
+    // ebpf) also the socket list of this namespace, which then needs no sock_diag dump.
+    const k = this.kernel;
+    const source = this.opts.source ?? 'auto';
+    let pass: Promise<EbpfPass> | null = null;
+    const ebpf = k.available && (source === 'auto' || source === 'ebpf')
+      ? () => (pass ??= scanSockets(k, this.lastPass).then((p) => (this.lastPass = p)))
+      : undefined;
+    const scan = k.available ? (ebpf ? async () => (await ebpf()).table : () => k.scan()) : undefined;
+    const collectOpts = {
+      source, procRoot: this.paths.procRoot, runNetnsDir: this.paths.netnsDir, nativeDir: this.opts.nativeDir, ebpf, netlinkReuse: this.lastDump,
+    };
+    const [snap, kernel] = await Promise.all([
+      this.opts.allNamespaces ? collectAllNamespaces(collectOpts) : collectSnapshot(collectOpts),
+      this.readKernel(scan),
+    ]);
+    const table = kernel instanceof KernelRecordTable ? await this.withForeign(kernel, snap) : kernel;
+    snap.kernel = this.kernelEvidenceFor(table, startedAt);
+    return snap;
+  }
+
+  /** Owners of these socket inodes (a /proc/PID/fd scan, cached between calls). */
+  processes(inodes: number[]): Promise<ProcessMap> {
+    return this.resolver.resolve(inodes);
+  }
+
+  /** `/proc/PID/comm` of each pid (at most `limit`), skipping processes that exited. */
+  commands(pids: readonly number[], limit?: number): Promise<{ pid: number; command: string }[]> {
+    return readCommands(pids, this.paths.procRoot, limit);
+  }
+
+  /** Stops the kernel source's reader; collections go on with heuristics' inputs only. */
+  close(): void {
+    if (this.kernel.available) this.kernel.close();
+  }
+
+  /** Iterator records (and births, drained by the same call), or the reason there are none. */
+  private async readKernel(scan: (() => Promise<KernelRecordTable>) | undefined): Promise<KernelRecordTable | KernelUnavailable> {
+    const k = this.kernel;
+    if (!k.available) return k;
+    if (!scan) return { available: false, code: 'EITERATE', reason: 'the eBPF iterator was not read' };
+    try {
+      return await scan();
+    } catch (e) {
+      return { available: false, code: 'EITERATE', reason: `the eBPF iterator failed: ${e instanceof Error ? e.message : String(e)}` };
+    }
+  }
+
+  /**
+   * The iterator sees only the namespace it is read from: read it again inside every other
+   * namespace whose sockets came from sock_diag (entering needs CAP_SYS_ADMIN, as for those).
+   * Cookies are host-wide, so the records merge into one map. A namespace that vanished or
+   * cannot be entered just goes without kernel evidence.
+   */
+  private async withForeign(own: KernelRecordTable, snap: Snapshot): Promise<KernelRecordTable> {
+    const k = this.kernel;
+    if (!k.available || !snap.namespaces) return own;
+    const out: Buffer[] = [];
+    for (const ns of snap.namespaces) {
+      if (ns.self || ns.source !== 'netlink') continue;
+      const path = netnsEnterPath(this.paths, ns);
+      if (!path) continue;
+      let fd: number | null = null;
+      try {
+        fd = openSync(path, 'r');
+        out.push(await k.iterateInNetnsRaw(fd));
+      } catch {
+        // gone or not enterable: heuristics still judge its sockets
+      } finally {
+        if (fd !== null) closeSync(fd);
+      }
+    }
+    // Added to this collection's own table (its sockets are already listed) rather than indexing
+    // the own pass a second time in a new one.
+    for (const b of out) own.append(b);
+    return own;
+  }
+
+  private kernelEvidenceFor(k: KernelRecordTable | KernelUnavailable, startedAt: number): KernelEvidence {
+    if (!(k instanceof KernelRecordTable)) {
+      return { available: false, code: k.code, reason: k.reason, records: kernelRecordIndex([]), births: kernelBirthIndex([]), tracepoint: false };
+    }
+    // Births of sockets the passes did not see are of no use: gone (and forgotten here), or in
+    // a namespace this snapshot does not read through sock_diag (no cookie to join them by).
+    k.attachBirths((this.kernel as KernelEvidenceSource).births, Date.now(), startedAt);
+    return { available: true, code: null, reason: null, records: k, births: k.births, tracepoint: true };
+  }
+}
