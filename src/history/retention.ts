@@ -1,6 +1,7 @@
 // Retention: by age (closed lives and gaps older than retentionMs, flows older than
 // flowRetentionMs; open lives are kept however old) and by size (when the pages in use pass
-// maxBytes, the oldest closed lives go until use is under 90% of it). Deletes run in chunks so
+// maxBytes, the oldest closed lives go until use is under 90% of it, then the oldest flow minutes
+// if that was not enough). Deletes run in chunks so
 // that one prune never holds the write lock, nor the event loop, for long.
 import type Database from 'better-sqlite3';
 
@@ -16,6 +17,7 @@ export class Retention {
   private readonly oldestClosed: Database.Statement;
   private readonly oldFlows: Database.Statement;
   private readonly oldGaps: Database.Statement;
+  private readonly oldestMinute: Database.Statement;
 
   constructor(private readonly db: Database.Database, private readonly limits: RetentionLimits) {
     this.oldClosed = db.prepare(`DELETE FROM lives WHERE id IN (
@@ -25,6 +27,7 @@ export class Retention {
     // flows' key starts with minute: a range delete; pruning every few seconds keeps it to a minute or two.
     this.oldFlows = db.prepare('DELETE FROM flows WHERE minute < ?');
     this.oldGaps = db.prepare('DELETE FROM gaps WHERE at < ?');
+    this.oldestMinute = db.prepare('SELECT min(minute) FROM flows').pluck();
   }
 
   /** Bytes of the database file that hold data (free pages excluded). */
@@ -53,6 +56,13 @@ export class Retention {
         total -= n;
         used = this.usedBytes();
         if (n === 0) break;
+      }
+      // Still over with no closed life left: the flows are the bulk; their oldest minutes go.
+      while (used > target) {
+        const oldest = this.oldestMinute.get() as number | null;
+        if (oldest === null) break;
+        r.flows += this.oldFlows.run(oldest + 60_000).changes;
+        used = this.usedBytes();
       }
     }
     // Give freed pages back to the file system (auto_vacuum=INCREMENTAL), so the file shrinks too.

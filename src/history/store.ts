@@ -245,7 +245,9 @@ function prepareDirectory(path: string): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (err) {
-    throw storeError(err, dir, 'history data directory');
+    // mkdir -p says EEXIST when a regular file stands where a directory is needed.
+    const e = (err as { code?: string }).code === 'EEXIST' ? Object.assign(err as Error, { code: 'ENOTDIR' }) : err;
+    throw storeError(e, dir, 'history data directory');
   }
   try {
     if (statSync(path).isDirectory()) {
