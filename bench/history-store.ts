@@ -93,7 +93,7 @@ const flowRows = (store as unknown as { db: { prepare(s: string): { pluck(): { g
 console.log(`flows: ${flowRows} per-minute rows`);
 
 latency('query({ localPort: 443 }, { limit: 100 })  (busy port)', () => store.query({ localPort: 443 }, { limit: 100 }));
-latency(`query({ localPort: ${ports[250]} }, { limit: 100 })  (quiet port)`, () => store.query({ localPort: ports[250] }, { limit: 100 }));
+latency(`query({ localPort: ${ports[60]} }, { limit: 100 })  (quiet port)`, () => store.query({ localPort: ports[60] }, { limit: 100 }));
 latency('query({ port: 443 }, { limit: 100 })', () => store.query({ port: 443 }, { limit: 100 }));
 latency("query({ remoteAddress: '10.1.0.0/16' })  (limit 100)", () => store.query({ remoteAddress: '10.1.0.0/16' }));
 latency("query({ remoteAddress: 'fd00::/64' })", () => store.query({ remoteAddress: 'fd00::/64' }));

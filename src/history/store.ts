@@ -46,6 +46,8 @@ export interface StoreStatus {
   lastError: { code: StoreErrorCode; message: string; at: number } | null;
   /** Writes dropped because the queue passed maxQueue while flushes failed. */
   droppedWrites: number;
+  /** Records refused by SQLite one by one (malformed), after their batch failed. */
+  rejectedWrites: number;
   /** Flushes that failed since open. */
   failedFlushes: number;
   /** Gap markers stored. */
@@ -68,6 +70,7 @@ export class HistoryStore {
   private gapCount: number;
   private lastError: StoreStatus['lastError'] = null;
   private droppedWrites = 0;
+  private rejectedWrites = 0;
   private failedFlushes = 0;
   private closed = false;
 
@@ -141,11 +144,13 @@ export class HistoryStore {
       this.lastError = null;
       return true;
     } catch (err) {
+      this.failedFlushes++;
+      this.noteError(err);
+      // A bad record (not a bad disk) would fail every retry: write one at a time, drop the bad.
+      if (storeErrorCode(err) === 'UNKNOWN') return this.writeEach(lives, gaps);
       // Keep them for the next flush (in front of anything queued meanwhile), within the bound.
       this.queue = lives.concat(this.queue);
       this.gapQueue = gaps.concat(this.gapQueue);
-      this.failedFlushes++;
-      this.noteError(err);
       this.bound();
       this.schedule();
       return false;
@@ -182,7 +187,7 @@ export class HistoryStore {
     if (!this.closed) try { bytes = this.retention.usedBytes(); } catch { /* reported via lastError */ }
     return {
       path: this.path, records: this.records, bytes, queued: this.queue.length, lastError: this.lastError,
-      droppedWrites: this.droppedWrites, failedFlushes: this.failedFlushes, gaps: this.gapCount,
+      droppedWrites: this.droppedWrites, rejectedWrites: this.rejectedWrites, failedFlushes: this.failedFlushes, gaps: this.gapCount,
     };
   }
 
@@ -206,6 +211,14 @@ export class HistoryStore {
     }
     this.closed = true;
     this.db.close();
+  }
+
+  private writeEach(lives: ConnectionLife[], gaps: GapMarker[]): boolean {
+    for (const l of lives) {
+      try { this.records += this.writer.writeBatch([l], []).inserted; } catch { this.rejectedWrites++; }
+    }
+    try { this.writer.writeBatch([], gaps); this.gapCount += gaps.length; } catch { this.rejectedWrites += gaps.length; }
+    return false;
   }
 
   private open(): void {
@@ -235,7 +248,7 @@ export class HistoryStore {
 
   private noteError(err: unknown): void {
     const e = storeError(err, this.path);
-    this.lastError = { code: storeErrorCode(err) === 'UNKNOWN' ? e.code : storeErrorCode(err), message: e.message, at: this.opts.now() };
+    this.lastError = { code: e.code, message: e.message, at: this.opts.now() };
   }
 }
 

@@ -51,6 +51,8 @@ describe('history store', () => {
     s.flush();
     assert.deepEqual(keys(s, { localPort: 443 }), ['in443', 'mapped', 'v6']);
     assert.deepEqual(keys(s, { port: 80 }), ['out80']);
+    assert.deepEqual(keys(s, { port: 443 }), ['in443', 'mapped', 'v6']);
+    assert.deepEqual(keys(s, { port: 443, open: true }), ['mapped']);
     assert.deepEqual(keys(s, { remotePort: 5555 }), ['v6']);
     assert.deepEqual(keys(s, { direction: 'OUTBOUND' }), ['out80']);
     assert.deepEqual(keys(s, { remoteAddress: '10.1.2.3' }), ['in443']);
@@ -100,11 +102,13 @@ describe('history store', () => {
     // Many share one openedAt, so the id tie-breaker matters.
     s.write(batch(0, 500, (i) => 1_000_000 + Math.floor(i / 7)));
     s.flush();
+    // Once plain, once through the port filter's two merged scans (the rows' remotePort is 50000).
+    for (const filter of [{}, { port: 50000 }]) {
     const seen: string[] = [];
     let after: string | null = null;
     let extra = 500;
     do {
-      const page: ReturnType<HistoryStore['query']> = s.query({}, { limit: 37, after });
+      const page: ReturnType<HistoryStore['query']> = s.query(filter, { limit: 37, after });
       seen.push(...page.lives.map((l) => l.key));
       after = page.next;
       // Newer rows (not on later pages), rows at the same instant (also newer ids) and older rows
@@ -116,6 +120,7 @@ describe('history store', () => {
     const original = Array.from({ length: 500 }, (_, i) => `k${i}`);
     assert.equal(new Set(seen).size, seen.length, 'no row twice');
     for (const k of original) assert.ok(seen.includes(k), `${k} seen`);
+    }
     s.close();
   });
 
@@ -221,6 +226,16 @@ describe('history store', () => {
     assert.equal(s.status().records, 2);
     assert.equal(s.status().gaps, 1);
     assert.deepEqual(s.flows({}, []).map((r) => r.opened), [2]);
+    s.close();
+  });
+
+  test('a malformed record is rejected alone; the rest of its batch is written', () => {
+    const s = open();
+    s.write([life({ key: 'good1' }), { ...life({ key: 'bad' }), direction: undefined } as unknown as ConnectionLife, life({ key: 'good2' })]);
+    assert.equal(s.flush(), false);
+    assert.deepEqual(keys(s, {}), ['good1', 'good2']);
+    assert.equal(s.status().rejectedWrites, 1);
+    assert.equal(s.status().queued, 0);
     s.close();
   });
 
