@@ -1,0 +1,8 @@
+// The embedded history store: connection lives in SQLite, with flows, retention and paging.
+export * from './record';
+export { HistoryStore, type HistoryStoreOptions, type StoreStatus } from './store';
+export { HistoryStoreError, HistoryFilterError, type StoreErrorCode } from './errors';
+export type { HistoryFilter, PageOptions, HistoryPage } from './queries';
+export { FLOW_GROUPS, type FlowFilter, type FlowGroup, type FlowRow } from './flows';
+export type { PruneResult } from './retention';
+export { addressRange, addressKey } from './cidr';

@@ -1,0 +1,93 @@
+// The history database's schema, as an ordered list of migration steps. PRAGMA user_version is
+// the number of steps applied; open() applies the missing ones, each in its own transaction.
+// Append new steps; never edit a released one.
+import type Database from 'better-sqlite3';
+import { HistoryStoreError } from './errors';
+
+type Step = (db: Database.Database) => void;
+
+const STEPS: Step[] = [
+  // 1: lives, flows, gaps.
+  (db) => db.exec(`
+    CREATE TABLE lives (
+      id INTEGER PRIMARY KEY,           -- rowid: grows with inserts, the cursor's tie-breaker
+      key TEXT NOT NULL UNIQUE,
+      netns TEXT,
+      family TEXT NOT NULL,
+      local_address TEXT NOT NULL,
+      local_port INTEGER NOT NULL,
+      remote_address TEXT NOT NULL,
+      remote_key BLOB NOT NULL,         -- 16 bytes, IPv4 mapped (cidr.ts): CIDR = BETWEEN
+      remote_port INTEGER NOT NULL,
+      direction TEXT NOT NULL,
+      confidence REAL NOT NULL,
+      certain INTEGER NOT NULL,
+      rule TEXT,
+      opened_at INTEGER,
+      closed_at INTEGER,
+      first_seen_at INTEGER NOT NULL,
+      started_at INTEGER NOT NULL,      -- coalesce(opened_at, first_seen_at): the sort key, never updated
+      pre_existing INTEGER NOT NULL,
+      pid INTEGER,
+      command TEXT,
+      bytes_sent INTEGER,
+      bytes_received INTEGER,
+      retransmits INTEGER,
+      observed_by TEXT NOT NULL,
+      flow_closed INTEGER NOT NULL DEFAULT 0  -- 1 once its close is counted in flows (its open is counted at insert)
+    );
+    -- Newest first, optionally narrowed: each index ends in started_at (and the implicit rowid),
+    -- so "WHERE col = ? ORDER BY started_at DESC, id DESC LIMIT n" reads n index entries.
+    CREATE INDEX lives_started ON lives(started_at);
+    CREATE INDEX lives_local_port ON lives(local_port, started_at);
+    CREATE INDEX lives_remote_port ON lives(remote_port, started_at);
+    CREATE INDEX lives_remote_key ON lives(remote_key, started_at);
+    -- Few rows are open: a small index for open=true and for "open ones are kept".
+    CREATE INDEX lives_open ON lives(started_at) WHERE closed_at IS NULL;
+    -- Retention deletes the oldest closed lives first.
+    CREATE INDEX lives_closed ON lives(closed_at) WHERE closed_at IS NOT NULL;
+
+    -- Per-minute aggregates. Absent parts of the group are stored as '' / -1 (not NULL) so that
+    -- the primary key identifies a group; flows.ts maps them back to null.
+    CREATE TABLE flows (
+      minute INTEGER NOT NULL,          -- ms since epoch at the minute's start
+      netns TEXT NOT NULL,
+      direction TEXT NOT NULL,
+      local_port INTEGER NOT NULL,      -- the service port of INBOUND lives, else -1
+      process TEXT NOT NULL,            -- the command of OUTBOUND lives, else ''
+      remote_address TEXT NOT NULL,
+      remote_port INTEGER NOT NULL,     -- the service port of OUTBOUND/UNKNOWN lives, else -1
+      opened INTEGER NOT NULL DEFAULT 0,
+      closed INTEGER NOT NULL DEFAULT 0,
+      duration_ms INTEGER NOT NULL DEFAULT 0,
+      bytes_sent INTEGER NOT NULL DEFAULT 0,
+      bytes_received INTEGER NOT NULL DEFAULT 0,
+      PRIMARY KEY (minute, netns, direction, local_port, process, remote_address, remote_port)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE gaps (
+      id INTEGER PRIMARY KEY,
+      at INTEGER NOT NULL,
+      lost INTEGER,
+      reason TEXT NOT NULL
+    );
+    CREATE INDEX gaps_at ON gaps(at);
+  `),
+];
+
+export const SCHEMA_VERSION = STEPS.length;
+
+/** Brings the database to SCHEMA_VERSION. A database from a newer tcpdir is refused, not guessed at. */
+export function migrate(db: Database.Database, path: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > STEPS.length) {
+    throw new HistoryStoreError('NEWER_SCHEMA',
+      `history database ${path} has schema version ${current}, this tcpdir knows up to ${STEPS.length}: upgrade tcpdir or choose another data directory (--data-dir)`, path);
+  }
+  for (let v = current; v < STEPS.length; v++) {
+    db.transaction(() => {
+      STEPS[v](db);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,272 @@
+// HistoryStore: the embedded SQLite history of connection lives. Writes are queued and flushed
+// off the caller's path (a timer, or a full batch) in one transaction; a failed flush is counted
+// and reported by status(), never thrown at the writer, and retried at the next flush, with the
+// queue bounded so that a dead disk cannot grow memory without limit. Queries read what is flushed.
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { HistoryStoreError, storeError, storeErrorCode, type StoreErrorCode } from './errors';
+import { queryFlows, type FlowFilter, type FlowRow } from './flows';
+import { queryHistory, type HistoryFilter, type HistoryPage, type PageOptions } from './queries';
+import type { ConnectionLife, GapMarker } from './record';
+import { Retention, type PruneResult } from './retention';
+import { migrate } from './schema';
+import { BatchWriter } from './writer';
+import { checkTime } from './validate';
+
+export interface HistoryStoreOptions {
+  /** A file path, or ':memory:'. Its directory is created if needed. */
+  path: string;
+  /** Closed lives and gaps older than this are deleted. Default 24 h. */
+  retentionMs?: number;
+  /** Oldest closed lives are deleted while the data passes this. Default 512 MiB. */
+  maxBytes?: number;
+  /** Per-minute flows older than this are deleted. Default 7 days. */
+  flowRetentionMs?: number;
+  /** Queued writes are flushed this often. Default 250 ms. */
+  flushMs?: number;
+  /** ...or as soon as this many are queued. Default 2000. */
+  maxBatch?: number;
+  /** Writes queued beyond this (flushes failing) drop the oldest. Default 100,000. */
+  maxQueue?: number;
+  /** How often retention runs. Default 10 s. */
+  pruneMs?: number;
+  now?: () => number;
+}
+
+export interface StoreStatus {
+  path: string;
+  /** Lives stored (flushed). */
+  records: number;
+  /** Bytes of the database file in use. */
+  bytes: number;
+  /** Lives waiting to be flushed. */
+  queued: number;
+  /** The last failed flush or prune; null once one succeeds after it. */
+  lastError: { code: StoreErrorCode; message: string; at: number } | null;
+  /** Writes dropped because the queue passed maxQueue while flushes failed. */
+  droppedWrites: number;
+  /** Records refused by SQLite one by one (malformed), after their batch failed. */
+  rejectedWrites: number;
+  /** Flushes that failed since open. */
+  failedFlushes: number;
+  /** Gap markers stored. */
+  gaps: number;
+}
+
+const HOUR = 3_600_000;
+
+export class HistoryStore {
+  private readonly writer: BatchWriter;
+  private readonly retention: Retention;
+  private readonly countLives: Database.Statement;
+  private readonly countGaps: Database.Statement;
+  private readonly listGaps: Database.Statement;
+  private queue: ConnectionLife[] = [];
+  private gapQueue: GapMarker[] = [];
+  private flushTimer: NodeJS.Timeout | null = null;
+  private readonly pruneTimer: NodeJS.Timeout;
+  private records: number;
+  private gapCount: number;
+  private lastError: StoreStatus['lastError'] = null;
+  private droppedWrites = 0;
+  private rejectedWrites = 0;
+  private failedFlushes = 0;
+  private closed = false;
+
+  private constructor(private readonly db: Database.Database, readonly path: string, private readonly opts: Required<HistoryStoreOptions>) {
+    this.writer = new BatchWriter(db);
+    this.retention = new Retention(db, opts);
+    this.countLives = db.prepare('SELECT count(*) FROM lives').pluck();
+    this.countGaps = db.prepare('SELECT count(*) FROM gaps').pluck();
+    this.listGaps = db.prepare('SELECT at, lost, reason FROM gaps WHERE at >= ? AND at <= ? ORDER BY at DESC, id DESC');
+    this.records = this.countLives.get() as number;
+    this.gapCount = this.countGaps.get() as number;
+    this.pruneTimer = setInterval(() => this.safePrune(), opts.pruneMs).unref();
+  }
+
+  /** Opens (creating if needed) the store; an unusable path is a HistoryStoreError saying what to do. */
+  static open(options: HistoryStoreOptions): HistoryStore {
+    const opts: Required<HistoryStoreOptions> = {
+      retentionMs: 24 * HOUR, maxBytes: 512 * 1024 * 1024, flowRetentionMs: 7 * 24 * HOUR,
+      flushMs: 250, maxBatch: 2000, maxQueue: 100_000, pruneMs: 10_000, now: Date.now, ...options,
+    };
+    const memory = opts.path === ':memory:';
+    const path = memory ? opts.path : resolve(opts.path);
+    if (!memory) prepareDirectory(path);
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path);
+      // auto_vacuum must be chosen before the first table: a new file gets INCREMENTAL, so
+      // retention can give pages back (retention.ts).
+      if ((db.pragma('user_version', { simple: true }) as number) === 0) db.pragma('auto_vacuum = INCREMENTAL');
+      if (!memory && db.pragma('journal_mode = WAL', { simple: true }) !== 'wal') {
+        throw new HistoryStoreError('UNKNOWN', `history database ${path}: WAL mode is not available on this file system: choose another data directory (--data-dir)`, path);
+      }
+      // NORMAL in WAL: a crash loses at most the last transactions, never consistency.
+      db.pragma('synchronous = NORMAL');
+      db.pragma('busy_timeout = 2000');
+      db.pragma('journal_size_limit = 67108864');
+      db.pragma('cache_size = -16000');
+      migrate(db, path);
+      return new HistoryStore(db, path, { ...opts, path });
+    } catch (err) {
+      try { db?.close(); } catch { /* already failing */ }
+      throw storeError(err, path);
+    }
+  }
+
+  /** Queues lives to be upserted by key; no I/O here. */
+  write(lives: readonly ConnectionLife[]): void {
+    if (this.closed) throw new HistoryStoreError('CLOSED', `history database ${this.path} is closed`, this.path);
+    for (const l of lives) this.queue.push(l);
+    this.bound();
+    this.schedule();
+  }
+
+  /** Queues a marker for events that were lost (e.g. the kernel ring buffer dropped `lost`). */
+  markGap(gap: { at: number; lost?: number | null; reason: string }): void {
+    if (this.closed) throw new HistoryStoreError('CLOSED', `history database ${this.path} is closed`, this.path);
+    this.gapQueue.push({ at: gap.at, lost: gap.lost ?? null, reason: gap.reason });
+    this.schedule();
+  }
+
+  /** Writes what is queued now, in one transaction. false when it failed (see status()). */
+  flush(): boolean {
+    if (this.flushTimer) { clearTimeout(this.flushTimer); this.flushTimer = null; }
+    if (this.queue.length === 0 && this.gapQueue.length === 0) return true;
+    const lives = this.queue, gaps = this.gapQueue;
+    this.queue = []; this.gapQueue = [];
+    try {
+      const { inserted } = this.writer.writeBatch(lives, gaps);
+      this.records += inserted;
+      this.gapCount += gaps.length;
+      this.lastError = null;
+      return true;
+    } catch (err) {
+      this.failedFlushes++;
+      this.noteError(err);
+      // A bad record (not a bad disk) would fail every retry: write one at a time, drop the bad.
+      if (storeErrorCode(err) === 'UNKNOWN') return this.writeEach(lives, gaps);
+      // Keep them for the next flush (in front of anything queued meanwhile), within the bound.
+      this.queue = lives.concat(this.queue);
+      this.gapQueue = gaps.concat(this.gapQueue);
+      this.bound();
+      this.schedule();
+      return false;
+    }
+  }
+
+  query(filter: HistoryFilter = {}, page: PageOptions = {}): HistoryPage {
+    this.open();
+    return queryHistory(this.db, filter, page);
+  }
+
+  flows(filter: FlowFilter = {}, groupBy: readonly string[] = [], limit = 100): FlowRow[] {
+    this.open();
+    return queryFlows(this.db, filter, groupBy, limit);
+  }
+
+  /** Gap markers with since <= at <= until, newest first. */
+  gaps(since = 0, until = Number.MAX_SAFE_INTEGER): GapMarker[] {
+    this.open();
+    return this.listGaps.all(checkTime(since, 'since') ?? 0, checkTime(until, 'until') ?? Number.MAX_SAFE_INTEGER) as GapMarker[];
+  }
+
+  /** Applies retention as of `now` (the timer calls it every pruneMs). */
+  prune(now = this.opts.now()): PruneResult {
+    this.open();
+    const r = this.retention.prune(now);
+    if (r.lives + r.bySize > 0) this.records = this.countLives.get() as number;
+    if (r.gaps > 0) this.gapCount = this.countGaps.get() as number;
+    return r;
+  }
+
+  status(): StoreStatus {
+    let bytes = 0;
+    if (!this.closed) try { bytes = this.retention.usedBytes(); } catch { /* reported via lastError */ }
+    return {
+      path: this.path, records: this.records, bytes, queued: this.queue.length, lastError: this.lastError,
+      droppedWrites: this.droppedWrites, rejectedWrites: this.rejectedWrites, failedFlushes: this.failedFlushes, gaps: this.gapCount,
+    };
+  }
+
+  /** PRAGMA integrity_check: ['ok'] for a sound database. */
+  integrityCheck(): string[] {
+    this.open();
+    return (this.db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check);
+  }
+
+  /** Flushes, stops the timers, checkpoints the WAL into the file and closes. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    clearInterval(this.pruneTimer);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    try {
+      this.db.pragma('optimize');
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch (err) {
+      this.noteError(err);
+    }
+    this.closed = true;
+    this.db.close();
+  }
+
+  private writeEach(lives: ConnectionLife[], gaps: GapMarker[]): boolean {
+    for (const l of lives) {
+      try { this.records += this.writer.writeBatch([l], []).inserted; } catch { this.rejectedWrites++; }
+    }
+    try { this.writer.writeBatch([], gaps); this.gapCount += gaps.length; } catch { this.rejectedWrites += gaps.length; }
+    return false;
+  }
+
+  private open(): void {
+    if (this.closed) throw new HistoryStoreError('CLOSED', `history database ${this.path} is closed`, this.path);
+  }
+
+  private schedule(): void {
+    if (this.queue.length >= this.opts.maxBatch) {
+      // A full batch goes at once, but still not on the caller's stack.
+      if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.flushTimer = setTimeout(() => this.flush(), 0);
+    } else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => this.flush(), this.opts.flushMs);
+    }
+  }
+
+  private bound(): void {
+    const over = this.queue.length - this.opts.maxQueue;
+    if (over > 0) { this.queue.splice(0, over); this.droppedWrites += over; }
+    const gapsOver = this.gapQueue.length - 1000;
+    if (gapsOver > 0) this.gapQueue.splice(0, gapsOver);
+  }
+
+  private safePrune(): void {
+    try { this.prune(); } catch (err) { this.noteError(err); }
+  }
+
+  private noteError(err: unknown): void {
+    const e = storeError(err, this.path);
+    this.lastError = { code: e.code, message: e.message, at: this.opts.now() };
+  }
+}
+
+/** Creates the directory of `path` and checks that it and the file can be used, before SQLite tries. */
+function prepareDirectory(path: string): void {
+  const dir = dirname(path);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    // mkdir -p says EEXIST when a regular file stands where a directory is needed.
+    const e = (err as { code?: string }).code === 'EEXIST' ? Object.assign(err as Error, { code: 'ENOTDIR' }) : err;
+    throw storeError(e, dir, 'history data directory');
+  }
+  try {
+    if (statSync(path).isDirectory()) {
+      throw new HistoryStoreError('EISDIR', `history database ${path} is a directory, not a database file: choose another path`, path);
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOENT') throw storeError(err, path);
+  }
+}
