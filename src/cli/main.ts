@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../model';
 import { heuristicWarning } from '../collectors/kernel';
@@ -13,6 +15,23 @@ function int(name: string, min: number, max: number) {
     if (!/^\d+$/.test(v) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
     return n;
   };
+}
+
+function duration(name: string) {
+  return (v: string): number => {
+    const m = /^(\d{1,9})(s|m|h|d|w)$/.exec(v);
+    if (!m) throw new InvalidArgumentError(`${name} must be a duration such as 30m, 24h or 7d`);
+    return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as 's']!;
+  };
+}
+
+/** $XDG_STATE_HOME/tcpdir, else ~/.local/state/tcpdir (the user's state directory). */
+function defaultDataDir(): string {
+  return join(process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'tcpdir');
+}
+
+function historyPath(dataDir: string): string {
+  return dataDir === ':memory:' ? ':memory:' : join(dataDir, 'history.sqlite');
 }
 
 function confidence(v: string): number {
@@ -70,8 +89,16 @@ export function program(): Command {
     .addOption(allNamespacesOption())
     .option('--metrics-top-listeners <n>', '/metrics: inbound connection counts of the n busiest listeners (0 = none)', int('metrics-top-listeners', 0, 1000), 20)
     .option('--metrics-per-netns', '/metrics: connections by network namespace too (one series per namespace)')
+    .option('--no-history', 'do not record connection history')
+    .option('--data-dir <dir>', 'where the history database lives (:memory: keeps it in memory)', defaultDataDir())
+    .option('--retention <duration>', 'keep closed connections this long (e.g. 24h, 7d)', duration('retention'), 24 * 3_600_000)
+    .option('--max-db-mb <mb>', 'keep the history database under this size', int('max-db-mb', 1, 1_000_000), 512)
+    .option('--history-interval-ms <ms>', 'snapshot interval for the history recorder (default 1000 without kernel evidence, 5000 with)', int('history-interval-ms', 100, 3_600_000))
     .action(async (o) => {
       const s = await createServer({
+        recordHistory: o.history === false ? false : {
+          path: historyPath(o.dataDir), retentionMs: o.retention, maxBytes: o.maxDbMb * 1024 * 1024, intervalMs: o.historyIntervalMs,
+        },
         metricsTopListeners: o.metricsTopListeners, metricsPerNetns: o.metricsPerNetns === true,
         host: o.host, port: o.port, source: o.source, maxAgeMs: o.maxAgeMs, staleWhileRevalidate: o.staleWhileRevalidate !== false,
         token: o.token, rateLimit: o.rateLimit, logLevel: o.logLevel, kernelEvidence: o.kernelEvidence, allNamespaces: o.allNamespaces !== false,

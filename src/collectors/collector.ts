@@ -1,9 +1,9 @@
 import { closeSync, openSync } from 'node:fs';
-import type { KernelEvidence, ProcessMap, Snapshot, SourceName } from '../model';
+import type { KernelEvent, KernelEvidence, ProcessMap, Snapshot, SourceName } from '../model';
 import { kernelBirthIndex, kernelRecordIndex } from '../model';
 import { collectAllNamespaces } from './all-namespaces';
 import { hostPaths, netnsEnterPath, type HostPaths } from './host-paths';
-import { KernelEvidenceSource, KernelRecordTable, kernelUnavailable, scanSockets, type EbpfPass, type KernelUnavailable } from './kernel';
+import { decodeKernelEvents, KernelEvidenceSource, KernelRecordTable, kernelUnavailable, scanSockets, type EbpfPass, type KernelUnavailable } from './kernel';
 import { ProcessResolver } from './proc-fd';
 import { readCommands } from './proc-comm';
 import { collectSnapshot } from './snapshot';
@@ -29,6 +29,11 @@ export interface CollectorOptions {
    * privilege, no BTF, built without the toolchain), `kernel` says why.
    */
   kernelEvidence?: boolean;
+  /**
+   * Have the tracepoint send every state change, not only births (a history recorder needs the
+   * closes too). Costs more ring-buffer traffic under churn.
+   */
+  allTransitions?: boolean;
 }
 
 /**
@@ -49,7 +54,7 @@ export class Collector {
 
   constructor(private readonly opts: CollectorOptions = {}) {
     this.paths = hostPaths(opts.paths);
-    this.kernel = opts.kernelEvidence === false ? kernelUnavailable('DISABLED', '') : KernelEvidenceSource.open();
+    this.kernel = opts.kernelEvidence === false ? kernelUnavailable('DISABLED', '') : KernelEvidenceSource.open({ allTransitions: opts.allTransitions });
     if (!this.kernel.available && opts.source === 'ebpf') {
       // Asked for explicitly: refuse to start rather than fail every request.
       throw new Error(`source ebpf needs the eBPF kernel source, which is unavailable (${this.kernel.code}): ${this.kernel.reason}`);
@@ -89,6 +94,19 @@ export class Collector {
   /** `/proc/PID/comm` of each pid (at most `limit`), skipping processes that exited. */
   commands(pids: readonly number[], limit?: number): Promise<{ pid: number; command: string }[]> {
     return readCommands(pids, this.paths.procRoot, limit);
+  }
+
+  /**
+   * Calls `fn` with every batch of tracepoint state changes, decoded, and the offset that turns
+   * their CLOCK_MONOTONIC stamps into wall-clock ms. Nothing happens without kernel evidence.
+   */
+  onKernelEvents(fn: (events: KernelEvent[], wallOffsetMs: number) => void): void {
+    if (!this.kernel.available) return;
+    this.kernel.onEvents((raw) => {
+      // process.hrtime reads CLOCK_MONOTONIC, the clock bpf_ktime_get_ns stamps events with.
+      const offset = Date.now() - Number(process.hrtime.bigint()) / 1e6;
+      fn(decodeKernelEvents(raw), offset);
+    });
   }
 
   /** Stops the kernel source's reader; collections go on with heuristics' inputs only. */

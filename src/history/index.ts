@@ -6,3 +6,4 @@ export type { HistoryFilter, PageOptions, HistoryPage } from './queries';
 export { FLOW_GROUPS, type FlowFilter, type FlowGroup, type FlowRow } from './flows';
 export type { PruneResult } from './retention';
 export { addressRange, addressKey } from './cidr';
+export { Recorder, type LifeEvent, type LifeEventType, type ObservedConnection, type Observation, type RecorderStatus } from './recorder';

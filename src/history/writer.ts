@@ -41,7 +41,10 @@ export class BatchWriter {
         bytes_sent = coalesce(@bytesSent, bytes_sent), bytes_received = coalesce(@bytesReceived, bytes_received),
         retransmits = coalesce(@retransmits, retransmits),
         direction = @direction, confidence = @confidence, certain = @certain, rule = @rule,
-        pid = coalesce(@pid, pid), command = coalesce(@command, command),
+        pid = coalesce(@pid, pid), command = coalesce(@command, command), netns = coalesce(netns, @netns),
+        -- connect() enters SYN_SENT before it has a local port: the first record may lack it.
+        local_address = CASE WHEN local_port = 0 THEN @localAddress ELSE local_address END,
+        local_port = CASE WHEN local_port = 0 THEN @localPort ELSE local_port END,
         flow_closed = flow_closed OR @closed
       WHERE id = @id
       RETURNING netns, direction, local_port AS localPort, command, remote_address AS remoteAddress,
@@ -74,7 +77,7 @@ export class BatchWriter {
     const m = this.update.get({
       id: existing.id, closedAt: l.closedAt, bytesSent: l.bytesSent, bytesReceived: l.bytesReceived,
       retransmits: l.retransmits, direction: l.direction, confidence: l.confidence, certain: l.certain ? 1 : 0,
-      rule: l.rule, pid: l.pid, command: l.command, closed,
+      rule: l.rule, pid: l.pid, command: l.command, closed, netns: l.netns, localAddress: l.localAddress, localPort: l.localPort,
     }) as Merged;
     if (closed && !existing.flow_closed && m.closedAt !== null) {
       this.flows.closed(m, m.closedAt, m.closedAt - m.startedAt, m.bytesSent, m.bytesReceived);

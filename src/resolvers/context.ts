@@ -1,4 +1,4 @@
-import { InputError, MAX_LIMIT, type SnapshotView, type TcpdirService } from '../service';
+import { InputError, MAX_LIMIT, type HistoryService, type SnapshotView, type TcpdirService } from '../service';
 
 /** Connection rows one request may return by default, all its lists together. */
 export const MAX_ROWS = MAX_LIMIT;
@@ -13,6 +13,8 @@ export const MAX_ROWS = MAX_LIMIT;
  */
 export interface RequestContext {
   service: TcpdirService;
+  /** The history recorder's use cases; null when history is off. */
+  history: HistoryService | null;
   view(): Promise<SnapshotView>;
   /** Takes `n` rows from the budget; an InputError (parameter `limit`) when fewer are left. */
   takeRows(n: number): void;
@@ -20,11 +22,12 @@ export interface RequestContext {
   rowsLeft(): number;
 }
 
-export function requestContext(service: TcpdirService, maxRows = MAX_ROWS): RequestContext {
+export function requestContext(service: TcpdirService, maxRows = MAX_ROWS, history: HistoryService | null = null): RequestContext {
   let view: Promise<SnapshotView> | null = null;
   let left = maxRows;
   return {
     service,
+    history,
     view: () => (view ??= service.current()),
     takeRows: (n) => {
       if (n > left) {

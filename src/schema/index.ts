@@ -17,3 +17,5 @@ export * from './summary.args';
 export * from './listener-connections.args';
 export * from './kernel.type';
 export * from './netns.type';
+export * from './history.type';
+export * from './history.args';

@@ -10,13 +10,14 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { specifiedRules, validate, type DocumentNode, type GraphQLError, type ValidationContext } from 'graphql';
 import type { TcpdirMetrics } from '../export';
 import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
-import { TcpdirService, type ServiceOptions } from '../service';
+import { HistoryService, TcpdirService, type HistoryOptions, type ServiceOptions } from '../service';
 import { registerAuth } from './auth';
 import { assertSafeBind } from './bind-policy';
 import { formatError } from './errors';
 import { registerMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { sendPagedQuery } from './graphql-paging';
+import { registerEvents } from './events';
 import { registerRest } from './rest';
 import { tcpdirSchema } from './schema';
 import { VERSION } from './version';
@@ -48,6 +49,8 @@ export interface ServerOptions extends ServiceOptions {
   metricsPerNetns?: boolean;
   /** Use this service instead of making one. */
   service?: TcpdirService;
+  /** Record connection history (SQLite at history.path; ':memory:' allowed). Default off here; the CLI turns it on. */
+  recordHistory?: HistoryOptions | false;
 }
 
 export interface TcpdirServer {
@@ -87,11 +90,17 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     options.service ??
     new TcpdirService({
       ...options,
+      // A history recorder needs the tracepoint's closes, not only births.
+      allTransitions: options.allTransitions ?? Boolean(options.recordHistory),
       onKernelUnavailable: (why) => app.log.warn({ code: why.code }, `no kernel evidence: ${why.reason}`),
     });
   app.addHook('onClose', async () => {
     if (!options.service) service.close();
   });
+
+  // An unwritable data dir or a corrupt store is an error at start (HistoryStoreError names the path).
+  const history = options.recordHistory ? new HistoryService(service, options.recordHistory) : null;
+  app.addHook('onClose', async () => history?.close());
 
   const maxRows = options.maxRows ?? MAX_ROWS;
   const schema = await tcpdirSchema();
@@ -152,11 +161,19 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   };
   app.addHook('preHandler', async (req, reply) => {
     if (req.method !== 'POST' || req.routeOptions.url !== '/graphql') return;
-    if (await sendPagedQuery(req.body, apollo, requestContext(service, maxRows), reply, validateWhole)) return reply;
+    if (await sendPagedQuery(req.body, apollo, requestContext(service, maxRows, history), reply, validateWhole)) return reply;
   });
-  await app.register(fastifyApollo(apollo), { context: async () => requestContext(service, maxRows) });
-  registerRest(app, apollo, service, maxRows);
+  await app.register(fastifyApollo(apollo), { context: async () => requestContext(service, maxRows, history) });
+  registerRest(app, apollo, service, maxRows, history);
+  registerEvents(app, history);
   const metrics = registerMetrics(app, service, { topListeners: options.metricsTopListeners, perNetns: options.metricsPerNetns });
+  if (history) {
+    const counters = metrics.connectionEvents();
+    history.subscribe((e) => {
+      if (e.type === 'OPENED') counters.opened(e.life.direction);
+      else if (e.type === 'CLOSED') counters.closed(e.life.direction);
+    });
+  }
   // For a draining close(): when the last connection arrived, and how many requests are open.
   let connections = 0;
   let inFlight = 0;

@@ -7,7 +7,16 @@ const CONNECTION = `id family state local { address port } remote { address port
 const FILTER_VARS = '$direction: Direction, $port: Int, $localPort: Int, $remotePort: Int, $minConfidence: Float, $state: TcpState, $netns: String';
 const FILTER_ARGS = 'direction: $direction, port: $port, localPort: $localPort, remotePort: $remotePort, minConfidence: $minConfidence, state: $state, netns: $netns';
 
+const LIFE = 'id netns family local { address port } remote { address port } direction confidence certain rule openedAt closedAt firstSeenAt durationMs preExisting process { pid command } bytesSent bytesReceived retransmits observedBy';
+const HISTORY_VARS = '$since: String, $until: String, $direction: Direction, $port: Int, $localPort: Int, $remotePort: Int, $remoteAddress: String, $process: String, $netns: String, $minConfidence: Float, $open: Boolean, $limit: Int = 100, $after: String';
+const HISTORY_ARGS = 'since: $since, until: $until, direction: $direction, port: $port, localPort: $localPort, remotePort: $remotePort, remoteAddress: $remoteAddress, process: $process, netns: $netns, minConfidence: $minConfidence, open: $open, limit: $limit, after: $after';
+
 export const DOCUMENTS = {
+  history: `query History(${HISTORY_VARS}) { history(${HISTORY_ARGS}) { records { ${LIFE} } next } }`,
+  flows: `query Flows($since: String, $until: String, $groupBy: [String!], $direction: Direction, $port: Int, $netns: String, $limit: Int = 100) {
+  flows(since: $since, until: $until, groupBy: $groupBy, direction: $direction, port: $port, netns: $netns, limit: $limit) {
+    minute netns direction localPort remoteAddress remotePort process opened closed durationMsTotal bytesSent bytesReceived } }`,
+  historyStatus: `query HistoryStatus { historyStatus { mode intervalMs caveat open opened closed droppedEvents path records bytes lastError } }`,
   connections: `query Connections(${FILTER_VARS}, $limit: Int = ${DEFAULT_LIMIT}, $offset: Int = 0) {
   connections(${FILTER_ARGS}, limit: $limit, offset: $offset) { ${CONNECTION} } }`,
   connectionCount: `query ConnectionCount(${FILTER_VARS}) { connectionCount(${FILTER_ARGS}) }`,

@@ -12,7 +12,7 @@ function parameters(spec: ParamSpec): object[] {
     in: 'query',
     required: false,
     schema:
-      k.type === 'int' ? { type: 'integer' } : k.type === 'float' ? { type: 'number' } : k.type === 'enum' ? { type: 'string', enum: k.values } : k.type === 'string' ? { type: 'string' } : { type: 'string', example: '127.0.0.1:8080' },
+      k.type === 'int' ? { type: 'integer' } : k.type === 'float' ? { type: 'number' } : k.type === 'enum' ? { type: 'string', enum: k.values } : k.type === 'string' ? { type: 'string' } : k.type === 'bool' ? { type: 'boolean' } : k.type === 'list' ? { type: 'string', description: 'comma-separated' } : { type: 'string', example: '127.0.0.1:8080' },
   }));
 }
 

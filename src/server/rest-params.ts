@@ -1,6 +1,6 @@
 import { InputError } from '../service';
 
-type Kind = { type: 'int' } | { type: 'float' } | { type: 'enum'; values: readonly string[] } | { type: 'endpoint' } | { type: 'string' };
+type Kind = { type: 'int' } | { type: 'float' } | { type: 'bool' } | { type: 'list' } | { type: 'enum'; values: readonly string[] } | { type: 'endpoint' } | { type: 'string' };
 export type ParamSpec = Record<string, Kind>;
 
 const INT32_MAX = 2 ** 31 - 1;
@@ -56,6 +56,14 @@ export function parseParams(query: Record<string, unknown>, spec: ParamSpec): Re
         out[name] = v;
         break;
       }
+      case 'bool':
+        if (s !== 'true' && s !== 'false') throw new InputError(name, `${name} must be true or false, got ${JSON.stringify(s.slice(0, 40))}`);
+        out[name] = s === 'true';
+        break;
+      case 'list':
+        if (s.length === 0 || s.length > 256) throw new InputError(name, `${name} must be 1 to 256 characters, got ${s.length}`);
+        out[name] = s.split(',').map((x) => x.trim()).filter(Boolean);
+        break;
       case 'endpoint':
         out[name] = parseEndpoint(name, s);
         break;

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { DIRECTIONS, TCP_STATE_NAMES } from '../model';
 import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
-import { InputError, type TcpdirService } from '../service';
+import { InputError, type HistoryService, type TcpdirService } from '../service';
 import { DOCUMENTS, type DocumentName } from './documents';
 import { jsonPages, PAGE_ROWS } from './paging';
 import { parseParams, type ParamSpec } from './rest-params';
@@ -53,6 +53,22 @@ export const REST_ROUTES: readonly RestRoute[] = [
   { path: '/api/v1/summary', document: 'summary', params: { minConfidence: { type: 'float' }, netns: { type: 'string' } }, summary: 'Connections by direction.' },
   { path: '/api/v1/namespaces', document: 'namespaces', params: {}, summary: 'Every network namespace covered, how each was read, and which could not be.' },
   { path: '/api/v1/host', document: 'host', params: {}, summary: 'Where and when the snapshot was taken.' },
+  {
+    path: '/api/v1/history', document: 'history', summary: 'Connections that opened or closed while tcpdir ran, newest first; the next page with after=<next>.',
+    params: {
+      since: { type: 'string' }, until: { type: 'string' }, direction: { type: 'enum', values: DIRECTIONS }, port: { type: 'int' }, localPort: { type: 'int' },
+      remotePort: { type: 'int' }, remoteAddress: { type: 'string' }, process: { type: 'string' }, netns: { type: 'string' }, minConfidence: { type: 'float' },
+      open: { type: 'bool' }, limit: { type: 'int' }, after: { type: 'string' },
+    },
+  },
+  {
+    path: '/api/v1/flows', document: 'flows', summary: 'Connection lives per minute, grouped (groupBy=direction,localPort,...).',
+    params: {
+      since: { type: 'string' }, until: { type: 'string' }, groupBy: { type: 'list' }, direction: { type: 'enum', values: DIRECTIONS },
+      port: { type: 'int' }, netns: { type: 'string' }, limit: { type: 'int' },
+    },
+  },
+  { path: '/api/v1/history/status', document: 'historyStatus', params: {}, summary: 'The history recorder: mode, what it may miss, store health.' },
 ];
 
 function badRequest(reply: FastifyReply, code: string, message: string, parameter: string | null): FastifyReply {
@@ -60,7 +76,7 @@ function badRequest(reply: FastifyReply, code: string, message: string, paramete
 }
 
 /** The REST mirror: each route runs its stored GraphQL document and answers with that field's data. */
-export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestContext>, service: TcpdirService, maxRows = MAX_ROWS): void {
+export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestContext>, service: TcpdirService, maxRows = MAX_ROWS, history: HistoryService | null = null): void {
   for (const route of REST_ROUTES) {
     app.get(route.path, async (req, reply) => {
       let variables: Record<string, unknown>;
@@ -72,7 +88,7 @@ export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestC
         throw e;
       }
       // One context for every page of an answer: it pins one snapshot, so pages never overlap or skip.
-      const contextValue = requestContext(service, maxRows);
+      const contextValue = requestContext(service, maxRows, history);
       const run = (v: Record<string, unknown>) => apollo.executeOperation({ query: DOCUMENTS[route.document], variables: v }, { contextValue });
       const limit = typeof variables.limit === 'number' ? variables.limit : PAGE_ROWS;
       // A REST list is one list: a limit above the row budget is refused up front, not cut short mid-stream.

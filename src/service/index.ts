@@ -4,3 +4,4 @@ export { InputError } from './errors';
 export * from './validate';
 export type { ConnectionRecord, ListenerRecord, EndpointRecord } from './records';
 export { netnsIdFor, netnsInfos, netnsRecords, socketNetns, type NetnsRecord } from './netns-view';
+export { HistoryService, type HistoryOptions, type HistoryStatus } from './history-service';

@@ -1,5 +1,5 @@
 import { Collector, kernelUnavailable, type HostPaths, type KernelEvidenceSource, type KernelUnavailable } from '../collectors';
-import type { ProcessMap, ProcessRef, Snapshot, SourceName } from '../model';
+import type { KernelEvent, ProcessMap, ProcessRef, Snapshot, SourceName } from '../model';
 import { HistoryKeeper } from './history-keeper';
 import type { ConnectionRecord, ListenerRecord } from './records';
 import { SnapshotView, yieldToLoop } from './view';
@@ -42,6 +42,8 @@ export interface ServiceOptions {
    * privilege, no BTF, built without the toolchain), tcpdir runs on heuristics and says why.
    */
   kernelEvidence?: boolean;
+  /** Have the tracepoint send closes too (a history recorder needs them). */
+  allTransitions?: boolean;
   /** Told once, at start, why kernel evidence is unavailable. */
   onKernelUnavailable?: (why: KernelUnavailable) => void;
 }
@@ -75,7 +77,7 @@ export class TcpdirService {
     this.staleGraceMs = opts.staleWhileRevalidate && this.maxAgeMs > 0 ? (opts.staleGraceMs ?? Math.max(this.maxAgeMs, 1000)) : 0;
     this.collector = opts.collect
       ? null
-      : new Collector({ source: opts.source, paths: opts.paths, nativeDir: opts.nativeDir, allNamespaces: opts.allNamespaces, kernelEvidence: opts.kernelEvidence });
+      : new Collector({ source: opts.source, paths: opts.paths, nativeDir: opts.nativeDir, allNamespaces: opts.allNamespaces, kernelEvidence: opts.kernelEvidence, allTransitions: opts.allTransitions });
     this.kernel = this.collector?.kernel ?? (opts.kernelEvidence === false
       ? kernelUnavailable('DISABLED', '')
       : { available: false, code: 'FIXTURE', reason: 'snapshots come from a fixture collector' });
@@ -123,6 +125,11 @@ export class TcpdirService {
     const durationMs = performance.now() - t0;
     for (const fn of this.listeners) fn({ view, durationMs });
     return view;
+  }
+
+  /** Every batch of tracepoint state changes (see Collector.onKernelEvents). */
+  onKernelEvents(fn: (events: KernelEvent[], wallOffsetMs: number) => void): void {
+    this.collector?.onKernelEvents(fn);
   }
 
   /** Stops the kernel source's reader; the service keeps answering from heuristics. */

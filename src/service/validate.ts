@@ -24,3 +24,15 @@ export function checkAddress(name: string, v: string): string {
   if (a === null) throw new InputError(name, `${name} must be an IPv4 or IPv6 address, got ${JSON.stringify(v.slice(0, 64))}`);
   return a;
 }
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** An ISO-8601 time or a duration back from `now` (15m, 1h, 7d) as epoch ms; undefined when absent. */
+export function parseTime(name: string, v: string | null | undefined, now = Date.now()): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const d = /^(\d{1,9})(ms|s|m|h|d|w)$/.exec(v.trim());
+  if (d) return now - Number(d[1]) * UNIT_MS[d[2]];
+  const t = /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : NaN;
+  if (!Number.isFinite(t)) throw new InputError(name, `${name} must be an ISO-8601 time or a duration such as 15m, 1h or 7d; got ${JSON.stringify(v.slice(0, 40))}`);
+  return t;
+}

@@ -60,6 +60,8 @@ export class KernelEvidenceSource {
   private readonly now: () => number;
   /** Records in the last pass: sizes the next table (no rehash mid-pass). */
   private lastPassLength = 0;
+  /** Told every drained batch of raw events (struct tcpdir_event[]), as drained. */
+  private readonly eventListeners: Array<(raw: Buffer) => void> = [];
 
   private constructor(private readonly binding: KernelBinding, opts: KernelSourceOptions) {
     this.now = opts.now ?? Date.now;
@@ -124,7 +126,7 @@ export class KernelEvidenceSource {
     if (rest.length > 0) take(rest); // a binding that does not stream, or a partial record (-> error)
     if (failure !== null) throw failure;
     this.lastPassLength = table.length;
-    this.births.ingestRaw(this.binding.drainEvents(), this.now());
+    this.births.ingestRaw(this.took(this.binding.drainEvents()), this.now());
     return table;
   }
 
@@ -144,7 +146,7 @@ export class KernelEvidenceSource {
   private drainQuietly(): void {
     if (this.closed) return;
     try {
-      this.births.ingestRaw(this.binding.drainEvents(), this.now());
+      this.births.ingestRaw(this.took(this.binding.drainEvents()), this.now());
     } catch {
       // A layout mismatch is caught at open(); nothing else can make a batch malformed.
     }
@@ -153,9 +155,27 @@ export class KernelEvidenceSource {
   /** Moves pending tracepoint events into the birth store and returns them (decoded). */
   drain(): KernelEvent[] {
     if (this.closed) return [];
-    const events = decodeKernelEvents(this.binding.drainEvents());
+    const events = decodeKernelEvents(this.took(this.binding.drainEvents()));
     this.births.ingest(events, this.now());
     return events;
+  }
+
+  /** Calls `fn` with every batch of raw events drained from now on (a recorder's feed). */
+  onEvents(fn: (raw: Buffer) => void): void {
+    this.eventListeners.push(fn);
+  }
+
+  private took(raw: Buffer): Buffer {
+    if (raw.length > 0) {
+      for (const fn of this.eventListeners) {
+        try {
+          fn(raw);
+        } catch {
+          // a listener's failure is its own: the birth store still gets the batch
+        }
+      }
+    }
+    return raw;
   }
 
   /** Events lost because the ring buffer (kernel) or the native buffer (user) was full. */

@@ -1,0 +1,245 @@
+// The recorder: turns what tcpdir sees (the tracepoint's state changes, and snapshots) into
+// connection lives in the store, and tells subscribers as lives open, close or change verdict.
+//
+// KERNEL mode (kernel evidence loaded): a life opens at its birth transition (CLOSE->SYN_SENT:
+// connect(); LISTEN->SYN_RECV or SYN_RECV->ESTABLISHED: accepted) and closes at ->CLOSE, with
+// the kernel's own timestamps; its direction is certain. Snapshots add what events lack (the
+// namespace and the owning process while it is alive) and close a life whose CLOSE was lost.
+// SNAPSHOT mode: lives are sockets appearing in and disappearing from successive snapshots,
+// with heuristic verdicts and the poll's time resolution; a connection shorter than the poll
+// interval can be missed entirely.
+import type { KernelEvent } from '../model';
+import type { ConnectionLife, ObservedBy } from './record';
+import type { HistoryStore } from './store';
+
+export type LifeEventType = 'OPENED' | 'CLOSED' | 'VERDICT_CHANGED';
+export interface LifeEvent {
+  type: LifeEventType;
+  life: ConnectionLife;
+  at: number;
+}
+
+/** What the recorder reads of one snapshot: its connections with verdicts (service/view builds it). */
+export interface ObservedConnection {
+  id: string;
+  cookie: string | null;
+  netns: string | null;
+  family: 'IPV4' | 'IPV6';
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  state: string;
+  direction: 'INBOUND' | 'OUTBOUND' | 'UNKNOWN';
+  confidence: number;
+  certain: boolean;
+  /** The rule that settled the verdict (asked only for lives the recorder opens). */
+  rule: () => string | null;
+  /** The owning process, when known (asked only for lives the recorder opens). */
+  process: () => { pid: number; command: string } | null;
+}
+
+export interface Observation {
+  at: number;
+  connections: readonly ObservedConnection[];
+  /** True when every namespace the tracepoint reports is in the snapshot (a missing socket is gone). */
+  complete: boolean;
+}
+
+export interface RecorderOptions {
+  store: HistoryStore;
+  mode: ObservedBy;
+  /** SNAPSHOT mode's poll interval, ms (what a missed connection is shorter than). */
+  intervalMs: number;
+  /** Open lives kept in memory at most; past it the oldest are forgotten and counted. */
+  maxOpen?: number;
+  now?: () => number;
+}
+
+export interface RecorderStatus {
+  mode: ObservedBy;
+  intervalMs: number;
+  open: number;
+  opened: number;
+  closed: number;
+  /** Lives closed by a snapshot because their CLOSE event never came (KERNEL mode). */
+  closedBySnapshot: number;
+  forgotten: number;
+  startedAt: number;
+}
+
+const IN_BIRTH = new Set(['LISTEN>SYN_RECV', 'SYN_RECV>ESTABLISHED']);
+/** States a socket keeps after its connection ended: never the start of a life after the first snapshot. */
+const LINGERING = new Set(['TIME_WAIT', 'CLOSE', 'LAST_ACK', 'CLOSING', 'FIN_WAIT2']);
+const CLOSED_MEMORY = 262_144;
+
+export class Recorder {
+  /** Open lives by socket cookie (KERNEL) or socket id (SNAPSHOT). */
+  private readonly open = new Map<string, ConnectionLife>();
+  /** Cookies whose life closed lately (KERNEL): their TIME_WAIT socket is not a new life. */
+  private readonly closedCookies = new Set<string>();
+  private readonly subscribers = new Set<(e: LifeEvent) => void>();
+  private readonly now: () => number;
+  private readonly maxOpen: number;
+  private first = true;
+  private readonly counts = { opened: 0, closed: 0, closedBySnapshot: 0, forgotten: 0 };
+  readonly startedAt: number;
+
+  constructor(private readonly opts: RecorderOptions) {
+    this.now = opts.now ?? Date.now;
+    this.maxOpen = opts.maxOpen ?? 1_000_000;
+    this.startedAt = this.now();
+  }
+
+  get mode(): ObservedBy {
+    return this.opts.mode;
+  }
+
+  /** Calls `fn` for every event until the returned function is called. */
+  subscribe(fn: (e: LifeEvent) => void): () => void {
+    this.subscribers.add(fn);
+    return () => this.subscribers.delete(fn);
+  }
+
+  status(): RecorderStatus {
+    return { mode: this.opts.mode, intervalMs: this.opts.intervalMs, open: this.open.size, ...this.counts, startedAt: this.startedAt };
+  }
+
+  /**
+   * Tracepoint state changes, in order. `wallOffsetMs` turns their CLOCK_MONOTONIC stamps into
+   * wall-clock ms (Date.now() minus the monotonic clock, read together).
+   */
+  ingest(events: readonly KernelEvent[], wallOffsetMs: number): void {
+    if (this.opts.mode !== 'KERNEL') return;
+    const out: ConnectionLife[] = [];
+    for (const e of events) {
+      const at = Math.round(wallOffsetMs + Number(e.monotonicNs) / 1e6);
+      const t = `${e.oldState}>${e.newState}`;
+      const outBirth = e.newState === 'SYN_SENT';
+      if (outBirth || IN_BIRTH.has(t)) {
+        if (this.open.has(e.cookie)) continue; // LISTEN>SYN_RECV then SYN_RECV>ESTABLISHED: one life
+        const life: ConnectionLife = {
+          key: `k:${e.cookie}:${at}`, netns: null, family: e.family,
+          localAddress: e.localAddress, localPort: e.localPort, remoteAddress: e.remoteAddress, remotePort: e.remotePort,
+          direction: outBirth ? 'OUTBOUND' : 'INBOUND', confidence: 1, certain: true, rule: 'kernel-birth',
+          openedAt: at, closedAt: null, firstSeenAt: at, preExisting: false,
+          pid: null, command: null, bytesSent: null, bytesReceived: null, retransmits: null, observedBy: 'KERNEL',
+        };
+        this.remember(e.cookie, life);
+        out.push(life);
+        this.emit('OPENED', life, at);
+        continue;
+      }
+      let life = this.open.get(e.cookie);
+      if (!life) continue; // born unseen (before tcpdir started, or a lost birth)
+      // connect() enters SYN_SENT before it picks the local port: later events carry it.
+      if (life.localPort === 0 && e.localPort !== 0) {
+        life = { ...life, localAddress: e.localAddress, localPort: e.localPort };
+        this.open.set(e.cookie, life);
+        if (e.newState !== 'CLOSE') out.push(life);
+      }
+      if (e.newState === 'CLOSE') {
+        this.open.delete(e.cookie);
+        this.forgetLater(e.cookie);
+        const closed = { ...life, closedAt: Math.max(at, life.firstSeenAt) };
+        out.push(closed);
+        this.counts.closed++;
+        this.emit('CLOSED', closed, at);
+      }
+    }
+    if (out.length) this.opts.store.write(out);
+  }
+
+  /**
+   * One snapshot. The first records every connection as pre-existing. In SNAPSHOT mode, sockets
+   * that appeared open lives and sockets that vanished close them; in KERNEL mode the snapshot
+   * fills in namespace and process, and closes a life whose socket is gone but whose CLOSE event
+   * never came. Either mode reports verdicts that changed.
+   */
+  observe(o: Observation): void {
+    const kernel = this.opts.mode === 'KERNEL';
+    const out: ConnectionLife[] = [];
+    const seen = new Set<string>();
+    const first = this.first;
+    this.first = false;
+    for (const c of o.connections) {
+      const k = kernel ? c.cookie : c.id;
+      if (k === null) continue;
+      seen.add(k);
+      const life = this.open.get(k);
+      if (!life) {
+        // KERNEL mode: a socket without a life is one that existed before tcpdir started (or
+        // whose birth event was lost); SNAPSHOT mode: a socket new since the last poll.
+        // A closed life's socket lingers (TIME_WAIT keeps the cookie): not a new life.
+        if (kernel && (this.closedCookies.has(k) || (!first && LINGERING.has(c.state)))) continue;
+        const p = c.process();
+        const pre = first || kernel;
+        const fresh: ConnectionLife = {
+          key: `s:${k}:${o.at}`, netns: c.netns, family: c.family,
+          localAddress: c.localAddress, localPort: c.localPort, remoteAddress: c.remoteAddress, remotePort: c.remotePort,
+          direction: c.direction, confidence: c.confidence, certain: c.certain, rule: c.rule(),
+          openedAt: pre ? null : o.at, closedAt: null, firstSeenAt: o.at, preExisting: pre,
+          pid: p?.pid ?? null, command: p?.command ?? null, bytesSent: null, bytesReceived: null, retransmits: null,
+          observedBy: 'SNAPSHOT',
+        };
+        this.remember(k, fresh);
+        out.push(fresh);
+        this.emit('OPENED', fresh, o.at);
+        continue;
+      }
+      let next = life;
+      if (life.netns === null && c.netns !== null) next = { ...next, netns: c.netns };
+      if (life.pid === null) {
+        const p = c.process();
+        if (p) next = { ...next, pid: p.pid, command: p.command };
+      }
+      const changed = !life.certain && (life.direction !== c.direction || Math.abs(life.confidence - c.confidence) > 0.05);
+      if (changed) next = { ...next, direction: c.direction, confidence: c.confidence, certain: c.certain, rule: c.rule() };
+      if (next !== life) {
+        this.open.set(k, next);
+        out.push(next);
+        if (changed) this.emit('VERDICT_CHANGED', next, o.at);
+      }
+    }
+    // Gone since the last snapshot. KERNEL mode: only lives already seen in a snapshot (their
+    // namespace is read) and opened before this one began can be judged gone by absence.
+    if (o.complete || !kernel) {
+      for (const [k, life] of this.open) {
+        if (seen.has(k)) continue;
+        if (kernel && (life.netns === null || life.firstSeenAt >= o.at - 1000)) continue;
+        this.open.delete(k);
+        const closed = { ...life, closedAt: o.at };
+        out.push(closed);
+        this.counts.closed++;
+        if (kernel) this.counts.closedBySnapshot++;
+        this.emit('CLOSED', closed, o.at);
+      }
+    }
+    if (out.length) this.opts.store.write(out);
+  }
+
+  private forgetLater(cookie: string): void {
+    this.closedCookies.add(cookie);
+    if (this.closedCookies.size > CLOSED_MEMORY) this.closedCookies.delete(this.closedCookies.values().next().value as string);
+  }
+
+  private remember(k: string, life: ConnectionLife): void {
+    this.open.set(k, life);
+    this.counts.opened++;
+    if (this.open.size > this.maxOpen) {
+      const oldest = this.open.keys().next().value as string;
+      this.open.delete(oldest);
+      this.counts.forgotten++;
+    }
+  }
+
+  private emit(type: LifeEventType, life: ConnectionLife, at: number): void {
+    for (const fn of this.subscribers) {
+      try {
+        fn({ type, life, at });
+      } catch {
+        // a subscriber's failure is its own
+      }
+    }
+  }
+}

@@ -1,0 +1,71 @@
+import { Args, Ctx, Query, Resolver } from 'type-graphql';
+import type { StoredLife } from '../history';
+import { Flow, FlowsArgs, HistoryArgs, HistoryPage, HistoryRecord, HistoryStatus, type AddressFamily, type ObservedBy } from '../schema';
+import { checkConfidence, checkPort, InputError, parseTime, type HistoryService } from '../service';
+import type { RequestContext } from './context';
+
+function historyOf(ctx: RequestContext): HistoryService {
+  if (!ctx.history) throw new InputError('history', 'history is off on this server (started with --no-history)');
+  return ctx.history;
+}
+
+export function historyRecord(l: StoredLife): HistoryRecord {
+  return {
+    id: l.id, netns: l.netns, family: l.family as AddressFamily,
+    local: { address: l.localAddress, port: l.localPort }, remote: { address: l.remoteAddress, port: l.remotePort },
+    direction: l.direction, confidence: l.confidence, certain: l.certain, rule: l.rule,
+    openedAt: l.openedAt === null ? null : new Date(l.openedAt), closedAt: l.closedAt === null ? null : new Date(l.closedAt),
+    firstSeenAt: new Date(l.firstSeenAt),
+    durationMs: l.openedAt !== null && l.closedAt !== null ? l.closedAt - l.openedAt : null,
+    preExisting: l.preExisting,
+    process: l.pid !== null ? { pid: l.pid, command: l.command ?? '' } : null,
+    bytesSent: l.bytesSent, bytesReceived: l.bytesReceived, retransmits: l.retransmits, observedBy: l.observedBy as ObservedBy,
+  };
+}
+
+@Resolver()
+export class HistoryResolver {
+  @Query(() => HistoryPage, { description: 'Connections that opened or closed while tcpdir ran (and those open when it started), newest first.' })
+  history(@Args() a: HistoryArgs, @Ctx() ctx: RequestContext): HistoryPage {
+    const h = historyOf(ctx);
+    for (const p of ['port', 'localPort', 'remotePort'] as const) checkPort(p, a[p]);
+    checkConfidence('minConfidence', a.minConfidence);
+    const now = Date.now();
+    const proc = a.process == null ? undefined : /^\d+$/.test(a.process) ? Number(a.process) : a.process;
+    const page = h.query({
+      since: parseTime('since', a.since, now), until: parseTime('until', a.until, now), direction: a.direction,
+      port: a.port ?? undefined, localPort: a.localPort ?? undefined, remotePort: a.remotePort ?? undefined,
+      remoteAddress: a.remoteAddress ?? undefined, process: proc, netns: a.netns ?? undefined,
+      minConfidence: a.minConfidence ?? undefined, open: a.open ?? undefined,
+    }, a.limit ?? 100, a.after ?? null);
+    return { records: page.lives.map(historyRecord), next: page.next };
+  }
+
+  @Query(() => [Flow], { description: 'Connection lives aggregated per minute and grouped as asked, busiest first.' })
+  flows(@Args() a: FlowsArgs, @Ctx() ctx: RequestContext): Flow[] {
+    const h = historyOf(ctx);
+    checkPort('port', a.port);
+    const now = Date.now();
+    const groupBy = a.groupBy ?? ['direction', 'localPort', 'remoteAddress', 'remotePort', 'process'];
+    return h.flows(
+      { since: parseTime('since', a.since, now), until: parseTime('until', a.until, now), direction: a.direction, port: a.port ?? undefined, netns: a.netns ?? undefined },
+      groupBy, a.limit ?? 100,
+    ).map((r) => ({
+      minute: r.minute === undefined ? null : new Date(r.minute), netns: r.netns ?? null, direction: r.direction ?? null,
+      localPort: r.localPort ?? null, remoteAddress: r.remoteAddress ?? null, remotePort: r.remotePort ?? null, process: r.process ?? null,
+      opened: r.opened, closed: r.closed, durationMsTotal: r.durationMsTotal, bytesSent: r.bytesSent, bytesReceived: r.bytesReceived,
+    }));
+  }
+
+  @Query(() => HistoryStatus, { nullable: true, description: 'The history recorder and its store; null when history is off.' })
+  historyStatus(@Ctx() ctx: RequestContext): HistoryStatus | null {
+    if (!ctx.history) return null;
+    const s = ctx.history.status();
+    return {
+      mode: s.recorder.mode as ObservedBy, intervalMs: s.recorder.intervalMs, caveat: s.caveat, open: s.recorder.open,
+      opened: s.recorder.opened, closed: s.recorder.closed, droppedEvents: s.droppedEvents,
+      path: s.store.path, records: s.store.records, bytes: s.store.bytes,
+      lastError: s.store.lastError ? `${s.store.lastError.code}: ${s.store.lastError.message}` : null,
+    };
+  }
+}

@@ -1,0 +1,70 @@
+import { ArgsType, Field, Float, Int } from 'type-graphql';
+import { Direction } from './direction.enum';
+
+const TIME = 'An ISO-8601 time, or a duration back from now (30s, 15m, 1h, 7d).';
+
+@ArgsType()
+export class HistoryArgs {
+  @Field(() => String, { nullable: true, description: `Lives still open at or after this. ${TIME}` })
+  since?: string;
+
+  @Field(() => String, { nullable: true, description: `Lives opened at or before this. ${TIME}` })
+  until?: string;
+
+  @Field(() => Direction, { nullable: true })
+  direction?: Direction;
+
+  @Field(() => Int, { nullable: true, description: 'Matches the local or the remote port.' })
+  port?: number;
+
+  @Field(() => Int, { nullable: true })
+  localPort?: number;
+
+  @Field(() => Int, { nullable: true })
+  remotePort?: number;
+
+  @Field(() => String, { nullable: true, description: 'An address or a CIDR (10.0.0.0/8, fd00::/64); IPv4 ones match IPv4-mapped peers too.' })
+  remoteAddress?: string;
+
+  @Field(() => String, { nullable: true, description: 'A command (exact) or a pid.' })
+  process?: string;
+
+  @Field(() => String, { nullable: true, description: 'Only this network namespace (nsfs id).' })
+  netns?: string;
+
+  @Field(() => Float, { nullable: true })
+  minConfidence?: number;
+
+  @Field(() => Boolean, { nullable: true, description: 'true: still open; false: closed.' })
+  open?: boolean;
+
+  @Field(() => Int, { nullable: true, defaultValue: 100, description: 'At most 10000.' })
+  limit?: number;
+
+  @Field(() => String, { nullable: true, description: "The previous page's `next`." })
+  after?: string;
+}
+
+@ArgsType()
+export class FlowsArgs {
+  @Field(() => String, { nullable: true, description: TIME })
+  since?: string;
+
+  @Field(() => String, { nullable: true, description: TIME })
+  until?: string;
+
+  @Field(() => [String], { nullable: true, description: 'Any of netns, direction, localPort, remoteAddress, remotePort, process, minute (default: direction, localPort, remoteAddress, remotePort, process).' })
+  groupBy?: string[];
+
+  @Field(() => Direction, { nullable: true })
+  direction?: Direction;
+
+  @Field(() => Int, { nullable: true, description: 'The service port: local for INBOUND, remote for the others.' })
+  port?: number;
+
+  @Field(() => String, { nullable: true })
+  netns?: string;
+
+  @Field(() => Int, { nullable: true, defaultValue: 100 })
+  limit?: number;
+}

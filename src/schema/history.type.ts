@@ -1,0 +1,159 @@
+import { GraphQLDateTime } from 'graphql-scalars';
+import { Field, Float, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { AddressFamily } from './address-family.enum';
+import { Direction } from './direction.enum';
+import { Endpoint } from './endpoint.type';
+import { Process } from './process.type';
+
+export enum ObservedBy {
+  KERNEL = 'KERNEL',
+  SNAPSHOT = 'SNAPSHOT',
+}
+registerEnumType(ObservedBy, {
+  name: 'ObservedBy',
+  description: "How a connection's life was seen: KERNEL (the state-change tracepoint, exact times) or SNAPSHOT (polls; times have the poll's resolution).",
+});
+
+@ObjectType({ description: 'One connection life, from open (or first sighting) to close, with who opened it.' })
+export class HistoryRecord {
+  @Field(() => ID, { description: 'Stable id of the record in the store.' })
+  id!: string;
+
+  @Field(() => String, { nullable: true, description: 'Network namespace (nsfs id), when a snapshot saw the socket.' })
+  netns!: string | null;
+
+  @Field(() => AddressFamily)
+  family!: AddressFamily;
+
+  @Field(() => Endpoint)
+  local!: Endpoint;
+
+  @Field(() => Endpoint)
+  remote!: Endpoint;
+
+  @Field(() => Direction)
+  direction!: Direction;
+
+  @Field(() => Float, { description: 'Probability that the direction is right (1 when certain).' })
+  confidence!: number;
+
+  @Field({ description: 'The kernel settled the direction.' })
+  certain!: boolean;
+
+  @Field(() => String, { nullable: true, description: 'The rule that settled the verdict (kernel-birth for tracepoint births).' })
+  rule!: string | null;
+
+  @Field(() => GraphQLDateTime, { nullable: true, description: 'When it opened; null when it existed before tcpdir started (preExisting).' })
+  openedAt!: Date | null;
+
+  @Field(() => GraphQLDateTime, { nullable: true, description: 'When it closed; null while open.' })
+  closedAt!: Date | null;
+
+  @Field(() => GraphQLDateTime, { description: 'When tcpdir first saw it (openedAt for births).' })
+  firstSeenAt!: Date;
+
+  @Field(() => Float, { nullable: true, description: 'closedAt - openedAt in ms; null while open or when openedAt is unknown.' })
+  durationMs!: number | null;
+
+  @Field({ description: 'It existed before tcpdir started (or its birth event was lost).' })
+  preExisting!: boolean;
+
+  @Field(() => Process, { nullable: true, description: 'The process that owned the socket, when a snapshot saw it.' })
+  process!: Process | null;
+
+  @Field(() => Float, { nullable: true })
+  bytesSent!: number | null;
+
+  @Field(() => Float, { nullable: true })
+  bytesReceived!: number | null;
+
+  @Field(() => Int, { nullable: true })
+  retransmits!: number | null;
+
+  @Field(() => ObservedBy)
+  observedBy!: ObservedBy;
+}
+
+@ObjectType({ description: 'A page of history, newest first.' })
+export class HistoryPage {
+  @Field(() => [HistoryRecord])
+  records!: HistoryRecord[];
+
+  @Field(() => String, { nullable: true, description: 'Cursor of the next page (pass it as `after`); null on the last page.' })
+  next!: string | null;
+}
+
+@ObjectType({ description: 'Per-minute aggregate of connection lives, grouped as asked (fields not grouped by are null).' })
+export class Flow {
+  @Field(() => GraphQLDateTime, { nullable: true })
+  minute!: Date | null;
+
+  @Field(() => String, { nullable: true })
+  netns!: string | null;
+
+  @Field(() => Direction, { nullable: true })
+  direction!: Direction | null;
+
+  @Field(() => Int, { nullable: true, description: 'The local service port (INBOUND groups).' })
+  localPort!: number | null;
+
+  @Field(() => String, { nullable: true })
+  remoteAddress!: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'The remote service port (OUTBOUND and UNKNOWN groups).' })
+  remotePort!: number | null;
+
+  @Field(() => String, { nullable: true, description: 'The command that opened OUTBOUND connections, when known.' })
+  process!: string | null;
+
+  @Field(() => Float)
+  opened!: number;
+
+  @Field(() => Float)
+  closed!: number;
+
+  @Field(() => Float, { description: 'Sum of the closed lives durations, ms.' })
+  durationMsTotal!: number;
+
+  @Field(() => Float)
+  bytesSent!: number;
+
+  @Field(() => Float)
+  bytesReceived!: number;
+}
+
+@ObjectType({ description: "The history recorder: its mode, what it may miss, and its store's health." })
+export class HistoryStatus {
+  @Field(() => ObservedBy, { description: 'KERNEL: from the tracepoint; SNAPSHOT: by polling.' })
+  mode!: ObservedBy;
+
+  @Field(() => Int, { description: 'Poll interval, ms.' })
+  intervalMs!: number;
+
+  @Field({ description: 'What the history can miss, in words.' })
+  caveat!: string;
+
+  @Field(() => Int)
+  open!: number;
+
+  @Field(() => Float, { description: 'Lives opened since start.' })
+  opened!: number;
+
+  @Field(() => Float, { description: 'Lives closed since start.' })
+  closed!: number;
+
+  @Field(() => Float, { description: 'Tracepoint events lost since start (each loss is a gap in history).' })
+  droppedEvents!: number;
+
+  @Field({ description: 'The SQLite file (or :memory:).' })
+  path!: string;
+
+  @Field(() => Float, { description: 'Lives stored.' })
+  records!: number;
+
+  @Field(() => Float, { description: 'Database size in bytes.' })
+  bytes!: number;
+
+  @Field(() => String, { nullable: true, description: "The store's last write error, if it has not recovered since." })
+  lastError!: string | null;
+}

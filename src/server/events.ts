@@ -1,0 +1,63 @@
+import type { FastifyInstance } from 'fastify';
+import type { LifeEvent } from '../history';
+import { checkConfidence, checkPort, type HistoryService } from '../service';
+import { historyRecord } from '../resolvers/history.resolver';
+import { parseParams } from './rest-params';
+import { DIRECTIONS } from '../model';
+
+/** Events a subscriber may have unsent before it is dropped (it cannot keep up). */
+const MAX_BACKLOG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * GET /api/v1/events: connection lives as they open and close, as Server-Sent Events (event:
+ * OPENED | CLOSED | VERDICT_CHANGED, data: the history record). A subscriber whose socket
+ * cannot take them as fast as they come is sent a final `dropped` event and disconnected,
+ * never allowed to hold the recorder up or grow memory.
+ */
+export function registerEvents(app: FastifyInstance, history: HistoryService | null): void {
+  app.get('/api/v1/events', async (req, reply) => {
+    let f: Record<string, unknown>;
+    try {
+      f = parseParams(req.query as Record<string, unknown>, {
+        direction: { type: 'enum', values: DIRECTIONS }, port: { type: 'int' }, netns: { type: 'string' }, minConfidence: { type: 'float' },
+      });
+      checkPort('port', f.port as number | undefined);
+      checkConfidence('minConfidence', f.minConfidence as number | undefined);
+    } catch (e) {
+      const err = e as { code?: string; parameter?: string; message: string };
+      return reply.code(400).send({ error: { code: err.code ?? 'BAD_USER_INPUT', message: err.message, parameter: err.parameter ?? null } });
+    }
+    if (!history) return reply.code(404).send({ error: { code: 'HISTORY_OFF', message: 'history is off on this server (started with --no-history)', parameter: null } });
+    const match = (e: LifeEvent): boolean =>
+      (f.direction === undefined || e.life.direction === f.direction) &&
+      (f.port === undefined || e.life.localPort === f.port || e.life.remotePort === f.port) &&
+      (f.netns === undefined || e.life.netns === f.netns) &&
+      (f.minConfidence === undefined || e.life.confidence >= (f.minConfidence as number));
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write(': tcpdir connection events\n\n');
+    let closed = false;
+    const stop = (): void => {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      clearInterval(ping);
+    };
+    const unsubscribe = history.subscribe((e) => {
+      if (closed || !match(e)) return;
+      if (res.writableLength > MAX_BACKLOG_BYTES) {
+        res.end(`event: dropped\ndata: ${JSON.stringify({ reason: 'the subscriber did not read events as fast as they came' })}\n\n`);
+        stop();
+        return;
+      }
+      const rec = { ...historyRecord({ ...e.life, id: e.life.key }), type: e.type, at: new Date(e.at) };
+      res.write(`event: ${e.type}\ndata: ${JSON.stringify(rec)}\n\n`);
+    });
+    // A comment now and then: proxies keep the stream open, and a gone client is noticed.
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    ping.unref();
+    res.on('close', stop);
+    res.on('error', stop);
+  });
+}

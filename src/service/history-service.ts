@@ -1,0 +1,137 @@
+import {
+  HistoryFilterError, HistoryStore, Recorder, type FlowFilter, type FlowRow, type HistoryFilter, type HistoryPage, type LifeEvent,
+  type ObservedConnection, type RecorderStatus, type StoreStatus,
+} from '../history';
+import { InputError } from './errors';
+import { socketNetns } from './netns-view';
+import type { TcpdirService } from './tcpdir-service';
+import type { SnapshotView } from './view';
+
+export interface HistoryOptions {
+  /** SQLite file, or ':memory:'. */
+  path: string;
+  retentionMs?: number;
+  maxBytes?: number;
+  /**
+   * How often a snapshot is taken for the recorder: SNAPSHOT mode's resolution (default 1 s),
+   * and in KERNEL mode how soon namespaces and processes are filled in (default 5 s).
+   */
+  intervalMs?: number;
+}
+
+export interface HistoryStatus {
+  recorder: RecorderStatus;
+  store: StoreStatus;
+  /** What the history can miss, in words. */
+  caveat: string;
+  /** Tracepoint events lost since start (kernel ring buffer and native buffer). */
+  droppedEvents: number;
+}
+
+/**
+ * The history use cases: records every connection that opens and closes while tcpdir runs (from
+ * the tracepoint when kernel evidence is loaded, else by polling snapshots) into the store, and
+ * answers history, flows and live events.
+ */
+export class HistoryService {
+  readonly store: HistoryStore;
+  readonly recorder: Recorder;
+  private readonly timer: NodeJS.Timeout;
+  private lastDrops = 0;
+
+  constructor(private readonly service: TcpdirService, opts: HistoryOptions) {
+    const kernel = service.kernel.available;
+    const intervalMs = opts.intervalMs ?? (kernel ? 5000 : 1000);
+    this.store = HistoryStore.open({ path: opts.path, retentionMs: opts.retentionMs, maxBytes: opts.maxBytes });
+    this.recorder = new Recorder({ store: this.store, mode: kernel ? 'KERNEL' : 'SNAPSHOT', intervalMs });
+    service.onKernelEvents((events, offset) => {
+      this.recorder.ingest(events, offset);
+      this.noteDrops();
+    });
+    service.onSnapshot(({ view }) => void this.observe(view));
+    // Snapshots on a clock, besides those requests cause; a failed one is the next request's to report.
+    this.timer = setInterval(() => void service.current().catch(() => undefined), intervalMs);
+    this.timer.unref();
+    void service.current().catch(() => undefined);
+  }
+
+  private async observe(view: SnapshotView): Promise<void> {
+    let procs: Awaited<ReturnType<TcpdirService['processesOf']>> | null = null;
+    try {
+      procs = await this.service.processesOf(view);
+    } catch {
+      // owners unknown this time
+    }
+    const snap = view.snapshot;
+    const v = view.verdicts;
+    const connections: ObservedConnection[] = view.ctx.conns.map((c, i) => ({
+      id: c.id, cookie: c.cookie, netns: socketNetns(snap, c), family: c.family, state: c.state,
+      localAddress: c.localAddress, localPort: c.localPort, remoteAddress: c.remoteAddress, remotePort: c.remotePort,
+      direction: v.direction(i), confidence: v.confidence(i), certain: v.certain(i),
+      rule: () => {
+        const ev = v.evidenceAt(i).filter((e) => e.weight > 0 || e.conclusive);
+        const top = ev.find((e) => e.conclusive) ?? ev.sort((a, b) => b.weight - a.weight)[0];
+        return top ? top.rule : null;
+      },
+      process: () => {
+        const p = c.inode !== 0 ? procs?.get(c.inode)?.[0] : undefined;
+        return p ? { pid: p.pid, command: p.command } : null;
+      },
+    }));
+    const complete = !snap.namespaces || snap.namespaces.every((n) => n.source !== 'none');
+    this.recorder.observe({ at: snap.collectedAt, connections, complete });
+  }
+
+  /** Marks a gap in history when the tracepoint lost events since the last look. */
+  private noteDrops(): void {
+    const k = this.service.kernel;
+    const s = k.available ? k.stats() : null;
+    if (!s) return;
+    const total = s.kernelDrops + s.userDrops;
+    if (total > this.lastDrops) {
+      this.store.markGap({ at: Date.now(), lost: total - this.lastDrops, reason: 'kernel ring buffer full: state changes lost' });
+      this.lastDrops = total;
+    }
+  }
+
+  query(filter: HistoryFilter, limit: number, after: string | null): HistoryPage {
+    this.store.flush(); // answers include what was recorded up to now
+    return wrap(() => this.store.query(filter, { limit, after }));
+  }
+
+  flows(filter: FlowFilter, groupBy: string[], limit: number): FlowRow[] {
+    this.store.flush();
+    return wrap(() => this.store.flows(filter, groupBy, limit));
+  }
+
+  subscribe(fn: (e: LifeEvent) => void): () => void {
+    return this.recorder.subscribe(fn);
+  }
+
+  status(): HistoryStatus {
+    const recorder = this.recorder.status();
+    return {
+      recorder,
+      store: this.store.status(),
+      caveat: recorder.mode === 'KERNEL'
+        ? 'every connection that opens and closes is recorded from the kernel tracepoint; events lost when its ring buffer fills are marked as gaps'
+        : `no kernel evidence: connections are found by polling every ${recorder.intervalMs} ms, so one that opens and closes between two polls is missed`,
+      droppedEvents: this.lastDrops,
+    };
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.store.close();
+  }
+}
+
+/** The store's filter errors as the API's input errors (BAD_USER_INPUT / 400 naming the parameter). */
+function wrap<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof HistoryFilterError) throw new InputError(e.param, e.message);
+    throw e;
+  }
+}
