@@ -1,0 +1,157 @@
+// Connection history, live: a tcpdir server recording into a SQLite file, then short-lived
+// loopback connections of known direction opened and closed in another process (each gives an
+// INBOUND life on the listener's side and an OUTBOUND one on the client's). Under kernel
+// evidence every one must be in history, right and certain, with both ends' ports; the event
+// stream must show them open and close; a restart must keep them. Without kernel evidence the
+// snapshot recorder must find a long-lived connection and say what it can miss.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { createServer, type TcpdirServer } from '../../src';
+
+// Opens and closes `n` connections to its own listener, then prints the listener port and the
+// client ports, one JSON line. Another process: the tracepoint sees a process other than tcpdir.
+const CHURN_PY = `
+import socket, sys, json
+n = int(sys.argv[1])
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(64)
+port, clients = l.getsockname()[1], []
+for _ in range(n):
+    c = socket.create_connection(('127.0.0.1', port)); a, _ = l.accept()
+    clients.append(c.getsockname()[1]); c.sendall(b'hello'); a.recv(5); c.close(); a.close()
+print(json.dumps({'port': port, 'clients': clients}), flush=True)
+`;
+
+function churn(n: number): { port: number; clients: number[] } {
+  const r = spawnSync('python3', ['-c', CHURN_PY, String(n)], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { port: number; clients: number[] };
+}
+
+interface Life { rule: string | null; direction: string; certain: boolean; local: { port: number }; remote: { port: number }; closedAt: string | null; openedAt: string | null; observedBy: string }
+
+async function historyOf(app: TcpdirServer, port: number): Promise<Life[]> {
+  const all: Life[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const r = await request(app.server).get('/api/v1/history').query({ port, limit: 50, ...(after ? { after } : {}) });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    all.push(...(r.body.records as Life[]));
+    after = r.body.next;
+    if (!after) return all;
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'tcpdir-history-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('history under kernel evidence', () => {
+  test('every short-lived connection is recorded once per side, right, certain, opened and closed; the event stream shows them; a restart keeps them', async (t) => {
+    const path = join(dir, 'kernel.sqlite');
+    let app = await createServer({ logLevel: 'silent', maxAgeMs: 0, recordHistory: { path } });
+    if (!app.service.kernel.available) {
+      await app.close();
+      t.skip(`no kernel evidence here (${app.service.kernel.code})`);
+      return;
+    }
+    try {
+      const addr = await app.listen();
+      // The event stream, read over real HTTP while the connections are made.
+      const events: string[] = [];
+      const stream = await new Promise<http.IncomingMessage>((resolve) => http.get(`${addr}/api/v1/events`, resolve));
+      stream.setEncoding('utf8');
+      stream.on('data', (d: string) => events.push(d));
+      await new Promise((r) => setTimeout(r, 200));
+      const made = churn(40);
+      await new Promise((r) => setTimeout(r, 1500)); // events are drained every 500 ms
+      const lives = await historyOf(app, made.port);
+      const inbound = lives.filter((l) => l.local.port === made.port);
+      const outbound = lives.filter((l) => l.remote.port === made.port);
+      assert.equal(inbound.length, 40, 'one INBOUND life per accepted connection');
+      assert.equal(outbound.length, 40, 'one OUTBOUND life per client');
+      for (const l of inbound) assert.deepEqual([l.direction, l.certain, l.observedBy], ['INBOUND', true, 'KERNEL']);
+      for (const l of outbound) assert.deepEqual([l.direction, l.certain, l.observedBy], ['OUTBOUND', true, 'KERNEL']);
+      assert.deepEqual(outbound.map((l) => l.local.port).sort(), [...made.clients].sort(), "the clients' own ports");
+      for (const l of lives) assert.ok(l.openedAt !== null && l.closedAt !== null && l.closedAt >= l.openedAt, JSON.stringify(l));
+      // Filters: direction narrows; a bad CIDR and a bad time are 400s naming the parameter.
+      const inOnly = await request(app.server).get('/api/v1/history').query({ port: made.port, direction: 'inbound', limit: 100 });
+      assert.equal(inOnly.body.records.length, 40);
+      const badCidr = await request(app.server).get('/api/v1/history').query({ remoteAddress: '10.0.0.0/33' });
+      assert.equal(badCidr.status, 400);
+      assert.equal(badCidr.body.error.parameter, 'remoteAddress');
+      const badSince = await request(app.server).get('/api/v1/history').query({ since: 'yesterday' });
+      assert.equal(badSince.status, 400);
+      assert.equal(badSince.body.error.parameter, 'since');
+      // Flows: 40 opened and closed each way for this port.
+      const flows = await request(app.server).post('/graphql').send({ query: `{ flows(port: ${made.port}, groupBy: ["direction"]) { direction opened closed } }` });
+      const byDir = Object.fromEntries((flows.body.data.flows as { direction: string; opened: number; closed: number }[]).map((f) => [f.direction, [f.opened, f.closed]]));
+      assert.deepEqual(byDir, { INBOUND: [40, 40], OUTBOUND: [40, 40] });
+      // The stream saw each connection open and close, on both sides.
+      stream.destroy();
+      const text = events.join('');
+      const mine = text.split('\n\n').filter((b) => b.includes(`"port":${made.port}`));
+      assert.equal(mine.filter((b) => b.startsWith('event: OPENED')).length, 80, 'OPENED for both sides of each');
+      assert.equal(mine.filter((b) => b.startsWith('event: CLOSED')).length, 80, 'CLOSED for both sides of each');
+      // GraphQL says how it records.
+      const st = await request(app.server).get('/api/v1/history/status');
+      assert.equal(st.body.mode, 'KERNEL');
+      assert.equal(st.body.droppedEvents, 0);
+      // Restart on the same file: the records are still there.
+      await app.close();
+      app = await createServer({ logLevel: 'silent', maxAgeMs: 0, recordHistory: { path } });
+      assert.equal((await historyOf(app, made.port)).length, 80, 'records survive a restart');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('history without kernel evidence', () => {
+  test('the snapshot recorder finds a long-lived connection with a heuristic verdict and says what it can miss', async () => {
+    const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, kernelEvidence: false, recordHistory: { path: ':memory:', intervalMs: 200 } });
+    const srv = net.createServer((s) => s.on('error', () => {}));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as net.AddressInfo).port;
+    const c = net.connect(port, '127.0.0.1');
+    await new Promise((r) => c.once('connect', r));
+    try {
+      await new Promise((r) => setTimeout(r, 800));
+      const lives = await historyOf(app, port);
+      const inbound = lives.find((l) => l.local.port === port);
+      const outbound = lives.find((l) => l.remote.port === port);
+      assert.equal(inbound?.direction, 'INBOUND');
+      assert.equal(outbound?.direction, 'OUTBOUND');
+      assert.equal(inbound?.observedBy, 'SNAPSHOT');
+      // Both ends seen on loopback settle it without the kernel (the local-peer rule).
+      assert.notEqual(inbound?.rule, 'kernel-birth');
+      assert.equal(inbound?.closedAt, null);
+      c.destroy();
+      await new Promise((r) => setTimeout(r, 800));
+      const closed = (await historyOf(app, port)).filter((l) => l.closedAt !== null && l.local.port === port);
+      assert.equal(closed.length, 1, 'the snapshot recorder saw it go');
+      const st = await request(app.server).post('/graphql').send({ query: '{ historyStatus { mode intervalMs caveat } }' });
+      assert.equal(st.body.data.historyStatus.mode, 'SNAPSHOT');
+      assert.match(st.body.data.historyStatus.caveat, /polling every 200 ms.*missed/);
+    } finally {
+      c.destroy();
+      srv.close();
+      await app.close();
+    }
+  });
+
+  test('history is a BAD_USER_INPUT when the server records none', async () => {
+    const app = await createServer({ logLevel: 'silent', kernelEvidence: false });
+    try {
+      const r = await request(app.server).post('/graphql').send({ query: '{ history { records { id } } }' });
+      assert.equal(r.body.errors[0].extensions.code, 'BAD_USER_INPUT');
+    } finally {
+      await app.close();
+    }
+  });
+});
