@@ -1,3 +1,4 @@
+import type { HistoryRecord } from '../schema';
 import { formatEndpoint } from '../model';
 
 export interface Row {
@@ -81,6 +82,18 @@ export function namespaceTable(rows: NamespaceRow[]): string {
       String(r.connectionCount),
       String(r.listenerCount),
       r.reason ?? '',
+    ]),
+  );
+}
+
+/** History records as a table, newest first. */
+export function historyTable(rows: HistoryRecord[]): string {
+  const t = (d: Date | null) => (d ? d.toISOString().replace('T', ' ').slice(0, 23) : '-');
+  return table(
+    ['OPENED', 'CLOSED', 'DIRECTION', 'CONF', 'LOCAL', 'REMOTE', 'PROCESS', 'SEEN BY'],
+    rows.map((r) => [
+      r.openedAt ? t(r.openedAt) : `<${t(r.firstSeenAt)}`, t(r.closedAt), r.direction, r.certain ? 'certain' : r.confidence.toFixed(2),
+      `${r.local.address}:${r.local.port}`, `${r.remote.address}:${r.remote.port}`, r.process ? `${r.process.command}/${r.process.pid}` : '-', r.observedBy,
     ]),
   );
 }

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -7,7 +8,10 @@ import { heuristicWarning } from '../collectors/kernel';
 import { TcpdirService } from '../service';
 import { createServer, DOCUMENTS, UnsafeBindError } from '../server';
 import { parseEndpoint } from '../server/rest-params';
-import { connectionTable, explain, namespaceTable, type NamespaceRow, type Row } from './format';
+import { HistoryStore } from '../history';
+import { historyRecord } from '../resolvers/history.resolver';
+import { parseTime } from '../service';
+import { connectionTable, explain, historyTable, namespaceTable, type NamespaceRow, type Row } from './format';
 
 function int(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -167,6 +171,35 @@ export function program(): Command {
     .action(async (o) => {
       const list = await query<NamespaceRow[]>({ ...o, kernelEvidence: false, allNamespaces: true }, 'namespaces', {});
       console.log(o.json ? JSON.stringify(list, null, 2) : namespaceTable(list));
+    });
+  p.command('history')
+    .description('connections recorded by tcpdir serve (reads its database; the server need not run)')
+    .option('--data-dir <dir>', 'where serve keeps the history database', defaultDataDir())
+    .option('--since <time>', 'ISO-8601 time or a duration back from now (15m, 1h, 7d)', '1h')
+    .option('--until <time>', 'ISO-8601 time or a duration back from now')
+    .addOption(new Option('--direction <direction>', 'only this direction').choices(['inbound', 'outbound', 'unknown', 'INBOUND', 'OUTBOUND', 'UNKNOWN']))
+    .option('--port <n>', 'local or remote port', int('port', 0, 65535))
+    .option('--remote <address>', 'remote address or CIDR')
+    .option('--process <command|pid>', 'command or pid')
+    .option('--limit <n>', 'at most this many rows', int('limit', 1, 10_000), 100)
+    .option('--json', 'print JSON lines (the REST shape)')
+    .action((o) => {
+      const path = historyPath(o.dataDir);
+      if (path === ':memory:' || !existsSync(path)) throw new Error(`no history database at ${path} (run tcpdir serve, or give --data-dir)`);
+      const store = HistoryStore.open({ path });
+      try {
+        const now = Date.now();
+        const page = store.query({
+          since: parseTime('since', o.since, now), until: parseTime('until', o.until, now),
+          direction: o.direction?.toUpperCase(), port: o.port, remoteAddress: o.remote,
+          process: o.process === undefined ? undefined : /^\d+$/.test(o.process) ? Number(o.process) : o.process,
+        }, { limit: o.limit });
+        const recs = page.lives.map(historyRecord);
+        if (o.json) for (const r of recs) console.log(JSON.stringify(r));
+        else console.log(historyTable(recs));
+      } finally {
+        store.close();
+      }
     });
   return p;
 }

@@ -24,6 +24,8 @@ export interface FlowSubject {
 
 export class FlowCounter {
   private readonly upsert: Database.Statement;
+  /** This batch's sums by group (one upsert per group at commit, not one per life). */
+  private readonly pending = new Map<string, (string | number)[]>();
 
   constructor(db: Database.Database) {
     this.upsert = db.prepare(`
@@ -44,15 +46,32 @@ export class FlowCounter {
     this.add(s, at, 0, 1, Math.max(0, durationMs), sent ?? 0, received ?? 0);
   }
 
+  /** Writes the batch's sums; call inside the batch's transaction. */
+  commit(): void {
+    for (const row of this.pending.values()) this.upsert.run(row);
+    this.pending.clear();
+  }
+
+  /** Forgets the batch's sums (its transaction rolled back). */
+  discard(): void {
+    this.pending.clear();
+  }
+
   private add(s: FlowSubject, at: number, opened: number, closed: number, dur: number, sent: number, recv: number): void {
     const inbound = s.direction === 'INBOUND';
-    this.upsert.run(
-      Math.floor(at / MINUTE_MS) * MINUTE_MS, s.netns ?? '', s.direction,
-      inbound ? s.localPort : -1,
-      s.direction === 'OUTBOUND' ? s.command ?? '' : '',
-      s.remoteAddress,
-      inbound ? -1 : s.remotePort,
-      opened, closed, dur, sent, recv);
+    const minute = Math.floor(at / MINUTE_MS) * MINUTE_MS;
+    const netns = s.netns ?? '';
+    const localPort = inbound ? s.localPort : -1;
+    const proc = s.direction === 'OUTBOUND' ? s.command ?? '' : '';
+    const remotePort = inbound ? -1 : s.remotePort;
+    const key = `${minute}|${netns}|${s.direction}|${localPort}|${proc}|${s.remoteAddress}|${remotePort}`;
+    const row = this.pending.get(key);
+    if (row === undefined) {
+      this.pending.set(key, [minute, netns, s.direction, localPort, proc, s.remoteAddress, remotePort, opened, closed, dur, sent, recv]);
+    } else {
+      (row[7] as number) += opened; (row[8] as number) += closed; (row[9] as number) += dur;
+      (row[10] as number) += sent; (row[11] as number) += recv;
+    }
   }
 }
 

@@ -71,13 +71,17 @@ export interface RecorderStatus {
 const IN_BIRTH = new Set(['LISTEN>SYN_RECV', 'SYN_RECV>ESTABLISHED']);
 /** States a socket keeps after its connection ended: never the start of a life after the first snapshot. */
 const LINGERING = new Set(['TIME_WAIT', 'CLOSE', 'LAST_ACK', 'CLOSING', 'FIN_WAIT2']);
-const CLOSED_MEMORY = 262_144;
+const CLOSED_MEMORY = 65_536;
 
 export class Recorder {
   /** Open lives by socket cookie (KERNEL) or socket id (SNAPSHOT). */
   private readonly open = new Map<string, ConnectionLife>();
-  /** Cookies whose life closed lately (KERNEL): their TIME_WAIT socket is not a new life. */
-  private readonly closedCookies = new Set<string>();
+  /**
+   * Cookies whose life closed lately (KERNEL), with when: a snapshot taken just before the CLOSE
+   * event was drained still lists the socket, which is not a new life. Kept only back to the
+   * last snapshot's start, and at most CLOSED_MEMORY of them.
+   */
+  private readonly closedCookies = new Map<string, number>();
   private readonly subscribers = new Set<(e: LifeEvent) => void>();
   private readonly now: () => number;
   private readonly maxOpen: number;
@@ -118,20 +122,20 @@ export class Recorder {
       const outBirth = e.newState === 'SYN_SENT';
       if (outBirth || IN_BIRTH.has(t)) {
         if (this.open.has(e.cookie)) continue; // LISTEN>SYN_RECV then SYN_RECV>ESTABLISHED: one life
-        const life: ConnectionLife = {
-          key: `k:${e.cookie}:${at}`, netns: null, family: e.family,
-          localAddress: e.localAddress, localPort: e.localPort, remoteAddress: e.remoteAddress, remotePort: e.remotePort,
-          direction: outBirth ? 'OUTBOUND' : 'INBOUND', confidence: 1, certain: true, rule: 'kernel-birth',
-          openedAt: at, closedAt: null, firstSeenAt: at, preExisting: false,
-          pid: null, command: null, bytesSent: null, bytesReceived: null, retransmits: null, observedBy: 'KERNEL',
-        };
-        this.remember(e.cookie, life);
-        out.push(life);
-        this.emit('OPENED', life, at);
+        out.push(this.born(e, outBirth ? 'OUTBOUND' : 'INBOUND', at));
         continue;
       }
       let life = this.open.get(e.cookie);
-      if (!life) continue; // born unseen (before tcpdir started, or a lost birth)
+      if (!life) {
+        // Leaving a handshake state unseen entering it: a child reset before it was established
+        // (SYN_RECV->CLOSE) or a lost birth event. The state it leaves still says who opened it.
+        if ((e.oldState === 'SYN_RECV' || e.oldState === 'SYN_SENT') && !this.closedCookies.has(e.cookie)) {
+          life = this.born(e, e.oldState === 'SYN_SENT' ? 'OUTBOUND' : 'INBOUND', at);
+          out.push(life);
+        } else {
+          continue; // born before tcpdir started, and not seen by a snapshot yet
+        }
+      }
       // connect() enters SYN_SENT before it picks the local port: later events carry it.
       if (life.localPort === 0 && e.localPort !== 0) {
         life = { ...life, localAddress: e.localAddress, localPort: e.localPort };
@@ -140,7 +144,7 @@ export class Recorder {
       }
       if (e.newState === 'CLOSE') {
         this.open.delete(e.cookie);
-        this.forgetLater(e.cookie);
+        this.forgetLater(e.cookie, at);
         const closed = { ...life, closedAt: Math.max(at, life.firstSeenAt) };
         out.push(closed);
         this.counts.closed++;
@@ -216,11 +220,30 @@ export class Recorder {
       }
     }
     if (out.length) this.opts.store.write(out);
+    // Closes before this snapshot began cannot race it any more.
+    for (const [cookie, at] of this.closedCookies) {
+      if (at >= o.at - 1000) break;
+      this.closedCookies.delete(cookie);
+    }
   }
 
-  private forgetLater(cookie: string): void {
-    this.closedCookies.add(cookie);
-    if (this.closedCookies.size > CLOSED_MEMORY) this.closedCookies.delete(this.closedCookies.values().next().value as string);
+  /** A life opened by the kernel's word, remembered and announced. */
+  private born(e: KernelEvent, direction: 'INBOUND' | 'OUTBOUND', at: number): ConnectionLife {
+    const life: ConnectionLife = {
+      key: `k:${e.cookie}:${at}`, netns: null, family: e.family,
+      localAddress: e.localAddress, localPort: e.localPort, remoteAddress: e.remoteAddress, remotePort: e.remotePort,
+      direction, confidence: 1, certain: true, rule: 'kernel-birth',
+      openedAt: at, closedAt: null, firstSeenAt: at, preExisting: false,
+      pid: null, command: null, bytesSent: null, bytesReceived: null, retransmits: null, observedBy: 'KERNEL',
+    };
+    this.remember(e.cookie, life);
+    this.emit('OPENED', life, at);
+    return life;
+  }
+
+  private forgetLater(cookie: string, at: number): void {
+    this.closedCookies.set(cookie, at);
+    if (this.closedCookies.size > CLOSED_MEMORY) this.closedCookies.delete(this.closedCookies.keys().next().value as string);
   }
 
   private remember(k: string, life: ConnectionLife): void {

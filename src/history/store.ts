@@ -135,7 +135,7 @@ export class HistoryStore {
   flush(): boolean {
     if (this.flushTimer) { clearTimeout(this.flushTimer); this.flushTimer = null; }
     if (this.queue.length === 0 && this.gapQueue.length === 0) return true;
-    const lives = this.queue, gaps = this.gapQueue;
+    const lives = coalesce(this.queue), gaps = this.gapQueue;
     this.queue = []; this.gapQueue = [];
     try {
       const { inserted } = this.writer.writeBatch(lives, gaps);
@@ -269,4 +269,35 @@ function prepareDirectory(path: string): void {
   } catch (err) {
     if ((err as { code?: string }).code !== 'ENOENT') throw storeError(err, path);
   }
+}
+
+/**
+ * One write per key: a life that opened and closed within one flush window (most of them) is
+ * inserted once, closed, instead of inserted then updated; versions merge as the upsert would
+ * merge them, and the key keeps its first position.
+ */
+function coalesce(lives: ConnectionLife[]): ConnectionLife[] {
+  const byKey = new Map<string, ConnectionLife>();
+  for (const l of lives) {
+    const was = byKey.get(l.key);
+    // As the upsert would merge them: a close is final, absent values do not erase known ones
+    // (the recorder's later versions already carry the earlier ones' values: no copy then).
+    byKey.set(l.key, was === undefined || carries(l, was) ? l : {
+      ...l, closedAt: was.closedAt ?? l.closedAt, pid: l.pid ?? was.pid, command: l.command ?? was.command,
+      bytesSent: l.bytesSent ?? was.bytesSent, bytesReceived: l.bytesReceived ?? was.bytesReceived,
+      retransmits: l.retransmits ?? was.retransmits, netns: was.netns ?? l.netns,
+      openedAt: was.openedAt, firstSeenAt: was.firstSeenAt, preExisting: was.preExisting,
+      localAddress: was.localPort === 0 ? l.localAddress : was.localAddress, localPort: was.localPort === 0 ? l.localPort : was.localPort,
+    });
+  }
+  return byKey.size === lives.length ? lives : [...byKey.values()];
+}
+
+/** `l` holds every value `was` would contribute to a merge. */
+function carries(l: ConnectionLife, was: ConnectionLife): boolean {
+  return (was.closedAt === null || was.closedAt === l.closedAt) && (was.pid === null || l.pid !== null) &&
+    (was.command === null || l.command !== null) && (was.bytesSent === null || l.bytesSent !== null) &&
+    (was.bytesReceived === null || l.bytesReceived !== null) && (was.retransmits === null || l.retransmits !== null) &&
+    was.netns === l.netns && was.openedAt === l.openedAt && was.firstSeenAt === l.firstSeenAt &&
+    was.preExisting === l.preExisting && (was.localPort === 0 || (was.localPort === l.localPort && was.localAddress === l.localAddress));
 }

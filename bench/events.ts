@@ -1,0 +1,109 @@
+// bench:events: a load generator opens and closes loopback connections of known direction as
+// fast as it can (both ends local: each connection gives one INBOUND and one OUTBOUND life) while
+// `tcpdir serve` records history; then the store is read directly. Prints connections made,
+// records stored, missing, wrong direction, ring-buffer drops, tcpdir's CPU per 1,000
+// connections, its peak RSS, and database size per million records.
+//   node dist/bench/events.js [seconds=60] [concurrency=8]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import Database from 'better-sqlite3';
+import { NODE_FLAGS } from '../src/cli/node-flags';
+import { freePort } from './loopback-load';
+
+const ROOT = resolve(__dirname, '..', '..');
+const seconds = Number(process.argv[2] ?? 60);
+const concurrency = Number(process.argv[3] ?? 8);
+
+// Connects to its own listener `concurrency` at a time. The server side writes one byte once it
+// has accepted; the client resets the connection when it reads it (so both ends were established,
+// and no TIME_WAIT piles up). Prints its port, then on stdin's end the number made.
+const GENERATOR = `
+const net = require('node:net');
+let made = 0, stopped = false;
+const srv = net.createServer((s) => { s.on('error', () => {}); s.write('x'); });
+srv.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => {
+  const port = srv.address().port;
+  process.stdout.write(JSON.stringify({ port }) + '\\n');
+  const one = () => {
+    if (stopped) return;
+    const c = net.connect(port, '127.0.0.1');
+    c.on('error', () => {});
+    c.once('data', () => { made++; c.resetAndDestroy(); setImmediate(one); });
+  };
+  for (let i = 0; i < Number(process.argv[1]); i++) one();
+});
+process.stdin.on('end', () => { stopped = true; setTimeout(() => { process.stdout.write(JSON.stringify({ made }) + '\\n'); process.exit(0); }, 300); });
+process.stdin.resume();
+`;
+
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, clock ticks (100 Hz)
+}
+const hwmMiB = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tcpdir-bench-events-'));
+  const port = await freePort();
+  const server = spawn(process.execPath, [...NODE_FLAGS, join(ROOT, 'bin', 'tcpdir.js'), 'serve', '--port', String(port), '--data-dir', dir, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; await fetch(`${base}/healthz`).then((r) => !r.ok, () => true); i++) {
+      if (i > 300 || server.exitCode !== null) throw new Error('server did not come up');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const mode = ((await (await fetch(`${base}/api/v1/history/status`)).json()) as { mode: string }).mode;
+    const gen = spawn(process.execPath, ['-e', GENERATOR, String(concurrency)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: gen.stdout! });
+    const next = () => new Promise<Record<string, number>>((r) => lines.once('line', (l) => r(JSON.parse(l) as Record<string, number>)));
+    const listenPort = (await next()).port;
+    const cpu0 = cpuSeconds(server.pid!);
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const done = next();
+    gen.stdin!.end();
+    const made = (await done).made;
+    await new Promise((r) => setTimeout(r, 3000)); // the last events drained and flushed
+    const cpu = cpuSeconds(server.pid!) - cpu0;
+    const status = (await (await fetch(`${base}/api/v1/history/status`)).json()) as { droppedEvents: number; records: number };
+    const rss = hwmMiB(server.pid!);
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    const path = join(dir, 'history.sqlite');
+    const db = new Database(path, { readonly: true });
+    const count = (sql: string) => (db.prepare(sql).get(listenPort) as { n: number }).n;
+    const inRight = count("SELECT count(*) n FROM lives WHERE local_port = ? AND direction = 'INBOUND'");
+    const inAll = count('SELECT count(*) n FROM lives WHERE local_port = ?');
+    // A connect() that never got a local port (no ephemeral port free) sent no packet: a failed
+    // attempt, recorded, but not one of the connections made.
+    const outRight = count("SELECT count(*) n FROM lives WHERE remote_port = ? AND local_port != 0 AND direction = 'OUTBOUND'");
+    const outAll = count('SELECT count(*) n FROM lives WHERE remote_port = ? AND local_port != 0');
+    const failed = count('SELECT count(*) n FROM lives WHERE remote_port = ? AND local_port = 0');
+    const total = (db.prepare('SELECT count(*) n FROM lives').get() as { n: number }).n;
+    db.close();
+    const bytes = statSync(path).size;
+    const recorded = inAll + outAll;
+    console.log(`bench:events, ${seconds} s, ${concurrency} connections in flight, recorder mode ${mode}`);
+    console.log(`connections made        ${made} (${(made / seconds).toFixed(0)}/s)`);
+    console.log(`records stored          ${recorded} of ${2 * made} expected (${inAll} inbound side, ${outAll} outbound side)`);
+    console.log(`missing                 ${Math.max(0, made - inAll) + Math.max(0, made - outAll)}`);
+    console.log(`extra                   ${Math.max(0, inAll - made) + Math.max(0, outAll - made)} (and ${failed} failed connect() attempts, recorded apart)`);
+    console.log(`wrong direction         ${inAll - inRight + outAll - outRight}`);
+    console.log(`ring-buffer drops       ${status.droppedEvents}`);
+    console.log(`tcpdir CPU              ${cpu.toFixed(1)} s, ${((cpu / Math.max(1, 2 * made)) * 1e6).toFixed(1)} µs per record`);
+    console.log(`tcpdir peak RSS         ${rss.toFixed(0)} MiB`);
+    console.log(`database                ${(bytes / 1048576).toFixed(1)} MiB for ${total} records: ${((bytes / Math.max(1, total)) * 1e6 / 1048576).toFixed(0)} MiB per million`);
+  } finally {
+    if (server.exitCode === null) server.kill('SIGKILL');
+    if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true });
+    else console.log(`kept ${dir}`);
+  }
+}
+
+void main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
