@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     const made = (await done).made;
     await new Promise((r) => setTimeout(r, 3000)); // the last events drained and flushed
     const cpu = cpuSeconds(server.pid!) - cpu0;
-    const status = (await (await fetch(`${base}/api/v1/history/status`)).json()) as { droppedEvents: number; records: number };
+    const status = (await (await fetch(`${base}/api/v1/history/status`)).json()) as { droppedEvents: number; notStored: number; records: number };
     const rss = hwmMiB(server.pid!);
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
@@ -93,6 +93,7 @@ async function main(): Promise<void> {
     console.log(`extra                   ${Math.max(0, inAll - made) + Math.max(0, outAll - made)} (and ${failed} failed connect() attempts, recorded apart)`);
     console.log(`wrong direction         ${inAll - inRight + outAll - outRight}`);
     console.log(`ring-buffer drops       ${status.droppedEvents}`);
+    console.log(`not stored (overload)   ${status.notStored} (marked as gaps in history)`);
     console.log(`tcpdir CPU              ${cpu.toFixed(1)} s, ${((cpu / Math.max(1, 2 * made)) * 1e6).toFixed(1)} µs per record`);
     console.log(`tcpdir peak RSS         ${rss.toFixed(0)} MiB`);
     console.log(`database                ${(bytes / 1048576).toFixed(1)} MiB for ${total} records: ${((bytes / Math.max(1, total)) * 1e6 / 1048576).toFixed(0)} MiB per million`);

@@ -4,6 +4,7 @@
 // queue bounded so that a dead disk cannot grow memory without limit. Queries read what is flushed.
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { HistoryStoreError, storeError, storeErrorCode, type StoreErrorCode } from './errors';
 import { queryFlows, type FlowFilter, type FlowRow } from './flows';
@@ -27,8 +28,17 @@ export interface HistoryStoreOptions {
   flushMs?: number;
   /** ...or as soon as this many are queued. Default 2000. */
   maxBatch?: number;
-  /** Writes queued beyond this (flushes failing) drop the oldest. Default 100,000. */
+  /**
+   * Writes queued beyond this (flushes failing, or more lives than the budget can write) drop the
+   * oldest, counted, with a gap marker. Default 20,000 (a few MiB).
+   */
   maxQueue?: number;
+  /**
+   * At most this many ms of writing per flush; the rest waits for the next one, as long. Under a
+   * churn heavier than SQLite can take, recording gets about half the main thread and never all
+   * of it: requests still get answered, and the excess is dropped and marked. Default 50.
+   */
+  flushBudgetMs?: number;
   /** How often retention runs. Default 10 s. */
   pruneMs?: number;
   now?: () => number;
@@ -70,6 +80,8 @@ export class HistoryStore {
   private gapCount: number;
   private lastError: StoreStatus['lastError'] = null;
   private droppedWrites = 0;
+  /** droppedWrites already reported by a gap marker. */
+  private droppedMarked = 0;
   private rejectedWrites = 0;
   private failedFlushes = 0;
   private closed = false;
@@ -89,7 +101,7 @@ export class HistoryStore {
   static open(options: HistoryStoreOptions): HistoryStore {
     const opts: Required<HistoryStoreOptions> = {
       retentionMs: 24 * HOUR, maxBytes: 512 * 1024 * 1024, flowRetentionMs: 7 * 24 * HOUR,
-      flushMs: 250, maxBatch: 2000, maxQueue: 100_000, pruneMs: 10_000, now: Date.now, ...options,
+      flushMs: 250, maxBatch: 2000, maxQueue: 20_000, flushBudgetMs: 50, pruneMs: 10_000, now: Date.now, ...options,
     };
     const memory = opts.path === ':memory:';
     const path = memory ? opts.path : resolve(opts.path);
@@ -131,12 +143,28 @@ export class HistoryStore {
     this.schedule();
   }
 
-  /** Writes what is queued now, in one transaction. false when it failed (see status()). */
+  /**
+   * Writes what is queued, in transactions of up to maxBatch lives, for at most flushBudgetMs;
+   * what is left goes at the next flush. false when a write failed (see status()).
+   */
   flush(): boolean {
     if (this.flushTimer) { clearTimeout(this.flushTimer); this.flushTimer = null; }
-    if (this.queue.length === 0 && this.gapQueue.length === 0) return true;
-    const lives = coalesce(this.queue), gaps = this.gapQueue;
-    this.queue = []; this.gapQueue = [];
+    this.noteDrops();
+    const t0 = performance.now();
+    while (this.queue.length > 0 || this.gapQueue.length > 0) {
+      if (!this.flushSome()) return false;
+      if (performance.now() - t0 > this.opts.flushBudgetMs && this.queue.length > 0) {
+        this.flushTimer = setTimeout(() => this.flush(), this.opts.flushBudgetMs);
+        return true;
+      }
+    }
+    return true;
+  }
+
+  /** One transaction of up to maxBatch queued lives (and the queued gaps). */
+  private flushSome(): boolean {
+    const lives = coalesce(this.queue.splice(0, this.opts.maxBatch)), gaps = this.gapQueue;
+    this.gapQueue = [];
     try {
       const { inserted } = this.writer.writeBatch(lives, gaps);
       this.records += inserted;
@@ -155,6 +183,14 @@ export class HistoryStore {
       this.schedule();
       return false;
     }
+  }
+
+  /** Lives dropped since the last look become a gap marker: history says where it is incomplete. */
+  private noteDrops(): void {
+    const n = this.droppedWrites - this.droppedMarked;
+    if (n <= 0) return;
+    this.droppedMarked = this.droppedWrites;
+    this.gapQueue.push({ at: this.opts.now(), lost: n, reason: 'history overloaded or failing: connection lives not stored' });
   }
 
   query(filter: HistoryFilter = {}, page: PageOptions = {}): HistoryPage {

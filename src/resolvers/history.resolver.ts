@@ -63,7 +63,7 @@ export class HistoryResolver {
     const s = ctx.history.status();
     return {
       mode: s.recorder.mode as ObservedBy, intervalMs: s.recorder.intervalMs, caveat: s.caveat, open: s.recorder.open,
-      opened: s.recorder.opened, closed: s.recorder.closed, droppedEvents: s.droppedEvents,
+      opened: s.recorder.opened, closed: s.recorder.closed, droppedEvents: s.droppedEvents, notStored: s.store.droppedWrites,
       path: s.store.path, records: s.store.records, bytes: s.store.bytes,
       lastError: s.store.lastError ? `${s.store.lastError.code}: ${s.store.lastError.message}` : null,
     };

@@ -145,6 +145,9 @@ export class HistoryStatus {
   @Field(() => Float, { description: 'Tracepoint events lost since start (each loss is a gap in history).' })
   droppedEvents!: number;
 
+  @Field(() => Float, { description: 'Lives not stored because recording fell behind or the store failed (each drop is a gap in history).' })
+  notStored!: number;
+
   @Field({ description: 'The SQLite file (or :memory:).' })
   path!: string;
 
