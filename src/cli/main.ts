@@ -98,10 +98,11 @@ export function program(): Command {
     .option('--retention <duration>', 'keep closed connections this long (e.g. 24h, 7d)', duration('retention'), 24 * 3_600_000)
     .option('--max-db-mb <mb>', 'keep the history database under this size', int('max-db-mb', 1, 1_000_000), 512)
     .option('--history-interval-ms <ms>', 'snapshot interval for the history recorder (default 1000 without kernel evidence, 5000 with)', int('history-interval-ms', 100, 3_600_000))
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
       const s = await createServer({
         recordHistory: o.history === false ? false : {
           path: historyPath(o.dataDir), retentionMs: o.retention, maxBytes: o.maxDbMb * 1024 * 1024, intervalMs: o.historyIntervalMs,
+          optional: cmd.getOptionValueSource('dataDir') === 'default',
         },
         metricsTopListeners: o.metricsTopListeners, metricsPerNetns: o.metricsPerNetns === true,
         host: o.host, port: o.port, source: o.source, maxAgeMs: o.maxAgeMs, staleWhileRevalidate: o.staleWhileRevalidate !== false,

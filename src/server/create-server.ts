@@ -99,7 +99,19 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   });
 
   // An unwritable data dir or a corrupt store is an error at start (HistoryStoreError names the path).
-  const history = options.recordHistory ? new HistoryService(service, options.recordHistory) : null;
+  let history: HistoryService | null = null;
+  if (options.recordHistory) {
+    try {
+      history = new HistoryService(service, options.recordHistory);
+    } catch (e) {
+      // Asked for by name (--data-dir): refuse to start. The default place: serve without history.
+      if (!options.recordHistory.optional) {
+        if (!options.service) service.close();
+        throw e;
+      }
+      app.log.warn(`no history: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   app.addHook('onClose', async () => history?.close());
 
   const maxRows = options.maxRows ?? MAX_ROWS;

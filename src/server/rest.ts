@@ -18,6 +18,8 @@ const FILTER: ParamSpec = {
   netns: { type: 'string' },
 };
 
+const HISTORY_DOCUMENTS = new Set<string>(['history', 'flows', 'historyStatus']);
+
 export interface RestRoute {
   path: string;
   document: DocumentName;
@@ -79,6 +81,9 @@ function badRequest(reply: FastifyReply, code: string, message: string, paramete
 export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestContext>, service: TcpdirService, maxRows = MAX_ROWS, history: HistoryService | null = null): void {
   for (const route of REST_ROUTES) {
     app.get(route.path, async (req, reply) => {
+      if (HISTORY_DOCUMENTS.has(route.document) && !history) {
+        return reply.code(404).send({ error: { code: 'HISTORY_OFF', message: 'history is off on this server (started with --no-history)', parameter: null } });
+      }
       let variables: Record<string, unknown>;
       try {
         const params = parseParams(req.query as Record<string, unknown>, route.params);

@@ -17,6 +17,8 @@ export interface HistoryOptions {
    * and in KERNEL mode how soon namespaces and processes are filled in (default 5 s).
    */
   intervalMs?: number;
+  /** The path is a default, not asked for: when it cannot be used, the server runs without history (and logs why). */
+  optional?: boolean;
 }
 
 export interface HistoryStatus {

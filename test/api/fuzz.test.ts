@@ -61,7 +61,7 @@ describe('fuzzed input never yields a 500, and errors name the input', () => {
   let all: Target[];
   before(async () => {
     pair = await openPair('127.0.0.1');
-    tcpdir = await createServer({ logLevel: 'silent', maxAgeMs: 60_000 });
+    tcpdir = await createServer({ logLevel: 'silent', maxAgeMs: 60_000, recordHistory: { path: ':memory:' } });
     all = await targets();
   });
   after(async () => {
