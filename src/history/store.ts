@@ -203,6 +203,19 @@ export class HistoryStore {
     return queryFlows(this.db, filter, groupBy, limit);
   }
 
+  /**
+   * Closes, as of `at`, every life still open in the store: a recorder starting anew calls it, as
+   * those belong to a run that stopped (the connections, if still alive, are recorded again as
+   * pre-existing). Their real close time is unknown: a gap marker says so. Returns how many.
+   */
+  closeOpen(at: number): number {
+    this.open();
+    this.flush();
+    const n = this.db.prepare('UPDATE lives SET closed_at = max(?, started_at), flow_closed = 1 WHERE closed_at IS NULL').run(at).changes;
+    if (n > 0) this.markGap({ at, lost: null, reason: `tcpdir was not recording: ${n} lives open when it stopped were closed at restart (their real close time is unknown)` });
+    return n;
+  }
+
   /** Gap markers with since <= at <= until, newest first. */
   gaps(since = 0, until = Number.MAX_SAFE_INTEGER): GapMarker[] {
     this.open();

@@ -46,6 +46,7 @@ export class HistoryService {
     const intervalMs = opts.intervalMs ?? (kernel ? 5000 : 1000);
     this.store = HistoryStore.open({ path: opts.path, retentionMs: opts.retentionMs, maxBytes: opts.maxBytes });
     this.recorder = new Recorder({ store: this.store, mode: kernel ? 'KERNEL' : 'SNAPSHOT', intervalMs });
+    this.store.closeOpen(this.recorder.startedAt);
     service.onKernelEvents((events, offset) => {
       this.recorder.ingest(events, offset);
       this.noteDrops();

@@ -102,10 +102,30 @@ describe('history under kernel evidence', () => {
       const st = await request(app.server).get('/api/v1/history/status');
       assert.equal(st.body.mode, 'KERNEL');
       assert.equal(st.body.droppedEvents, 0);
-      // Restart on the same file: the records are still there.
-      await app.close();
-      app = await createServer({ logLevel: 'silent', maxAgeMs: 0, recordHistory: { path } });
-      assert.equal((await historyOf(app, made.port)).length, 80, 'records survive a restart');
+      // A connection alive across the restart: its life is closed at the restart (a gap says
+      // its real close is unknown) and the new run records it again, as pre-existing.
+      const keep = net.createServer((sock) => sock.on('error', () => {}));
+      await new Promise<void>((r) => keep.listen(0, '127.0.0.1', r));
+      const keepPort = (keep.address() as net.AddressInfo).port;
+      const kc = net.connect(keepPort, '127.0.0.1');
+      await new Promise((r) => kc.once('connect', r));
+      try {
+        await new Promise((r) => setTimeout(r, 800));
+        assert.equal((await historyOf(app, keepPort)).filter((l) => l.closedAt === null).length, 2, 'both ends open before the restart');
+        // Restart on the same file: the records are still there.
+        await app.close();
+        app = await createServer({ logLevel: 'silent', maxAgeMs: 0, recordHistory: { path } });
+        assert.equal((await historyOf(app, made.port)).length, 80, 'records survive a restart');
+        await new Promise((r) => setTimeout(r, 800));
+        const kept = await historyOf(app, keepPort);
+        assert.equal(kept.filter((l) => l.closedAt !== null && l.openedAt !== null).length, 2, 'the old run\'s lives closed at restart');
+        const again = kept.filter((l) => l.closedAt === null);
+        assert.equal(again.length, 2, 'recorded again by the new run');
+        for (const l of again) assert.deepEqual([l.openedAt, (l as unknown as { preExisting: boolean }).preExisting], [null, true]);
+      } finally {
+        kc.destroy();
+        keep.close();
+      }
     } finally {
       await app.close();
     }
