@@ -23,6 +23,7 @@
 #define TCP_SYN_RECV 3
 #define TCP_TIME_WAIT 6
 #define TCP_LISTEN 10
+#define TCP_CLOSE 7
 #define TCP_NEW_SYN_RECV 12
 #define SOCK_CONNECT_BIND 16 /* sk_userlocks, 6.16+; never set on older kernels */
 
@@ -32,6 +33,10 @@ typedef struct { __s64 counter; } atomic64_t;
 struct inode { unsigned long i_ino; } __attribute__((preserve_access_index));
 struct file { struct inode *f_inode; } __attribute__((preserve_access_index));
 struct socket { struct file *file; } __attribute__((preserve_access_index));
+
+struct ns_common { unsigned int inum; } __attribute__((preserve_access_index));
+struct net { struct ns_common ns; } __attribute__((preserve_access_index));
+typedef struct { struct net *net; } possible_net_t;
 
 struct sock;
 struct sock_common {
@@ -46,6 +51,7 @@ struct sock_common {
 	struct in6_addr skc_v6_rcv_saddr;
 	atomic64_t skc_cookie;
 	struct sock *skc_listener; /* in a union: read it with BPF_CORE_READ */
+	possible_net_t skc_net;
 } __attribute__((preserve_access_index));
 
 struct sock {
@@ -69,7 +75,11 @@ struct inet_connection_sock {
 
 struct tcp_sock {
 	struct inet_connection_sock inet_conn;
+	__u64 bytes_acked;
+	__u64 bytes_received;
+	__u32 total_retrans;
 } __attribute__((preserve_access_index));
+
 
 struct inet_timewait_sock {
 	struct sock_common __tw_common;
@@ -291,6 +301,17 @@ int BPF_PROG(tcpdir_state, struct sock *sk, int oldstate, int newstate)
 	} else {
 		BPF_CORE_READ_INTO(&e.saddr, skc, skc_v6_rcv_saddr);
 		BPF_CORE_READ_INTO(&e.daddr, skc, skc_v6_daddr);
+	}
+	e.pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(e.comm, sizeof(e.comm));
+	e.netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	if (newstate == TCP_CLOSE) {
+		/* inet_sock_set_state only fires for full sockets: sk is a tcp_sock. */
+		struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+		e.bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+		e.bytes_received = BPF_CORE_READ(tp, bytes_received);
+		e.total_retrans = BPF_CORE_READ(tp, total_retrans);
 	}
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;

@@ -1,11 +1,11 @@
 /* Binary records shared by the BPF programs (tcpdir.bpf.c) and the addon (kernel_addon.cc).
- * The TypeScript decoder (src/collectors/kernel-evidence.ts) mirrors these offsets: change both.
+ * The TypeScript layout (src/collectors/kernel/layout.ts) mirrors these offsets: change both.
  * All integers are host-endian; ports are host order; addresses are network-order bytes
  * (IPv4 in the first 4 bytes). No kernel pointer is ever written into a record. */
 #ifndef TCPDIR_RECORDS_H
 #define TCPDIR_RECORDS_H
 
-#define TCPDIR_RECORD_VERSION 2
+#define TCPDIR_RECORD_VERSION 3
 
 /* flags */
 #define TCPDIR_F_HAS_BUCKET        0x01 /* bind bucket (icsk_bind_hash / tw_tb) present */
@@ -50,7 +50,8 @@ struct tcpdir_sock_rec {
 	__u8  pad[7];            /* 89 */
 };
 
-/* 56 bytes, one per state change, sent to the ring buffer by tp_btf/inet_sock_set_state. */
+/* 104 bytes, one per state change, sent to the ring buffer by tp_btf/inet_sock_set_state (v3:
+ * with the task, the namespace and, at a close, the connection's counters). */
 struct tcpdir_event {
 	__u64 cookie;            /*  0 */
 	__u64 ts_ns;             /*  8: bpf_ktime_get_ns (CLOCK_MONOTONIC) */
@@ -62,6 +63,14 @@ struct tcpdir_event {
 	__u8  oldstate;          /* 53 */
 	__u8  newstate;          /* 54 */
 	__u8  version;           /* 55 */
+	__u32 pid;               /* 56: tgid of the task the change ran in: the connecting process for
+	                          *     CLOSE->SYN_SENT (connect()); often unrelated in softirq */
+	__u32 netns;             /* 60: inode of the socket's network namespace (nsfs id) */
+	__u64 bytes_acked;       /* 64: ->CLOSE only: tcp_sock bytes_acked (sent and acknowledged) */
+	__u64 bytes_received;    /* 72: ->CLOSE only: tcp_sock bytes_received */
+	__u32 total_retrans;     /* 80: ->CLOSE only: tcp_sock total_retrans */
+	__u32 pad;               /* 84 */
+	char  comm[16];          /* 88: the task's comm, as pid */
 };
 
 #endif

@@ -145,7 +145,10 @@ export class Recorder {
       if (e.newState === 'CLOSE') {
         this.open.delete(e.cookie);
         this.forgetLater(e.cookie, at);
-        const closed = { ...life, closedAt: Math.max(at, life.firstSeenAt) };
+        // The kernel's own counters at the close.
+        const closed = {
+          ...life, closedAt: Math.max(at, life.firstSeenAt), bytesSent: e.bytesSent, bytesReceived: e.bytesReceived, retransmits: e.retransmits,
+        };
         out.push(closed);
         this.counts.closed++;
         this.emit('CLOSED', closed, at);
@@ -229,12 +232,16 @@ export class Recorder {
 
   /** A life opened by the kernel's word, remembered and announced. */
   private born(e: KernelEvent, direction: 'INBOUND' | 'OUTBOUND', at: number): ConnectionLife {
+    // connect() runs CLOSE->SYN_SENT in the connecting process: the event names it. Other
+    // changes run in softirq, in whatever task was current: not the socket's owner.
+    const connecting = e.oldState === 'CLOSE' && e.newState === 'SYN_SENT';
     const life: ConnectionLife = {
-      key: `k:${e.cookie}:${at}`, netns: null, family: e.family,
+      key: `k:${e.cookie}:${at}`, netns: e.netns, family: e.family,
       localAddress: e.localAddress, localPort: e.localPort, remoteAddress: e.remoteAddress, remotePort: e.remotePort,
       direction, confidence: 1, certain: true, rule: 'kernel-birth',
       openedAt: at, closedAt: null, firstSeenAt: at, preExisting: false,
-      pid: null, command: null, bytesSent: null, bytesReceived: null, retransmits: null, observedBy: 'KERNEL',
+      pid: connecting ? e.pid : null, command: connecting ? e.command : null,
+      bytesSent: null, bytesReceived: null, retransmits: null, observedBy: 'KERNEL',
     };
     this.remember(e.cookie, life);
     this.emit('OPENED', life, at);

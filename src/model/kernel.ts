@@ -68,6 +68,15 @@ export interface KernelEvent {
   localPort: number;
   remoteAddress: string;
   remotePort: number;
+  /** The task the change ran in (pid, comm): the connecting process for CLOSE->SYN_SENT. */
+  pid: number;
+  command: string;
+  /** The socket's network namespace as an nsfs id (net:[4026531840]). */
+  netns: string;
+  /** At a change to CLOSE: bytes sent (and acknowledged), bytes received, retransmits; else 0. */
+  bytesSent: number;
+  bytesReceived: number;
+  retransmits: number;
 }
 
 /** How a socket was born, from the tracepoint. */

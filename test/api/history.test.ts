@@ -7,7 +7,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -28,13 +28,15 @@ for _ in range(n):
 print(json.dumps({'port': port, 'clients': clients}), flush=True)
 `;
 
-function churn(n: number): { port: number; clients: number[] } {
+function churn(n: number): { port: number; clients: number[]; pid: number } {
   const r = spawnSync('python3', ['-c', CHURN_PY, String(n)], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  return JSON.parse(r.stdout) as { port: number; clients: number[] };
+  return { ...(JSON.parse(r.stdout) as { port: number; clients: number[] }), pid: r.pid! };
 }
 
-interface Life { rule: string | null; direction: string; certain: boolean; local: { port: number }; remote: { port: number }; closedAt: string | null; openedAt: string | null; observedBy: string }
+interface Life {
+  netns: string | null; process: { pid: number; command: string } | null; bytesSent: number | null; bytesReceived: number | null;
+  rule: string | null; direction: string; certain: boolean; local: { port: number }; remote: { port: number }; closedAt: string | null; openedAt: string | null; observedBy: string }
 
 async function historyOf(app: TcpdirServer, port: number): Promise<Life[]> {
   const all: Life[] = [];
@@ -79,6 +81,15 @@ describe('history under kernel evidence', () => {
       for (const l of outbound) assert.deepEqual([l.direction, l.certain, l.observedBy], ['OUTBOUND', true, 'KERNEL']);
       assert.deepEqual(outbound.map((l) => l.local.port).sort(), [...made.clients].sort(), "the clients' own ports");
       for (const l of lives) assert.ok(l.openedAt !== null && l.closedAt !== null && l.closedAt >= l.openedAt, JSON.stringify(l));
+      // From the tracepoint alone: the namespace, the connecting process (connect() runs in it),
+      // and the kernel's byte counters at the close (sequence space: SYN and FIN count one each).
+      const ownNetns = `net:[${/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))![1]}]`;
+      for (const l of lives) assert.equal(l.netns, ownNetns);
+      for (const l of outbound) {
+        assert.deepEqual(l.process, { pid: made.pid, command: 'python3' }, 'the process that called connect()');
+        assert.ok(l.bytesSent! >= 5, `client sent hello: ${l.bytesSent}`);
+      }
+      for (const l of inbound) assert.ok(l.bytesReceived! >= 5, `server received hello: ${l.bytesReceived}`);
       // Filters: direction narrows; a bad CIDR and a bad time are 400s naming the parameter.
       const inOnly = await request(app.server).get('/api/v1/history').query({ port: made.port, direction: 'inbound', limit: 100 });
       assert.equal(inOnly.body.records.length, 40);

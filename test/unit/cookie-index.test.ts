@@ -53,7 +53,7 @@ test('KernelBirthStore reuses freed entries: many generations of births, each ag
   const s = new KernelBirthStore(50);
   const ev = (c: number, oldState: KernelEvent['oldState'], newState: KernelEvent['newState']): KernelEvent => ({
     cookie: String(c), monotonicNs: '0', family: 'IPV4', oldState, newState, localAddress: '127.0.0.1', localPort: 1,
-    remoteAddress: '127.0.0.1', remotePort: 2,
+    remoteAddress: '127.0.0.1', remotePort: 2, pid: 0, command: '', netns: 'net:[1]', bytesSent: 0, bytesReceived: 0, retransmits: 0,
   });
   const none = KernelRecordTable.empty();
   for (let gen = 0; gen < 20; gen++) {
@@ -83,7 +83,7 @@ test('births marked while a pass streams in are attached without lookups; late a
   };
   const ev = (c: number, oldState: KernelEvent['oldState'], newState: KernelEvent['newState']): KernelEvent => ({
     cookie: String(c), monotonicNs: '0', family: 'IPV4', oldState, newState, localAddress: '127.0.0.1', localPort: 1,
-    remoteAddress: '127.0.0.1', remotePort: 2,
+    remoteAddress: '127.0.0.1', remotePort: 2, pid: 0, command: '', netns: 'net:[1]', bytesSent: 0, bytesReceived: 0, retransmits: 0,
   });
   const store = new KernelBirthStore();
   store.ingest([ev(1, 'CLOSE', 'SYN_SENT'), ev(2, 'LISTEN', 'SYN_RECV'), ev(9, 'CLOSE', 'SYN_SENT')], 100); // 9: gone

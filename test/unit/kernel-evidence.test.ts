@@ -287,11 +287,20 @@ describe('decodeKernelEvents', () => {
     b[53] = TcpStateCode.CLOSE;
     b[54] = TcpStateCode.SYN_SENT;
     b[55] = KERNEL_LAYOUT_VERSION;
+    b.writeUInt32LE(4242, 56);
+    b.writeUInt32LE(4026531840, 60);
+    b.writeBigUInt64LE(5000n, 64);
+    b.writeBigUInt64LE(7000n, 72);
+    b.writeUInt32LE(3, 80);
+    b.write('curl', 88, 'latin1');
     const [e] = decodeKernelEvents(b);
     assert.deepEqual(e, {
       cookie: '42', monotonicNs: '123456789', family: 'IPV4', oldState: 'CLOSE', newState: 'SYN_SENT',
       localAddress: '127.0.0.1', localPort: 0, remoteAddress: '127.0.0.9', remotePort: 8080,
+      pid: 4242, command: 'curl', netns: 'net:[4026531840]', bytesSent: 5000, bytesReceived: 7000, retransmits: 3,
     });
+    b.write('a-sixteen-chars!', 88, 'latin1'); // a comm that fills its 16 bytes has no NUL
+    assert.equal(decodeKernelEvents(b)[0].command, 'a-sixteen-chars!');
     assert.throws(() => decodeKernelEvents(b.subarray(0, 55)), KernelDecodeError);
   });
 });
@@ -326,7 +335,7 @@ describe('kernelDirection (rule order)', () => {
 
 function ev(cookie: string, oldState: TcpStateName, newState: TcpStateName): KernelEvent {
   return { cookie, monotonicNs: '0', family: 'IPV4', oldState, newState, localAddress: '127.0.0.1', localPort: 1,
-    remoteAddress: '127.0.0.1', remotePort: 2 };
+    remoteAddress: '127.0.0.1', remotePort: 2, pid: 0, command: '', netns: 'net:[1]', bytesSent: 0, bytesReceived: 0, retransmits: 0 };
 }
 
 describe('KernelBirthStore', () => {

@@ -128,7 +128,31 @@ export function decodeKernelEvents(buf: Buffer): KernelEvent[] {
       localPort: buf.readUInt16LE(off + EVT.sport),
       remoteAddress: addrs.get(fam, buf, off + EVT.remoteAddress),
       remotePort: buf.readUInt16LE(off + EVT.dport),
+      pid: buf.readUInt32LE(off + EVT.pid),
+      command: commAt(buf, off + EVT.comm),
+      netns: netnsText(buf.readUInt32LE(off + EVT.netns)),
+      bytesSent: Number(buf.readBigUInt64LE(off + EVT.bytesAcked)),
+      bytesReceived: Number(buf.readBigUInt64LE(off + EVT.bytesReceived)),
+      retransmits: buf.readUInt32LE(off + EVT.totalRetrans),
     };
   }
   return out;
+}
+
+/** A task's comm: up to 16 bytes, NUL-terminated unless it fills them. */
+function commAt(buf: Buffer, off: number): string {
+  let end = off;
+  while (end < off + 16 && buf[end] !== 0) end++;
+  return buf.toString('latin1', off, end);
+}
+
+// Namespace ids repeat across events: one string each.
+const NETNS_TEXT = new Map<number, string>();
+function netnsText(inode: number): string {
+  let t = NETNS_TEXT.get(inode);
+  if (t === undefined) {
+    t = `net:[${inode}]`;
+    if (NETNS_TEXT.size < 65_536) NETNS_TEXT.set(inode, t);
+  }
+  return t;
 }

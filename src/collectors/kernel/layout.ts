@@ -1,8 +1,8 @@
 // Layouts of native/kernel/tcpdir_records.h (struct tcpdir_sock_rec / struct tcpdir_event): the
 // one place their sizes, offsets and flag bits are written in TypeScript.
 export const KERNEL_RECORD_SIZE = 96;
-export const KERNEL_EVENT_SIZE = 56;
-export const KERNEL_LAYOUT_VERSION = 2;
+export const KERNEL_EVENT_SIZE = 104;
+export const KERNEL_LAYOUT_VERSION = 3;
 
 /** Byte offsets in struct tcpdir_sock_rec. */
 export const REC = {
@@ -14,7 +14,8 @@ export const REC = {
 /** Byte offsets in struct tcpdir_event. */
 export const EVT = {
   cookie: 0, tsNs: 8, localAddress: 16, remoteAddress: 32, sport: 48, dport: 50, family: 52,
-  oldState: 53, newState: 54, version: 55,
+  oldState: 53, newState: 54, version: 55, pid: 56, netns: 60, bytesAcked: 64, bytesReceived: 72,
+  totalRetrans: 80, comm: 88,
 } as const;
 
 // sk_userlocks bits.
