@@ -2,7 +2,7 @@
 // gen/tcpdir.lskel.h and loaded by loader.c without libbpf) and hands their raw records to
 // JS. No policy here: decoding and classification live in src/collectors/kernel-evidence.ts.
 //
-//   open({events?, allTransitions?, wakeupBytes?}) -> undefined; throws Error with .code
+//   open({events?, lifecycle?, wakeupBytes?}) -> undefined; throws Error with .code
 //   iterate(onChunk?) -> Promise<Buffer>  one pass of the iter/tcp program (reader's netns); with
 //                                         onChunk, whole records stream to it as they are read
 //   iterateInNetns(fd) -> Promise<Buffer> same, in the netns of an open ns/net fd (CAP_SYS_ADMIN)
@@ -114,12 +114,12 @@ std::string ErrnoCode(int err) {
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   bool events = true;
-  bool all_transitions = false;
+  bool lifecycle = false;
   uint64_t wakeup = 256u << 10;
   if (info.Length() > 0 && info[0].IsObject()) {
     Napi::Object o = info[0].As<Napi::Object>();
     if (o.Has("events")) events = o.Get("events").ToBoolean();
-    if (o.Has("allTransitions")) all_transitions = o.Get("allTransitions").ToBoolean();
+    if (o.Has("lifecycle")) lifecycle = o.Get("lifecycle").ToBoolean();
     if (o.Has("wakeupBytes") && o.Get("wakeupBytes").IsNumber())
       wakeup = o.Get("wakeupBytes").As<Napi::Number>().Int64Value();
   }
@@ -138,7 +138,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   auto st = std::make_shared<State>();
   char what[256] = "";
   std::string log(64u << 10, '\0');
-  int err = tcpdir_loader_load(&st->ld, wakeup, all_transitions ? 0 : 1, what, sizeof what, log.data(), log.size());
+  int err = tcpdir_loader_load(&st->ld, wakeup, lifecycle ? 0 : 1, what, sizeof what, log.data(), log.size());
   log.resize(strlen(log.c_str()));
   if (log.size() > 1500) log = "..." + log.substr(log.size() - 1500);
   if (err) {

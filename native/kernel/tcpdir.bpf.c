@@ -139,8 +139,9 @@ struct {
 } drops SEC(".maps");
 
 const volatile __u64 wakeup_bytes = 256 << 10;
-/* Only the changes that tell how a socket was born (CLOSE->SYN_SENT, LISTEN->SYN_RECV,
- * SYN_RECV->ESTABLISHED): about 3 of the ~8 events of a short connection. */
+/* 1: only the changes that tell how a socket was born (CLOSE->SYN_SENT, LISTEN->SYN_RECV,
+ * SYN_RECV->ESTABLISHED): about 3 of the ~8 events of a short connection. 0: its lifecycle
+ * (those, leaving a handshake state, and the change to CLOSE), for the history recorder. */
 const volatile __u8 births_only = 1;
 
 static __always_inline void copy_addrs(const struct sock_common *skc, __u8 family,
@@ -284,6 +285,11 @@ int BPF_PROG(tcpdir_state, struct sock *sk, int oldstate, int newstate)
 
 	if (births_only && newstate != TCP_SYN_SENT && oldstate != TCP_LISTEN &&
 	    !(oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED))
+		return 0;
+	/* Otherwise a connection's life, not every step of its teardown: births, leaving a handshake
+	 * state (SYN_SENT->ESTABLISHED carries the port connect() chose), and the close. */
+	if (!births_only && newstate != TCP_SYN_SENT && newstate != TCP_CLOSE && oldstate != TCP_LISTEN &&
+	    oldstate != TCP_SYN_SENT && oldstate != TCP_SYN_RECV)
 		return 0;
 	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;

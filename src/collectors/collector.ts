@@ -30,10 +30,10 @@ export interface CollectorOptions {
    */
   kernelEvidence?: boolean;
   /**
-   * Have the tracepoint send every state change, not only births (a history recorder needs the
-   * closes too). Costs more ring-buffer traffic under churn.
+   * Have the tracepoint send each connection's lifecycle, not only its birth (a history recorder
+   * needs the closes too). Costs more ring-buffer traffic under churn.
    */
-  allTransitions?: boolean;
+  lifecycle?: boolean;
 }
 
 /**
@@ -54,7 +54,7 @@ export class Collector {
 
   constructor(private readonly opts: CollectorOptions = {}) {
     this.paths = hostPaths(opts.paths);
-    this.kernel = opts.kernelEvidence === false ? kernelUnavailable('DISABLED', '') : KernelEvidenceSource.open({ allTransitions: opts.allTransitions });
+    this.kernel = opts.kernelEvidence === false ? kernelUnavailable('DISABLED', '') : KernelEvidenceSource.open({ lifecycle: opts.lifecycle });
     if (!this.kernel.available && opts.source === 'ebpf') {
       // Asked for explicitly: refuse to start rather than fail every request.
       throw new Error(`source ebpf needs the eBPF kernel source, which is unavailable (${this.kernel.code}): ${this.kernel.reason}`);

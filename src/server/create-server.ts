@@ -91,7 +91,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     new TcpdirService({
       ...options,
       // A history recorder needs the tracepoint's closes, not only births.
-      allTransitions: options.allTransitions ?? Boolean(options.recordHistory),
+      lifecycle: options.lifecycle ?? Boolean(options.recordHistory),
       onKernelUnavailable: (why) => app.log.warn({ code: why.code }, `no kernel evidence: ${why.reason}`),
     });
   app.addHook('onClose', async () => {

@@ -42,8 +42,8 @@ export interface ServiceOptions {
    * privilege, no BTF, built without the toolchain), tcpdir runs on heuristics and says why.
    */
   kernelEvidence?: boolean;
-  /** Have the tracepoint send closes too (a history recorder needs them). */
-  allTransitions?: boolean;
+  /** Have the tracepoint send each connection's lifecycle, closes included (a history recorder needs them). */
+  lifecycle?: boolean;
   /** Told once, at start, why kernel evidence is unavailable. */
   onKernelUnavailable?: (why: KernelUnavailable) => void;
 }
@@ -77,7 +77,7 @@ export class TcpdirService {
     this.staleGraceMs = opts.staleWhileRevalidate && this.maxAgeMs > 0 ? (opts.staleGraceMs ?? Math.max(this.maxAgeMs, 1000)) : 0;
     this.collector = opts.collect
       ? null
-      : new Collector({ source: opts.source, paths: opts.paths, nativeDir: opts.nativeDir, allNamespaces: opts.allNamespaces, kernelEvidence: opts.kernelEvidence, allTransitions: opts.allTransitions });
+      : new Collector({ source: opts.source, paths: opts.paths, nativeDir: opts.nativeDir, allNamespaces: opts.allNamespaces, kernelEvidence: opts.kernelEvidence, lifecycle: opts.lifecycle });
     this.kernel = this.collector?.kernel ?? (opts.kernelEvidence === false
       ? kernelUnavailable('DISABLED', '')
       : { available: false, code: 'FIXTURE', reason: 'snapshots come from a fixture collector' });

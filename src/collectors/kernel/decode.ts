@@ -131,8 +131,8 @@ export function decodeKernelEvents(buf: Buffer): KernelEvent[] {
       pid: buf.readUInt32LE(off + EVT.pid),
       command: commAt(buf, off + EVT.comm),
       netns: netnsText(buf.readUInt32LE(off + EVT.netns)),
-      bytesSent: Number(buf.readBigUInt64LE(off + EVT.bytesAcked)),
-      bytesReceived: Number(buf.readBigUInt64LE(off + EVT.bytesReceived)),
+      bytesSent: u64At(buf, off + EVT.bytesAcked),
+      bytesReceived: u64At(buf, off + EVT.bytesReceived),
       retransmits: buf.readUInt32LE(off + EVT.totalRetrans),
     };
   }
@@ -155,4 +155,9 @@ function netnsText(inode: number): string {
     if (NETNS_TEXT.size < 65_536) NETNS_TEXT.set(inode, t);
   }
   return t;
+}
+
+/** A u64 counter as a number (exact below 2^53, 8 PiB): two 32-bit reads, no BigInt. */
+function u64At(buf: Buffer, off: number): number {
+  return buf.readUInt32LE(off) + buf.readUInt32LE(off + 4) * 4294967296;
 }

@@ -10,7 +10,7 @@ import { kernelUnavailable, type KernelUnavailable } from './unavailable';
 /** What tcpdir_kernel.node exports (native/kernel/kernel_addon.cc). */
 export interface KernelBinding {
   /** Loads and attaches the programs; throws an Error with `code` (EPERM, ENOBTF, EVERIFIER, ...). */
-  open(options?: { events?: boolean; allTransitions?: boolean; wakeupBytes?: number }): void;
+  open(options?: { events?: boolean; lifecycle?: boolean; wakeupBytes?: number }): void;
   /** With onChunk, whole records stream to it as read; the promise then holds what was not sent. */
   iterate(onChunk?: (chunk: Buffer) => void): Promise<Buffer>;
   iterateInNetns(fd: number): Promise<Buffer>;
@@ -36,8 +36,11 @@ export interface KernelSourceOptions {
   binding?: KernelBinding;
   /** Attach the state-change tracepoint (default true). */
   events?: boolean;
-  /** Send every TCP state change, not only those that tell how a socket was born (default false). */
-  allTransitions?: boolean;
+  /**
+   * Send each connection's lifecycle (its birth, leaving a handshake state, its close), not only
+   * the changes that tell how a socket was born (default false).
+   */
+  lifecycle?: boolean;
   /** How often JS drains the native event buffer (default 500 ms; the native reader drains
    * the ring buffer every 100 ms on its own thread). 0 disables the timer. */
   drainIntervalMs?: number;
@@ -88,7 +91,7 @@ export class KernelEvidenceSource {
       );
     }
     try {
-      binding.open({ events: opts.events !== false, allTransitions: opts.allTransitions === true });
+      binding.open({ events: opts.events !== false, lifecycle: opts.lifecycle === true });
     } catch (err) {
       const e = err as { code?: unknown; message?: unknown };
       return kernelUnavailable(typeof e.code === 'string' ? e.code : 'EOPEN', typeof e.message === 'string' ? e.message : String(err));
