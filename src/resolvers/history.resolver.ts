@@ -1,6 +1,6 @@
-import { Args, Ctx, Query, Resolver } from 'type-graphql';
-import type { StoredLife } from '../history';
-import { Flow, FlowsArgs, HistoryArgs, HistoryPage, HistoryRecord, HistoryStatus, type AddressFamily, type ObservedBy } from '../schema';
+import { Args, Ctx, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import type { LifeEvent, StoredLife } from '../history';
+import { ConnectionEvent, ConnectionEventsArgs, Flow, FlowsArgs, HistoryArgs, HistoryPage, HistoryRecord, HistoryStatus, type AddressFamily, type ConnectionEventType, type ObservedBy } from '../schema';
 import { checkConfidence, checkPort, InputError, parseTime, type HistoryService } from '../service';
 import type { RequestContext } from './context';
 
@@ -23,8 +23,28 @@ export function historyRecord(l: StoredLife): HistoryRecord {
   };
 }
 
+function eventsOf({ args, context }: SubscribeResolverData<unknown, ConnectionEventsArgs, RequestContext>): AsyncIterable<LifeEvent> {
+  const a = args as ConnectionEventsArgs;
+  const h = historyOf(context);
+  checkPort('port', a.port);
+  checkConfidence('minConfidence', a.minConfidence);
+  return h.events((e) =>
+    (a.direction == null || e.life.direction === a.direction) &&
+    (a.port == null || e.life.localPort === a.port || e.life.remotePort === a.port) &&
+    (a.netns == null || e.life.netns === a.netns) &&
+    (a.minConfidence == null || e.life.confidence >= a.minConfidence));
+}
+
 @Resolver()
 export class HistoryResolver {
+  @Subscription(() => ConnectionEvent, {
+    subscribe: eventsOf,
+    description: 'Connection lives as they open and close (and change verdict), over graphql-ws on /graphql. A subscriber that falls 10,000 events behind is ended with an error saying so.',
+  })
+  connectionEvents(@Root() e: LifeEvent, @Args() _a: ConnectionEventsArgs): ConnectionEvent {
+    return { type: e.type as ConnectionEventType, at: new Date(e.at), record: historyRecord({ ...e.life, id: e.life.key }) };
+  }
+
   @Query(() => HistoryPage, { description: 'Connections that opened or closed while tcpdir ran (and those open when it started), newest first.' })
   history(@Args() a: HistoryArgs, @Ctx() ctx: RequestContext): HistoryPage {
     const h = historyOf(ctx);

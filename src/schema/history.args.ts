@@ -68,3 +68,18 @@ export class FlowsArgs {
   @Field(() => Int, { nullable: true, defaultValue: 100 })
   limit?: number;
 }
+
+@ArgsType()
+export class ConnectionEventsArgs {
+  @Field(() => Direction, { nullable: true })
+  direction?: Direction;
+
+  @Field(() => Int, { nullable: true, description: 'Matches the local or the remote port.' })
+  port?: number;
+
+  @Field(() => String, { nullable: true, description: 'Only this network namespace (nsfs id).' })
+  netns?: string;
+
+  @Field(() => Float, { nullable: true })
+  minConfidence?: number;
+}

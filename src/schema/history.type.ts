@@ -160,3 +160,22 @@ export class HistoryStatus {
   @Field(() => String, { nullable: true, description: "The store's last write error, if it has not recovered since." })
   lastError!: string | null;
 }
+
+export enum ConnectionEventType {
+  OPENED = 'OPENED',
+  CLOSED = 'CLOSED',
+  VERDICT_CHANGED = 'VERDICT_CHANGED',
+}
+registerEnumType(ConnectionEventType, { name: 'ConnectionEventType', description: 'What happened to a connection life.' });
+
+@ObjectType({ description: 'A connection life opened, closed, or changed verdict.' })
+export class ConnectionEvent {
+  @Field(() => ConnectionEventType)
+  type!: ConnectionEventType;
+
+  @Field(() => GraphQLDateTime)
+  at!: Date;
+
+  @Field(() => HistoryRecord, { description: 'The life as it stands after the event (its id is its key while open).' })
+  record!: HistoryRecord;
+}

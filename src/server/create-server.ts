@@ -18,6 +18,7 @@ import { registerMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { sendPagedQuery } from './graphql-paging';
 import { registerEvents } from './events';
+import { registerSubscriptions } from './subscriptions';
 import { registerRest } from './rest';
 import { tcpdirSchema } from './schema';
 import { VERSION } from './version';
@@ -199,6 +200,8 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   const openapi = openApiDocument(VERSION);
   app.get('/api/openapi.json', async () => openapi);
   await app.ready();
+  const closeSubscriptions = registerSubscriptions(app.server, schema, () => requestContext(service, maxRows, history), token);
+  app.addHook('preClose', async () => closeSubscriptions());
   app.server.on('connection', () => {
     connections++;
   });

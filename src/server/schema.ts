@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { createPubSub } from '@graphql-yoga/subscription';
 import { buildSchema } from 'type-graphql';
 import type { GraphQLSchema } from 'graphql';
 import { resolvers } from '../resolvers';
@@ -7,6 +8,8 @@ let built: Promise<GraphQLSchema> | null = null;
 
 /** The GraphQL schema, built once per process from the type-graphql classes. */
 export function tcpdirSchema(): Promise<GraphQLSchema> {
-  built ??= buildSchema({ resolvers, validate: false });
+  // type-graphql asks for a PubSub whenever a Subscription exists, although connectionEvents
+  // brings its own event source (subscribe): this one stays unused.
+  built ??= buildSchema({ resolvers, validate: false, pubSub: createPubSub() });
   return built;
 }

@@ -111,6 +111,54 @@ export class HistoryService {
     return this.recorder.subscribe(fn);
   }
 
+  /**
+   * The events matching `match`, as an async iterator (a GraphQL subscription). At most
+   * `maxQueue` wait for a slow reader: past that the iterator fails with a reason and
+   * unsubscribes, so a subscriber never holds the recorder up or grows memory.
+   */
+  events(match: (e: LifeEvent) => boolean, maxQueue = 10_000): AsyncIterableIterator<LifeEvent> {
+    const queue: LifeEvent[] = [];
+    let wake: (() => void) | null = null;
+    let failure: Error | null = null;
+    let done = false;
+    const unsubscribe = this.recorder.subscribe((e) => {
+      if (done || failure || !match(e)) return;
+      if (queue.length >= maxQueue) {
+        failure = new Error(`dropped: the subscriber did not read events as fast as they came (${maxQueue} waiting)`);
+        unsubscribe();
+      } else {
+        queue.push(e);
+      }
+      wake?.();
+    });
+    const finish = (): void => {
+      done = true;
+      unsubscribe();
+      wake?.();
+    };
+    const it: AsyncIterableIterator<LifeEvent> = {
+      [Symbol.asyncIterator]: () => it,
+      next: async () => {
+        for (;;) {
+          if (queue.length > 0) return { value: queue.shift()!, done: false };
+          if (failure) {
+            const f = failure;
+            finish();
+            throw f;
+          }
+          if (done) return { value: undefined, done: true };
+          await new Promise<void>((r) => (wake = r));
+          wake = null;
+        }
+      },
+      return: async () => {
+        finish();
+        return { value: undefined, done: true };
+      },
+    };
+    return it;
+  }
+
   status(): HistoryStatus {
     const recorder = this.recorder.status();
     return {

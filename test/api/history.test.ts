@@ -13,6 +13,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { createServer, type TcpdirServer } from '../../src';
 
 // Opens and closes `n` connections to its own listener, then prints the listener port and the
@@ -138,6 +140,54 @@ describe('history under kernel evidence', () => {
         keep.close();
       }
     } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('history over graphql-ws', () => {
+  test('Subscription.connectionEvents sees connections opened during the test open and close, filtered by port; a token is required when set', async () => {
+    const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, token: 'sekrit', recordHistory: { path: ':memory:', intervalMs: 200 } });
+    const srv = net.createServer((s) => s.on('error', () => {}));
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as net.AddressInfo).port;
+    try {
+      const url = (await app.listen()).replace('http', 'ws') + '/graphql';
+      const query = `subscription { connectionEvents(port: ${port}) { type record { direction local { port } remote { port } } } }`;
+      // Without the token: refused.
+      const denied = createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
+      const refusal = await new Promise<string>((resolve) => {
+        denied.subscribe({ query }, { next: () => resolve('next'), error: (e) => resolve(`error ${(e as { code?: number }).code ?? String(e)}`), complete: () => resolve('complete') });
+      });
+      assert.match(refusal, /error 4403/);
+      await denied.dispose();
+      const client = createClient({ url, webSocketImpl: WebSocket, connectionParams: { authorization: 'Bearer sekrit' }, retryAttempts: 0 });
+      const seen: { type: string; record: { direction: string; local: { port: number }; remote: { port: number } } }[] = [];
+      let subscribed!: () => void;
+      const ready = new Promise<void>((r) => (subscribed = r));
+      client.on('connected', () => setTimeout(subscribed, 200));
+      const stop = client.subscribe({ query }, {
+        next: (m) => seen.push((m.data as { connectionEvents: (typeof seen)[number] }).connectionEvents),
+        error: (e) => seen.push({ type: `error ${String(e)}`, record: null as never }),
+        complete: () => undefined,
+      });
+      await ready;
+      const c = net.connect(port, '127.0.0.1');
+      await new Promise((r) => c.once('connect', r));
+      await new Promise((r) => setTimeout(r, 400));
+      c.destroy();
+      for (let i = 0; i < 40 && seen.filter((e) => e.type === 'CLOSED').length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      stop();
+      await client.dispose();
+      const kinds = seen.map((e) => `${e.type} ${e.record?.direction}`).sort();
+      if (app.service.kernel.available) {
+        assert.deepEqual(kinds, ['CLOSED INBOUND', 'CLOSED OUTBOUND', 'OPENED INBOUND', 'OPENED OUTBOUND']);
+      } else {
+        assert.ok(kinds.includes('OPENED INBOUND') && kinds.includes('OPENED OUTBOUND'), kinds.join());
+      }
+      for (const e of seen) assert.ok(e.record.local.port === port || e.record.remote.port === port);
+    } finally {
+      srv.close();
       await app.close();
     }
   });

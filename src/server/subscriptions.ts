@@ -1,0 +1,33 @@
+import type { Server } from 'node:http';
+import type { GraphQLSchema } from 'graphql';
+import { WebSocketServer } from 'ws';
+import type { useServer as UseServer } from 'graphql-ws/dist/use/ws.cjs';
+import type { RequestContext } from '../resolvers';
+
+// graphql-ws publishes its ws binding only as a subpath export, which this project's module
+// resolution cannot see at type level: the types come from the file, the code from the export.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { useServer } = require('graphql-ws/use/ws') as { useServer: typeof UseServer };
+
+/**
+ * GraphQL subscriptions over the graphql-ws protocol on the same port and path as queries
+ * (ws://HOST:PORT/graphql). With a token, the WebSocket upgrade must carry it (Authorization
+ * header) or the connection_init payload must ({ "authorization": "Bearer ..." }).
+ */
+export function registerSubscriptions(server: Server, schema: GraphQLSchema, context: () => RequestContext, token: string | undefined): () => Promise<void> {
+  const wss = new WebSocketServer({ server, path: '/graphql' });
+  const disposable = useServer({
+    schema,
+    context,
+    onConnect: (ctx) => {
+      if (!token) return true;
+      const header = ctx.extra.request.headers.authorization;
+      const param = (ctx.connectionParams as { authorization?: unknown } | undefined)?.authorization;
+      return header === `Bearer ${token}` || param === `Bearer ${token}`;
+    },
+  }, wss);
+  return async () => {
+    await disposable.dispose();
+    await new Promise<void>((r) => wss.close(() => r()));
+  };
+}
