@@ -35,7 +35,7 @@
 
 namespace {
 
-constexpr size_t kMaxPendingEvents = 64u << 20;  // bytes kept for JS before counting drops
+constexpr size_t kMaxPendingEvents = 16u << 20;  // bytes kept for JS before counting drops (memory stays bounded when JS falls behind)
 
 struct State {
   tcpdir_loaded ld{nullptr, -1, -1, -1, -1};

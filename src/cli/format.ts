@@ -97,3 +97,22 @@ export function historyTable(rows: HistoryRecord[]): string {
     ]),
   );
 }
+
+export interface EventLine {
+  type: string;
+  at: string;
+  direction: string;
+  certain: boolean;
+  confidence: number;
+  local: { address: string; port: number };
+  remote: { address: string; port: number };
+  process: { pid: number; command: string } | null;
+}
+
+/** One event of `tcpdir watch`: time, what, direction, local <- remote (inbound) or -> (outbound). */
+export function eventLine(e: EventLine): string {
+  const arrow = e.direction === 'INBOUND' ? '<-' : e.direction === 'OUTBOUND' ? '->' : '--';
+  const sure = e.certain ? 'certain' : e.confidence.toFixed(2);
+  const who = e.process ? ` ${e.process.command}/${e.process.pid}` : '';
+  return `${e.at.slice(11, 23)} ${e.type.padEnd(15)} ${e.direction.padEnd(8)} ${sure.padEnd(7)} ${e.local.address}:${e.local.port} ${arrow} ${e.remote.address}:${e.remote.port}${who}`;
+}

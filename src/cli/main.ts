@@ -11,7 +11,7 @@ import { parseEndpoint } from '../server/rest-params';
 import { HistoryStore } from '../history';
 import { historyRecord } from '../resolvers/history.resolver';
 import { parseTime } from '../service';
-import { connectionTable, explain, historyTable, namespaceTable, type NamespaceRow, type Row } from './format';
+import { connectionTable, eventLine, explain, historyTable, type EventLine, namespaceTable, type NamespaceRow, type Row } from './format';
 
 function int(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -173,6 +173,30 @@ export function program(): Command {
       const list = await query<NamespaceRow[]>({ ...o, kernelEvidence: false, allNamespaces: true }, 'namespaces', {});
       console.log(o.json ? JSON.stringify(list, null, 2) : namespaceTable(list));
     });
+  p.command('watch')
+    .description('connections as they open and close, from a running tcpdir serve (its /api/v1/events)')
+    .option('--url <url>', 'the server', 'http://127.0.0.1:4000')
+    .option('--token <token>', 'bearer token (default $TCPDIR_TOKEN)')
+    .addOption(new Option('--direction <direction>', 'only this direction').choices(['inbound', 'outbound', 'unknown', 'INBOUND', 'OUTBOUND', 'UNKNOWN']))
+    .option('--port <n>', 'local or remote port', int('port', 0, 65535))
+    .addOption(netnsOption())
+    .option('--min-confidence <p>', 'only verdicts at least this sure', confidence)
+    .option('--json', 'print NDJSON (one event per line)')
+    .action(async (o) => {
+      const q = new URLSearchParams();
+      if (o.direction) q.set('direction', o.direction);
+      if (o.port !== undefined) q.set('port', String(o.port));
+      if (o.netns) q.set('netns', o.netns);
+      if (o.minConfidence !== undefined) q.set('minConfidence', String(o.minConfidence));
+      const token = o.token ?? process.env.TCPDIR_TOKEN;
+      const res = await fetch(`${o.url.replace(/\/$/, '')}/api/v1/events?${q}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      if (!res.ok || !res.body) throw new Error(`${o.url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      for await (const e of serverSentEvents(res.body)) {
+        if (e.event === 'dropped') throw new Error(`the server dropped this watch: ${e.data}`);
+        const rec = JSON.parse(e.data) as EventLine;
+        console.log(o.json ? e.data : eventLine(rec));
+      }
+    });
   p.command('history')
     .description('connections recorded by tcpdir serve (reads its database; the server need not run)')
     .option('--data-dir <dir>', 'where serve keeps the history database', defaultDataDir())
@@ -203,6 +227,27 @@ export function program(): Command {
       }
     });
   return p;
+}
+
+/** Parses a text/event-stream body into { event, data } messages. */
+async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: string }> {
+  const decoder = new TextDecoder();
+  let buf = '';
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(chunk, { stream: true });
+    let end: number;
+    while ((end = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      let event = 'message';
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event: ')) event = line.slice(7);
+        else if (line.startsWith('data: ')) data.push(line.slice(6));
+      }
+      if (data.length) yield { event, data: data.join('\n') };
+    }
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {

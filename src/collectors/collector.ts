@@ -54,7 +54,7 @@ export class Collector {
 
   constructor(private readonly opts: CollectorOptions = {}) {
     this.paths = hostPaths(opts.paths);
-    this.kernel = opts.kernelEvidence === false ? kernelUnavailable('DISABLED', '') : KernelEvidenceSource.open({ lifecycle: opts.lifecycle });
+    this.kernel = opts.kernelEvidence === false ? kernelUnavailable('DISABLED', '') : KernelEvidenceSource.open({ lifecycle: opts.lifecycle, drainIntervalMs: opts.lifecycle ? 200 : undefined });
     if (!this.kernel.available && opts.source === 'ebpf') {
       // Asked for explicitly: refuse to start rather than fail every request.
       throw new Error(`source ebpf needs the eBPF kernel source, which is unavailable (${this.kernel.code}): ${this.kernel.reason}`);
