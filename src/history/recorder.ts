@@ -76,6 +76,8 @@ const CLOSED_MEMORY = 65_536;
 export class Recorder {
   /** Open lives by socket cookie (KERNEL) or socket id (SNAPSHOT). */
   private readonly open = new Map<string, ConnectionLife>();
+  /** Open lives whose OPENED waits for their local port (see born). */
+  private readonly unannounced = new Set<string>();
   /**
    * Cookies whose life closed lately (KERNEL), with when: a snapshot taken just before the CLOSE
    * event was drained still lists the socket, which is not a new life. Kept only back to the
@@ -142,6 +144,7 @@ export class Recorder {
         this.open.set(e.cookie, life);
         if (e.newState !== 'CLOSE') out.push(life);
       }
+      if (this.unannounced.delete(e.cookie)) this.emit('OPENED', life, life.firstSeenAt);
       if (e.newState === 'CLOSE') {
         this.open.delete(e.cookie);
         this.forgetLater(e.cookie, at);
@@ -196,6 +199,9 @@ export class Recorder {
       }
       let next = life;
       if (life.netns === null && c.netns !== null) next = { ...next, netns: c.netns };
+      // A connect() still in SYN_SENT (a peer not answering): the snapshot has its port.
+      if (life.localPort === 0 && c.localPort !== 0) next = { ...next, localAddress: c.localAddress, localPort: c.localPort };
+      if (next.localPort !== 0 && this.unannounced.delete(k)) this.emit('OPENED', next, next.firstSeenAt);
       if (life.pid === null) {
         const p = c.process();
         if (p) next = { ...next, pid: p.pid, command: p.command };
@@ -215,6 +221,7 @@ export class Recorder {
         if (seen.has(k)) continue;
         if (kernel && (life.netns === null || life.firstSeenAt >= o.at - 1000)) continue;
         this.open.delete(k);
+        if (this.unannounced.delete(k)) this.emit('OPENED', life, life.firstSeenAt);
         const closed = { ...life, closedAt: o.at };
         out.push(closed);
         this.counts.closed++;
@@ -244,7 +251,10 @@ export class Recorder {
       bytesSent: null, bytesReceived: null, retransmits: null, observedBy: 'KERNEL',
     };
     this.remember(e.cookie, life);
-    this.emit('OPENED', life, at);
+    // connect() enters SYN_SENT before it picks the local port: OPENED waits for the event that
+    // carries it (its handshake's end, or the close), so subscribers never see port 0.
+    if (life.localPort === 0) this.unannounced.add(e.cookie);
+    else this.emit('OPENED', life, at);
     return life;
   }
 
@@ -259,6 +269,7 @@ export class Recorder {
     if (this.open.size > this.maxOpen) {
       const oldest = this.open.keys().next().value as string;
       this.open.delete(oldest);
+      this.unannounced.delete(oldest);
       this.counts.forgotten++;
     }
   }
