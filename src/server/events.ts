@@ -2,8 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import type { LifeEvent } from '../history';
 import { checkConfidence, checkPort, type HistoryService } from '../service';
 import { historyRecord } from '../resolvers/history.resolver';
-import { parseParams } from './rest-params';
+import { parseParams, type ParamSpec } from './rest-params';
 import { DIRECTIONS } from '../model';
+
+/** The filters of GET /api/v1/events (also in /api/openapi.json). */
+export const EVENT_PARAMS: ParamSpec = {
+  direction: { type: 'enum', values: DIRECTIONS }, port: { type: 'int' }, netns: { type: 'string' }, minConfidence: { type: 'float' },
+};
 
 /** Events a subscriber may have unsent before it is dropped (it cannot keep up). */
 const MAX_BACKLOG_BYTES = 4 * 1024 * 1024;
@@ -18,9 +23,7 @@ export function registerEvents(app: FastifyInstance, history: HistoryService | n
   app.get('/api/v1/events', async (req, reply) => {
     let f: Record<string, unknown>;
     try {
-      f = parseParams(req.query as Record<string, unknown>, {
-        direction: { type: 'enum', values: DIRECTIONS }, port: { type: 'int' }, netns: { type: 'string' }, minConfidence: { type: 'float' },
-      });
+      f = parseParams(req.query as Record<string, unknown>, EVENT_PARAMS);
       checkPort('port', f.port as number | undefined);
       checkConfidence('minConfidence', f.minConfidence as number | undefined);
     } catch (e) {

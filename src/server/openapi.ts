@@ -1,5 +1,6 @@
 import type { ParamSpec } from './rest-params';
 import { REST_ROUTES } from './rest';
+import { EVENT_PARAMS } from './events';
 
 const ERROR = {
   type: 'object',
@@ -36,6 +37,18 @@ export function openApiDocument(version: string): object {
       },
     };
   }
+  paths['/api/v1/events'] = {
+    get: {
+      summary: 'Connection lives as they open and close, as Server-Sent Events (event: OPENED, CLOSED, VERDICT_CHANGED; data: the history record with type and at). A reader that falls 4 MiB behind gets event: dropped and is disconnected.',
+      parameters: parameters(EVENT_PARAMS),
+      responses: {
+        200: { description: 'An event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+        400: { description: 'A bad parameter, named in error.parameter', content: { 'application/json': { schema: ERROR } } },
+        401: { description: 'Missing or wrong bearer token (when the server has one)' },
+        404: { description: 'History is off on this server (HISTORY_OFF)', content: { 'application/json': { schema: ERROR } } },
+      },
+    },
+  };
   return {
     openapi: '3.1.0',
     info: { title: 'tcpdir REST mirror', version, description: 'Every route mirrors a GraphQL query at /graphql.' },
