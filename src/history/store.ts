@@ -42,6 +42,8 @@ export interface HistoryStoreOptions {
   /** How often retention runs. Default 10 s. */
   pruneMs?: number;
   now?: () => number;
+  /** Told when writing starts failing (a full disk, a read-only file system); status() has the rest. */
+  onError?: (e: HistoryStoreError) => void;
 }
 
 export interface StoreStatus {
@@ -101,7 +103,7 @@ export class HistoryStore {
   static open(options: HistoryStoreOptions): HistoryStore {
     const opts: Required<HistoryStoreOptions> = {
       retentionMs: 24 * HOUR, maxBytes: 512 * 1024 * 1024, flowRetentionMs: 7 * 24 * HOUR,
-      flushMs: 250, maxBatch: 2000, maxQueue: 20_000, flushBudgetMs: 50, pruneMs: 10_000, now: Date.now, ...options,
+      flushMs: 250, maxBatch: 2000, maxQueue: 20_000, flushBudgetMs: 50, pruneMs: 10_000, now: Date.now, onError: () => undefined, ...options,
     };
     const memory = opts.path === ':memory:';
     const path = memory ? opts.path : resolve(opts.path);
@@ -297,6 +299,8 @@ export class HistoryStore {
 
   private noteError(err: unknown): void {
     const e = storeError(err, this.path);
+    // Told once per spell of failure (the first error after a success), not at every retry.
+    if (this.lastError === null) this.opts.onError(e);
     this.lastError = { code: e.code, message: e.message, at: this.opts.now() };
   }
 }

@@ -1,6 +1,6 @@
-import { Args, Ctx, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { Args, Ctx, FieldResolver, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import type { LifeEvent, StoredLife } from '../history';
-import { ConnectionEvent, ConnectionEventsArgs, Flow, FlowsArgs, HistoryArgs, HistoryPage, HistoryRecord, HistoryStatus, type AddressFamily, type ConnectionEventType, type ObservedBy } from '../schema';
+import { ConnectionEvent, ConnectionEventsArgs, Flow, FlowsArgs, HistoryArgs, Host, HistoryPage, HistoryRecord, HistoryStatus, type AddressFamily, type ConnectionEventType, type ObservedBy } from '../schema';
 import { checkConfidence, checkPort, InputError, parseTime, type HistoryService } from '../service';
 import type { RequestContext } from './context';
 
@@ -79,13 +79,25 @@ export class HistoryResolver {
 
   @Query(() => HistoryStatus, { nullable: true, description: 'The history recorder and its store; null when history is off.' })
   historyStatus(@Ctx() ctx: RequestContext): HistoryStatus | null {
-    if (!ctx.history) return null;
-    const s = ctx.history.status();
-    return {
-      mode: s.recorder.mode as ObservedBy, intervalMs: s.recorder.intervalMs, caveat: s.caveat, open: s.recorder.open,
-      opened: s.recorder.opened, closed: s.recorder.closed, droppedEvents: s.droppedEvents, notStored: s.store.droppedWrites,
-      path: s.store.path, records: s.store.records, bytes: s.store.bytes,
-      lastError: s.store.lastError ? `${s.store.lastError.code}: ${s.store.lastError.message}` : null,
-    };
+    return historyStatusOf(ctx);
+  }
+}
+
+function historyStatusOf(ctx: RequestContext): HistoryStatus | null {
+  if (!ctx.history) return null;
+  const s = ctx.history.status();
+  return {
+    mode: s.recorder.mode as ObservedBy, intervalMs: s.recorder.intervalMs, caveat: s.caveat, open: s.recorder.open,
+    opened: s.recorder.opened, closed: s.recorder.closed, droppedEvents: s.droppedEvents, notStored: s.store.droppedWrites,
+    path: s.store.path, records: s.store.records, bytes: s.store.bytes,
+    lastError: s.store.lastError ? `${s.store.lastError.code}: ${s.store.lastError.message}` : null,
+  };
+}
+
+@Resolver(() => Host)
+export class HostHistoryResolver {
+  @FieldResolver(() => HistoryStatus, { nullable: true, description: "The history recorder: its mode (KERNEL or SNAPSHOT), interval and what it can miss; null when history is off." })
+  history(@Ctx() ctx: RequestContext): HistoryStatus | null {
+    return historyStatusOf(ctx);
   }
 }

@@ -2,7 +2,7 @@ import { ConnectionResolver } from './connection.resolver';
 import { ListenerResolver } from './listener.resolver';
 import { ConnectionNetnsResolver, ListenerNetnsResolver, NetnsResolver } from './netns.resolver';
 import { QueryResolver } from './query.resolver';
-import { HistoryResolver } from './history.resolver';
+import { HistoryResolver, HostHistoryResolver } from './history.resolver';
 
-export const resolvers = [QueryResolver, ConnectionResolver, ListenerResolver, NetnsResolver, ConnectionNetnsResolver, ListenerNetnsResolver, HistoryResolver] as const;
+export const resolvers = [QueryResolver, ConnectionResolver, ListenerResolver, NetnsResolver, ConnectionNetnsResolver, ListenerNetnsResolver, HistoryResolver, HostHistoryResolver] as const;
 export { MAX_ROWS, requestContext, type RequestContext } from './context';

@@ -103,7 +103,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   let history: HistoryService | null = null;
   if (options.recordHistory) {
     try {
-      history = new HistoryService(service, options.recordHistory);
+      history = new HistoryService(service, { onError: (m) => app.log.error(m), ...options.recordHistory });
     } catch (e) {
       // Asked for by name (--data-dir): refuse to start. The default place: serve without history.
       if (!options.recordHistory.optional) {

@@ -17,6 +17,8 @@ export interface HistoryOptions {
    * and in KERNEL mode how soon namespaces and processes are filled in (default 5 s).
    */
   intervalMs?: number;
+  /** Told when the store starts failing at run time; live queries go on meanwhile. */
+  onError?: (message: string) => void;
   /** The path is a default, not asked for: when it cannot be used, the server runs without history (and logs why). */
   optional?: boolean;
 }
@@ -44,7 +46,10 @@ export class HistoryService {
   constructor(private readonly service: TcpdirService, opts: HistoryOptions) {
     const kernel = service.kernel.available;
     const intervalMs = opts.intervalMs ?? (kernel ? 5000 : 1000);
-    this.store = HistoryStore.open({ path: opts.path, retentionMs: opts.retentionMs, maxBytes: opts.maxBytes });
+    this.store = HistoryStore.open({
+      path: opts.path, retentionMs: opts.retentionMs, maxBytes: opts.maxBytes,
+      onError: (e) => opts.onError?.(`history store failing (${e.code}): ${e.message}; live queries go on, history is incomplete until it recovers`),
+    });
     this.recorder = new Recorder({ store: this.store, mode: kernel ? 'KERNEL' : 'SNAPSHOT', intervalMs });
     this.store.closeOpen(this.recorder.startedAt);
     service.onKernelEvents((events, offset) => {

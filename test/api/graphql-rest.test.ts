@@ -87,7 +87,7 @@ describe('GraphQL and REST against real sockets', () => {
       [`/api/v1/listeners?port=${dual.port}`, `{ listeners(port: ${dual.port}) { id family local { address port } dualStack netns } }`, 'listeners'],
       [`/api/v1/verdict?local=[::1]:${v6.port}&remote=[::1]:${v6.client.localPort}`, `{ verdict(localAddress: "::1", localPort: ${v6.port}, remoteAddress: "::1", remotePort: ${v6.client.localPort}) { direction confidence inboundProbability certain evidence { rule favors weight detail conclusive } } }`, 'verdict'],
       ['/api/v1/summary?minConfidence=0.9', '{ summary(minConfidence: 0.9) { total inbound outbound unknown } }', 'summary'],
-      ['/api/v1/host', '{ host { source fallbackReason collectedAt ephemeralPortRange { low high } reservedPorts { low high } netns kernelEvidence { available code reason tracepoint } socketCount } }', 'host'],
+      ['/api/v1/host', '{ host { source fallbackReason collectedAt ephemeralPortRange { low high } reservedPorts { low high } netns kernelEvidence { available code reason tracepoint } socketCount history { mode intervalMs caveat } } }', 'host'],
     ];
     for (const [url, query, field] of pairs) {
       const rest = await request(tcpdir.server).get(url).expect(200);

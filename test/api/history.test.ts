@@ -216,9 +216,10 @@ describe('history without kernel evidence', () => {
       await new Promise((r) => setTimeout(r, 800));
       const closed = (await historyOf(app, port)).filter((l) => l.closedAt !== null && l.local.port === port);
       assert.equal(closed.length, 1, 'the snapshot recorder saw it go');
-      const st = await request(app.server).post('/graphql').send({ query: '{ historyStatus { mode intervalMs caveat } }' });
+      const st = await request(app.server).post('/graphql').send({ query: '{ historyStatus { mode intervalMs caveat } host { history { mode intervalMs } } }' });
       assert.equal(st.body.data.historyStatus.mode, 'SNAPSHOT');
       assert.match(st.body.data.historyStatus.caveat, /polling every 200 ms.*missed/);
+      assert.deepEqual(st.body.data.host.history, { mode: 'SNAPSHOT', intervalMs: 200 }, 'host says how history is recorded');
     } finally {
       c.destroy();
       srv.close();

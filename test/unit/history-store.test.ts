@@ -291,7 +291,8 @@ describe('history store', () => {
   });
 
   test('a full disk at run time is counted and reported, not thrown; queries go on; the next flush retries', () => {
-    const s = open({ maxQueue: 3000 });
+    const told: string[] = [];
+    const s = open({ maxQueue: 3000, onError: (e) => told.push(e.code) });
     s.write([life({ key: 'first' })]);
     s.flush();
     // A page budget at its current size stands in for a full disk: SQLite reports SQLITE_FULL.
@@ -315,6 +316,7 @@ describe('history store', () => {
     st = s.status();
     assert.equal(st.lastError, null);
     assert.equal(st.records, 1 + 3000);
+    assert.deepEqual(told, ['ENOSPC'], 'the failure is told once, not at every retry');
     s.close();
   });
 });
