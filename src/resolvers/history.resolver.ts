@@ -1,6 +1,6 @@
 import { Args, Ctx, FieldResolver, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import type { LifeEvent, StoredLife } from '../history';
-import { ConnectionEvent, ConnectionEventsArgs, Flow, FlowsArgs, HistoryArgs, Host, HistoryPage, HistoryRecord, HistoryStatus, type AddressFamily, type ConnectionEventType, type ObservedBy } from '../schema';
+import { ConnectionEvent, ConnectionEventsArgs, Flow, FlowsArgs, HistoryArgs, HistoryGap, HistoryGapsArgs, Host, HistoryPage, HistoryRecord, HistoryStatus, type AddressFamily, type ConnectionEventType, type ObservedBy } from '../schema';
 import { checkConfidence, checkPort, InputError, parseTime, type HistoryService } from '../service';
 import type { RequestContext } from './context';
 
@@ -75,6 +75,13 @@ export class HistoryResolver {
       localPort: r.localPort ?? null, remoteAddress: r.remoteAddress ?? null, remotePort: r.remotePort ?? null, process: r.process ?? null,
       opened: r.opened, closed: r.closed, durationMsTotal: r.durationMsTotal, bytesSent: r.bytesSent, bytesReceived: r.bytesReceived,
     }));
+  }
+
+  @Query(() => [HistoryGap], { description: 'Where history is incomplete (lost events, times tcpdir was not recording), newest first.' })
+  historyGaps(@Args() a: HistoryGapsArgs, @Ctx() ctx: RequestContext): HistoryGap[] {
+    const h = historyOf(ctx);
+    const now = Date.now();
+    return h.gaps(parseTime('since', a.since, now), parseTime('until', a.until, now)).map((g) => ({ at: new Date(g.at), lost: g.lost, reason: g.reason }));
   }
 
   @Query(() => HistoryStatus, { nullable: true, description: 'The history recorder and its store; null when history is off.' })

@@ -83,3 +83,12 @@ export class ConnectionEventsArgs {
   @Field(() => Float, { nullable: true })
   minConfidence?: number;
 }
+
+@ArgsType()
+export class HistoryGapsArgs {
+  @Field(() => String, { nullable: true, description: TIME })
+  since?: string;
+
+  @Field(() => String, { nullable: true, description: TIME })
+  until?: string;
+}

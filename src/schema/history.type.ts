@@ -179,3 +179,15 @@ export class ConnectionEvent {
   @Field(() => HistoryRecord, { description: 'The life as it stands after the event (its id is its key while open).' })
   record!: HistoryRecord;
 }
+
+@ObjectType({ description: 'Where history is incomplete: events lost (a full ring buffer, an overloaded or failing store) or a time tcpdir was not recording.' })
+export class HistoryGap {
+  @Field(() => GraphQLDateTime)
+  at!: Date;
+
+  @Field(() => Float, { nullable: true, description: 'How many events or lives were lost, when known.' })
+  lost!: number | null;
+
+  @Field()
+  reason!: string;
+}

@@ -16,6 +16,7 @@ export const DOCUMENTS = {
   flows: `query Flows($since: String, $until: String, $groupBy: [String!], $direction: Direction, $port: Int, $netns: String, $limit: Int = 100) {
   flows(since: $since, until: $until, groupBy: $groupBy, direction: $direction, port: $port, netns: $netns, limit: $limit) {
     minute netns direction localPort remoteAddress remotePort process opened closed durationMsTotal bytesSent bytesReceived } }`,
+  historyGaps: `query HistoryGaps($since: String, $until: String) { historyGaps(since: $since, until: $until) { at lost reason } }`,
   historyStatus: `query HistoryStatus { historyStatus { mode intervalMs caveat open opened closed droppedEvents notStored path records bytes lastError } }`,
   connections: `query Connections(${FILTER_VARS}, $limit: Int = ${DEFAULT_LIMIT}, $offset: Int = 0) {
   connections(${FILTER_ARGS}, limit: $limit, offset: $offset) { ${CONNECTION} } }`,

@@ -18,7 +18,7 @@ const FILTER: ParamSpec = {
   netns: { type: 'string' },
 };
 
-const HISTORY_DOCUMENTS = new Set<string>(['history', 'flows', 'historyStatus']);
+const HISTORY_DOCUMENTS = new Set<string>(['history', 'flows', 'historyStatus', 'historyGaps']);
 
 export interface RestRoute {
   path: string;
@@ -70,6 +70,7 @@ export const REST_ROUTES: readonly RestRoute[] = [
       port: { type: 'int' }, netns: { type: 'string' }, limit: { type: 'int' },
     },
   },
+  { path: '/api/v1/history/gaps', document: 'historyGaps', params: { since: { type: 'string' }, until: { type: 'string' } }, summary: 'Where history is incomplete: lost events, times tcpdir was not recording.' },
   { path: '/api/v1/history/status', document: 'historyStatus', params: {}, summary: 'The history recorder: mode, what it may miss, store health.' },
 ];
 

@@ -1,5 +1,5 @@
 import {
-  HistoryFilterError, HistoryStore, Recorder, type FlowFilter, type FlowRow, type HistoryFilter, type HistoryPage, type LifeEvent,
+  HistoryFilterError, HistoryStore, Recorder, type FlowFilter, type GapMarker, type FlowRow, type HistoryFilter, type HistoryPage, type LifeEvent,
   type ObservedConnection, type RecorderStatus, type StoreStatus,
 } from '../history';
 import { InputError } from './errors';
@@ -110,6 +110,11 @@ export class HistoryService {
   flows(filter: FlowFilter, groupBy: string[], limit: number): FlowRow[] {
     this.store.flush();
     return wrap(() => this.store.flows(filter, groupBy, limit));
+  }
+
+  gaps(since: number | undefined, until: number | undefined): GapMarker[] {
+    this.store.flush();
+    return wrap(() => this.store.gaps(since, until));
   }
 
   subscribe(fn: (e: LifeEvent) => void): () => void {

@@ -135,6 +135,9 @@ describe('history under kernel evidence', () => {
         const again = kept.filter((l) => l.closedAt === null);
         assert.equal(again.length, 2, 'recorded again by the new run');
         for (const l of again) assert.deepEqual([l.openedAt, (l as unknown as { preExisting: boolean }).preExisting], [null, true]);
+        const gaps = await request(app.server).get('/api/v1/history/gaps').query({ since: '5m' });
+        assert.equal(gaps.status, 200);
+        assert.ok((gaps.body as { reason: string }[]).some((g) => /not recording: \d+ lives open when it stopped/.test(g.reason)), JSON.stringify(gaps.body));
       } finally {
         kc.destroy();
         keep.close();
