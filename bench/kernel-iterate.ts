@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { decodeKernelRecords, KernelEvidenceSource } from '../src/collectors/kernel';
 import type { KernelBinding } from '../src/collectors/kernel';
 import { loadNative } from '../src/collectors/native';
-import { kernelDirection } from '../src/model/kernel';
+import { kernelDirection } from '../src/classifier';
 
 const PER_CHILD = 5000;
 const CHILD = `

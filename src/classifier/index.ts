@@ -134,3 +134,5 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
   }
   return new Classification(ctx, dir, conf, pIn, sure, peerIdx, peerScores, goneScores);
 }
+
+export * from './kernel-direction';

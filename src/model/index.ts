@@ -10,3 +10,4 @@ export * from './netns';
 export * from './kernel';
 export * from './limits';
 export * from './source';
+export * from './kernel-facts';

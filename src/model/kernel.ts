@@ -1,6 +1,6 @@
 import type { AddressFamily, Socket } from './socket';
 import type { TcpStateName } from './tcp-state';
-import type { Direction } from './verdict';
+import { packKernelFacts } from './kernel-facts';
 
 /**
  * What the kernel itself remembers about how one TCP socket was made, read by the eBPF socket
@@ -79,111 +79,14 @@ export interface KernelEvent {
   retransmits: number;
 }
 
-/** How a socket was born, from the tracepoint. */
+/** How a socket was born, from the tracepoint: the change that began its life. */
 export interface KernelBirth {
-  direction: Exclude<Direction, 'UNKNOWN'>;
-  /** The transition that said so, e.g. "CLOSE->SYN_SENT". */
+  /** The change, e.g. "CLOSE->SYN_SENT". */
   transition: string;
+  /** The same as transitionCode() gives (old << 4 | new). */
+  code: number;
   /** Wall-clock ms when the event was ingested. */
   seenAt: number;
-}
-
-export type KernelRuleName =
-  | 'handshake-state'
-  | 'connect-bind'
-  | 'bindport-lock'
-  | 'connect-allocated-port'
-  | 'shares-listener-bucket'
-  | 'inherited-backlog';
-
-/** The rules in the order they are tried; the first that matches decides. */
-export const KERNEL_RULE_ORDER: readonly KernelRuleName[] = [
-  'handshake-state',
-  'connect-bind',
-  'bindport-lock',
-  'connect-allocated-port',
-  'shares-listener-bucket',
-  'inherited-backlog',
-];
-
-export interface KernelDirectionOptions {
-  /** Rules to leave out, e.g. ones not yet validated on an older kernel. */
-  skip?: readonly KernelRuleName[];
-}
-
-export interface KernelDirection {
-  direction: Direction;
-  /** The rule that fired; null when none did (direction UNKNOWN). */
-  rule: KernelRuleName | null;
-}
-
-/** The record fields kernelDirection reads. */
-export type KernelDirectionInput = Pick<
-  KernelRecord,
-  'state' | 'connectBind' | 'explicitPortBind' | 'portAllocatedByConnect' | 'twConnectBind' | 'sharesListenerPort' | 'acceptBacklogInherited'
->;
-
-// Every possible answer, shared: kernelDirection runs for every record of every snapshot, and
-// these are all it can return (frozen, so no caller can alter another's answer).
-const NO_DIRECTION: KernelDirection = Object.freeze({ direction: 'UNKNOWN', rule: null });
-const answer = (direction: 'INBOUND' | 'OUTBOUND', rule: KernelRuleName): KernelDirection => Object.freeze({ direction, rule });
-const ANSWERS_IN = KERNEL_RULE_ORDER.map((r) => answer('INBOUND', r));
-const ANSWERS_OUT = KERNEL_RULE_ORDER.map((r) => answer('OUTBOUND', r));
-
-/**
- * Every value kernelDirection can return; its index is a small code (0 = no direction), so a
- * table of records can keep one byte per record instead of an object.
- */
-export const KERNEL_DIRECTIONS: readonly KernelDirection[] = [NO_DIRECTION, ...ANSWERS_IN, ...ANSWERS_OUT];
-
-/**
- * Direction from kernel evidence alone, first match wins (kernel-evidence.md, "Rules"):
- * 68 right, 0 wrong, 3 unknown on 71 test sockets on 6.18. The order matters: an SO_REUSEPORT
- * client shares a listener's bucket but has the bind-port lock, and a former listener that
- * later connected out keeps a backlog but has a connect-allocated port. Listeners and
- * unconnected sockets have no direction. The answer is one of KERNEL_DIRECTIONS (shared, frozen).
- */
-export function kernelDirection(rec: KernelDirectionInput, opts: KernelDirectionOptions = {}): KernelDirection {
-  const skip = opts.skip;
-  if (rec.state === 'LISTEN' || rec.state === 'CLOSE') return NO_DIRECTION;
-  for (let r = 0; r < KERNEL_RULE_ORDER.length; r++) {
-    const rule = KERNEL_RULE_ORDER[r];
-    if (skip && skip.includes(rule)) continue;
-    const d = applyRule(rule, rec);
-    if (d) return d === 'INBOUND' ? ANSWERS_IN[r] : ANSWERS_OUT[r];
-  }
-  return NO_DIRECTION;
-}
-
-function applyRule(rule: KernelRuleName, rec: KernelDirectionInput): Exclude<Direction, 'UNKNOWN'> | null {
-  switch (rule) {
-    case 'handshake-state':
-      if (rec.state === 'NEW_SYN_RECV') return 'INBOUND';
-      if (rec.state === 'SYN_SENT') return 'OUTBOUND';
-      return null;
-    case 'connect-bind':
-      return rec.connectBind ? 'OUTBOUND' : null;
-    case 'bindport-lock':
-      return rec.explicitPortBind ? 'OUTBOUND' : null;
-    case 'connect-allocated-port':
-      return rec.portAllocatedByConnect || rec.twConnectBind === true ? 'OUTBOUND' : null;
-    case 'shares-listener-bucket':
-      return rec.sharesListenerPort ? 'INBOUND' : null;
-    case 'inherited-backlog':
-      return rec.acceptBacklogInherited ? 'INBOUND' : null;
-  }
-}
-
-/**
- * Birth direction from a state change, or null when the change says nothing about it.
- * Active open: CLOSE->SYN_SENT. Passive open: LISTEN->SYN_RECV on the child, then
- * SYN_RECV->ESTABLISHED (the only one seen when the first was missed).
- */
-export function birthFromTransition(oldState: TcpStateName, newState: TcpStateName): Exclude<Direction, 'UNKNOWN'> | null {
-  if (newState === 'SYN_SENT') return 'OUTBOUND';
-  if (oldState === 'LISTEN' && newState === 'SYN_RECV') return 'INBOUND';
-  if (oldState === 'SYN_RECV' && newState === 'ESTABLISHED') return 'INBOUND';
-  return null;
 }
 
 /** What the eBPF source contributed to a snapshot. */
@@ -201,28 +104,31 @@ export interface KernelEvidence {
   tracepoint: boolean;
 }
 
-/** See KernelRecordIndex.codesAt. */
-export const KERNEL_CODE_UNANSWERED = 2;
+/** Written by factsAt where the evidence cannot answer by position (see KernelRecordIndex.factsAt). */
+export const KERNEL_FACTS_UNANSWERED = -2;
+/** Written by factsAt for a socket with no record. */
+export const KERNEL_FACTS_NONE = -1;
 
 /**
- * Iterator records by socket cookie. The service's implementation (collectors/kernel/record-table.ts
- * KernelRecordTable) keeps the raw iterator bytes and decodes a KernelRecord only when one is
- * asked for; `direction` answers from a code computed once per record, without decoding.
+ * Iterator records by socket cookie: the kernel's facts, never what they mean (the classifier
+ * decides). The service's implementation (collectors/kernel/record-table.ts) keeps the raw
+ * iterator bytes and decodes a KernelRecord only when one is asked for; `facts` answers from a
+ * packed key computed once per record, without decoding.
  */
 export interface KernelRecordIndex {
   readonly size: number;
   has(cookie: string): boolean;
   get(cookie: string): KernelRecord | undefined;
-  /** kernelDirection() of the record with this cookie (one of KERNEL_DIRECTIONS); undefined when there is none. */
-  direction(cookie: string): KernelDirection | undefined;
+  /** The record's facts, packed (packKernelFacts); undefined when there is none. */
+  facts(cookie: string): number | undefined;
   /**
-   * Optional fast path for the classifier: the kernel's word on each of `sockets` (births first,
-   * as KernelEvidence.births has them), found at `positions[i]` of the snapshot's socket list,
-   * written to `out[i]` as +1 inbound, -1 outbound, 0 silent, or KERNEL_CODE_UNANSWERED where
-   * this evidence cannot answer by position (then the classifier looks the cookie up). One call
-   * for the whole snapshot: per socket it is a few array reads.
+   * Optional fast path for the classifier: the facts of each of `sockets`, found at
+   * `positions[i]` of the snapshot's socket list, into `facts[i]` (KERNEL_FACTS_NONE without a
+   * record), and its birth's transition code into `births[i]` (0 for none); or
+   * KERNEL_FACTS_UNANSWERED in `facts[i]` where this evidence cannot answer by position (then
+   * the classifier looks the cookie up). One call for the whole snapshot.
    */
-  codesAt?(positions: Int32Array, sockets: readonly Socket[], out: Int8Array): void;
+  factsAt?(positions: Int32Array, sockets: readonly Socket[], facts: Int32Array, births: Uint8Array): void;
   /** Every record's cookie. */
   cookies(): IterableIterator<string>;
 }
@@ -231,8 +137,8 @@ export interface KernelRecordIndex {
 export interface KernelBirthIndex {
   readonly size: number;
   get(cookie: string): KernelBirth | undefined;
-  /** The birth's direction as a number, for the classifier's hot path: +1 inbound, -1 outbound, 0 none. */
-  direction(cookie: string): number;
+  /** The birth's transition code (transitionCode), for the classifier's hot path; 0 for none. */
+  transition(cookie: string): number;
 }
 
 /** A KernelBirthIndex over a list of births (fixtures, tests). */
@@ -241,10 +147,7 @@ export function kernelBirthIndex(births: Iterable<[string, KernelBirth]>): Kerne
   return {
     size: m.size,
     get: (cookie) => m.get(cookie),
-    direction: (cookie) => {
-      const b = m.get(cookie);
-      return b === undefined ? 0 : b.direction === 'INBOUND' ? 1 : -1;
-    },
+    transition: (cookie) => m.get(cookie)?.code ?? 0,
   };
 }
 
@@ -258,9 +161,9 @@ export function kernelRecordIndex(records: Iterable<KernelRecord>): KernelRecord
     },
     has: (cookie) => m.has(cookie),
     get: (cookie) => m.get(cookie),
-    direction: (cookie) => {
+    facts: (cookie) => {
       const r = m.get(cookie);
-      return r && kernelDirection(r);
+      return r && packKernelFacts(r);
     },
     cookies: () => m.keys(),
   };

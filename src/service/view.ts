@@ -1,4 +1,4 @@
-import { buildContext, classify, findByTuple, findListener, findPeer, kernelFinding, type Classification, type Context } from '../classifier';
+import { birthDirection, buildContext, classify, directionOfFacts, findByTuple, findListener, findPeer, kernelFinding, type Classification, type Context } from '../classifier';
 import { type Direction, type Snapshot, type Socket, type TcpStateName, type Verdict } from '../model';
 import { netnsIdFor } from './netns-view';
 import { connectionRecord, listenerRecord, type ConnectionRecord, type ListenerRecord } from './records';
@@ -203,12 +203,13 @@ export class SnapshotView {
     const rec = k.records.get(cookie);
     const birth = k.births.get(cookie) ?? null;
     if (!rec && !birth) return null;
-    const kd = rec ? k.records.direction(cookie) : null;
+    const facts = rec ? k.records.facts(cookie) : undefined;
+    const kd = facts === undefined ? null : directionOfFacts(facts);
     const finding = kernelFinding(this.ctx, c.socket);
     return {
       direction: finding?.direction ?? 'UNKNOWN',
       rule: finding?.rule ?? null,
-      bornAs: birth?.direction ?? null,
+      bornAs: birth ? birthDirection(birth.code) : null,
       birthTransition: birth?.transition ?? null,
       portChosenByConnect: rec?.connectChosePort ?? false,
       explicitPortBind: rec?.explicitPortBind ?? false,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildContext, classify, findByTuple } from '../../src/classifier';
-import { kernelBirthIndex, kernelRecordIndex, type Verdict } from '../../src/model';
+import { kernelBirthIndex, kernelRecordIndex, transitionCode, type Verdict } from '../../src/model';
 import { listen, snap, sock } from '../helpers/fake-snapshot';
 
 function verdictOf(v: { get(id: string): Verdict | undefined }, id: string): Verdict {
@@ -189,7 +189,7 @@ test('a lone child whose listener closed, on an ephemeral port, is certain with 
   const v = verdictOf(classify(snap([c], { kernel: kernelEvidence([kernelRecord(c, { acceptBacklogInherited: true, maxAckBacklog: 511 })]) })), c.id);
   assert.deepEqual([v.direction, v.certain, v.evidence[0].rule], ['INBOUND', true, 'kernel-inherited-backlog']);
   // A tracepoint birth beats the iterator's fields.
-  const born = kernelEvidence([kernelRecord(c, { acceptBacklogInherited: true })], [[c.cookie!, { direction: 'OUTBOUND', transition: 'CLOSE->SYN_SENT', seenAt: 0 }]]);
+  const born = kernelEvidence([kernelRecord(c, { acceptBacklogInherited: true })], [[c.cookie!, { transition: 'CLOSE->SYN_SENT', code: transitionCode('CLOSE', 'SYN_SENT'), seenAt: 0 }]]);
   assert.equal(verdictOf(classify(snap([c], { kernel: born })), c.id).evidence[0].rule, 'kernel-birth');
 });
 

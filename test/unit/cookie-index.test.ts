@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { CookieIndex, cookieWords } from '../../src/collectors/buffers/cookie-index';
+import { BIRTH_DIRECTION_BY_CODE } from '../../src/classifier';
 import { KERNEL_LAYOUT_VERSION, KERNEL_RECORD_SIZE, KernelBirthStore, KernelRecordTable } from '../../src/collectors/kernel';
 import { TcpStateCode } from '../../src/model/tcp-state';
 import type { KernelEvent } from '../../src/model/kernel';
@@ -60,7 +61,7 @@ test('KernelBirthStore reuses freed entries: many generations of births, each ag
     const base = gen * 1000;
     s.ingest(Array.from({ length: 500 }, (_, i) => ev(base + i, i % 2 ? 'CLOSE' : 'LISTEN', i % 2 ? 'SYN_SENT' : 'SYN_RECV')), gen * 100);
     assert.equal(s.size, 500, `generation ${gen}: the previous one aged out`);
-    assert.equal(s.get(String(base + 1))?.direction, 'OUTBOUND');
+    assert.equal(s.get(String(base + 1))?.transition, 'CLOSE->SYN_SENT');
     assert.equal(s.get(String(base + 2))?.transition, 'LISTEN->SYN_RECV');
     assert.equal(s.get(String(base - 999)), undefined);
     s.settle(none, 0, gen * 100 + 99, -Infinity); // nothing seen: all older than 50 ms go
@@ -97,7 +98,7 @@ test('births marked while a pass streams in are attached without lookups; late a
   const later = KernelRecordTable.empty(0, store);
   later.append(rec(2));
   table.attachBirths(store, 300, 150);
-  assert.deepEqual([1, 2, 3, 4, 5].map((c) => table.births.direction(String(c))), [-1, 1, -1, 1, 0]);
+  assert.deepEqual([1, 2, 3, 4, 5].map((c) => BIRTH_DIRECTION_BY_CODE[table.births.transition(String(c))]), [-1, 1, -1, 1, 0]);
   assert.equal(table.births.get('2')?.transition, 'LISTEN->SYN_RECV');
   assert.equal(store.get('9'), undefined, 'the birth of a socket no pass saw, stored before the pass, is forgotten');
   assert.equal(store.size, 4);

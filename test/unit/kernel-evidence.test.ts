@@ -20,7 +20,15 @@ import {
 } from '../../src/collectors/kernel';
 import { KernelSocketDecoder, scanSockets, socketsFromKernelTable, type PreviousPass } from '../../src/collectors/kernel';
 import type { Socket } from '../../src/model';
-import { KERNEL_CODE_UNANSWERED, KERNEL_DIRECTIONS, kernelDirection } from '../../src/model/kernel';
+import { KERNEL_FACTS_UNANSWERED, type KernelBirth } from '../../src/model/kernel';
+import { BIRTH_DIRECTION_BY_CODE, birthDirection, directionOfFacts, KERNEL_DIRECTIONS, kernelDirection, type KernelDirection } from '../../src/classifier';
+
+/** What the classifier makes of a table's facts for a cookie (undefined: no record). */
+function dirOf(t: { facts(cookie: string): number | undefined }, cookie: string): KernelDirection | undefined {
+  const f = t.facts(cookie);
+  return f === undefined ? undefined : directionOfFacts(f);
+}
+const bornAs = (b: KernelBirth | undefined) => (b ? birthDirection(b.code) : undefined);
 import type { KernelEvent, KernelRecord } from '../../src/model/kernel';
 import { TcpStateCode } from '../../src/model/tcp-state';
 import type { TcpStateName } from '../../src/model/tcp-state';
@@ -207,8 +215,8 @@ describe('KernelRecordTable', () => {
     for (const r of decoded) {
       assert.equal(t.has(r.cookie), true, r.cookie);
       assert.deepEqual(t.get(r.cookie), r, r.cookie);
-      assert.equal(t.direction(r.cookie), kernelDirection(r), r.cookie);
-      assert.ok(KERNEL_DIRECTIONS.includes(t.direction(r.cookie)!));
+      assert.equal(dirOf(t, r.cookie), kernelDirection(r), r.cookie);
+      assert.ok(KERNEL_DIRECTIONS.includes(dirOf(t, r.cookie)!));
       seen.add(r.cookie);
     }
     assert.deepEqual(new Set(t.cookies()), seen);
@@ -219,7 +227,7 @@ describe('KernelRecordTable', () => {
     for (const missing of ['0', '2', '9007199254740994', '18446744073709551614']) {
       assert.equal(t.has(missing), false, missing);
       assert.equal(t.get(missing), undefined);
-      assert.equal(t.direction(missing), undefined);
+      assert.equal(dirOf(t, missing), undefined);
     }
   });
 
@@ -231,7 +239,7 @@ describe('KernelRecordTable', () => {
     assert.ok(t.buffer.equals(buf));
     for (const r of decoded) {
       assert.deepEqual(t.get(r.cookie), r, r.cookie);
-      assert.equal(t.direction(r.cookie), whole.direction(r.cookie), r.cookie);
+      assert.equal(dirOf(t, r.cookie), dirOf(whole, r.cookie), r.cookie);
     }
   });
 
@@ -265,7 +273,7 @@ describe('KernelRecordTable', () => {
     const t = KernelRecordTable.from([buf, again]);
     assert.equal(t.size, decoded.length);
     assert.equal(t.get(decoded[8].cookie)!.state, 'LISTEN');
-    assert.equal(t.direction(decoded[8].cookie)!.rule, null);
+    assert.equal(dirOf(t, decoded[8].cookie)!.rule, null);
     assert.throws(() => KernelRecordTable.from([buf, again.subarray(0, 40)]), KernelDecodeError);
     const bad = Buffer.from(again);
     bad[79] = 99;
@@ -343,20 +351,20 @@ describe('KernelBirthStore', () => {
     const s = new KernelBirthStore(1000);
     s.ingest([ev('1', 'CLOSE', 'SYN_SENT'), ev('1', 'SYN_SENT', 'ESTABLISHED'), ev('2', 'LISTEN', 'SYN_RECV'),
       ev('2', 'SYN_RECV', 'ESTABLISHED'), ev('3', 'SYN_RECV', 'ESTABLISHED'), ev('4', 'ESTABLISHED', 'FIN_WAIT1')], 0);
-    assert.equal(s.get('1')?.direction, 'OUTBOUND');
+    assert.equal(bornAs(s.get('1')), 'OUTBOUND');
     assert.equal(s.get('1')?.transition, 'CLOSE->SYN_SENT');
-    assert.equal(s.get('2')?.direction, 'INBOUND');
+    assert.equal(bornAs(s.get('2')), 'INBOUND');
     assert.equal(s.get('2')?.transition, 'LISTEN->SYN_RECV');
-    assert.equal(s.get('3')?.direction, 'INBOUND');
+    assert.equal(bornAs(s.get('3')), 'INBOUND');
     assert.equal(s.get('4'), undefined);
     // A socket that listened, closed, then connected out: the later handshake wins.
     s.ingest([ev('2', 'ESTABLISHED', 'CLOSE'), ev('2', 'CLOSE', 'SYN_SENT')], 10);
-    assert.equal(s.get('2')?.direction, 'OUTBOUND');
+    assert.equal(bornAs(s.get('2')), 'OUTBOUND');
     const saw1 = KernelRecordTable.from([recordBytes({ cookie: 1n, saddr: [127, 0, 0, 1], daddr: [127, 0, 0, 1], sport: 1, dport: 2, state: 'ESTABLISHED' })]);
     const none = KernelRecordTable.empty();
     s.settle(saw1, 1, 900, -Infinity); // only ageing: nothing counts as gone by birth time
     s.settle(none, 0, 1500, -Infinity);
-    assert.equal(s.get('1')?.direction, 'OUTBOUND');
+    assert.equal(bornAs(s.get('1')), 'OUTBOUND');
     assert.equal(s.get('3'), undefined);
     s.settle(none, 0, 2000, -Infinity);
     assert.equal(s.size, 0);
@@ -538,9 +546,9 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
       // Births only by default: the client's later changes are filtered in the kernel.
       assert.deepEqual(events.filter((e) => e.cookie === c.cookie).map((e) => `${e.oldState}->${e.newState}`),
         ['CLOSE->SYN_SENT']);
-      assert.deepEqual([source!.births.get(c.cookie)?.direction, source!.births.get(c.cookie)?.transition],
+      assert.deepEqual([bornAs(source!.births.get(c.cookie)), source!.births.get(c.cookie)?.transition],
         ['OUTBOUND', 'CLOSE->SYN_SENT']);
-      assert.deepEqual([source!.births.get(a.cookie)?.direction, source!.births.get(a.cookie)?.transition],
+      assert.deepEqual([bornAs(source!.births.get(a.cookie)), source!.births.get(a.cookie)?.transition],
         ['INBOUND', 'LISTEN->SYN_RECV']);
       assert.deepEqual(source!.stats()?.kernelDrops, 0);
     } finally {
@@ -569,7 +577,7 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
     }
   });
 
-  it('codesAt (by position in the pass) says what the cookie lookups say, and only for the pass\'s own objects', async () => {
+  it('factsAt (by position in the pass) says what the cookie lookups say, and only for the pass\'s own objects', async () => {
     const { accepted, port, close } = await localServer();
     const clients = await Promise.all(Array.from({ length: 20 }, async () => {
       const c = net.connect(port, '127.0.0.1');
@@ -579,27 +587,25 @@ describe('KernelEvidenceSource on real sockets', { skip: skipReal || (!PYTHON &&
     try {
       const pass = await scanSockets(source!, null);
       pass.table.attachBirths(source!.births, Date.now(), 0);
-      const viaCookie = (cookie: string): number => {
-        const b = pass.table.births.direction(cookie);
-        if (b !== 0) return b;
-        const d = pass.table.direction(cookie);
-        return !d || d.rule === null || d.rule === 'handshake-state' ? 0 : d.direction === 'INBOUND' ? 1 : d.direction === 'OUTBOUND' ? -1 : 0;
-      };
       const n = pass.sockets.length;
-      const out = new Int8Array(n + 2);
-      pass.table.codesAt(Int32Array.from(pass.sockets, (_, k) => k), pass.sockets, out);
+      const facts = new Int32Array(n + 2);
+      const births = new Uint8Array(n + 2);
+      pass.table.factsAt(Int32Array.from(pass.sockets, (_, k) => k), pass.sockets, facts, births);
       let decided = 0;
       pass.sockets.forEach((s, k) => {
-        assert.notEqual(out[k], KERNEL_CODE_UNANSWERED, `socket ${k} answers by position`);
-        assert.equal(out[k], viaCookie(s.cookie!), `socket ${k} (${s.state} ${s.localPort}->${s.remotePort})`);
-        if (out[k] !== 0) decided++;
+        const where = `socket ${k} (${s.state} ${s.localPort}->${s.remotePort})`;
+        assert.notEqual(facts[k], KERNEL_FACTS_UNANSWERED, `socket ${k} answers by position`);
+        assert.equal(facts[k], pass.table.facts(s.cookie!), where);
+        assert.equal(births[k], pass.table.births.transition(s.cookie!), where);
+        const d = directionOfFacts(facts[k]);
+        if (BIRTH_DIRECTION_BY_CODE[births[k]] !== 0 || (d.rule !== null && d.rule !== 'handshake-state')) decided++;
       });
       assert.ok(decided >= 40, `the 20 pairs are decided (${decided})`);
       // An equal socket that is not the pass's object (e.g. from sock_diag), or one looked for
       // past the pass's end, gets no positional answer; the others still do.
       const odd = [{ ...pass.sockets[0] }, pass.sockets[1], pass.sockets[0]];
-      pass.table.codesAt(Int32Array.of(0, 1, n), odd, out);
-      assert.deepEqual([...out.subarray(0, 3)], [KERNEL_CODE_UNANSWERED, viaCookie(pass.sockets[1].cookie!), KERNEL_CODE_UNANSWERED]);
+      pass.table.factsAt(Int32Array.of(0, 1, n), odd, facts, births);
+      assert.deepEqual([...facts.subarray(0, 3)], [KERNEL_FACTS_UNANSWERED, pass.table.facts(pass.sockets[1].cookie!), KERNEL_FACTS_UNANSWERED]);
     } finally {
       for (const c of clients) c.destroy();
       close();

@@ -1,5 +1,6 @@
-import { KERNEL_CODE_UNANSWERED, type KernelEvidence, type KernelRecord, type KernelRuleName, type Socket } from '../../model';
+import { KERNEL_FACTS_NONE, KERNEL_FACTS_SPACE, KERNEL_FACTS_UNANSWERED, type KernelEvidence, type KernelRecord, type Socket } from '../../model';
 import type { Context } from '../context';
+import { BIRTH_DIRECTION_BY_CODE, birthDirection, directionOfFacts, type KernelRuleName } from '../kernel-direction';
 
 // The kernel's own memory of how a socket was made, read with eBPF (docs/kernel-evidence.md).
 // It outranks every heuristic: when it speaks, the verdict is certain and nothing else can
@@ -42,13 +43,25 @@ export function kernelRecordOf(ctx: Context, conn: Socket): KernelRecord | undef
   return conn.cookie === null ? undefined : ctx.snapshot.kernel?.records.get(conn.cookie);
 }
 
+// The verdict code of packed facts (kernel-direction.ts): +1 inbound, -1 outbound, 0 when no
+// rule fires or the rule is the handshake state (which the classifier's own handshake rule reads).
+const VERDICT_OF_FACTS = (() => {
+  const t = new Int8Array(KERNEL_FACTS_SPACE);
+  for (let key = 0; key < KERNEL_FACTS_SPACE; key++) {
+    if (key >> 7 === 0 || key >> 7 > 12) continue;
+    const d = directionOfFacts(key);
+    t[key] = d.rule === null || d.rule === 'handshake-state' ? 0 : d.direction === 'INBOUND' ? 1 : d.direction === 'OUTBOUND' ? -1 : 0;
+  }
+  return t;
+})();
+
 /**
  * The hot-path form of kernelFinding, for every connection of the context at once: out[i] is +1
- * inbound, -1 outbound, 0 when the kernel says nothing about ctx.conns[i]. No allocation. By
- * position in the snapshot's socket list where the evidence can (KernelRecordIndex.codesAt: it
- * compares sockets by identity and never reads the objects, which are cold in cache after the
- * kernel's walk), else one births lookup (skipped when there are none) and one precomputed
- * direction per cookie.
+ * inbound, -1 outbound, 0 when the kernel says nothing about ctx.conns[i]. By position in the
+ * snapshot's socket list where the evidence can (KernelRecordIndex.factsAt: it compares sockets
+ * by identity and never reads the objects, which are cold in cache after the kernel's walk),
+ * else one births lookup (skipped when there are none) and one facts lookup per cookie; then a
+ * table from facts (and birth transitions) to the verdict code.
  */
 export function kernelCodes(ctx: Context, out: Int8Array): void {
   const k = ctx.snapshot.kernel;
@@ -57,20 +70,21 @@ export function kernelCodes(ctx: Context, out: Int8Array): void {
     out.fill(0, 0, n);
     return;
   }
-  if (k.records.codesAt) k.records.codesAt(ctx.socketIndex, ctx.conns, out);
-  else out.fill(KERNEL_CODE_UNANSWERED, 0, n);
-  for (let i = 0; i < n; i++) if (out[i] === KERNEL_CODE_UNANSWERED) out[i] = kernelCodeByCookie(k, ctx.conns[i]);
-}
-
-function kernelCodeByCookie(k: KernelEvidence, conn: Socket): number {
-  if (conn.cookie === null) return 0;
-  if (k.births.size > 0) {
-    const birth = k.births.direction(conn.cookie);
-    if (birth !== 0) return birth;
+  const facts = new Int32Array(n);
+  const births = new Uint8Array(n);
+  if (k.records.factsAt) k.records.factsAt(ctx.socketIndex, ctx.conns, facts, births);
+  else facts.fill(KERNEL_FACTS_UNANSWERED);
+  for (let i = 0; i < n; i++) {
+    let f = facts[i];
+    let b = births[i];
+    if (f === KERNEL_FACTS_UNANSWERED) {
+      const cookie = ctx.conns[i].cookie;
+      b = cookie !== null && k.births.size > 0 ? k.births.transition(cookie) : 0;
+      f = cookie === null ? KERNEL_FACTS_NONE : (k.records.facts(cookie) ?? KERNEL_FACTS_NONE);
+    }
+    const born = BIRTH_DIRECTION_BY_CODE[b];
+    out[i] = born !== 0 ? born : f < 0 ? 0 : VERDICT_OF_FACTS[f];
   }
-  const d = k.records.direction(conn.cookie);
-  if (!d || d.rule === null || d.rule === 'handshake-state') return 0;
-  return d.direction === 'INBOUND' ? 1 : d.direction === 'OUTBOUND' ? -1 : 0;
 }
 
 /** What the kernel says about `conn`, or null when it says nothing (or was not read). */
@@ -78,11 +92,14 @@ export function kernelFinding(ctx: Context, conn: Socket): KernelFinding | null 
   const k = ctx.snapshot.kernel;
   if (!k || !k.available || conn.cookie === null) return null;
   const birth = k.births.get(conn.cookie);
-  if (birth) {
-    return { direction: birth.direction, rule: 'kernel-birth', detail: `the kernel reported this socket's birth while tcpdir ran (${birth.transition})` };
+  const bornAs = birth ? birthDirection(birth.code) : null;
+  if (birth && bornAs) {
+    return { direction: bornAs, rule: 'kernel-birth', detail: `the kernel reported this socket's birth while tcpdir ran (${birth.transition})` };
   }
-  const d = k.records.direction(conn.cookie);
-  if (!d || d.direction === 'UNKNOWN' || d.rule === null || d.rule === 'handshake-state') return null;
+  const f = k.records.facts(conn.cookie);
+  if (f === undefined) return null;
+  const d = directionOfFacts(f);
+  if (d.direction === 'UNKNOWN' || d.rule === null || d.rule === 'handshake-state') return null;
   return { direction: d.direction, rule: `kernel-${d.rule}`, detail: DETAILS[d.rule] };
 }
 

@@ -1,29 +1,19 @@
 import { CookieIndex, cookieWords, type CookieLookup } from '../buffers/cookie-index';
 import { cookieText } from '../buffers/record-text';
-import { birthFromTransition } from '../../model/kernel';
+import { BIRTH_TRANSITION, transitionText } from '../../model/kernel-facts';
 import type { KernelBirth, KernelEvent } from '../../model/kernel';
-import { TCP_STATES, TcpStateCode, type TcpStateName } from '../../model/tcp-state';
+import { TcpStateCode } from '../../model/tcp-state';
 import { checkLength, checkVersion, family, state } from './decode';
 import { EVT, KERNEL_EVENT_SIZE } from './layout';
 
-// A birth-revealing transition as one byte: old state << 4 | new state (states are 1..12, so
-// 0 means none). Its direction (+1 inbound, -1 outbound, 0 none) and "OLD->NEW" text are
-// tabulated once: under churn the store holds 100k+ births, and an object or string per birth
-// would be most of its memory and of the collector's work.
-export const BIRTH_DIRECTION = new Int8Array(256);
-const TRANSITION_TEXT: string[] = new Array<string>(256).fill('');
-for (let o = 1; o < TCP_STATES.length; o++) {
-  for (let n = 1; n < TCP_STATES.length; n++) {
-    const d = birthFromTransition(TCP_STATES[o] as TcpStateName, TCP_STATES[n] as TcpStateName);
-    BIRTH_DIRECTION[(o << 4) | n] = d === 'INBOUND' ? 1 : d === 'OUTBOUND' ? -1 : 0;
-    TRANSITION_TEXT[(o << 4) | n] = `${TCP_STATES[o]}->${TCP_STATES[n]}`;
-  }
-}
+// A birth's transition as one byte: old state << 4 | new state (states are 1..12, so 0 means
+// none); BIRTH_TRANSITION says which changes begin a life. Under churn the store holds 100k+
+// births: an object or string per birth would be most of its memory and of the collector's work.
 const SYN_RECV_TO_ESTABLISHED = (TcpStateCode.SYN_RECV << 4) | TcpStateCode.ESTABLISHED;
 
-/** The birth a (birth-revealing) transition code tells of, stored at `seenAt`. */
+/** The birth a transition code tells of, stored at `seenAt`. */
 export function birthOf(transition: number, seenAt: number): KernelBirth {
-  return { direction: BIRTH_DIRECTION[transition] > 0 ? 'INBOUND' : 'OUTBOUND', transition: TRANSITION_TEXT[transition], seenAt };
+  return { transition: transitionText(transition), code: transition, seenAt };
 }
 
 /**
@@ -64,7 +54,7 @@ export class KernelBirthStore {
   ingest(events: readonly KernelEvent[], now: number): void {
     for (const e of events) {
       const t = (TcpStateCode[e.oldState] << 4) | TcpStateCode[e.newState];
-      if (BIRTH_DIRECTION[t] !== 0 && cookieWords(e.cookie, this.words)) this.record(this.words.lo, this.words.hi, t, now);
+      if (BIRTH_TRANSITION[t] !== 0 && cookieWords(e.cookie, this.words)) this.record(this.words.lo, this.words.hi, t, now);
     }
   }
 
@@ -147,7 +137,7 @@ export class KernelBirthStore {
       state(buf[off + EVT.oldState], 'kernel state-change event', off);
       state(buf[off + EVT.newState], 'kernel state-change event', off);
       const t = (buf[off + EVT.oldState] << 4) | buf[off + EVT.newState];
-      if (BIRTH_DIRECTION[t] !== 0) this.record(buf.readUInt32LE(off), buf.readUInt32LE(off + 4), t, now);
+      if (BIRTH_TRANSITION[t] !== 0) this.record(buf.readUInt32LE(off), buf.readUInt32LE(off + 4), t, now);
     }
     return n;
   }

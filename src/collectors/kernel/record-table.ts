@@ -1,32 +1,23 @@
 import { CookieIndex, cookieWords, type CookieLookup } from '../buffers/cookie-index';
 import { RecordChunks } from '../buffers/record-chunks';
-import { KERNEL_CODE_UNANSWERED, KERNEL_DIRECTIONS, kernelDirection } from '../../model/kernel';
-import type { KernelBirthIndex, KernelDirection, KernelDirectionInput, KernelRecord, KernelRecordIndex } from '../../model/kernel';
+import { KERNEL_FACTS_UNANSWERED } from '../../model/kernel';
+import type { KernelBirthIndex, KernelRecord, KernelRecordIndex } from '../../model/kernel';
 import type { Socket } from '../../model/socket';
 import { AddressCache, checkLength, checkVersion, cookieAt, decodeKernelRecords, decodeRecordAt, family, state } from './decode';
-import { BIRTH_DIRECTION, birthOf, type KernelBirthStore } from './birth-store';
+import { birthOf, type KernelBirthStore } from './birth-store';
 import { F_SHARES_LISTENER, F_TW_CB_KNOWN, F_TW_CONNECT_BIND, KERNEL_RECORD_SIZE, REC, SOCK_BINDPORT_LOCK, SOCK_CONNECT_BIND } from './layout';
-
-const DIRECTION_CODE = new Map<KernelDirection, number>(KERNEL_DIRECTIONS.map((d, i) => [d, i]));
-
-/** A KERNEL_DIRECTIONS index as the classifier's code: +1 inbound, -1 outbound, 0 when the rule
- * is none or the handshake state (which the classifier's own handshake rule reads). */
-const VERDICT_OF_CODE = Int8Array.from(KERNEL_DIRECTIONS, (d) =>
-  d.rule === null || d.rule === 'handshake-state' ? 0 : d.direction === 'INBOUND' ? 1 : d.direction === 'OUTBOUND' ? -1 : 0);
-
-/** kernelDirection's answer (a KERNEL_DIRECTIONS index) by packed facts (see append); 255: not asked yet. */
-const DIRECTION_MEMO = new Uint8Array(256 << 7).fill(255);
 
 /**
  * One or more iterator passes, kept as the raw bytes and indexed by cookie. Building it reads
- * only the few bytes kernelDirection needs and stores one direction code per record; a full
+ * only the few bytes the direction rules need and stores them packed, one uint16 per record
+ * (packKernelFacts: facts only, the classifier decides what they mean); a full
  * KernelRecord (addresses, cookies as strings) is decoded only by `get`, i.e. when an API field
  * asks for it. Lookups take the canonical decimal cookie (as Socket.cookie and
  * KernelRecord.cookie are). The tracepoint's births of the pass's sockets are attached to it
  * (attachBirths), one code per record, so a snapshot needs no copy of the birth store.
  */
 export class KernelRecordTable implements KernelRecordIndex, CookieLookup {
-  private codes: Uint8Array;
+  private facts16: Uint16Array;
   private readonly addrs = new AddressCache();
   /** Cookie -> index of its (last) record. */
   private readonly index: CookieIndex;
@@ -41,14 +32,9 @@ export class KernelRecordTable implements KernelRecordIndex, CookieLookup {
   /** The birth store append() marks records in, and this table's pass number there. */
   private marking: { store: KernelBirthStore; pass: number } | null = null;
   private readonly words = { lo: 0, hi: 0 };
-  // One scratch input for kernelDirection, refilled per record: no object per record.
-  private readonly input: { -readonly [K in keyof KernelDirectionInput]: KernelDirectionInput[K] } = {
-    state: 'CLOSE', connectBind: false, explicitPortBind: false, portAllocatedByConnect: false,
-    twConnectBind: null, sharesListenerPort: false, acceptBacklogInherited: false,
-  };
 
   private constructor(expected: number) {
-    this.codes = new Uint8Array(Math.max(expected, 16));
+    this.facts16 = new Uint16Array(Math.max(expected, 16));
     this.index = new CookieIndex(expected);
     const table = this;
     this.births = {
@@ -59,9 +45,9 @@ export class KernelRecordTable implements KernelRecordIndex, CookieLookup {
         const i = this.birthIndexOf(cookie);
         return i < 0 || this.birthCodes![i] === 0 ? undefined : birthOf(this.birthCodes![i], this.birthAt![i]);
       },
-      direction: (cookie) => {
+      transition: (cookie) => {
         const i = this.birthIndexOf(cookie);
-        return i < 0 ? 0 : BIRTH_DIRECTION[this.birthCodes![i]];
+        return i < 0 ? 0 : this.birthCodes![i];
       },
     };
   }
@@ -107,13 +93,12 @@ export class KernelRecordTable implements KernelRecordIndex, CookieLookup {
     const m = chunk.length / KERNEL_RECORD_SIZE;
     if (m === 0) return;
     if (this.birthCodes) throw new Error('KernelRecordTable.append after attachBirths');
-    if (this.n + m > this.codes.length) {
-      const codes = new Uint8Array(Math.max(this.codes.length * 2, this.n + m));
-      codes.set(this.codes.subarray(0, this.n));
-      this.codes = codes;
+    if (this.n + m > this.facts16.length) {
+      const facts = new Uint16Array(Math.max(this.facts16.length * 2, this.n + m));
+      facts.set(this.facts16.subarray(0, this.n));
+      this.facts16 = facts;
     }
     const dv = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    const input = this.input;
     const marking = this.marking;
     const base = this.n * KERNEL_RECORD_SIZE; // byte offsets in errors count from the pass's start
     for (let j = 0, off = 0; j < m; j++, off += KERNEL_RECORD_SIZE) {
@@ -123,8 +108,7 @@ export class KernelRecordTable implements KernelRecordIndex, CookieLookup {
       const userLocks = chunk[off + REC.userLocks];
       const flags = chunk[off + REC.flags];
       const i = this.n + j;
-      // kernelDirection reads 7 facts; packed with the state they index a memo of its answers
-      // (the same function, asked once per combination instead of once per socket).
+      // The 7 facts the direction rules read, packed as packKernelFacts packs them.
       const connectBind = (userLocks & SOCK_CONNECT_BIND) !== 0;
       const explicitPortBind = (userLocks & SOCK_BINDPORT_LOCK) !== 0;
       const portAllocatedByConnect = chunk[off + REC.fastreuse] === 0xff; // fastreuse == -1 (int8)
@@ -133,18 +117,7 @@ export class KernelRecordTable implements KernelRecordIndex, CookieLookup {
       const acceptBacklogInherited = st !== 'LISTEN' && dv.getUint32(off + REC.maxAckBacklog, true) > 0;
       const key = (chunk[off + REC.state] << 7) | (tw << 5) | (+connectBind << 4) | (+explicitPortBind << 3) |
         (+portAllocatedByConnect << 2) | (+sharesListenerPort << 1) | +acceptBacklogInherited;
-      let code = DIRECTION_MEMO[key];
-      if (code === 255) {
-        input.state = st;
-        input.connectBind = connectBind;
-        input.explicitPortBind = explicitPortBind;
-        input.portAllocatedByConnect = portAllocatedByConnect;
-        input.twConnectBind = tw === 0 ? null : tw === 2;
-        input.sharesListenerPort = sharesListenerPort;
-        input.acceptBacklogInherited = acceptBacklogInherited;
-        DIRECTION_MEMO[key] = code = DIRECTION_CODE.get(kernelDirection(input))!;
-      }
-      this.codes[i] = code;
+      this.facts16[i] = key;
       // Later records with the same cookie win (a socket seen again in an entered namespace).
       const lo = dv.getUint32(off, true), hi = dv.getUint32(off + 4, true);
       this.index.set(lo, hi, i);
@@ -200,7 +173,7 @@ export class KernelRecordTable implements KernelRecordIndex, CookieLookup {
     return this.indexOf(cookie) >= 0;
   }
 
-  /** The sockets decoded from this table's records, in record order (see codesAt). */
+  /** The sockets decoded from this table's records, in record order (see factsAt). */
   private recordSockets: readonly Socket[] | null = null;
 
   /** Tells the table which Socket objects its records were decoded into (socket k: record k). */
@@ -209,29 +182,28 @@ export class KernelRecordTable implements KernelRecordIndex, CookieLookup {
   }
 
   /**
-   * The kernel's word on sockets by position, without cookie lookups (KernelRecordIndex.codesAt):
-   * births (as attachBirths attached them) first, then the iterator's rules, as the classifier's
-   * kernelCodes. `sockets[i]` is answered only when it is the object decoded from record
-   * `positions[i]` (a snapshot listing this pass's sockets in record order); else
-   * KERNEL_CODE_UNANSWERED.
+   * The facts of sockets by position, without cookie lookups (KernelRecordIndex.factsAt): packed
+   * facts into `facts[i]` and the attached birth's transition code into `births[i]`.
+   * `sockets[i]` is answered only when it is the object decoded from record `positions[i]` (a
+   * snapshot listing this pass's sockets in record order); else KERNEL_FACTS_UNANSWERED.
    */
-  codesAt(positions: Int32Array, sockets: readonly Socket[], out: Int8Array): void {
+  factsAt(positions: Int32Array, sockets: readonly Socket[], facts: Int32Array, births: Uint8Array): void {
     const own = this.recordSockets;
     // A cookie seen twice in the passes (the later record wins) would make positions ambiguous.
     if (own === null || this.index.size !== this.n) {
-      out.fill(KERNEL_CODE_UNANSWERED, 0, sockets.length);
+      facts.fill(KERNEL_FACTS_UNANSWERED, 0, sockets.length);
       return;
     }
-    const births = this.birthCount === 0 ? null : this.birthCodes!;
-    const codes = this.codes;
+    const born = this.birthCount === 0 ? null : this.birthCodes!;
+    const packed = this.facts16;
     for (let i = 0; i < sockets.length; i++) {
       const k = positions[i];
       if (own[k] !== sockets[i]) {
-        out[i] = KERNEL_CODE_UNANSWERED;
+        facts[i] = KERNEL_FACTS_UNANSWERED;
         continue;
       }
-      const b = births === null ? 0 : BIRTH_DIRECTION[births[k]];
-      out[i] = b !== 0 ? b : VERDICT_OF_CODE[codes[k]];
+      facts[i] = packed[k];
+      births[i] = born === null ? 0 : born[k];
     }
   }
 
@@ -240,9 +212,9 @@ export class KernelRecordTable implements KernelRecordIndex, CookieLookup {
     return i < 0 ? undefined : decodeRecordAt(this.buffer, i * KERNEL_RECORD_SIZE, this.addrs);
   }
 
-  direction(cookie: string): KernelDirection | undefined {
+  facts(cookie: string): number | undefined {
     const i = this.indexOf(cookie);
-    return i < 0 ? undefined : KERNEL_DIRECTIONS[this.codes[i]];
+    return i < 0 ? undefined : this.facts16[i];
   }
 
   *cookies(): IterableIterator<string> {
