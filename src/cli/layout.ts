@@ -49,16 +49,21 @@ export function fitWidths(cols: Column[], natural: number[], width: number): num
   return w;
 }
 
-/** Columns sized to their content, fitted to `width` when given; the last column is not padded. */
+/**
+ * Columns sized to their content, fitted to `width` when given; the last column is not padded.
+ * Past every column's minimum, trailing columns are left out rather than shown as a stub.
+ */
 export function layoutTable(cols: Column[], rows: string[][], width?: number): string[] {
   const natural = cols.map((c, i) => Math.max(c.header.length, ...rows.map((r) => r[i].length)));
   const widths = width === undefined ? natural : fitWidths(cols, natural, width);
+  let n = cols.length;
+  while (width !== undefined && n > 1 && widths.slice(0, n).reduce((a, b) => a + b + 2, -2) > width) n--;
   const line = (cells: string[]) =>
-    cells.map((c, i) => {
+    cells.slice(0, n).map((c, i) => {
       const s = cut(c, widths[i], cols[i].tail);
-      return i === cells.length - 1 ? s : s.padEnd(widths[i]);
+      return i === n - 1 ? s : s.padEnd(widths[i]);
     }).join('  ');
-  // Columns that may not be cut can still overflow a very narrow terminal: cut the line itself.
+  // A terminal narrower than the first column alone: cut the line itself.
   return [cols.map((c) => c.header), ...rows].map(line).map((l) => (width === undefined ? l : cut(l.trimEnd(), width)));
 }
 
