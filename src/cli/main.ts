@@ -62,7 +62,7 @@ function confidence(v: string): number {
 }
 
 const sourceOption = () =>
-  new Option('--source <source>', 'where sockets are read from (auto: the eBPF iterator when kernel evidence is loaded, else netlink, else procfs)')
+  new Option('--source <source>', 'where sockets are read from: auto, ebpf, netlink or procfs (auto: the eBPF iterator when kernel evidence is loaded, else netlink, else procfs)')
     .argParser((v) => oneOf('source', ['AUTO', 'EBPF', 'NETLINK', 'PROCFS'])(v).toLowerCase()).default('auto');
 
 // Every namespace by default. With CAP_SYS_ADMIN each is entered (sock_diag and its own port

@@ -39,7 +39,7 @@ export function kernelUnavailable(code: string, raw: string): KernelUnavailable 
 // host.kernelEvidence.reason and the server log.
 const HINTS: Record<string, string> = {
   NATIVE_UNAVAILABLE: 'run `npm ci`',
-  EPERM: 'run as root',
+  EPERM: 'run it as root',
   ENOBTF: 'the kernel has no BTF',
   KERNEL_TOO_OLD: 'Linux 5.17+ needed',
   EVERIFIER: 'the kernel refused the programs',
