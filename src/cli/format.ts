@@ -1,5 +1,6 @@
 import type { HistoryRecord } from '../schema';
 import { formatEndpoint } from '../model';
+import { colorDirection, layoutTable, type Layout } from './layout';
 
 export interface Row {
   id: string;
@@ -7,6 +8,8 @@ export interface Row {
   local: { address: string; port: number };
   remote: { address: string; port: number };
   verdict: { direction: string; confidence: number; certain: boolean; inboundProbability: number; evidence: { rule: string; favors: string; weight: number; detail: string }[] };
+  netns?: string | null;
+  processes?: { pid: number; command: string }[];
 }
 
 function pad(s: string, n: number): string {
@@ -26,18 +29,60 @@ export function confidenceText(v: Row['verdict']): string {
   return v.confidence.toFixed(3);
 }
 
-export function connectionTable(rows: Row[]): string {
-  return table(
-    ['DIRECTION', 'CONFIDENCE', 'STATE', 'LOCAL', 'REMOTE', 'TOP EVIDENCE'],
+/** The owner as command/pid; ",+N" when N more processes hold the socket. */
+export function processText(r: Row): string {
+  const [p, ...more] = r.processes ?? [];
+  return p ? `${p.command}/${p.pid}${more.length ? `,+${more.length}` : ''}` : '-';
+}
+
+/** --process: a command name, or digits (a pid, or a command that is all digits, as history does). */
+export function matchesProcess(r: Row, want: string): boolean {
+  return (r.processes ?? []).some((p) => p.command === want || (/^\d+$/.test(want) && p.pid === Number(want)));
+}
+
+/** Sort key of an address: IPv4 (and v4-mapped IPv6) before IPv6, each in numeric order. */
+function addressKey(a: string): string {
+  const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/i.exec(a);
+  if (v4) return `4${v4.slice(1).map((n) => n.padStart(3, '0')).join('')}`;
+  const [head, tail] = a.toLowerCase().split('%')[0].split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  return `6${groups.map((g) => g.padStart(4, '0')).join('')}`;
+}
+
+/** By local address and port, then remote; stable (Array.prototype.sort is). */
+export function sortConnections(rows: Row[]): Row[] {
+  const key = (r: Row) => [addressKey(r.local.address), r.local.port, addressKey(r.remote.address), r.remote.port] as const;
+  return rows.sort((a, b) => {
+    const [x, y] = [key(a), key(b)];
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
+    return 0;
+  });
+}
+
+export function connectionTable(rows: Row[], layout: Layout = { color: false }): string {
+  // Verdict and state stay whole; endpoints (keeping the port), owner, netns and evidence give up
+  // width on a narrow TTY, and past their minimums the line is cut (evidence goes first).
+  const lines = layoutTable(
+    [
+      { header: 'DIRECTION' }, { header: 'CONF' }, { header: 'STATE' },
+      { header: 'LOCAL', min: 13, tail: true }, { header: 'REMOTE', min: 13, tail: true },
+      { header: 'PROCESS', min: 7 }, { header: 'NETNS', min: 7 }, { header: 'TOP EVIDENCE', min: 5 },
+    ],
     rows.map((r) => [
       r.verdict.direction,
       confidenceText(r.verdict),
       r.state,
       formatEndpoint(r.local.address, r.local.port),
       formatEndpoint(r.remote.address, r.remote.port),
+      processText(r),
+      r.netns ?? '-',
       r.verdict.evidence[0]?.detail ?? '(no evidence)',
     ]),
+    layout.width,
   );
+  return (layout.color ? lines.map(colorDirection) : lines).join('\n');
 }
 
 /** The verdict and its evidence in plain words. */

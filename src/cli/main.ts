@@ -3,15 +3,22 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_LIMIT, MAX_LIMIT } from '../model';
+import { DEFAULT_LIMIT, MAX_LIMIT, TCP_STATE_NAMES } from '../model';
 import { heuristicWarning } from '../collectors/kernel';
 import { TcpdirService } from '../service';
 import { createServer, DOCUMENTS, UnsafeBindError } from '../server';
 import { parseEndpoint } from '../server/rest-params';
+import { VERSION } from '../server/version';
 import { HistoryStore } from '../history';
 import { historyRecord } from '../resolvers/history.resolver';
 import { parseTime } from '../service';
-import { connectionTable, eventLine, explain, historyTable, type EventLine, namespaceTable, type NamespaceRow, type Row } from './format';
+import {
+  connectionTable, eventLine, explain, historyTable, matchesProcess, namespaceTable, sortConnections, type EventLine, type NamespaceRow, type Row,
+} from './format';
+import { terminalLayout } from './layout';
+
+/** Exit code of `explain` when there is no such connection; usage errors exit 1 (commander), serve's unsafe bind 2. */
+export const EXIT_NOT_FOUND = 3;
 
 function int(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -20,6 +27,16 @@ function int(name: string, min: number, max: number) {
     return n;
   };
 }
+
+/** An enum option, accepted in any case and passed on in the API's (upper) case. */
+function oneOf(name: string, values: readonly string[]) {
+  return (v: string): string => {
+    const u = v.toUpperCase();
+    if (!values.includes(u)) throw new InvalidArgumentError(`${name} must be one of ${values.map((x) => x.toLowerCase()).join(', ')}`);
+    return u;
+  };
+}
+const directionOption = () => new Option('--direction <direction>', 'only this direction (inbound, outbound, unknown)').argParser(oneOf('direction', ['INBOUND', 'OUTBOUND', 'UNKNOWN']));
 
 function duration(name: string) {
   return (v: string): number => {
@@ -45,8 +62,8 @@ function confidence(v: string): number {
 }
 
 const sourceOption = () =>
-  new Option('--source <source>', 'where sockets are read from (auto: the eBPF iterator when kernel evidence is loaded, else netlink, else procfs)')
-    .choices(['auto', 'ebpf', 'netlink', 'procfs']).default('auto');
+  new Option('--source <source>', 'where sockets are read from: auto, ebpf, netlink or procfs (auto: the eBPF iterator when kernel evidence is loaded, else netlink, else procfs)')
+    .argParser((v) => oneOf('source', ['AUTO', 'EBPF', 'NETLINK', 'PROCFS'])(v).toLowerCase()).default('auto');
 
 // Every namespace by default. With CAP_SYS_ADMIN each is entered (sock_diag and its own port
 // range); without, the others are read from /proc/PID/net/tcp{,6} and `namespaces` says so.
@@ -77,7 +94,8 @@ async function query<T>(
 }
 
 export function program(): Command {
-  const p = new Command('tcpdir').description('Inbound or outbound: a verdict, with confidence and evidence, for every TCP connection on this host.');
+  const p = new Command('tcpdir').description('Inbound or outbound: a verdict, with confidence and evidence, for every TCP connection on this host.')
+    .version(VERSION, '-V, --version', 'print the version');
 
   p.command('serve')
     .description('serve GraphQL (/graphql) and REST (/api/v1/...) on 127.0.0.1:4000')
@@ -133,21 +151,28 @@ export function program(): Command {
     });
 
   p.command('list')
-    .description('list connections with their verdicts')
-    .addOption(new Option('--direction <direction>', 'only this direction').choices(['inbound', 'outbound', 'unknown', 'INBOUND', 'OUTBOUND', 'UNKNOWN']))
+    .description('list connections with their verdicts, sorted by local then remote endpoint')
+    .addOption(directionOption())
+    .addOption(new Option('--state <state>', 'only this TCP state (e.g. established, time_wait)').argParser(oneOf('state', TCP_STATE_NAMES)))
     .option('--port <port>', 'local or remote port', int('port', 0, 65535))
+    .option('--local-port <port>', 'local port', int('local-port', 0, 65535))
+    .option('--remote-port <port>', 'remote port', int('remote-port', 0, 65535))
+    .option('--process <command|pid>', 'only sockets this process holds (command name or pid)')
     .option('--min-confidence <p>', 'only verdicts at least this sure', confidence)
     .option('--limit <n>', 'at most this many rows', int('limit', 0, MAX_LIMIT), DEFAULT_LIMIT)
     .addOption(sourceOption())
     .option('--no-kernel-evidence', 'do not load the eBPF kernel-evidence source')
-    .option('--json', 'print JSON (the GraphQL/REST shape)')
+    .option('--json', 'print JSON (the GraphQL/REST shape, with processes)')
     .addOption(allNamespacesOption())
     .addOption(netnsOption())
     .action(async (o) => {
-      const rows = await query<Row[]>(o, 'connections', {
-        direction: o.direction?.toUpperCase(), port: o.port, minConfidence: o.minConfidence, limit: o.limit, netns: o.netns,
+      // The API has no process filter: with --process, fetch every row and cut to --limit here.
+      const rows = await query<Row[]>(o, 'listConnections', {
+        direction: o.direction, state: o.state, port: o.port, localPort: o.localPort, remotePort: o.remotePort,
+        minConfidence: o.minConfidence, limit: o.process === undefined ? o.limit : MAX_LIMIT, netns: o.netns,
       }, true);
-      console.log(o.json ? JSON.stringify(rows, null, 2) : connectionTable(rows));
+      const shown = sortConnections(o.process === undefined ? rows : rows.filter((r) => matchesProcess(r, o.process)).slice(0, o.limit));
+      console.log(o.json ? JSON.stringify(shown, null, 2) : connectionTable(shown, terminalLayout()));
     });
 
   p.command('explain')
@@ -162,8 +187,13 @@ export function program(): Command {
       const [la, lp] = parseEndpoint('local', local);
       const [ra, rp] = parseEndpoint('remote', remote);
       const v = await query<Row['verdict'] | null>(o, 'verdict', { localAddress: la, localPort: lp, remoteAddress: ra, remotePort: rp }, true);
+      if (!v) {
+        if (o.json) console.log('null');
+        console.error(`tcpdir: ${explain(local, remote, v)}`);
+        process.exitCode = EXIT_NOT_FOUND;
+        return;
+      }
       console.log(o.json ? JSON.stringify(v, null, 2) : explain(local, remote, v));
-      if (!v) process.exitCode = 1;
     });
   p.command('namespaces')
     .description('list the network namespaces tcpdir covers, how each was read, and which it could not read')
@@ -177,7 +207,7 @@ export function program(): Command {
     .description('connections as they open and close, from a running tcpdir serve (its /api/v1/events)')
     .option('--url <url>', 'the server', 'http://127.0.0.1:4000')
     .option('--token <token>', 'bearer token (default $TCPDIR_TOKEN)')
-    .addOption(new Option('--direction <direction>', 'only this direction').choices(['inbound', 'outbound', 'unknown', 'INBOUND', 'OUTBOUND', 'UNKNOWN']))
+    .addOption(directionOption())
     .option('--port <n>', 'local or remote port', int('port', 0, 65535))
     .addOption(netnsOption())
     .option('--min-confidence <p>', 'only verdicts at least this sure', confidence)
@@ -202,7 +232,7 @@ export function program(): Command {
     .option('--data-dir <dir>', 'where serve keeps the history database', defaultDataDir())
     .option('--since <time>', 'ISO-8601 time or a duration back from now (15m, 1h, 7d)', '1h')
     .option('--until <time>', 'ISO-8601 time or a duration back from now')
-    .addOption(new Option('--direction <direction>', 'only this direction').choices(['inbound', 'outbound', 'unknown', 'INBOUND', 'OUTBOUND', 'UNKNOWN']))
+    .addOption(directionOption())
     .option('--port <n>', 'local or remote port', int('port', 0, 65535))
     .option('--remote <address>', 'remote address or CIDR')
     .option('--process <command|pid>', 'command or pid')
@@ -216,7 +246,7 @@ export function program(): Command {
         const now = Date.now();
         const page = store.query({
           since: parseTime('since', o.since, now), until: parseTime('until', o.until, now),
-          direction: o.direction?.toUpperCase(), port: o.port, remoteAddress: o.remote,
+          direction: o.direction, port: o.port, remoteAddress: o.remote,
           process: o.process === undefined ? undefined : /^\d+$/.test(o.process) ? Number(o.process) : o.process,
         }, { limit: o.limit });
         const recs = page.lives.map(historyRecord);

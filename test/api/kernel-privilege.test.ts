@@ -113,6 +113,7 @@ describe('unprivileged tcpdir serve: heuristics, and it says why', { skip: skip 
       const warnings = r.stderr.split('\n').filter((l) => /no kernel evidence/.test(l));
       assert.equal(warnings.length, 1, r.stderr);
       assert.match(warnings[0], /^tcpdir: warning: no kernel evidence \(EPERM\): .*run it as root/);
+      assert.ok(warnings[0].length <= 80, 'fits an 80-column terminal');
       assert.match(r.stdout, new RegExp(String(pair.port)), 'the answer itself stays on stdout');
     }
   });

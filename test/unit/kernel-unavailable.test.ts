@@ -23,6 +23,7 @@ test('every unavailability code is worded as what is missing and what to do', ()
     assert.match(k.reason, /verdicts are heuristic/);
     assert.doesNotMatch(k.reason, /\n/, 'one line');
     assert.match(heuristicWarning(k), new RegExp(`^tcpdir: warning: no kernel evidence \\(${code}\\): `));
+    assert.ok(heuristicWarning(k).length <= 80, heuristicWarning(k));
   }
 });
 

@@ -35,7 +35,20 @@ export function kernelUnavailable(code: string, raw: string): KernelUnavailable 
   return { available: false, code, reason: `${what}; ${HEURISTIC}` };
 }
 
-/** One line for a CLI's stderr when its verdicts come without kernel evidence. */
+// The fix in a few words, so the CLI's warning fits an 80-column terminal; the full reason is in
+// host.kernelEvidence.reason and the server log.
+const HINTS: Record<string, string> = {
+  NATIVE_UNAVAILABLE: 'run `npm ci`',
+  EPERM: 'run it as root',
+  ENOBTF: 'the kernel has no BTF',
+  KERNEL_TOO_OLD: 'Linux 5.17+ needed',
+  EVERIFIER: 'the kernel refused the programs',
+  LAYOUT_MISMATCH: 'run `npm ci` again',
+  DISABLED: '--no-kernel-evidence',
+};
+
+/** One line of at most 80 columns for a CLI's stderr when its verdicts are heuristic (no kernel evidence). */
 export function heuristicWarning(k: { code: string; reason: string }): string {
-  return `tcpdir: warning: no kernel evidence (${k.code}): ${k.reason}`;
+  const line = `tcpdir: warning: no kernel evidence (${k.code}): ${HINTS[k.code] ?? 'eBPF failed to load'}`;
+  return line.length <= 80 ? line : `${line.slice(0, 79)}…`;
 }

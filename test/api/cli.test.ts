@@ -1,0 +1,122 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import net from 'node:net';
+import type { Row } from '../../src/cli/format';
+
+// The CLI as users run it: real processes of bin/tcpdir.js against real loopback connections.
+const ROOT = join(__dirname, '..', '..', '..');
+const ESC = /\x1b\[/;
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['bin/tcpdir.js', ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: undefined, ...env } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** Runs the CLI on a pseudo-terminal (util-linux script): stdout.isTTY is true there. */
+function tty(args: string, env: string): string {
+  const r = spawnSync('script', ['-qc', `${env} ${process.execPath} bin/tcpdir.js ${args}`, '/dev/null'], {
+    cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: undefined },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.replace(/\r/g, '');
+}
+
+const json = (args: string[]): Row[] => {
+  const r = cli([...args, '--json', '--no-all-namespaces']);
+  assert.equal(r.code, 0, r.err);
+  return JSON.parse(r.out) as Row[];
+};
+
+// A listener on 127.0.0.1 with clients from 127.0.0.3, .2 and .2 (out of order on purpose), and
+// one more client that closed first, so its side sits in TIME_WAIT.
+let server: net.Server;
+let port: number;
+const sockets: net.Socket[] = [];
+before(async () => {
+  server = net.createServer((s) => {
+    sockets.push(s);
+    s.on('end', () => s.end());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as net.AddressInfo).port;
+  for (const localAddress of ['127.0.0.3', '127.0.0.2', '127.0.0.2']) {
+    const c = net.connect({ port, host: '127.0.0.1', localAddress });
+    await new Promise<void>((r, j) => c.once('connect', r).once('error', j));
+    sockets.push(c);
+  }
+  const closer = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.4' });
+  await new Promise<void>((r, j) => closer.once('connect', r).once('error', j));
+  closer.end();
+  await new Promise((r) => closer.once('close', r));
+  while (sockets.length < 7) await new Promise((r) => setTimeout(r, 10));
+});
+after(async () => {
+  for (const s of sockets) s.destroy();
+  await new Promise((r) => server.close(r));
+});
+
+test('--version prints the package version', () => {
+  const r = cli(['--version']);
+  assert.equal(r.code, 0);
+  assert.equal(r.out.trim(), (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+});
+
+test('list filters narrow: --local-port, --remote-port, --state (any case), --process, --netns, --limit', () => {
+  const local = json(['list', '--local-port', String(port)]);
+  assert.equal(local.length, 3, JSON.stringify(local));
+  assert.ok(local.every((r) => r.local.port === port && r.local.address === '127.0.0.1'));
+  const remote = json(['list', '--remote-port', String(port), '--state', 'Established']);
+  assert.deepEqual(remote.map((r) => r.local.address), ['127.0.0.2', '127.0.0.2', '127.0.0.3']);
+  const waiting = json(['list', '--remote-port', String(port), '--state', 'time_wait']);
+  assert.deepEqual(waiting.map((r) => [r.local.address, r.state]), [['127.0.0.4', 'TIME_WAIT']]);
+  const mine = json(['list', '--port', String(port), '--process', String(process.pid)]);
+  assert.equal(mine.length, 6, 'both ends of the three open connections are this process');
+  assert.ok(mine.every((r) => r.processes?.some((p) => p.pid === process.pid)));
+  const comm = readFileSync(`/proc/${process.pid}/comm`, 'utf8').trim();
+  assert.ok(json(['list', '--port', String(port), '--process', comm]).length >= 6);
+  assert.equal(json(['list', '--port', String(port), '--process', '1']).length, 0);
+  assert.ok(mine[0].netns);
+  assert.equal(json(['list', '--port', String(port), '--netns', mine[0].netns!]).length, 7);
+  assert.equal(json(['list', '--port', String(port), '--limit', '2']).length, 2);
+  const bad = cli(['list', '--state', 'bogus']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /state must be one of established/);
+});
+
+test('rows are sorted by local then remote endpoint; piped lines are whole and plain', () => {
+  const r = cli(['list', '--port', String(port), '--no-all-namespaces']);
+  assert.equal(r.code, 0, r.err);
+  assert.doesNotMatch(r.out, ESC);
+  const lines = r.out.trimEnd().split('\n');
+  assert.match(lines[0], /^DIRECTION\s+CONF\s+STATE\s+LOCAL\s+REMOTE\s+PROCESS\s+NETNS\s+TOP EVIDENCE$/);
+  const pairs = lines.slice(1).map((l) => /(127\.0\.0\.\d):(\d+)\s+(127\.0\.0\.\d):(\d+)/.exec(l)!.slice(1).join(' '));
+  assert.equal(pairs.length, 7);
+  const key = (p: string) => p.split(' ').map((x) => x.padStart(12, '0')).join(' ');
+  assert.deepEqual(pairs, [...pairs].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)));
+  assert.ok(pairs[0].startsWith('127.0.0.1 '), pairs[0]);
+  for (const row of json(['list', '--port', String(port)])) {
+    assert.ok(lines.some((l) => l.endsWith(`  ${row.verdict.evidence[0].detail}`)), 'the evidence is printed whole');
+  }
+});
+
+test('on a TTY: every line fits COLUMNS=80, directions are coloured, NO_COLOR (any value) turns colour off', () => {
+  const args = `list --port ${port} --no-all-namespaces --no-kernel-evidence`;
+  const out = tty(args, 'COLUMNS=80');
+  assert.match(out, ESC);
+  const lines = out.trimEnd().split('\n');
+  assert.equal(lines.length, 1 + 1 + 7, out); // the heuristic warning, the header, the rows
+  assert.match(lines[0], /^tcpdir: warning: no kernel evidence \(DISABLED\)/);
+  for (const l of lines) assert.ok(l.replace(/\x1b\[[0-9;]*m/g, '').length <= 80, l);
+  assert.ok(lines.some((l) => l.includes('…')), 'something was cut to fit');
+  for (const env of ['NO_COLOR=1 COLUMNS=80', 'NO_COLOR= COLUMNS=80']) assert.doesNotMatch(tty(args, env), ESC, env);
+});
+
+test('explain of an absent connection exits 3 and says so on stderr', () => {
+  const r = cli(['explain', '127.0.0.1:1', '127.0.0.1:2', '--no-all-namespaces']);
+  assert.equal(r.code, 3);
+  assert.equal(r.out, '');
+  assert.match(r.err, /No TCP connection 127\.0\.0\.1:1 -> 127\.0\.0\.1:2/);
+});
