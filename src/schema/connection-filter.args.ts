@@ -3,8 +3,9 @@ import { DEFAULT_LIMIT, MAX_LIMIT } from '../model';
 import { Direction } from './direction.enum';
 import { TcpState } from './tcp-state.enum';
 
+/** Direction and ports: what connections, history and events are filtered by alike. */
 @ArgsType()
-export class ConnectionFilterArgs {
+export class DirectionPortArgs {
   @Field(() => Direction, { nullable: true })
   direction?: Direction;
 
@@ -16,6 +17,10 @@ export class ConnectionFilterArgs {
 
   @Field(() => Int, { nullable: true })
   remotePort?: number;
+}
+
+@ArgsType()
+export class ConnectionFilterArgs extends DirectionPortArgs {
 
   @Field(() => Float, { nullable: true, description: 'Keeps verdicts with confidence >= this (0 to 1).' })
   minConfidence?: number;

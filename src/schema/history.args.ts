@@ -1,27 +1,16 @@
 import { ArgsType, Field, Float, Int } from 'type-graphql';
+import { DirectionPortArgs } from './connection-filter.args';
 import { Direction } from './direction.enum';
 
 const TIME = 'An ISO-8601 time, or a duration back from now (30s, 15m, 1h, 7d).';
 
 @ArgsType()
-export class HistoryArgs {
+export class HistoryArgs extends DirectionPortArgs {
   @Field(() => String, { nullable: true, description: `Lives still open at or after this. ${TIME}` })
   since?: string;
 
   @Field(() => String, { nullable: true, description: `Lives opened at or before this. ${TIME}` })
   until?: string;
-
-  @Field(() => Direction, { nullable: true })
-  direction?: Direction;
-
-  @Field(() => Int, { nullable: true, description: 'Matches the local or the remote port.' })
-  port?: number;
-
-  @Field(() => Int, { nullable: true })
-  localPort?: number;
-
-  @Field(() => Int, { nullable: true })
-  remotePort?: number;
 
   @Field(() => String, { nullable: true, description: 'An address or a CIDR (10.0.0.0/8, fd00::/64); IPv4 ones match IPv4-mapped peers too.' })
   remoteAddress?: string;
