@@ -123,7 +123,7 @@ export function namespaceTable(rows: NamespaceRow[]): string {
       String(r.pids.length),
       r.container ? `${r.container.runtime}:${r.container.id.slice(0, 12)}` : '-',
       r.ephemeralPortRange ? `${r.ephemeralPortRange.low}-${r.ephemeralPortRange.high}${r.ephemeralPortRangeAssumed ? ' (assumed)' : ''}` : '-',
-      r.source,
+      r.source.toLowerCase(),
       String(r.connectionCount),
       String(r.listenerCount),
       r.reason ?? '',

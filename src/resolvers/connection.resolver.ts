@@ -5,7 +5,7 @@ import type { RequestContext } from './context';
 
 @Resolver(() => Connection)
 export class ConnectionResolver {
-  @FieldResolver(() => Verdict)
+  @FieldResolver(() => Verdict, { description: 'Who opened the connection, how sure that is, and why.' })
   async verdict(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<Verdict> {
     return (await ctx.view()).verdictOf(c as unknown as ConnectionRecord) as Verdict;
   }

@@ -5,7 +5,7 @@ import type { RequestContext } from './context';
 
 @Resolver(() => Listener)
 export class ListenerResolver {
-  @FieldResolver(() => [Process])
+  @FieldResolver(() => [Process], { description: 'Processes holding the listening socket (resolved on demand).' })
   async processes(@Root() l: Listener, @Ctx() ctx: RequestContext): Promise<Process[]> {
     return [...(await ctx.service.processesFor(await ctx.view(), l as unknown as ListenerRecord))];
   }

@@ -1,5 +1,5 @@
 import { Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
-import { Connection, Listener, Netns, Process } from '../schema';
+import { Connection, Listener, Netns, netnsSource, Process } from '../schema';
 import { netnsRecords, socketNetns, type ConnectionRecord, type ListenerRecord, type NetnsRecord } from '../service';
 import type { RequestContext } from './context';
 
@@ -10,7 +10,7 @@ export class NetnsResolver {
   })
   async namespaces(@Ctx() ctx: RequestContext): Promise<Netns[]> {
     const view = await ctx.view();
-    return netnsRecords(view.snapshot, view.ctx) as Netns[];
+    return netnsRecords(view.snapshot, view.ctx).map((ns) => ({ ...ns, source: netnsSource(ns.source) }));
   }
 
   @FieldResolver(() => [Process], { description: 'Processes living in the namespace (pid and /proc/PID/comm; at most 1000).' })

@@ -1,8 +1,8 @@
 import { Args, Ctx, Int, Query, Resolver } from 'type-graphql';
 import {
-  ConnectionArgs, ConnectionFilterArgs, ConnectionsArgs, Connection, Host, Listener, ListenersArgs, Summary, SummaryArgs, Verdict, VerdictArgs,
+  ConnectionArgs, ConnectionFilterArgs, ConnectionsArgs, Connection, Host, Listener, ListenersArgs, socketSource, Summary, SummaryArgs, Verdict, VerdictArgs,
 } from '../schema';
-import { checkAddress, checkConfidence, checkLimit, checkPort, type ConnectionFilter } from '../service';
+import { checkAddress, checkConfidence, checkLimit, checkPort, InputError, type ConnectionFilter } from '../service';
 import { DEFAULT_LIMIT } from '../model';
 import type { RequestContext } from './context';
 
@@ -11,6 +11,7 @@ function filterOf(a: ConnectionFilterArgs): ConnectionFilter {
   checkPort('localPort', a.localPort);
   checkPort('remotePort', a.remotePort);
   checkConfidence('minConfidence', a.minConfidence);
+  if (a.state === 'LISTEN') throw new InputError('state', 'state LISTEN matches no connection: listening sockets are listeners (query listeners instead)');
   return a;
 }
 
@@ -37,7 +38,7 @@ export class QueryResolver {
     return (await ctx.view()).connection(a.id) as Connection | null;
   }
 
-  @Query(() => [Listener])
+  @Query(() => [Listener], { description: 'Listening sockets, filtered by port and namespace.' })
   async listeners(@Args() a: ListenersArgs, @Ctx() ctx: RequestContext): Promise<Listener[]> {
     checkPort('port', a.port);
     return (await ctx.view()).listeners(a.port, a.netns) as Listener[];
@@ -52,14 +53,15 @@ export class QueryResolver {
     return (await ctx.view()).verdictByTuple(la, a.localPort, ra, a.remotePort) as Verdict | null;
   }
 
-  @Query(() => Summary)
+  @Query(() => Summary, { description: 'How many connections go each way.' })
   async summary(@Args() a: SummaryArgs, @Ctx() ctx: RequestContext): Promise<Summary> {
     checkConfidence('minConfidence', a.minConfidence);
     return (await ctx.view()).summary(a.minConfidence ?? 0, a.netns);
   }
 
-  @Query(() => Host)
+  @Query(() => Host, { description: 'Where and when the current snapshot was taken, and what served it.' })
   async host(@Ctx() ctx: RequestContext): Promise<Host> {
-    return (await ctx.view()).host();
+    const h = (await ctx.view()).host();
+    return { ...h, source: socketSource(h.source), collectedAt: new Date(h.collectedAt) };
   }
 }

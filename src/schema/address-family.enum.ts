@@ -8,4 +8,8 @@ export enum AddressFamily {
 registerEnumType(AddressFamily, {
   name: 'AddressFamily',
   description: 'The socket family. IPv4 clients of a dual-stack listener are IPV6 sockets with ::ffff: addresses.',
+  valuesConfig: {
+    IPV4: { description: 'AF_INET.' },
+    IPV6: { description: 'AF_INET6, IPv4-mapped addresses included.' },
+  },
 });

@@ -6,16 +6,16 @@ import { TcpState } from './tcp-state.enum';
 /** Direction and ports: what connections, history and events are filtered by alike. */
 @ArgsType()
 export class DirectionPortArgs {
-  @Field(() => Direction, { nullable: true })
+  @Field(() => Direction, { nullable: true, description: 'Only connections with this verdict direction.' })
   direction?: Direction;
 
   @Field(() => Int, { nullable: true, description: 'Matches the local or the remote port.' })
   port?: number;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: 'Matches the local port (1-65535).' })
   localPort?: number;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: 'Matches the remote port (1-65535).' })
   remotePort?: number;
 }
 
@@ -25,7 +25,7 @@ export class ConnectionFilterArgs extends DirectionPortArgs {
   @Field(() => Float, { nullable: true, description: 'Keeps verdicts with confidence >= this (0 to 1).' })
   minConfidence?: number;
 
-  @Field(() => TcpState, { nullable: true })
+  @Field(() => TcpState, { nullable: true, description: 'Only connections in this state (LISTEN is refused: listeners are not connections).' })
   state?: TcpState;
 
   @Field(() => String, { nullable: true, description: 'Only this network namespace: its nsfs id (net:[4026532177]) or its /run/netns name.' })
@@ -37,6 +37,6 @@ export class ConnectionsArgs extends ConnectionFilterArgs {
   @Field(() => Int, { nullable: true, defaultValue: DEFAULT_LIMIT, description: `At most ${MAX_LIMIT}.` })
   limit?: number | null;
 
-  @Field(() => Int, { nullable: true, defaultValue: 0 })
+  @Field(() => Int, { nullable: true, defaultValue: 0, description: 'Connections to skip first (the order is stable within one snapshot).' })
   offset?: number | null;
 }

@@ -2,6 +2,6 @@ import { ArgsType, Field, ID } from 'type-graphql';
 
 @ArgsType()
 export class ConnectionArgs {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The connection id (Connection.id).' })
   id!: string;
 }

@@ -10,16 +10,16 @@ export class Connection {
   @Field(() => ID, { description: 'Stable for the life of the socket (the kernel cookie with netlink).' })
   id!: string;
 
-  @Field(() => AddressFamily)
+  @Field(() => AddressFamily, { description: 'IPV4 or IPV6.' })
   family!: AddressFamily;
 
-  @Field(() => TcpState)
+  @Field(() => TcpState, { description: 'TCP state (never LISTEN).' })
   state!: TcpState;
 
-  @Field(() => Endpoint)
+  @Field(() => Endpoint, { description: 'The endpoint on this host.' })
   local!: Endpoint;
 
-  @Field(() => Endpoint)
+  @Field(() => Endpoint, { description: 'The peer endpoint.' })
   remote!: Endpoint;
 
   @Field(() => String, { nullable: true, description: 'Socket inode; null when no process holds a descriptor (TIME_WAIT, not yet accepted).' })

@@ -6,7 +6,7 @@ export class Evidence {
   @Field({ description: 'The rule that found it (see the rule table in docs/classifier.md).' })
   rule!: string;
 
-  @Field(() => Direction)
+  @Field(() => Direction, { description: 'The direction this fact points to.' })
   favors!: Direction;
 
   @Field(() => Float, { description: 'Log-odds weight; conclusive facts show 10.' })

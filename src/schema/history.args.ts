@@ -21,7 +21,7 @@ export class HistoryArgs extends DirectionPortArgs {
   @Field(() => String, { nullable: true, description: 'Only this network namespace (nsfs id).' })
   netns?: string;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, { nullable: true, description: 'Keeps lives whose verdict confidence is >= this (0 to 1).' })
   minConfidence?: number;
 
   @Field(() => Boolean, { nullable: true, description: 'true: still open; false: closed.' })
@@ -45,22 +45,22 @@ export class FlowsArgs {
   @Field(() => [String], { nullable: true, description: 'Any of netns, direction, localPort, remoteAddress, remotePort, process, minute (default: direction, localPort, remoteAddress, remotePort, process).' })
   groupBy?: string[];
 
-  @Field(() => Direction, { nullable: true })
+  @Field(() => Direction, { nullable: true, description: 'Only lives with this direction.' })
   direction?: Direction;
 
   @Field(() => Int, { nullable: true, description: 'The service port: local for INBOUND, remote for the others.' })
   port?: number;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Only this network namespace (nsfs id).' })
   netns?: string;
 
-  @Field(() => Int, { nullable: true, defaultValue: 100 })
+  @Field(() => Int, { nullable: true, defaultValue: 100, description: 'Groups returned, at most 10000.' })
   limit?: number;
 }
 
 @ArgsType()
 export class ConnectionEventsArgs {
-  @Field(() => Direction, { nullable: true })
+  @Field(() => Direction, { nullable: true, description: 'Only lives with this direction.' })
   direction?: Direction;
 
   @Field(() => Int, { nullable: true, description: 'Matches the local or the remote port.' })
@@ -69,7 +69,7 @@ export class ConnectionEventsArgs {
   @Field(() => String, { nullable: true, description: 'Only this network namespace (nsfs id).' })
   netns?: string;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, { nullable: true, description: 'Keeps lives whose verdict confidence is >= this (0 to 1).' })
   minConfidence?: number;
 }
 

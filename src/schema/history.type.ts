@@ -12,6 +12,10 @@ export enum ObservedBy {
 registerEnumType(ObservedBy, {
   name: 'ObservedBy',
   description: "How a connection's life was seen: KERNEL (the state-change tracepoint, exact times) or SNAPSHOT (polls; times have the poll's resolution).",
+  valuesConfig: {
+    KERNEL: { description: 'The state-change tracepoint: exact open and close times.' },
+    SNAPSHOT: { description: "Snapshots taken every intervalMs: times are known to the poll's resolution." },
+  },
 });
 
 @ObjectType({ description: 'One connection life, from open (or first sighting) to close, with who opened it.' })
@@ -22,16 +26,16 @@ export class HistoryRecord {
   @Field(() => String, { nullable: true, description: 'Network namespace (nsfs id), when a snapshot saw the socket.' })
   netns!: string | null;
 
-  @Field(() => AddressFamily)
+  @Field(() => AddressFamily, { description: 'IPV4 or IPV6.' })
   family!: AddressFamily;
 
-  @Field(() => Endpoint)
+  @Field(() => Endpoint, { description: 'The endpoint on this host.' })
   local!: Endpoint;
 
-  @Field(() => Endpoint)
+  @Field(() => Endpoint, { description: 'The peer endpoint.' })
   remote!: Endpoint;
 
-  @Field(() => Direction)
+  @Field(() => Direction, { description: 'Who opened it.' })
   direction!: Direction;
 
   @Field(() => Float, { description: 'Probability that the direction is right (1 when certain).' })
@@ -61,22 +65,22 @@ export class HistoryRecord {
   @Field(() => Process, { nullable: true, description: 'The process that owned the socket, when a snapshot saw it.' })
   process!: Process | null;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, { nullable: true, description: 'Bytes sent, as the kernel reported at close; null while open or when the close was not seen by the tracepoint.' })
   bytesSent!: number | null;
 
-  @Field(() => Float, { nullable: true })
+  @Field(() => Float, { nullable: true, description: 'Bytes received, as the kernel reported at close; null while open or when the close was not seen by the tracepoint.' })
   bytesReceived!: number | null;
 
-  @Field(() => Int, { nullable: true })
+  @Field(() => Int, { nullable: true, description: 'Segments retransmitted, as the kernel reported at close; null while open or when the close was not seen by the tracepoint.' })
   retransmits!: number | null;
 
-  @Field(() => ObservedBy)
+  @Field(() => ObservedBy, { description: 'How its life was seen, and so how exact its times are.' })
   observedBy!: ObservedBy;
 }
 
 @ObjectType({ description: 'A page of history, newest first.' })
 export class HistoryPage {
-  @Field(() => [HistoryRecord])
+  @Field(() => [HistoryRecord], { description: 'The lives of this page, newest first.' })
   records!: HistoryRecord[];
 
   @Field(() => String, { nullable: true, description: 'Cursor of the next page (pass it as `after`); null on the last page.' })
@@ -85,19 +89,19 @@ export class HistoryPage {
 
 @ObjectType({ description: 'Per-minute aggregate of connection lives, grouped as asked (fields not grouped by are null).' })
 export class Flow {
-  @Field(() => GraphQLDateTime, { nullable: true })
+  @Field(() => GraphQLDateTime, { nullable: true, description: 'Start of the minute (when grouped by minute).' })
   minute!: Date | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Network namespace (nsfs id), when grouped by netns.' })
   netns!: string | null;
 
-  @Field(() => Direction, { nullable: true })
+  @Field(() => Direction, { nullable: true, description: 'When grouped by direction.' })
   direction!: Direction | null;
 
   @Field(() => Int, { nullable: true, description: 'The local service port (INBOUND groups).' })
   localPort!: number | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'The peer address, when grouped by remoteAddress.' })
   remoteAddress!: string | null;
 
   @Field(() => Int, { nullable: true, description: 'The remote service port (OUTBOUND and UNKNOWN groups).' })
@@ -106,19 +110,19 @@ export class Flow {
   @Field(() => String, { nullable: true, description: 'The command that opened OUTBOUND connections, when known.' })
   process!: string | null;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: 'Lives opened in the group.' })
   opened!: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: 'Lives closed in the group.' })
   closed!: number;
 
   @Field(() => Float, { description: 'Sum of the closed lives durations, ms.' })
   durationMsTotal!: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: 'Bytes sent by the lives of the group whose byte count is known.' })
   bytesSent!: number;
 
-  @Field(() => Float)
+  @Field(() => Float, { description: 'Bytes received by the lives of the group whose byte count is known.' })
   bytesReceived!: number;
 }
 
@@ -133,7 +137,7 @@ export class HistoryStatus {
   @Field({ description: 'What the history can miss, in words.' })
   caveat!: string;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Lives open now.' })
   open!: number;
 
   @Field(() => Float, { description: 'Lives opened since start.' })
@@ -166,14 +170,22 @@ export enum ConnectionEventType {
   CLOSED = 'CLOSED',
   VERDICT_CHANGED = 'VERDICT_CHANGED',
 }
-registerEnumType(ConnectionEventType, { name: 'ConnectionEventType', description: 'What happened to a connection life.' });
+registerEnumType(ConnectionEventType, {
+  name: 'ConnectionEventType',
+  description: 'What happened to a connection life.',
+  valuesConfig: {
+    OPENED: { description: 'It was born, or first seen.' },
+    CLOSED: { description: 'It closed, or stopped being seen.' },
+    VERDICT_CHANGED: { description: 'Its direction or confidence changed (new evidence).' },
+  },
+});
 
 @ObjectType({ description: 'A connection life opened, closed, or changed verdict.' })
 export class ConnectionEvent {
-  @Field(() => ConnectionEventType)
+  @Field(() => ConnectionEventType, { description: 'What happened.' })
   type!: ConnectionEventType;
 
-  @Field(() => GraphQLDateTime)
+  @Field(() => GraphQLDateTime, { description: 'When it happened.' })
   at!: Date;
 
   @Field(() => HistoryRecord, { description: 'The life as it stands after the event (its id is its key while open).' })
@@ -182,12 +194,12 @@ export class ConnectionEvent {
 
 @ObjectType({ description: 'Where history is incomplete: events lost (a full ring buffer, an overloaded or failing store) or a time tcpdir was not recording.' })
 export class HistoryGap {
-  @Field(() => GraphQLDateTime)
+  @Field(() => GraphQLDateTime, { description: 'When the loss was noticed.' })
   at!: Date;
 
   @Field(() => Float, { nullable: true, description: 'How many events or lives were lost, when known.' })
   lost!: number | null;
 
-  @Field()
+  @Field({ description: 'Why, in words (e.g. tracepoint events lost, store write failed, tcpdir not running).' })
   reason!: string;
 }

@@ -1,25 +1,27 @@
+import { GraphQLDateTime } from 'graphql-scalars';
 import { Field, Int, ObjectType } from 'type-graphql';
 import { KernelEvidenceStatus } from './kernel.type';
+import { SocketSource } from './source.enum';
 
 @ObjectType({ description: 'An inclusive port range.' })
 export class PortRange {
-  @Field(() => Int)
+  @Field(() => Int, { description: 'First port of the range.' })
   low!: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Last port of the range (inclusive).' })
   high!: number;
 }
 
 @ObjectType({ description: 'Where and when the current snapshot was taken.' })
 export class Host {
-  @Field({ description: 'netlink or procfs.' })
-  source!: string;
+  @Field(() => SocketSource, { description: "Where this namespace's sockets were read from." })
+  source!: SocketSource;
 
   @Field(() => String, { nullable: true, description: 'Why the preferred source was not used, when it was not.' })
   fallbackReason!: string | null;
 
-  @Field({ description: 'ISO 8601 time the snapshot was taken.' })
-  collectedAt!: string;
+  @Field(() => GraphQLDateTime, { description: 'When the snapshot was taken.' })
+  collectedAt!: Date;
 
   @Field(() => PortRange, { description: "This network namespace's ip_local_port_range (0-0 when unreadable)." })
   ephemeralPortRange!: PortRange;

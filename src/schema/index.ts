@@ -1,6 +1,7 @@
 export * from './direction.enum';
 export * from './address-family.enum';
 export * from './tcp-state.enum';
+export * from './source.enum';
 export * from './endpoint.type';
 export * from './process.type';
 export * from './evidence.type';

@@ -3,13 +3,13 @@ import { Direction } from './direction.enum';
 
 @ObjectType({ description: 'Whether the kernel (eBPF) source is serving, and why not when it is not.' })
 export class KernelEvidenceStatus {
-  @Field()
+  @Field({ description: 'The eBPF source is loaded and answering.' })
   available!: boolean;
 
   @Field(() => String, { nullable: true, description: 'Why kernel evidence is unavailable: NATIVE_UNAVAILABLE (addon not built), EPERM (no privilege), ENOBTF, KERNEL_TOO_OLD, EVERIFIER, DISABLED, ...' })
   code!: string | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, { nullable: true, description: 'Why, in words; null when available.' })
   reason!: string | null;
 
   @Field({ description: 'The state-change tracepoint is attached: connections opened from now on are seen being born.' })

@@ -4,13 +4,13 @@ import { Endpoint } from './endpoint.type';
 
 @ObjectType({ description: 'A LISTEN socket.' })
 export class Listener {
-  @Field(() => ID)
+  @Field(() => ID, { description: 'Stable for the life of the socket (the kernel cookie with netlink).' })
   id!: string;
 
-  @Field(() => AddressFamily)
+  @Field(() => AddressFamily, { description: 'IPV4 or IPV6.' })
   family!: AddressFamily;
 
-  @Field(() => Endpoint)
+  @Field(() => Endpoint, { description: 'The bound address (0.0.0.0 or :: for a wildcard) and port.' })
   local!: Endpoint;
 
   @Field({ description: 'An IPv6 wildcard listener that also accepts IPv4 (not V6ONLY).' })

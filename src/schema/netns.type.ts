@@ -1,12 +1,13 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { PortRange } from './host.type';
+import { NetnsSource } from './source.enum';
 
 @ObjectType({ description: "The container a namespace's processes belong to, from /proc/PID/cgroup." })
 export class Container {
   @Field({ description: 'docker, containerd, cri-o or podman.' })
   runtime!: string;
 
-  @Field(() => ID)
+  @Field(() => ID, { description: 'The container id as the runtime names it (hex for docker).' })
   id!: string;
 
   @Field(() => String, { nullable: true, description: 'Kubernetes pod UID, when the cgroup path carries one.' })
@@ -24,7 +25,7 @@ export class Netns {
   @Field(() => [Int], { description: 'Process ids (tgids) living in the namespace.' })
   pids!: number[];
 
-  @Field(() => Container, { nullable: true })
+  @Field(() => Container, { nullable: true, description: 'The container its processes run in; null when none was recognised.' })
   container!: Container | null;
 
   @Field(() => PortRange, { nullable: true, description: "The namespace's own ip_local_port_range, read inside it; null when unreadable." })
@@ -36,8 +37,8 @@ export class Netns {
   @Field(() => [PortRange], { description: 'ip_local_reserved_ports of the namespace.' })
   reservedPorts!: PortRange[];
 
-  @Field({ description: "netlink (sock_diag inside the namespace), procfs (/proc/PID/net/tcp{,6}: no cookies, no tcp_info) or none (not read)." })
-  source!: string;
+  @Field(() => NetnsSource, { description: "How the namespace's sockets were read; NONE when they were not." })
+  source!: NetnsSource;
 
   @Field(() => String, { nullable: true, description: 'Why a fallback happened or the namespace was not read.' })
   reason!: string | null;
@@ -48,10 +49,10 @@ export class Netns {
   @Field(() => Int, { description: 'Sockets read in it, listeners included.' })
   socketCount!: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Connections read in it (sockets that are not listeners).' })
   connectionCount!: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Listeners read in it.' })
   listenerCount!: number;
 
   @Field(() => Int, { description: 'Connections whose other end was found in another namespace of this host (both ends certain).' })

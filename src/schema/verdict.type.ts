@@ -4,7 +4,7 @@ import { Evidence } from './evidence.type';
 
 @ObjectType({ description: 'Which side opened a connection, how sure that is, and why.' })
 export class Verdict {
-  @Field(() => Direction)
+  @Field(() => Direction, { description: 'Who opened the connection.' })
   direction!: Direction;
 
   @Field(() => Float, { description: 'Probability that direction is right; 0 for UNKNOWN.' })
@@ -16,6 +16,6 @@ export class Verdict {
   @Field({ description: 'The evidence is conclusive (not a weighing of hints).' })
   certain!: boolean;
 
-  @Field(() => [Evidence])
+  @Field(() => [Evidence], { description: 'The facts weighed.' })
   evidence!: Evidence[];
 }

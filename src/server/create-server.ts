@@ -7,7 +7,7 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { specifiedRules, validate, type DocumentNode, type GraphQLError, type ValidationContext } from 'graphql';
+import { GraphQLError, specifiedRules, validate, type DocumentNode, type ValidationContext } from 'graphql';
 import type { TcpdirMetrics } from '../export';
 import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
 import { HistoryService, TcpdirService, type HistoryOptions, type ServiceOptions } from '../service';
@@ -67,8 +67,12 @@ export interface TcpdirServer {
   close(): Promise<void>;
 }
 
+/**
+ * Reports armor's rejection as a validation error. Armor words every rejection as a "Syntax Error:",
+ * but a document too deep or too costly is well formed: the prefix is dropped.
+ */
 function reportRejection(ctx: ValidationContext | null, err: GraphQLError): void {
-  ctx?.reportError(err);
+  ctx?.reportError(new GraphQLError(err.message.replace(/^Syntax Error: /, ''), { nodes: err.nodes, extensions: err.extensions }));
 }
 
 export async function createServer(options: ServerOptions = {}): Promise<TcpdirServer> {

@@ -1,5 +1,5 @@
 import { findPeer, type Context } from '../classifier';
-import { isLoopback, unmapIPv4, type ContainerRef, type NetnsInfo, type PortRange, type Snapshot, type Socket } from '../model';
+import { isLoopback, unmapIPv4, type ContainerRef, type NetnsInfo, type PortRange, type Snapshot, type Socket, type SourceName } from '../model';
 import { InputError } from './errors';
 
 /** A network namespace as the API shows it. */
@@ -11,7 +11,7 @@ export interface NetnsRecord {
   ephemeralPortRange: PortRange | null;
   ephemeralPortRangeAssumed: boolean;
   reservedPorts: PortRange[];
-  source: string;
+  source: SourceName | 'none';
   reason: string | null;
   self: boolean;
   socketCount: number;

@@ -1,5 +1,5 @@
 import { birthDirection, buildContext, classify, directionOfFacts, findByTuple, findListener, findPeer, kernelFinding, type Classification, type Context } from '../classifier';
-import { type Direction, type Snapshot, type Socket, type TcpStateName, type Verdict } from '../model';
+import { type Direction, type Snapshot, type Socket, type SourceName, type TcpStateName, type Verdict } from '../model';
 import { netnsIdFor } from './netns-view';
 import { connectionRecord, listenerRecord, type ConnectionRecord, type ListenerRecord } from './records';
 
@@ -176,7 +176,7 @@ export class SnapshotView {
   }
 
   host(): {
-    source: string; fallbackReason: string | null; collectedAt: string; ephemeralPortRange: { low: number; high: number };
+    source: SourceName; fallbackReason: string | null; collectedAt: string; ephemeralPortRange: { low: number; high: number };
     reservedPorts: { low: number; high: number }[]; netns: string | null; socketCount: number;
     kernelEvidence: { available: boolean; code: string | null; reason: string | null; tracepoint: boolean };
   } {

@@ -16,7 +16,7 @@ test('with a token every route but /healthz needs the bearer token', async () =>
     }
     await request(s.server).post('/graphql').send({ query: '{ host { source } }' }).expect(401);
     const ok = await request(s.server).post('/graphql').set('authorization', 'Bearer s3cret').send({ query: '{ host { source } }' }).expect(200);
-    assert.match(ok.body.data.host.source, /^(ebpf|netlink|procfs)$/);
+    assert.match(ok.body.data.host.source, /^(EBPF|NETLINK|PROCFS)$/);
   } finally {
     await s.close();
   }

@@ -24,12 +24,12 @@ test('netlink unavailable (no addon, or a broken one): procfs serves, host says 
       const s = await createServer({ logLevel: 'silent', maxAgeMs: 0, nativeDir, kernelEvidence: false });
       try {
         const host = await request(s.server).get('/api/v1/host').expect(200);
-        assert.equal(host.body.source, 'procfs');
+        assert.equal(host.body.source, 'PROCFS');
         assert.match(host.body.fallbackReason, /^netlink: /);
         assert.match(host.body.fallbackReason, why);
         const g = await request(s.server).post('/graphql').send({ query: `{ host { source fallbackReason } connections(port: ${pair.port}) { id verdict { direction } } }` }).expect(200);
         assert.equal(g.body.errors, undefined);
-        assert.equal(g.body.data.host.source, 'procfs');
+        assert.equal(g.body.data.host.source, 'PROCFS');
         // Still classifies from procfs: the pair's two ends, one each way.
         assert.deepEqual(g.body.data.connections.map((c: any) => c.verdict.direction).sort(), ['INBOUND', 'OUTBOUND']);
         assert.ok(g.body.data.connections.every((c: any) => c.id.startsWith('p:')));

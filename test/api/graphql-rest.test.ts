@@ -100,7 +100,8 @@ describe('GraphQL and REST against real sockets', () => {
     assert.deepEqual(byId.body, (await gql(`{ connection(id: "${one}") { ${CONN} } }`)).data.connection);
     assert.equal(byId.body.verdict.direction, 'INBOUND');
     const host = await request(tcpdir.server).get('/api/v1/host').expect(200);
-    assert.match(host.body.source, /^(ebpf|netlink|procfs)$/);
+    assert.match(host.body.source, /^(EBPF|NETLINK|PROCFS)$/);
+    assert.equal(new Date(host.body.collectedAt).toISOString(), host.body.collectedAt);
     assert.ok(host.body.ephemeralPortRange.low > 0);
   });
 
@@ -117,6 +118,8 @@ describe('GraphQL and REST against real sockets', () => {
       ['{ verdict(localAddress: "999.1.1.1", localPort: 1, remoteAddress: "::1", remotePort: 2) { direction } }', 'localAddress'],
       ['{ verdict(localAddress: "::1", localPort: 1, remoteAddress: "not-an-ip", remotePort: 2) { direction } }', 'remoteAddress'],
       ['{ listeners(port: 123456) { id } }', 'port'],
+      ['{ connections(state: LISTEN) { id } }', 'state'],
+      ['{ connectionCount(state: LISTEN) }', 'state'],
     ];
     for (const [query, parameter] of cases) {
       const res = await request(tcpdir.server).post('/graphql').send({ query });
@@ -142,6 +145,8 @@ describe('GraphQL and REST against real sockets', () => {
       ['/api/v1/connections?offset=-1', 'offset'],
       ['/api/v1/connections?direction=sideways', 'direction'],
       ['/api/v1/connections?state=OPEN', 'state'],
+      ['/api/v1/connections?state=listen', 'state'],
+      ['/api/v1/connection-count?state=LISTEN', 'state'],
       ['/api/v1/connections?bogus=1', 'bogus'],
       ['/api/v1/connections?port=99999999999999', 'port'],
       ['/api/v1/verdict?local=1.2.3.4&remote=1.2.3.4:5', 'local'],
@@ -176,6 +181,7 @@ describe('GraphQL and REST against real sockets', () => {
     assert.equal(res.status, 400);
     assert.equal(res.body.errors[0].extensions.code, 'GRAPHQL_VALIDATION_FAILED');
     assert.match(res.body.errors[0].message, /depth/i);
+    assert.doesNotMatch(res.body.errors[0].message, /syntax/i, 'a deep document is well formed');
   });
 
   test('/healthz, /metrics and /api/openapi.json', async () => {

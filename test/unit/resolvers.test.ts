@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ApolloServer } from '@apollo/server';
+import { introspectionFromSchema, specifiedScalarTypes } from 'graphql';
 import { requestContext, type RequestContext } from '../../src/resolvers';
 import { tcpdirSchema } from '../../src/server';
 import { schemaSdl } from '../../src/server/emit-schema';
@@ -75,7 +76,7 @@ test('filters, paging, counts, summary and host', async () => {
   assert.equal(d.summary.total, 5);
   assert.equal(d.summary.inbound + d.summary.outbound + d.summary.unknown, 5);
   assert.deepEqual(d.strict, { total: 5, inbound: 1, outbound: 1, unknown: 3 }); // only the certain loopback pair
-  assert.deepEqual(d.host, { source: 'netlink', ephemeralPortRange: { low: 32768, high: 60999 }, socketCount: 7 });
+  assert.deepEqual(d.host, { source: 'NETLINK', ephemeralPortRange: { low: 32768, high: 60999 }, socketCount: 7 });
   assert.deepEqual(d.listeners.map((l: any) => l.local.port).sort(), [22, 8080]);
   assert.deepEqual(d.l22, [{ connections: [{ id: f.sshIn.id }] }]);
 });
@@ -102,4 +103,27 @@ test('bad arguments are BAD_USER_INPUT with the parameter named', async () => {
 test('the committed schema.graphql is the schema the code builds', async () => {
   const committed = readFileSync(resolve(__dirname, '..', '..', '..', 'schema.graphql'), 'utf8');
   assert.equal(committed, await schemaSdl(), 'run `npm run schema` and commit schema.graphql');
+});
+
+test('every type, field, argument and enum value of the schema has a description', async () => {
+  const { __schema } = introspectionFromSchema(await tcpdirSchema());
+  const builtIn = new Set(specifiedScalarTypes.map((t) => t.name));
+  const missing: string[] = [];
+  const check = (what: string, d: string | null | undefined) => {
+    if (!d?.trim()) missing.push(what);
+  };
+  for (const t of __schema.types) {
+    if (t.name.startsWith('__') || builtIn.has(t.name)) continue;
+    // The root operation types are described by their fields.
+    if (![__schema.queryType.name, __schema.mutationType?.name, __schema.subscriptionType?.name].includes(t.name)) check(t.name, t.description);
+    if (t.kind === 'OBJECT' || t.kind === 'INTERFACE') {
+      for (const f of t.fields) {
+        check(`${t.name}.${f.name}`, f.description);
+        for (const a of f.args) check(`${t.name}.${f.name}(${a.name})`, a.description);
+      }
+    }
+    if (t.kind === 'INPUT_OBJECT') for (const f of t.inputFields) check(`${t.name}.${f.name}`, f.description);
+    if (t.kind === 'ENUM') for (const v of t.enumValues) check(`${t.name}.${v.name}`, v.description);
+  }
+  assert.deepEqual(missing, [], `without a description: ${missing.join(', ')}`);
 });
