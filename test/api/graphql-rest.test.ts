@@ -103,6 +103,9 @@ describe('GraphQL and REST against real sockets', () => {
     assert.match(host.body.source, /^(EBPF|NETLINK|PROCFS)$/);
     assert.equal(new Date(host.body.collectedAt).toISOString(), host.body.collectedAt);
     assert.ok(host.body.ephemeralPortRange.low > 0);
+    const namespaces = await request(tcpdir.server).get('/api/v1/namespaces').expect(200);
+    assert.ok(namespaces.body.length >= 1);
+    for (const ns of namespaces.body) assert.match(ns.source, /^(EBPF|NETLINK|PROCFS|NONE)$/, ns.id);
   });
 
   test('bad GraphQL input: BAD_USER_INPUT naming the argument', async () => {

@@ -38,7 +38,7 @@ sys.stdin.read()`;
     const v = await s.current();
     const ns = v.snapshot.namespaces?.find((n) => n.name === NS);
     assert.ok(ns, `namespace ${NS} discovered`);
-    assert.equal(ns.source, 'NETLINK', String(ns.reason));
+    assert.equal(ns.source, 'netlink', String(ns.reason));
     const rows: Array<[string, string, boolean, string | null]> = [];
     for (let i = 0; i < v.connectionCount; i++) {
       const c = v.ctx.conns[i];
