@@ -54,5 +54,7 @@ export function storeError(err: unknown, path: string, what = 'history database'
   if (err instanceof HistoryStoreError) return err;
   const code = storeErrorCode(err);
   const detail = err instanceof Error ? err.message : String(err);
-  return new HistoryStoreError(code, `${what} ${path} ${HINTS[code]} (${code}: ${detail})`, path, { cause: err });
+  // Node's messages already start with their code ("ENOTDIR: not a directory, mkdir ..."): say it once.
+  const why = detail.startsWith(`${code}:`) ? detail : `${code}: ${detail}`;
+  return new HistoryStoreError(code, `${what} ${path} ${HINTS[code]} (${why})`, path, { cause: err });
 }
