@@ -42,8 +42,12 @@ export interface ObservedConnection {
 export interface Observation {
   at: number;
   connections: readonly ObservedConnection[];
-  /** True when every namespace the tracepoint reports is in the snapshot (a missing socket is gone). */
-  complete: boolean;
+  /**
+   * The namespaces this snapshot lists every socket of, by cookie (read with eBPF or sock_diag):
+   * only there does a socket's absence mean it is gone. Others (not read, or read from
+   * /proc/PID/net/tcp, which has no cookies) say nothing about the kernel's lives in them.
+   */
+  covered: ReadonlySet<string>;
 }
 
 export interface RecorderOptions {
@@ -214,12 +218,13 @@ export class Recorder {
         if (changed) this.emit('VERDICT_CHANGED', next, o.at);
       }
     }
-    // Gone since the last snapshot. KERNEL mode: only lives already seen in a snapshot (their
-    // namespace is read) and opened before this one began can be judged gone by absence.
-    if (o.complete || !kernel) {
+    // Gone since the last snapshot: only lives in a namespace the snapshot lists in full, and
+    // (KERNEL mode) born before this snapshot began, can be judged gone by their absence.
+    {
       for (const [k, life] of this.open) {
         if (seen.has(k)) continue;
-        if (kernel && (life.netns === null || life.firstSeenAt >= o.at - 1000)) continue;
+        if (life.netns === null || !o.covered.has(life.netns)) continue;
+        if (kernel && life.firstSeenAt >= o.at - 1000) continue;
         this.open.delete(k);
         if (this.unannounced.delete(k)) this.emit('OPENED', life, life.firstSeenAt);
         const closed = { ...life, closedAt: o.at };

@@ -86,8 +86,17 @@ export class HistoryService {
         return p ? { pid: p.pid, command: p.command } : null;
       },
     }));
-    const complete = !snap.namespaces || snap.namespaces.every((n) => n.source !== 'none');
-    this.recorder.observe({ at: snap.collectedAt, connections, complete });
+    // Namespaces whose every socket the snapshot lists under the recorder's key: by cookie
+    // (KERNEL: eBPF or sock_diag; procfs has no cookies), or by id (SNAPSHOT: any that was read).
+    const byCookie = this.recorder.mode === 'KERNEL';
+    const listed = (source: string) => (byCookie ? source === 'ebpf' || source === 'netlink' : source !== 'none');
+    const covered = new Set<string>();
+    if (snap.namespaces) {
+      for (const n of snap.namespaces) if (listed(n.source)) covered.add(n.id);
+    } else if (snap.host.netns && listed(snap.source)) {
+      covered.add(snap.host.netns);
+    }
+    this.recorder.observe({ at: snap.collectedAt, connections, covered });
   }
 
   /** Marks a gap in history when the tracepoint lost events since the last look. */

@@ -1,0 +1,47 @@
+// The recorder alone, with a store that keeps what it is given: which lives a snapshot may
+// close by their absence.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Recorder, type ConnectionLife, type HistoryStore, type ObservedConnection } from '../../src/history';
+import type { KernelEvent } from '../../src/model';
+
+function recorder(): { r: Recorder; written: ConnectionLife[] } {
+  const written: ConnectionLife[] = [];
+  const store = { write: (lives: readonly ConnectionLife[]) => void written.push(...lives) } as unknown as HistoryStore;
+  return { r: new Recorder({ store, mode: 'KERNEL', intervalMs: 5000, now: () => 1_000_000 }), written };
+}
+
+function event(cookie: string, oldState: KernelEvent['oldState'], newState: KernelEvent['newState'], netns: string, ms: number): KernelEvent {
+  return {
+    cookie, monotonicNs: String(ms * 1e6), family: 'IPV4', oldState, newState, localAddress: '10.0.0.1', localPort: 40000,
+    remoteAddress: '10.0.0.2', remotePort: 443, pid: 7, command: 'curl', netns, bytesSent: 0, bytesReceived: 0, retransmits: 0,
+  };
+}
+
+const conn = (cookie: string, netns: string): ObservedConnection => ({
+  id: cookie, cookie, netns, family: 'IPV4', localAddress: '10.0.0.1', localPort: 40000, remoteAddress: '10.0.0.2', remotePort: 443,
+  state: 'ESTABLISHED', direction: 'OUTBOUND', confidence: 1, certain: true, rule: () => 'kernel-birth', process: () => null,
+});
+
+test('a snapshot closes a kernel life by its absence only in a namespace it lists in full by cookie', () => {
+  const { r, written } = recorder();
+  r.observe({ at: 0, connections: [], covered: new Set(['net:[1]']) }); // the first: nothing pre-existing
+  r.ingest([event('11', 'CLOSE', 'SYN_SENT', 'net:[1]', 10), event('11', 'SYN_SENT', 'ESTABLISHED', 'net:[1]', 11)], 0);
+  r.ingest([event('22', 'CLOSE', 'SYN_SENT', 'net:[2]', 10), event('22', 'SYN_SENT', 'ESTABLISHED', 'net:[2]', 11)], 0);
+  // A later snapshot lists neither socket, and covers only net:[1] (net:[2] read from procfs, or not at all).
+  r.observe({ at: 5000, connections: [], covered: new Set(['net:[1]']) });
+  const closed = written.filter((l) => l.closedAt !== null).map((l) => l.key.split(':')[1]);
+  assert.deepEqual(closed, ['11'], 'only the life in the covered namespace is judged gone');
+  assert.equal(r.status().open, 1);
+  // Its own CLOSE event still closes the other one, with the kernel's time.
+  r.ingest([event('22', 'ESTABLISHED', 'CLOSE', 'net:[2]', 6000)], 0);
+  assert.deepEqual(written.filter((l) => l.closedAt !== null).map((l) => [l.key.split(':')[1], l.closedAt]), [['11', 5000], ['22', 6000]]);
+});
+
+test('a socket the snapshot still lists is not closed, and a life born after the snapshot began is left alone', () => {
+  const { r, written } = recorder();
+  r.observe({ at: 0, connections: [], covered: new Set(['net:[1]']) });
+  r.ingest([event('31', 'CLOSE', 'SYN_SENT', 'net:[1]', 100), event('32', 'CLOSE', 'SYN_SENT', 'net:[1]', 4900)], 0);
+  r.observe({ at: 5000, connections: [conn('31', 'net:[1]')], covered: new Set(['net:[1]']) });
+  assert.equal(written.filter((l) => l.closedAt !== null).length, 0);
+});
