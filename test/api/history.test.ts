@@ -73,8 +73,14 @@ describe('history under kernel evidence', () => {
       stream.on('data', (d: string) => events.push(d));
       await new Promise((r) => setTimeout(r, 200));
       const made = churn(40);
-      await new Promise((r) => setTimeout(r, 1500)); // events are drained every 500 ms
-      const lives = await historyOf(app, made.port);
+      // Events are drained every few hundred ms and written in batches: wait for all 80 lives
+      // to be closed (a busy machine can take a few seconds), then check them.
+      let lives: Life[] = [];
+      for (let i = 0; i < 100; i++) {
+        lives = await historyOf(app, made.port);
+        if (lives.length >= 80 && lives.every((l) => l.closedAt !== null)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
       const inbound = lives.filter((l) => l.local.port === made.port);
       const outbound = lives.filter((l) => l.remote.port === made.port);
       assert.equal(inbound.length, 40, 'one INBOUND life per accepted connection');
@@ -179,7 +185,7 @@ describe('history over graphql-ws', () => {
       await new Promise((r) => c.once('connect', r));
       await new Promise((r) => setTimeout(r, 400));
       c.destroy();
-      for (let i = 0; i < 40 && seen.filter((e) => e.type === 'CLOSED').length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 100 && seen.filter((e) => e.type === 'CLOSED').length < 2; i++) await new Promise((r) => setTimeout(r, 100));
       stop();
       await client.dispose();
       const kinds = seen.map((e) => `${e.type} ${e.record?.direction}`).sort();

@@ -48,15 +48,22 @@ describe('history across network namespaces', { skip: why ?? false }, () => {
     listener = spawn('ip', ['netns', 'exec', pair.remote, process.execPath, '-e', LISTENER], { stdio: ['pipe', 'pipe', 'inherit'] });
     const port = Number(await new Promise<string>((r) => createInterface({ input: listener.stdout! }).once('line', r)));
     assert.equal((await nodeIn(pair.agent, client(port))).trim(), 'done');
-    await new Promise((r) => setTimeout(r, 1200));
     const nsId = (name: string) => `net:[${statSync(`/run/netns/${name}`).ino}]`;
     const page = async (q: Record<string, string | number>) => {
       const r = await request(app.server).get('/api/v1/history').query({ ...q, limit: 100 });
       assert.equal(r.status, 200, JSON.stringify(r.body));
       return r.body.records as { direction: string; certain: boolean; netns: string; closedAt: string | null; process: { command: string } | null; bytesSent: number }[];
     };
-    const out = await page({ netns: nsId(pair.agent), remotePort: port });
-    const inb = await page({ netns: nsId(pair.remote), localPort: port });
+    // Events are drained every few hundred ms and written in batches: wait (a busy machine can
+    // take a few seconds) until all 40 lives are closed.
+    let out: Awaited<ReturnType<typeof page>> = [];
+    let inb: Awaited<ReturnType<typeof page>> = [];
+    for (let i = 0; i < 100; i++) {
+      out = await page({ netns: nsId(pair.agent), remotePort: port });
+      inb = await page({ netns: nsId(pair.remote), localPort: port });
+      if (out.length + inb.length >= 40 && [...out, ...inb].every((l) => l.closedAt !== null)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     assert.equal(out.length, 20, 'one OUTBOUND life per connection in the client namespace');
     assert.equal(inb.length, 20, 'one INBOUND life per connection in the listener namespace');
     for (const l of out) {
