@@ -43,6 +43,7 @@ function cpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, clock ticks (100 Hz)
 }
+const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const hwmMiB = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
 async function main(): Promise<void> {
@@ -62,7 +63,10 @@ async function main(): Promise<void> {
     const next = () => new Promise<Record<string, number>>((r) => lines.once('line', (l) => r(JSON.parse(l) as Record<string, number>)));
     const listenPort = (await next()).port;
     const cpu0 = cpuSeconds(server.pid!);
+    const rssSamples: number[] = [];
+    const sampler = setInterval(() => rssSamples.push(rssMiB(server.pid!)), 500);
     await new Promise((r) => setTimeout(r, seconds * 1000));
+    clearInterval(sampler);
     const done = next();
     gen.stdin!.end();
     const made = (await done).made;
@@ -95,7 +99,9 @@ async function main(): Promise<void> {
     console.log(`ring-buffer drops       ${status.droppedEvents}`);
     console.log(`not stored (overload)   ${status.notStored} (marked as gaps in history)`);
     console.log(`tcpdir CPU              ${cpu.toFixed(1)} s, ${((cpu / Math.max(1, 2 * made)) * 1e6).toFixed(1)} µs per record`);
-    console.log(`tcpdir peak RSS         ${rss.toFixed(0)} MiB`);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    const edge = Math.min(10, Math.floor(rssSamples.length / 3)); // 5 s of samples at each end
+    console.log(`tcpdir peak RSS         ${rss.toFixed(0)} MiB; mean RSS ${mean(rssSamples.slice(0, edge)).toFixed(0)} MiB in the first 5 s, ${mean(rssSamples.slice(-edge)).toFixed(0)} MiB in the last 5 s`);
     console.log(`database                ${(bytes / 1048576).toFixed(1)} MiB for ${total} records: ${((bytes / Math.max(1, total)) * 1e6 / 1048576).toFixed(0)} MiB per million`);
   } finally {
     if (server.exitCode === null) server.kill('SIGKILL');
