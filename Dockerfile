@@ -2,11 +2,13 @@
 # clang or libbpf needed), then ship a slim runtime.
 # Run (host network and pid namespaces: tcpdir reports the host's sockets and processes):
 #   docker run --rm --network host --pid host \
-#     --cap-add SYS_ADMIN --cap-add BPF --cap-add PERFMON --cap-add SYS_PTRACE --cap-add NET_ADMIN \
-#     -v /run/netns:/run/netns:ro tcpdir
+#     --cap-add SYS_ADMIN --cap-add BPF --cap-add PERFMON --cap-add SYS_PTRACE \
+#     -v /run/netns:/run/netns:ro -v tcpdir-history:/var/lib/tcpdir tcpdir
 # SYS_ADMIN: enter other network namespaces (setns); BPF+PERFMON: load the eBPF iterator and
 # tracepoint; SYS_PTRACE: read other users' /proc/PID/fd for process attribution. Without them
 # tcpdir still starts and serves heuristic verdicts for what it can see, and says what is missing.
+# (sock_diag needs no NET_ADMIN: tcpdir asks for no field that requires it.) Connection history
+# is kept in /var/lib/tcpdir: a volume keeps it across containers.
 
 FROM node:20-bookworm AS build
 RUN apt-get update \
@@ -28,4 +30,5 @@ COPY --from=build /app/node_modules ./node_modules
 EXPOSE 4000
 # With --network host, 127.0.0.1 is the host's loopback; to listen elsewhere pass --host and a token.
 ENTRYPOINT ["node", "--initial-old-space-size=64", "bin/tcpdir.js"]
-CMD ["serve", "--host", "127.0.0.1", "--port", "4000"]
+VOLUME /var/lib/tcpdir
+CMD ["serve", "--host", "127.0.0.1", "--port", "4000", "--data-dir", "/var/lib/tcpdir"]

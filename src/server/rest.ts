@@ -14,7 +14,8 @@ const FILTER: ParamSpec = {
   localPort: { type: 'int' },
   remotePort: { type: 'int' },
   minConfidence: { type: 'float' },
-  state: { type: 'enum', values: TCP_STATE_NAMES },
+  // Connections are never LISTEN sockets (those are /api/v1/listeners).
+  state: { type: 'enum', values: TCP_STATE_NAMES.filter((s) => s !== 'LISTEN') },
   netns: { type: 'string' },
 };
 
