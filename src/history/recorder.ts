@@ -8,6 +8,7 @@
 // SNAPSHOT mode: lives are sockets appearing in and disappearing from successive snapshots,
 // with heuristic verdicts and the poll's time resolution; a connection shorter than the poll
 // interval can be missed entirely.
+import { birthFromTransition } from '../classifier';
 import type { KernelEvent } from '../model';
 import type { ConnectionLife, ObservedBy } from './record';
 import type { HistoryStore } from './store';
@@ -20,19 +21,13 @@ export interface LifeEvent {
 }
 
 /** What the recorder reads of one snapshot: its connections with verdicts (service/view builds it). */
-export interface ObservedConnection {
+export interface ObservedConnection extends Pick<ConnectionLife,
+  'netns' | 'family' | 'localAddress' | 'localPort' | 'remoteAddress' | 'remotePort' | 'direction' | 'confidence' | 'certain'> {
   id: string;
   cookie: string | null;
-  netns: string | null;
-  family: 'IPV4' | 'IPV6';
-  localAddress: string;
-  localPort: number;
-  remoteAddress: string;
-  remotePort: number;
   state: string;
-  direction: 'INBOUND' | 'OUTBOUND' | 'UNKNOWN';
-  confidence: number;
-  certain: boolean;
+  /** A process may hold the socket (it has an inode): worth resolving owners for. */
+  owned: boolean;
   /** The rule that settled the verdict (asked only for lives the recorder opens). */
   rule: () => string | null;
   /** The owning process, when known (asked only for lives the recorder opens). */
@@ -72,7 +67,6 @@ export interface RecorderStatus {
   startedAt: number;
 }
 
-const IN_BIRTH = new Set(['LISTEN>SYN_RECV', 'SYN_RECV>ESTABLISHED']);
 /** States a socket keeps after its connection ended: never the start of a life after the first snapshot. */
 const LINGERING = new Set(['TIME_WAIT', 'CLOSE', 'LAST_ACK', 'CLOSING', 'FIN_WAIT2']);
 const CLOSED_MEMORY = 65_536;
@@ -124,11 +118,10 @@ export class Recorder {
     const out: ConnectionLife[] = [];
     for (const e of events) {
       const at = Math.round(wallOffsetMs + Number(e.monotonicNs) / 1e6);
-      const t = `${e.oldState}>${e.newState}`;
-      const outBirth = e.newState === 'SYN_SENT';
-      if (outBirth || IN_BIRTH.has(t)) {
-        if (this.open.has(e.cookie)) continue; // LISTEN>SYN_RECV then SYN_RECV>ESTABLISHED: one life
-        out.push(this.born(e, outBirth ? 'OUTBOUND' : 'INBOUND', at));
+      const birth = birthFromTransition(e.oldState, e.newState);
+      if (birth !== null) {
+        if (this.open.has(e.cookie)) continue; // LISTEN->SYN_RECV then SYN_RECV->ESTABLISHED: one life
+        out.push(this.born(e, birth, at));
         continue;
       }
       let life = this.open.get(e.cookie);
@@ -240,6 +233,23 @@ export class Recorder {
       if (at >= o.at - 1000) break;
       this.closedCookies.delete(cookie);
     }
+  }
+
+  /**
+   * Whether observe() would ask any of these connections for its owner: a socket it would open a
+   * life for, or whose open life has no process yet. Resolving owners is a /proc scan of every
+   * socket (a quarter of a second at 100k): only worth it then.
+   */
+  wantsOwners(connections: readonly ObservedConnection[]): boolean {
+    const kernel = this.opts.mode === 'KERNEL';
+    for (const c of connections) {
+      if (!c.owned) continue;
+      const k = kernel ? c.cookie : c.id;
+      if (k === null) continue;
+      const life = this.open.get(k);
+      if (life === undefined ? !(kernel && this.closedCookies.has(k)) : life.pid === null) return true;
+    }
+    return false;
   }
 
   /** A life opened by the kernel's word, remembered and announced. */

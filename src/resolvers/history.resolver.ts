@@ -1,7 +1,7 @@
 import { Args, Ctx, FieldResolver, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import type { LifeEvent, StoredLife } from '../history';
 import { ConnectionEvent, ConnectionEventsArgs, Flow, FlowsArgs, HistoryArgs, HistoryGap, HistoryGapsArgs, Host, HistoryPage, HistoryRecord, HistoryStatus, type AddressFamily, type ConnectionEventType, type ObservedBy } from '../schema';
-import { checkConfidence, checkPort, InputError, parseTime, type HistoryService } from '../service';
+import { checkConfidence, checkPort, eventFilter, InputError, parseTime, type HistoryService } from '../service';
 import type { RequestContext } from './context';
 
 function historyOf(ctx: RequestContext): HistoryService {
@@ -24,15 +24,7 @@ export function historyRecord(l: StoredLife): HistoryRecord {
 }
 
 function eventsOf({ args, context }: SubscribeResolverData<unknown, ConnectionEventsArgs, RequestContext>): AsyncIterable<LifeEvent> {
-  const a = args as ConnectionEventsArgs;
-  const h = historyOf(context);
-  checkPort('port', a.port);
-  checkConfidence('minConfidence', a.minConfidence);
-  return h.events((e) =>
-    (a.direction == null || e.life.direction === a.direction) &&
-    (a.port == null || e.life.localPort === a.port || e.life.remotePort === a.port) &&
-    (a.netns == null || e.life.netns === a.netns) &&
-    (a.minConfidence == null || e.life.confidence >= a.minConfidence));
+  return historyOf(context).events(eventFilter(args as ConnectionEventsArgs));
 }
 
 @Resolver()

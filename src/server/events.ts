@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { LifeEvent } from '../history';
-import { checkConfidence, checkPort, type HistoryService } from '../service';
+import { eventFilter, type HistoryService } from '../service';
 import { historyRecord } from '../resolvers/history.resolver';
 import { parseParams, type ParamSpec } from './rest-params';
 import { DIRECTIONS } from '../model';
@@ -21,21 +21,14 @@ const MAX_BACKLOG_BYTES = 4 * 1024 * 1024;
  */
 export function registerEvents(app: FastifyInstance, history: HistoryService | null): void {
   app.get('/api/v1/events', async (req, reply) => {
-    let f: Record<string, unknown>;
+    let match: (e: LifeEvent) => boolean;
     try {
-      f = parseParams(req.query as Record<string, unknown>, EVENT_PARAMS);
-      checkPort('port', f.port as number | undefined);
-      checkConfidence('minConfidence', f.minConfidence as number | undefined);
+      match = eventFilter(parseParams(req.query as Record<string, unknown>, EVENT_PARAMS));
     } catch (e) {
       const err = e as { code?: string; parameter?: string; message: string };
       return reply.code(400).send({ error: { code: err.code ?? 'BAD_USER_INPUT', message: err.message, parameter: err.parameter ?? null } });
     }
     if (!history) return reply.code(404).send({ error: { code: 'HISTORY_OFF', message: 'history is off on this server (started with --no-history)', parameter: null } });
-    const match = (e: LifeEvent): boolean =>
-      (f.direction === undefined || e.life.direction === f.direction) &&
-      (f.port === undefined || e.life.localPort === f.port || e.life.remotePort === f.port) &&
-      (f.netns === undefined || e.life.netns === f.netns) &&
-      (f.minConfidence === undefined || e.life.confidence >= (f.minConfidence as number));
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });

@@ -3,6 +3,7 @@ import {
   type ObservedConnection, type RecorderStatus, type StoreStatus,
 } from '../history';
 import { InputError } from './errors';
+import { checkConfidence, checkPort } from './validate';
 import { socketNetns } from './netns-view';
 import type { TcpdirService } from './tcpdir-service';
 import type { SnapshotView } from './view';
@@ -21,6 +22,25 @@ export interface HistoryOptions {
   onError?: (message: string) => void;
   /** The path is a default, not asked for: when it cannot be used, the server runs without history (and logs why). */
   optional?: boolean;
+}
+
+/** What a live event stream is narrowed by (GraphQL connectionEvents, REST /api/v1/events). */
+export interface EventFilter {
+  direction?: string | null;
+  port?: number | null;
+  netns?: string | null;
+  minConfidence?: number | null;
+}
+
+/** The events `f` lets through: checks the filter (InputError naming the bad one), then matches. */
+export function eventFilter(f: EventFilter): (e: LifeEvent) => boolean {
+  checkPort('port', f.port);
+  checkConfidence('minConfidence', f.minConfidence);
+  return (e) =>
+    (f.direction == null || e.life.direction === f.direction) &&
+    (f.port == null || e.life.localPort === f.port || e.life.remotePort === f.port) &&
+    (f.netns == null || e.life.netns === f.netns) &&
+    (f.minConfidence == null || e.life.confidence >= f.minConfidence);
 }
 
 export interface HistoryStatus {
@@ -65,15 +85,10 @@ export class HistoryService {
 
   private async observe(view: SnapshotView): Promise<void> {
     let procs: Awaited<ReturnType<TcpdirService['processesOf']>> | null = null;
-    try {
-      procs = await this.service.processesOf(view);
-    } catch {
-      // owners unknown this time
-    }
     const snap = view.snapshot;
     const v = view.verdicts;
     const connections: ObservedConnection[] = view.ctx.conns.map((c, i) => ({
-      id: c.id, cookie: c.cookie, netns: socketNetns(snap, c), family: c.family, state: c.state,
+      id: c.id, cookie: c.cookie, netns: socketNetns(snap, c), family: c.family, state: c.state, owned: c.inode !== 0,
       localAddress: c.localAddress, localPort: c.localPort, remoteAddress: c.remoteAddress, remotePort: c.remotePort,
       direction: v.direction(i), confidence: v.confidence(i), certain: v.certain(i),
       rule: () => {
@@ -86,6 +101,14 @@ export class HistoryService {
         return p ? { pid: p.pid, command: p.command } : null;
       },
     }));
+    // Owners only when the recorder would ask for one: every snapshot would pay a /proc scan.
+    if (this.recorder.wantsOwners(connections)) {
+      try {
+        procs = await this.service.processesOf(view);
+      } catch {
+        // owners unknown this time
+      }
+    }
     // Namespaces whose every socket the snapshot lists under the recorder's key: by cookie
     // (KERNEL: eBPF or sock_diag; procfs has no cookies), or by id (SNAPSHOT: any that was read).
     const byCookie = this.recorder.mode === 'KERNEL';

@@ -20,7 +20,7 @@ function event(cookie: string, oldState: KernelEvent['oldState'], newState: Kern
 
 const conn = (cookie: string, netns: string): ObservedConnection => ({
   id: cookie, cookie, netns, family: 'IPV4', localAddress: '10.0.0.1', localPort: 40000, remoteAddress: '10.0.0.2', remotePort: 443,
-  state: 'ESTABLISHED', direction: 'OUTBOUND', confidence: 1, certain: true, rule: () => 'kernel-birth', process: () => null,
+  state: 'ESTABLISHED', owned: true, direction: 'OUTBOUND', confidence: 1, certain: true, rule: () => 'kernel-birth', process: () => null,
 });
 
 test('a snapshot closes a kernel life by its absence only in a namespace it lists in full by cookie', () => {
@@ -44,4 +44,15 @@ test('a socket the snapshot still lists is not closed, and a life born after the
   r.ingest([event('31', 'CLOSE', 'SYN_SENT', 'net:[1]', 100), event('32', 'CLOSE', 'SYN_SENT', 'net:[1]', 4900)], 0);
   r.observe({ at: 5000, connections: [conn('31', 'net:[1]')], covered: new Set(['net:[1]']) });
   assert.equal(written.filter((l) => l.closedAt !== null).length, 0);
+});
+
+test('owners are wanted only for a socket the recorder would open a life for, or whose life has no process yet', () => {
+  const { r } = recorder();
+  r.observe({ at: 0, connections: [], covered: new Set(['net:[1]']) });
+  r.ingest([event('41', 'CLOSE', 'SYN_SENT', 'net:[1]', 10)], 0); // connect(): curl, pid 7
+  r.ingest([event('42', 'LISTEN', 'SYN_RECV', 'net:[1]', 10)], 0); // accepted: no process in the event
+  assert.equal(r.wantsOwners([conn('41', 'net:[1]')]), false, 'its life names curl already');
+  assert.equal(r.wantsOwners([conn('42', 'net:[1]')]), true, 'an accepted socket has no process yet');
+  assert.equal(r.wantsOwners([conn('43', 'net:[1]')]), true, 'a socket without a life');
+  assert.equal(r.wantsOwners([{ ...conn('43', 'net:[1]'), owned: false }]), false, 'no inode: nobody to find');
 });
