@@ -247,7 +247,7 @@ export function program(): Command {
         const page = store.query({
           since: parseTime('since', o.since, now), until: parseTime('until', o.until, now),
           direction: o.direction, port: o.port, remoteAddress: o.remote,
-          process: o.process === undefined ? undefined : /^\d+$/.test(o.process) ? Number(o.process) : o.process,
+          process: o.process, // a command, or digits: a pid or an all-digit command (the store reads both)
         }, { limit: o.limit });
         const recs = page.lives.map(historyRecord);
         if (o.json) for (const r of recs) console.log(JSON.stringify(r));

@@ -43,11 +43,10 @@ export class HistoryResolver {
     for (const p of ['port', 'localPort', 'remotePort'] as const) checkPort(p, a[p]);
     checkConfidence('minConfidence', a.minConfidence);
     const now = Date.now();
-    const proc = a.process == null ? undefined : /^\d+$/.test(a.process) ? Number(a.process) : a.process;
     const page = h.query({
       since: parseTime('since', a.since, now), until: parseTime('until', a.until, now), direction: a.direction,
       port: a.port ?? undefined, localPort: a.localPort ?? undefined, remotePort: a.remotePort ?? undefined,
-      remoteAddress: a.remoteAddress ?? undefined, process: proc, netns: a.netns ?? undefined,
+      remoteAddress: a.remoteAddress ?? undefined, process: a.process ?? undefined, netns: a.netns ?? undefined,
       minConfidence: a.minConfidence ?? undefined, open: a.open ?? undefined,
     }, a.limit ?? 100, a.after ?? null);
     return { records: page.lives.map(historyRecord), next: page.next };
