@@ -61,14 +61,18 @@ export function sortConnections(rows: Row[]): Row[] {
   });
 }
 
+/** "255.255.255.255:65535": any IPv4 endpoint, whole. */
+const IPV4_ENDPOINT = 21;
+
 export function connectionTable(rows: Row[], layout: Layout = { color: false }): string {
-  // Verdict and state stay whole; endpoints (keeping the port), owner, netns and evidence give up
-  // width on a narrow TTY, and past their minimums the line is cut (evidence goes first).
+  // Verdict and state stay whole. On a narrow TTY the evidence, then the namespace, are left out
+  // first; then the owner, then endpoints wider than a whole IPv4 one (IPv6, keeping the port),
+  // give up width; past their minimums the line is cut.
   const lines = layoutTable(
     [
       { header: 'DIRECTION' }, { header: 'CONF' }, { header: 'STATE' },
-      { header: 'LOCAL', min: 13, tail: true }, { header: 'REMOTE', min: 13, tail: true },
-      { header: 'PROCESS', min: 7 }, { header: 'NETNS', min: 7 }, { header: 'TOP EVIDENCE', min: 5 },
+      { header: 'LOCAL', min: IPV4_ENDPOINT, tail: true }, { header: 'REMOTE', min: IPV4_ENDPOINT, tail: true },
+      { header: 'PROCESS', min: 7 }, { header: 'NETNS', min: 7, drop: 2 }, { header: 'TOP EVIDENCE', min: 5, drop: 1 },
     ],
     rows.map((r) => [
       r.verdict.direction,

@@ -30,6 +30,11 @@ export interface Column {
   min?: number;
   /** Cut in the middle, keeping the ":port". */
   tail?: boolean;
+  /**
+   * Left out, lowest first, while the table is wider than the terminal, before any column is cut:
+   * a stub of an extra column is worth less than the whole of an address.
+   */
+  drop?: number;
 }
 
 /** Widths summing (with 2-space gaps) to at most `width`: the widest cuttable column gives first. */
@@ -53,8 +58,19 @@ export function fitWidths(cols: Column[], natural: number[], width: number): num
  * Columns sized to their content, fitted to `width` when given; the last column is not padded.
  * Past every column's minimum, trailing columns are left out rather than shown as a stub.
  */
-export function layoutTable(cols: Column[], rows: string[][], width?: number): string[] {
-  const natural = cols.map((c, i) => Math.max(c.header.length, ...rows.map((r) => r[i].length)));
+export function layoutTable(allCols: Column[], allRows: string[][], width?: number): string[] {
+  const allNatural = allCols.map((c, i) => Math.max(c.header.length, ...allRows.map((r) => r[i].length)));
+  const keep = allCols.map((_, i) => i);
+  const total = () => keep.reduce((a, i) => a + allNatural[i] + 2, -2);
+  while (width !== undefined && total() > width) {
+    let pick = -1;
+    for (const i of keep) if (allCols[i].drop !== undefined && (pick < 0 || allCols[i].drop! < allCols[pick].drop!)) pick = i;
+    if (pick < 0) break;
+    keep.splice(keep.indexOf(pick), 1);
+  }
+  const cols = keep.map((i) => allCols[i]);
+  const rows = allRows.map((r) => keep.map((i) => r[i]));
+  const natural = keep.map((i) => allNatural[i]);
   const widths = width === undefined ? natural : fitWidths(cols, natural, width);
   let n = cols.length;
   while (width !== undefined && n > 1 && widths.slice(0, n).reduce((a, b) => a + b + 2, -2) > width) n--;
