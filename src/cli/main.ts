@@ -149,6 +149,12 @@ export function program(): Command {
           await s.close();
           process.exit(2);
         }
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL') {
+          console.error(`tcpdir: cannot listen on ${o.host}:${o.port}: ${code === 'EADDRINUSE' ? 'the port is in use (another tcpdir?)' : 'no such local address'}; choose another with --host/--port`);
+          await s.close();
+          process.exit(1);
+        }
         throw e;
       }
       let closing = false;
