@@ -6,9 +6,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_LIMIT, MAX_LIMIT, TCP_STATE_NAMES } from '../model';
 import { heuristicWarning } from '../collectors/kernel';
 import { TcpdirService } from '../service';
-import { execute, parse, specifiedRules, validate, type DocumentNode } from 'graphql';
 import { requestContext } from '../resolvers';
-import { DOCUMENTS } from '../server/documents';
+import { compiledDocuments } from '../server/compiled-documents';
+import type { DOCUMENTS } from '../server/documents';
 import { tcpdirSchema } from '../server/schema';
 import { UnsafeBindError } from '../server/bind-policy';
 import { parseEndpoint } from '../server/rest-params';
@@ -76,8 +76,8 @@ const allNamespacesOption = () =>
 const netnsOption = () => new Option('--netns <netns>', 'only this network namespace: nsfs id (net:[4026532177]) or /run/netns name');
 
 /**
- * Runs a stored GraphQL document in-process against the server's schema and resolvers, as the
- * REST mirror does, but without HTTP: no server is loaded (Fastify and Apollo were a quarter of a
+ * Runs a stored GraphQL document in-process against the server's schema and resolvers (compiled,
+ * as the REST mirror's pages are), without HTTP: no server is loaded (Fastify and Apollo were a quarter of a
  * one-shot `list`'s start-up) and the rows are not serialised to JSON and parsed back. With
  * `verdicts`, says on stderr (once, before the answer) when they come without kernel evidence, and why.
  */
@@ -88,13 +88,9 @@ async function query<T>(
   const service = new TcpdirService({ source: o.source as 'auto', maxAgeMs: 0, history: false, kernelEvidence: o.kernelEvidence, allNamespaces: o.allNamespaces !== false });
   if (verdicts && !service.kernel.available) console.error(heuristicWarning(service.kernel));
   try {
-    const schema = await tcpdirSchema();
-    const document: DocumentNode = parse(DOCUMENTS[doc]);
-    const invalid = validate(schema, document, specifiedRules);
-    if (invalid.length) throw new Error(invalid.map((e) => e.message).join('; '));
     // Absent options are absent variables (JSON would have dropped them), not explicit undefineds.
     const variableValues = Object.fromEntries(Object.entries(variables).filter(([, v]) => v !== undefined));
-    const res = await execute({ schema, document, variableValues, contextValue: requestContext(service) });
+    const res = await compiledDocuments(await tcpdirSchema())(doc, variableValues, requestContext(service));
     if (res.errors?.length) throw new Error(res.errors.map((e) => e.message).join('; '));
     return res.data![doc] as T;
   } finally {
