@@ -19,7 +19,7 @@
 import { execFileSync } from 'node:child_process';
 import type { TcpStateName } from '../../src/model';
 import { createBridged } from './bridge';
-import { Actor, type ActorSocket, type Endpoint } from './netns';
+import { Actor, ip, type ActorSocket, type Endpoint } from './netns';
 import { MemoryCollector, runName, tupleKey, type CollectRun, type Observation } from './runner';
 import type { CollectedRow } from './collect';
 import type { Expectation, KnownDirection, Scenario } from './scenarios';
@@ -67,6 +67,7 @@ export interface GenClass {
 interface Host {
   ns: string;
   address: string;
+  address6: string;
   range: { low: number; high: number };
   actor: Actor;
   used: Set<number>;
@@ -77,6 +78,7 @@ interface Label {
   cls: string;
   direction: KnownDirection;
   timing: 'pre' | 'live';
+  fam: Fam['name'];
   states: TcpStateName[];
   kernelUnknown: string | null;
   heuristicBlindSpot: string | null;
@@ -148,23 +150,50 @@ class Gen {
   }
 }
 
+/**
+ * The address family of one unit: IPv4; IPv6; or IPv4 clients of dual-stack `::` listeners,
+ * whose children the kernel holds as `::ffff:a.b.c.d` (AF_INET6).
+ */
+interface Fam {
+  name: 'v4' | 'v6' | 'mapped';
+  /** Wildcard to listen on. */
+  any: string;
+  /** Loopback to connect to. */
+  lo: string;
+  /** V6ONLY for `::` listeners (null: the system default, dual-stack). */
+  v6only: boolean | null;
+  /** The address to reach host h at (and that its bound clients bind). */
+  at(h: Host): string;
+  /** h's own address as a listener binds it specifically. */
+  own(h: Host): string;
+}
+
+const V4: Fam = { name: 'v4', any: '0.0.0.0', lo: '127.0.0.1', v6only: null, at: (h) => h.address, own: (h) => h.address };
+
+function family(g: Gen): Fam {
+  if (g.chance(0.7)) return V4;
+  if (g.chance(0.5)) return { name: 'v6', any: '::', lo: '::1', v6only: g.chance(0.5), at: (h) => h.address6, own: (h) => h.address6 };
+  return { name: 'mapped', any: '::', lo: '127.0.0.1', v6only: false, at: (h) => h.address, own: (h) => `::ffff:${h.address}` };
+}
+
 /** Listens on a fresh port of `kind`, retrying on EADDRINUSE (ephemeral clients took it). */
-async function listenFresh(g: Gen, h: Host, kind: Parameters<Gen['port']>[1], opts: { addr?: string; reuseport?: boolean; backlog?: number; accept?: boolean } = {}): Promise<ActorSocket> {
+async function listenFresh(g: Gen, F: Fam, h: Host, kind: Parameters<Gen['port']>[1], opts: { addr?: string; reuseport?: boolean; backlog?: number; accept?: boolean } = {}): Promise<ActorSocket> {
   for (let t = 0; ; t++) {
     const p = g.port(h, kind);
+    const addr = opts.addr ?? F.any;
     try {
-      return await h.actor.listen(opts.addr ?? '0.0.0.0', p, { reuseport: opts.reuseport, backlog: opts.backlog, accept: opts.accept });
+      return await h.actor.listen(addr, p, { reuseport: opts.reuseport, backlog: opts.backlog, accept: opts.accept, v6only: addr === '::' ? F.v6only : null });
     } catch (e) {
       if (t > 20 || !/Address already in use/.test((e as Error).message)) throw e;
     }
   }
 }
 
-async function connectBound(g: Gen, h: Host, to: Endpoint, kind: Parameters<Gen['port']>[1], opts: { reuseaddr?: boolean; port?: number } = {}): Promise<ActorSocket> {
+async function connectBound(g: Gen, F: Fam, h: Host, to: Endpoint, kind: Parameters<Gen['port']>[1], opts: { reuseaddr?: boolean; port?: number } = {}): Promise<ActorSocket> {
   for (let t = 0; ; t++) {
     const p = opts.port ?? g.port(h, kind);
     try {
-      return await h.actor.connect(to, { bind: [h.address, p], reuseaddr: opts.reuseaddr });
+      return await h.actor.connect(to, { bind: [F.at(h), p], reuseaddr: opts.reuseaddr });
     } catch (e) {
       if (opts.port !== undefined || t > 20 || !/Address already in use/.test((e as Error).message)) throw e;
     }
@@ -177,8 +206,9 @@ async function connectBound(g: Gen, h: Host, to: Endpoint, kind: Parameters<Gen[
  */
 function plan(g: Gen, a: Host): void {
   const timing: 'pre' | 'live' = g.chance(0.5) ? 'pre' : 'live';
+  let F = family(g);
   const L = (cls: string, direction: KnownDirection, extra: Partial<Label> = {}): Label =>
-    ({ cls, direction, timing, states: ['ESTABLISHED'], kernelUnknown: null, heuristicBlindSpot: null, ...extra });
+    ({ cls, direction, timing, fam: F.name, states: ['ESTABLISHED'], kernelUnknown: null, heuristicBlindSpot: null, ...extra });
   const open = timing === 'pre' ? 'pre' : 'live';
   const p = g.peer(a);
   const kinds = [
@@ -189,10 +219,12 @@ function plan(g: Gen, a: Host): void {
     'out-other-address-listener', 'out-time-wait', 'out-time-wait-bound', 'out-fin-wait2', 'loopback', 'loopback-closed',
   ] as const;
   const kind = g.pick(kinds);
+  // An IPv4 client cannot share a dual-stack listener's port: that unit stays IPv4.
+  if (kind === 'out-reuseport-client' && F.name === 'mapped') F = V4;
   const children = async (l: ActorSocket, n: number, label: Label, from?: Parameters<Gen['port']>[1]): Promise<ActorSocket[]> => {
     const remotes: ActorSocket[] = [];
     for (let i = 0; i < n; i++) {
-      remotes.push(from ? await connectBound(g, p, [a.address, l.local![1]], from) : await p.actor.connect([a.address, l.local![1]]));
+      remotes.push(from ? await connectBound(g, F, p, [F.at(a), l.local![1]], from) : await p.actor.connect([F.at(a), l.local![1]]));
     }
     const kids = await a.actor.accept(l, n);
     for (const k of kids.slice(-n)) g.label(a, k, label);
@@ -202,19 +234,19 @@ function plan(g: Gen, a: Host): void {
     case 'in-listener':
     case 'in-listener-inrange': {
       const portKind = kind === 'in-listener-inrange' ? 'inrange' : g.pick(['low', 'service', 'high'] as const);
-      const addr = g.chance(0.3) ? a.address : '0.0.0.0';
+      const addr = g.chance(0.3) ? F.own(a) : F.any;
       g.at(open, async () => {
-        const l = await listenFresh(g, a, portKind, { addr });
+        const l = await listenFresh(g, F, a, portKind, { addr });
         await children(l, g.int(1, 3), L(kind === 'in-listener' ? `in-listener-${portKind}` : kind, 'INBOUND'));
       });
       break;
     }
     case 'in-reuseport':
       g.at(open, async () => {
-        const l1 = await listenFresh(g, a, g.pick(['service', 'high'] as const), { reuseport: true });
-        const l2 = await a.actor.listen('0.0.0.0', l1.local![1], { reuseport: true });
+        const l1 = await listenFresh(g, F, a, g.pick(['service', 'high'] as const), { reuseport: true });
+        const l2 = await a.actor.listen(F.any, l1.local![1], { reuseport: true, v6only: F.any === '::' ? F.v6only : null });
         const n = g.int(1, 3);
-        for (let i = 0; i < n; i++) await p.actor.connect([a.address, l1.local![1]]);
+        for (let i = 0; i < n; i++) await p.actor.connect([F.at(a), l1.local![1]]);
         // Children land on either listener.
         for (let t = 0; ; t++) {
           const kids = [...(await a.actor.accept(l1, 0)), ...(await a.actor.accept(l2, 0))];
@@ -235,7 +267,7 @@ function plan(g: Gen, a: Host): void {
       const cls = `${kind}-${timing === 'pre' ? 'before-start' : 'after-seen'}${n > 1 ? '-shared' : ''}`;
       let l: ActorSocket;
       g.at(open, async () => {
-        l = await listenFresh(g, a, portKind);
+        l = await listenFresh(g, F, a, portKind);
         await children(l, n, L(cls, 'INBOUND'));
         if (timing === 'pre') await a.actor.close(l);
       });
@@ -246,7 +278,7 @@ function plan(g: Gen, a: Host): void {
       // A listener that lives between two snapshots (passive-mode FTP data): tcpdir never sees it.
       const portKind = g.pick(['high', 'inrange'] as const);
       g.at('late', async () => {
-        const l = await listenFresh(g, a, portKind);
+        const l = await listenFresh(g, F, a, portKind);
         await children(l, 1, { ...L(`in-closed-between-${portKind}`, 'INBOUND'), timing: 'live' });
         await a.actor.close(l);
       });
@@ -254,7 +286,7 @@ function plan(g: Gen, a: Host): void {
     }
     case 'in-from-bound-port':
       g.at(open, async () => {
-        const l = await listenFresh(g, a, g.pick(['low', 'service', 'high'] as const));
+        const l = await listenFresh(g, F, a, g.pick(['low', 'service', 'high'] as const));
         await children(l, 1, L(kind, 'INBOUND'), g.pick(['low', 'high'] as const));
       });
       break;
@@ -266,7 +298,7 @@ function plan(g: Gen, a: Host): void {
       });
       let l: ActorSocket, kid: ActorSocket, rem: ActorSocket;
       g.at(open, async () => {
-        l = await listenFresh(g, a, g.pick(['low', 'service', 'high'] as const));
+        l = await listenFresh(g, F, a, g.pick(['low', 'service', 'high'] as const));
         [rem] = await children(l, 1, lbl);
         kid = (await a.actor.accept(l, 1)).at(-1)!;
       });
@@ -280,7 +312,7 @@ function plan(g: Gen, a: Host): void {
     case 'in-close-wait': {
       let rem: ActorSocket;
       g.at(open, async () => {
-        const l = await listenFresh(g, a, g.pick(['low', 'service', 'high'] as const));
+        const l = await listenFresh(g, F, a, g.pick(['low', 'service', 'high'] as const));
         [rem] = await children(l, 1, L(kind, 'INBOUND', { states: ['CLOSE_WAIT'] }));
       });
       g.at('end', async () => p.actor.close(rem));
@@ -288,7 +320,7 @@ function plan(g: Gen, a: Host): void {
     }
     case 'in-listen0-closed':
       g.at(open, async () => {
-        const l = await listenFresh(g, a, g.pick(['service', 'high'] as const), { backlog: 0 });
+        const l = await listenFresh(g, F, a, g.pick(['service', 'high'] as const), { backlog: 0 });
         await children(l, 1, L(kind, 'INBOUND', { kernelUnknown: timing === 'pre' ? 'a child of a closed listen(0) listener inherits a backlog of 0' : null }));
         await a.actor.close(l);
       });
@@ -296,8 +328,8 @@ function plan(g: Gen, a: Host): void {
     case 'in-queued':
       // Left in the accept queue of a listener that never accepts: labelled by its tuple below.
       g.at(open, async () => {
-        const l = await listenFresh(g, a, g.pick(['service', 'high'] as const), { accept: false });
-        const c = await p.actor.connect([a.address, l.local![1]]);
+        const l = await listenFresh(g, F, a, g.pick(['service', 'high'] as const), { accept: false });
+        const c = await p.actor.connect([F.at(a), l.local![1]]);
         g.queued.push({ agent: a, peerSock: c, label: L(kind, 'INBOUND') });
       });
       break;
@@ -306,8 +338,8 @@ function plan(g: Gen, a: Host): void {
       const portKind = kind === 'out-to-peer-range' ? 'inrange' : g.pick(['low', 'service', 'high'] as const);
       const n = g.int(1, 3);
       g.at(open, async () => {
-        const l = await listenFresh(g, p, portKind);
-        for (let i = 0; i < n; i++) g.label(a, await a.actor.connect([p.address, l.local![1]]), L(kind === 'out-ephemeral' ? `out-ephemeral-to-${portKind}` : kind, 'OUTBOUND'));
+        const l = await listenFresh(g, F, p, portKind);
+        for (let i = 0; i < n; i++) g.label(a, await a.actor.connect([F.at(p), l.local![1]]), L(kind === 'out-ephemeral' ? `out-ephemeral-to-${portKind}` : kind, 'OUTBOUND'));
       });
       break;
     }
@@ -320,8 +352,8 @@ function plan(g: Gen, a: Host): void {
       const to = kind === 'out-active-ftp' ? g.pick(['client-high', 'inrange'] as const) : g.pick(['low', 'service', 'high'] as const);
       const from = kind === 'out-bound-inrange' ? 'inrange' : kind === 'out-bound-fixed' ? g.pick(['high', 'service'] as const) : 'low';
       g.at(open, async () => {
-        const l = await listenFresh(g, p, to);
-        const c = await connectBound(g, a, [p.address, l.local![1]], from);
+        const l = await listenFresh(g, F, p, to);
+        const c = await connectBound(g, F, a, [F.at(p), l.local![1]], from);
         g.label(a, c, L(kind === 'out-bound-fixed' ? `out-bound-fixed-${from}` : kind, 'OUTBOUND'));
       });
       break;
@@ -331,18 +363,18 @@ function plan(g: Gen, a: Host): void {
       g.at(open, async () => {
         const from = g.port(a, g.pick(['high', 'low'] as const));
         for (let i = 0; i < n; i++) {
-          const l = await listenFresh(g, p, g.pick(['service', 'high'] as const));
-          g.label(a, await connectBound(g, a, [p.address, l.local![1]], 'high', { reuseaddr: true, port: from }), L(kind, 'OUTBOUND'));
+          const l = await listenFresh(g, F, p, g.pick(['service', 'high'] as const));
+          g.label(a, await connectBound(g, F, a, [F.at(p), l.local![1]], 'high', { reuseaddr: true, port: from }), L(kind, 'OUTBOUND'));
         }
       });
       break;
     }
     case 'out-reuseport-client':
       g.at(open, async () => {
-        const l = await listenFresh(g, a, g.pick(['service', 'high'] as const), { reuseport: true });
+        const l = await listenFresh(g, F, a, g.pick(['service', 'high'] as const), { reuseport: true });
         await children(l, 1, L('in-reuseport-with-client', 'INBOUND'));
-        const svc = await listenFresh(g, p, g.pick(['low', 'service'] as const));
-        const c = await a.actor.connect([p.address, svc.local![1]], { bind: ['0.0.0.0', l.local![1]], reuseport: true });
+        const svc = await listenFresh(g, F, p, g.pick(['low', 'service'] as const));
+        const c = await a.actor.connect([F.at(p), svc.local![1]], { bind: [F.name === 'v6' ? '::' : '0.0.0.0', l.local![1]], reuseport: true });
         g.label(a, c, L(kind, 'OUTBOUND', {
           heuristicBlindSpot: "an SO_REUSEPORT client on a live listener's address and port is, to sock_diag, one more child of it",
         }));
@@ -350,24 +382,24 @@ function plan(g: Gen, a: Host): void {
       break;
     case 'out-bind-zero':
       g.at(open, async () => {
-        const l = await listenFresh(g, p, g.pick(['low', 'service', 'high'] as const));
-        g.label(a, await a.actor.connect([p.address, l.local![1]], { bind: [a.address, 0] }),
+        const l = await listenFresh(g, F, p, g.pick(['low', 'service', 'high'] as const));
+        g.label(a, await a.actor.connect([F.at(p), l.local![1]], { bind: [F.at(a), 0] }),
           L(kind, 'OUTBOUND', { kernelUnknown: timing === 'pre' ? 'a client that did bind(addr, 0) then connect()' : null }));
       });
       break;
     case 'out-other-address-listener':
       g.at(open, async () => {
-        const own = await listenFresh(g, a, g.pick(['service', 'high'] as const), { addr: '127.0.0.1' });
-        const l = await listenFresh(g, p, g.pick(['low', 'service', 'high'] as const));
-        g.label(a, await connectBound(g, a, [p.address, l.local![1]], 'high', { port: own.local![1] }), L(kind, 'OUTBOUND'));
+        const own = await listenFresh(g, F, a, g.pick(['service', 'high'] as const), { addr: F.name === 'v4' ? '127.0.0.1' : '::1' });
+        const l = await listenFresh(g, F, p, g.pick(['low', 'service', 'high'] as const));
+        g.label(a, await connectBound(g, F, a, [F.at(p), l.local![1]], 'high', { port: own.local![1] }), L(kind, 'OUTBOUND'));
       });
       break;
     case 'out-time-wait':
     case 'out-time-wait-bound': {
       let c: ActorSocket, kid: ActorSocket;
       g.at(open, async () => {
-        const l = await listenFresh(g, p, g.pick(['low', 'service', 'high'] as const));
-        c = kind === 'out-time-wait' ? await a.actor.connect([p.address, l.local![1]]) : await connectBound(g, a, [p.address, l.local![1]], g.pick(['high', 'low'] as const));
+        const l = await listenFresh(g, F, p, g.pick(['low', 'service', 'high'] as const));
+        c = kind === 'out-time-wait' ? await a.actor.connect([F.at(p), l.local![1]]) : await connectBound(g, F, a, [F.at(p), l.local![1]], g.pick(['high', 'low'] as const));
         g.label(a, c, L(kind, 'OUTBOUND', {
           states: ['TIME_WAIT'],
           kernelUnknown: kind === 'out-time-wait-bound' && timing === 'pre' ? 'TIME_WAIT of an explicitly bound client' : null,
@@ -383,8 +415,8 @@ function plan(g: Gen, a: Host): void {
     case 'out-fin-wait2': {
       let c: ActorSocket;
       g.at(open, async () => {
-        const l = await listenFresh(g, p, g.pick(['low', 'service', 'high'] as const));
-        c = await a.actor.connect([p.address, l.local![1]]);
+        const l = await listenFresh(g, F, p, g.pick(['low', 'service', 'high'] as const));
+        c = await a.actor.connect([F.at(p), l.local![1]]);
         g.label(a, c, L(kind, 'OUTBOUND', { states: ['FIN_WAIT2'] }));
       });
       g.at('end', async () => a.actor.shutdown(c, 'wr'));
@@ -395,8 +427,8 @@ function plan(g: Gen, a: Host): void {
       const portKind = g.pick(['service', 'high', 'inrange'] as const);
       let l: ActorSocket;
       g.at(open, async () => {
-        l = await listenFresh(g, a, portKind, { addr: '127.0.0.1' });
-        g.label(a, await a.actor.connect(['127.0.0.1', l.local![1]]), L(`${kind}-${portKind}-client`, 'OUTBOUND'));
+        l = await listenFresh(g, F, a, portKind, { addr: F.name === 'mapped' ? '::' : F.lo });
+        g.label(a, await a.actor.connect([F.lo, l.local![1]]), L(`${kind}-${portKind}-client`, 'OUTBOUND'));
         for (const k of await a.actor.accept(l, 1)) g.label(a, k, L(`${kind}-${portKind}-child`, 'INBOUND'));
         if (kind === 'loopback-closed' && timing === 'pre') await a.actor.close(l);
       });
@@ -444,7 +476,9 @@ export async function runGenerated(opts: GenOptions): Promise<GenResult> {
     for (const [i, m] of br.members.entries()) {
       const range = randomRange(g0);
       execFileSync('ip', ['netns', 'exec', m.ns, 'sysctl', '-q', '-w', `net.ipv4.ip_local_port_range=${range.low} ${range.high}`], { stdio: 'pipe' });
-      hosts.push({ ns: m.ns, address: m.address, range, actor: new Actor(m.ns, `m${i}`), used: new Set(), agent: i < nA });
+      const address6 = `fd00:77::${i + 1}`;
+      ip(['-n', m.ns, '-6', 'addr', 'add', `${address6}/64`, 'dev', 'eth0', 'nodad']);
+      hosts.push({ ns: m.ns, address: m.address, address6, range, actor: new Actor(m.ns, `m${i}`), used: new Set(), agent: i < nA });
     }
     await Promise.all(hosts.map((h) => h.actor.ready));
     const g = new Gen(opts.seed, hosts.filter((h) => h.agent), hosts.filter((h) => !h.agent));
@@ -502,7 +536,7 @@ export async function runGenerated(opts: GenOptions): Promise<GenResult> {
 function toExpectation(l: Label, local: Endpoint, remote: Endpoint): Expectation {
   return {
     scenario: `gen:${l.cls}`,
-    label: l.timing,
+    label: l.fam === 'v4' ? l.timing : `${l.timing}, ${l.fam}`,
     direction: l.direction,
     local,
     remote,
