@@ -10,8 +10,8 @@
 // the scenario generator's children of unseen listeners are never called wrong at 0.9).
 export const NO_LISTENER_RULE = 'no-listener';
 
-// Measured on the scenario generator: such inbound leans were right 48% of the time (328 of
-// 1,992 sockets, seed 1), so they are taken back to no lean at all.
+// On the scenario generator such inbound leans were right about half the time (48%, 328
+// sockets of 1,992 with seed 1): they are taken back to no lean at all.
 const NO_LISTENER_MAX_IN = 0;
 const NO_LISTENER_MAX_OUT = Math.log(0.89 / 0.11);
 
