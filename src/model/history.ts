@@ -19,6 +19,8 @@ export interface History {
   listenersSeen?: ReadonlySet<string> | null;
   /** Ids of the connections the first snapshot saw that are still alive: they may predate tcpdir. */
   preExisting?: ReadonlySet<string> | null;
+  /** By local port: 1 when some connection of `preExisting` has it (a connection on a 0 port is new, without a lookup). */
+  preExistingPorts?: Uint8Array | null;
 }
 
 export interface PastListener {

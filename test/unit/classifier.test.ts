@@ -159,10 +159,16 @@ test('history keeper: listeners seen since start per namespace, and the first sn
   assert.equal(second.since, 1000);
   assert.deepEqual([...(second.preExisting ?? [])], [c1.id]);
   assert.ok(second.listenersSeen?.has(pastListenerKey('IPV4', '0.0.0.0', 8080, 'net:[7]')));
-  // c1 has gone: it is no longer remembered; the listener is, for good.
-  const third = k.observe(snap([c2], { collectedAt: 3000 }));
-  assert.deepEqual([...(third.preExisting ?? [])], []);
-  assert.ok(third.listenersSeen?.has(pastListenerKey('IPV4', '0.0.0.0', 8080, 'net:[7]')));
+  assert.equal(second.preExistingPorts?.[45000], 1);
+  assert.equal(second.preExistingPorts?.[45001], 0);
+  // c1 has gone: within 64 snapshots it is forgotten; the listener is remembered for good.
+  let later = second;
+  for (let t = 3; t < 70; t++) later = k.observe(snap([c2], { collectedAt: t * 1000 }));
+  assert.deepEqual([...(later.preExisting ?? [])], []);
+  assert.equal(later.preExistingPorts?.[45000], 0);
+  assert.ok(later.listenersSeen?.has(pastListenerKey('IPV4', '0.0.0.0', 8080, 'net:[7]')));
+  // What an earlier snapshot was given does not change afterwards.
+  assert.deepEqual([...(second.preExisting ?? [])], [c1.id]);
 });
 
 test('with no evidence at all the verdict is UNKNOWN, never a default direction', () => {

@@ -1,5 +1,5 @@
 import { pastListenerKey, type Socket } from '../../model';
-import { findListener, type Context } from '../context';
+import { findListener, seenListenerPorts, type Context } from '../context';
 import type { Rule } from '../rule';
 
 // The service keeps every listening endpoint any snapshot saw since it started, and the
@@ -12,12 +12,17 @@ export const UNSEEN_LISTENER_WEIGHT = 4;
 
 function unseen(conn: Socket, ctx: Context): boolean {
   const h = ctx.snapshot.history;
-  if (!h || h.since == null || !h.listenersSeen || !h.preExisting || h.preExisting.has(conn.id)) return false;
+  if (!h || h.since == null || !h.listenersSeen || !h.preExisting) return false;
+  // Cheapest questions first: a live listener's children end here, most clients at the port set.
   if (findListener(ctx, conn)) return false;
-  const seen = h.listenersSeen;
-  const wildcard = conn.family === 'IPV4' ? '0.0.0.0' : '::';
-  return !seen.has(pastListenerKey(conn.family, conn.localAddress, conn.localPort, conn.netns)) &&
-    !seen.has(pastListenerKey(conn.family, wildcard, conn.localPort, conn.netns));
+  if (seenListenerPorts(ctx).has(conn.localPort)) {
+    const seen = h.listenersSeen;
+    const wildcard = conn.family === 'IPV4' ? '0.0.0.0' : '::';
+    if (seen.has(pastListenerKey(conn.family, conn.localAddress, conn.localPort, conn.netns)) ||
+      seen.has(pastListenerKey(conn.family, wildcard, conn.localPort, conn.netns))) return false;
+  }
+  // Most new connections sit on a port no pre-existing one has: no lookup by id for them.
+  return (h.preExistingPorts != null && h.preExistingPorts[conn.localPort] === 0) || !h.preExisting.has(conn.id);
 }
 
 export const unseenListener: Rule = {
