@@ -10,6 +10,7 @@ export * from './connection.type';
 export * from './listener.type';
 export * from './host.type';
 export * from './summary.type';
+export * from './connection-order.enum';
 export * from './connection-filter.args';
 export * from './connection.args';
 export * from './listeners.args';

@@ -1,5 +1,5 @@
 export { TcpdirService, type ServiceOptions, type SnapshotEvent } from './tcpdir-service';
-export { SnapshotView, type ConnectionFilter } from './view';
+export { remoteRange, SnapshotView, type ConnectionFilter, type ConnectionOrdering } from './view';
 export { InputError } from './errors';
 export * from './validate';
 export type { ConnectionRecord, ListenerRecord, EndpointRecord } from './records';
