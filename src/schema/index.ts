@@ -21,3 +21,5 @@ export * from './kernel.type';
 export * from './netns.type';
 export * from './history.type';
 export * from './history.args';
+export * from './listener-peers.args';
+export * from './remote-address-count.type';
