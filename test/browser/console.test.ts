@@ -4,7 +4,9 @@
 // test/browser/screenshots (ignored by git).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
+import readline from 'node:readline';
 import type { HTTPRequest } from 'puppeteer-core';
 import { createServer, type TcpdirServer } from '../../src';
 import { chromiumMissing, launch, openPage, screenshot, texts } from '../helpers/browser';
@@ -74,10 +76,8 @@ describe('web console in chromium', { skip: missing ?? false }, () => {
   test('a link with filters opens the connections table so filtered, each row with the right direction; a filter narrows it', async () => {
     const page = await openPage(browser);
     page.on('request', record);
-    const t0 = Date.now();
     await page.goto(`${base}/?port=${pair.port}`);
     await waitForRowCount(page, 6);
-    console.log(`# first load of /?port=${pair.port} with ${app.service ? (await app.service.current()).connectionCount : '?'} connections on the host: ${Date.now() - t0} ms`);
     const rows = await tableRows(page);
     const clientPorts = new Set(pair.clients.map((c) => c.localPort));
     for (const [direction, , state, local, remote] of rows) {
@@ -237,6 +237,52 @@ describe('web console in chromium', { skip: missing ?? false }, () => {
     const get = await fetch(`${base}/graphql?query=${encodeURIComponent('{ host { socketCount } }')}`);
     assert.equal(get.status, 400);
     assert.match(await get.text(), /Cross-Site Request Forgery/);
+  });
+});
+
+// Holds `n` loopback connections (2n sockets) open in another process until its stdin closes.
+const HOLD_PY = `
+import socket, sys
+n = int(sys.argv[1])
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(4096)
+port, keep = l.getsockname()[1], []
+for _ in range(n):
+    c = socket.create_connection(('127.0.0.1', port)); a, _ = l.accept(); keep += [c, a]
+print(port, flush=True)
+sys.stdin.read()
+`;
+
+describe('first load on a busy host (printed, not asserted)', { skip: missing ?? false }, () => {
+  test('the overview and the connections table with 10,000 more connections', async () => {
+    const holder = spawn('python3', ['-c', HOLD_PY, '5000'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const port = Number(await new Promise<string>((r) => readline.createInterface({ input: holder.stdout! }).once('line', r)));
+    assert.ok(port > 0);
+    const app = await createServer({ logLevel: 'silent', maxAgeMs: 1000, port: 0 });
+    const base = await app.listen();
+    const browser = await launch();
+    try {
+      const n = (await app.service.current()).connectionCount;
+      // Warm the browser (its first page pays for starting a renderer), then time each page from navigation start.
+      const warm = await openPage(browser);
+      await warm.goto('about:blank');
+      const loadTime = async (url: string, selector: string): Promise<number> => {
+        const page = await openPage(browser);
+        await page.goto(url);
+        await page.waitForSelector(selector, { timeout: 20_000 });
+        const ms = await page.evaluate(() => (globalThis as unknown as { performance: { now(): number } }).performance.now());
+        assert.deepEqual(page.problems, []);
+        await page.close();
+        return Math.round(ms);
+      };
+      const overview = await loadTime(`${base}/`, '[data-testid=total]');
+      const table = await loadTime(`${base}/?view=connections`, '.tbody .tr .c-dir');
+      const filtered = await loadTime(`${base}/?port=${port}&direction=inbound`, '.tbody .tr .c-dir');
+      console.log(`# first load with ${n} connections on the host: overview ${overview} ms, connections table ${table} ms, filtered table ${filtered} ms (navigation start to data shown)`);
+    } finally {
+      holder.stdin!.end();
+      await browser.cleanup();
+      await app.close();
+    }
   });
 });
 
