@@ -21,7 +21,10 @@ export const GRAPHIQL_CSP = `${CSP_BASE}; style-src 'self' 'unsafe-inline'`;
 
 interface StaticFile { body: Buffer; gzip: Buffer | null; type: string }
 
-/** Reads and gzips each file once, on first request; null when it is not there. */
+/**
+ * Reads and gzips each bundle once, on first request; null when it is not there. Pages (HTML) are
+ * read on every request: a rebuild while the server runs names new bundles, and the pages must say so.
+ */
 class StaticFiles {
   private cache = new Map<string, StaticFile | null>();
   constructor(private readonly root: string) {}
@@ -29,6 +32,7 @@ class StaticFiles {
   get(rel: string): StaticFile | null {
     let f = this.cache.get(rel);
     if (f !== undefined) return f;
+    const page = rel.endsWith('.html');
     const path = normalize(join(this.root, rel));
     f = null;
     if (path.startsWith(this.root + sep) && existsSync(path)) {
@@ -40,7 +44,7 @@ class StaticFiles {
         f = null; // a directory, or unreadable
       }
     }
-    this.cache.set(rel, f);
+    if (!page) this.cache.set(rel, f);
     return f;
   }
 }

@@ -196,12 +196,35 @@ describe('web console in chromium', { skip: missing ?? false }, () => {
     await page.close();
   });
 
+  test('the service map draws the listener with an inbound edge from its peer', async () => {
+    const page = await openPage(browser);
+    page.on('request', record);
+    // Flows are written in batches: load the map again until this test's connections are in it.
+    const edge = `tr[data-from="127.0.0.1"][data-to="node :${pair.port}"]`;
+    for (let i = 0; i < 10 && !(await page.$(edge)); i++) {
+      await page.goto(`${base}/?view=map`);
+      await page.waitForSelector('[data-testid=map-source]');
+      await page.waitForFunction(() => !/loading/.test((globalThis as unknown as { document: { querySelector(s: string): { textContent: string } } }).document.querySelector('[data-testid=map-source]').textContent), { timeout: 10_000 });
+      if (!(await page.$(edge))) await new Promise((r) => setTimeout(r, 500));
+    }
+    const cells = await page.$$eval(`${edge} td`, (tds) => tds.map((t) => (t as unknown as { textContent: string }).textContent));
+    assert.equal(cells[2], 'INBOUND');
+    assert.ok(Number(cells[3]) >= 3, `the 3 clients (and the live test's) opened: ${cells[3]}`);
+    assert.ok(await page.$('.cy canvas'), 'the graph is drawn');
+    await screenshot(page, 'map');
+    assert.deepEqual(page.problems, []);
+    await page.close();
+  });
+
   test('no request from the console asks for more than one page of rows', () => {
     assert.ok(bodies.length > 0);
     for (const b of bodies) {
       const limit = b.variables?.limit;
       if (typeof limit === 'number') assert.ok(limit <= 200, `limit ${limit} in ${b.query.slice(0, 60)}`);
       for (const m of b.query.matchAll(/limit: (\d+)/g)) assert.ok(Number(m[1]) <= 1000, `literal limit ${m[1]}`);
+      // Every connections list names its limit (the default would be 1,000 rows).
+      assert.doesNotMatch(b.query, /connections *\{/, 'a connections list without arguments');
+      for (const m of b.query.matchAll(/connections\(([^)]*)\)/g)) assert.match(m[1], /limit/, `a connections list without a limit: ${m[0]}`);
     }
   });
 

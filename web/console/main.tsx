@@ -1,6 +1,7 @@
 // The tcpdir console: overview, connections (filter, sort, page, explain), listeners, live events.
 // State lives in the URL (url.ts); data comes from this server's GraphQL API (api.ts).
 import { render } from 'preact';
+import type { ComponentType } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { storedToken, storeToken } from '../shared/token';
 import { onUnauthorized } from './api';
@@ -15,6 +16,7 @@ const NAV: { view: View; label: string }[] = [
   { view: 'overview', label: 'Overview' },
   { view: 'connections', label: 'Connections' },
   { view: 'listeners', label: 'Listeners' },
+  { view: 'map', label: 'Service map' },
   { view: 'live', label: 'Live' },
 ];
 
@@ -60,10 +62,22 @@ function App() {
         {route.view === 'overview' && <Overview go={go} />}
         {route.view === 'connections' && <Connections route={route} go={go} />}
         {route.view === 'listeners' && <Listeners go={go} />}
+        {route.view === 'map' && <LazyMap go={go} />}
         {route.view === 'live' && <Live route={route} />}
       </main>
     </div>
   );
+}
+
+type MapProps = { go: (r: Partial<Route>, push?: boolean) => void };
+let mapView: ComponentType<MapProps> | null = null;
+/** The service map, with Cytoscape.js (most of the console's bytes), is loaded on first visit only. */
+function LazyMap(props: MapProps) {
+  const [View, setView] = useState(() => mapView);
+  useEffect(() => {
+    if (!View) void import('./views/map').then((m) => { mapView = m.ServiceMap; setView(() => m.ServiceMap); });
+  }, []);
+  return View ? <View {...props} /> : <p class="muted">loading the map…</p>;
 }
 
 function TokenForm({ refused, onDone }: { refused: boolean; onDone: (token: string) => void }) {
