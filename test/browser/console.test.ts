@@ -50,6 +50,26 @@ async function waitForRowCount(page: import('puppeteer-core').Page, n: number): 
   }, { timeout: 10_000 }, n);
 }
 
+/** Types `query` into GraphiQL's editor, runs it once GraphiQL has read it (the tab takes the operation's name), and returns the result pane. */
+async function runInGraphiQL(page: import('puppeteer-core').Page, query: string, name: string, until: string | null): Promise<string> {
+  await page.waitForSelector('.graphiql-query-editor .CodeMirror');
+  await page.evaluate((q: string) => {
+    const doc = (globalThis as unknown as { document: { querySelector(s: string): { CodeMirror: { setValue(v: string): void } } } }).document;
+    doc.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(q);
+  }, query);
+  await page.waitForFunction((n: string) => {
+    const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ textContent: string }> } }).document;
+    return Array.from(doc.querySelectorAll('.graphiql-tab')).some((t) => t.textContent.includes(n));
+  }, { timeout: 5000 }, name);
+  await page.click('.graphiql-execute-button');
+  if (until === null) return '';
+  await page.waitForFunction((re: string) => {
+    const doc = (globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document;
+    return new RegExp(re).test(doc.querySelector('.result-window')?.textContent ?? '');
+  }, { timeout: 15_000 }, until);
+  return page.$eval('.result-window', (e) => (e as unknown as { textContent: string }).textContent);
+}
+
 describe('web console in chromium', { skip: missing ?? false }, () => {
   let app: TcpdirServer;
   let base: string;
@@ -231,26 +251,25 @@ describe('web console in chromium', { skip: missing ?? false }, () => {
   test('GraphiQL on GET /graphql runs a query typed into it; POST /graphql keeps its CSRF check', async () => {
     const page = await openPage(browser);
     await page.goto(`${base}/graphql`);
-    await page.waitForSelector('.graphiql-query-editor .CodeMirror');
-    // Typed as a person would, into the editor (CodeMirror 5).
-    await page.evaluate((q: string) => {
-      const doc = (globalThis as unknown as { document: { querySelector(s: string): { CodeMirror: { setValue(v: string): void } } } }).document;
-      doc.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(q);
-    }, `query ListenerInbound { listeners(port: ${pair.port}) { local { port } connections(direction: INBOUND) { verdict { direction certain } } } }`);
-    // The tab takes the operation's name once GraphiQL has read the new text: run only then.
-    await page.waitForFunction(() => {
-      const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): ArrayLike<{ textContent: string }> } }).document;
-      return Array.from(doc.querySelectorAll('.graphiql-tab')).some((t) => t.textContent.includes('ListenerInbound'));
-    }, { timeout: 5000 });
-    await page.click('.graphiql-execute-button');
-    await page.waitForFunction(() => {
-      const doc = (globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document;
-      return /"listeners"/.test(doc.querySelector('.result-window')?.textContent ?? '');
-    }, { timeout: 10_000 });
-    const shown = await page.$eval('.result-window', (e) => (e as unknown as { textContent: string }).textContent);
+    const shown = await runInGraphiQL(page, `query ListenerInbound { listeners(port: ${pair.port}) { local { port } connections(direction: INBOUND) { verdict { direction certain } } } }`,
+      'ListenerInbound', '"listeners"');
     assert.ok(shown.includes(`"port": ${pair.port}`), shown.slice(0, 300));
     assert.equal(shown.match(/"INBOUND"/g)?.length, pair.clients.length);
     await screenshot(page, 'graphiql');
+
+    // A subscription runs over graphql-ws on the same path: a connection opened now shows up.
+    await runInGraphiQL(page, `subscription Watch { connectionEvents(port: ${pair.port}, direction: OUTBOUND) { type record { local { port } } } }`, 'Watch', null);
+    // The subscription starts once the socket is up: open connections until one is shown.
+    let seen = false;
+    for (let i = 0; i < 10 && !seen; i++) {
+      const c = await pair.connect();
+      seen = await page.waitForFunction((port: number) => {
+        const doc = (globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document;
+        const text = doc.querySelector('.result-window')?.textContent ?? '';
+        return /"OPENED"/.test(text) && text.includes(`"port": ${port}`);
+      }, { timeout: 2000 }, c.localPort!).then(() => true, () => false);
+    }
+    assert.ok(seen, 'a connection opened while the subscription ran is shown');
     assert.deepEqual(page.problems, []);
     await page.close();
 
@@ -337,6 +356,10 @@ describe('web console with a bearer token', { skip: missing ?? false }, () => {
       await page.waitForSelector('[data-testid=total]');
       assert.equal(await page.$('form.token'), null);
       assert.equal((await fetch(`${base}/api/v1/summary`)).status, 401);
+      // GraphiQL in the same tab sends the stored token.
+      await page.goto(`${base}/graphql`);
+      const shown = await runInGraphiQL(page, 'query Total { summary { total } }', 'Total', '"total"');
+      assert.match(shown, /"total": \d+/);
       assert.deepEqual(page.problems, []);
     } finally {
       await browser.cleanup();

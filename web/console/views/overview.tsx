@@ -120,6 +120,7 @@ function FlowsChart({ enabled }: { enabled: boolean }) {
       {!enabled && <p class="muted">History is off on this server, so there is no timeline (serve records it unless started with --no-history).</p>}
       <ErrorBar error={error} />
       {enabled && data && data.flows.length === 0 && <p class="muted">No connection opened in the last hour.</p>}
+      {enabled && data && data.flows.length > 0 && <p class="muted">Connections already open when tcpdir started count in the minute it first saw them.</p>}
       <div ref={el} class="chart" />
     </Card>
   );
