@@ -14,6 +14,7 @@ import { HistoryService, TcpdirService, type HistoryOptions, type ServiceOptions
 import { registerAuth } from './auth';
 import { isPublicPage, registerConsole } from './console';
 import { assertSafeBind } from './bind-policy';
+import { compiledDocuments } from './compiled-documents';
 import { formatError } from './errors';
 import { registerMetrics } from './metrics';
 import { openApiDocument } from './openapi';
@@ -183,7 +184,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     if (await sendPagedQuery(req.body, apollo, requestContext(service, maxRows, history), reply, validateWhole)) return reply;
   });
   await app.register(fastifyApollo(apollo), { context: async () => requestContext(service, maxRows, history) });
-  registerRest(app, apollo, service, maxRows, history);
+  registerRest(app, apollo, compiledDocuments(schema), service, maxRows, history);
   registerEvents(app, history);
   const metrics = registerMetrics(app, service, { topListeners: options.metricsTopListeners, perNetns: options.metricsPerNetns });
   if (history) {
