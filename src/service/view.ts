@@ -1,6 +1,7 @@
 import { birthDirection, buildContext, classify, directionOfFacts, findByTuple, findListener, findPeer, kernelFinding, type Classification, type Context } from '../classifier';
 import { type Direction, type Snapshot, type Socket, type SourceName, type TcpStateName, type Verdict } from '../model';
 import { addressKey, addressRange, type AddressRange } from '../history/cidr';
+import { orderComparator, type ConnectionOrdering } from './connection-order';
 import { netnsIdFor } from './netns-view';
 import { InputError } from './errors';
 import { connectionRecord, listenerRecord, type ConnectionRecord, type ListenerRecord } from './records';
@@ -33,10 +34,9 @@ export interface ConnectionFilter {
   remoteAddress?: string | null;
   /** Socket inodes the connection must be one of (the sockets of a process, found by the caller). */
   inodes?: ReadonlySet<number> | null;
+  /** The process those inodes are of (names a kept sorted list; `inodes` does the matching). */
+  process?: string | null;
 }
-
-export type ConnectionOrderName = 'DIRECTION' | 'CONFIDENCE' | 'STATE' | 'LOCAL' | 'REMOTE' | 'NETNS';
-export interface ConnectionOrdering { by: ConnectionOrderName; descending?: boolean | null }
 
 /** A filter with its namespace resolved and its CIDR parsed. */
 type ScopedFilter = ConnectionFilter & { range?: AddressRange };
@@ -173,32 +173,17 @@ export class SnapshotView {
   /** The rows matching `f` in the order asked, ties in snapshot order; the last few lists are kept. */
   private sortedRows(f: ScopedFilter, order: ConnectionOrdering): number[] {
     const key = JSON.stringify([order.by, order.descending === true, f.direction, f.port, f.localPort, f.remotePort, f.minConfidence, f.state, f.netns, f.remoteAddress,
-      f.inodes ? [...f.inodes].sort((a, b) => a - b) : null]);
+      f.inodes ? [f.process ?? null, f.inodes.size] : null]);
     const kept = this.sorted.get(key);
     if (kept) return kept;
     const rows: number[] = [];
     for (const i of this.candidates(f)) if (this.matches(i, f)) rows.push(i);
-    const cmp = this.comparator(order.by);
+    const cmp = orderComparator(order.by, this.ctx.conns, this.verdicts, this.snapshot.host.netns, (i) => this.localKey(i), (i) => this.remoteKey(i));
     const sign = order.descending === true ? -1 : 1;
     rows.sort((a, b) => sign * cmp(a, b) || a - b);
     if (this.sorted.size >= SORTED_KEPT) this.sorted.delete(this.sorted.keys().next().value!);
     this.sorted.set(key, rows);
     return rows;
-  }
-
-  private comparator(by: ConnectionOrderName): (a: number, b: number) => number {
-    const c = this.ctx.conns;
-    const v = this.verdicts;
-    const text = (x: string | null, y: string | null): number => ((x ?? '') < (y ?? '') ? -1 : (x ?? '') > (y ?? '') ? 1 : 0);
-    const key = (x: Buffer | null, y: Buffer | null): number => (x && y ? x.compare(y) : x ? 1 : y ? -1 : 0);
-    switch (by) {
-      case 'DIRECTION': return (a, b) => text(v.direction(a), v.direction(b));
-      case 'CONFIDENCE': return (a, b) => v.confidence(a) - v.confidence(b);
-      case 'STATE': return (a, b) => text(c[a].state, c[b].state);
-      case 'NETNS': return (a, b) => text(c[a].netns ?? this.snapshot.host.netns, c[b].netns ?? this.snapshot.host.netns);
-      case 'LOCAL': return (a, b) => key(this.localKey(a), this.localKey(b)) || c[a].localPort - c[b].localPort;
-      case 'REMOTE': return (a, b) => key(this.remoteKey(a), this.remoteKey(b)) || c[a].remotePort - c[b].remotePort;
-    }
   }
 
   count(filter: ConnectionFilter): number {

@@ -119,7 +119,8 @@ export function Connections({ route, go }: { route: Route; go: (r: Partial<Route
           <div class="spacer" style={{ height: `${(total ?? 0) * ROW_H}px` }}>
             {rows.map(({ i, row }) => (
               <div role="row" class={`tr${row && row.id === route.id ? ' selected' : ''}`} style={{ transform: `translateY(${i * ROW_H}px)` }} data-id={row?.id}
-                onClick={row ? () => go({ id: row.id }, true) : undefined}>
+                tabIndex={row ? 0 : -1} onClick={row ? () => go({ id: row.id }, true) : undefined}
+                onKeyDown={row ? (e) => { if (e.key === 'Enter') go({ id: row.id }, true); } : undefined}>
                 {row ? (
                   <>
                     <div class="c-dir"><Badge direction={row.verdict.direction} /></div>

@@ -1,3 +1,4 @@
+import { useEffect } from 'preact/hooks';
 import { gql } from '../api';
 import { endpoint, explainSentence, processText, type Endpoint } from '../format';
 import { Badge, ErrorBar, useLoad } from './common';
@@ -27,6 +28,11 @@ interface Detail {
 export function Drawer({ id, onClose }: { id: string; onClose: () => void }) {
   const { data, error } = useLoad((signal) => gql<{ connection: Detail | null }>(QUERY, { id }, signal), id);
   const c = data?.connection;
+  useEffect(() => {
+    const esc = (e: KeyboardEvent) => { if (e.key === 'Escape') onClose(); };
+    addEventListener('keydown', esc);
+    return () => removeEventListener('keydown', esc);
+  }, [onClose]);
   return (
     <aside class="drawer" role="dialog" aria-label="Connection verdict">
       <button class="close" onClick={onClose} aria-label="Close">×</button>
