@@ -118,7 +118,7 @@ export function Connections({ route, go }: { route: Route; go: (r: Partial<Route
         <div class="tbody" ref={body} onScroll={(e) => setScroll({ top: (e.target as HTMLDivElement).scrollTop, height: (e.target as HTMLDivElement).clientHeight })}>
           <div class="spacer" style={{ height: `${(total ?? 0) * ROW_H}px` }}>
             {rows.map(({ i, row }) => (
-              <div role="row" class={`tr${row && row.id === route.id ? ' selected' : ''}`} style={{ transform: `translateY(${i * ROW_H}px)` }} data-id={row?.id}
+              <div role="row" class={`tr${row && row.id === route.id ? ' selected' : ''}`} style={{ transform: `translateY(${i * ROW_H}px)` }} data-row={i} data-id={row?.id}
                 tabIndex={row ? 0 : -1} onClick={row ? () => go({ id: row.id }, true) : undefined}
                 onKeyDown={row ? (e) => { if (e.key === 'Enter') go({ id: row.id }, true); } : undefined}>
                 {row ? (
