@@ -37,7 +37,7 @@ function App() {
   const go = (r: Partial<Route>, push = false) => {
     const next: Route = { ...route, ...r };
     if (r.view && r.view !== route.view && !('filters' in r)) next.filters = r.view === 'connections' || r.view === 'live' ? route.filters : {};
-    if (r.view && r.view !== route.view) { next.id = r.id; push = true; }
+    if (r.view && r.view !== route.view) { next.id = r.id; next.since = r.since; push = true; }
     const url = routeSearch(next);
     if (push) history.pushState(null, '', url);
     else history.replaceState(null, '', url);
@@ -62,14 +62,14 @@ function App() {
         {route.view === 'overview' && <Overview go={go} />}
         {route.view === 'connections' && <Connections route={route} go={go} />}
         {route.view === 'listeners' && <Listeners go={go} />}
-        {route.view === 'map' && <LazyMap go={go} />}
-        {route.view === 'live' && <Live route={route} />}
+        {route.view === 'map' && <LazyMap route={route} go={go} />}
+        {route.view === 'live' && <Live route={route} go={go} />}
       </main>
     </div>
   );
 }
 
-type MapProps = { go: (r: Partial<Route>, push?: boolean) => void };
+type MapProps = { route: Route; go: (r: Partial<Route>, push?: boolean) => void };
 let mapView: ComponentType<MapProps> | null = null;
 /** The service map, with Cytoscape.js (most of the console's bytes), is loaded on first visit only. */
 function LazyMap(props: MapProps) {

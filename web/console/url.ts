@@ -21,6 +21,8 @@ export interface Route {
   desc?: boolean;
   /** The connection whose drawer is open. */
   id?: string;
+  /** The service map's window (15m, 1h, 24h). */
+  since?: string;
 }
 
 export function readRoute(search = location.search): Route {
@@ -33,7 +35,7 @@ export function readRoute(search = location.search): Route {
   const asked = q.get('view') as View | null;
   // A filter without a view means the connections it selects.
   const view: View = asked && VIEWS.includes(asked) ? asked : Object.keys(filters).length || q.get('id') ? 'connections' : 'overview';
-  return { view, filters, sort: q.get('sort') ?? undefined, desc: q.get('desc') === '1', id: q.get('id') ?? undefined };
+  return { view, filters, sort: q.get('sort') ?? undefined, desc: q.get('desc') === '1', id: q.get('id') ?? undefined, since: q.get('since') ?? undefined };
 }
 
 export function routeSearch(r: Route): string {
@@ -43,6 +45,7 @@ export function routeSearch(r: Route): string {
   if (r.sort) q.set('sort', r.sort);
   if (r.desc) q.set('desc', '1');
   if (r.id) q.set('id', r.id);
+  if (r.since) q.set('since', r.since);
   const s = q.toString();
   return s ? `?${s}` : '/';
 }

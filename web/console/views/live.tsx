@@ -20,7 +20,7 @@ interface Event {
 const KEEP = 500;
 
 /** Connections as they open and close (graphql-ws `connectionEvents`), pausable. */
-export function Live({ route }: { route: Route }) {
+export function Live({ route, go }: { route: Route; go: (r: Partial<Route>) => void }) {
   const [events, setEvents] = useState<Event[]>([]);
   const [paused, setPaused] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -68,7 +68,12 @@ export function Live({ route }: { route: Route }) {
         <span data-testid="live-status" class={`status ${status === 'live' ? 'ok' : ''}`}>{paused ? 'paused' : status}</span>
         {paused ? <button onClick={resume}>Resume{held.current.length ? ` (${held.current.length} new)` : ''}</button> : <button onClick={() => setPaused(true)}>Pause</button>}
         <button onClick={() => setEvents([])}>Clear</button>
-        <span class="muted">New connections as they open and close{route.filters.direction ? `, ${route.filters.direction} only` : ''}{route.filters.port ? `, port ${route.filters.port}` : ''}. The newest {KEEP} are kept.</span>
+        <select name="direction" aria-label="Direction" value={route.filters.direction ?? ''} onChange={(e) => go({ filters: { ...route.filters, direction: (e.target as HTMLSelectElement).value || undefined } })}>
+          <option value="">any direction</option><option value="inbound">inbound</option><option value="outbound">outbound</option><option value="unknown">unknown</option>
+        </select>
+        <input name="port" aria-label="Port" placeholder="port" size={7} value={route.filters.port ?? ''}
+          onChange={(e) => go({ filters: { ...route.filters, port: (e.target as HTMLInputElement).value.trim() || undefined } })} />
+        <span class="muted">New connections as they open and close. The newest {KEEP} are kept.</span>
       </div>
       <ErrorBar error={error} />
       <table class="grid events">

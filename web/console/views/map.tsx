@@ -1,5 +1,5 @@
 import cytoscape from 'cytoscape';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { gql } from '../api';
 import { count } from '../format';
 import { buildGraph, type Graph, type Group } from '../graph';
@@ -48,8 +48,8 @@ const STYLESHEET_ID = '__________cytoscape_stylesheet';
 if (!document.getElementById(STYLESHEET_ID)) document.head.append(Object.assign(document.createElement('meta'), { id: STYLESHEET_ID }));
 
 /** Who talks to whom: local services and processes, remote peers, edges coloured by direction. */
-export function ServiceMap({ go }: { go: (r: Partial<Route>, push?: boolean) => void }) {
-  const [since, setSince] = useState('1h');
+export function ServiceMap({ route, go }: { route: Route; go: (r: Partial<Route>, push?: boolean) => void }) {
+  const since = route.since && WINDOWS.includes(route.since) ? route.since : '1h';
   const { data, error } = useLoad((signal) => load(since, signal), since, 30000);
   const el = useRef<HTMLDivElement>(null);
   useEffect(() => {
@@ -74,7 +74,7 @@ export function ServiceMap({ go }: { go: (r: Partial<Route>, push?: boolean) => 
     const byId = new Map(data.graph.nodes.map((n) => [n.id, n]));
     cy.on('tap', 'node', (evt) => {
       const n = byId.get(evt.target.id());
-      if (n) go({ view: 'connections', filters: n.filter }, true);
+      if (n) go({ view: 'connections', filters: n.filter, since: undefined }, true);
     });
     return () => cy.destroy();
   }, [data]);
@@ -82,7 +82,7 @@ export function ServiceMap({ go }: { go: (r: Partial<Route>, push?: boolean) => 
   return (
     <div class="map">
       <div class="toolbar">
-        <label>Window <select name="since" value={since} onChange={(e) => setSince((e.target as HTMLSelectElement).value)}>{WINDOWS.map((w) => <option value={w}>{w}</option>)}</select></label>
+        <label>Window <select name="since" value={since} onChange={(e) => go({ since: (e.target as HTMLSelectElement).value })}>{WINDOWS.map((w) => <option value={w}>{w}</option>)}</select></label>
         <span class="muted" data-testid="map-source">{data ? `From ${data.source}. Click a node for its connections.` : 'loading…'}</span>
       </div>
       <ErrorBar error={error} />
