@@ -62,7 +62,7 @@ export function Overview({ go }: { go: (r: Partial<Route>) => void }) {
           </Card>
           <Card title="By state and direction">
             <table class="grid">
-              <thead><tr><th>State</th>{DIRS.map((d) => <th><Badge direction={d} /></th>)}</tr></thead>
+              <thead><tr><th>State</th>{DIRS.map((d) => <th class="num"><Badge direction={d} /></th>)}</tr></thead>
               <tbody>
                 {STATES.filter((s) => DIRS.some((d) => data[`${d}_${s}`] > 0)).map((s) => (
                   <tr>
@@ -110,7 +110,7 @@ function FlowsChart({ enabled }: { enabled: boolean }) {
     };
     const plot = new uPlot({
       width: el.current.clientWidth || 800, height: 220,
-      series: [{}, { label: 'inbound opened', stroke: '#1f77b4', width: 2 }, { label: 'outbound opened', stroke: '#e67e22', width: 2 }, { label: 'unknown', stroke: '#888', width: 1 }],
+      series: [{}, { label: 'inbound opened', stroke: '#1f77b4', width: 2 }, { label: 'outbound opened', stroke: '#e67e22', width: 2 }, { label: 'unknown opened', stroke: '#888', width: 1 }],
       axes: [{}, { label: 'per minute' }],
     }, [minutes, series('INBOUND'), series('OUTBOUND'), series('UNKNOWN')], el.current);
     return () => plot.destroy();
