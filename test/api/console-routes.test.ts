@@ -4,7 +4,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
+import Fastify from 'fastify';
 import { createServer, type TcpdirServer } from '../../src';
+import { registerConsole } from '../../src/server/console';
 
 describe('console and GraphiQL pages', () => {
   let tcpdir: TcpdirServer;
@@ -55,4 +57,16 @@ describe('console and GraphiQL pages', () => {
       assert.doesNotMatch(r.text, /"name": "tcpdir"/);
     }
   });
+});
+
+test('without a build of the web code, / and GraphiQL say so in the JSON error envelope', async () => {
+  const app = Fastify();
+  registerConsole(app, '/nonexistent-tcpdir-web');
+  await app.ready();
+  for (const [url, accept] of [['/', '*/*'], ['/graphql', 'text/html']]) {
+    const r = await app.inject({ url, headers: { accept } });
+    assert.equal(r.statusCode, 404, url);
+    assert.match(r.json().error.message, /not built here \(run npm run build\)/);
+  }
+  await app.close();
 });
