@@ -12,6 +12,7 @@ import type { TcpdirMetrics } from '../export';
 import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
 import { HistoryService, TcpdirService, type HistoryOptions, type ServiceOptions } from '../service';
 import { registerAuth } from './auth';
+import { isPublicPage, registerConsole } from './console';
 import { assertSafeBind } from './bind-policy';
 import { compiledDocuments } from './compiled-documents';
 import { formatError } from './errors';
@@ -143,7 +144,8 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   });
   await apollo.start();
 
-  if (token) registerAuth(app, token);
+  if (token) registerAuth(app, token, isPublicPage);
+  registerConsole(app);
   if (options.rateLimit && options.rateLimit > 0) {
     await app.register(rateLimit, {
       max: options.rateLimit,

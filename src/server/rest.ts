@@ -2,6 +2,9 @@ import type { ApolloServer } from '@apollo/server';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { DIRECTIONS, TCP_STATE_NAMES } from '../model';
+import { ConnectionOrder } from '../schema';
+
+const CONNECTION_ORDERS = Object.values(ConnectionOrder);
 import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
 import { InputError, type HistoryService, type TcpdirService } from '../service';
 import { DOCUMENTS, type DocumentName } from './documents';
@@ -18,6 +21,8 @@ const FILTER: ParamSpec = {
   // Connections are never LISTEN sockets (those are /api/v1/listeners).
   state: { type: 'enum', values: TCP_STATE_NAMES.filter((s) => s !== 'LISTEN') },
   netns: { type: 'string' },
+  remoteAddress: { type: 'string' },
+  process: { type: 'string' },
 };
 
 const HISTORY_DOCUMENTS = new Set<string>(['history', 'flows', 'historyStatus', 'historyGaps']);
@@ -36,7 +41,7 @@ export interface RestRoute {
 }
 
 export const REST_ROUTES: readonly RestRoute[] = [
-  { path: '/api/v1/connections', document: 'connections', params: { ...FILTER, limit: { type: 'int' }, offset: { type: 'int' } }, summary: 'Connections with their verdicts, filtered and paged.', paged: true },
+  { path: '/api/v1/connections', document: 'connections', params: { ...FILTER, limit: { type: 'int' }, offset: { type: 'int' }, orderBy: { type: 'enum', values: CONNECTION_ORDERS }, descending: { type: 'bool' } }, summary: 'Connections with their verdicts, filtered and paged.', paged: true },
   { path: '/api/v1/connection-count', document: 'connectionCount', params: FILTER, summary: 'How many connections match the filter.' },
   {
     path: '/api/v1/connections/:id', document: 'connection', params: {}, summary: 'One connection by id.',
