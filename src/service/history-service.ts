@@ -62,6 +62,7 @@ export class HistoryService {
   readonly recorder: Recorder;
   private readonly timer: NodeJS.Timeout;
   private lastDrops = 0;
+  private closed = false;
 
   constructor(private readonly service: TcpdirService, opts: HistoryOptions) {
     const kernel = service.kernel.available;
@@ -73,10 +74,13 @@ export class HistoryService {
     this.recorder = new Recorder({ store: this.store, mode: kernel ? 'KERNEL' : 'SNAPSHOT', intervalMs });
     this.store.closeOpen(this.recorder.startedAt);
     service.onKernelEvents((events, offset) => {
+      if (this.closed) return;
       this.recorder.ingest(events, offset);
       this.noteDrops();
     });
-    service.onSnapshot(({ view }) => void this.observe(view));
+    service.onSnapshot(({ view }) => {
+      if (!this.closed) void this.observe(view);
+    });
     // Snapshots on a clock, besides those requests cause; a failed one is the next request's to report.
     this.timer = setInterval(() => void service.current().catch(() => undefined), intervalMs);
     this.timer.unref();
@@ -119,6 +123,8 @@ export class HistoryService {
     } else if (snap.host.netns && listed(snap.source)) {
       covered.add(snap.host.netns);
     }
+    // A snapshot that was being taken, or an owner scan awaited, when close() ran: the store is gone.
+    if (this.closed) return;
     this.recorder.observe({ at: snap.collectedAt, connections, covered });
   }
 
@@ -214,6 +220,7 @@ export class HistoryService {
   }
 
   close(): void {
+    this.closed = true;
     clearInterval(this.timer);
     this.store.close();
   }
