@@ -8,7 +8,7 @@ import { DIRECTIONS } from '../model';
 
 /** The filters of GET /api/v1/events (also in /api/openapi.json). */
 export const EVENT_PARAMS: ParamSpec = {
-  direction: { type: 'enum', values: DIRECTIONS, example: 'INBOUND' }, port: { ...PORT, example: 8080 }, netns: { type: 'string', example: 'net:[4026531840]' },
+  direction: { type: 'enum', values: DIRECTIONS, example: 'INBOUND' }, port: { ...PORT, example: 8080 }, netns: { type: 'string' },
   minConfidence: { ...CONFIDENCE, example: 0.9 },
 };
 

@@ -21,10 +21,22 @@ const SCALARS: Record<string, JsonSchema> = {
 /** Collects named schemas (components/schemas) as the answers' schemas are made. */
 export class SchemaComponents {
   readonly schemas: Record<string, JsonSchema> = {};
+  /** Type name -> the schema a top-level answer gives it: that one keeps the plain name. */
+  private readonly preferred = new Map<string, string>();
   /** Types being described whole, to refuse a cycle. */
   private readonly whole = new Set<string>();
 
   constructor(private readonly schema: GraphQLSchema) {}
+
+  /** Names the top-level answers' types first, so a nested selection of one of them takes Parent + Field. */
+  reserve(documents: readonly string[]): void {
+    for (const d of documents) {
+      const probe = new SchemaComponents(this.schema);
+      const s = probe.ofDocument(d).schema as { $ref?: string; items?: { $ref?: string } };
+      const ref = s.$ref ?? s.items?.$ref;
+      if (ref) this.preferred.set(ref.split('/').pop()!, JSON.stringify(probe.schemas[ref.split('/').pop()!]));
+    }
+  }
 
   /** The schema of one Query field's data as `document` (one operation, one top-level field) selects it. */
   ofDocument(document: string, nonNull = true): { field: GraphQLField<unknown, unknown>; schema: JsonSchema } {
@@ -45,16 +57,17 @@ export class SchemaComponents {
     return this.of(t, undefined, true);
   }
 
-  private of(type: GraphQLOutputType, selection: SelectionSetNode | undefined, required: boolean): JsonSchema {
-    if (isNonNullType(type)) return this.of(type.ofType, selection, true);
-    const inner = isListType(type) ? { type: 'array', items: this.of(type.ofType, selection, false) } : this.named(getNamedType(type) as never, selection);
+  /** `alt`: the component's name when another selection of the type has the type's name (Parent + Field). */
+  private of(type: GraphQLOutputType, selection: SelectionSetNode | undefined, required: boolean, alt?: string): JsonSchema {
+    if (isNonNullType(type)) return this.of(type.ofType, selection, true, alt);
+    const inner = isListType(type) ? { type: 'array', items: this.of(type.ofType, selection, false, alt) } : this.named(getNamedType(type) as never, selection, alt);
     if (required) return inner;
     if ('$ref' in inner) return { oneOf: [inner, { type: 'null' }] };
     if (isListType(type) || typeof inner.type === 'string') return { ...inner, type: [inner.type, 'null'] };
     return { oneOf: [inner, { type: 'null' }] };
   }
 
-  private named(t: GraphQLObjectType | GraphQLEnumType | { name: string }, selection: SelectionSetNode | undefined): JsonSchema {
+  private named(t: GraphQLObjectType | GraphQLEnumType | { name: string }, selection: SelectionSetNode | undefined, alt?: string): JsonSchema {
     if (isEnumType(t)) {
       this.add(t.name, { type: 'string', description: t.description ?? undefined, enum: t.getValues().map((v) => v.name) });
       return { $ref: `#/components/schemas/${t.name}` };
@@ -71,7 +84,7 @@ export class SchemaComponents {
     const select = (name: string, key: string, sub: SelectionSetNode | undefined): void => {
       const f = fields[name];
       if (!f) throw new Error(`no field ${t.name}.${name}`);
-      const s = this.of(f.type, sub, isNonNullType(f.type));
+      const s = this.of(f.type, sub, isNonNullType(f.type), `${t.name}${name[0].toUpperCase()}${name.slice(1)}`);
       properties[key] = f.description ? { description: f.description, ...s } : s;
       keys.push(key);
     };
@@ -87,15 +100,16 @@ export class SchemaComponents {
       this.whole.delete(t.name);
     }
     const schema: JsonSchema = { type: 'object', description: t.description ?? undefined, properties, required: keys, additionalProperties: false };
-    return { $ref: `#/components/schemas/${this.add(t.name, schema)}` };
+    return { $ref: `#/components/schemas/${this.add(t.name, schema, alt)}` };
   }
 
-  /** Stores a schema under the type's name, or a numbered name when another selection of the type took it. */
-  private add(name: string, schema: JsonSchema): string {
+  /** Stores a schema under the type's name, or `alt` (then a numbered name) when another selection of the type took it. */
+  private add(name: string, schema: JsonSchema, alt?: string): string {
     const clean = JSON.parse(JSON.stringify(schema)) as JsonSchema;
     for (let i = 1; ; i++) {
-      const key = i === 1 ? name : `${name}${i}`;
+      const key = i === 1 ? name : i === 2 && alt ? alt : `${name}${i}`;
       const have = this.schemas[key];
+      if (i === 1 && alt && this.preferred.has(key) && this.preferred.get(key) !== JSON.stringify(clean)) continue;
       if (!have) {
         this.schemas[key] = clean;
         return key;

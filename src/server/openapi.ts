@@ -59,6 +59,8 @@ interface PlainOperation {
   notFound?: string;
   open?: boolean;
   requestBody?: JsonSchema;
+  /** Its 400s are GraphQL responses (errors, no data) when GraphQL refused the request. */
+  graphql?: boolean;
 }
 
 const GRAPHQL_REQUEST: JsonSchema = {
@@ -72,7 +74,7 @@ const GRAPHQL_REQUEST: JsonSchema = {
 };
 
 const GRAPHQL_RESPONSE: JsonSchema = {
-  type: 'object',
+  type: 'object', additionalProperties: false,
   description: 'A GraphQL response: data (null where a field failed), and errors with extensions.code (BAD_USER_INPUT names extensions.parameter).',
   properties: {
     data: { type: ['object', 'null'], additionalProperties: true },
@@ -88,21 +90,23 @@ const GRAPHQL_RESPONSE: JsonSchema = {
         },
       },
     },
+    extensions: { type: 'object', additionalProperties: true },
   },
 };
+const GRAPHQL_REF = { $ref: '#/components/schemas/GraphQLResponse' };
 
 export const PLAIN_OPERATIONS: readonly PlainOperation[] = [
   {
     path: '/api/v1/events', method: 'get', operationId: 'events', tag: 'history', params: EVENT_PARAMS, argsFrom: { type: 'Subscription', field: 'connectionEvents' },
     summary: 'Connection lives as they open and close, as Server-Sent Events.',
     description: 'event: OPENED, CLOSED or VERDICT_CHANGED; data: a ConnectionEventData (the history record with type and at). A reader that falls 4 MiB behind gets `event: dropped` and is disconnected.',
-    ok: { contentType: 'text/event-stream', schema: (c) => ({ type: 'string', description: 'SSE frames; each data line is a ConnectionEventData.', 'x-event-data': eventData(c) }) },
+    ok: { contentType: 'text/event-stream', schema: (c) => ({ type: 'string', description: 'SSE frames; each data line is a ConnectionEventData (JSON).', contentSchema: eventData(c) }) },
     errors: [400, 401, 404, 429, 500], notFound: 'history',
   },
   {
     path: '/graphql', method: 'post', operationId: 'graphql', tag: 'graphql', summary: 'Run a GraphQL query (the schema is schema.graphql, and introspection is on).',
     description: 'A bad argument nulls its field only (partial result, 200); a document that fails validation or whose variables cannot be coerced answers 400 with errors and no data.',
-    ok: { contentType: 'application/json', schema: GRAPHQL_RESPONSE }, requestBody: GRAPHQL_REQUEST, errors: [400, 401, 413, 415, 429, 500],
+    ok: { contentType: 'application/json', schema: GRAPHQL_REF }, requestBody: GRAPHQL_REQUEST, errors: [400, 401, 413, 415, 429, 500], graphql: true,
   },
   {
     path: '/graphql', method: 'get', operationId: 'graphqlGet', tag: 'graphql', summary: 'Run a GraphQL query given in the URL.',
@@ -112,7 +116,7 @@ export const PLAIN_OPERATIONS: readonly PlainOperation[] = [
       variables: { type: 'string', maxLength: 16_384, description: 'The variables, as JSON text.' },
       operationName: { type: 'string', maxLength: 16_384, description: 'Which operation of the document to run.' },
     },
-    ok: { contentType: 'application/json', schema: GRAPHQL_RESPONSE }, errors: [400, 401, 429, 500],
+    ok: { contentType: 'application/json', schema: GRAPHQL_REF }, errors: [400, 401, 429, 500], graphql: true,
   },
   {
     path: '/healthz', method: 'get', operationId: 'health', tag: 'operations', summary: 'Liveness: answers while the server runs (no token needed).', open: true,
@@ -125,7 +129,11 @@ export const PLAIN_OPERATIONS: readonly PlainOperation[] = [
   },
   {
     path: '/api/openapi.json', method: 'get', operationId: 'openapi', tag: 'operations', summary: 'This document.',
-    ok: { contentType: 'application/json', schema: { type: 'object', required: ['openapi', 'info', 'paths'] } }, errors: [401, 429],
+    ok: {
+      contentType: 'application/json',
+      schema: { type: 'object', required: ['openapi', 'info', 'paths'], properties: { openapi: { type: 'string' }, info: { type: 'object' }, paths: { type: 'object' } } },
+    },
+    errors: [401, 429],
   },
 ];
 
@@ -134,6 +142,7 @@ function eventData(c: SchemaComponents): JsonSchema {
   const record = c.schemas[refName(c.ofType('HistoryRecord'))];
   const event = c.ofType('ConnectionEvent') as { $ref: string };
   const props = (c.schemas[refName(event)] as { properties: Record<string, JsonSchema> }).properties;
+  delete c.schemas[refName(event)]; // only its type and at are used
   c.schemas.ConnectionEventData = {
     type: 'object',
     description: 'The data of an event of /api/v1/events: the history record, with its event type and time.',
@@ -184,15 +193,16 @@ function parameters(spec: ParamSpec, args: readonly GraphQLArgument[], maxLimit?
   });
 }
 
-function errorResponses(statuses: number[], notFound?: string): Record<string, JsonSchema> {
+function errorResponses(statuses: number[], notFound?: string, graphql = false): Record<string, JsonSchema> {
   const out: Record<string, JsonSchema> = {};
   for (const status of statuses) {
     const e = ERRORS[status];
     const description = status === 404 && notFound ? (notFound === 'history' ? 'History is off on this server (HISTORY_OFF).' : `${notFound} (NOT_FOUND).`) : e.description;
     const code = status === 404 && notFound === 'history' ? 'HISTORY_OFF' : e.codes[0];
+    const schema = graphql && status === 400 ? { anyOf: [{ $ref: '#/components/schemas/Error' }, GRAPHQL_REF] } : { $ref: '#/components/schemas/Error' };
     out[status] = {
-      description,
-      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' }, example: { error: { code, message: description, parameter: code === 'BAD_USER_INPUT' ? 'port' : null } } } },
+      description: graphql && status === 400 ? `${description} GraphQL's own refusals (parse, validation, variables) are GraphQL responses.` : description,
+      content: { 'application/json': { schema, example: { error: { code, message: description, parameter: code === 'BAD_USER_INPUT' ? 'port' : null } } } },
     };
   }
   return out;
@@ -205,6 +215,7 @@ function errorResponses(statuses: number[], notFound?: string): Record<string, J
  */
 export function openApiDocument(schema: GraphQLSchema, opts: OpenApiOptions): object {
   const components = new SchemaComponents(schema);
+  components.reserve(REST_ROUTES.map((r) => DOCUMENTS[r.document]));
   const paths: Record<string, Record<string, object>> = {};
   const add = (path: string, method: string, op: object): void => {
     paths[path] = { ...paths[path], [method]: op };
@@ -236,10 +247,11 @@ export function openApiDocument(schema: GraphQLSchema, opts: OpenApiOptions): ob
       ...(o.requestBody ? { requestBody: { required: true, content: { 'application/json': { schema: o.requestBody } } } } : {}),
       responses: {
         200: { description: o.summary, content: { [o.ok.contentType]: { schema: typeof o.ok.schema === 'function' ? o.ok.schema(components) : o.ok.schema } } },
-        ...errorResponses(o.errors, o.notFound),
+        ...errorResponses(o.errors, o.notFound, o.graphql),
       },
     });
   }
+  components.schemas.GraphQLResponse = GRAPHQL_RESPONSE;
   components.schemas.Error = {
     type: 'object', required: ['error'], additionalProperties: false,
     description: 'Every error of a /api route, /healthz, /metrics, and those of /graphql that come before GraphQL (body, content type).',

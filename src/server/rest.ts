@@ -10,7 +10,8 @@ import { sendError } from './http-errors';
 import { jsonPages, PAGE_ROWS } from './paging';
 import { CONFIDENCE, INT32_MAX, parseParams, PORT, type ParamSpec } from './rest-params';
 
-const NETNS = { type: 'string', example: 'net:[4026531840]' } as const;
+// No example: a namespace id or name exists on one host only (an unknown one is a 400).
+const NETNS = { type: 'string' } as const;
 const TIME_SINCE = { type: 'string', example: '1h' } as const;
 const TIME_UNTIL = { type: 'string', example: '5m' } as const;
 const DIRECTION = { type: 'enum', values: DIRECTIONS, example: 'INBOUND' } as const;
