@@ -13,6 +13,7 @@ import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
 import { HistoryService, TcpdirService, type HistoryOptions, type ServiceOptions } from '../service';
 import { registerAuth } from './auth';
 import { assertSafeBind } from './bind-policy';
+import { compiledDocuments } from './compiled-documents';
 import { formatError } from './errors';
 import { clientError, publicError, sendError } from './http-errors';
 import { trackRoutes } from './method-not-allowed';
@@ -190,7 +191,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     if (await sendPagedQuery(req.body, apollo, requestContext(service, maxRows, history), reply, validateWhole)) return reply;
   });
   await app.register(fastifyApollo(apollo), { context: async () => requestContext(service, maxRows, history) });
-  registerRest(app, apollo, service, maxRows, history);
+  registerRest(app, apollo, compiledDocuments(schema), service, maxRows, history);
   registerEvents(app, history);
   const metrics = registerMetrics(app, service, { topListeners: options.metricsTopListeners, perNetns: options.metricsPerNetns });
   if (history) {

@@ -8,6 +8,7 @@ import { InputError, type HistoryService, type TcpdirService } from '../service'
 import { DOCUMENTS, type DocumentName } from './documents';
 import { sendError } from './http-errors';
 import { jsonPages, PAGE_ROWS } from './paging';
+import type { RunDocument } from './compiled-documents';
 import { CONFIDENCE, INT32_MAX, parseParams, PORT, type ParamSpec } from './rest-params';
 
 // No example: a namespace id or name exists on one host only (an unknown one is a 400).
@@ -97,7 +98,9 @@ export const REST_ROUTES: readonly RestRoute[] = [
 ];
 
 /** The REST mirror: each route runs its stored GraphQL document and answers with that field's data. */
-export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestContext>, service: TcpdirService, maxRows = MAX_ROWS, history: HistoryService | null = null): void {
+export function registerRest(
+  app: FastifyInstance, apollo: ApolloServer<RequestContext>, runDocument: RunDocument, service: TcpdirService, maxRows = MAX_ROWS, history: HistoryService | null = null,
+): void {
   for (const route of REST_ROUTES) {
     app.get(route.path, async (req, reply) => {
       if (HISTORY_DOCUMENTS.has(route.document) && !history) {
@@ -136,12 +139,12 @@ export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestC
         const first = data?.[route.document] as unknown[];
         if (first.length < PAGE_ROWS) return first;
         const field = route.document;
+        // Apollo ran the first page (and would have reported its errors); the rest, where the time
+        // goes, run compiled. A failure then ends the body early: the headers are gone.
         const runPage = async (size: number, at: number): Promise<unknown[]> => {
-          const r = await run({ ...variables, limit: size, offset: at });
-          if (r.body.kind !== 'single' || r.body.singleResult.errors?.length) {
-            throw new Error(`page at offset ${at} failed: ${JSON.stringify(r.body.kind === 'single' ? r.body.singleResult.errors : r.body.kind)}`);
-          }
-          return r.body.singleResult.data?.[field] as unknown[];
+          const r = await runDocument(route.document, { ...variables, limit: size, offset: at }, contextValue);
+          if (r.errors?.length) throw new Error(`page at offset ${at} failed: ${r.errors.map((e) => e.message).join('; ')}`);
+          return r.data?.[field] as unknown[];
         };
         return reply.type('application/json; charset=utf-8').send(Readable.from(jsonPages(first, runPage, limit, offset)));
       }
