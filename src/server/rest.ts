@@ -1,6 +1,6 @@
 import type { ApolloServer } from '@apollo/server';
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { FLOW_GROUPS, MAX_FLOW_LIMIT, MAX_HISTORY_LIMIT } from '../history';
 import { DIRECTIONS, MAX_LIMIT, TCP_STATE_NAMES } from '../model';
 import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
