@@ -52,7 +52,9 @@ function parseFloatParam(name: string, s: string): number {
 export function parseEndpoint(name: string, s: string): [string, number] {
   const m = /^\[([^\]]{1,64})\]:([0-9]{1,5})$/.exec(s) ?? /^([^:[\]]{1,64}):([0-9]{1,5})$/.exec(s);
   if (!m) throw new InputError(name, `${name} must be ADDRESS:PORT, with IPv6 as [ADDRESS]:PORT; got ${JSON.stringify(s.slice(0, 80))}`);
-  return [m[1], Number(m[2])];
+  const port = Number(m[2]);
+  if (port > 65535) throw new InputError(name, `${name}'s port must be from 0 to 65535, got ${port}`);
+  return [m[1], port];
 }
 
 /**

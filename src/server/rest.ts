@@ -41,6 +41,8 @@ export interface RestRoute {
   variables?: (params: Record<string, unknown>, path: Record<string, string>) => Record<string, unknown>;
   /** 404 when the field is null. */
   notFound?: string;
+  /** GraphQL arguments that are parts of a REST parameter: errors name the REST parameter. */
+  partOf?: Record<string, string>;
   /** A list with limit/offset: big answers are streamed page by page (see jsonPages). */
   paged?: boolean;
 }
@@ -70,6 +72,7 @@ export const REST_ROUTES: readonly RestRoute[] = [
       return { localAddress: la, localPort: lp, remoteAddress: ra, remotePort: rp };
     },
     notFound: 'no connection with this local and remote endpoint',
+    partOf: { localAddress: 'local', localPort: 'local', remoteAddress: 'remote', remotePort: 'remote' },
   },
   { path: '/api/v1/summary', document: 'summary', tag: 'connections', params: { minConfidence: { ...CONFIDENCE, example: 0.9 }, netns: NETNS }, summary: 'Connections by direction.' },
   { path: '/api/v1/namespaces', document: 'namespaces', tag: 'host', params: {}, summary: 'Every network namespace covered, how each was read, and which could not be.' },
@@ -131,7 +134,8 @@ export function registerRest(
         const e = errors[0];
         const code = String(e.extensions?.code ?? 'INTERNAL_SERVER_ERROR');
         if (code === 'INTERNAL_SERVER_ERROR') return sendError(reply, 500, 'INTERNAL_SERVER_ERROR', e.message);
-        const parameter = typeof e.extensions?.parameter === 'string' ? e.extensions.parameter : null;
+        const named = typeof e.extensions?.parameter === 'string' ? e.extensions.parameter : null;
+        const parameter = named === null ? null : (route.partOf?.[named] ?? named);
         // A stored document is valid, so a failing one has a bad value: BAD_USER_INPUT is GraphQL's word for that.
         return sendError(reply, 400, code === 'BAD_USER_INPUT' ? code : 'BAD_REQUEST', e.message, parameter);
       }

@@ -175,8 +175,9 @@ describe('GraphQL and REST against real sockets', () => {
       ['/api/v1/connections?port=99999999999999', 'port'],
       ['/api/v1/verdict?local=1.2.3.4&remote=1.2.3.4:5', 'local'],
       ['/api/v1/verdict?local=1.2.3.4:5', 'remote'],
-      ['/api/v1/verdict?local=1.2.3.999:5&remote=1.2.3.4:5', 'localAddress'],
-      ['/api/v1/verdict?local=[::1]:99999&remote=1.2.3.4:5', 'localPort'],
+      ['/api/v1/verdict?local=1.2.3.999:5&remote=1.2.3.4:5', 'local'],
+      ['/api/v1/verdict?local=[::1]:99999&remote=1.2.3.4:5', 'local'],
+      ['/api/v1/verdict?local=1.2.3.4:5&remote=not-an-ip:5', 'remote'],
       ['/api/v1/summary?minConfidence=abc', 'minConfidence'],
     ];
     for (const [url, parameter] of cases) {
