@@ -197,12 +197,15 @@ function errorResponses(statuses: number[], notFound?: string, graphql = false):
   const out: Record<string, JsonSchema> = {};
   for (const status of statuses) {
     const e = ERRORS[status];
-    const description = status === 404 && notFound ? (notFound === 'history' ? 'History is off on this server (HISTORY_OFF).' : `${notFound} (NOT_FOUND).`) : e.description;
-    const code = status === 404 && notFound === 'history' ? 'HISTORY_OFF' : e.codes[0];
+    const description = status === 404 && notFound
+      ? (notFound === 'history' ? 'History is off on this server (HISTORY_OFF).' : `${notFound[0].toUpperCase()}${notFound.slice(1)} (NOT_FOUND).`)
+      : e.description;
+    const code = status === 404 && notFound === 'history' ? 'HISTORY_OFF' : graphql && status === 400 ? 'BAD_REQUEST' : e.codes[0];
+    const message = code === 'BAD_USER_INPUT' ? 'unknown parameter "bogus"' : code === 'BAD_REQUEST' ? 'the body is not valid JSON' : description;
     const schema = graphql && status === 400 ? { anyOf: [{ $ref: '#/components/schemas/Error' }, GRAPHQL_REF] } : { $ref: '#/components/schemas/Error' };
     out[status] = {
       description: graphql && status === 400 ? `${description} GraphQL's own refusals (parse, validation, variables) are GraphQL responses.` : description,
-      content: { 'application/json': { schema, example: { error: { code, message: description, parameter: code === 'BAD_USER_INPUT' ? 'port' : null } } } },
+      content: { 'application/json': { schema, example: { error: { code, message, parameter: code === 'BAD_USER_INPUT' ? 'bogus' : null } } } },
     };
   }
   return out;
@@ -230,7 +233,7 @@ export function openApiDocument(schema: GraphQLSchema, opts: OpenApiOptions): ob
     const history = r.tag === 'history';
     add(path, 'get', {
       operationId: r.document, tags: [r.tag], summary: r.summary,
-      description: `${field.description ?? ''}\n\nRuns the GraphQL field \`${r.document}\`; the body is that field's data.`.trim(),
+      description: `${field.description ?? ''}\n\nRuns the GraphQL field \`${r.document}\`; the body is that field's data${r.notFound ? ' (404 when it is null)' : ''}.`.trim(),
       parameters: [...pathParams, ...parameters(r.params, field.args, r.paged ? opts.maxRows : undefined)],
       responses: {
         200: { description: `The data of GraphQL \`${r.document}\`.`, content: { 'application/json': { schema: body } } },
