@@ -32,7 +32,7 @@ const ERRORS: Record<number, { description: string; codes: Array<keyof typeof ER
   400: { description: 'A bad parameter (named in error.parameter) or a malformed request.', codes: ['BAD_USER_INPUT', 'BAD_REQUEST'] },
   401: { description: 'Missing or wrong bearer token (when the server has one).', codes: ['UNAUTHENTICATED'] },
   404: { description: 'Not found.', codes: ['NOT_FOUND'] },
-  413: { description: 'The body is over the server\'s limit.', codes: ['PAYLOAD_TOO_LARGE'] },
+  413: { description: 'The body is over the server\'s limit.', codes: ['PAYLOAD_TOO_LARGE'] }, // with the limit, in errorResponses
   414: { description: 'A path segment is over 200 characters.', codes: ['URI_TOO_LONG'] },
   415: { description: 'The body is not application/json.', codes: ['UNSUPPORTED_MEDIA_TYPE'] },
   429: { description: 'Over the per-client request rate (--rate-limit); Retry-After says when to retry.', codes: ['RATE_LIMITED'] },
@@ -193,13 +193,13 @@ function parameters(spec: ParamSpec, args: readonly GraphQLArgument[], maxLimit?
   });
 }
 
-function errorResponses(statuses: number[], notFound?: string, graphql = false): Record<string, JsonSchema> {
+function errorResponses(statuses: number[], bodyLimit: number, notFound?: string, graphql = false): Record<string, JsonSchema> {
   const out: Record<string, JsonSchema> = {};
   for (const status of statuses) {
     const e = ERRORS[status];
     const description = status === 404 && notFound
       ? (notFound === 'history' ? 'History is off on this server (HISTORY_OFF).' : `${notFound[0].toUpperCase()}${notFound.slice(1)} (NOT_FOUND).`)
-      : e.description;
+      : status === 413 ? `The body is over this server's limit, ${bodyLimit} bytes.` : e.description;
     const code = status === 404 && notFound === 'history' ? 'HISTORY_OFF' : graphql && status === 400 ? 'BAD_REQUEST' : e.codes[0];
     const message = code === 'BAD_USER_INPUT' ? 'unknown parameter "bogus"' : code === 'BAD_REQUEST' ? 'the body is not valid JSON' : description;
     const schema = graphql && status === 400 ? { anyOf: [{ $ref: '#/components/schemas/Error' }, GRAPHQL_REF] } : { $ref: '#/components/schemas/Error' };
@@ -237,7 +237,7 @@ export function openApiDocument(schema: GraphQLSchema, opts: OpenApiOptions): ob
       parameters: [...pathParams, ...parameters(r.params, field.args, r.paged ? opts.maxRows : undefined)],
       responses: {
         200: { description: `The data of GraphQL \`${r.document}\`.`, content: { 'application/json': { schema: body } } },
-        ...errorResponses([400, 401, ...(r.notFound || history ? [404] : []), ...(pathParams.length ? [414] : []), 429, 500], history ? 'history' : r.notFound),
+        ...errorResponses([400, 401, ...(r.notFound || history ? [404] : []), ...(pathParams.length ? [414] : []), 429, 500], opts.bodyLimit, history ? 'history' : r.notFound),
       },
     });
   }
@@ -250,7 +250,7 @@ export function openApiDocument(schema: GraphQLSchema, opts: OpenApiOptions): ob
       ...(o.requestBody ? { requestBody: { required: true, content: { 'application/json': { schema: o.requestBody } } } } : {}),
       responses: {
         200: { description: o.summary, content: { [o.ok.contentType]: { schema: typeof o.ok.schema === 'function' ? o.ok.schema(components) : o.ok.schema } } },
-        ...errorResponses(o.errors, o.notFound, o.graphql),
+        ...errorResponses(o.errors, opts.bodyLimit, o.notFound, o.graphql),
       },
     });
   }
