@@ -98,6 +98,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
       // A history recorder needs the tracepoint's closes, not only births.
       lifecycle: options.lifecycle ?? Boolean(options.recordHistory),
       onKernelUnavailable: (why) => app.log.warn({ code: why.code }, `no kernel evidence: ${why.reason}`),
+      onPodsError: (m) => (m ? app.log.warn(`pods unknown: ${m}; the last list read is used`) : app.log.info('kubelet pod list readable again')),
     });
   app.addHook('onClose', async () => {
     if (!options.service) service.close();
