@@ -81,6 +81,9 @@ export async function startOtlpExport(deps: OtlpExportDeps, config: OtlpConfig):
   let unsubscribe: (() => void) | null = null;
   let loggerProvider: LoggerProvider | null = null;
   let meterProvider: MeterProvider | null = null;
+  // Once closing, the last metric export reads the newest snapshot instead of taking one: a
+  // snapshot finishing after the server closed would reach a closed history store.
+  let closing = false;
 
   if (config.logs && history) {
     const exported = new Counter({
@@ -171,7 +174,7 @@ export async function startOtlpExport(deps: OtlpExportDeps, config: OtlpConfig):
         }),
         exportIntervalMillis: config.metricIntervalMillis,
         exportTimeoutMillis: Math.min(config.exportTimeoutMillis, config.metricIntervalMillis),
-        metricProducers: [promClientProducer(registry, () => service.current())],
+        metricProducers: [promClientProducer(registry, () => (closing ? Promise.resolve() : service.current()))],
       })],
     });
   }
@@ -182,6 +185,7 @@ export async function startOtlpExport(deps: OtlpExportDeps, config: OtlpConfig):
       await Promise.all([loggerProvider?.forceFlush(), meterProvider?.forceFlush()]);
     },
     async close(timeoutMs = 3000) {
+      closing = true;
       unsubscribe?.();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([

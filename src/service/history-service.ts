@@ -62,6 +62,7 @@ export class HistoryService {
   readonly recorder: Recorder;
   private readonly timer: NodeJS.Timeout;
   private lastDrops = 0;
+  private closed = false;
 
   constructor(private readonly service: TcpdirService, opts: HistoryOptions) {
     const kernel = service.kernel.available;
@@ -76,7 +77,10 @@ export class HistoryService {
       this.recorder.ingest(events, offset);
       this.noteDrops();
     });
-    service.onSnapshot(({ view }) => void this.observe(view));
+    // A snapshot still being taken when the server closes must not reach the closed store.
+    service.onSnapshot(({ view }) => {
+      if (!this.closed) void this.observe(view);
+    });
     // Snapshots on a clock, besides those requests cause; a failed one is the next request's to report.
     this.timer = setInterval(() => void service.current().catch(() => undefined), intervalMs);
     this.timer.unref();
@@ -109,6 +113,7 @@ export class HistoryService {
         // owners unknown this time
       }
     }
+    if (this.closed) return;
     // Namespaces whose every socket the snapshot lists under the recorder's key: by cookie
     // (KERNEL: eBPF or sock_diag; procfs has no cookies), or by id (SNAPSHOT: any that was read).
     const byCookie = this.recorder.mode === 'KERNEL';
@@ -214,6 +219,7 @@ export class HistoryService {
   }
 
   close(): void {
+    this.closed = true;
     clearInterval(this.timer);
     this.store.close();
   }
