@@ -28,7 +28,9 @@ export class PodDirectory {
   async lookup(containerId: string): Promise<PodRef | null> {
     const hit = this.pods.get(containerId);
     if (hit) return hit;
-    if (Date.now() - this.readAt >= this.minRefreshMs) await this.refresh();
+    // A read under way (another lookup's) may bring it: wait for that one too.
+    if (this.inflight) await this.inflight;
+    else if (Date.now() - this.readAt >= this.minRefreshMs) await this.refresh();
     return this.pods.get(containerId) ?? null;
   }
 
