@@ -69,6 +69,8 @@ export class OtlpReceiver {
   readonly metrics: ReceivedMetric[] = [];
   /** Requests answered, by path. */
   readonly requests: Record<string, number> = {};
+  /** The last request's headers, by path. */
+  readonly headers: Record<string, Record<string, string | string[] | undefined>> = {};
   private server: Server | null = null;
   port = 0;
 
@@ -81,6 +83,7 @@ export class OtlpReceiver {
       req.on('end', () => {
         const body = Buffer.concat(chunks);
         this.requests[req.url ?? ''] = (this.requests[req.url ?? ''] ?? 0) + 1;
+        this.headers[req.url ?? ''] = req.headers;
         if (req.headers['content-type'] !== 'application/x-protobuf') {
           res.writeHead(415).end();
           return;
