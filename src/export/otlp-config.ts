@@ -68,12 +68,12 @@ function signal(kind: 'logs' | 'metrics', opts: OtlpOptions, env: Env): OtlpSign
   if (exporterVar && exporterVar.split(',').map((s) => s.trim()).includes('none')) return null;
   let url: string | null = null;
   if (opts.endpoint) {
-    url = checkUrl('--otlp-endpoint', opts.endpoint.replace(/\/*$/, '/') + PATHS[kind]);
+    url = checkUrl('--otlp-endpoint', opts.endpoint).replace(/\/*$/, '/') + PATHS[kind];
   } else if (env[`OTEL_EXPORTER_OTLP_${K}_ENDPOINT`]?.trim()) {
     // A signal's own endpoint is used as given (the spec appends nothing to it).
     url = checkUrl(`OTEL_EXPORTER_OTLP_${K}_ENDPOINT`, env[`OTEL_EXPORTER_OTLP_${K}_ENDPOINT`]!.trim());
   } else if (env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim()) {
-    url = checkUrl('OTEL_EXPORTER_OTLP_ENDPOINT', env.OTEL_EXPORTER_OTLP_ENDPOINT.trim().replace(/\/*$/, '/') + PATHS[kind]);
+    url = checkUrl('OTEL_EXPORTER_OTLP_ENDPOINT', env.OTEL_EXPORTER_OTLP_ENDPOINT.trim()).replace(/\/*$/, '/') + PATHS[kind];
   }
   if (url === null) return null;
   const protoVar = env[`OTEL_EXPORTER_OTLP_${K}_PROTOCOL`]?.trim() ? `OTEL_EXPORTER_OTLP_${K}_PROTOCOL` : 'OTEL_EXPORTER_OTLP_PROTOCOL';

@@ -31,7 +31,7 @@ test('otlpConfig: endpoints, per-signal variables, protocols, limits', () => {
   assert.deepEqual([lim.maxQueueSize, lim.maxExportBatchSize, lim.metricIntervalMillis], [100, 100, 5000], 'a batch is never bigger than the queue');
   // Bad settings are errors naming the setting.
   assert.throws(() => otlpConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }), (e: Error) => e instanceof OtlpConfigError && /OTEL_EXPORTER_OTLP_PROTOCOL=grpc/.test(e.message));
-  assert.throws(() => otlpConfig({ endpoint: 'collector:4318' }, {}), /--otlp-endpoint must be http/);
+  assert.throws(() => otlpConfig({ endpoint: 'collector:4318' }, {}), /--otlp-endpoint must be http:\/\/ or https:\/\/, got "collector:4318"$/);
   assert.throws(() => otlpConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c', OTEL_BLRP_MAX_QUEUE_SIZE: '-1' }), /OTEL_BLRP_MAX_QUEUE_SIZE must be a positive integer/);
 });
 
