@@ -121,6 +121,8 @@ export function program(): Command {
     .addOption(allNamespacesOption())
     .option('--metrics-top-listeners <n>', '/metrics: inbound connection counts of the n busiest listeners (0 = none)', int('metrics-top-listeners', 0, 1000), 20)
     .option('--metrics-per-netns', '/metrics: connections by network namespace too (one series per namespace)')
+    .option('--otlp-endpoint <url>', 'send connection events (OTLP logs) and metrics to this OTLP/HTTP collector, e.g. http://collector:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables)')
+    .option('--kubelet-pods-url <url|file>', "the kubelet's pod list (e.g. http://127.0.0.1:10255/pods, or a PodList JSON file): names pods on namespaces, connections and OTLP (default $TCPDIR_KUBELET_PODS_URL)")
     .option('--no-history', 'do not record connection history')
     .option('--data-dir <dir>', 'where the history database lives (:memory: keeps it in memory)', defaultDataDir())
     .option('--retention <duration>', 'keep closed connections this long (e.g. 24h, 7d)', duration('retention'), 24 * 3_600_000)
@@ -135,6 +137,8 @@ export function program(): Command {
         },
         metricsTopListeners: o.metricsTopListeners, metricsPerNetns: o.metricsPerNetns === true,
         host: o.host, port: o.port, source: o.source, maxAgeMs: o.maxAgeMs, staleWhileRevalidate: o.staleWhileRevalidate !== false,
+        otlp: { endpoint: o.otlpEndpoint },
+        kubeletPods: o.kubeletPodsUrl ?? (process.env.TCPDIR_KUBELET_PODS_URL || undefined),
         token: o.token, rateLimit: o.rateLimit, logLevel: o.logLevel, kernelEvidence: o.kernelEvidence, allNamespaces: o.allNamespaces !== false,
       });
       try {

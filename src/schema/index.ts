@@ -23,3 +23,4 @@ export * from './history.type';
 export * from './history.args';
 export * from './listener-peers.args';
 export * from './remote-address-count.type';
+export * from './pod.type';

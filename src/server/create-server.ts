@@ -8,7 +8,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { GraphQLError, specifiedRules, validate, type DocumentNode, type ValidationContext } from 'graphql';
-import type { TcpdirMetrics } from '../export';
+import { otlpConfig, startOtlpExport, type OtlpExport, type OtlpOptions, type TcpdirMetrics } from '../export';
 import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
 import { HistoryService, TcpdirService, type HistoryOptions, type ServiceOptions } from '../service';
 import { registerAuth } from './auth';
@@ -54,6 +54,11 @@ export interface ServerOptions extends ServiceOptions {
   metricsTopListeners?: number;
   /** /metrics also counts connections per network namespace (one series per namespace). Default false. */
   metricsPerNetns?: boolean;
+  /**
+   * Export connection events and metrics over OTLP/HTTP. Given (even as {}), the standard OTEL_*
+   * variables are read too (src/export/otlp-config.ts); absent, no OTLP and no OTEL_* reading.
+   */
+  otlp?: OtlpOptions;
   /** Use this service instead of making one. */
   service?: TcpdirService;
   /** Record connection history (SQLite at history.path; ':memory:' allowed). Default off here; the CLI turns it on. */
@@ -67,6 +72,8 @@ export interface TcpdirServer {
   service: TcpdirService;
   /** The /metrics registry; connectionEvents() is where a history recorder feeds its counters. */
   metrics: TcpdirMetrics;
+  /** The OTLP export, when configured. */
+  otlp: OtlpExport | null;
   /** Every path the server answers and its methods (HEAD included), as registered. */
   routes: ReadonlyMap<string, ReadonlySet<string>>;
   /** Listen on options.host/port (refusing a non-loopback host without a token). */
@@ -87,6 +94,8 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   const token = options.token ?? (process.env.TCPDIR_TOKEN || undefined);
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 4000;
+  // A bad OTLP setting (an endpoint that is no URL, a protocol tcpdir does not speak) stops the start.
+  const otlpCfg = options.otlp ? otlpConfig(options.otlp) : null;
   const app = Fastify({
     logger: { level: options.logLevel ?? 'info' },
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
@@ -111,6 +120,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
       // A history recorder needs the tracepoint's closes, not only births.
       lifecycle: options.lifecycle ?? Boolean(options.recordHistory),
       onKernelUnavailable: (why) => app.log.warn({ code: why.code }, `no kernel evidence: ${why.reason}`),
+      onPodsError: (m) => (m ? app.log.warn(`pods unknown: ${m}; the last list read is used`) : app.log.info('kubelet pod list readable again')),
     });
   app.addHook('onClose', async () => {
     if (!options.service) service.close();
@@ -203,6 +213,17 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
       else if (e.type === 'CLOSED') counters.closed(e.life.direction);
     });
   }
+  let otlp: OtlpExport | null = null;
+  if (otlpCfg) {
+    if (otlpCfg.logs && !history) app.log.warn('OTLP: no connection events without history (--no-history); metrics only');
+    otlp = await startOtlpExport({
+      service, history, registry: metrics.registry,
+      onStatus: (signal, error) => (error ? app.log.warn({ signal }, `OTLP export failing: ${error}`) : app.log.info({ signal }, 'OTLP export works again')),
+    }, otlpCfg);
+    app.log.info({ logs: otlpCfg.logs?.url ?? null, metrics: otlpCfg.metrics?.url ?? null }, 'OTLP export on');
+    // Before the history closes: what is queued is sent (at most 3 s) after the last event.
+    app.addHook('preClose', async () => otlp?.close());
+  }
   // For a draining close(): when the last connection arrived, and how many requests are open.
   let connections = 0;
   let inFlight = 0;
@@ -229,6 +250,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     app,
     service,
     metrics,
+    otlp,
     routes: routeTable.routes,
     async listen() {
       assertSafeBind(host, token);

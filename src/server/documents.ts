@@ -30,7 +30,7 @@ export const DOCUMENTS = {
   verdict: `query Verdict($localAddress: String!, $localPort: Int!, $remoteAddress: String!, $remotePort: Int!) {
   verdict(localAddress: $localAddress, localPort: $localPort, remoteAddress: $remoteAddress, remotePort: $remotePort) { ${VERDICT} } }`,
   summary: `query Summary($minConfidence: Float, $netns: String) { summary(minConfidence: $minConfidence, netns: $netns) { total inbound outbound unknown } }`,
-  namespaces: `query Namespaces { namespaces { id name pids container { runtime id podUid } ephemeralPortRange { low high } ephemeralPortRangeAssumed reservedPorts { low high } source reason self socketCount connectionCount listenerCount crossNamespacePaired unpairedLocalRemote } }`,
+  namespaces: `query Namespaces { namespaces { id name pids container { runtime id podUid } pod { name namespace uid containerName } ephemeralPortRange { low high } ephemeralPortRangeAssumed reservedPorts { low high } source reason self socketCount connectionCount listenerCount crossNamespacePaired unpairedLocalRemote } }`,
   host: `query Host { host { source fallbackReason collectedAt ephemeralPortRange { low high } reservedPorts { low high } netns kernelEvidence { available code reason tracepoint } socketCount history { mode intervalMs caveat } } }`,
 } as const;
 

@@ -4,5 +4,6 @@ export type { ConnectionOrdering, ConnectionOrderName } from './connection-order
 export { InputError } from './errors';
 export * from './validate';
 export type { ConnectionRecord, ListenerRecord, EndpointRecord } from './records';
-export { netnsIdFor, netnsInfos, netnsRecords, socketNetns, type NetnsRecord } from './netns-view';
+export { containerOfNetns, netnsIdFor, netnsInfos, netnsRecords, socketNetns, type NetnsRecord } from './netns-view';
 export { eventFilter, HistoryService, type EventFilter, type HistoryOptions, type HistoryStatus } from './history-service';
+export { PodDirectory, type PodDirectoryOptions } from './pods';

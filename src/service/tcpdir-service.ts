@@ -1,6 +1,7 @@
 import { Collector, kernelUnavailable, type HostPaths, type KernelEvidenceSource, type KernelUnavailable } from '../collectors';
 import type { KernelEvent, ProcessMap, ProcessRef, Snapshot, SourceName } from '../model';
 import { HistoryKeeper } from './history-keeper';
+import { PodDirectory } from './pods';
 import type { ConnectionRecord, ListenerRecord } from './records';
 import { SnapshotView, yieldToLoop } from './view';
 
@@ -46,6 +47,13 @@ export interface ServiceOptions {
   lifecycle?: boolean;
   /** Told once, at start, why kernel evidence is unavailable. */
   onKernelUnavailable?: (why: KernelUnavailable) => void;
+  /**
+   * The kubelet's pod list (an http(s) URL such as http://127.0.0.1:10255/pods, or a file of a
+   * PodList): containers found in cgroups are then named by pod, namespace and container name.
+   */
+  kubeletPods?: string;
+  /** Told when reading the pod list fails (null: it works again). */
+  onPodsError?: (message: string | null) => void;
 }
 
 export interface SnapshotEvent {
@@ -71,6 +79,8 @@ export class TcpdirService {
   readonly staleGraceMs: number;
   /** The eBPF source, or why there is none. Loaded once, at construction. */
   readonly kernel: KernelEvidenceSource | KernelUnavailable;
+  /** Container id -> pod, when a kubelet pod list was given. */
+  readonly pods: PodDirectory | null;
 
   constructor(private readonly opts: ServiceOptions = {}) {
     this.maxAgeMs = opts.maxAgeMs ?? 1000;
@@ -83,6 +93,7 @@ export class TcpdirService {
       : { available: false, code: 'FIXTURE', reason: 'snapshots come from a fixture collector' });
     if (!this.kernel.available) opts.onKernelUnavailable?.(this.kernel);
     this.history = opts.history === false ? null : new HistoryKeeper();
+    this.pods = opts.kubeletPods ? new PodDirectory(opts.kubeletPods, { onError: opts.onPodsError }) : null;
   }
 
   onSnapshot(fn: (e: SnapshotEvent) => void): void {
