@@ -16,3 +16,4 @@ export {
 export { readSockDiag } from './sockdiag';
 export { collectAllNamespaces, hasCapSysAdmin, DEFAULT_EPHEMERAL_RANGE, type AllNamespacesOptions } from './all-namespaces';
 export { discoverNamespaces, parseCgroupContainer, readNamedNetns, type DiscoveredNetns, type Discovery } from './netns-discovery';
+export { ConntrackReader, parseConntrack, readConntrack, ConntrackParseError, type ConntrackBinding, type ConntrackTarget } from './conntrack';

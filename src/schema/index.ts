@@ -20,3 +20,4 @@ export * from './kernel.type';
 export * from './netns.type';
 export * from './history.type';
 export * from './history.args';
+export * from './conntrack.type';

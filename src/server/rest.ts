@@ -56,6 +56,7 @@ export const REST_ROUTES: readonly RestRoute[] = [
   { path: '/api/v1/summary', document: 'summary', params: { minConfidence: { type: 'float' }, netns: { type: 'string' } }, summary: 'Connections by direction.' },
   { path: '/api/v1/namespaces', document: 'namespaces', params: {}, summary: 'Every network namespace covered, how each was read, and which could not be.' },
   { path: '/api/v1/host', document: 'host', params: {}, summary: 'Where and when the snapshot was taken.' },
+  { path: '/api/v1/tracked-flows', document: 'trackedFlows', params: { netns: { type: 'string' }, limit: { type: 'int' } }, summary: 'Flows conntrack tracks that no socket read here belongs to (forwarded or out of sight), with their opener.' },
   {
     path: '/api/v1/history', document: 'history', summary: 'Connections that opened or closed while tcpdir ran, newest first; the next page with after=<next>.',
     params: {
