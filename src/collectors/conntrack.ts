@@ -208,6 +208,8 @@ export class ConntrackReader {
   private readonly created = new Set<string>();
   private lost = 0;
   private closed = false;
+  /** The read in progress: close() waits for it before closing descriptors it may be draining. */
+  private running: Promise<unknown> | null = null;
 
   private constructor(private readonly binding: ConntrackBinding | null, private readonly unavailable: { code: string; reason: string } | null, private readonly events: boolean) {}
 
@@ -228,7 +230,16 @@ export class ConntrackReader {
     return new ConntrackReader(binding, null, events);
   }
 
-  async read(targets: readonly ConntrackTarget[]): Promise<ConntrackEvidence> {
+  read(targets: readonly ConntrackTarget[]): Promise<ConntrackEvidence> {
+    const run = this.readNow(targets);
+    this.running = run.finally(() => {
+      if (this.running === tracked) this.running = null;
+    });
+    const tracked = this.running;
+    return run;
+  }
+
+  private async readNow(targets: readonly ConntrackTarget[]): Promise<ConntrackEvidence> {
     if (!this.binding || this.closed) {
       const u = this.unavailable ?? { code: 'CLOSED', reason: 'the conntrack reader was closed' };
       return { available: false, code: u.code, reason: u.reason, entries: [], namespaces: [], lostEvents: 0 };
@@ -262,6 +273,7 @@ export class ConntrackReader {
   private async drainEvents(targets: readonly ConntrackTarget[]): Promise<Set<string | null>> {
     const b = this.binding!;
     const on = new Set<string | null>();
+    if (this.closed) return on;
     const wanted = new Set(targets.map((t) => t.netns ?? ''));
     for (const [k, s] of this.subs) {
       if (wanted.has(k)) continue;
@@ -294,9 +306,17 @@ export class ConntrackReader {
     return on;
   }
 
+  /**
+   * Stops reading. Descriptors are closed once a read in progress is done with them: closing one
+   * under a drain would let the kernel hand its number to a new socket, which the drain would read.
+   */
   close(): void {
     this.closed = true;
-    for (const s of this.subs.values()) if ('fd' in s) closeSync(s.fd);
-    this.subs.clear();
+    const closeAll = () => {
+      for (const s of this.subs.values()) if ('fd' in s) closeSync(s.fd);
+      this.subs.clear();
+    };
+    if (this.running) void this.running.catch(() => undefined).then(closeAll);
+    else closeAll();
   }
 }
