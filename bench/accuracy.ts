@@ -2,10 +2,12 @@
 // three classifiers side by side per scenario and in total: tcpdir with kernel (eBPF) evidence,
 // tcpdir on heuristics alone (both as TcpdirService serves them), and the classic four-rule
 // baseline (bench/baseline.ts); plus the calibration of each tcpdir column.
-//   node dist/bench/accuracy.js [--mode isolated|combined|both] [--no-kernel] [--no-procfs]
+//   node dist/bench/accuracy.js [--mode isolated|combined|both] [--no-kernel] [--no-procfs] [--no-conntrack]
+// The conntrack column is the heuristics plus the agent namespace's conntrack table (an nft
+// ct-state rule loaded before the scenarios' sockets; needs nft).
 import type { Verdict } from '../src/model';
 import { unsupportedReason } from '../test/scenarios/netns';
-import { DEFAULT_RUNS, outcomeOf, probeKernel, runScenarios, type CollectRun, type Observation, type Outcome, type RunMode } from '../test/scenarios/runner';
+import { conntrackUnsupported, DEFAULT_RUNS, outcomeOf, probeKernel, runScenarios, type CollectRun, type Observation, type Outcome, type RunMode } from '../test/scenarios/runner';
 import type { CollectOutput } from '../test/scenarios/collect';
 import { isAmbiguous } from '../test/scenarios/scenarios';
 import { classicClassify } from './baseline';
@@ -27,14 +29,16 @@ interface Row {
   kernel: Verdict | null;
   heuristic: Verdict | null;
   procfs: Verdict | null;
+  conntrack: Verdict | null;
   baseline: Verdict | null;
 }
 
-type Column = 'kernel' | 'heuristic' | 'procfs' | 'baseline';
+type Column = 'kernel' | 'heuristic' | 'procfs' | 'conntrack' | 'baseline';
 const COLUMN_NAMES: Record<Column, string> = {
   kernel: 'tcpdir + kernel (ebpf)',
   heuristic: 'tcpdir heuristics (netlink)',
   procfs: 'tcpdir heuristics (procfs)',
+  conntrack: 'tcpdir heuristics + conntrack (netlink)',
   baseline: 'classic rules (netlink snapshot)',
 };
 
@@ -172,10 +176,16 @@ async function main(): Promise<void> {
     }
   }
   if (process.argv.includes('--no-procfs')) runs = runs.filter((r) => r.source !== 'procfs');
+  const noCt = process.argv.includes('--no-conntrack') ? 'asked' : conntrackUnsupported();
+  if (noCt) {
+    if (noCt !== 'asked') notes.push(`Conntrack column left out: ${noCt}.`);
+    runs = runs.filter((r) => !r.conntrack);
+  }
   const columns: Column[] = [
     ...(runs.some((r) => r.kernel) ? ['kernel' as const] : []),
     'heuristic',
     ...(runs.some((r) => r.source === 'procfs') ? ['procfs' as const] : []),
+    ...(runs.some((r) => r.conntrack) ? ['conntrack' as const] : []),
     'baseline',
   ];
   const started = Date.now();
@@ -184,7 +194,7 @@ async function main(): Promise<void> {
   for (const mode of modes) {
     const obs = await runScenarios({ mode, runs, log: (l) => process.stderr.write(`${l}\n`) });
     const by = (run: string) => ordinalIndex(obs.filter((o) => o.run === run));
-    const heur = by('netlink'), kern = by('ebpf+kernel'), proc = by('procfs');
+    const heur = by('netlink'), kern = by('ebpf+kernel'), proc = by('procfs'), ct = by('netlink+conntrack');
     const rows: Row[] = [];
     for (const [key, o] of heur) {
       const r: Row = {
@@ -192,6 +202,7 @@ async function main(): Promise<void> {
         heuristic: o.row?.verdict ?? null,
         kernel: kern.get(key)?.row?.verdict ?? null,
         procfs: proc.get(key)?.row?.verdict ?? null,
+        conntrack: ct.get(key)?.row?.verdict ?? null,
         baseline: baselineFor(o),
       };
       const k = kern.get(key);

@@ -198,14 +198,17 @@ function createdKey(e: ConntrackEntry): string {
 }
 
 /**
- * Reads conntrack per namespace, and keeps a NEW-event subscription per namespace so entries
- * made from a SYN while tcpdir runs are known as such. Events are drained (never awaited) at
+ * Reads conntrack per namespace, and keeps a NEW-event subscription per namespace that tracks
+ * anything (its last dump held entries) so entries made from a SYN while tcpdir runs are known as
+ * such. Events are drained (never awaited) at
  * each read, before the dump: an entry reported created is in the dump that follows unless it
  * died meanwhile. Lost events (ENOBUFS) are counted; their entries are judged from the dump.
  */
 export class ConntrackReader {
   private readonly subs = new Map<string, { fd: number; key: string } | { failed: string }>();
   private readonly created = new Set<string>();
+  /** Namespaces whose last dump held entries: only those get a NEW-event subscription (one descriptor each). */
+  private readonly tracking = new Set<string>();
   private lost = 0;
   private closed = false;
   /** The read in progress: close() waits for it before closing descriptors it may be draining. */
@@ -246,6 +249,8 @@ export class ConntrackReader {
     }
     const eventsOn = this.events ? await this.drainEvents(targets) : new Set<string | null>();
     const { entries, namespaces } = await readConntrack(this.binding, targets);
+    this.tracking.clear();
+    for (const ns of namespaces) if (ns.entries > 0) this.tracking.add(ns.netns ?? '');
     const live = new Set<string>();
     for (const e of entries) {
       const k = createdKey(e);
@@ -284,6 +289,8 @@ export class ConntrackReader {
       const k = t.netns ?? '';
       let s = this.subs.get(k);
       if (!s) {
+        // A namespace where nothing uses conntrack has no entries to mark: no descriptor for it.
+        if (!this.tracking.has(k)) return;
         const r = await b.conntrackSubscribe({ path: t.path, inode: t.inode });
         s = r.error === undefined ? { fd: r.fd, key: k } : { failed: r.error.code };
         this.subs.set(k, s);

@@ -173,11 +173,18 @@ test('the reader: NEW events drained before the dump mark entries created; EPERM
     conntrackDrain: async () => ({ messages: drained++ === 0 ? events : Buffer.alloc(0), overflowed: false }),
   };
   const r = ConntrackReader.withBinding(binding);
+  let subscribed = 0;
+  const sub = binding.conntrackSubscribe;
+  binding.conntrackSubscribe = (t) => (subscribed++, sub(t));
   const first = await r.read([{ netns: null, path: null }]);
-  assert.equal(first.entries.filter((e) => e.seenCreatedFromSyn).length, 0, 'subscribed only now');
+  assert.equal(subscribed, 0, 'no subscription before a dump showed the namespace tracks anything');
+  assert.equal(first.namespaces[0].events, false);
   const second = await r.read([{ netns: null, path: null }]);
-  assert.equal(second.entries.filter((e) => e.seenCreatedFromSyn).length, 3);
-  assert.equal(second.namespaces[0].events, true);
+  assert.equal(subscribed, 1);
+  assert.equal(second.entries.filter((e) => e.seenCreatedFromSyn).length, 0, 'subscribed only now');
+  const third = await r.read([{ netns: null, path: null }]);
+  assert.equal(third.entries.filter((e) => e.seenCreatedFromSyn).length, 3);
+  assert.equal(third.namespaces[0].events, true);
   const denied = ConntrackReader.withBinding({
     conntrackDump: async (t) => t.map(() => ({ error: { code: 'EPERM', errno: -1, syscall: 'ctnetlink dump', message: 'ctnetlink dump: Operation not permitted (EPERM)' }, vanished: false })),
     conntrackSubscribe: async () => ({ error: { code: 'EPERM', message: 'bind' }, vanished: false }),
