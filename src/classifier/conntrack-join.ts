@@ -32,31 +32,40 @@ export interface ConntrackMatch {
 interface Candidate {
   entry: ConntrackEntry;
   side: ConntrackSide;
+  /** The tuple's addresses, IPv4-mapped text unmapped. */
+  src: string;
+  dst: string;
 }
 
-const key = (src: string, sp: number, dst: string, dp: number): string => `${unmapIPv4(src)}|${sp}|${unmapIPv4(dst)}|${dp}`;
-const tupleKey = (t: ConntrackTuple): string => key(t.src, t.srcPort, t.dst, t.dstPort);
+// Keyed by the tuple's two ports (a number: no string built per connection, which cost most of
+// classify's time with 100k tracked connections), then compared by address.
+// `(sp << 16) | dp` stays a small integer (a number above 2^31 would be a heap number, slow to hash).
+const ports = (sp: number, dp: number): number => (sp << 16) | dp;
+const plain = (a: string): string => (a.charCodeAt(0) === 58 ? unmapIPv4(a) : a);
 
-const indexes = new WeakMap<Context, Map<string, Candidate[]>>();
+const indexes = new WeakMap<Context, Map<number, Candidate | Candidate[]>>();
 
-function index(ctx: Context): Map<string, Candidate[]> | null {
+function index(ctx: Context): Map<number, Candidate | Candidate[]> | null {
   const entries = ctx.snapshot.conntrack?.entries;
   if (!entries || entries.length === 0) return null;
   let m = indexes.get(ctx);
   if (!m) {
-    m = new Map();
-    const add = (k: string, c: Candidate) => {
-      const a = m!.get(k);
-      if (a) a.push(c);
-      else m!.set(k, [c]);
+    const idx = new Map<number, Candidate | Candidate[]>();
+    const add = (t: ConntrackTuple, entry: ConntrackEntry, side: ConntrackSide) => {
+      const k = ports(t.srcPort, t.dstPort);
+      const c: Candidate = { entry, side, src: plain(t.src), dst: plain(t.dst) };
+      const cur = idx.get(k);
+      if (cur === undefined) idx.set(k, c);
+      else if (Array.isArray(cur)) cur.push(c);
+      else idx.set(k, [cur, c]);
     };
     for (const entry of entries) {
-      const o = tupleKey(entry.original), r = tupleKey(entry.reply);
-      add(o, { entry, side: 'original' });
+      const o = entry.original, r = entry.reply;
+      add(o, entry, 'original');
       // A tuple that is its own mirror (a socket connected to itself) is ORIGINAL only.
-      if (r !== o) add(r, { entry, side: 'reply' });
+      if (!(o.src === r.src && o.dst === r.dst && o.srcPort === r.srcPort && o.dstPort === r.dstPort)) add(r, entry, 'reply');
     }
-    indexes.set(ctx, m);
+    indexes.set(ctx, (m = idx));
   }
   return m;
 }
@@ -69,20 +78,31 @@ function index(ctx: Context): Map<string, Candidate[]> | null {
 export function conntrackMatch(ctx: Context, conn: Socket): ConntrackMatch | null {
   const m = index(ctx);
   if (!m) return null;
-  const cands = m.get(key(conn.localAddress, conn.localPort, conn.remoteAddress, conn.remotePort));
-  if (!cands) return null;
-  const own = pick(cands.filter((c) => c.entry.netns === conn.netns));
-  if (own) return { ...own, crossNamespace: false };
-  if (isLoopback(conn.localAddress) || isLoopback(conn.remoteAddress)) return null;
-  const p = pick(cands.filter((c) => c.entry.netns !== conn.netns));
-  return p ? { ...p, crossNamespace: true } : null;
+  const hit = m.get(ports(conn.localPort, conn.remotePort));
+  if (hit === undefined) return null;
+  const la = plain(conn.localAddress), ra = plain(conn.remoteAddress);
+  const list = Array.isArray(hit) ? hit : [hit];
+  let own: Candidate | null = null, other: Candidate | null = null;
+  let ownConflict = false, otherConflict = false;
+  for (const c of list) {
+    if (c.src !== la || c.dst !== ra) continue;
+    if (c.entry.netns === conn.netns) {
+      if (own && own.side !== c.side) ownConflict = true;
+      if (!own || preferred(c, own)) own = c;
+    } else {
+      if (other && other.side !== c.side) otherConflict = true;
+      if (!other || preferred(c, other)) other = c;
+    }
+  }
+  if (own) return ownConflict ? null : { entry: own.entry, side: own.side, crossNamespace: false };
+  if (!other || otherConflict || isLoopback(la) || isLoopback(ra)) return null;
+  return { entry: other.entry, side: other.side, crossNamespace: true };
 }
 
-/** One candidate, or null when none or when they disagree on the side. Newest-looking first: a live state over TIME_WAIT/CLOSE. */
-function pick(cands: Candidate[]): Candidate | null {
-  if (cands.length === 0) return null;
-  if (cands.some((c) => c.side !== cands[0].side)) return null;
-  return cands.find((c) => c.entry.tcpState !== 'TIME_WAIT' && c.entry.tcpState !== 'CLOSE') ?? cands[0];
+/** A live state over TIME_WAIT/CLOSE when a tuple is tracked more than once (zones). */
+function preferred(c: Candidate, cur: Candidate): boolean {
+  const done = (x: Candidate) => x.entry.tcpState === 'TIME_WAIT' || x.entry.tcpState === 'CLOSE';
+  return done(cur) && !done(c);
 }
 
 export function conntrackOrigin(e: ConntrackEntry): ConntrackOrigin {
