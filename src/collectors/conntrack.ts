@@ -168,7 +168,7 @@ export interface ConntrackTarget {
 
 /** What the addon's conntrack functions return per target (native/sockdiag/conntrack.cc). */
 export type ConntrackRawResult =
-  | { messages: Buffer; error?: undefined }
+  | { messages: Buffer; count?: number; error?: undefined }
   | { error: { code: string; errno: number; syscall: string; message: string }; vanished: boolean };
 
 export interface ConntrackBinding {
