@@ -90,9 +90,11 @@ export class Collector {
       this.opts.allNamespaces ? collectAllNamespaces(collectOpts) : collectSnapshot(collectOpts),
       this.readKernel(scan),
     ]);
+    // conntrack (its own threads) runs while the iterator is read in the other namespaces.
+    const ctRead = this.conntrack.read(this.conntrackTargets(snap));
     const table = kernel instanceof KernelRecordTable ? await this.withForeign(kernel, snap) : kernel;
     snap.kernel = this.kernelEvidenceFor(table, startedAt);
-    const ct = await this.conntrack.read(this.conntrackTargets(snap));
+    const ct = await ctRead;
     if (ct.code !== 'DISABLED' && ct.code !== 'NATIVE_UNAVAILABLE') {
       for (const ns of snap.namespaces ?? []) {
         if (ns.self || ns.source === 'netlink') continue;
