@@ -153,6 +153,8 @@ describe('GraphQL and REST against real sockets', () => {
       ['/api/v1/connections?state=listen', 'state'],
       ['/api/v1/connection-count?state=LISTEN', 'state'],
       ['/api/v1/connections?bogus=1', 'bogus'],
+      ['/api/v1/tracked-flows?limit=-1', 'limit'],
+      ['/api/v1/tracked-flows?netns=no-such-namespace', 'netns'],
       ['/api/v1/connections?port=99999999999999', 'port'],
       ['/api/v1/verdict?local=1.2.3.4&remote=1.2.3.4:5', 'local'],
       ['/api/v1/verdict?local=1.2.3.4:5', 'remote'],
