@@ -3,6 +3,7 @@
 // adopted mid-stream, NAT views, namespaces, and the kernel's evidence staying on top.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConntrackParseError, ConntrackReader, parseConntrack, type ConntrackBinding } from '../../src/collectors/conntrack';
@@ -194,4 +195,21 @@ test('the reader: NEW events drained before the dump mark entries created; EPERM
   assert.equal(d.available, false);
   assert.equal(d.code, 'EPERM');
   assert.match(d.reason!, /CAP_NET_ADMIN/);
+});
+
+test('fuzz: any bytes, or a captured reply with bytes changed, parse or raise ConntrackParseError', () => {
+  const base = fixture('dump-syn.hex');
+  const onlyParseErrors = (b: Buffer) => {
+    try {
+      parseConntrack(b);
+    } catch (e) {
+      if (!(e instanceof ConntrackParseError)) throw e;
+    }
+  };
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (a) => onlyParseErrors(Buffer.from(a))), { numRuns: 2000 });
+  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), (edits) => {
+    const b = Buffer.from(base);
+    for (const [at, v] of edits) b[at] = v;
+    onlyParseErrors(b);
+  }), { numRuns: 3000 });
 });
