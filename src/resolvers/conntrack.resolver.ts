@@ -1,6 +1,6 @@
 import { Args, ArgsType, Ctx, Field, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
-import { Connection, ConntrackStatus, Host, Nat, Netns, TrackedFlow } from '../schema';
-import { checkLimit, conntrackStatus, natOfConnection, netnsConntrackStatus, trackedFlows, type ConnectionRecord, type NetnsRecord } from '../service';
+import { Connection, ConntrackFacts, ConntrackStatus, Host, Nat, Netns, TrackedFlow } from '../schema';
+import { checkLimit, conntrackFactsOf, conntrackStatus, natOfConnection, netnsConntrackStatus, trackedFlows, type ConnectionRecord, type NetnsRecord } from '../service';
 import type { RequestContext } from './context';
 
 @ArgsType()
@@ -17,6 +17,11 @@ export class ConnectionConntrackResolver {
   @FieldResolver(() => Nat, { nullable: true, description: "Where NAT sent the connection (its conntrack entry's tuples); null when conntrack has no entry for it or did not translate it." })
   async nat(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<Nat | null> {
     return natOfConnection((await ctx.view()).ctx, (c as unknown as ConnectionRecord).socket);
+  }
+
+  @FieldResolver(() => ConntrackFacts, { nullable: true, description: "The conntrack entry joined to the connection (by 4-tuple, through NAT, possibly in another namespace) and what it says; null when none is." })
+  async conntrack(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<ConntrackFacts | null> {
+    return conntrackFactsOf((await ctx.view()).ctx, (c as unknown as ConnectionRecord).socket) as ConntrackFacts | null;
   }
 }
 

@@ -1,4 +1,5 @@
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
+import { Direction } from './direction.enum';
 import { Endpoint } from './endpoint.type';
 
 @ObjectType({ description: "Where netfilter's NAT sent a connection: its conntrack entry's two tuples, when they are not mirror images." })
@@ -62,4 +63,22 @@ export class TrackedFlow {
 
   @Field(() => ID, { nullable: true, description: 'CTA_ID of the entry.' })
   id!: string | null;
+}
+
+@ObjectType({ description: "The conntrack entry a connection was joined to, and what it says." })
+export class ConntrackFacts {
+  @Field(() => String, { nullable: true, description: 'The namespace whose table holds the entry (nsfs id): another one than the socket\'s when a router or the host tracks the flow for it.' })
+  netns!: string | null;
+
+  @Field({ description: 'ORIGINAL: this end sent the first packet conntrack saw; REPLY: this end answered.' })
+  side!: string;
+
+  @Field({ description: 'How the entry began: SEEN_CREATED (tcpdir saw its SYN), SYN (its flags show a SYN made it), MID_STREAM (adopted mid-stream: proves nothing), UNKNOWN.' })
+  origin!: string;
+
+  @Field({ description: "conntrack's TCP state (SYN_SENT, ESTABLISHED, TIME_WAIT, ...)." })
+  state!: string;
+
+  @Field(() => Direction, { description: 'The direction the entry alone gives: OUTBOUND for ORIGINAL, INBOUND for REPLY; UNKNOWN when adopted mid-stream.' })
+  direction!: Direction;
 }

@@ -5,7 +5,8 @@ import { DEFAULT_LIMIT } from '../model';
 const VERDICT = 'direction confidence inboundProbability certain evidence { rule favors weight detail conclusive }';
 const EP = '{ address port }';
 const NAT = `nat { originalSource ${EP} originalDestination ${EP} replySource ${EP} replyDestination ${EP} }`;
-const CONNECTION = `id family state local { address port } remote { address port } inode uid netns ${NAT} verdict { ${VERDICT} }`;
+const CONNTRACK = 'conntrack { netns side origin state direction }';
+const CONNECTION = `id family state local { address port } remote { address port } inode uid netns ${NAT} ${CONNTRACK} verdict { ${VERDICT} }`;
 const FILTER_VARS = '$direction: Direction, $port: Int, $localPort: Int, $remotePort: Int, $minConfidence: Float, $state: TcpState, $netns: String';
 const FILTER_ARGS = 'direction: $direction, port: $port, localPort: $localPort, remotePort: $remotePort, minConfidence: $minConfidence, state: $state, netns: $netns';
 

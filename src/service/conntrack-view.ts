@@ -34,6 +34,31 @@ export interface TrackedFlowRecord {
   id: string | null;
 }
 
+export interface ConntrackFactsRecord {
+  netns: string | null;
+  side: 'ORIGINAL' | 'REPLY';
+  origin: TrackedFlowRecord['origin'];
+  state: string;
+  direction: 'INBOUND' | 'OUTBOUND' | 'UNKNOWN';
+}
+
+const ORIGINS = { 'seen-created': 'SEEN_CREATED', syn: 'SYN', 'mid-stream': 'MID_STREAM', unknown: 'UNKNOWN' } as const;
+
+/** The conntrack entry joined to the connection, or null when none is. */
+export function conntrackFactsOf(ctx: Context, s: Socket): ConntrackFactsRecord | null {
+  const m = conntrackMatch(ctx, s);
+  if (!m) return null;
+  const origin = ORIGINS[conntrackOrigin(m.entry)];
+  const own = ctx.snapshot.namespaces?.find((n) => n.self)?.id ?? ctx.snapshot.host.netns;
+  return {
+    netns: m.entry.netns ?? own,
+    side: m.side === 'original' ? 'ORIGINAL' : 'REPLY',
+    origin,
+    state: m.entry.tcpState ?? 'NONE',
+    direction: origin === 'MID_STREAM' ? 'UNKNOWN' : m.side === 'original' ? 'OUTBOUND' : 'INBOUND',
+  };
+}
+
 const NOT_READ: ConntrackStatusRecord = { available: false, code: 'NOT_READ', reason: 'this snapshot was taken without reading conntrack', entries: 0, events: false, lostEvents: 0 };
 
 /** The NAT view of the connection's conntrack entry; null without an entry or without NAT. */
@@ -75,7 +100,7 @@ function flowRecord(e: ConntrackEntry): TrackedFlowRecord {
     destination: { address: o.dst, port: o.dstPort },
     nat: natOf(e),
     state: e.tcpState ?? 'NONE',
-    origin: origin === 'seen-created' ? 'SEEN_CREATED' : origin === 'syn' ? 'SYN' : origin === 'mid-stream' ? 'MID_STREAM' : 'UNKNOWN',
+    origin: ORIGINS[origin],
     openerConfidence: origin === 'seen-created' ? 1 : origin === 'syn' ? sigmoid(CONNTRACK_SYN_WEIGHT) : origin === 'unknown' ? sigmoid(CONNTRACK_UNKNOWN_ORIGIN_WEIGHT) : 0.5,
     id: e.id === null ? null : String(e.id),
   };

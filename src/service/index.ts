@@ -5,4 +5,4 @@ export * from './validate';
 export type { ConnectionRecord, ListenerRecord, EndpointRecord } from './records';
 export { netnsIdFor, netnsInfos, netnsRecords, socketNetns, type NetnsRecord } from './netns-view';
 export { eventFilter, HistoryService, type EventFilter, type HistoryOptions, type HistoryStatus } from './history-service';
-export { conntrackStatus, natOfConnection, netnsConntrackStatus, trackedFlows, type ConntrackStatusRecord, type NatRecord, type TrackedFlowRecord } from './conntrack-view';
+export { conntrackFactsOf, conntrackStatus, natOfConnection, netnsConntrackStatus, trackedFlows, type ConntrackFactsRecord, type ConntrackStatusRecord, type NatRecord, type TrackedFlowRecord } from './conntrack-view';

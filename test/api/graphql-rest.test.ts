@@ -5,7 +5,7 @@ import { createServer, type TcpdirServer } from '../../src';
 import { openPair } from '../helpers/sockets';
 
 const NAT = 'nat { originalSource { address port } originalDestination { address port } replySource { address port } replyDestination { address port } }';
-const CONN = 'id family state local { address port } remote { address port } inode uid netns ' + NAT + ' verdict { direction confidence inboundProbability certain evidence { rule favors weight detail conclusive } }';
+const CONN = 'id family state local { address port } remote { address port } inode uid netns ' + NAT + ' conntrack { netns side origin state direction } verdict { direction confidence inboundProbability certain evidence { rule favors weight detail conclusive } }';
 
 describe('GraphQL and REST against real sockets', () => {
   let tcpdir: TcpdirServer;

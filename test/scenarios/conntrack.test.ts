@@ -133,6 +133,7 @@ describe('conntrack evidence', { skip: skip ?? false, timeout: 120_000 }, () => 
         replyDestination: { address: RB, port: serverPeer[1] },
       });
       assert.equal(crow.verdict.direction, 'OUTBOUND');
+      assert.deepEqual((crow as unknown as { conntrack: unknown }).conntrack, { netns: idOf(snap, nsR), side: 'ORIGINAL', origin: 'SYN', state: 'ESTABLISHED', direction: 'OUTBOUND' });
       const ns = await server2.app.inject({ method: 'GET', url: '/api/v1/namespaces' });
       const nsRow = (ns.json() as { name: string | null; conntrack: { available: boolean; entries: number } }[]).find((n) => n.name === nsR)!;
       assert.equal(nsRow.conntrack.available, true);
