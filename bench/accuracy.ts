@@ -1,15 +1,19 @@
-// bench:accuracy — runs the scenario suite (test/scenarios, needs root) and prints, as Markdown,
-// three classifiers side by side per scenario and in total: tcpdir with kernel (eBPF) evidence,
-// tcpdir on heuristics alone (both as TcpdirService serves them), and the classic four-rule
-// baseline (bench/baseline.ts); plus the calibration of each tcpdir column.
+// bench:accuracy — runs the hand-written scenario suite and the scenario generator (test/scenarios,
+// needs root) and prints, as Markdown, per mode (tcpdir with kernel (eBPF) evidence; heuristics
+// over netlink; heuristics over procfs; the classic four-rule baseline for comparison): accuracy,
+// wrong at >= 0.9, the reliability table, expected calibration error and Brier score, then the
+// hand-written suite per scenario and the generated set per class.
 //   node dist/bench/accuracy.js [--mode isolated|combined|both] [--no-kernel] [--no-procfs] [--no-conntrack]
-// The conntrack column is the heuristics plus the agent namespace's conntrack table (an nft
-// ct-state rule loaded before the scenarios' sockets; needs nft).
+//                               [--sockets N (generated, default 2000)] [--no-generated]
+// TCPDIR_GEN_SEED sets the generator's seed (default 1); the seed is printed. The conntrack mode is
+// the heuristics plus the agent namespaces' conntrack tables (an nft ct-state rule loaded before
+// any labelled socket exists; needs nft).
 import type { Verdict } from '../src/model';
 import { unsupportedReason } from '../test/scenarios/netns';
 import { conntrackUnsupported, DEFAULT_RUNS, outcomeOf, probeKernel, runScenarios, type CollectRun, type Observation, type Outcome, type RunMode } from '../test/scenarios/runner';
 import type { CollectOutput } from '../test/scenarios/collect';
 import { isAmbiguous } from '../test/scenarios/scenarios';
+import { runGenerated, seedFromEnv } from '../test/scenarios/generator';
 import { classicClassify } from './baseline';
 
 function arg(name: string, fallback: string): string {
@@ -33,6 +37,8 @@ interface Row {
   baseline: Verdict | null;
 }
 
+// The modes, in the order printed. conntrack: collect.js --conntrack (ctnetlink evidence on,
+// kernel evidence off).
 type Column = 'kernel' | 'heuristic' | 'procfs' | 'conntrack' | 'baseline';
 const COLUMN_NAMES: Record<Column, string> = {
   kernel: 'tcpdir + kernel (ebpf)',
@@ -41,6 +47,7 @@ const COLUMN_NAMES: Record<Column, string> = {
   conntrack: 'tcpdir heuristics + conntrack (netlink)',
   baseline: 'classic rules (netlink snapshot)',
 };
+const RUN_OF_COLUMN: Record<Exclude<Column, 'baseline'>, string> = { kernel: 'ebpf+kernel', heuristic: 'netlink', procfs: 'procfs', conntrack: 'netlink+conntrack' };
 
 const baselineCache = new WeakMap<CollectOutput, Map<string, Verdict>>();
 function baselineFor(o: Observation): Verdict | null {
@@ -130,19 +137,91 @@ function totalsTable(groups: Array<{ mode: RunMode; rows: Row[] }>, columns: Col
   return lines.join('\n');
 }
 
-const BUCKETS: Array<[number, number]> = [[0.5, 0.6], [0.6, 0.7], [0.7, 0.8], [0.8, 0.9], [0.9, 0.99], [0.99, 1.0001]];
+const BUCKETS: Array<[number, number]> = [[0.5, 0.6], [0.6, 0.75], [0.75, 0.8], [0.8, 0.9], [0.9, 0.95], [0.95, 0.99], [0.99, 1.0001]];
 
-function calibrationTable(rows: Row[], c: Column): string {
-  const lines = ['| confidence | verdicts | right | accuracy | mean confidence |', '|---|---|---|---|---|'];
-  const unknown = rows.filter((r) => r[c]?.direction === 'UNKNOWN').length;
-  for (const [lo, hi] of BUCKETS) {
-    const inB = rows.filter((r) => r[c] && r[c]!.direction !== 'UNKNOWN' && r[c]!.confidence >= lo && r[c]!.confidence < hi);
-    const right = inB.filter((r) => outcomeOf(r.obs.expectation.direction, r[c]) === 'correct').length;
-    const mean = inB.length ? inB.reduce((s, r) => s + r[c]!.confidence, 0) / inB.length : NaN;
-    const label = hi > 1 ? `[${lo.toFixed(2)}, 1.00]` : `[${lo.toFixed(2)}, ${hi.toFixed(2)})`;
-    lines.push(`| ${label} | ${inB.length} | ${right} | ${pct(right, inB.length)} | ${Number.isNaN(mean) ? '–' : mean.toFixed(3)} |`);
+/**
+ * The probability a verdict gives the side it leans to, and whether that side is the right one
+ * (UNKNOWN verdicts included: their inboundProbability still leans, below 0.75; a verdict at
+ * exactly 0.5 leans nowhere and counts as half right).
+ */
+function lean(expected: 'INBOUND' | 'OUTBOUND', v: Verdict): { p: number; right: number } {
+  const pIn = v.certain ? (v.direction === 'INBOUND' ? 1 : 0) : v.inboundProbability;
+  const p = Math.max(pIn, 1 - pIn);
+  const right = pIn === 0.5 ? 0.5 : (pIn > 0.5) === (expected === 'INBOUND') ? 1 : 0;
+  return { p, right };
+}
+
+interface Scores { n: number; accuracy: number; wrong: number; wrongConfident: number; unknown: number; ece: number; brier: number }
+
+/** Accuracy (right verdicts / sockets), wrong at >= 0.9, expected calibration error, Brier score. */
+function scores(rows: Row[], c: Column): Scores {
+  const t = tally(rows, c);
+  let brier = 0, m = 0;
+  const bins = BUCKETS.map(() => ({ n: 0, p: 0, right: 0 }));
+  for (const r of rows) {
+    const v = r[c];
+    if (!v) continue;
+    m++;
+    const inbound = r.obs.expectation.direction === 'INBOUND' ? 1 : 0;
+    const pIn = v.certain ? (v.direction === 'INBOUND' ? 1 : 0) : v.inboundProbability;
+    brier += (pIn - inbound) ** 2;
+    const { p, right } = lean(r.obs.expectation.direction, v);
+    const b = BUCKETS.findIndex(([lo, hi]) => p >= lo && p < hi);
+    bins[b].n++, (bins[b].p += p), (bins[b].right += right);
   }
-  lines.push(`| UNKNOWN | ${unknown} | – | – | – |`);
+  const ece = m ? bins.reduce((s, b) => s + (b.n ? (b.n / m) * Math.abs(b.right / b.n - b.p / b.n) : 0), 0) : NaN;
+  return { n: t.n, accuracy: t.n ? t.correct / t.n : NaN, wrong: t.wrong, wrongConfident: t.wrongConfident, unknown: t.unknown, ece, brier: m ? brier / m : NaN };
+}
+
+function modeTable(sets: Array<{ name: string; rows: Row[] }>, columns: Column[]): string {
+  const lines = ['| set | mode | sockets | accuracy | wrong | wrong at ≥ 0.9 | unknown | ECE | Brier |', '|---|---|---|---|---|---|---|---|---|'];
+  for (const set of sets) {
+    for (const c of columns) {
+      const s = scores(set.rows, c);
+      lines.push(`| ${set.name} | ${COLUMN_NAMES[c]} | ${s.n} | ${(100 * s.accuracy).toFixed(1)}% | ${s.wrong} | ${s.wrongConfident} | ${s.unknown} | ` +
+        `${c === 'baseline' ? '–' : s.ece.toFixed(3)} | ${s.brier.toFixed(3)} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** Reliability: verdicts binned by the probability of the side they lean to (UNKNOWN below 0.75). */
+function calibrationTable(rows: Row[], c: Column): string {
+  const lines = ['| probability of the leaning side | verdicts | right | observed | mean predicted |', '|---|---|---|---|---|'];
+  for (const [lo, hi] of BUCKETS) {
+    let n = 0, right = 0, sum = 0;
+    for (const r of rows) {
+      const v = r[c];
+      if (!v) continue;
+      const l = lean(r.obs.expectation.direction, v);
+      if (l.p < lo || l.p >= hi) continue;
+      n++, (right += l.right), (sum += l.p);
+    }
+    const label = hi > 1 ? `[${lo.toFixed(2)}, 1.00]` : `[${lo.toFixed(2)}, ${hi.toFixed(2)})${hi <= 0.75 ? ' UNKNOWN' : ''}`;
+    lines.push(`| ${label} | ${n} | ${right} | ${n ? `${((100 * right) / n).toFixed(1)}%` : '–'} | ${n ? (sum / n).toFixed(3) : '–'} |`);
+  }
+  return lines.join('\n');
+}
+
+/** The generated set per class: how each mode did, worst first. */
+function classTable(rows: Row[], columns: Column[]): string {
+  const cols = columns.filter((c) => c !== 'baseline');
+  const head = ['class', 'expected', 'sockets', ...cols.map((c) => `${COLUMN_NAMES[c]}: right / unknown / wrong (≥ 0.9) · mean conf.`)];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  const by = new Map<string, Row[]>();
+  for (const r of rows) {
+    const k = `${r.obs.expectation.scenario.replace(/^gen:/, '')} (${r.obs.expectation.label})`;
+    by.set(k, [...(by.get(k) ?? []), r]);
+  }
+  for (const [k, rs] of [...by].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const cells = cols.map((c) => {
+      const t = tally(rs, c);
+      const answered = rs.filter((r) => r[c] && r[c]!.direction !== 'UNKNOWN');
+      const mean = answered.length ? answered.reduce((s, r) => s + r[c]!.confidence, 0) / answered.length : NaN;
+      return `${t.correct} / ${t.unknown} / ${t.wrong}${t.wrongConfident ? ` (**${t.wrongConfident}**)` : ''}${t.missing ? ` · ${t.missing} missing` : ''} · ${Number.isNaN(mean) ? '–' : mean.toFixed(2)}`;
+    });
+    lines.push(`| ${k} | ${rs[0].obs.expectation.direction} | ${rs.length} | ${cells.join(' | ')} |`);
+  }
   return lines.join('\n');
 }
 
@@ -194,7 +273,7 @@ async function main(): Promise<void> {
   for (const mode of modes) {
     const obs = await runScenarios({ mode, runs, log: (l) => process.stderr.write(`${l}\n`) });
     const by = (run: string) => ordinalIndex(obs.filter((o) => o.run === run));
-    const heur = by('netlink'), kern = by('ebpf+kernel'), proc = by('procfs'), ct = by('netlink+conntrack');
+    const heur = by('netlink'), kern = by('ebpf+kernel'), proc = by('procfs'), ct = by(RUN_OF_COLUMN.conntrack);
     const rows: Row[] = [];
     for (const [key, o] of heur) {
       const r: Row = {
@@ -211,19 +290,60 @@ async function main(): Promise<void> {
     }
     groups.push({ mode, rows });
   }
+  // The generated set: one row per labelled socket, its verdict in each run.
+  const genRows: Row[] = [];
+  let genNote = '';
+  if (!process.argv.includes('--no-generated')) {
+    const seed = seedFromEnv(1);
+    const sockets = Number(arg('--sockets', '2000'));
+    process.stderr.write(`generated set: seed ${seed} (TCPDIR_GEN_SEED=${seed} replays it), ${sockets} sockets\n`);
+    const g = await runGenerated({ seed, sockets, runs, log: (l) => process.stderr.write(`${l}\n`) });
+    const byEx = new Map<Observation['expectation'], Partial<Record<string, Observation>>>();
+    for (const o of g.observations) byEx.set(o.expectation, { ...byEx.get(o.expectation), [o.run]: o });
+    for (const runsOf of byEx.values()) {
+      const o = runsOf.netlink!;
+      genRows.push({
+        obs: o,
+        kernel: runsOf[RUN_OF_COLUMN.kernel]?.row?.verdict ?? null,
+        heuristic: o.row?.verdict ?? null,
+        procfs: runsOf[RUN_OF_COLUMN.procfs]?.row?.verdict ?? null,
+        conntrack: runsOf[RUN_OF_COLUMN.conntrack]?.row?.verdict ?? null,
+        baseline: baselineFor(o),
+      });
+    }
+    const agents = g.ranges.filter((r) => r.agent).map((r) => `${r.low}-${r.high}`).join(', ');
+    const remotes = g.ranges.filter((r) => !r.agent).map((r) => `${r.low}-${r.high}`).join(', ');
+    genNote = `Generated set: seed ${seed} (\`TCPDIR_GEN_SEED=${seed}\`), ${genRows.length} labelled sockets in ${g.ranges.filter((r) => r.agent).length} ` +
+      `agent namespaces (ephemeral ranges ${agents}) talking to each other and to ${g.ranges.filter((r) => !r.agent).length} remote ones (${remotes}), ` +
+      `built in ${g.seconds.toFixed(1)} s.`;
+  }
   const all = groups.flatMap((g) => g.rows);
   const out: string[] = [];
-  out.push(`## Direction accuracy on ${new Set(all.map((r) => r.obs.scenario.name)).size} scenarios`, '');
-  out.push('Real connections of known direction between two network namespaces (`test/scenarios`), snapshotted ' +
-    'through TcpdirService as the server serves them; the agent namespace uses ephemeral ports 20000-29999. ' +
+  out.push(`## Direction accuracy: ${new Set(all.map((r) => r.obs.scenario.name)).size} hand-written scenarios and ${genRows.length} generated sockets`, '');
+  out.push('Real connections of known direction between network namespaces (`test/scenarios`), snapshotted ' +
+    'through TcpdirService as the server serves them. The hand-written suite\'s agent namespace uses ephemeral ports 20000-29999; ' +
+    'the generator (`test/scenarios/generator.ts`) draws a range per namespace. ' +
     '"tcpdir + kernel": the eBPF socket iterator (the socket list and the evidence) and state-change tracepoint; "heuristics": the same service ' +
-    'with kernel evidence turned off. "classic rules": listener on the same address or wildcard → inbound; local ' +
+    'with kernel evidence turned off; "+ conntrack": the same heuristics with the agent namespaces\' conntrack tables read (an nft ct-state rule ' +
+    'loaded before any of their sockets). "classic rules": listener on the same address or wildcard → inbound; local ' +
     'endpoint shared → inbound; local port in the ephemeral range → outbound; port < 1024 → inbound; else ' +
-    'outbound, each counted at confidence 1. `*`: sock_diag and /proc alone cannot settle the direction; ' +
-    '`ᵏ`: a case the kernel rules leave UNKNOWN (docs/kernel-evidence.md); `ᵇ`: a declared blind spot of the heuristics.', '');
+    'outbound, each counted at confidence 1. Accuracy counts UNKNOWN as not right. ECE (expected calibration error) and the ' +
+    'reliability tables bin every verdict, UNKNOWN ones included, by the probability it gives the side it leans to; ' +
+    'Brier is the mean squared error of inboundProbability (1 for certain verdicts).', '');
+  if (genNote) out.push(genNote, '');
   for (const n of notes) out.push(`> ${n}`, '');
-  out.push('### Totals', '', totalsTable(groups, columns), '');
-  out.push(`### Per scenario (${groups[0].mode})`, '', perScenarioTable(groups[0].rows, columns, kernelObs), '');
+  const sets = [{ name: 'hand-written', rows: all }, ...(genRows.length ? [{ name: 'generated', rows: genRows }, { name: 'both', rows: [...all, ...genRows] }] : [])];
+  out.push('### Per mode', '', modeTable(sets, columns), '');
+  for (const c of columns.filter((x) => x !== 'baseline')) {
+    for (const set of sets.filter((x) => x.name !== 'both')) {
+      out.push(`### Reliability of ${COLUMN_NAMES[c]}, ${set.name} (${set.rows.length} verdicts)`, '', calibrationTable(set.rows, c), '');
+    }
+  }
+  if (genRows.length) out.push('### Generated set per class (timing: pre = opened before tcpdir started, live = while it ran)', '', classTable(genRows, columns), '');
+  out.push('### Hand-written suite: totals', '', totalsTable(groups, columns), '');
+  out.push(`### Hand-written suite per scenario (${groups[0].mode})`, '', '`*`: sock_diag and /proc alone cannot settle the direction; ' +
+    '`ᵏ`: a case the kernel rules leave UNKNOWN (docs/kernel-evidence.md); `ᵇ`: a declared blind spot of the heuristics.', '',
+  perScenarioTable(groups[0].rows, columns, kernelObs), '');
   // Where the other modes disagree with the first one, say so rather than print every table.
   const key = (r: Row) => `${r.obs.expectation.scenario}|${r.obs.expectation.label}`;
   for (const g of groups.slice(1)) {
@@ -240,10 +360,7 @@ async function main(): Promise<void> {
     if (diffs.length) out.push(`### ${g.mode}: verdicts that differ from ${groups[0].mode}`, '', perScenarioTable(diffs, columns, kernelObs), '');
     else out.push(`${g.mode}: every tcpdir verdict matches ${groups[0].mode}.`, '');
   }
-  for (const c of columns.filter((x) => x !== 'baseline')) {
-    out.push(`### Calibration of ${COLUMN_NAMES[c]} (modes pooled, ${all.length} verdicts)`, '', calibrationTable(all, c), '');
-  }
-  out.push(`_${all.length} sockets × ${runs.length} runs in ${((Date.now() - started) / 1000).toFixed(1)} s._`);
+  out.push(`_${all.length} hand-written and ${genRows.length} generated sockets × ${runs.length} runs in ${((Date.now() - started) / 1000).toFixed(1)} s._`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

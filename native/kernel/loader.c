@@ -2,6 +2,8 @@
 #include "loader.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -40,7 +42,15 @@ int tcpdir_loader_load(struct tcpdir_loaded* out, uint64_t wakeup_bytes, int bir
   const char* stage = "";
   memset(out, 0, sizeof *out);
   out->iter_link_fd = out->state_link_fd = out->events_map_fd = out->drops_map_fd = -1;
-  int rc = load_once(&skel, wakeup_bytes, births_only, &stage, NULL, 0);
+  /* The verifier gives up with EAGAIN when a signal is pending for the loading thread (a
+   * profiler's SIGPROF every millisecond made every load fail): block signals while loading, and
+   * retry EAGAIN as libbpf does. */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  int rc = -EAGAIN;
+  for (int attempt = 0; attempt < 5 && rc == -EAGAIN; attempt++) rc = load_once(&skel, wakeup_bytes, births_only, &stage, NULL, 0);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (rc && rc != -EPERM && log && loglen) {
     /* Once more with the verifier's log on, only to explain the failure. */
     int rc2 = load_once(&skel, wakeup_bytes, births_only, &stage, log, loglen);

@@ -24,6 +24,8 @@ export interface Context {
   ports: PortBuckets | null;
   /** Local ports of the history's past listeners (see pastListenerPorts); null until first needed. */
   pastPorts: Set<number> | null;
+  /** Ports of the listeners seen since the service started (see seenListenerPorts); null until first needed. */
+  seenPorts: Set<number> | null;
 }
 
 /**
@@ -310,7 +312,7 @@ export function buildContext(snapshot: Snapshot): Context {
     else at[conns.push(s) - 1] = k;
   }
   const socketIndex = at.subarray(0, conns.length);
-  return { snapshot, listenersByPort, conns, socketIndex, nsIndex, addressIds: new Map(), hosts, ports: null, pastPorts: null };
+  return { snapshot, listenersByPort, conns, socketIndex, nsIndex, addressIds: new Map(), hosts, ports: null, pastPorts: null, seenPorts: null };
 }
 
 /**
@@ -324,6 +326,19 @@ export function pastListenerPorts(ctx: Context): Set<number> {
     ctx.pastPorts = ports;
   }
   return ctx.pastPorts;
+}
+
+/**
+ * The ports of every listener seen since the service started: most connections' local ports are
+ * not among them, and are answered without building a key to look up.
+ */
+export function seenListenerPorts(ctx: Context): Set<number> {
+  if (ctx.seenPorts === null) {
+    const ports = new Set<number>();
+    for (const key of ctx.snapshot.history?.listenersSeen ?? []) ports.add(Number(key.slice(key.lastIndexOf('|') + 1)));
+    ctx.seenPorts = ports;
+  }
+  return ctx.seenPorts;
 }
 
 /**

@@ -24,7 +24,7 @@ export const RULE_TABLE: ReadonlyArray<{ rule: string; favors: string; weight: s
     weight: "the peer's own log-odds",
     why: "Both ends are on this host and neither is settled: the peer's evidence counts here too, turned around.",
   },
-  { rule: NO_LISTENER_RULE, favors: 'OUTBOUND', weight: 'down to log-odds 0.85', why: NO_LISTENER_WHY },
+  { rule: NO_LISTENER_RULE, favors: 'OUTBOUND', weight: 'to log-odds within [-2.09, 0]', why: NO_LISTENER_WHY },
   {
     rule: LISTENER_GONE_RULE,
     favors: 'EITHER',

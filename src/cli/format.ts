@@ -51,14 +51,17 @@ function addressKey(a: string): string {
   return `6${groups.map((g) => g.padStart(4, '0')).join('')}`;
 }
 
-/** By local address and port, then remote; stable (Array.prototype.sort is). */
+/** By local address and port, then remote; stable. Each row's key is made once, not per comparison. */
 export function sortConnections(rows: Row[]): Row[] {
-  const key = (r: Row) => [addressKey(r.local.address), r.local.port, addressKey(r.remote.address), r.remote.port] as const;
-  return rows.sort((a, b) => {
-    const [x, y] = [key(a), key(b)];
-    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
-    return 0;
-  });
+  const keyed = rows.map((r, i) => ({ r, i, k: `${addressKey(r.local.address)}${port5(r.local.port)}${addressKey(r.remote.address)}${port5(r.remote.port)}` }));
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : a.i - b.i));
+  for (let i = 0; i < keyed.length; i++) rows[i] = keyed[i].r;
+  return rows;
+}
+
+/** A port as five digits, so keys compare as strings in numeric order. */
+function port5(p: number): string {
+  return String(p).padStart(5, '0');
 }
 
 /** "255.255.255.255:65535": any IPv4 endpoint, whole. */

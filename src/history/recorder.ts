@@ -53,6 +53,8 @@ export interface RecorderOptions {
   /** Open lives kept in memory at most; past it the oldest are forgotten and counted. */
   maxOpen?: number;
   now?: () => number;
+  /** The owner of the listener accepting on a local endpoint: an inbound birth's process. */
+  listenerOwner?: (netns: string | null, family: ConnectionLife['family'], address: string, port: number) => { pid: number; command: string } | null;
 }
 
 export interface RecorderStatus {
@@ -257,12 +259,14 @@ export class Recorder {
     // connect() runs CLOSE->SYN_SENT in the connecting process: the event names it. Other
     // changes run in softirq, in whatever task was current: not the socket's owner.
     const connecting = e.oldState === 'CLOSE' && e.newState === 'SYN_SENT';
+    // Accepted: the listener's owner (accept() has not run yet, and may run in any process holding it).
+    const owner = connecting ? { pid: e.pid, command: e.command } : direction === 'INBOUND' ? (this.opts.listenerOwner?.(e.netns, e.family, e.localAddress, e.localPort) ?? null) : null;
     const life: ConnectionLife = {
       key: `k:${e.cookie}:${at}`, netns: e.netns, family: e.family,
       localAddress: e.localAddress, localPort: e.localPort, remoteAddress: e.remoteAddress, remotePort: e.remotePort,
       direction, confidence: 1, certain: true, rule: 'kernel-birth',
       openedAt: at, closedAt: null, firstSeenAt: at, preExisting: false,
-      pid: connecting ? e.pid : null, command: connecting ? e.command : null,
+      pid: owner?.pid ?? null, command: owner?.command ?? null,
       bytesSent: null, bytesReceived: null, retransmits: null, observedBy: 'KERNEL',
     };
     this.remember(e.cookie, life);

@@ -12,7 +12,9 @@ import type { TcpdirMetrics } from '../export';
 import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
 import { HistoryService, TcpdirService, type HistoryOptions, type ServiceOptions } from '../service';
 import { registerAuth } from './auth';
+import { isPublicPage, registerConsole } from './console';
 import { assertSafeBind } from './bind-policy';
+import { compiledDocuments } from './compiled-documents';
 import { formatError } from './errors';
 import { registerMetrics } from './metrics';
 import { openApiDocument } from './openapi';
@@ -142,7 +144,8 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   });
   await apollo.start();
 
-  if (token) registerAuth(app, token);
+  if (token) registerAuth(app, token, isPublicPage);
+  registerConsole(app);
   if (options.rateLimit && options.rateLimit > 0) {
     await app.register(rateLimit, {
       max: options.rateLimit,
@@ -181,7 +184,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     if (await sendPagedQuery(req.body, apollo, requestContext(service, maxRows, history), reply, validateWhole)) return reply;
   });
   await app.register(fastifyApollo(apollo), { context: async () => requestContext(service, maxRows, history) });
-  registerRest(app, apollo, service, maxRows, history);
+  registerRest(app, apollo, compiledDocuments(schema), service, maxRows, history);
   registerEvents(app, history);
   const metrics = registerMetrics(app, service, { topListeners: options.metricsTopListeners, perNetns: options.metricsPerNetns });
   if (history) {

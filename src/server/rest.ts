@@ -2,10 +2,14 @@ import type { ApolloServer } from '@apollo/server';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { DIRECTIONS, TCP_STATE_NAMES } from '../model';
+import { ConnectionOrder } from '../schema';
+
+const CONNECTION_ORDERS = Object.values(ConnectionOrder);
 import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
 import { InputError, type HistoryService, type TcpdirService } from '../service';
 import { DOCUMENTS, type DocumentName } from './documents';
 import { jsonPages, PAGE_ROWS } from './paging';
+import type { RunDocument } from './compiled-documents';
 import { parseParams, type ParamSpec } from './rest-params';
 
 const FILTER: ParamSpec = {
@@ -17,6 +21,8 @@ const FILTER: ParamSpec = {
   // Connections are never LISTEN sockets (those are /api/v1/listeners).
   state: { type: 'enum', values: TCP_STATE_NAMES.filter((s) => s !== 'LISTEN') },
   netns: { type: 'string' },
+  remoteAddress: { type: 'string' },
+  process: { type: 'string' },
 };
 
 const HISTORY_DOCUMENTS = new Set<string>(['history', 'flows', 'historyStatus', 'historyGaps']);
@@ -35,7 +41,7 @@ export interface RestRoute {
 }
 
 export const REST_ROUTES: readonly RestRoute[] = [
-  { path: '/api/v1/connections', document: 'connections', params: { ...FILTER, limit: { type: 'int' }, offset: { type: 'int' } }, summary: 'Connections with their verdicts, filtered and paged.', paged: true },
+  { path: '/api/v1/connections', document: 'connections', params: { ...FILTER, limit: { type: 'int' }, offset: { type: 'int' }, orderBy: { type: 'enum', values: CONNECTION_ORDERS }, descending: { type: 'bool' } }, summary: 'Connections with their verdicts, filtered and paged.', paged: true },
   { path: '/api/v1/connection-count', document: 'connectionCount', params: FILTER, summary: 'How many connections match the filter.' },
   {
     path: '/api/v1/connections/:id', document: 'connection', params: {}, summary: 'One connection by id.',
@@ -81,7 +87,9 @@ function badRequest(reply: FastifyReply, code: string, message: string, paramete
 }
 
 /** The REST mirror: each route runs its stored GraphQL document and answers with that field's data. */
-export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestContext>, service: TcpdirService, maxRows = MAX_ROWS, history: HistoryService | null = null): void {
+export function registerRest(
+  app: FastifyInstance, apollo: ApolloServer<RequestContext>, runDocument: RunDocument, service: TcpdirService, maxRows = MAX_ROWS, history: HistoryService | null = null,
+): void {
   for (const route of REST_ROUTES) {
     app.get(route.path, async (req, reply) => {
       if (HISTORY_DOCUMENTS.has(route.document) && !history) {
@@ -119,12 +127,12 @@ export function registerRest(app: FastifyInstance, apollo: ApolloServer<RequestC
         const first = data?.[route.document] as unknown[];
         if (first.length < PAGE_ROWS) return first;
         const field = route.document;
+        // Apollo ran the first page (and would have reported its errors); the rest, where the time
+        // goes, run compiled. A failure then ends the body early: the headers are gone.
         const runPage = async (size: number, at: number): Promise<unknown[]> => {
-          const r = await run({ ...variables, limit: size, offset: at });
-          if (r.body.kind !== 'single' || r.body.singleResult.errors?.length) {
-            throw new Error(`page at offset ${at} failed: ${JSON.stringify(r.body.kind === 'single' ? r.body.singleResult.errors : r.body.kind)}`);
-          }
-          return r.body.singleResult.data?.[field] as unknown[];
+          const r = await runDocument(route.document, { ...variables, limit: size, offset: at }, contextValue);
+          if (r.errors?.length) throw new Error(`page at offset ${at} failed: ${r.errors.map((e) => e.message).join('; ')}`);
+          return r.data?.[field] as unknown[];
         };
         return reply.type('application/json; charset=utf-8').send(Readable.from(jsonPages(first, runPage, limit, offset)));
       }

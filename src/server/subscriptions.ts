@@ -1,4 +1,5 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { GraphQLSchema } from 'graphql';
 import { WebSocketServer } from 'ws';
 import type { useServer as UseServer } from 'graphql-ws/dist/use/ws.cjs';
@@ -15,7 +16,17 @@ const { useServer } = require('graphql-ws/use/ws') as { useServer: typeof UseSer
  * header) or the connection_init payload must ({ "authorization": "Bearer ..." }).
  */
 export function registerSubscriptions(server: Server, schema: GraphQLSchema, context: () => RequestContext, token: string | undefined): () => Promise<void> {
-  const wss = new WebSocketServer({ server, path: '/graphql' });
+  // noServer: attached with `server`, ws re-emits the HTTP server's errors (a port in use) on the
+  // WebSocket server, and graphql-ws prints them as its own "internal error" with a stack.
+  const wss = new WebSocketServer({ noServer: true, path: '/graphql' });
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!wss.shouldHandle(req)) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  };
+  server.on('upgrade', onUpgrade);
   const disposable = useServer({
     schema,
     context,
@@ -27,6 +38,7 @@ export function registerSubscriptions(server: Server, schema: GraphQLSchema, con
     },
   }, wss);
   return async () => {
+    server.off('upgrade', onUpgrade);
     await disposable.dispose();
     await new Promise<void>((r) => wss.close(() => r()));
   };

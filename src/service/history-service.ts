@@ -3,6 +3,7 @@ import {
   type ObservedConnection, type RecorderStatus, type StoreStatus,
 } from '../history';
 import { InputError } from './errors';
+import { ListenerOwners } from './listener-owners';
 import { checkConfidence, checkPort } from './validate';
 import { socketNetns } from './netns-view';
 import type { TcpdirService } from './tcpdir-service';
@@ -62,6 +63,7 @@ export class HistoryService {
   readonly recorder: Recorder;
   private readonly timer: NodeJS.Timeout;
   private lastDrops = 0;
+  private readonly listenerOwners = new ListenerOwners();
 
   constructor(private readonly service: TcpdirService, opts: HistoryOptions) {
     const kernel = service.kernel.available;
@@ -70,7 +72,10 @@ export class HistoryService {
       path: opts.path, retentionMs: opts.retentionMs, maxBytes: opts.maxBytes,
       onError: (e) => opts.onError?.(`history store failing (${e.code}): ${e.message}; live queries go on, history is incomplete until it recovers`),
     });
-    this.recorder = new Recorder({ store: this.store, mode: kernel ? 'KERNEL' : 'SNAPSHOT', intervalMs });
+    this.recorder = new Recorder({
+      store: this.store, mode: kernel ? 'KERNEL' : 'SNAPSHOT', intervalMs,
+      listenerOwner: (netns, family, address, port) => this.listenerOwners.find(netns, family, address, port),
+    });
     this.store.closeOpen(this.recorder.startedAt);
     service.onKernelEvents((events, offset) => {
       this.recorder.ingest(events, offset);
@@ -102,13 +107,15 @@ export class HistoryService {
       },
     }));
     // Owners only when the recorder would ask for one: every snapshot would pay a /proc scan.
-    if (this.recorder.wantsOwners(connections)) {
+    const newListeners = this.recorder.mode === 'KERNEL' && this.listenerOwners.needsOwners(view);
+    if (newListeners || this.recorder.wantsOwners(connections)) {
       try {
         procs = await this.service.processesOf(view);
       } catch {
         // owners unknown this time
       }
     }
+    if (this.recorder.mode === 'KERNEL') this.listenerOwners.update(view, procs);
     // Namespaces whose every socket the snapshot lists under the recorder's key: by cookie
     // (KERNEL: eBPF or sock_diag; procfs has no cookies), or by id (SNAPSHOT: any that was read).
     const byCookie = this.recorder.mode === 'KERNEL';

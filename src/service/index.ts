@@ -1,5 +1,6 @@
 export { TcpdirService, type ServiceOptions, type SnapshotEvent } from './tcpdir-service';
-export { SnapshotView, type ConnectionFilter } from './view';
+export { remoteRange, SnapshotView, type ConnectionFilter } from './view';
+export type { ConnectionOrdering, ConnectionOrderName } from './connection-order';
 export { InputError } from './errors';
 export * from './validate';
 export type { ConnectionRecord, ListenerRecord, EndpointRecord } from './records';

@@ -158,6 +158,16 @@ export class TcpdirService {
     return (await this.processesOf(view)).get(rec.socket.inode) ?? [];
   }
 
+  /** Inodes of the sockets held by a process, by command or pid (digits: a pid or an all-digit command). */
+  async inodesOfProcess(view: SnapshotView, process: string): Promise<Set<number>> {
+    const pid = /^\d+$/.test(process) ? Number(process) : null;
+    const out = new Set<number>();
+    for (const [inode, procs] of await this.processesOf(view)) {
+      if (procs.some((p) => p.command === process || p.pid === pid)) out.add(inode);
+    }
+    return out;
+  }
+
   /** Commands of a namespace's processes (Netns.processes), at most `limit`. */
   commands(pids: readonly number[], limit?: number): Promise<{ pid: number; command: string }[]> {
     return this.collector ? this.collector.commands(pids, limit) : Promise.resolve([]);

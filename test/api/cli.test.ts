@@ -126,3 +126,9 @@ test('explain of an absent connection exits 3 and says so on stderr', () => {
   assert.equal(r.out, '');
   assert.match(r.err, /No TCP connection 127\.0\.0\.1:1 -> 127\.0\.0\.1:2/);
 });
+
+test('serve on a port in use exits 1 with one line naming the address and the fix (no stack)', () => {
+  const r = cli(['serve', '--port', String(port), '--no-history', '--no-kernel-evidence', '--log-level', 'silent']);
+  assert.equal(r.code, 1);
+  assert.equal(r.err.trim(), `tcpdir: cannot listen on 127.0.0.1:${port}: the port is in use (another tcpdir?); choose another with --host/--port`);
+});

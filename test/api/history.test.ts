@@ -6,7 +6,7 @@
 // snapshot recorder must find a long-lived connection and say what it can miss.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -149,6 +149,48 @@ describe('history under kernel evidence', () => {
         keep.close();
       }
     } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('the process of an inbound connection', () => {
+  test("an accepted connection's life names its listener's owner from its birth (short-lived: no snapshot sees it), the client's the process that connected", async (t) => {
+    const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, recordHistory: { path: ':memory:', intervalMs: 200 } });
+    if (!app.service.kernel.available) {
+      await app.close();
+      t.skip(`no kernel evidence here (${app.service.kernel.code})`);
+      return;
+    }
+    // A listener in another process (python3), accepting and closing at once; the clients are this process.
+    const py = spawn('python3', ['-c', `
+import socket, sys
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(64)
+print(l.getsockname()[1], flush=True)
+while True:
+    a, _ = l.accept(); a.close()
+`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = Number(await new Promise<string>((r) => py.stdout.once('data', (d: Buffer) => r(d.toString()))));
+      // Snapshots every 200 ms: the listener and its owner are known before the first client.
+      await new Promise((r) => setTimeout(r, 700));
+      for (let i = 0; i < 5; i++) {
+        const c = net.connect(port, '127.0.0.1');
+        await new Promise((r) => c.once('close', r).once('error', r).resume());
+      }
+      let lives: Life[] = [];
+      for (let i = 0; i < 50 && lives.filter((l) => l.closedAt !== null).length < 10; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        lives = await historyOf(app, port);
+      }
+      const inbound = lives.filter((l) => l.direction === 'INBOUND');
+      const outbound = lives.filter((l) => l.direction === 'OUTBOUND');
+      assert.equal(inbound.length, 5, JSON.stringify(lives));
+      assert.equal(outbound.length, 5);
+      for (const l of inbound) assert.deepEqual([l.observedBy, l.process], ['KERNEL', { pid: py.pid, command: 'python3' }]);
+      for (const l of outbound) assert.equal(l.process?.pid, process.pid);
+    } finally {
+      py.kill();
       await app.close();
     }
   });

@@ -148,16 +148,17 @@ function parseOutput(text: string, run: CollectRun): CollectOutput {
   return out;
 }
 
-/** A collect.js --serve --history process in the agent namespace: snapshots with memory. */
-class MemoryCollector {
+/** A collect.js --serve --history process in a namespace: snapshots with memory. */
+export class MemoryCollector {
   private readonly child;
   private readonly lines: string[] = [];
   private wake: (() => void) | null = null;
   private stderr = '';
   private exited = false;
 
-  constructor(pair: NetnsPair, readonly run: CollectRun) {
-    this.child = spawn('ip', ['netns', 'exec', pair.agent, process.execPath, ...collectArgs(run), '--serve', '--history'],
+  constructor(ns: NetnsPair | string, readonly run: CollectRun) {
+    const name = typeof ns === 'string' ? ns : ns.agent;
+    this.child = spawn('ip', ['netns', 'exec', name, process.execPath, ...collectArgs(run), '--serve', '--history'],
       { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
     createInterface({ input: this.child.stdout }).on('line', (l) => {

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildContext, classify, findByTuple } from '../../src/classifier';
-import { kernelBirthIndex, kernelRecordIndex, transitionCode, type Verdict } from '../../src/model';
+import { kernelBirthIndex, kernelRecordIndex, pastListenerKey, transitionCode, type Verdict } from '../../src/model';
 import { listen, snap, sock } from '../helpers/fake-snapshot';
+import { HistoryKeeper } from '../../src/service/history-keeper';
 
 function verdictOf(v: { get(id: string): Verdict | undefined }, id: string): Verdict {
   const r = v.get(id);
@@ -42,7 +43,8 @@ test('outbound from an ephemeral port to a service port is outbound', () => {
   const c = sock({ localAddress: '10.0.0.1', localPort: 45000, remoteAddress: '93.184.216.34', remotePort: 443 });
   const v = verdictOf(classify(snap([c])), c.id);
   assert.equal(v.direction, 'OUTBOUND');
-  assert.ok(v.confidence >= 0.95);
+  // Held below 0.9 by the no-listener bound: a listener tcpdir never saw could have accepted it.
+  assert.ok(v.confidence >= 0.85 && v.confidence < 0.9, JSON.stringify(v));
 });
 
 test('the ephemeral range is read from the snapshot, not assumed', () => {
@@ -116,11 +118,57 @@ test('a port nobody listens on is never called inbound on port numbers alone (ac
   const w = verdictOf(classify(snap([l, data])), data.id);
   assert.equal(w.direction, 'INBOUND');
   assert.ok(!rules(w).includes('no-listener'));
-  // And an outbound lean is not bounded: a client is what a port nobody listens on usually holds.
+  // An outbound lean is held below 0.9: the child of a closed listener inside the ephemeral
+  // range, whose client bound a low port, reads exactly like this client.
   const client = sock({ localAddress: '10.0.0.1', localPort: 45000, remoteAddress: '10.0.0.2', remotePort: 443 });
   const c = verdictOf(classify(snap([client])), client.id);
   assert.equal(c.direction, 'OUTBOUND');
-  assert.ok(c.confidence >= 0.9 && !rules(c).includes('no-listener'), JSON.stringify(c));
+  assert.ok(c.confidence >= 0.85 && c.confidence < 0.9 && rules(c).includes('no-listener'), JSON.stringify(c));
+});
+
+test('unseen-listener: a connection born while tcpdir ran, on an endpoint where no listener was ever seen, leans outbound', () => {
+  const data = sock({ localAddress: '10.0.0.1', localPort: 20, remoteAddress: '10.0.0.2', remotePort: 50123 });
+  const old = sock({ localAddress: '10.0.0.1', localPort: 21, remoteAddress: '10.0.0.2', remotePort: 50124 });
+  const base = { pastListeners: new Map(), handshakes: new Map(), since: 1 };
+  const history = { ...base, listenersSeen: new Set<string>(), preExisting: new Set([old.id]) };
+  const v = classify(snap([data, old], { history }));
+  const d = verdictOf(v, data.id);
+  assert.equal(d.direction, 'OUTBOUND', JSON.stringify(d));
+  assert.ok(rules(d).includes('unseen-listener') && d.confidence < 0.9, JSON.stringify(d));
+  // Seen by the first snapshot: it may predate tcpdir, its listener may have closed before.
+  assert.ok(!rules(verdictOf(v, old.id)).includes('unseen-listener'));
+  // A listener seen on the wildcard of that port (this namespace) silences it ...
+  const seen = { ...history, listenersSeen: new Set([pastListenerKey('IPV4', '0.0.0.0', 20)]) };
+  assert.ok(!rules(verdictOf(classify(snap([data, old], { history: seen })), data.id)).includes('unseen-listener'));
+  // ... one seen in another namespace does not.
+  const elsewhere = { ...history, listenersSeen: new Set([pastListenerKey('IPV4', '0.0.0.0', 20, 'net:[1]')]) };
+  assert.ok(rules(verdictOf(classify(snap([data, old], { history: elsewhere })), data.id)).includes('unseen-listener'));
+  // No memory of listeners (too many to keep, or the first snapshot): silent.
+  const none = { ...history, listenersSeen: null };
+  assert.ok(!rules(verdictOf(classify(snap([data, old], { history: none })), data.id)).includes('unseen-listener'));
+});
+
+test('history keeper: listeners seen since start per namespace, and the first snapshot\'s connections', () => {
+  const k = new HistoryKeeper();
+  const c1 = sock({ localAddress: '10.0.0.1', localPort: 45000, remoteAddress: '10.0.0.2', remotePort: 443 });
+  const l = { ...listen('0.0.0.0', 8080), netns: 'net:[7]' };
+  const first = k.observe(snap([c1, l], { collectedAt: 1000 }));
+  assert.equal(first.since ?? null, null);
+  const c2 = sock({ localAddress: '10.0.0.1', localPort: 45001, remoteAddress: '10.0.0.2', remotePort: 443 });
+  const second = k.observe(snap([c2], { collectedAt: 2000 }));
+  assert.equal(second.since, 1000);
+  assert.deepEqual([...(second.preExisting ?? [])], [c1.id]);
+  assert.ok(second.listenersSeen?.has(pastListenerKey('IPV4', '0.0.0.0', 8080, 'net:[7]')));
+  assert.equal(second.preExistingPorts?.[45000], 1);
+  assert.equal(second.preExistingPorts?.[45001], 0);
+  // c1 has gone: within 64 snapshots it is forgotten; the listener is remembered for good.
+  let later = second;
+  for (let t = 3; t < 70; t++) later = k.observe(snap([c2], { collectedAt: t * 1000 }));
+  assert.deepEqual([...(later.preExisting ?? [])], []);
+  assert.equal(later.preExistingPorts?.[45000], 0);
+  assert.ok(later.listenersSeen?.has(pastListenerKey('IPV4', '0.0.0.0', 8080, 'net:[7]')));
+  // What an earlier snapshot was given does not change afterwards.
+  assert.deepEqual([...(second.preExisting ?? [])], [c1.id]);
 });
 
 test('with no evidence at all the verdict is UNKNOWN, never a default direction', () => {

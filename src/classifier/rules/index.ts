@@ -10,6 +10,7 @@ import { pastListener } from './past-listener';
 import { remotePort } from './remote-port';
 import { seenHandshake } from './seen-handshake';
 import { sharedEndpoint } from './shared-endpoint';
+import { unseenListener } from './unseen-listener';
 
 /** Rules that look at one connection alone, strongest first (the order evidence is listed in). */
 export const SOCKET_RULES: readonly Rule[] = [
@@ -21,12 +22,18 @@ export const SOCKET_RULES: readonly Rule[] = [
   pastListener,
   listenerProcess,
   sharedEndpoint,
+  unseenListener,
   ephemeralRange,
   lowPort,
   remotePort,
 ];
 
-/** Rules that only read port numbers: what a pair whose listener is gone rests on (listener-gone). */
-export const PORT_HINT_RULES: readonly Rule[] = [ephemeralRange, lowPort, remotePort];
+/**
+ * Rules that cannot tell a client from the child of a listener tcpdir never saw: port numbers,
+ * a shared local endpoint (SO_REUSEADDR clients share one too), and the absence of a listener
+ * since start (one may have lived between two snapshots). What the no-listener and
+ * listener-gone bounds apply to.
+ */
+export const PORT_HINT_RULES: readonly Rule[] = [sharedEndpoint, unseenListener, ephemeralRange, lowPort, remotePort];
 
 export { remotePort };

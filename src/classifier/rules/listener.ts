@@ -12,15 +12,17 @@ import type { Rule } from '../rule';
 export const LISTENER_WEIGHT = 5;
 export const LISTENER_MIDRANGE_PEER_WEIGHT = 2;
 
+// A peer port below 1024 counts as mid-range: a child's client rarely binds a privileged port
+// (rsh, NFS), while an SO_REUSEPORT client sharing a listener's port reaches well-known services.
 function listenerWeight(remotePort: number): number {
-  return remotePort >= 1024 && remotePort < 32768 ? LISTENER_MIDRANGE_PEER_WEIGHT : LISTENER_WEIGHT;
+  return remotePort < 32768 ? LISTENER_MIDRANGE_PEER_WEIGHT : LISTENER_WEIGHT;
 }
 
 export const listener: Rule = {
   name: 'listener',
   favors: 'INBOUND',
   weight: LISTENER_WEIGHT,
-  why: `A LISTEN socket on the same address (or the family wildcard; dual-stack :: covers IPv4-mapped unless V6ONLY) and port owns this local endpoint: ${LISTENER_WEIGHT}; ${LISTENER_MIDRANGE_PEER_WEIGHT} when the peer's port is 1024-32767, where an SO_REUSEPORT client bound to the listening port would talk to a service.`,
+  why: `A LISTEN socket on the same address (or the family wildcard; dual-stack :: covers IPv4-mapped unless V6ONLY) and port owns this local endpoint: ${LISTENER_WEIGHT}; ${LISTENER_MIDRANGE_PEER_WEIGHT} when the peer's port is below 32768, where an SO_REUSEPORT client bound to the listening port would talk to a service.`,
   score(conn, ctx) {
     return findListener(ctx, conn) ? listenerWeight(conn.remotePort) : 0;
   },

@@ -12,7 +12,7 @@ function pastListenerOf(conn: Socket, ctx: Context): PastListener | null {
   if (!past || past.size === 0 || !pastListenerPorts(ctx).has(conn.localPort) || findListener(ctx, conn)) return null;
   const wildcard = conn.family === 'IPV4' ? '0.0.0.0' : '::';
   for (const address of [conn.localAddress, wildcard]) {
-    const l = past.get(pastListenerKey(conn.family, address, conn.localPort));
+    const l = past.get(pastListenerKey(conn.family, address, conn.localPort, conn.netns));
     if (l && listenerCovers({ family: l.family, localAddress: l.address, localPort: l.port, v6only: l.v6only }, conn)) return l;
   }
   return null;
