@@ -183,7 +183,7 @@ function why(code: string, message: string): string {
   return message;
 }
 
-/** Every target read, in one addon call; failures are statuses, never throws. Pure I/O, no policy. */
+/** Every target read in one addon call and parsed; a namespace that failed is a status, not a throw. */
 export async function readConntrack(binding: ConntrackBinding, targets: readonly ConntrackTarget[]): Promise<{ entries: ConntrackEntry[]; namespaces: ConntrackNamespaceStatus[] }> {
   const raw = targets.length === 0 ? [] : await binding.conntrackDump(targets.map((t) => ({ path: t.path, inode: t.inode })));
   const entries: ConntrackEntry[] = [];
@@ -216,9 +216,8 @@ function createdKey(e: ConntrackEntry): string {
 /**
  * Reads conntrack per namespace, and keeps a NEW-event subscription per namespace that tracks
  * anything (its last dump held entries) so entries made from a SYN while tcpdir runs are known as
- * such. Events are drained (never awaited) at
- * each read, before the dump: an entry reported created is in the dump that follows unless it
- * died meanwhile. Lost events (ENOBUFS) are counted; their entries are judged from the dump.
+ * such. Events are drained (never waited for) at each read, before the dump: an entry reported
+ * created is in the dump that follows unless it died meanwhile. Lost events (ENOBUFS) are counted; their entries are judged from the dump.
  */
 export class ConntrackReader {
   private readonly subs = new Map<string, { fd: number; key: string } | { failed: string }>();
@@ -249,12 +248,15 @@ export class ConntrackReader {
     return new ConntrackReader(binding, null, events);
   }
 
+  /** Never rejects: a failure of the reader itself is an unavailable status, and the snapshot goes on. */
   read(targets: readonly ConntrackTarget[]): Promise<ConntrackEvidence> {
-    const run = this.readNow(targets);
-    this.running = run.finally(() => {
+    const run = this.readNow(targets).catch((e: unknown): ConntrackEvidence => ({
+      available: false, code: 'EREAD', reason: `reading conntrack failed: ${e instanceof Error ? e.message : String(e)}`, entries: [], namespaces: [], lostEvents: this.lost,
+    }));
+    const tracked: Promise<unknown> = run.finally(() => {
       if (this.running === tracked) this.running = null;
     });
-    const tracked = this.running;
+    this.running = tracked;
     return run;
   }
 

@@ -213,3 +213,15 @@ test('fuzz: any bytes, or a captured reply with bytes changed, parse or raise Co
     onlyParseErrors(b);
   }), { numRuns: 3000 });
 });
+
+test('the reader never rejects: a failing addon call is an unavailable status', async () => {
+  const r = ConntrackReader.withBinding({
+    conntrackDump: async () => { throw new Error('boom'); },
+    conntrackSubscribe: async () => ({ fd: -1 }),
+    conntrackDrain: async () => ({ messages: Buffer.alloc(0) }),
+  });
+  const ev = await r.read([{ netns: null, path: null }]);
+  assert.equal(ev.available, false);
+  assert.equal(ev.code, 'EREAD');
+  assert.match(ev.reason!, /boom/);
+});
