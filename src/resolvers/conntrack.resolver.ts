@@ -27,7 +27,7 @@ export class ConnectionConntrackResolver {
 
 @Resolver(() => Host)
 export class HostConntrackResolver {
-  @FieldResolver(() => ConntrackStatus, { description: "netfilter's conntrack table (ctnetlink) across the namespaces read: read, or why not." })
+  @FieldResolver(() => ConntrackStatus, { description: "Netfilter's conntrack tables (ctnetlink) across the namespaces read: read, or why not." })
   async conntrack(@Ctx() ctx: RequestContext): Promise<ConntrackStatus> {
     return conntrackStatus((await ctx.view()).snapshot);
   }

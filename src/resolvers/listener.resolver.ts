@@ -10,7 +10,7 @@ export class ListenerResolver {
     return [...(await ctx.service.processesFor(await ctx.view(), l as unknown as ListenerRecord))];
   }
 
-  @FieldResolver(() => [Connection], { description: "Connections on this listener's endpoint." })
+  @FieldResolver(() => [Connection], { nullable: true, description: "Connections on this listener's endpoint. Null when an argument is bad (its error names it; the other fields are answered)." })
   async connections(@Root() l: Listener, @Args() a: ListenerConnectionsArgs, @Ctx() ctx: RequestContext): Promise<Connection[]> {
     checkConfidence('minConfidence', a.minConfidence);
     const offset = a.offset ?? 0;

@@ -21,7 +21,7 @@ async function filterOf(a: ConnectionFilterArgs, ctx: RequestContext): Promise<C
 
 @Resolver()
 export class QueryResolver {
-  @Query(() => [Connection], { description: 'Connections (never LISTEN sockets), filtered; paged by limit and offset.' })
+  @Query(() => [Connection], { nullable: true, description: 'Connections (never LISTEN sockets), filtered; paged by limit and offset. Null when an argument is bad (its error names it; the other fields are answered).' })
   async connections(@Args() a: ConnectionsArgs, @Ctx() ctx: RequestContext): Promise<Connection[]> {
     const f = await filterOf(a, ctx);
     const limit = a.limit ?? DEFAULT_LIMIT;
@@ -32,7 +32,7 @@ export class QueryResolver {
     return rows as Connection[];
   }
 
-  @Query(() => Int, { description: 'How many connections match the filter.' })
+  @Query(() => Int, { nullable: true, description: 'How many connections match the filter. Null when an argument is bad (its error names it; the other fields are answered).' })
   async connectionCount(@Args() a: ConnectionFilterArgs, @Ctx() ctx: RequestContext): Promise<number> {
     return (await ctx.view()).count(await filterOf(a, ctx));
   }
@@ -42,7 +42,7 @@ export class QueryResolver {
     return (await ctx.view()).connection(a.id) as Connection | null;
   }
 
-  @Query(() => [Listener], { description: 'Listening sockets, filtered by port and namespace.' })
+  @Query(() => [Listener], { nullable: true, description: 'Listening sockets, filtered by port and namespace. Null when an argument is bad (its error names it; the other fields are answered).' })
   async listeners(@Args() a: ListenersArgs, @Ctx() ctx: RequestContext): Promise<Listener[]> {
     checkPort('port', a.port);
     return (await ctx.view()).listeners(a.port, a.netns) as Listener[];
@@ -57,7 +57,7 @@ export class QueryResolver {
     return (await ctx.view()).verdictByTuple(la, a.localPort, ra, a.remotePort) as Verdict | null;
   }
 
-  @Query(() => Summary, { description: 'How many connections go each way.' })
+  @Query(() => Summary, { nullable: true, description: 'How many connections go each way. Null when an argument is bad (its error names it; the other fields are answered).' })
   async summary(@Args() a: SummaryArgs, @Ctx() ctx: RequestContext): Promise<Summary> {
     checkConfidence('minConfidence', a.minConfidence);
     return (await ctx.view()).summary(a.minConfidence ?? 0, a.netns);

@@ -13,10 +13,10 @@ export class DirectionPortArgs {
   @Field(() => Int, { nullable: true, description: 'Matches the local or the remote port.' })
   port?: number;
 
-  @Field(() => Int, { nullable: true, description: 'Matches the local port (1-65535).' })
+  @Field(() => Int, { nullable: true, description: 'Matches the local port (0-65535).' })
   localPort?: number;
 
-  @Field(() => Int, { nullable: true, description: 'Matches the remote port (1-65535).' })
+  @Field(() => Int, { nullable: true, description: 'Matches the remote port (0-65535).' })
   remotePort?: number;
 }
 

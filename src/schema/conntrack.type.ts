@@ -52,7 +52,7 @@ export class TrackedFlow {
   @Field(() => Nat, { nullable: true, description: 'The NAT view; null when the flow was not translated.' })
   nat!: Nat | null;
 
-  @Field({ description: "conntrack's TCP state (SYN_SENT, ESTABLISHED, TIME_WAIT, ...)." })
+  @Field({ description: "The TCP state conntrack holds (SYN_SENT, ESTABLISHED, TIME_WAIT, ...)." })
   state!: string;
 
   @Field({ description: 'How the entry began: SEEN_CREATED (tcpdir saw its SYN), SYN (its flags show a SYN made it), MID_STREAM (adopted mid-stream: the opener is unknown), UNKNOWN.' })
@@ -76,7 +76,7 @@ export class ConntrackFacts {
   @Field({ description: 'How the entry began: SEEN_CREATED (tcpdir saw its SYN), SYN (its flags show a SYN made it), MID_STREAM (adopted mid-stream: proves nothing), UNKNOWN.' })
   origin!: string;
 
-  @Field({ description: "conntrack's TCP state (SYN_SENT, ESTABLISHED, TIME_WAIT, ...)." })
+  @Field({ description: "The TCP state conntrack holds (SYN_SENT, ESTABLISHED, TIME_WAIT, ...)." })
   state!: string;
 
   @Field(() => Direction, { description: 'The direction the entry alone gives: OUTBOUND for ORIGINAL, INBOUND for REPLY; UNKNOWN when adopted mid-stream.' })

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { sendError } from './http-errors';
 
 const OPEN_PATHS = new Set(['/healthz']);
 
@@ -13,9 +14,6 @@ export function registerAuth(app: FastifyInstance, token: string, isPublic: (req
     if (OPEN_PATHS.has(req.url.split('?')[0]) || isPublic(req)) return;
     const given = Buffer.from(req.headers.authorization ?? '');
     if (given.length === expected.length && timingSafeEqual(given, expected)) return;
-    return reply
-      .code(401)
-      .header('www-authenticate', 'Bearer')
-      .send({ error: { code: 'UNAUTHENTICATED', message: 'missing or wrong bearer token', parameter: null } });
+    return sendError(reply.header('www-authenticate', 'Bearer'), 401, 'UNAUTHENTICATED', 'missing or wrong bearer token');
   });
 }

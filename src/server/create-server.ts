@@ -16,6 +16,8 @@ import { isPublicPage, registerConsole } from './console';
 import { assertSafeBind } from './bind-policy';
 import { compiledDocuments } from './compiled-documents';
 import { formatError } from './errors';
+import { clientError, publicError, sendError } from './http-errors';
+import { trackRoutes } from './method-not-allowed';
 import { registerMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { sendPagedQuery } from './graphql-paging';
@@ -24,6 +26,8 @@ import { registerSubscriptions } from './subscriptions';
 import { registerRest } from './rest';
 import { tcpdirSchema } from './schema';
 import { VERSION } from './version';
+
+const DEFAULT_BODY_LIMIT = 64 * 1024;
 
 export interface ServerOptions extends ServiceOptions {
   /** Where `listen()` binds; createServer itself does not listen. Default 127.0.0.1:4000. */
@@ -63,6 +67,8 @@ export interface TcpdirServer {
   service: TcpdirService;
   /** The /metrics registry; connectionEvents() is where a history recorder feeds its counters. */
   metrics: TcpdirMetrics;
+  /** Every path the server answers and its methods (HEAD included), as registered. */
+  routes: ReadonlyMap<string, ReadonlySet<string>>;
   /** Listen on options.host/port (refusing a non-loopback host without a token). */
   listen(): Promise<string>;
   /** Stops accepting, drains in-flight requests, then closes. */
@@ -83,15 +89,20 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   const port = options.port ?? 4000;
   const app = Fastify({
     logger: { level: options.logLevel ?? 'info' },
-    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     // Query strings are parsed into arrays on repetition, so "given twice" can be reported.
     routerOptions: { maxParamLength: 200 },
-    // Errors the router raises before any handler (e.g. a path with invalid percent-encoding) get
-    // the same error envelope as everything else.
+    // Errors the router raises before any handler (a path with invalid percent-encoding, a path
+    // segment too long) and those of Node's HTTP parser get the same envelope as everything else,
+    // with tcpdir's codes: Fastify's own codes and messages (which echo the URL) never leave.
     frameworkErrors: (err, _req, reply) => {
-      (reply as FastifyReply).code(400).send({ error: { code: err.code ?? 'BAD_REQUEST', message: err.message, parameter: null } });
+      const { status, body } = publicError(err);
+      (reply as FastifyReply).code(status).send(body);
     },
+    clientErrorHandler: clientError,
   });
+  // Before any route, plugins' included: every path's methods, for 405s and the OpenAPI test.
+  const routeTable = trackRoutes(app);
 
   const service =
     options.service ??
@@ -160,15 +171,13 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     });
   }
   app.setErrorHandler((e, _req, reply) => {
-    const err = e as { statusCode?: number; code?: string; message: string };
-    // Body too large, malformed JSON and the like are the client's; never a 500 for them.
-    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) app.log.error({ err }, 'request failed');
-    const code = status === 500 ? 'INTERNAL_SERVER_ERROR' : (err.code ?? 'BAD_REQUEST');
-    reply.code(status).send({ error: { code, message: status === 500 ? 'internal error' : err.message, parameter: null } });
+    // Body too large, malformed JSON and the like are the client's (4xx); never a 500 for them.
+    const { status, body } = publicError(e as { statusCode?: number; code?: string; message: string });
+    if (status === 500) app.log.error({ err: e }, 'request failed');
+    reply.code(status).send(body);
   });
-  app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0].slice(0, 100)}`, parameter: null } });
+  app.setNotFoundHandler((_req, reply) => {
+    sendError(reply, 404, 'NOT_FOUND', 'no such route; /api/openapi.json lists them');
   });
 
   // Big `connections` answers over GraphQL leave page by page, as REST lists do (graphql-paging.ts).
@@ -204,8 +213,10 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     inFlight = Math.max(0, inFlight - 1);
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
-  const openapi = openApiDocument(VERSION);
+  const openapi = openApiDocument(schema, { version: VERSION, maxRows, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, host, port });
   app.get('/api/openapi.json', async () => openapi);
+  // After the last route: the other methods of each path answer 405.
+  routeTable.close();
   await app.ready();
   const closeSubscriptions = registerSubscriptions(app.server, schema, () => requestContext(service, maxRows, history), token);
   app.addHook('preClose', async () => closeSubscriptions());
@@ -218,6 +229,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     app,
     service,
     metrics,
+    routes: routeTable.routes,
     async listen() {
       assertSafeBind(host, token);
       return app.listen({ host, port });

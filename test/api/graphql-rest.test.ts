@@ -139,6 +139,27 @@ describe('GraphQL and REST against real sockets', () => {
     assert.equal(wrongVar.body.errors[0].extensions.code, 'BAD_USER_INPUT');
   });
 
+  test('partial results: a bad argument nulls its field only; invalid documents and variables fail whole', async () => {
+    const part = await request(tcpdir.server).post('/graphql')
+      .send({ query: `{ bad: connections(port: 70000) { id } good: connections(port: ${v4.port}) { id } count: connectionCount(port: ${v4.port}) host { source } }` });
+    assert.equal(part.status, 200);
+    assert.equal(part.body.data.bad, null);
+    assert.equal(part.body.data.good.length, 2);
+    assert.equal(part.body.data.count, 2);
+    assert.match(part.body.data.host.source, /^(EBPF|NETLINK|PROCFS)$/);
+    assert.deepEqual(part.body.errors.map((e: any) => [e.path, e.extensions.code, e.extensions.parameter]), [[['bad'], 'BAD_USER_INPUT', 'port']]);
+    // Nested: the listener is answered, its connections list alone is null.
+    const nested = await request(tcpdir.server).post('/graphql').send({ query: `{ listeners(port: ${v4.port}) { local { port } connections(limit: -1) { id } } }` });
+    assert.deepEqual(nested.body.data.listeners, [{ local: { port: v4.port }, connections: null }]);
+    assert.deepEqual(nested.body.errors[0].path, ['listeners', 0, 'connections']);
+    // A document that fails validation, or variables that cannot be coerced, run nothing (400).
+    for (const [query, variables] of [[`{ bad: connections(port: "x") { id } host { source } }`, undefined], [`query($p: Int) { bad: connections(port: $p) { id } host { source } }`, { p: 'x' }]] as const) {
+      const whole = await request(tcpdir.server).post('/graphql').send({ query, variables });
+      assert.equal(whole.status, 400, query);
+      assert.equal(whole.body.data, undefined, query);
+    }
+  });
+
   test('bad REST input: 400 with {error: {code, message, parameter}}', async () => {
     const cases: Array<[string, string]> = [
       ['/api/v1/connections?port=abc', 'port'],
@@ -158,8 +179,9 @@ describe('GraphQL and REST against real sockets', () => {
       ['/api/v1/connections?port=99999999999999', 'port'],
       ['/api/v1/verdict?local=1.2.3.4&remote=1.2.3.4:5', 'local'],
       ['/api/v1/verdict?local=1.2.3.4:5', 'remote'],
-      ['/api/v1/verdict?local=1.2.3.999:5&remote=1.2.3.4:5', 'localAddress'],
-      ['/api/v1/verdict?local=[::1]:99999&remote=1.2.3.4:5', 'localPort'],
+      ['/api/v1/verdict?local=1.2.3.999:5&remote=1.2.3.4:5', 'local'],
+      ['/api/v1/verdict?local=[::1]:99999&remote=1.2.3.4:5', 'local'],
+      ['/api/v1/verdict?local=1.2.3.4:5&remote=not-an-ip:5', 'remote'],
       ['/api/v1/summary?minConfidence=abc', 'minConfidence'],
     ];
     for (const [url, parameter] of cases) {
