@@ -24,3 +24,4 @@ export * from './history.args';
 export * from './listener-peers.args';
 export * from './remote-address-count.type';
 export * from './pod.type';
+export * from './conntrack.type';

@@ -83,6 +83,7 @@ export const REST_ROUTES: readonly RestRoute[] = [
   { path: '/api/v1/summary', document: 'summary', tag: 'connections', params: { minConfidence: { ...CONFIDENCE, example: 0.9 }, netns: NETNS }, summary: 'Connections by direction.' },
   { path: '/api/v1/namespaces', document: 'namespaces', tag: 'host', params: {}, summary: 'Every network namespace covered, how each was read, and which could not be.' },
   { path: '/api/v1/host', document: 'host', tag: 'host', params: {}, summary: 'Where and when the snapshot was taken.' },
+  { path: '/api/v1/tracked-flows', document: 'trackedFlows', tag: 'host', params: { netns: NETNS, limit: { type: 'int', min: 0, max: MAX_LIMIT, example: 100 } }, summary: 'Flows conntrack tracks that no socket read here belongs to (forwarded or out of sight), with their opener.' },
   {
     path: '/api/v1/history', document: 'history', tag: 'history', summary: 'Connections that opened or closed while tcpdir ran, newest first; the next page with after=<next>.',
     params: {

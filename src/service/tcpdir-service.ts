@@ -45,6 +45,8 @@ export interface ServiceOptions {
   kernelEvidence?: boolean;
   /** Have the tracepoint send each connection's lifecycle, closes included (a history recorder needs them). */
   lifecycle?: boolean;
+  /** Read netfilter's conntrack table of every namespace read, with NEW events (default true; needs CAP_NET_ADMIN). */
+  conntrack?: boolean;
   /** Told once, at start, why kernel evidence is unavailable. */
   onKernelUnavailable?: (why: KernelUnavailable) => void;
   /**
@@ -87,7 +89,7 @@ export class TcpdirService {
     this.staleGraceMs = opts.staleWhileRevalidate && this.maxAgeMs > 0 ? (opts.staleGraceMs ?? Math.max(this.maxAgeMs, 1000)) : 0;
     this.collector = opts.collect
       ? null
-      : new Collector({ source: opts.source, paths: opts.paths, nativeDir: opts.nativeDir, allNamespaces: opts.allNamespaces, kernelEvidence: opts.kernelEvidence, lifecycle: opts.lifecycle });
+      : new Collector({ source: opts.source, paths: opts.paths, nativeDir: opts.nativeDir, allNamespaces: opts.allNamespaces, kernelEvidence: opts.kernelEvidence, lifecycle: opts.lifecycle, conntrack: opts.conntrack });
     this.kernel = this.collector?.kernel ?? (opts.kernelEvidence === false
       ? kernelUnavailable('DISABLED', '')
       : { available: false, code: 'FIXTURE', reason: 'snapshots come from a fixture collector' });

@@ -4,7 +4,8 @@ import request from 'supertest';
 import { createServer, type TcpdirServer } from '../../src';
 import { openPair } from '../helpers/sockets';
 
-const CONN = 'id family state local { address port } remote { address port } inode uid netns verdict { direction confidence inboundProbability certain evidence { rule favors weight detail conclusive } }';
+const NAT = 'nat { originalSource { address port } originalDestination { address port } replySource { address port } replyDestination { address port } }';
+const CONN = 'id family state local { address port } remote { address port } inode uid netns ' + NAT + ' conntrack { netns side origin state direction } verdict { direction confidence inboundProbability certain evidence { rule favors weight detail conclusive } }';
 
 describe('GraphQL and REST against real sockets', () => {
   let tcpdir: TcpdirServer;
@@ -87,7 +88,8 @@ describe('GraphQL and REST against real sockets', () => {
       [`/api/v1/listeners?port=${dual.port}`, `{ listeners(port: ${dual.port}) { id family local { address port } dualStack netns } }`, 'listeners'],
       [`/api/v1/verdict?local=[::1]:${v6.port}&remote=[::1]:${v6.client.localPort}`, `{ verdict(localAddress: "::1", localPort: ${v6.port}, remoteAddress: "::1", remotePort: ${v6.client.localPort}) { direction confidence inboundProbability certain evidence { rule favors weight detail conclusive } } }`, 'verdict'],
       ['/api/v1/summary?minConfidence=0.9', '{ summary(minConfidence: 0.9) { total inbound outbound unknown } }', 'summary'],
-      ['/api/v1/host', '{ host { source fallbackReason collectedAt ephemeralPortRange { low high } reservedPorts { low high } netns kernelEvidence { available code reason tracepoint } socketCount history { mode intervalMs caveat } } }', 'host'],
+      ['/api/v1/host', '{ host { source fallbackReason collectedAt ephemeralPortRange { low high } reservedPorts { low high } netns kernelEvidence { available code reason tracepoint } conntrack { available code reason entries events lostEvents } socketCount history { mode intervalMs caveat } } }', 'host'],
+      ['/api/v1/tracked-flows?limit=5', `{ trackedFlows(limit: 5) { netns opener { address port } destination { address port } ${NAT} state origin openerConfidence id } }`, 'trackedFlows'],
     ];
     for (const [url, query, field] of pairs) {
       const rest = await request(tcpdir.server).get(url).expect(200);
@@ -172,6 +174,8 @@ describe('GraphQL and REST against real sockets', () => {
       ['/api/v1/connections?state=listen', 'state'],
       ['/api/v1/connection-count?state=LISTEN', 'state'],
       ['/api/v1/connections?bogus=1', 'bogus'],
+      ['/api/v1/tracked-flows?limit=-1', 'limit'],
+      ['/api/v1/tracked-flows?netns=no-such-namespace', 'netns'],
       ['/api/v1/connections?port=99999999999999', 'port'],
       ['/api/v1/verdict?local=1.2.3.4&remote=1.2.3.4:5', 'local'],
       ['/api/v1/verdict?local=1.2.3.4:5', 'remote'],
