@@ -2,12 +2,12 @@
 # clang or libbpf needed), then ship a slim runtime.
 # Run (host network and pid namespaces: tcpdir reports the host's sockets and processes):
 #   docker run --rm --network host --pid host \
-#     --cap-add SYS_ADMIN --cap-add BPF --cap-add PERFMON --cap-add SYS_PTRACE \
+#     --cap-add SYS_ADMIN --cap-add BPF --cap-add PERFMON --cap-add SYS_PTRACE --cap-add NET_ADMIN \
 #     -v /run/netns:/run/netns:ro -v tcpdir-history:/var/lib/tcpdir tcpdir
 # SYS_ADMIN: enter other network namespaces (setns); BPF+PERFMON: load the eBPF iterator and
 # tracepoint; SYS_PTRACE: read other users' /proc/PID/fd for process attribution. Without them
 # tcpdir still starts and serves heuristic verdicts for what it can see, and says what is missing.
-# (sock_diag needs no NET_ADMIN: tcpdir asks for no field that requires it.) Connection history
+# NET_ADMIN: read conntrack tables (conntrack evidence, the NAT view). Connection history
 # is kept in /var/lib/tcpdir: a volume keeps it across containers.
 
 FROM node:20-bookworm AS build
