@@ -134,8 +134,11 @@ export class TcpdirService {
       const run = this.refresh(localDone).finally(() => {
         this.inflight = null;
       });
-      // A failed collection never builds a local view: it fails with the run.
-      const inflight = { view: run, local: Promise.race([local, run]) };
+      // A failed collection never builds a local view: it fails with the run (handled here:
+      // only peer requests wait on it).
+      const localOrFail = Promise.race([local, run]);
+      localOrFail.catch(() => undefined);
+      const inflight = { view: run, local: localOrFail };
       this.inflight = inflight;
       // Nobody awaits a background refresh: a failure is reported by the next request that waits.
       if (serveStale) run.catch(() => undefined);
