@@ -145,7 +145,11 @@ export class PeerAgents {
 
   /** Base URL of the agent at this remote address, or null. */
   peerFor(remoteAddress: string): string | null {
-    return this.byAddress.get(plainAddress(remoteAddress)) ?? null;
+    // Run for every unsettled connection of every snapshot: the kernel's text is already
+    // lower-case RFC 5952, so only an IPv4-mapped address needs rewriting.
+    const hit = this.byAddress.get(remoteAddress);
+    if (hit !== undefined) return hit;
+    return remoteAddress.startsWith('::ffff:') ? (this.byAddress.get(plainAddress(remoteAddress)) ?? null) : null;
   }
 
   /** Every ask's answer (or a note why none): never throws, and waits at most about timeoutMs. */

@@ -128,3 +128,38 @@ test('peer-agent: no verdict from the peer is a weightless note', () => {
   assert.match(n.detail, /ECONNREFUSED/);
   assert.equal(v.certain, false);
 });
+
+test('the service asks peers after its own classification; a peer request waits for that alone', async () => {
+  const { TcpdirService } = await import('../../src/service');
+  const certain: PeerVerdict = { direction: 'OUTBOUND', confidence: 1, inboundProbability: 0, certain: true };
+  const slow = await fakeAgent(() => certain, { delayMs: 1000 });
+  try {
+    const c = sock({ localAddress: '10.0.0.1', localPort: 40000, remoteAddress: '10.0.0.2', remotePort: 50000 });
+    const service = new TcpdirService({ collect: async () => snap([c]), maxAgeMs: 60_000, peers: [`10.0.0.2=${slow.url}`], peerTimeoutMs: 3000 });
+    const t0 = performance.now();
+    const [local, full] = [service.current({ local: true }), service.current()];
+    const l = await local;
+    const tLocal = performance.now() - t0;
+    const f = await full;
+    const tFull = performance.now() - t0;
+    assert.ok(tLocal < 500 && tFull >= 950, `local ${tLocal} ms, full ${tFull} ms`);
+    assert.equal(l.verdicts.get(c.id)?.certain, false);
+    assert.equal(f.verdicts.get(c.id)?.direction, 'INBOUND');
+    assert.equal(f.verdicts.get(c.id)?.certain, true);
+    assert.equal(slow.requests.length, 1);
+    // Cached views: the local one stays free of peer evidence.
+    assert.equal((await service.current({ local: true })).verdicts.get(c.id)?.certain, false);
+    service.close();
+  } finally {
+    slow.server.closeAllConnections();
+    slow.server.close();
+  }
+});
+
+test('peerFor matches IPv4-mapped remote addresses to an IPv4 peer', () => {
+  const agents = new PeerAgents({ peers: ['http://10.0.0.2:4000', 'http://[fd00::2]:4000'] });
+  assert.equal(agents.peerFor('10.0.0.2'), 'http://10.0.0.2:4000');
+  assert.equal(agents.peerFor('::ffff:10.0.0.2'), 'http://10.0.0.2:4000');
+  assert.equal(agents.peerFor('fd00::2'), 'http://[fd00::2]:4000');
+  assert.equal(agents.peerFor('10.0.0.3'), null);
+});
