@@ -129,6 +129,8 @@ export interface PeerAgentsOptions {
   certainTtlMs?: number;
   /** After a failure, the peer is not asked again for this long (default 5 s): a dead peer costs no timeout per snapshot. */
   retryAfterMs?: number;
+  /** Told when a peer stops answering (with why) and when it answers again (null). */
+  onStatus?: (peer: string, reason: string | null) => void;
 }
 
 /** The peer agents: which one to ask for an address, and their answers, cached per 4-tuple. */
@@ -137,6 +139,7 @@ export class PeerAgents {
   private readonly cache = new Map<string, { finding: PeerFinding; until: number }>();
   private readonly down = new Map<string, { reason: string; until: number }>();
   private readonly timeoutMs: number;
+  private readonly lastReason = new Map<string, string | null>();
 
   constructor(private readonly opts: PeerAgentsOptions) {
     this.byAddress = parsePeerList(opts.peers);
@@ -193,6 +196,11 @@ export class PeerAgents {
       for (const a of todo.get(peer) ?? []) {
         if (!bySocket.has(a.socketId)) bySocket.set(a.socketId, { peer, verdict: null, note: `peer agent ${peer} unreachable: ${reason}` });
       }
+    }
+    for (const peer of todo.keys()) {
+      const reason = failed.get(peer) ?? null;
+      if ((this.lastReason.get(peer) ?? null) !== reason) this.opts.onStatus?.(peer, reason);
+      this.lastReason.set(peer, reason);
     }
     const peers: PeerStatus[] = [...asked].map(([url, n]) => ({ url, asked: n, reachable: !failed.has(url), reason: failed.get(url) ?? null }));
     return { bySocket, peers };

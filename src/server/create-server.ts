@@ -124,6 +124,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
       lifecycle: options.lifecycle ?? Boolean(options.recordHistory),
       onKernelUnavailable: (why) => app.log.warn({ code: why.code }, `no kernel evidence: ${why.reason}`),
       onPodsError: (m) => (m ? app.log.warn(`pods unknown: ${m}; the last list read is used`) : app.log.info('kubelet pod list readable again')),
+      onPeerStatus: (peer, why) => (why ? app.log.warn({ peer }, `peer agent unreachable: ${why}; its connections go without its verdict`) : app.log.info({ peer }, 'peer agent answers')),
     });
   app.addHook('onClose', async () => {
     if (!options.service) service.close();

@@ -67,6 +67,8 @@ export interface ServiceOptions {
   peerToken?: string;
   /** Longest wait for the peer agents' answers per snapshot (default 500 ms). */
   peerTimeoutMs?: number;
+  /** Told when a peer agent stops answering (with why) and when it answers again (null). */
+  onPeerStatus?: (peer: string, reason: string | null) => void;
 }
 
 export interface SnapshotEvent {
@@ -110,7 +112,7 @@ export class TcpdirService {
     if (!this.kernel.available) opts.onKernelUnavailable?.(this.kernel);
     this.history = opts.history === false ? null : new HistoryKeeper();
     this.pods = opts.kubeletPods ? new PodDirectory(opts.kubeletPods, { onError: opts.onPodsError }) : null;
-    this.peers = opts.peers?.length ? new PeerAgents({ peers: opts.peers, token: opts.peerToken, timeoutMs: opts.peerTimeoutMs, ttlMs: Math.max(this.maxAgeMs, 1000) }) : null;
+    this.peers = opts.peers?.length ? new PeerAgents({ peers: opts.peers, token: opts.peerToken, timeoutMs: opts.peerTimeoutMs, onStatus: opts.onPeerStatus, ttlMs: Math.max(this.maxAgeMs, 1000) }) : null;
   }
 
   onSnapshot(fn: (e: SnapshotEvent) => void): void {

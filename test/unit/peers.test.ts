@@ -73,7 +73,8 @@ test('PeerAgents batches, authenticates, caches, and turns failures into notes',
     assert.match(wrongToken.bySocket.get('s')?.note ?? '', /refused the peer token/);
 
     const t0 = Date.now();
-    const late = new PeerAgents({ peers: [`10.0.0.9=${slow.url}`], timeoutMs: 200 });
+    const told: Array<string | null> = [];
+    const late = new PeerAgents({ peers: [`10.0.0.9=${slow.url}`], timeoutMs: 200, onStatus: (_p, why) => told.push(why) });
     const ev2 = await late.ask([ask('s', slow.url, 1, 2)]);
     assert.ok(Date.now() - t0 < 1500, 'the timeout bounds the wait');
     assert.match(ev2.bySocket.get('s')?.note ?? '', /unreachable: no answer within 200 ms/);
@@ -83,6 +84,7 @@ test('PeerAgents batches, authenticates, caches, and turns failures into notes',
     await late.ask([ask('s2', slow.url, 3, 4)]);
     assert.ok(Date.now() - t1 < 100);
     assert.equal(slow.requests.length, 1);
+    assert.deepEqual(told, ['no answer within 200 ms'], 'told once, not per snapshot');
   } finally {
     ok.server.close();
     slow.server.closeAllConnections();
