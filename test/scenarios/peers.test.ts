@@ -5,7 +5,9 @@
 // socket in SYN_SENT (A's accept queue was held full by a filler connection from C, so B's SYN
 // waited for a retransmit): B is certain on its own. Asked alone, A's agent cannot tell; with
 // --peers it asks B's agent and is certain and right (rule peer-agent). C's address is mapped
-// to an address nobody answers on: a note, and the answer still comes within the timeout.
+// to an address nobody answers on: a note, and the answer still comes within the timeout. A
+// connection from A to a live listener on B: B is sure (0.98) but not certain, and its word only
+// nudges A's UNKNOWN to a bounded OUTBOUND.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -68,6 +70,7 @@ describe('peer agents settle each other\'s verdicts', { skip: skip ?? false, tim
   const actors: Actor[] = [];
   let clientPort = 0;
   let fillerPort = 0;
+  let toLive: ActorSocket;
   const addr = (i: number) => net.members[i].address;
 
   const agent = async (i: number, port: number, extra: string[]) => {
@@ -112,6 +115,11 @@ describe('peer agents settle each other\'s verdicts', { skip: skip ?? false, tim
     await actors[0].call('accept', { h: l.h, expect: 2, timeout: 15 });
     await actors[1].waitConnected(client);
     await actors[0].close(l as ActorSocket);
+    // A connection from A to B's live listener: B's verdict is strong but not certain (a live
+    // listener is not proof), so it may only nudge A's.
+    const live = await actors[1].listen(addr(1), PORT + 1, { accept: false });
+    toLive = await actors[0].connect([addr(1), PORT + 1]);
+    await actors[1].accept(live, 1);
     // Agents that never saw the listener: A's child is lone.
     await agent(0, PLAIN, []);
     await agent(1, PLAIN, []);
@@ -144,6 +152,17 @@ describe('peer agents settle each other\'s verdicts', { skip: skip ?? false, tim
     assert.match(note.detail, /unreachable/);
     // The agent's first snapshot: its collection, the peer's timeout and the rest; an ARP failure alone takes 3 s.
     assert.ok(ms < PEER_TIMEOUT_MS + 1500, `answered after ${ms} ms`);
+  });
+
+  test('an uncertain far side only nudges this side, within its bound', async () => {
+    const lp = (toLive.local as [string, number])[1];
+    const [alone] = await verdict(0, PLAIN, lp, 1, PORT + 1);
+    const [v] = await verdict(0, PEERED, lp, 1, PORT + 1);
+    assert.equal(v.certain, false, JSON.stringify(v));
+    assert.notEqual(v.direction, 'INBOUND', JSON.stringify(v));
+    const e = v.evidence.find((x) => x.rule === 'peer-agent');
+    assert.ok(e && !e.conclusive && e.favors === 'OUTBOUND' && e.weight > 0 && e.weight <= 1, JSON.stringify(v.evidence));
+    assert.ok(!alone.evidence.some((x) => x.rule === 'peer-agent'));
   });
 
   test('with peers, both ends are certain and right', async () => {
