@@ -122,7 +122,7 @@ export function program(): Command {
     .version(VERSION, '-V, --version', 'print the version');
 
   p.command('serve')
-    .description('serve GraphQL (/graphql) and REST (/api/v1/...) on 127.0.0.1:4000')
+    .description('serve the web console (/), GraphQL (/graphql) and REST (/api/v1/...) on 127.0.0.1:4000')
     .option('--host <host>', 'address to listen on (non-loopback needs a token)', '127.0.0.1')
     .option('--port <port>', 'port to listen on', int('port', 0, 65535), 4000)
     .addOption(sourceOption())
