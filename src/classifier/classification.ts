@@ -4,6 +4,7 @@ import type { Context } from './context';
 import { conntrackNote } from './rules/conntrack';
 import { kernelAbsenceNote, kernelFinding } from './rules/kernel';
 import { LISTENER_GONE_DETAIL, LISTENER_GONE_RULE, peerDetail } from './rules/local-peer';
+import { peerAgentNote } from './rules/peer-agent';
 import { NO_LISTENER_DETAIL, NO_LISTENER_RULE } from './rules/no-listener';
 import { remotePort, SOCKET_RULES } from './rules';
 import { toEvidence } from './rule';
@@ -108,6 +109,8 @@ export class Classification {
     }
     const ct = conntrackNote(this.ctx, conn);
     if (ct) out.push(ct);
+    const pa = peerAgentNote(this.ctx, conn);
+    if (pa) out.push(pa);
     const note = kernelAbsenceNote(this.ctx);
     if (note) out.push({ rule: 'kernel-evidence', favors: 'UNKNOWN', weight: 0, detail: note, conclusive: false });
     return out;

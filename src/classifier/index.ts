@@ -7,7 +7,7 @@ import { PORT_HINT_RULES, remotePort, SOCKET_RULES } from './rules';
 import { kernelCodes } from './rules/kernel';
 import { noListenerScore } from './rules/no-listener';
 
-export { buildContext, findByTuple, findListener, findPeer, listenerCovers } from './context';
+export { buildContext, findByTuple, findListener, findPeer, findPeerIndexAt, listenerCovers } from './context';
 export type { Context } from './context';
 export { Classification } from './classification';
 export { UNKNOWN_BELOW } from './combine';

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_LIMIT, MAX_LIMIT, TCP_STATE_NAMES } from '../model';
 import { heuristicWarning } from '../collectors/kernel';
+import { parsePeerList } from '../collectors/peers';
 import { TcpdirService } from '../service';
 import { requestContext } from '../resolvers';
 import { compiledDocuments } from '../server/compiled-documents';
@@ -103,6 +104,19 @@ function json(v: unknown): string {
   return process.stdout.isTTY ? JSON.stringify(v, null, 2) : JSON.stringify(v);
 }
 
+/** `--peers` checked before start: a wrong entry is a usage error naming it. */
+function peerList(v: string | undefined): string[] | undefined {
+  if (!v) return undefined;
+  const list = v.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  try {
+    parsePeerList(list);
+  } catch (e) {
+    console.error(`tcpdir: --peers: ${(e as Error).message}`);
+    process.exit(2);
+  }
+  return list;
+}
+
 export function program(): Command {
   const p = new Command('tcpdir').description('Inbound or outbound: a verdict, with confidence and evidence, for every TCP connection on this host.')
     .version(VERSION, '-V, --version', 'print the version');
@@ -124,6 +138,9 @@ export function program(): Command {
     .option('--metrics-per-netns', '/metrics: connections by network namespace too (one series per namespace)')
     .option('--otlp-endpoint <url>', 'send connection events (OTLP logs) and metrics to this OTLP/HTTP collector, e.g. http://collector:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables)')
     .option('--kubelet-pods-url <url|file>', "the kubelet's pod list (e.g. http://127.0.0.1:10255/pods, or a PodList JSON file): names pods on namespaces, connections and OTLP (default $TCPDIR_KUBELET_PODS_URL)")
+    .option('--peers <urls>', "tcpdir agents on other hosts, comma-separated (http://10.0.0.2:4000, or ADDRESS=URL): lone connections to their addresses are settled by asking them (default $TCPDIR_PEERS)")
+    .option('--peer-token <token>', 'bearer token for the peer agents (default $TCPDIR_PEER_TOKEN)')
+    .option('--peer-timeout-ms <ms>', 'longest wait for peer agents per snapshot', int('peer-timeout-ms', 1, 60_000), 500)
     .option('--no-history', 'do not record connection history')
     .option('--data-dir <dir>', 'where the history database lives (:memory: keeps it in memory)', defaultDataDir())
     .option('--retention <duration>', 'keep closed connections this long (e.g. 24h, 7d)', duration('retention'), 24 * 3_600_000)
@@ -140,6 +157,7 @@ export function program(): Command {
         host: o.host, port: o.port, source: o.source, maxAgeMs: o.maxAgeMs, staleWhileRevalidate: o.staleWhileRevalidate !== false,
         otlp: { endpoint: o.otlpEndpoint },
         kubeletPods: o.kubeletPodsUrl ?? (process.env.TCPDIR_KUBELET_PODS_URL || undefined),
+        peers: peerList(o.peers ?? process.env.TCPDIR_PEERS), peerToken: o.peerToken ?? (process.env.TCPDIR_PEER_TOKEN || undefined), peerTimeoutMs: o.peerTimeoutMs,
         token: o.token, rateLimit: o.rateLimit, logLevel: o.logLevel, kernelEvidence: o.kernelEvidence, conntrack: o.conntrack, allNamespaces: o.allNamespaces !== false,
       });
       try {

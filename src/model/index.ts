@@ -12,3 +12,4 @@ export * from './limits';
 export * from './source';
 export * from './kernel-facts';
 export * from './conntrack';
+export * from './peers';

@@ -3,6 +3,7 @@ import type { History } from './history';
 import type { HostFacts } from './host';
 import type { KernelEvidence } from './kernel';
 import type { NetnsInfo } from './netns';
+import type { PeerEvidence } from './peers';
 import type { ProcessMap } from './process';
 import type { Socket } from './socket';
 import type { SourceName } from './source';
@@ -32,6 +33,8 @@ export interface Snapshot {
   kernel?: KernelEvidence | null;
   /** Netfilter's connection-tracking entries (ctnetlink), when they were read. */
   conntrack?: ConntrackEvidence | null;
+  /** Peer agents' verdicts of the other end of lone connections, when peers are configured (the service adds them). */
+  peers?: PeerEvidence | null;
   /** Memory of earlier snapshots, when the caller keeps one (the service does). */
   history?: History | null;
 }

@@ -22,13 +22,14 @@ export interface RequestContext {
   rowsLeft(): number;
 }
 
-export function requestContext(service: TcpdirService, maxRows = MAX_ROWS, history: HistoryService | null = null): RequestContext {
+/** `local`: a peer agent is asking; answer from this host's own evidence, without asking peers in turn. */
+export function requestContext(service: TcpdirService, maxRows = MAX_ROWS, history: HistoryService | null = null, local = false): RequestContext {
   let view: Promise<SnapshotView> | null = null;
   let left = maxRows;
   return {
     service,
     history,
-    view: () => (view ??= service.current()),
+    view: () => (view ??= service.current({ local })),
     takeRows: (n) => {
       if (n > left) {
         throw new InputError('limit', `this request would return more than ${maxRows} connections in total (all its lists, listeners' ` +

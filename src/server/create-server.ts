@@ -6,11 +6,11 @@ import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastif
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { GraphQLError, specifiedRules, validate, type DocumentNode, type ValidationContext } from 'graphql';
 import { otlpConfig, startOtlpExport, type OtlpExport, type OtlpOptions, type TcpdirMetrics } from '../export';
 import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
-import { HistoryService, TcpdirService, type HistoryOptions, type ServiceOptions } from '../service';
+import { HistoryService, PEER_REQUEST_HEADER, TcpdirService, type HistoryOptions, type ServiceOptions } from '../service';
 import { registerAuth } from './auth';
 import { isPublicPage, registerConsole } from './console';
 import { assertSafeBind } from './bind-policy';
@@ -26,6 +26,9 @@ import { registerSubscriptions } from './subscriptions';
 import { registerRest } from './rest';
 import { tcpdirSchema } from './schema';
 import { VERSION } from './version';
+
+/** A peer agent asking (collectors/peers.ts): it gets this host's own evidence, and is never asked back. */
+const fromPeer = (req: FastifyRequest): boolean => req.headers[PEER_REQUEST_HEADER] === '1';
 
 const DEFAULT_BODY_LIMIT = 64 * 1024;
 
@@ -121,6 +124,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
       lifecycle: options.lifecycle ?? Boolean(options.recordHistory),
       onKernelUnavailable: (why) => app.log.warn({ code: why.code }, `no kernel evidence: ${why.reason}`),
       onPodsError: (m) => (m ? app.log.warn(`pods unknown: ${m}; the last list read is used`) : app.log.info('kubelet pod list readable again')),
+      onPeerStatus: (peer, why) => (why ? app.log.warn({ peer }, `peer agent unreachable: ${why}; its connections go without its verdict`) : app.log.info({ peer }, 'peer agent answers')),
     });
   app.addHook('onClose', async () => {
     if (!options.service) service.close();
@@ -200,9 +204,9 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   };
   app.addHook('preHandler', async (req, reply) => {
     if (req.method !== 'POST' || req.routeOptions.url !== '/graphql') return;
-    if (await sendPagedQuery(req.body, apollo, requestContext(service, maxRows, history), reply, validateWhole)) return reply;
+    if (await sendPagedQuery(req.body, apollo, requestContext(service, maxRows, history, fromPeer(req)), reply, validateWhole)) return reply;
   });
-  await app.register(fastifyApollo(apollo), { context: async () => requestContext(service, maxRows, history) });
+  await app.register(fastifyApollo(apollo), { context: async (req) => requestContext(service, maxRows, history, fromPeer(req)) });
   registerRest(app, apollo, compiledDocuments(schema), service, maxRows, history);
   registerEvents(app, history);
   const metrics = registerMetrics(app, service, { topListeners: options.metricsTopListeners, perNetns: options.metricsPerNetns });

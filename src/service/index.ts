@@ -8,3 +8,4 @@ export { containerOfNetns, netnsIdFor, netnsInfos, netnsRecords, socketNetns, ty
 export { eventFilter, HistoryService, type EventFilter, type HistoryOptions, type HistoryStatus } from './history-service';
 export { PodDirectory, type PodDirectoryOptions } from './pods';
 export { conntrackFactsOf, conntrackStatus, natOfConnection, netnsConntrackStatus, trackedFlows, type ConntrackFactsRecord, type ConntrackStatusRecord, type NatRecord, type TrackedFlowRecord } from './conntrack-view';
+export { PEER_REQUEST_HEADER } from '../collectors/peers';

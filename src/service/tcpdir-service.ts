@@ -1,5 +1,6 @@
-import { Collector, kernelUnavailable, type HostPaths, type KernelEvidenceSource, type KernelUnavailable } from '../collectors';
+import { Collector, kernelUnavailable, PeerAgents, type HostPaths, type KernelEvidenceSource, type KernelUnavailable, type PeerAsk } from '../collectors';
 import type { KernelEvent, ProcessMap, ProcessRef, Snapshot, SourceName } from '../model';
+import { findPeerIndexAt } from '../classifier';
 import { HistoryKeeper } from './history-keeper';
 import { PodDirectory } from './pods';
 import type { ConnectionRecord, ListenerRecord } from './records';
@@ -56,6 +57,18 @@ export interface ServiceOptions {
   kubeletPods?: string;
   /** Told when reading the pod list fails (null: it works again). */
   onPodsError?: (message: string | null) => void;
+  /**
+   * Peer agents (tcpdir on other hosts): base URLs such as http://10.0.0.2:4000, or
+   * ADDRESS=URL. Lone connections to their addresses that this host cannot settle are settled by
+   * asking them (rule peer-agent).
+   */
+  peers?: readonly string[];
+  /** Bearer token sent to peer agents. */
+  peerToken?: string;
+  /** Longest wait for the peer agents' answers per snapshot (default 500 ms). */
+  peerTimeoutMs?: number;
+  /** Told when a peer agent stops answering (with why) and when it answers again (null). */
+  onPeerStatus?: (peer: string, reason: string | null) => void;
 }
 
 export interface SnapshotEvent {
@@ -69,8 +82,11 @@ export interface SnapshotEvent {
  * maxAgeMs, and concurrent requests share one in-flight collection.
  */
 export class TcpdirService {
-  private cached: { view: SnapshotView; at: number } | null = null;
-  private inflight: Promise<SnapshotView> | null = null;
+  /** `local`: the same snapshot classified without asking peer agents (what a peer agent is answered from). */
+  private cached: { view: SnapshotView; local: SnapshotView; at: number } | null = null;
+  private inflight: { view: Promise<SnapshotView>; local: Promise<SnapshotView> } | null = null;
+  /** Peer agents to ask about lone connections; null without --peers. */
+  readonly peers: PeerAgents | null;
   private readonly history: HistoryKeeper | null;
   private readonly processCache = new WeakMap<SnapshotView, Promise<ProcessMap>>();
   private readonly listeners: Array<(e: SnapshotEvent) => void> = [];
@@ -96,6 +112,7 @@ export class TcpdirService {
     if (!this.kernel.available) opts.onKernelUnavailable?.(this.kernel);
     this.history = opts.history === false ? null : new HistoryKeeper();
     this.pods = opts.kubeletPods ? new PodDirectory(opts.kubeletPods, { onError: opts.onPodsError }) : null;
+    this.peers = opts.peers?.length ? new PeerAgents({ peers: opts.peers, token: opts.peerToken, timeoutMs: opts.peerTimeoutMs, onStatus: opts.onPeerStatus, ttlMs: Math.max(this.maxAgeMs, 1000) }) : null;
   }
 
   onSnapshot(fn: (e: SnapshotEvent) => void): void {
@@ -106,26 +123,35 @@ export class TcpdirService {
    * The current view: cached while fresh, else shared with any collection already running. With
    * staleWhileRevalidate, a stale view is served at once and the refresh runs behind it.
    */
-  current(): Promise<SnapshotView> {
+  current(opts: { local?: boolean } = {}): Promise<SnapshotView> {
     const c = this.cached;
     const age = c ? Date.now() - c.at : Infinity;
-    if (c && age < this.maxAgeMs) return Promise.resolve(c.view);
+    if (c && age < this.maxAgeMs) return Promise.resolve(opts.local ? c.local : c.view);
     // Under steady load the stale view answers while its successor is built, so no request
     // queues behind a collection; an older one (after an idle spell) is not served.
     const serveStale = c !== null && this.staleGraceMs > 0 && age < this.maxAgeMs + this.staleGraceMs;
     if (!this.inflight) {
-      const run = this.refresh().finally(() => {
+      let localDone!: (v: SnapshotView) => void;
+      const local = new Promise<SnapshotView>((resolve) => (localDone = resolve));
+      const run = this.refresh(localDone).finally(() => {
         this.inflight = null;
       });
-      this.inflight = run;
+      // A failed collection never builds a local view: it fails with the run (handled here:
+      // only peer requests wait on it).
+      const localOrFail = Promise.race([local, run]);
+      localOrFail.catch(() => undefined);
+      const inflight = { view: run, local: localOrFail };
+      this.inflight = inflight;
       // Nobody awaits a background refresh: a failure is reported by the next request that waits.
       if (serveStale) run.catch(() => undefined);
     }
-    if (serveStale) return Promise.resolve(c.view);
-    return this.inflight;
+    if (serveStale) return Promise.resolve(opts.local ? c.local : c.view);
+    // A peer agent's question waits only for the local classification, never for this agent's
+    // own questions to peers (two agents asking each other would otherwise wait on each other).
+    return opts.local ? this.inflight.local : this.inflight.view;
   }
 
-  private async refresh(): Promise<SnapshotView> {
+  private async refresh(localDone: (v: SnapshotView) => void): Promise<SnapshotView> {
     const t0 = performance.now();
     const snap: Snapshot = this.collector ? await this.collector.collect() : await this.opts.collect!();
     // Collection, history and classification each block the event loop for a while on a big host:
@@ -133,11 +159,34 @@ export class TcpdirService {
     await yieldToLoop();
     if (this.history) snap.history = this.history.observe(snap);
     await yieldToLoop();
-    const view = await SnapshotView.build(snap);
-    this.cached = { view, at: Date.now() };
+    const local = await SnapshotView.build(snap);
+    localDone(local);
+    const view = await this.withPeers(local);
+    this.cached = { view, local, at: Date.now() };
     const durationMs = performance.now() - t0;
     for (const fn of this.listeners) fn({ view, durationMs });
     return view;
+  }
+
+  /**
+   * The view classified again with peer agents' verdicts, when some lone connection (not
+   * certain, other end not on this host) goes to a peer's address; else `local` itself.
+   */
+  private async withPeers(local: SnapshotView): Promise<SnapshotView> {
+    if (!this.peers) return local;
+    const asks: PeerAsk[] = [];
+    const v = local.verdicts;
+    for (let i = 0; i < v.size; i++) {
+      const s = local.ctx.conns[i];
+      if (v.certain(i) || s.state === 'TIME_WAIT' || s.state === 'SYN_RECV') continue;
+      const peer = this.peers.peerFor(s.remoteAddress);
+      if (peer === null || findPeerIndexAt(local.ctx, i) >= 0) continue;
+      asks.push({ socketId: s.id, peer, localAddress: s.localAddress, localPort: s.localPort, remoteAddress: s.remoteAddress, remotePort: s.remotePort });
+    }
+    if (asks.length === 0) return local;
+    const peers = await this.peers.ask(asks);
+    await yieldToLoop();
+    return SnapshotView.build({ ...local.snapshot, peers });
   }
 
   /** Every batch of tracepoint state changes (see Collector.onKernelEvents). */

@@ -7,6 +7,7 @@ import { listener } from './listener';
 import { listenerProcess } from './listener-process';
 import { lowPort } from './low-port';
 import { pastListener } from './past-listener';
+import { peerAgent } from './peer-agent';
 import { remotePort } from './remote-port';
 import { seenHandshake } from './seen-handshake';
 import { sharedEndpoint } from './shared-endpoint';
@@ -17,6 +18,7 @@ export const SOCKET_RULES: readonly Rule[] = [
   handshakeState,
   seenHandshake,
   conntrack,
+  peerAgent,
   acceptQueue,
   listener,
   pastListener,
