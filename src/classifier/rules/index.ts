@@ -9,6 +9,7 @@ import { pastListener } from './past-listener';
 import { remotePort } from './remote-port';
 import { seenHandshake } from './seen-handshake';
 import { sharedEndpoint } from './shared-endpoint';
+import { synAckedRule } from './syn-acked';
 import { unseenListener } from './unseen-listener';
 
 /** Rules that look at one connection alone, strongest first (the order evidence is listed in). */
@@ -19,6 +20,7 @@ export const SOCKET_RULES: readonly Rule[] = [
   listener,
   pastListener,
   listenerProcess,
+  synAckedRule,
   sharedEndpoint,
   unseenListener,
   ephemeralRange,
