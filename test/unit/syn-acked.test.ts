@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { classify } from '../../src/classifier';
+import { synAcked, synAckedRule } from '../../src/classifier/rules/syn-acked';
+import { decodeSockDiag } from '../../src/collectors/sockdiag';
+import { snap, sock } from '../helpers/fake-snapshot';
+
+// Raw addon records of real loopback connections (6.18), made by test/fixtures/sockdiag/capture-tcpinfo.mjs.
+const FIX = join(__dirname, '../../../test/fixtures/sockdiag');
+const sockets = decodeSockDiag(readFileSync(join(FIX, 'tcpinfo.bin')));
+const labels = JSON.parse(readFileSync(join(FIX, 'tcpinfo.json'), 'utf8')) as Array<{ case: string; side: 'connected' | 'accepted'; state: string }>;
+
+test('the fixture decodes to the labelled connections, with every tcp_info field the rule reads', () => {
+  assert.equal(sockets.length, labels.length);
+  assert.equal(sockets.length, 16);
+  sockets.forEach((s, i) => {
+    assert.equal(s.state, labels[i].state);
+    const t = s.tcpInfo!;
+    for (const f of ['bytesAcked', 'bytesSent', 'bytesRetrans', 'notsentBytes'] as const) assert.equal(typeof t[f], 'number', `${labels[i].case} ${f}`);
+  });
+});
+
+test('syn-acked on real tcp_info: 1 for the side that connected, 0 for the accepted child, silent with data in flight', () => {
+  sockets.forEach((s, i) => {
+    const { case: name, side } = labels[i];
+    const t = s.tcpInfo!;
+    const what = `${name}/${side} ${s.state} acked=${t.bytesAcked} sent=${t.bytesSent} retrans=${t.bytesRetrans} wq=${s.wqueue}`;
+    if (name === 'stuck' && side === 'connected') {
+      assert.ok(s.wqueue > 0 && t.notsentBytes! > 0, what);
+      assert.equal(synAcked(s), -1, what);
+      assert.equal(synAckedRule.score(s, undefined as never), 0, what);
+      return;
+    }
+    assert.equal(synAcked(s), side === 'connected' ? 1 : 0, what);
+    const score = synAckedRule.score(s, undefined as never);
+    assert.ok(side === 'connected' ? score < 0 : score > 0, what);
+    assert.match(synAckedRule.detail(s, undefined as never), side === 'connected' ? /this side connected/ : /accepted from a listener/);
+  });
+});
+
+test('a lone accepted child (no listener, no peer on the host) gets a verdict, and so does a lone client', () => {
+  // Keep one end of each pair only: as if the peer were on another host.
+  const child = sockets[labels.findIndex((l) => l.case === 'listener_closed' && l.side === 'accepted')];
+  const client = sockets[labels.findIndex((l) => l.case === 'data' && l.side === 'connected')];
+  for (const [s, want] of [[child, 'INBOUND'], [client, 'OUTBOUND']] as const) {
+    const c = classify(snap([s]));
+    const v = c.verdictAt(0);
+    assert.equal(v.direction, want, JSON.stringify(v));
+    assert.ok(v.confidence >= 0.9 && !v.certain, JSON.stringify(v));
+    assert.ok(v.evidence.some((e) => e.rule === 'syn-acked'));
+  }
+  // Without tcp_info, port hints alone leave the child unsettled (UNKNOWN here).
+  const without = classify(snap([{ ...child, tcpInfo: null }])).verdictAt(0);
+  assert.equal(without.direction, 'UNKNOWN', JSON.stringify(without));
+});
+
+test('syn-acked is silent where the arithmetic does not hold', () => {
+  const base = { localAddress: '10.0.0.1', localPort: 40000, remoteAddress: '10.0.0.2', remotePort: 443 };
+  const info = { rttUs: 100, rttVarUs: 50, unacked: 0, bytesAcked: 1001, bytesReceived: 0, segsOut: 3, segsIn: 3, notsentBytes: 0, bytesSent: 1000, bytesRetrans: 0 };
+  assert.equal(synAcked(sock({ ...base, tcpInfo: info })), 1);
+  // Retransmitted bytes are sent twice and acked once.
+  assert.equal(synAcked(sock({ ...base, tcpInfo: { ...info, bytesSent: 1500, bytesRetrans: 500 } })), 1);
+  // A kernel older than 4.19 has no bytes_sent: absent, not zero, so no answer.
+  const { bytesSent: _s, bytesRetrans: _r, ...old } = info;
+  assert.equal(synAcked(sock({ ...base, tcpInfo: old })), -1);
+  assert.equal(synAcked(sock({ ...base, tcpInfo: null })), -1);
+  // Anything unacknowledged or unsent (a FIN too: wqueue counts it).
+  assert.equal(synAcked(sock({ ...base, wqueue: 1, tcpInfo: info })), -1);
+  assert.equal(synAcked(sock({ ...base, tcpInfo: { ...info, unacked: 1 } })), -1);
+  assert.equal(synAcked(sock({ ...base, tcpInfo: { ...info, notsentBytes: 10 } })), -1);
+  // States with a FIN in flight, and a difference that is neither 0 nor 1.
+  for (const state of ['FIN_WAIT1', 'CLOSING', 'LAST_ACK', 'SYN_SENT'] as const) assert.equal(synAcked(sock({ ...base, state, tcpInfo: info })), -1, state);
+  assert.equal(synAcked(sock({ ...base, tcpInfo: { ...info, bytesAcked: 1002 } })), -1);
+  assert.equal(synAcked(sock({ ...base, tcpInfo: { ...info, bytesAcked: 999 } })), -1);
+  // FIN_WAIT2: our acked FIN adds one.
+  assert.equal(synAcked(sock({ ...base, state: 'FIN_WAIT2', tcpInfo: { ...info, bytesAcked: 1002 } })), 1);
+  assert.equal(synAcked(sock({ ...base, state: 'FIN_WAIT2', tcpInfo: info })), 0);
+});
