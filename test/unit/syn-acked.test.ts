@@ -78,3 +78,20 @@ test('syn-acked is silent where the arithmetic does not hold', () => {
   assert.equal(synAcked(sock({ ...base, state: 'FIN_WAIT2', tcpInfo: { ...info, bytesAcked: 1002 } })), 1);
   assert.equal(synAcked(sock({ ...base, state: 'FIN_WAIT2', tcpInfo: info })), 0);
 });
+
+test('hints held by the no-listener bound cannot outvote syn-acked into a confident wrong verdict', () => {
+  // bench:accuracy's in-closed-between-inrange: a child of a listener that opened and closed
+  // between two snapshots, on a port inside the ephemeral range. Every hint says client.
+  const child = sockets[labels.findIndex((l) => l.case === 'listener_closed' && l.side === 'accepted')];
+  const old = sock({ localAddress: '127.0.0.1', localPort: 1, remoteAddress: '127.0.0.2', remotePort: 2 });
+  const history = { pastListeners: new Map(), handshakes: new Map(), since: 1, listenersSeen: new Set<string>(), preExisting: new Set([old.id]) };
+  const c = classify(snap([child, old], { history }));
+  const v = c.verdictAt(c.indexOf(child.id));
+  const rules = v.evidence.map((e) => e.rule);
+  assert.ok(rules.includes('unseen-listener') && rules.includes('syn-acked') && rules.includes('ephemeral-range'), JSON.stringify(v));
+  // The hints' outbound lean is held at 0.89 first, then the fact is added: inbound, below 0.9.
+  assert.ok(v.direction === 'INBOUND' && v.confidence < 0.9, JSON.stringify(v));
+  // The same hints without tcp_info: an outbound guess held below 0.9.
+  const w = classify(snap([{ ...child, tcpInfo: null }, old], { history })).verdictAt(0);
+  assert.ok(w.direction === 'OUTBOUND' && w.confidence < 0.9, JSON.stringify(w));
+});

@@ -36,4 +36,4 @@ export const SOCKET_RULES: readonly Rule[] = [
  */
 export const PORT_HINT_RULES: readonly Rule[] = [sharedEndpoint, unseenListener, ephemeralRange, lowPort, remotePort];
 
-export { remotePort };
+export { remotePort, synAckedRule };

@@ -11,6 +11,7 @@ import type { Rule } from '../rule';
 // TCP Fast Open clients (SYN data acked) and their children, idle ones, half-closed ones.
 // Simultaneous open counts 1 on both ends, and both did call connect(). Not conclusive: a
 // connection restored by CRIU (TCP_REPAIR) starts both counters at 0 and reads as a child.
+// Integers: classify() keeps the score in an Int8Array column.
 export const SYN_ACKED_OUT_WEIGHT = 6;
 export const SYN_ACKED_IN_WEIGHT = 4;
 
