@@ -25,6 +25,7 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/schema.graphql ./
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/web ./dist/web
 COPY --from=build /app/build/Release/*.node ./build/Release/
 COPY --from=build /app/node_modules ./node_modules
 EXPOSE 4000

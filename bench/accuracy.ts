@@ -3,12 +3,14 @@
 // over netlink; heuristics over procfs; the classic four-rule baseline for comparison): accuracy,
 // wrong at >= 0.9, the reliability table, expected calibration error and Brier score, then the
 // hand-written suite per scenario and the generated set per class.
-//   node dist/bench/accuracy.js [--mode isolated|combined|both] [--no-kernel] [--no-procfs]
+//   node dist/bench/accuracy.js [--mode isolated|combined|both] [--no-kernel] [--no-procfs] [--no-conntrack]
 //                               [--sockets N (generated, default 2000)] [--no-generated]
-// TCPDIR_GEN_SEED sets the generator's seed (default 1); the seed is printed.
+// TCPDIR_GEN_SEED sets the generator's seed (default 1); the seed is printed. The conntrack mode is
+// the heuristics plus the agent namespaces' conntrack tables (an nft ct-state rule loaded before
+// any labelled socket exists; needs nft).
 import type { Verdict } from '../src/model';
 import { unsupportedReason } from '../test/scenarios/netns';
-import { DEFAULT_RUNS, outcomeOf, probeKernel, runScenarios, type CollectRun, type Observation, type Outcome, type RunMode } from '../test/scenarios/runner';
+import { conntrackUnsupported, DEFAULT_RUNS, outcomeOf, probeKernel, runScenarios, type CollectRun, type Observation, type Outcome, type RunMode } from '../test/scenarios/runner';
 import type { CollectOutput } from '../test/scenarios/collect';
 import { isAmbiguous } from '../test/scenarios/scenarios';
 import { runGenerated, seedFromEnv } from '../test/scenarios/generator';
@@ -31,20 +33,21 @@ interface Row {
   kernel: Verdict | null;
   heuristic: Verdict | null;
   procfs: Verdict | null;
+  conntrack: Verdict | null;
   baseline: Verdict | null;
 }
 
-// The modes, in the order printed. conntrack (issue 18 section 2) gets its own column here, with
-// its run (a collect.js flag turning ctnetlink evidence on, kernel evidence off) added to
-// RUN_OF_COLUMN and the runs list in main(), once the collector has it.
-type Column = 'kernel' | 'heuristic' | 'procfs' | 'baseline';
+// The modes, in the order printed. conntrack: collect.js --conntrack (ctnetlink evidence on,
+// kernel evidence off).
+type Column = 'kernel' | 'heuristic' | 'procfs' | 'conntrack' | 'baseline';
 const COLUMN_NAMES: Record<Column, string> = {
   kernel: 'tcpdir + kernel (ebpf)',
   heuristic: 'tcpdir heuristics (netlink)',
   procfs: 'tcpdir heuristics (procfs)',
+  conntrack: 'tcpdir heuristics + conntrack (netlink)',
   baseline: 'classic rules (netlink snapshot)',
 };
-const RUN_OF_COLUMN: Record<Exclude<Column, 'baseline'>, string> = { kernel: 'ebpf+kernel', heuristic: 'netlink', procfs: 'procfs' };
+const RUN_OF_COLUMN: Record<Exclude<Column, 'baseline'>, string> = { kernel: 'ebpf+kernel', heuristic: 'netlink', procfs: 'procfs', conntrack: 'netlink+conntrack' };
 
 const baselineCache = new WeakMap<CollectOutput, Map<string, Verdict>>();
 function baselineFor(o: Observation): Verdict | null {
@@ -252,10 +255,16 @@ async function main(): Promise<void> {
     }
   }
   if (process.argv.includes('--no-procfs')) runs = runs.filter((r) => r.source !== 'procfs');
+  const noCt = process.argv.includes('--no-conntrack') ? 'asked' : conntrackUnsupported();
+  if (noCt) {
+    if (noCt !== 'asked') notes.push(`Conntrack column left out: ${noCt}.`);
+    runs = runs.filter((r) => !r.conntrack);
+  }
   const columns: Column[] = [
     ...(runs.some((r) => r.kernel) ? ['kernel' as const] : []),
     'heuristic',
     ...(runs.some((r) => r.source === 'procfs') ? ['procfs' as const] : []),
+    ...(runs.some((r) => r.conntrack) ? ['conntrack' as const] : []),
     'baseline',
   ];
   const started = Date.now();
@@ -264,7 +273,7 @@ async function main(): Promise<void> {
   for (const mode of modes) {
     const obs = await runScenarios({ mode, runs, log: (l) => process.stderr.write(`${l}\n`) });
     const by = (run: string) => ordinalIndex(obs.filter((o) => o.run === run));
-    const heur = by('netlink'), kern = by('ebpf+kernel'), proc = by('procfs');
+    const heur = by('netlink'), kern = by('ebpf+kernel'), proc = by('procfs'), ct = by(RUN_OF_COLUMN.conntrack);
     const rows: Row[] = [];
     for (const [key, o] of heur) {
       const r: Row = {
@@ -272,6 +281,7 @@ async function main(): Promise<void> {
         heuristic: o.row?.verdict ?? null,
         kernel: kern.get(key)?.row?.verdict ?? null,
         procfs: proc.get(key)?.row?.verdict ?? null,
+        conntrack: ct.get(key)?.row?.verdict ?? null,
         baseline: baselineFor(o),
       };
       const k = kern.get(key);
@@ -297,6 +307,7 @@ async function main(): Promise<void> {
         kernel: runsOf[RUN_OF_COLUMN.kernel]?.row?.verdict ?? null,
         heuristic: o.row?.verdict ?? null,
         procfs: runsOf[RUN_OF_COLUMN.procfs]?.row?.verdict ?? null,
+        conntrack: runsOf[RUN_OF_COLUMN.conntrack]?.row?.verdict ?? null,
         baseline: baselineFor(o),
       });
     }
@@ -313,7 +324,8 @@ async function main(): Promise<void> {
     'through TcpdirService as the server serves them. The hand-written suite\'s agent namespace uses ephemeral ports 20000-29999; ' +
     'the generator (`test/scenarios/generator.ts`) draws a range per namespace. ' +
     '"tcpdir + kernel": the eBPF socket iterator (the socket list and the evidence) and state-change tracepoint; "heuristics": the same service ' +
-    'with kernel evidence turned off (conntrack evidence: not yet measured). "classic rules": listener on the same address or wildcard → inbound; local ' +
+    'with kernel evidence turned off; "+ conntrack": the same heuristics with the agent namespaces\' conntrack tables read (an nft ct-state rule ' +
+    'loaded before any of their sockets). "classic rules": listener on the same address or wildcard → inbound; local ' +
     'endpoint shared → inbound; local port in the ephemeral range → outbound; port < 1024 → inbound; else ' +
     'outbound, each counted at confidence 1. Accuracy counts UNKNOWN as not right. ECE (expected calibration error) and the ' +
     'reliability tables bin every verdict, UNKNOWN ones included, by the probability it gives the side it leans to; ' +

@@ -1,7 +1,7 @@
 // bench:user-path — big answers as users get them, against ss in the same run: `tcpdir serve`
 // with its default options (every namespace, history on, a snapshot per second), asked over HTTP
-// with curl-like requests spaced past max-age (so every answer is a fresh snapshot), and the
-// one-shot CLI (a cold process: start-up, kernel programs, snapshot, owners).
+// with requests spaced past max-age (so every answer, /metrics included, is a fresh snapshot), and
+// the one-shot CLI (a cold process: start-up, kernel programs, snapshot, owners).
 // Usage: node dist/bench/user-path.js [--sockets 40000,100000] [--rounds 5]
 // Each size: children hold sockets/2 loopback pairs (bench/loopback-load.ts); rounds alternate
 // tcpdir and ss so load from anything else hits both alike; the table shows medians.
@@ -86,13 +86,18 @@ async function main(): Promise<void> {
           await sleep(100);
         }
       }
-      const t: Record<string, number[]> = { tan: [], tanp: [], summary: [], restList: [], gqlProc: [], cli: [], rss: [] };
+      const t: Record<string, number[]> = { tan: [], tanp: [], summary: [], metrics: [], restList: [], gqlProc: [], cli: [], rss: [] };
       let listBytes = 0;
+      let metricsBytes = 0;
       for (let r = 0; r < rounds; r++) {
         t.tan.push(timeCommand('ss', ['-tan']));
         t.tanp.push(timeCommand('ss', ['-tanp']));
         await sleep(1100);
         t.summary.push((await timeRequest(port, '/api/v1/summary')).ms);
+        await sleep(1100);
+        const scrape = await timeRequest(port, '/metrics');
+        t.metrics.push(scrape.ms);
+        metricsBytes = scrape.bytes;
         await sleep(1100);
         const { value, peak } = await peakRss(server.pid!, () => timeRequest(port, '/api/v1/connections?limit=100000'));
         t.restList.push(value.ms);
@@ -107,6 +112,7 @@ async function main(): Promise<void> {
         `| ${sockets.toLocaleString('en-US')} | ${what} | ${(ms / 1000).toFixed(3)} | ${vs} ${(base / 1000).toFixed(3)} | ${(ms / base).toFixed(2)}x |`;
       rows.push(
         row('REST summary, fresh', median(t.summary), 'ss -tan', tan),
+        row(`/metrics scrape, fresh (${(metricsBytes / 1024).toFixed(0)} KiB)`, median(t.metrics), 'ss -tan', tan),
         row(`REST list with evidence (${(listBytes / 2 ** 20).toFixed(0)} MiB; peak RSS ${median(t.rss).toFixed(0)} MiB)`, median(t.restList), 'ss -tanp', tanp),
         row('GraphQL list { id processes { pid } }', median(t.gqlProc), 'ss -tanp', tanp),
         row('CLI list --json, cold process', median(t.cli), 'ss -tanp', tanp),

@@ -14,6 +14,7 @@
 
 namespace tcpdir {
 void InitNetns(Napi::Env env, Napi::Object exports);  // netns.cc
+void InitConntrack(Napi::Env env, Napi::Object exports);  // conntrack.cc
 }
 
 namespace {
@@ -169,6 +170,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("RECORD_SIZE", Napi::Number::New(env, double(sizeof(Record))));
   exports.Set("LAYOUT_VERSION", Napi::Number::New(env, tcpdir::kRecordLayoutVersion));
   tcpdir::InitNetns(env, exports);
+  tcpdir::InitConntrack(env, exports);
   return exports;
 }
 

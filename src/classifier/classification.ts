@@ -1,6 +1,7 @@
 import type { Direction, Evidence, Socket, Verdict } from '../model';
 import type { Outcome } from './combine';
 import type { Context } from './context';
+import { conntrackNote } from './rules/conntrack';
 import { kernelAbsenceNote, kernelFinding } from './rules/kernel';
 import { LISTENER_GONE_DETAIL, LISTENER_GONE_RULE, peerDetail } from './rules/local-peer';
 import { NO_LISTENER_DETAIL, NO_LISTENER_RULE } from './rules/no-listener';
@@ -105,6 +106,8 @@ export class Classification {
       const s = r.score(conn, this.ctx);
       if (s !== 0) out.push(toEvidence(r.name, s, r.detail(conn, this.ctx)));
     }
+    const ct = conntrackNote(this.ctx, conn);
+    if (ct) out.push(ct);
     const note = kernelAbsenceNote(this.ctx);
     if (note) out.push({ rule: 'kernel-evidence', favors: 'UNKNOWN', weight: 0, detail: note, conclusive: false });
     return out;

@@ -13,6 +13,7 @@ export { Classification } from './classification';
 export { UNKNOWN_BELOW } from './combine';
 export { RULE_TABLE, ruleTableMarkdown } from './rule-table';
 export { kernelFinding, type KernelFinding } from './rules/kernel';
+export { conntrackMatch, conntrackOrigin, natOf, unjoinedEntries, type ConntrackMatch, type ConntrackOrigin, type ConntrackSide } from './conntrack-join';
 
 interface Scratch {
   llr: Float64Array;

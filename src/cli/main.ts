@@ -82,10 +82,10 @@ const netnsOption = () => new Option('--netns <netns>', 'only this network names
  * `verdicts`, says on stderr (once, before the answer) when they come without kernel evidence, and why.
  */
 async function query<T>(
-  o: { source: string; kernelEvidence?: boolean; allNamespaces?: boolean }, doc: keyof typeof DOCUMENTS, variables: Record<string, unknown>,
+  o: { source: string; kernelEvidence?: boolean; conntrack?: boolean; allNamespaces?: boolean }, doc: keyof typeof DOCUMENTS, variables: Record<string, unknown>,
   verdicts = false,
 ): Promise<T> {
-  const service = new TcpdirService({ source: o.source as 'auto', maxAgeMs: 0, history: false, kernelEvidence: o.kernelEvidence, allNamespaces: o.allNamespaces !== false });
+  const service = new TcpdirService({ source: o.source as 'auto', maxAgeMs: 0, history: false, kernelEvidence: o.kernelEvidence, conntrack: o.conntrack, allNamespaces: o.allNamespaces !== false });
   if (verdicts && !service.kernel.available) console.error(heuristicWarning(service.kernel));
   try {
     // Absent options are absent variables (JSON would have dropped them), not explicit undefineds.
@@ -108,7 +108,7 @@ export function program(): Command {
     .version(VERSION, '-V, --version', 'print the version');
 
   p.command('serve')
-    .description('serve GraphQL (/graphql) and REST (/api/v1/...) on 127.0.0.1:4000')
+    .description('serve the web console (/), GraphQL (/graphql) and REST (/api/v1/...) on 127.0.0.1:4000')
     .option('--host <host>', 'address to listen on (non-loopback needs a token)', '127.0.0.1')
     .option('--port <port>', 'port to listen on', int('port', 0, 65535), 4000)
     .addOption(sourceOption())
@@ -118,9 +118,12 @@ export function program(): Command {
     .option('--rate-limit <n>', 'requests per minute per client (0 = off)', int('rate-limit', 0, 1_000_000), 0)
     .option('--log-level <level>', 'pino log level', 'info')
     .option('--no-kernel-evidence', 'do not load the eBPF kernel-evidence source')
+    .option('--no-conntrack', "do not read netfilter's conntrack tables (evidence and NAT views)")
     .addOption(allNamespacesOption())
     .option('--metrics-top-listeners <n>', '/metrics: inbound connection counts of the n busiest listeners (0 = none)', int('metrics-top-listeners', 0, 1000), 20)
     .option('--metrics-per-netns', '/metrics: connections by network namespace too (one series per namespace)')
+    .option('--otlp-endpoint <url>', 'send connection events (OTLP logs) and metrics to this OTLP/HTTP collector, e.g. http://collector:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables)')
+    .option('--kubelet-pods-url <url|file>', "the kubelet's pod list (e.g. http://127.0.0.1:10255/pods, or a PodList JSON file): names pods on namespaces, connections and OTLP (default $TCPDIR_KUBELET_PODS_URL)")
     .option('--no-history', 'do not record connection history')
     .option('--data-dir <dir>', 'where the history database lives (:memory: keeps it in memory)', defaultDataDir())
     .option('--retention <duration>', 'keep closed connections this long (e.g. 24h, 7d)', duration('retention'), 24 * 3_600_000)
@@ -135,7 +138,9 @@ export function program(): Command {
         },
         metricsTopListeners: o.metricsTopListeners, metricsPerNetns: o.metricsPerNetns === true,
         host: o.host, port: o.port, source: o.source, maxAgeMs: o.maxAgeMs, staleWhileRevalidate: o.staleWhileRevalidate !== false,
-        token: o.token, rateLimit: o.rateLimit, logLevel: o.logLevel, kernelEvidence: o.kernelEvidence, allNamespaces: o.allNamespaces !== false,
+        otlp: { endpoint: o.otlpEndpoint },
+        kubeletPods: o.kubeletPodsUrl ?? (process.env.TCPDIR_KUBELET_PODS_URL || undefined),
+        token: o.token, rateLimit: o.rateLimit, logLevel: o.logLevel, kernelEvidence: o.kernelEvidence, conntrack: o.conntrack, allNamespaces: o.allNamespaces !== false,
       });
       try {
         await s.listen();
@@ -179,6 +184,7 @@ export function program(): Command {
     .option('--limit <n>', 'at most this many rows', int('limit', 0, MAX_LIMIT), DEFAULT_LIMIT)
     .addOption(sourceOption())
     .option('--no-kernel-evidence', 'do not load the eBPF kernel-evidence source')
+    .option('--no-conntrack', "do not read netfilter's conntrack tables (evidence and NAT views)")
     .option('--json', 'print JSON (the GraphQL/REST shape, with processes)')
     .addOption(allNamespacesOption())
     .addOption(netnsOption())
@@ -198,6 +204,7 @@ export function program(): Command {
     .argument('<remote>', 'remote endpoint ADDR:PORT ([v6]:PORT)')
     .addOption(sourceOption())
     .option('--no-kernel-evidence', 'do not load the eBPF kernel-evidence source')
+    .option('--no-conntrack', "do not read netfilter's conntrack tables (evidence and NAT views)")
     .option('--json', 'print the verdict as JSON')
     .addOption(allNamespacesOption())
     .action(async (local: string, remote: string, o) => {

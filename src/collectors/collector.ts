@@ -2,6 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 import type { KernelEvent, KernelEvidence, ProcessMap, Snapshot, SourceName } from '../model';
 import { kernelBirthIndex, kernelRecordIndex } from '../model';
 import { collectAllNamespaces } from './all-namespaces';
+import { ConntrackReader, type ConntrackTarget } from './conntrack';
 import { hostPaths, netnsEnterPath, type HostPaths } from './host-paths';
 import { decodeKernelEvents, KernelEvidenceSource, KernelRecordTable, kernelUnavailable, scanSockets, type EbpfPass, type KernelUnavailable } from './kernel';
 import { ProcessResolver } from './proc-fd';
@@ -34,6 +35,11 @@ export interface CollectorOptions {
    * needs the closes too). Costs more ring-buffer traffic under churn.
    */
   lifecycle?: boolean;
+  /**
+   * Read netfilter's conntrack table of every namespace read (default true), and subscribe to its
+   * NEW events. Needs CAP_NET_ADMIN; without it, `conntrack` says why.
+   */
+  conntrack?: boolean;
 }
 
 /**
@@ -51,6 +57,8 @@ export class Collector {
   private lastPass: EbpfPass | null = null;
   /** The same for the last sock_diag dump of this namespace (kernel evidence off). */
   private readonly lastDump = new SockDiagReuse();
+  /** ctnetlink per namespace, with NEW-event subscriptions kept between collections. */
+  readonly conntrack: ConntrackReader;
 
   constructor(private readonly opts: CollectorOptions = {}) {
     this.paths = hostPaths(opts.paths);
@@ -60,6 +68,7 @@ export class Collector {
       throw new Error(`source ebpf needs the eBPF kernel source, which is unavailable (${this.kernel.code}): ${this.kernel.reason}`);
     }
     this.resolver = new ProcessResolver(this.paths.procRoot);
+    this.conntrack = ConntrackReader.open({ nativeDir: opts.nativeDir, enabled: opts.conntrack !== false });
   }
 
   /** One snapshot: sockets, host facts, namespaces and the kernel's evidence (births attached). */
@@ -84,9 +93,36 @@ export class Collector {
       this.opts.allNamespaces ? collectAllNamespaces(collectOpts) : collectSnapshot(collectOpts),
       this.readKernel(scan),
     ]);
+    // conntrack (its own threads) runs while the iterator is read in the other namespaces.
+    const ctRead = this.conntrack.read(this.conntrackTargets(snap));
     const table = kernel instanceof KernelRecordTable ? await this.withForeign(kernel, snap) : kernel;
     snap.kernel = this.kernelEvidenceFor(table, startedAt);
+    const ct = await ctRead;
+    if (ct.code !== 'DISABLED' && ct.code !== 'NATIVE_UNAVAILABLE') {
+      for (const ns of snap.namespaces ?? []) {
+        if (ns.self || ns.source === 'netlink') continue;
+        ct.namespaces.push({ netns: ns.id, available: false, code: 'NOT_ENTERED', reason: `its conntrack table is read from inside it, which needs CAP_SYS_ADMIN (setns): ${ns.reason ?? 'not entered'}`, entries: 0, events: false });
+      }
+    }
+    snap.conntrack = ct;
     return snap;
+  }
+
+  /**
+   * The namespaces whose conntrack table to read: the own one, and every other one this snapshot
+   * entered (entering needs CAP_SYS_ADMIN, as for sock_diag). Ids as the sockets carry them.
+   */
+  private conntrackTargets(snap: Snapshot): ConntrackTarget[] {
+    if (!snap.namespaces) return [{ netns: null, path: null }];
+    const out: ConntrackTarget[] = [];
+    for (const ns of snap.namespaces) {
+      if (ns.self) out.push({ netns: ns.id, path: null });
+      else if (ns.source === 'netlink') {
+        const path = netnsEnterPath(this.paths, ns);
+        if (path) out.push({ netns: ns.id, path });
+      }
+    }
+    return out;
   }
 
   /** Owners of these socket inodes (a /proc/PID/fd scan, cached between calls). */
@@ -115,6 +151,7 @@ export class Collector {
   /** Stops the kernel source's reader; collections go on with heuristics' inputs only. */
   close(): void {
     if (this.kernel.available) this.kernel.close();
+    this.conntrack.close();
   }
 
   /** Iterator records (and births, drained by the same call), or the reason there are none. */

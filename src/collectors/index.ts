@@ -16,3 +16,5 @@ export {
 export { readSockDiag } from './sockdiag';
 export { collectAllNamespaces, hasCapSysAdmin, DEFAULT_EPHEMERAL_RANGE, type AllNamespacesOptions } from './all-namespaces';
 export { discoverNamespaces, parseCgroupContainer, readNamedNetns, type DiscoveredNetns, type Discovery } from './netns-discovery';
+export { DEFAULT_KUBELET_PODS_URL, KubeletPodsError, parsePodList, readKubeletPods } from './kubelet-pods';
+export { ConntrackReader, parseConntrack, readConntrack, ConntrackParseError, type ConntrackBinding, type ConntrackTarget } from './conntrack';

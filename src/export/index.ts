@@ -53,3 +53,6 @@ export function createMetrics(service: TcpdirService, opts: MetricsOptions = {})
     connectionEvents: () => (sink ??= connectionEventSink(registry)),
   };
 }
+export { otlpConfig, OtlpConfigError, type OtlpConfig, type OtlpOptions, type OtlpProtocol } from './otlp-config';
+export { startOtlpExport, type OtlpExport, type OtlpExportDeps } from './otlp';
+export { connectionLogRecord } from './otlp-log-record';

@@ -91,6 +91,27 @@ export function snapshotMetrics(registry: Registry, service: TcpdirService, opts
       }
     },
   });
+  new Gauge({
+    name: 'tcpdir_conntrack_entries',
+    help: "TCP conntrack entries read in the last snapshot (every namespace read); absent when conntrack could not be read (see tcpdir_conntrack_unavailable).",
+    registers: [registry],
+    collect() {
+      this.reset();
+      const ct = latest?.snapshot.conntrack;
+      if (ct?.available) this.set(ct.entries.length);
+    },
+  });
+  new Gauge({
+    name: 'tcpdir_conntrack_unavailable',
+    help: "Present (value 1) when no namespace's conntrack table could be read in the last snapshot; the code label says why (EPERM: no CAP_NET_ADMIN, NATIVE_UNAVAILABLE, DISABLED, ...).",
+    labelNames: ['code'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const ct = latest?.snapshot.conntrack;
+      if (ct && !ct.available) this.set({ code: ct.code ?? 'UNKNOWN' }, 1);
+    },
+  });
   if (opts.perNetns) {
     new Gauge({
       name: 'tcpdir_netns_connections',

@@ -11,3 +11,4 @@ export * from './kernel';
 export * from './limits';
 export * from './source';
 export * from './kernel-facts';
+export * from './conntrack';

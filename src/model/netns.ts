@@ -28,3 +28,12 @@ export interface NetnsInfo {
   /** The namespace tcpdir itself runs in. */
   self: boolean;
 }
+
+/** The Kubernetes pod a container belongs to, from the kubelet's pod list. */
+export interface PodRef {
+  name: string;
+  namespace: string;
+  uid: string;
+  /** The container's name in the pod spec. */
+  containerName: string;
+}

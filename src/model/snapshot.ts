@@ -1,3 +1,4 @@
+import type { ConntrackEvidence } from './conntrack';
 import type { History } from './history';
 import type { HostFacts } from './host';
 import type { KernelEvidence } from './kernel';
@@ -29,6 +30,8 @@ export interface Snapshot {
   namespaces?: NetnsInfo[] | null;
   /** What the kernel itself says about the sockets (eBPF), when the source was asked for. */
   kernel?: KernelEvidence | null;
+  /** Netfilter's connection-tracking entries (ctnetlink), when they were read. */
+  conntrack?: ConntrackEvidence | null;
   /** Memory of earlier snapshots, when the caller keeps one (the service does). */
   history?: History | null;
 }

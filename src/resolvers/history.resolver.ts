@@ -37,7 +37,7 @@ export class HistoryResolver {
     return { type: e.type as ConnectionEventType, at: new Date(e.at), record: historyRecord({ ...e.life, id: e.life.key }) };
   }
 
-  @Query(() => HistoryPage, { description: 'Connections that opened or closed while tcpdir ran (and those open when it started), newest first.' })
+  @Query(() => HistoryPage, { nullable: true, description: 'Connections that opened or closed while tcpdir ran (and those open when it started), newest first. Null when an argument is bad (its error names it; the other fields are answered).' })
   history(@Args() a: HistoryArgs, @Ctx() ctx: RequestContext): HistoryPage {
     const h = historyOf(ctx);
     for (const p of ['port', 'localPort', 'remotePort'] as const) checkPort(p, a[p]);
@@ -52,7 +52,7 @@ export class HistoryResolver {
     return { records: page.lives.map(historyRecord), next: page.next };
   }
 
-  @Query(() => [Flow], { description: 'Connection lives aggregated per minute and grouped as asked, busiest first.' })
+  @Query(() => [Flow], { nullable: true, description: 'Connection lives aggregated per minute and grouped as asked, busiest first. Null when an argument is bad (its error names it; the other fields are answered).' })
   flows(@Args() a: FlowsArgs, @Ctx() ctx: RequestContext): Flow[] {
     const h = historyOf(ctx);
     checkPort('port', a.port);
@@ -68,7 +68,7 @@ export class HistoryResolver {
     }));
   }
 
-  @Query(() => [HistoryGap], { description: 'Where history is incomplete (lost events, times tcpdir was not recording), newest first.' })
+  @Query(() => [HistoryGap], { nullable: true, description: 'Where history is incomplete (lost events, times tcpdir was not recording), newest first. Null when an argument is bad (its error names it; the other fields are answered).' })
   historyGaps(@Args() a: HistoryGapsArgs, @Ctx() ctx: RequestContext): HistoryGap[] {
     const h = historyOf(ctx);
     const now = Date.now();

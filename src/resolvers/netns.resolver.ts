@@ -1,6 +1,6 @@
 import { Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
-import { Connection, Listener, Netns, netnsSource, Process } from '../schema';
-import { netnsRecords, socketNetns, type ConnectionRecord, type ListenerRecord, type NetnsRecord } from '../service';
+import { Connection, Listener, Netns, netnsSource, Pod, Process } from '../schema';
+import { containerOfNetns, netnsRecords, socketNetns, type ConnectionRecord, type ListenerRecord, type NetnsRecord } from '../service';
 import type { RequestContext } from './context';
 
 @Resolver(() => Netns)
@@ -17,6 +17,12 @@ export class NetnsResolver {
   async processes(@Root() ns: Netns, @Ctx() ctx: RequestContext): Promise<Process[]> {
     return ctx.service.commands((ns as unknown as NetnsRecord).pids);
   }
+
+  @FieldResolver(() => Pod, { nullable: true, description: "The Kubernetes pod of the namespace's container; null without a container, a pod list (serve --kubelet-pods-url), or a match in it." })
+  async pod(@Root() ns: Netns, @Ctx() ctx: RequestContext): Promise<Pod | null> {
+    const c = (ns as unknown as NetnsRecord).container;
+    return c && ctx.service.pods ? ctx.service.pods.lookup(c.id) : null;
+  }
 }
 
 @Resolver(() => Connection)
@@ -24,6 +30,14 @@ export class ConnectionNetnsResolver {
   @FieldResolver(() => String, { nullable: true, description: 'The network namespace the socket lives in (nsfs id); see Query.namespaces.' })
   async netns(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<string | null> {
     return socketNetns((await ctx.view()).snapshot, (c as unknown as ConnectionRecord).socket);
+  }
+
+  @FieldResolver(() => Pod, { nullable: true, description: "The Kubernetes pod whose network namespace the socket lives in (Netns.pod); null on the node's own namespace or when unknown." })
+  async pod(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<Pod | null> {
+    if (!ctx.service.pods) return null;
+    const snapshot = (await ctx.view()).snapshot;
+    const container = containerOfNetns(snapshot, socketNetns(snapshot, (c as unknown as ConnectionRecord).socket));
+    return container ? ctx.service.pods.lookup(container.id) : null;
   }
 }
 

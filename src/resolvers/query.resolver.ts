@@ -2,35 +2,39 @@ import { Args, Ctx, Int, Query, Resolver } from 'type-graphql';
 import {
   ConnectionArgs, ConnectionFilterArgs, ConnectionsArgs, Connection, Host, Listener, ListenersArgs, socketSource, Summary, SummaryArgs, Verdict, VerdictArgs,
 } from '../schema';
-import { checkAddress, checkConfidence, checkLimit, checkPort, InputError, type ConnectionFilter } from '../service';
+import { checkAddress, checkConfidence, checkLimit, checkPort, InputError, remoteRange, type ConnectionFilter } from '../service';
 import { DEFAULT_LIMIT } from '../model';
 import type { RequestContext } from './context';
 
-function filterOf(a: ConnectionFilterArgs): ConnectionFilter {
+/** The filter of the arguments; `process` becomes the set of that process's socket inodes. */
+async function filterOf(a: ConnectionFilterArgs, ctx: RequestContext): Promise<ConnectionFilter> {
   checkPort('port', a.port);
   checkPort('localPort', a.localPort);
   checkPort('remotePort', a.remotePort);
   checkConfidence('minConfidence', a.minConfidence);
   if (a.state === 'LISTEN') throw new InputError('state', 'state LISTEN matches no connection: listening sockets are listeners (query listeners instead)');
-  return a;
+  if (a.remoteAddress != null) remoteRange(a.remoteAddress);
+  if (a.process == null) return a;
+  if (a.process.trim() === '' || a.process.length > 64) throw new InputError('process', 'process must be a command name or a pid');
+  return { ...a, inodes: await ctx.service.inodesOfProcess(await ctx.view(), a.process.trim()) };
 }
 
 @Resolver()
 export class QueryResolver {
-  @Query(() => [Connection], { description: 'Connections (never LISTEN sockets), filtered; paged by limit and offset.' })
+  @Query(() => [Connection], { nullable: true, description: 'Connections (never LISTEN sockets), filtered; paged by limit and offset. Null when an argument is bad (its error names it; the other fields are answered).' })
   async connections(@Args() a: ConnectionsArgs, @Ctx() ctx: RequestContext): Promise<Connection[]> {
-    const f = filterOf(a);
+    const f = await filterOf(a, ctx);
     const limit = a.limit ?? DEFAULT_LIMIT;
     const offset = a.offset ?? 0;
     checkLimit(limit, offset);
-    const rows = (await ctx.view()).connections(f, limit, offset);
+    const rows = (await ctx.view()).connections(f, limit, offset, a.orderBy ? { by: a.orderBy, descending: a.descending } : null);
     ctx.takeRows(rows.length);
     return rows as Connection[];
   }
 
-  @Query(() => Int, { description: 'How many connections match the filter.' })
+  @Query(() => Int, { nullable: true, description: 'How many connections match the filter. Null when an argument is bad (its error names it; the other fields are answered).' })
   async connectionCount(@Args() a: ConnectionFilterArgs, @Ctx() ctx: RequestContext): Promise<number> {
-    return (await ctx.view()).count(filterOf(a));
+    return (await ctx.view()).count(await filterOf(a, ctx));
   }
 
   @Query(() => Connection, { nullable: true, description: 'One connection by id; null when it is gone.' })
@@ -38,7 +42,7 @@ export class QueryResolver {
     return (await ctx.view()).connection(a.id) as Connection | null;
   }
 
-  @Query(() => [Listener], { description: 'Listening sockets, filtered by port and namespace.' })
+  @Query(() => [Listener], { nullable: true, description: 'Listening sockets, filtered by port and namespace. Null when an argument is bad (its error names it; the other fields are answered).' })
   async listeners(@Args() a: ListenersArgs, @Ctx() ctx: RequestContext): Promise<Listener[]> {
     checkPort('port', a.port);
     return (await ctx.view()).listeners(a.port, a.netns) as Listener[];
@@ -53,7 +57,7 @@ export class QueryResolver {
     return (await ctx.view()).verdictByTuple(la, a.localPort, ra, a.remotePort) as Verdict | null;
   }
 
-  @Query(() => Summary, { description: 'How many connections go each way.' })
+  @Query(() => Summary, { nullable: true, description: 'How many connections go each way. Null when an argument is bad (its error names it; the other fields are answered).' })
   async summary(@Args() a: SummaryArgs, @Ctx() ctx: RequestContext): Promise<Summary> {
     checkConfidence('minConfidence', a.minConfidence);
     return (await ctx.view()).summary(a.minConfidence ?? 0, a.netns);

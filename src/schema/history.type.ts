@@ -56,7 +56,7 @@ export class HistoryRecord {
   @Field(() => GraphQLDateTime, { description: 'When tcpdir first saw it (openedAt for births).' })
   firstSeenAt!: Date;
 
-  @Field(() => Float, { nullable: true, description: 'closedAt - openedAt in ms; null while open or when openedAt is unknown.' })
+  @Field(() => Float, { nullable: true, description: "The life's length, closedAt - openedAt in ms; null while open or when openedAt is unknown." })
   durationMs!: number | null;
 
   @Field({ description: 'It existed before tcpdir started (or its birth event was lost).' })

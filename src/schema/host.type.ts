@@ -26,7 +26,7 @@ export class Host {
   @Field(() => PortRange, { description: "This network namespace's ip_local_port_range (0-0 when unreadable)." })
   ephemeralPortRange!: PortRange;
 
-  @Field(() => [PortRange], { description: 'ip_local_reserved_ports.' })
+  @Field(() => [PortRange], { description: 'Reserved ports (ip_local_reserved_ports).' })
   reservedPorts!: PortRange[];
 
   @Field(() => String, { nullable: true, description: 'The network namespace, e.g. net:[4026531840].' })

@@ -30,7 +30,7 @@ export class KernelFacts {
   @Field(() => String, { nullable: true, description: 'The state change that showed it, e.g. CLOSE->SYN_SENT.' })
   birthTransition!: string | null;
 
-  @Field({ description: 'connect() chose the local port (SOCK_CONNECT_BIND, a connect-allocated bind bucket, or tw_connect_bind).' })
+  @Field({ description: 'The local port was chosen by connect() (SOCK_CONNECT_BIND, a connect-allocated bind bucket, or tw_connect_bind).' })
   portChosenByConnect!: boolean;
 
   @Field({ description: 'The application bound this local port explicitly (never true for accepted sockets).' })
@@ -48,6 +48,6 @@ export class KernelFacts {
   @Field({ description: "The socket inherited a listener's accept backlog: it was accepted." })
   inheritedAcceptBacklog!: boolean;
 
-  @Field(() => Int, { description: 'sk_max_ack_backlog.' })
+  @Field(() => Int, { description: 'The accept backlog (sk_max_ack_backlog).' })
   acceptBacklog!: number;
 }

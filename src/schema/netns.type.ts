@@ -4,7 +4,7 @@ import { NetnsSource } from './source.enum';
 
 @ObjectType({ description: "The container a namespace's processes belong to, from /proc/PID/cgroup." })
 export class Container {
-  @Field({ description: 'docker, containerd, cri-o or podman.' })
+  @Field({ description: 'The runtime: docker, containerd, cri-o or podman.' })
   runtime!: string;
 
   @Field(() => ID, { description: 'The container id as the runtime names it (hex for docker).' })
@@ -16,7 +16,7 @@ export class Container {
 
 @ObjectType({ description: 'A network namespace of this host and how tcpdir read it.' })
 export class Netns {
-  @Field(() => ID, { description: 'nsfs id, e.g. net:[4026532177]; Connection.netns and Listener.netns carry it.' })
+  @Field(() => ID, { description: 'The nsfs id, e.g. net:[4026532177]; Connection.netns and Listener.netns carry it.' })
   id!: string;
 
   @Field(() => String, { nullable: true, description: 'Name under /run/netns (ip netns), when it has one.' })
@@ -34,7 +34,7 @@ export class Netns {
   @Field({ description: 'The range could not be read inside the namespace and 32768-60999 is assumed (range evidence then weighs half).' })
   ephemeralPortRangeAssumed!: boolean;
 
-  @Field(() => [PortRange], { description: 'ip_local_reserved_ports of the namespace.' })
+  @Field(() => [PortRange], { description: 'Reserved ports of the namespace (ip_local_reserved_ports).' })
   reservedPorts!: PortRange[];
 
   @Field(() => NetnsSource, { description: "How the namespace's sockets were read; NONE when they were not." })

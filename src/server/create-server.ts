@@ -8,13 +8,16 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { GraphQLError, specifiedRules, validate, type DocumentNode, type ValidationContext } from 'graphql';
-import type { TcpdirMetrics } from '../export';
+import { otlpConfig, startOtlpExport, type OtlpExport, type OtlpOptions, type TcpdirMetrics } from '../export';
 import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
 import { HistoryService, TcpdirService, type HistoryOptions, type ServiceOptions } from '../service';
 import { registerAuth } from './auth';
+import { isPublicPage, registerConsole } from './console';
 import { assertSafeBind } from './bind-policy';
 import { compiledDocuments } from './compiled-documents';
 import { formatError } from './errors';
+import { clientError, publicError, sendError } from './http-errors';
+import { trackRoutes } from './method-not-allowed';
 import { registerMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { sendPagedQuery } from './graphql-paging';
@@ -23,6 +26,8 @@ import { registerSubscriptions } from './subscriptions';
 import { registerRest } from './rest';
 import { tcpdirSchema } from './schema';
 import { VERSION } from './version';
+
+const DEFAULT_BODY_LIMIT = 64 * 1024;
 
 export interface ServerOptions extends ServiceOptions {
   /** Where `listen()` binds; createServer itself does not listen. Default 127.0.0.1:4000. */
@@ -49,6 +54,11 @@ export interface ServerOptions extends ServiceOptions {
   metricsTopListeners?: number;
   /** /metrics also counts connections per network namespace (one series per namespace). Default false. */
   metricsPerNetns?: boolean;
+  /**
+   * Export connection events and metrics over OTLP/HTTP. Given (even as {}), the standard OTEL_*
+   * variables are read too (src/export/otlp-config.ts); absent, no OTLP and no OTEL_* reading.
+   */
+  otlp?: OtlpOptions;
   /** Use this service instead of making one. */
   service?: TcpdirService;
   /** Record connection history (SQLite at history.path; ':memory:' allowed). Default off here; the CLI turns it on. */
@@ -62,6 +72,10 @@ export interface TcpdirServer {
   service: TcpdirService;
   /** The /metrics registry; connectionEvents() is where a history recorder feeds its counters. */
   metrics: TcpdirMetrics;
+  /** The OTLP export, when configured. */
+  otlp: OtlpExport | null;
+  /** Every path the server answers and its methods (HEAD included), as registered. */
+  routes: ReadonlyMap<string, ReadonlySet<string>>;
   /** Listen on options.host/port (refusing a non-loopback host without a token). */
   listen(): Promise<string>;
   /** Stops accepting, drains in-flight requests, then closes. */
@@ -80,17 +94,24 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   const token = options.token ?? (process.env.TCPDIR_TOKEN || undefined);
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 4000;
+  // A bad OTLP setting (an endpoint that is no URL, a protocol tcpdir does not speak) stops the start.
+  const otlpCfg = options.otlp ? otlpConfig(options.otlp) : null;
   const app = Fastify({
     logger: { level: options.logLevel ?? 'info' },
-    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     // Query strings are parsed into arrays on repetition, so "given twice" can be reported.
     routerOptions: { maxParamLength: 200 },
-    // Errors the router raises before any handler (e.g. a path with invalid percent-encoding) get
-    // the same error envelope as everything else.
+    // Errors the router raises before any handler (a path with invalid percent-encoding, a path
+    // segment too long) and those of Node's HTTP parser get the same envelope as everything else,
+    // with tcpdir's codes: Fastify's own codes and messages (which echo the URL) never leave.
     frameworkErrors: (err, _req, reply) => {
-      (reply as FastifyReply).code(400).send({ error: { code: err.code ?? 'BAD_REQUEST', message: err.message, parameter: null } });
+      const { status, body } = publicError(err);
+      (reply as FastifyReply).code(status).send(body);
     },
+    clientErrorHandler: clientError,
   });
+  // Before any route, plugins' included: every path's methods, for 405s and the OpenAPI test.
+  const routeTable = trackRoutes(app);
 
   const service =
     options.service ??
@@ -99,6 +120,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
       // A history recorder needs the tracepoint's closes, not only births.
       lifecycle: options.lifecycle ?? Boolean(options.recordHistory),
       onKernelUnavailable: (why) => app.log.warn({ code: why.code }, `no kernel evidence: ${why.reason}`),
+      onPodsError: (m) => (m ? app.log.warn(`pods unknown: ${m}; the last list read is used`) : app.log.info('kubelet pod list readable again')),
     });
   app.addHook('onClose', async () => {
     if (!options.service) service.close();
@@ -143,7 +165,8 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   });
   await apollo.start();
 
-  if (token) registerAuth(app, token);
+  if (token) registerAuth(app, token, isPublicPage);
+  registerConsole(app);
   if (options.rateLimit && options.rateLimit > 0) {
     await app.register(rateLimit, {
       max: options.rateLimit,
@@ -158,15 +181,13 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     });
   }
   app.setErrorHandler((e, _req, reply) => {
-    const err = e as { statusCode?: number; code?: string; message: string };
-    // Body too large, malformed JSON and the like are the client's; never a 500 for them.
-    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) app.log.error({ err }, 'request failed');
-    const code = status === 500 ? 'INTERNAL_SERVER_ERROR' : (err.code ?? 'BAD_REQUEST');
-    reply.code(status).send({ error: { code, message: status === 500 ? 'internal error' : err.message, parameter: null } });
+    // Body too large, malformed JSON and the like are the client's (4xx); never a 500 for them.
+    const { status, body } = publicError(e as { statusCode?: number; code?: string; message: string });
+    if (status === 500) app.log.error({ err: e }, 'request failed');
+    reply.code(status).send(body);
   });
-  app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0].slice(0, 100)}`, parameter: null } });
+  app.setNotFoundHandler((_req, reply) => {
+    sendError(reply, 404, 'NOT_FOUND', 'no such route; /api/openapi.json lists them');
   });
 
   // Big `connections` answers over GraphQL leave page by page, as REST lists do (graphql-paging.ts).
@@ -192,6 +213,17 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
       else if (e.type === 'CLOSED') counters.closed(e.life.direction);
     });
   }
+  let otlp: OtlpExport | null = null;
+  if (otlpCfg) {
+    if (otlpCfg.logs && !history) app.log.warn('OTLP: no connection events without history (--no-history); metrics only');
+    otlp = await startOtlpExport({
+      service, history, registry: metrics.registry,
+      onStatus: (signal, error) => (error ? app.log.warn({ signal }, `OTLP export failing: ${error}`) : app.log.info({ signal }, 'OTLP export works again')),
+    }, otlpCfg);
+    app.log.info({ logs: otlpCfg.logs?.url ?? null, metrics: otlpCfg.metrics?.url ?? null }, 'OTLP export on');
+    // Before the history closes: what is queued is sent (at most 3 s) after the last event.
+    app.addHook('preClose', async () => otlp?.close());
+  }
   // For a draining close(): when the last connection arrived, and how many requests are open.
   let connections = 0;
   let inFlight = 0;
@@ -202,8 +234,10 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     inFlight = Math.max(0, inFlight - 1);
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
-  const openapi = openApiDocument(VERSION);
+  const openapi = openApiDocument(schema, { version: VERSION, maxRows, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, host, port });
   app.get('/api/openapi.json', async () => openapi);
+  // After the last route: the other methods of each path answer 405.
+  routeTable.close();
   await app.ready();
   const closeSubscriptions = registerSubscriptions(app.server, schema, () => requestContext(service, maxRows, history), token);
   app.addHook('preClose', async () => closeSubscriptions());
@@ -216,6 +250,8 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     app,
     service,
     metrics,
+    otlp,
+    routes: routeTable.routes,
     async listen() {
       assertSafeBind(host, token);
       return app.listen({ host, port });

@@ -1,13 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import type { LifeEvent } from '../history';
-import { eventFilter, type HistoryService } from '../service';
+import { eventFilter, InputError, type HistoryService } from '../service';
 import { historyRecord } from '../resolvers/history.resolver';
-import { parseParams, type ParamSpec } from './rest-params';
+import { sendError } from './http-errors';
+import { CONFIDENCE, parseParams, PORT, type ParamSpec } from './rest-params';
 import { DIRECTIONS } from '../model';
 
 /** The filters of GET /api/v1/events (also in /api/openapi.json). */
 export const EVENT_PARAMS: ParamSpec = {
-  direction: { type: 'enum', values: DIRECTIONS }, port: { type: 'int' }, netns: { type: 'string' }, minConfidence: { type: 'float' },
+  direction: { type: 'enum', values: DIRECTIONS, example: 'INBOUND' }, port: { ...PORT, example: 8080 }, netns: { type: 'string' },
+  minConfidence: { ...CONFIDENCE, example: 0.9 },
 };
 
 /** Events a subscriber may have unsent before it is dropped (it cannot keep up). */
@@ -25,10 +27,10 @@ export function registerEvents(app: FastifyInstance, history: HistoryService | n
     try {
       match = eventFilter(parseParams(req.query as Record<string, unknown>, EVENT_PARAMS));
     } catch (e) {
-      const err = e as { code?: string; parameter?: string; message: string };
-      return reply.code(400).send({ error: { code: err.code ?? 'BAD_USER_INPUT', message: err.message, parameter: err.parameter ?? null } });
+      if (e instanceof InputError) return sendError(reply, 400, 'BAD_USER_INPUT', e.message, e.parameter);
+      throw e;
     }
-    if (!history) return reply.code(404).send({ error: { code: 'HISTORY_OFF', message: 'history is off on this server (started with --no-history)', parameter: null } });
+    if (!history) return sendError(reply, 404, 'HISTORY_OFF', 'history is off on this server (started with --no-history)');
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });

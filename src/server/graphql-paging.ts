@@ -86,7 +86,8 @@ export function planPagedQuery(body: unknown): PagedQuery | null {
       kind: Kind.FIELD,
       alias: { kind: Kind.NAME, value: keyOf(field) },
       name: { kind: Kind.NAME, value: 'connectionCount' },
-      arguments: filter,
+      // The order does not change the count (connectionCount takes no orderBy).
+      arguments: filter.filter((a) => a.name.value !== 'orderBy' && a.name.value !== 'descending'),
     };
     lists.push({ query, key: keyOf(field), limit, offset, countQuery: print(partOf(doc, op, [count], [])) });
   }

@@ -63,6 +63,7 @@ export class HistoryService {
   readonly recorder: Recorder;
   private readonly timer: NodeJS.Timeout;
   private lastDrops = 0;
+  private closed = false;
   private readonly listenerOwners = new ListenerOwners();
 
   constructor(private readonly service: TcpdirService, opts: HistoryOptions) {
@@ -78,10 +79,13 @@ export class HistoryService {
     });
     this.store.closeOpen(this.recorder.startedAt);
     service.onKernelEvents((events, offset) => {
+      if (this.closed) return;
       this.recorder.ingest(events, offset);
       this.noteDrops();
     });
-    service.onSnapshot(({ view }) => void this.observe(view));
+    service.onSnapshot(({ view }) => {
+      if (!this.closed) void this.observe(view);
+    });
     // Snapshots on a clock, besides those requests cause; a failed one is the next request's to report.
     this.timer = setInterval(() => void service.current().catch(() => undefined), intervalMs);
     this.timer.unref();
@@ -126,6 +130,8 @@ export class HistoryService {
     } else if (snap.host.netns && listed(snap.source)) {
       covered.add(snap.host.netns);
     }
+    // A snapshot that was being taken, or an owner scan awaited, when close() ran: the store is gone.
+    if (this.closed) return;
     this.recorder.observe({ at: snap.collectedAt, connections, covered });
   }
 
@@ -221,6 +227,7 @@ export class HistoryService {
   }
 
   close(): void {
+    this.closed = true;
     clearInterval(this.timer);
     this.store.close();
   }

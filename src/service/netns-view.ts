@@ -113,3 +113,17 @@ export function netnsRecords(snapshot: Snapshot, ctx: Context): NetnsRecord[] {
   recordCache.set(snapshot, out);
   return out;
 }
+
+const containerCache = new WeakMap<Snapshot, Map<string, ContainerRef>>();
+
+/** The container a namespace's processes run in (from cgroups), null when none or unknown. */
+export function containerOfNetns(snapshot: Snapshot, netns: string | null): ContainerRef | null {
+  if (netns === null) return null;
+  let m = containerCache.get(snapshot);
+  if (!m) {
+    m = new Map();
+    for (const ns of netnsInfos(snapshot)) if (ns.container) m.set(ns.id, ns.container);
+    containerCache.set(snapshot, m);
+  }
+  return m.get(netns) ?? null;
+}

@@ -1,6 +1,7 @@
 import { Collector, kernelUnavailable, type HostPaths, type KernelEvidenceSource, type KernelUnavailable } from '../collectors';
 import type { KernelEvent, ProcessMap, ProcessRef, Snapshot, SourceName } from '../model';
 import { HistoryKeeper } from './history-keeper';
+import { PodDirectory } from './pods';
 import type { ConnectionRecord, ListenerRecord } from './records';
 import { SnapshotView, yieldToLoop } from './view';
 
@@ -44,8 +45,17 @@ export interface ServiceOptions {
   kernelEvidence?: boolean;
   /** Have the tracepoint send each connection's lifecycle, closes included (a history recorder needs them). */
   lifecycle?: boolean;
+  /** Read netfilter's conntrack table of every namespace read, with NEW events (default true; needs CAP_NET_ADMIN). */
+  conntrack?: boolean;
   /** Told once, at start, why kernel evidence is unavailable. */
   onKernelUnavailable?: (why: KernelUnavailable) => void;
+  /**
+   * The kubelet's pod list (an http(s) URL such as http://127.0.0.1:10255/pods, or a file of a
+   * PodList): containers found in cgroups are then named by pod, namespace and container name.
+   */
+  kubeletPods?: string;
+  /** Told when reading the pod list fails (null: it works again). */
+  onPodsError?: (message: string | null) => void;
 }
 
 export interface SnapshotEvent {
@@ -71,18 +81,21 @@ export class TcpdirService {
   readonly staleGraceMs: number;
   /** The eBPF source, or why there is none. Loaded once, at construction. */
   readonly kernel: KernelEvidenceSource | KernelUnavailable;
+  /** Container id -> pod, when a kubelet pod list was given. */
+  readonly pods: PodDirectory | null;
 
   constructor(private readonly opts: ServiceOptions = {}) {
     this.maxAgeMs = opts.maxAgeMs ?? 1000;
     this.staleGraceMs = opts.staleWhileRevalidate && this.maxAgeMs > 0 ? (opts.staleGraceMs ?? Math.max(this.maxAgeMs, 1000)) : 0;
     this.collector = opts.collect
       ? null
-      : new Collector({ source: opts.source, paths: opts.paths, nativeDir: opts.nativeDir, allNamespaces: opts.allNamespaces, kernelEvidence: opts.kernelEvidence, lifecycle: opts.lifecycle });
+      : new Collector({ source: opts.source, paths: opts.paths, nativeDir: opts.nativeDir, allNamespaces: opts.allNamespaces, kernelEvidence: opts.kernelEvidence, lifecycle: opts.lifecycle, conntrack: opts.conntrack });
     this.kernel = this.collector?.kernel ?? (opts.kernelEvidence === false
       ? kernelUnavailable('DISABLED', '')
       : { available: false, code: 'FIXTURE', reason: 'snapshots come from a fixture collector' });
     if (!this.kernel.available) opts.onKernelUnavailable?.(this.kernel);
     this.history = opts.history === false ? null : new HistoryKeeper();
+    this.pods = opts.kubeletPods ? new PodDirectory(opts.kubeletPods, { onError: opts.onPodsError }) : null;
   }
 
   onSnapshot(fn: (e: SnapshotEvent) => void): void {
@@ -154,6 +167,16 @@ export class TcpdirService {
   async processesFor(view: SnapshotView, rec: ConnectionRecord | ListenerRecord): Promise<readonly ProcessRef[]> {
     if (rec.socket.inode === 0) return [];
     return (await this.processesOf(view)).get(rec.socket.inode) ?? [];
+  }
+
+  /** Inodes of the sockets held by a process, by command or pid (digits: a pid or an all-digit command). */
+  async inodesOfProcess(view: SnapshotView, process: string): Promise<Set<number>> {
+    const pid = /^\d+$/.test(process) ? Number(process) : null;
+    const out = new Set<number>();
+    for (const [inode, procs] of await this.processesOf(view)) {
+      if (procs.some((p) => p.command === process || p.pid === pid)) out.add(inode);
+    }
+    return out;
   }
 
   /** Commands of a namespace's processes (Netns.processes), at most `limit`. */

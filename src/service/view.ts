@@ -1,6 +1,9 @@
 import { birthDirection, buildContext, classify, directionOfFacts, findByTuple, findListener, findPeer, kernelFinding, type Classification, type Context } from '../classifier';
 import { type Direction, type Snapshot, type Socket, type SourceName, type TcpStateName, type Verdict } from '../model';
+import { addressKey, addressRange, type AddressRange } from '../history/cidr';
+import { orderComparator, type ConnectionOrdering } from './connection-order';
 import { netnsIdFor } from './netns-view';
+import { InputError } from './errors';
 import { connectionRecord, listenerRecord, type ConnectionRecord, type ListenerRecord } from './records';
 
 export interface KernelFactsRecord {
@@ -27,7 +30,26 @@ export interface ConnectionFilter {
   state?: TcpStateName | null;
   /** Namespace id or /run/netns name; resolved to the id by SnapshotView (unknown: InputError). */
   netns?: string | null;
+  /** A peer address or CIDR (bad text: InputError naming remoteAddress). */
+  remoteAddress?: string | null;
+  /** Socket inodes the connection must be one of (the sockets of a process, found by the caller). */
+  inodes?: ReadonlySet<number> | null;
+  /** The process those inodes are of (names a kept sorted list; `inodes` does the matching). */
+  process?: string | null;
 }
+
+/** A filter with its namespace resolved and its CIDR parsed. */
+type ScopedFilter = ConnectionFilter & { range?: AddressRange };
+
+/** The remoteAddress argument as a key range, or an InputError naming it. */
+export function remoteRange(text: string): AddressRange {
+  const r = text.length <= 64 ? addressRange(text.trim()) : null;
+  if (!r) throw new InputError('remoteAddress', `remoteAddress must be an IP address or a CIDR (e.g. 10.0.0.0/8, fd00::/64), got ${JSON.stringify(text.slice(0, 64))}`);
+  return r;
+}
+
+/** Sorted row lists kept per view: paging through a sorted list sorts it once. */
+const SORTED_KEPT = 4;
 
 function pushTo(m: Map<number, number[]>, k: number, v: number): void {
   const a = m.get(k);
@@ -45,6 +67,9 @@ export class SnapshotView {
   private byLocalPort: Map<number, number[]> | null = null;
   private byRemotePort: Map<number, number[]> | null = null;
   private listenerList: Socket[] | null = null;
+  private remoteKeys: (Buffer | null)[] | null = null;
+  private localKeys: (Buffer | null)[] | null = null;
+  private sorted = new Map<string, number[]>();
 
   constructor(readonly snapshot: Snapshot, ctx?: Context) {
     this.ctx = ctx ?? buildContext(snapshot);
@@ -89,14 +114,31 @@ export class SnapshotView {
     return [...local, ...remote].sort((a, b) => a - b);
   }
 
-  /** The filter with `netns` resolved from a name to the namespace id. */
-  private scoped(f: ConnectionFilter): ConnectionFilter {
-    return f.netns == null ? f : { ...f, netns: netnsIdFor(this.snapshot, f.netns) };
+  /** The filter with `netns` resolved from a name to the namespace id, and its CIDR parsed. */
+  private scoped(f: ConnectionFilter): ScopedFilter {
+    const out: ScopedFilter = f.netns == null ? { ...f } : { ...f, netns: netnsIdFor(this.snapshot, f.netns) };
+    if (f.remoteAddress != null) out.range = remoteRange(f.remoteAddress);
+    return out;
   }
 
-  matches(i: number, f: ConnectionFilter): boolean {
+  private remoteKey(i: number): Buffer | null {
+    this.remoteKeys ??= this.ctx.conns.map((c) => addressKey(c.remoteAddress));
+    return this.remoteKeys[i];
+  }
+
+  private localKey(i: number): Buffer | null {
+    this.localKeys ??= this.ctx.conns.map((c) => addressKey(c.localAddress));
+    return this.localKeys[i];
+  }
+
+  matches(i: number, f: ScopedFilter): boolean {
     const c = this.ctx.conns[i];
     const v = this.verdicts;
+    if (f.inodes != null && !f.inodes.has(c.inode)) return false;
+    if (f.range) {
+      const k = this.remoteKey(i);
+      if (!k || k.compare(f.range.lo) < 0 || k.compare(f.range.hi) > 0) return false;
+    }
     if (f.netns != null && (c.netns ?? this.snapshot.host.netns) !== f.netns) return false;
     if (f.port != null && c.localPort !== f.port && c.remotePort !== f.port) return false;
     if (f.localPort != null && c.localPort !== f.localPort) return false;
@@ -107,10 +149,14 @@ export class SnapshotView {
     return true;
   }
 
-  connections(filter: ConnectionFilter, limit: number, offset: number): ConnectionRecord[] {
+  connections(filter: ConnectionFilter, limit: number, offset: number, order?: ConnectionOrdering | null): ConnectionRecord[] {
     const f = this.scoped(filter);
     const out: ConnectionRecord[] = [];
     if (limit === 0) return out;
+    if (order) {
+      for (const i of this.sortedRows(f, order).slice(offset, offset + limit)) out.push(connectionRecord(this.ctx.conns[i], i));
+      return out;
+    }
     let skipped = 0;
     for (const i of this.candidates(f)) {
       if (!this.matches(i, f)) continue;
@@ -122,6 +168,22 @@ export class SnapshotView {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  /** The rows matching `f` in the order asked, ties in snapshot order; the last few lists are kept. */
+  private sortedRows(f: ScopedFilter, order: ConnectionOrdering): number[] {
+    const key = JSON.stringify([order.by, order.descending === true, f.direction, f.port, f.localPort, f.remotePort, f.minConfidence, f.state, f.netns, f.remoteAddress,
+      f.inodes ? [f.process ?? null, f.inodes.size] : null]);
+    const kept = this.sorted.get(key);
+    if (kept) return kept;
+    const rows: number[] = [];
+    for (const i of this.candidates(f)) if (this.matches(i, f)) rows.push(i);
+    const cmp = orderComparator(order.by, this.ctx.conns, this.verdicts, this.snapshot.host.netns, (i) => this.localKey(i), (i) => this.remoteKey(i));
+    const sign = order.descending === true ? -1 : 1;
+    rows.sort((a, b) => sign * cmp(a, b) || a - b);
+    if (this.sorted.size >= SORTED_KEPT) this.sorted.delete(this.sorted.keys().next().value!);
+    this.sorted.set(key, rows);
+    return rows;
   }
 
   count(filter: ConnectionFilter): number {

@@ -4,7 +4,8 @@ import request from 'supertest';
 import { createServer, type TcpdirServer } from '../../src';
 import { openPair } from '../helpers/sockets';
 
-const CONN = 'id family state local { address port } remote { address port } inode uid netns verdict { direction confidence inboundProbability certain evidence { rule favors weight detail conclusive } }';
+const NAT = 'nat { originalSource { address port } originalDestination { address port } replySource { address port } replyDestination { address port } }';
+const CONN = 'id family state local { address port } remote { address port } inode uid netns ' + NAT + ' conntrack { netns side origin state direction } verdict { direction confidence inboundProbability certain evidence { rule favors weight detail conclusive } }';
 
 describe('GraphQL and REST against real sockets', () => {
   let tcpdir: TcpdirServer;
@@ -87,7 +88,8 @@ describe('GraphQL and REST against real sockets', () => {
       [`/api/v1/listeners?port=${dual.port}`, `{ listeners(port: ${dual.port}) { id family local { address port } dualStack netns } }`, 'listeners'],
       [`/api/v1/verdict?local=[::1]:${v6.port}&remote=[::1]:${v6.client.localPort}`, `{ verdict(localAddress: "::1", localPort: ${v6.port}, remoteAddress: "::1", remotePort: ${v6.client.localPort}) { direction confidence inboundProbability certain evidence { rule favors weight detail conclusive } } }`, 'verdict'],
       ['/api/v1/summary?minConfidence=0.9', '{ summary(minConfidence: 0.9) { total inbound outbound unknown } }', 'summary'],
-      ['/api/v1/host', '{ host { source fallbackReason collectedAt ephemeralPortRange { low high } reservedPorts { low high } netns kernelEvidence { available code reason tracepoint } socketCount history { mode intervalMs caveat } } }', 'host'],
+      ['/api/v1/host', '{ host { source fallbackReason collectedAt ephemeralPortRange { low high } reservedPorts { low high } netns kernelEvidence { available code reason tracepoint } conntrack { available code reason entries events lostEvents } socketCount history { mode intervalMs caveat } } }', 'host'],
+      ['/api/v1/tracked-flows?limit=5', `{ trackedFlows(limit: 5) { netns opener { address port } destination { address port } ${NAT} state origin openerConfidence id } }`, 'trackedFlows'],
     ];
     for (const [url, query, field] of pairs) {
       const rest = await request(tcpdir.server).get(url).expect(200);
@@ -137,6 +139,27 @@ describe('GraphQL and REST against real sockets', () => {
     assert.equal(wrongVar.body.errors[0].extensions.code, 'BAD_USER_INPUT');
   });
 
+  test('partial results: a bad argument nulls its field only; invalid documents and variables fail whole', async () => {
+    const part = await request(tcpdir.server).post('/graphql')
+      .send({ query: `{ bad: connections(port: 70000) { id } good: connections(port: ${v4.port}) { id } count: connectionCount(port: ${v4.port}) host { source } }` });
+    assert.equal(part.status, 200);
+    assert.equal(part.body.data.bad, null);
+    assert.equal(part.body.data.good.length, 2);
+    assert.equal(part.body.data.count, 2);
+    assert.match(part.body.data.host.source, /^(EBPF|NETLINK|PROCFS)$/);
+    assert.deepEqual(part.body.errors.map((e: any) => [e.path, e.extensions.code, e.extensions.parameter]), [[['bad'], 'BAD_USER_INPUT', 'port']]);
+    // Nested: the listener is answered, its connections list alone is null.
+    const nested = await request(tcpdir.server).post('/graphql').send({ query: `{ listeners(port: ${v4.port}) { local { port } connections(limit: -1) { id } } }` });
+    assert.deepEqual(nested.body.data.listeners, [{ local: { port: v4.port }, connections: null }]);
+    assert.deepEqual(nested.body.errors[0].path, ['listeners', 0, 'connections']);
+    // A document that fails validation, or variables that cannot be coerced, run nothing (400).
+    for (const [query, variables] of [[`{ bad: connections(port: "x") { id } host { source } }`, undefined], [`query($p: Int) { bad: connections(port: $p) { id } host { source } }`, { p: 'x' }]] as const) {
+      const whole = await request(tcpdir.server).post('/graphql').send({ query, variables });
+      assert.equal(whole.status, 400, query);
+      assert.equal(whole.body.data, undefined, query);
+    }
+  });
+
   test('bad REST input: 400 with {error: {code, message, parameter}}', async () => {
     const cases: Array<[string, string]> = [
       ['/api/v1/connections?port=abc', 'port'],
@@ -151,11 +174,14 @@ describe('GraphQL and REST against real sockets', () => {
       ['/api/v1/connections?state=listen', 'state'],
       ['/api/v1/connection-count?state=LISTEN', 'state'],
       ['/api/v1/connections?bogus=1', 'bogus'],
+      ['/api/v1/tracked-flows?limit=-1', 'limit'],
+      ['/api/v1/tracked-flows?netns=no-such-namespace', 'netns'],
       ['/api/v1/connections?port=99999999999999', 'port'],
       ['/api/v1/verdict?local=1.2.3.4&remote=1.2.3.4:5', 'local'],
       ['/api/v1/verdict?local=1.2.3.4:5', 'remote'],
-      ['/api/v1/verdict?local=1.2.3.999:5&remote=1.2.3.4:5', 'localAddress'],
-      ['/api/v1/verdict?local=[::1]:99999&remote=1.2.3.4:5', 'localPort'],
+      ['/api/v1/verdict?local=1.2.3.999:5&remote=1.2.3.4:5', 'local'],
+      ['/api/v1/verdict?local=[::1]:99999&remote=1.2.3.4:5', 'local'],
+      ['/api/v1/verdict?local=1.2.3.4:5&remote=not-an-ip:5', 'remote'],
       ['/api/v1/summary?minConfidence=abc', 'minConfidence'],
     ];
     for (const [url, parameter] of cases) {

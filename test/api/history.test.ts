@@ -58,7 +58,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 describe('history under kernel evidence', () => {
   test('every short-lived connection is recorded once per side, right, certain, opened and closed; the event stream shows them; a restart keeps them', async (t) => {
     const path = join(dir, 'kernel.sqlite');
-    let app = await createServer({ logLevel: 'silent', maxAgeMs: 0, recordHistory: { path } });
+    let app = await createServer({ logLevel: 'silent', maxAgeMs: 0, port: 0, recordHistory: { path } });
     if (!app.service.kernel.available) {
       await app.close();
       t.skip(`no kernel evidence here (${app.service.kernel.code})`);
@@ -198,7 +198,7 @@ while True:
 
 describe('history over graphql-ws', () => {
   test('Subscription.connectionEvents sees connections opened during the test open and close, filtered by port; a token is required when set', async () => {
-    const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, token: 'sekrit', recordHistory: { path: ':memory:', intervalMs: 200 } });
+    const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, port: 0, token: 'sekrit', recordHistory: { path: ':memory:', intervalMs: 200 } });
     const srv = net.createServer((s) => s.on('error', () => {}));
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     const port = (srv.address() as net.AddressInfo).port;

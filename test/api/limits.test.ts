@@ -154,7 +154,7 @@ describe('abuse limits', () => {
   test('a body over 64 KiB: 413 with an error body, on GraphQL and on any POST; the server keeps serving', async () => {
     const big = await request(tcpdir.server).post('/graphql').send({ query: '{ host { source } }', variables: { pad: 'x'.repeat(70 * 1024) } });
     assert.equal(big.status, 413);
-    assert.equal(big.body.error.code, 'FST_ERR_CTP_BODY_TOO_LARGE');
+    assert.equal(big.body.error.code, 'PAYLOAD_TOO_LARGE');
     const under = await request(tcpdir.server).post('/graphql').send({ query: '{ host { source } }', variables: { pad: 'x'.repeat(60 * 1024) } });
     assert.equal(under.status, 200);
     const small = await createServer({ logLevel: 'silent', bodyLimit: 1024, service: tcpdir.service });

@@ -71,6 +71,10 @@ describe('/metrics on a live server', () => {
     assert.equal(value(text, 'tcpdir_kernel_evidence_available', ''), k ? 1 : 0);
     if (k) assert.equal(series(text, 'tcpdir_kernel_ringbuf_dropped_events_total').length, 2);
     else assert.equal(series(text, 'tcpdir_kernel_evidence_unavailable').length, 1);
+    // conntrack: read (as root: an entry count, 0 without NAT rules) or why not; never both.
+    const ct = series(text, 'tcpdir_conntrack_entries').length, ctNot = series(text, 'tcpdir_conntrack_unavailable').length;
+    assert.equal(ct + ctNot, 1, 'exactly one of tcpdir_conntrack_entries and tcpdir_conntrack_unavailable');
+    if (process.getuid?.() === 0) assert.equal(ct, 1, 'root reads conntrack');
   });
 
   test('connections by direction and certainty count the loopback pairs (each end certain)', async () => {
@@ -105,7 +109,8 @@ describe('/metrics on a live server', () => {
     assert.doesNotMatch(text, /no\/such|secret|no-such-id/);
     const count = (labels: string) => value(text, 'tcpdir_http_request_duration_seconds_count', labels) ?? 0;
     assert.ok(count('{route="unmatched",method="GET",status_class="4xx"}') >= 1, text);
-    assert.ok(count('{route="unmatched",method="POST",status_class="4xx"}') >= 1, text);
+    // A method the path does not take is that route's 405, under its template.
+    assert.ok(count('{route="/healthz",method="POST",status_class="4xx"}') >= 1, text);
     assert.ok(count('{route="/api/v1/connections/:id",method="GET",status_class="4xx"}') >= 1, text);
     assert.ok(count('{route="/metrics",method="GET",status_class="2xx"}') >= 1, text);
     assert.ok(series(text, 'tcpdir_http_request_duration_seconds_bucket').some(([l]) => l.includes('le="+Inf"')));

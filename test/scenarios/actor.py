@@ -166,6 +166,21 @@ def cmd_close(c):
     return INFO[h]
 
 
+def cmd_send(c):
+    s = SOCKS[int(c['h'])]
+    s.setblocking(True)
+    s.sendall(c.get('data', 'x').encode())
+    return INFO[int(c['h'])]
+
+
+def cmd_recv(c):
+    """Reads what has arrived (waiting up to timeout seconds for the first byte)."""
+    s = SOCKS[int(c['h'])]
+    s.settimeout(float(c.get('timeout', 5)))
+    data = s.recv(65536)
+    return {'data': data.decode(errors='replace')}
+
+
 def cmd_list(c):
     return {'sockets': list(INFO.values())}
 
@@ -173,6 +188,7 @@ def cmd_list(c):
 HANDLERS = {
     'listen': cmd_listen, 'connect': cmd_connect, 'accept': cmd_accept,
     'wait_connected': cmd_wait_connected, 'shutdown': cmd_shutdown, 'close': cmd_close, 'list': cmd_list,
+    'send': cmd_send, 'recv': cmd_recv,
 }
 
 

@@ -1,5 +1,5 @@
 // Runs inside the agent namespace (`ip netns exec AGENT node dist/test/scenarios/collect.js
-// --source ebpf|netlink|procfs [--kernel|--no-kernel]`): one snapshot, classified, printed as JSON on
+// --source ebpf|netlink|procfs [--kernel|--no-kernel] [--conntrack]`): one snapshot, classified, printed as JSON on
 // stdout. A separate process because a snapshot must be taken from inside the namespace it
 // describes. The snapshot is built by TcpdirService, exactly as the server builds what it
 // serves (collection, kernel evidence, history, classification).
@@ -91,6 +91,8 @@ async function main(): Promise<void> {
     maxAgeMs: 0,
     history: process.argv.includes('--history'),
     kernelEvidence: process.argv.includes('--kernel') || process.argv.includes('--probe-kernel'),
+    // Off unless asked: the other runs judge sockets without it, whatever the namespace tracks.
+    conntrack: process.argv.includes('--conntrack'),
   });
   try {
     if (process.argv.includes('--probe-kernel')) {

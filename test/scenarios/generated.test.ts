@@ -1,6 +1,7 @@
 // Generated scenarios (test/scenarios/generator.ts), CI-sized: a few hundred labelled sockets
-// from a fixed seed (TCPDIR_GEN_SEED overrides it; TCPDIR_GEN_SOCKETS the size), judged in three
-// runs: the eBPF iterator with kernel evidence, netlink heuristics, procfs heuristics.
+// from a fixed seed (TCPDIR_GEN_SEED overrides it; TCPDIR_GEN_SOCKETS the size), judged in four
+// runs: the eBPF iterator with kernel evidence, netlink heuristics, procfs heuristics, and netlink
+// heuristics with the agents' conntrack tables (skipped, with the reason, without nft).
 // Asserted: every labelled socket is reported; without kernel evidence no verdict is wrong at
 // confidence >= 0.9 and none is certain and wrong; with kernel evidence every socket is certain
 // and right, except the documented undecidable kinds (kernelUnknown: pre-existing sockets of
@@ -10,7 +11,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { unsupportedReason } from './netns';
-import { outcomeOf, probeKernel, runName, type CollectRun, type Observation } from './runner';
+import { conntrackUnsupported, outcomeOf, probeKernel, runName, type CollectRun, type Observation } from './runner';
 import { runGenerated, seedFromEnv, type GenResult } from './generator';
 
 const skip = unsupportedReason();
@@ -23,12 +24,18 @@ let RUNS: CollectRun[] = [
   { source: 'ebpf', kernel: true },
   { source: 'netlink', kernel: false },
   { source: 'procfs', kernel: false },
+  { source: 'netlink', kernel: false, conntrack: true },
 ];
 if (!skip) {
   const k = probeKernel();
   if (!k.available) {
     console.log(`# generated scenarios: kernel-evidence run SKIPPED: ${k.code}: ${k.reason}`);
     RUNS = RUNS.filter((r) => !r.kernel);
+  }
+  const ct = conntrackUnsupported();
+  if (ct) {
+    console.log(`# generated scenarios: conntrack run SKIPPED: ${ct}`);
+    RUNS = RUNS.filter((r) => !r.conntrack);
   }
 }
 
@@ -79,6 +86,16 @@ describe(`generated scenarios (seed ${SEED}: TCPDIR_GEN_SEED=${SEED} replays it)
           return !v.certain || outcomeOf(o.expectation.direction, v) !== 'correct';
         });
         assert.deepEqual(bad.map(describeObs), [], `seed ${SEED}`);
+      });
+    }
+
+    if (run.conntrack) {
+      test(`${name}: conntrack speaks for most sockets, always for the side that opened them`, () => {
+        const judged = mine();
+        const weighed = judged.filter((o) => o.row!.verdict!.evidence.some((e) => e.rule === 'conntrack' && e.weight > 0));
+        assert.ok(weighed.length >= judged.length / 2, `conntrack spoke for ${weighed.length} of ${judged.length} (seed ${SEED})`);
+        const wrong = weighed.filter((o) => o.row!.verdict!.evidence.find((e) => e.rule === 'conntrack')!.favors !== o.expectation.direction);
+        assert.deepEqual(wrong.map(describeObs), [], `seed ${SEED}`);
       });
     }
   }

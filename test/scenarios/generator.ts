@@ -480,6 +480,16 @@ export async function runGenerated(opts: GenOptions): Promise<GenResult> {
       ip(['-n', m.ns, '-6', 'addr', 'add', `${address6}/64`, 'dev', 'eth0', 'nodad']);
       hosts.push({ ns: m.ns, address: m.address, address6, range, actor: new Actor(m.ns, `m${i}`), used: new Set(), agent: i < nA });
     }
+    // The conntrack run reads the agents' tables: tracking starts with the first rule needing it,
+    // loaded before any labelled socket exists.
+    if (opts.runs.some((r) => r.conntrack)) {
+      for (const h of hosts.filter((x) => x.agent)) {
+        execFileSync('ip', ['netns', 'exec', h.ns, 'nft', '-f', '-'], {
+          input: 'table inet tcpdir_ct {\n chain in {\n  type filter hook input priority 0\n  ct state established,related accept\n }\n}\n',
+          stdio: ['pipe', 'ignore', 'pipe'],
+        });
+      }
+    }
     await Promise.all(hosts.map((h) => h.actor.ready));
     const g = new Gen(opts.seed, hosts.filter((h) => h.agent), hosts.filter((h) => !h.agent));
     // Plan until the expected socket count is reached (a unit labels about 1.5 sockets).

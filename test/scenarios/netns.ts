@@ -318,6 +318,15 @@ export class Actor {
     await this.call('close', { h: s.h });
   }
 
+  async send(s: ActorSocket, data: string): Promise<void> {
+    await this.call('send', { h: s.h, data });
+  }
+
+  /** What has arrived on `s` (waits up to timeoutSec for the first byte). */
+  async recv(s: ActorSocket, timeoutSec = 5): Promise<string> {
+    return String((await this.call('recv', { h: s.h, timeout: timeoutSec })).data);
+  }
+
   async stop(): Promise<void> {
     if (this.exited) return;
     const done = new Promise<void>((res) => this.child.once('exit', () => res()));

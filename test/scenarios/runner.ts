@@ -2,7 +2,7 @@
 // collect.js, inside the namespace) and pairs every expectation with the socket tcpdir saw.
 // Used by scenarios.test.ts and bench/accuracy.ts.
 import * as path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { canonicalAddress, unmapIPv4, type SourceName, type Verdict } from '../../src/model';
@@ -23,6 +23,11 @@ export type RunMode = 'isolated' | 'combined';
 export interface CollectRun {
   source: SourceName;
   kernel: boolean;
+  /**
+   * Read the agent's conntrack table too. The agent then carries an nftables `ct state` rule
+   * (loaded before any scenario socket exists, so entries are made from SYNs); needs `nft`.
+   */
+  conntrack?: boolean;
 }
 
 /**
@@ -35,15 +40,21 @@ export const DEFAULT_RUNS: CollectRun[] = [
   { source: 'netlink', kernel: true },
   { source: 'netlink', kernel: false },
   { source: 'procfs', kernel: false },
+  { source: 'netlink', kernel: false, conntrack: true },
 ];
 
-/** "ebpf+kernel", "netlink+kernel", "netlink", "procfs". */
+/** Why the conntrack run cannot run here (no nft), or null. */
+export function conntrackUnsupported(): string | null {
+  return spawnSync('nft', ['--version']).status === 0 ? null : 'nft (nftables) is not installed';
+}
+
+/** "ebpf+kernel", "netlink+kernel", "netlink", "procfs", "netlink+conntrack". */
 export function runName(r: CollectRun): string {
-  return r.kernel ? `${r.source}+kernel` : r.source;
+  return r.kernel ? `${r.source}+kernel` : r.conntrack ? `${r.source}+conntrack` : r.source;
 }
 
 function collectArgs(r: CollectRun): string[] {
-  return [COLLECT_JS, '--source', r.source, r.kernel ? '--kernel' : '--no-kernel'];
+  return [COLLECT_JS, '--source', r.source, r.kernel ? '--kernel' : '--no-kernel', ...(r.conntrack ? ['--conntrack'] : [])];
 }
 
 /**
@@ -191,6 +202,13 @@ export class MemoryCollector {
 async function runGroup(scenarios: Scenario[], mode: RunMode, runs: CollectRun[], log: (l: string) => void): Promise<Observation[]> {
   if (!existsSync(COLLECT_JS)) throw new Error(`${COLLECT_JS} is missing: run \`npx tsc -p tsconfig.json\` first`);
   const pair = createNetnsPair();
+  // Tracking starts with the first rule that needs it: load one before any scenario socket exists.
+  if (runs.some((r) => r.conntrack)) {
+    execFileSync('ip', ['netns', 'exec', pair.agent, 'nft', '-f', '-'], {
+      input: 'table inet tcpdir_ct {\n chain in {\n  type filter hook input priority 0\n  ct state established,related accept\n }\n}\n',
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+  }
   const agent = new Actor(pair.agent, 'agent');
   const remote = new Actor(pair.remote, 'remote');
   const withMemory = scenarios.some((s) => s.later);

@@ -14,7 +14,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NET, unsupportedReason } from './netns';
-import { DEFAULT_RUNS, outcomeOf, probeKernel, runName, runScenarios, type CollectRun, type Observation, type RunMode } from './runner';
+import { conntrackUnsupported, DEFAULT_RUNS, outcomeOf, probeKernel, runName, runScenarios, type CollectRun, type Observation, type RunMode } from './runner';
 import { isAmbiguous, SCENARIOS } from './scenarios';
 
 const skip = unsupportedReason();
@@ -27,6 +27,11 @@ if (!skip) {
   if (!k.available) {
     console.log(`# scenario suite: kernel-evidence run SKIPPED: ${k.code}: ${k.reason}`);
     RUNS = DEFAULT_RUNS.filter((r) => !r.kernel);
+  }
+  const ct = conntrackUnsupported();
+  if (ct) {
+    console.log(`# scenario suite: conntrack run SKIPPED: ${ct}`);
+    RUNS = RUNS.filter((r) => !r.conntrack);
   }
 }
 
@@ -129,6 +134,18 @@ for (const mode of ['isolated', 'combined'] as RunMode[]) {
         for (const o of bad.filter(blind)) console.log(`# known heuristic blind spot (${o.expectation.heuristicBlindSpot}): ${describeObs(o)}`);
         assert.deepEqual(bad.filter((o) => !blind(o)).map(describeObs), []);
       });
+
+      if (run.conntrack) {
+        test(`${name}: conntrack entries join the agent's connections, on the side that opened them`, () => {
+          const judged = mine().filter((o) => o.row?.verdict);
+          const weighed = judged.filter((o) => o.row!.verdict!.evidence.some((e) => e.rule === 'conntrack' && e.weight > 0));
+          assert.ok(weighed.length >= judged.length / 2, `conntrack spoke for only ${weighed.length} of ${judged.length} connections`);
+          for (const o of weighed) {
+            const e = o.row!.verdict!.evidence.find((x) => x.rule === 'conntrack')!;
+            assert.equal(e.favors, o.expectation.direction, `conntrack on the wrong side: ${describeObs(o)}`);
+          }
+        });
+      }
 
       test(`${name}: verdicts are well-formed`, () => {
         for (const o of mine().filter((x) => x.row?.verdict)) {

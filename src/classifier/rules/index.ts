@@ -1,5 +1,6 @@
 import type { Rule } from '../rule';
 import { acceptQueue } from './accept-queue';
+import { conntrack } from './conntrack';
 import { ephemeralRange } from './ephemeral-range';
 import { handshakeState } from './handshake-state';
 import { listener } from './listener';
@@ -16,6 +17,7 @@ import { unseenListener } from './unseen-listener';
 export const SOCKET_RULES: readonly Rule[] = [
   handshakeState,
   seenHandshake,
+  conntrack,
   acceptQueue,
   listener,
   pastListener,

@@ -1,0 +1,155 @@
+// Pods: a process in its own network namespace and in a cgroup named as containerd names a
+// container's (cri-containerd-<id>.scope), a fake kubelet serving a PodList that names that id,
+// and tcpdir reading every namespace with --kubelet-pods-url. Netns.pod, Connection.pod, REST
+// /api/v1/namespaces and the OTLP log records of the process's connection must name the pod,
+// its namespace and the container; a namespace the list does not name has no pod.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import request from 'supertest';
+import { createServer } from '../../src';
+import { OtlpReceiver } from '../helpers/otlp-receiver';
+import { addNamespace, deleteNamespace, unsupportedReason } from './netns';
+
+/** Where cgroup v2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host). */
+function cgroup2Root(): string | null {
+  for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    if (f[2] === 'cgroup2') return f[1];
+  }
+  return null;
+}
+
+/** Why no child cgroup can be made here (a read-only cgroupfs in a container), or null. */
+function cgroupUnwritable(root: string): string | null {
+  const probe = join(root, `tcpdir-probe-${process.pid}`);
+  try {
+    mkdirSync(probe);
+    rmdirSync(probe);
+    return null;
+  } catch (e) {
+    return `cannot create a cgroup under ${root}: ${(e as Error).message}`;
+  }
+}
+
+const root = process.platform === 'linux' ? cgroup2Root() : null;
+const skip = unsupportedReason() ?? (root ? cgroupUnwritable(root) : 'no cgroup v2 mount');
+if (skip) console.log(`# pods suite skipped: ${skip}`);
+
+// Listens and connects to itself inside its namespace, holds both ends, prints the ports.
+const HOLD_PY = `
+import socket, sys
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)
+c = socket.create_connection(('127.0.0.1', l.getsockname()[1])); a, _ = l.accept()
+print(l.getsockname()[1], c.getsockname()[1], flush=True)
+sys.stdin.readline()
+c.close(); a.close()
+`;
+
+describe('pods from the kubelet pod list', { skip: skip ?? false, timeout: 60_000 }, () => {
+  test('a container in its own cgroup and netns is named by pod on Netns, Connection, REST and OTLP', async () => {
+    const id = randomBytes(32).toString('hex');
+    const uid = randomUUID();
+    const slice = join(root!, `tcpdir-test-${process.pid}-${randomBytes(3).toString('hex')}.slice`);
+    const scope = join(slice, `cri-containerd-${id}.scope`);
+    mkdirSync(scope, { recursive: true });
+    const ns = addNamespace(`pod-${randomBytes(3).toString('hex')}`);
+    // A real-shaped PodList (the kubelet's GET /pods), with another pod around the one we mean.
+    const podList = {
+      kind: 'PodList', apiVersion: 'v1', metadata: {},
+      items: [
+        { metadata: { name: 'other-0', namespace: 'kube-system', uid: randomUUID() },
+          status: { phase: 'Running', containerStatuses: [{ name: 'other', containerID: `containerd://${randomBytes(32).toString('hex')}`, ready: true, restartCount: 0, image: 'x', imageID: 'x' }] } },
+        { metadata: { name: 'web-7d4b9c-x2k8q', namespace: 'shop', uid, labels: { app: 'web' } },
+          spec: { containers: [{ name: 'web', image: 'nginx' }], initContainers: [{ name: 'init', image: 'busybox' }] },
+          status: {
+            phase: 'Running', podIP: '10.0.0.7',
+            initContainerStatuses: [{ name: 'init', containerID: `containerd://${randomBytes(32).toString('hex')}`, state: { terminated: { exitCode: 0 } } }],
+            containerStatuses: [{ name: 'web', containerID: `containerd://${id}`, ready: true, restartCount: 0, image: 'nginx', imageID: 'x', state: { running: {} } }],
+          } },
+      ],
+    };
+    let kubeletReads = 0;
+    const kubelet = http.createServer((req, res) => {
+      if (req.url !== '/pods') return void res.writeHead(404).end();
+      kubeletReads++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(podList));
+    });
+    await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
+    const receiver = new OtlpReceiver();
+    const endpoint = await receiver.start();
+    let child: ChildProcess | null = null;
+    const app = await createServer({
+      logLevel: 'silent', maxAgeMs: 0, allNamespaces: true, recordHistory: { path: ':memory:', intervalMs: 200 },
+      kubeletPods: `http://127.0.0.1:${(kubelet.address() as AddressInfo).port}/pods`,
+      otlp: { endpoint, scheduledDelayMillis: 50, metricIntervalMillis: 60_000, maxQueueSize: 100_000 },
+    });
+    try {
+      // Into the container's cgroup first, then into its namespace: every socket it opens is the pod's.
+      child = spawn('sh', ['-c', `echo $$ > ${join(scope, 'cgroup.procs')} && exec ip netns exec ${ns} python3 -c "$0"`, HOLD_PY], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const line = await new Promise<string>((resolve) => createInterface({ input: child!.stdout! }).once('line', resolve));
+      const [serverPort, clientPort] = line.split(' ').map(Number);
+      assert.match(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8'), new RegExp(`cri-containerd-${id}\\.scope`));
+
+      const q = `{ namespaces { id name container { runtime id } pod { name namespace uid containerName } }
+        connections(netns: "${ns}") { local { port } remote { port } verdict { direction } pod { name namespace containerName } } }`;
+      // A snapshot already under way when the process started (the recorder takes one every
+      // 200 ms) is shared by the request: ask until one has the namespace's two sockets.
+      let r = await request(app.server).post('/graphql').send({ query: q });
+      for (let i = 0; i < 50 && r.body.data?.connections?.length !== 2; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        r = await request(app.server).post('/graphql').send({ query: q });
+      }
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const mine = r.body.data.namespaces.find((n: { name: string | null }) => n.name === ns);
+      assert.ok(mine, `namespace ${ns} listed`);
+      const pod = { name: 'web-7d4b9c-x2k8q', namespace: 'shop', uid, containerName: 'web' };
+      assert.deepEqual(mine.container, { runtime: 'containerd', id });
+      assert.deepEqual(mine.pod, pod);
+      for (const other of r.body.data.namespaces) if (other.name !== ns) assert.equal(other.pod, null, `${other.id} is no pod's`);
+      const conns = r.body.data.connections as { local: { port: number }; remote: { port: number }; verdict: { direction: string }; pod: unknown }[];
+      assert.deepEqual(conns.map((c) => [c.local.port, c.remote.port]).sort(), [[clientPort, serverPort], [serverPort, clientPort]].sort());
+      for (const c of conns) assert.deepEqual(c.pod, { name: pod.name, namespace: pod.namespace, containerName: pod.containerName });
+      const host = await request(app.server).post('/graphql').send({ query: '{ connections(limit: 5) { netns pod { name } } }' });
+      for (const c of host.body.data.connections as { netns: string; pod: unknown }[]) if (c.netns !== mine.id) assert.equal(c.pod, null);
+
+      const rest = await request(app.server).get('/api/v1/namespaces');
+      assert.deepEqual(rest.body.find((n: { name: string | null }) => n.name === ns).pod, pod);
+      assert.ok(kubeletReads >= 1 && kubeletReads <= 3, `the pod list read once per refresh, not per lookup: ${kubeletReads}`);
+
+      // OTLP: once a snapshot has placed the connection in its namespace, its records name the pod.
+      child.stdin!.write('\n');
+      const closed = await (async () => {
+        for (let i = 0; i < 200; i++) {
+          const c = receiver.logs.filter((l) => l.eventName === 'tcpdir.connection.closed' && l.attributes['network.local.port'] === serverPort);
+          if (c.length) return c[0];
+          await new Promise((res) => setTimeout(res, 50));
+        }
+        throw new Error('no CLOSED record for the pod connection');
+      })();
+      assert.equal(closed.attributes['tcpdir.netns'], mine.id);
+      assert.equal(closed.attributes['container.id'], id);
+      assert.equal(closed.attributes['container.runtime'], 'containerd');
+      assert.equal(closed.attributes['k8s.pod.name'], pod.name);
+      assert.equal(closed.attributes['k8s.namespace.name'], pod.namespace);
+      assert.equal(closed.attributes['k8s.container.name'], pod.containerName);
+      assert.equal(closed.attributes['k8s.pod.uid'], uid);
+      assert.equal(closed.attributes['tcpdir.direction'], 'INBOUND');
+    } finally {
+      child?.kill();
+      if (child && child.exitCode === null) await new Promise((r) => child!.once('exit', r));
+      await app.close();
+      await receiver.stop();
+      kubelet.close();
+      deleteNamespace(ns);
+      rmdirSync(scope);
+      rmdirSync(slice);
+    }
+  });
+});
