@@ -131,7 +131,7 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
       // the hints' lean; syn-acked, a fact about this socket, is added after it: unbounded, it
       // lifted the bound and let the hints (no listener seen, a port in the ephemeral range) call
       // a child of a listener that lived between two snapshots OUTBOUND at 0.92 (bench:accuracy).
-      const g = noListenerScore(total - synAck[i]);
+      const g = noListenerScore(total, synAck[i]);
       if (g !== 0) (goneScores[i] = g), (total += g), f++;
     }
     const o = outcome(total, ci, co, f);

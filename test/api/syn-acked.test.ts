@@ -81,7 +81,8 @@ test('kernel evidence off: syn-acked settles lone sockets from tcp_info', { skip
     assert.equal(fact.favors, 'INBOUND');
     assert.match(fact.detail, /acknowledged 0 bytes for 0 bytes of data: no SYN counted/);
     assert.equal(v.direction, 'INBOUND', JSON.stringify(v));
-    assert.ok(v.confidence >= 0.9 && !v.certain, JSON.stringify(v));
+    // Held below 0.9 with no listener: a client restored by CRIU would read the same.
+    assert.ok(v.confidence >= 0.85 && v.confidence < 0.9 && !v.certain, JSON.stringify(v));
 
     // Now with data: it sends 300 bytes, acked by the peer.
     await new Promise<void>((r) => dataChild.write(Buffer.alloc(300, 3), () => r()));
