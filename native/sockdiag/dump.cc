@@ -22,7 +22,8 @@ constexpr uint32_t kSeqBase = 0x7cd1a600;
 
 // tcp_info offsets (fields are only ever appended, so read each only if the payload covers it).
 constexpr size_t kTiRtt = 68, kTiRttVar = 72, kTiBytesAcked = 120, kTiBytesReceived = 128,
-                 kTiSegsOut = 136, kTiSegsIn = 140;
+                 kTiSegsOut = 136, kTiSegsIn = 140, kTiUnacked = 24, kTiNotsent = 144, kTiBytesSent = 200,
+                 kTiBytesRetrans = 208;
 
 class Fd {
  public:
@@ -137,6 +138,7 @@ int ParseOne(const nlmsghdr* nlh, Walk* w) {
         if (len >= kTiRttVar + 4) {
           r.rtt = Load<uint32_t>(p + kTiRtt);
           r.rttvar = Load<uint32_t>(p + kTiRttVar);
+          r.unacked = Load<uint32_t>(p + kTiUnacked);
           r.flags |= kInfoBase;
         }
         if (len >= kTiBytesReceived + 8) {
@@ -148,6 +150,15 @@ int ParseOne(const nlmsghdr* nlh, Walk* w) {
           r.segs_out = Load<uint32_t>(p + kTiSegsOut);
           r.segs_in = Load<uint32_t>(p + kTiSegsIn);
           r.flags |= kInfoSegs;
+        }
+        if (len >= kTiNotsent + 4) {
+          r.notsent_bytes = Load<uint32_t>(p + kTiNotsent);
+          r.flags |= kInfoNotsent;
+        }
+        if (len >= kTiBytesRetrans + 8) {
+          r.bytes_sent = Load<uint64_t>(p + kTiBytesSent);
+          r.bytes_retrans = Load<uint64_t>(p + kTiBytesRetrans);
+          r.flags |= kInfoSent;
         }
         break;
       default:

@@ -29,7 +29,11 @@
 //   88  u64 bytes_received  (flags & kInfoBytes)
 //   96  u32 segs_out        (flags & kInfoSegs)
 //  100  u32 segs_in         (flags & kInfoSegs)
-//  104  -- end
+//  104  u64 bytes_sent      tcpi_bytes_sent, data bytes put on the wire, retransmits included (flags & kInfoSent)
+//  112  u64 bytes_retrans   tcpi_bytes_retrans (flags & kInfoSent)
+//  120  u32 unacked         tcpi_unacked, segments in flight (flags & kInfoBase)
+//  124  u32 notsent_bytes   tcpi_notsent_bytes (flags & kInfoNotsent)
+//  128  -- end
 #pragma once
 
 #include <cstddef>
@@ -37,11 +41,13 @@
 
 namespace tcpdir {
 
-constexpr uint32_t kRecordLayoutVersion = 1;
+constexpr uint32_t kRecordLayoutVersion = 2;
 
 constexpr uint8_t kInfoBase = 0x01;   // INET_DIAG_INFO present with rtt/rttvar
 constexpr uint8_t kInfoBytes = 0x02;  // bytes_acked/bytes_received present (kernel >= 4.1)
 constexpr uint8_t kInfoSegs = 0x04;   // segs_out/segs_in present (kernel >= 4.2)
+constexpr uint8_t kInfoNotsent = 0x08;  // notsent_bytes present (kernel >= 4.6)
+constexpr uint8_t kInfoSent = 0x10;     // bytes_sent/bytes_retrans present (kernel >= 4.19)
 constexpr uint8_t kV6OnlyAbsent = 255;
 
 struct Record {
@@ -68,14 +74,19 @@ struct Record {
   uint64_t bytes_received;
   uint32_t segs_out;
   uint32_t segs_in;
+  uint64_t bytes_sent;
+  uint64_t bytes_retrans;
+  uint32_t unacked;
+  uint32_t notsent_bytes;
 };
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "record layout assumes little-endian");
-static_assert(sizeof(Record) == 104, "record size changed: update sockdiag.ts");
+static_assert(sizeof(Record) == 128, "record size changed: update sockdiag.ts");
 static_assert(offsetof(Record, sport) == 6 && offsetof(Record, src) == 12 &&
                   offsetof(Record, dst) == 28 && offsetof(Record, inode) == 44 &&
                   offsetof(Record, cookie) == 64 && offsetof(Record, rtt) == 72 &&
-                  offsetof(Record, bytes_acked) == 80 && offsetof(Record, segs_out) == 96,
+                  offsetof(Record, bytes_acked) == 80 && offsetof(Record, segs_out) == 96 &&
+                  offsetof(Record, bytes_sent) == 104 && offsetof(Record, unacked) == 120,
               "record offsets changed: update sockdiag.ts");
 
 }  // namespace tcpdir

@@ -101,7 +101,7 @@ export async function collectAllNamespaces(opts: AllNamespacesOptions = {}): Pro
   const collectedAt = Date.now();
   const t0 = performance.now();
   const [own, discovery, privileged] = await Promise.all([
-    collectSnapshot({ source: opts.source, procRoot, nativeDir: opts.nativeDir, processes: false, ebpf: opts.ebpf, netlinkReuse: opts.netlinkReuse }),
+    collectSnapshot({ source: opts.source, procRoot, nativeDir: opts.nativeDir, processes: false, ebpf: opts.ebpf, netlinkReuse: opts.netlinkReuse, tcpInfo: opts.tcpInfo }),
     discoverNamespaces(procRoot, opts.runNetnsDir),
     opts.enter === undefined || opts.enter === 'auto' ? hasCapSysAdmin(procRoot) : Promise.resolve(opts.enter),
   ]);

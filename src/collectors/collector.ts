@@ -83,8 +83,11 @@ export class Collector {
       ? () => (pass ??= scanSockets(k, this.lastPass).then((p) => (this.lastPass = p)))
       : undefined;
     const scan = k.available ? (ebpf ? async () => (await ebpf()).table : () => k.scan()) : undefined;
+    // Without kernel evidence verdicts are heuristic: tcp_info lets the syn-acked rule settle
+    // lone connections (it counts our SYN only if this side connected), worth its dump cost there.
     const collectOpts = {
       source, procRoot: this.paths.procRoot, runNetnsDir: this.paths.netnsDir, nativeDir: this.opts.nativeDir, ebpf, netlinkReuse: this.lastDump,
+      tcpInfo: !k.available,
     };
     const [snap, kernel] = await Promise.all([
       this.opts.allNamespaces ? collectAllNamespaces(collectOpts) : collectSnapshot(collectOpts),

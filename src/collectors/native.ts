@@ -35,7 +35,8 @@ export interface SockDiagDumpOptions {
   bytecode?: Buffer;
   /**
    * Ask for struct tcp_info (Socket.tcpInfo). Default false, as `ss -tan`: the kernel locks
-   * every socket to fill its 280 bytes, and nothing tcpdir decides needs it.
+   * every socket to fill its 280 bytes. The collector asks for it only without kernel evidence
+   * (the syn-acked rule reads it).
    */
   tcpInfo?: boolean;
   /**

@@ -30,6 +30,11 @@ export interface CollectOptions {
   nativeDir?: string;
   /** The consumer's last netlink dump, so that this one reuses the sockets that did not change. */
   netlinkReuse?: SockDiagReuse;
+  /**
+   * Have the netlink dump carry tcp_info (the syn-acked rule reads it). Worth its cost only when
+   * verdicts are heuristic, i.e. without kernel evidence (docs/benchmarks.md has the cost).
+   */
+  tcpInfo?: boolean;
 }
 
 const sharedResolvers = new Map<string, ProcessResolver>();
@@ -51,16 +56,16 @@ function describe(e: unknown): string {
   return String(e);
 }
 
-function readNetlink(nativeDir: string | undefined, reuse: SockDiagReuse | undefined): Promise<Socket[]> {
+function readNetlink(nativeDir: string | undefined, reuse: SockDiagReuse | undefined, tcpInfo: boolean): Promise<Socket[]> {
   // Loading inside the promise chain turns a missing or broken addon into a rejection (-> fallback).
-  return Promise.resolve().then(() => readSockDiag(undefined, loadSockDiag(nativeDir), reuse));
+  return Promise.resolve().then(() => readSockDiag(tcpInfo ? { tcpInfo } : undefined, loadSockDiag(nativeDir), reuse));
 }
 
 async function readSockets(
-  source: 'auto' | SourceName, procRoot: string, nativeDir?: string, ebpf?: () => Promise<EbpfPass>, reuse?: SockDiagReuse,
+  source: 'auto' | SourceName, procRoot: string, nativeDir?: string, ebpf?: () => Promise<EbpfPass>, reuse?: SockDiagReuse, tcpInfo = false,
 ): Promise<{ source: SourceName; sockets: Socket[]; fallbackReason: string | null }> {
   if (source === 'procfs') return { source, sockets: await readProcNetTcp(procRoot), fallbackReason: null };
-  if (source === 'netlink') return { source, sockets: await readNetlink(nativeDir, reuse), fallbackReason: null };
+  if (source === 'netlink') return { source, sockets: await readNetlink(nativeDir, reuse, tcpInfo), fallbackReason: null };
   if (source === 'ebpf') {
     if (!ebpf) throw new Error('source ebpf needs the kernel-evidence source (an iterator pass), which is not loaded');
     return { source, sockets: (await ebpf()).sockets, fallbackReason: null };
@@ -74,7 +79,7 @@ async function readSockets(
     }
   }
   try {
-    return { source: 'netlink', sockets: await readNetlink(nativeDir, reuse), fallbackReason: reasons.length ? reasons.join('; ') : null };
+    return { source: 'netlink', sockets: await readNetlink(nativeDir, reuse, tcpInfo), fallbackReason: reasons.length ? reasons.join('; ') : null };
   } catch (e) {
     reasons.push(`netlink: ${describe(e)}`);
   }
@@ -113,7 +118,7 @@ export async function collectSnapshot(opts: CollectOptions = {}): Promise<Snapsh
   const procRoot = opts.procRoot ?? DEFAULT_PROC_ROOT;
   const collectedAt = Date.now();
   const t0 = performance.now();
-  const [read, host] = await Promise.all([readSockets(opts.source ?? 'auto', procRoot, opts.nativeDir, opts.ebpf, opts.netlinkReuse), readHostFacts(procRoot)]);
+  const [read, host] = await Promise.all([readSockets(opts.source ?? 'auto', procRoot, opts.nativeDir, opts.ebpf, opts.netlinkReuse, opts.tcpInfo === true), readHostFacts(procRoot)]);
   // Netlink dumps are de-duplicated by cookie in the addon, iterator passes by socketsFromKernelTable.
   const sockets = read.source === 'procfs' ? dedupe(read.sockets) : read.sockets;
   let processes: ProcessMap | null = null;

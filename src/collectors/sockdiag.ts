@@ -9,14 +9,15 @@ import { loadSockDiag, type SockDiagBinding, type SockDiagDumpOptions } from './
  * Packed record written by native/sockdiag (see record.h for the authoritative table).
  * Little-endian integers; addresses in network order, IPv4 in the first 4 bytes.
  */
-export const RECORD_SIZE = 104;
-export const LAYOUT_VERSION = 1;
+export const RECORD_SIZE = 128;
+export const LAYOUT_VERSION = 2;
 const O = {
   family: 0, state: 1, timer: 2, retrans: 3, v6only: 4, flags: 5, sport: 6, dport: 8,
   src: 12, dst: 28, inode: 44, uid: 48, expires: 52, rqueue: 56, wqueue: 60, cookie: 64,
   rtt: 72, rttvar: 76, bytesAcked: 80, bytesReceived: 88, segsOut: 96, segsIn: 100,
+  bytesSent: 104, bytesRetrans: 112, unacked: 120, notsentBytes: 124,
 } as const;
-const INFO_BASE = 0x01, INFO_BYTES = 0x02, INFO_SEGS = 0x04, INFO_ALL = 0x07;
+const INFO_BASE = 0x01, INFO_BYTES = 0x02, INFO_SEGS = 0x04, INFO_NOTSENT = 0x08, INFO_SENT = 0x10, INFO_ALL = 0x1f;
 const V6ONLY_ABSENT = 255;
 const AF_INET = 2, AF_INET6 = 10;
 const TWO32 = 4294967296;
@@ -156,14 +157,18 @@ function decodeOne(
     tcpInfo = {
       rttUs: dv.getUint32(off + O.rtt, true),
       rttVarUs: dv.getUint32(off + O.rttvar, true),
+      unacked: dv.getUint32(off + O.unacked, true),
       bytesAcked: u64(dv, off + O.bytesAcked),
       bytesReceived: u64(dv, off + O.bytesReceived),
       segsOut: dv.getUint32(off + O.segsOut, true),
       segsIn: dv.getUint32(off + O.segsIn, true),
+      notsentBytes: dv.getUint32(off + O.notsentBytes, true),
+      bytesSent: u64(dv, off + O.bytesSent),
+      bytesRetrans: u64(dv, off + O.bytesRetrans),
     };
   } else if (flags !== 0) {
-    // Older kernel with a shorter tcp_info: only what it sent.
-    tcpInfo = { rttUs: dv.getUint32(off + O.rtt, true), rttVarUs: dv.getUint32(off + O.rttvar, true) };
+    // Older kernel with a shorter tcp_info: only what it sent (a field it did not send is absent, not 0).
+    tcpInfo = { rttUs: dv.getUint32(off + O.rtt, true), rttVarUs: dv.getUint32(off + O.rttvar, true), unacked: dv.getUint32(off + O.unacked, true) };
     if (flags & INFO_BYTES) {
       tcpInfo.bytesAcked = u64(dv, off + O.bytesAcked);
       tcpInfo.bytesReceived = u64(dv, off + O.bytesReceived);
@@ -171,6 +176,11 @@ function decodeOne(
     if (flags & INFO_SEGS) {
       tcpInfo.segsOut = dv.getUint32(off + O.segsOut, true);
       tcpInfo.segsIn = dv.getUint32(off + O.segsIn, true);
+    }
+    if (flags & INFO_NOTSENT) tcpInfo.notsentBytes = dv.getUint32(off + O.notsentBytes, true);
+    if (flags & INFO_SENT) {
+      tcpInfo.bytesSent = u64(dv, off + O.bytesSent);
+      tcpInfo.bytesRetrans = u64(dv, off + O.bytesRetrans);
     }
   }
   const v4 = fam === AF_INET;

@@ -6,10 +6,18 @@ export type AddressFamily = 'IPV4' | 'IPV6';
 export interface TcpInfo {
   rttUs: number;
   rttVarUs: number;
+  /** tcpi_unacked: segments sent and not yet acknowledged. */
+  unacked: number;
+  /** Bytes of sequence space the peer acknowledged (kernel >= 4.1); counts our SYN only if we sent it from connect(). */
   bytesAcked?: number;
   bytesReceived?: number;
   segsOut?: number;
   segsIn?: number;
+  /** Bytes written but not yet sent (kernel >= 4.6). */
+  notsentBytes?: number;
+  /** Data bytes put on the wire, retransmissions included, and of those retransmitted (kernel >= 4.19). */
+  bytesSent?: number;
+  bytesRetrans?: number;
 }
 
 /**

@@ -115,11 +115,12 @@ function simpleInbound(name: string, description: string, listen: Endpoint, to: 
 }
 
 function simpleOutbound(name: string, description: string, listen: Endpoint, to: Endpoint,
-  opts: { bind?: Endpoint; ambiguous?: boolean } = {}): Scenario {
+  opts: { bind?: Endpoint; ambiguous?: boolean; ambiguousWith?: SourceName[] } = {}): Scenario {
   return {
     name,
     description,
     ambiguous: opts.ambiguous,
+    ambiguousWith: opts.ambiguousWith,
     async setup(ctx) {
       const [c] = await outbound(ctx, listen, to, 1, opts);
       ctx.expectAgent(c, 'OUTBOUND', 'client', ['ESTABLISHED']);
@@ -127,12 +128,16 @@ function simpleOutbound(name: string, description: string, listen: Endpoint, to:
   };
 }
 
+// Scenarios marked SYN_ACKED were ambiguous to sock_diag until tcp_info's syn-acked fact (the
+// side that connected has its SYN counted in bytes_acked); /proc/net/tcp still has no tcp_info.
+const SYN_ACKED: SourceName[] = ['procfs'];
+
 /** One inbound connection whose listener is closed afterwards. */
 function loneClosed(name: string, port: number, where: string): Scenario {
   return {
     name,
     description: `one inbound connection to ${where} port ${port}; the listener has closed`,
-    ambiguous: true,
+    ambiguousWith: SYN_ACKED,
     async setup(ctx) {
       const { listener, clients } = await inbound(ctx, ['0.0.0.0', port], [NET.agentV4, port], 1);
       await ctx.agent.close(listener);
@@ -147,7 +152,7 @@ function loopbackPair(name: string, description: string, addr: string, port: num
   return {
     name,
     description,
-    ambiguous,
+    ambiguousWith: ambiguous ? SYN_ACKED : undefined,
     async setup(ctx) {
       const listener = await ctx.agent.listen(addr, port);
       const client = await ctx.agent.connect([addr, port]);
@@ -178,7 +183,7 @@ export const SCENARIOS: Scenario[] = [
   // well-known service (out-reuseport-client's kind): the listener counts less when the peer's
   // port is below 1024, and this is UNKNOWN rather than a confident guess.
   { ...simpleInbound('in-from-low-source-port', 'inbound to 8099 from a remote client bound to source port 900',
-    ['0.0.0.0', 8099], [NET.agentV4, 8099], { from: [NET.remoteV4, 900] }), ambiguous: true },
+    ['0.0.0.0', 8099], [NET.agentV4, 8099], { from: [NET.remoteV4, 900] }), ambiguousWith: SYN_ACKED },
   {
     name: 'in-reuseport',
     description: 'four inbound connections spread over two SO_REUSEPORT listeners on 8088',
@@ -202,7 +207,7 @@ export const SCENARIOS: Scenario[] = [
     description: 'three inbound connections to 8089; the listener has closed since',
     // A shared local endpoint with no listener is also what SO_REUSEADDR clients bound to one port
     // and reaching several services look like (out-reuseaddr-shared-port): not settled.
-    ambiguous: true,
+    ambiguousWith: SYN_ACKED,
     async setup(ctx) {
       const { listener, clients } = await inbound(ctx, ['0.0.0.0', 8089], [NET.agentV4, 8089], 3);
       await ctx.agent.close(listener);
@@ -213,7 +218,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'in-listener-closed-many-ephemeral',
     description: 'three inbound connections to 25005 (inside the ephemeral range); the listener has closed since',
     // The shared endpoint says inbound, the port inside the ephemeral range says outbound.
-    ambiguous: true,
+    ambiguousWith: SYN_ACKED,
     async setup(ctx) {
       const { listener, clients } = await inbound(ctx, ['0.0.0.0', 25005], [NET.agentV4, 25005], 3);
       await ctx.agent.close(listener);
@@ -232,21 +237,21 @@ export const SCENARIOS: Scenario[] = [
   simpleOutbound('out-to-port-in-agent-range', 'outbound to remote port 25003, which lies inside the agent ephemeral range',
     ['0.0.0.0', 25003], [NET.remoteV4, 25003]),
   // A client that bound a fixed port looks, in a snapshot, exactly like the lone child of a
-  // listener that has closed: only eBPF (sk_userlocks) or memory tells them apart.
+  // listener that has closed: only eBPF (sk_userlocks), tcp_info (syn-acked) or memory tells them apart.
   simpleOutbound('out-bind-low-port', 'outbound from a client that bound source port 700 before connect()',
-    ['0.0.0.0', 9003], [NET.remoteV4, 9003], { bind: [NET.agentV4, 700], ambiguous: true }),
+    ['0.0.0.0', 9003], [NET.remoteV4, 9003], { bind: [NET.agentV4, 700], ambiguousWith: SYN_ACKED }),
   // Active-mode FTP data: the server connects from its bound port 20 to the client's high data
   // port. Every port hint reads inbound (low port, outside the range, client-range peer); without
   // the no-listener bound the heuristics called it INBOUND at 0.90.
   simpleOutbound('out-active-ftp-data', 'an active-mode FTP data connection: bound source port 20, to the peer\'s high port 45123',
-    ['0.0.0.0', 45123], [NET.remoteV4, 45123], { bind: [NET.agentV4, 20], ambiguous: true }),
+    ['0.0.0.0', 45123], [NET.remoteV4, 45123], { bind: [NET.agentV4, 20], ambiguousWith: SYN_ACKED }),
   simpleOutbound('out-bind-high-port', 'outbound from a client that bound source port 31001 (outside the ephemeral range)',
-    ['0.0.0.0', 9006], [NET.remoteV4, 9006], { bind: ['0.0.0.0', 31001], ambiguous: true }),
+    ['0.0.0.0', 9006], [NET.remoteV4, 9006], { bind: ['0.0.0.0', 31001], ambiguousWith: SYN_ACKED }),
   {
     name: 'out-reuseaddr-shared-port',
     description: 'two SO_REUSEADDR clients bound to the same local port 31000, to two remote ports',
     // Mirror image of in-listener-closed-many: a shared local endpoint without a listener.
-    ambiguous: true,
+    ambiguousWith: SYN_ACKED,
     async setup(ctx) {
       await ctx.remote.listen('0.0.0.0', 9004);
       await ctx.remote.listen('0.0.0.0', 9005);
@@ -269,7 +274,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'out-port-of-other-address-listener',
     description: 'outbound from 10.231.0.1:8081 while 127.0.0.1:8081 listens (a port-only listener match is wrong)',
     // No listener covers 10.231.0.1:8081, so this is shaped like a lone child of a closed one.
-    ambiguous: true,
+    ambiguousWith: SYN_ACKED,
     async setup(ctx) {
       await ctx.agent.listen('127.0.0.1', 8081);
       await ctx.remote.listen('0.0.0.0', 9012);
@@ -436,7 +441,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'in-lone-closed-listen0',
     description: 'one inbound connection to 8111 accepted by a listen(0) listener that has closed since',
-    ambiguous: true,
+    ambiguousWith: SYN_ACKED,
     async setup(ctx) {
       const listener = await ctx.agent.listen('0.0.0.0', 8111, { backlog: 0 });
       const c = await ctx.remote.connect([NET.agentV4, 8111]);

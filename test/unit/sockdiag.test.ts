@@ -244,6 +244,7 @@ interface Rec {
   sport: number; dport: number; src: number[]; dst: number[]; inode?: number; uid?: number;
   expires?: number; rqueue?: number; wqueue?: number; cookieLo: number; cookieHi?: number;
   rtt?: number; rttvar?: number; bytesAcked?: number; bytesReceived?: number; segsOut?: number; segsIn?: number;
+  bytesSent?: number; bytesRetrans?: number; unacked?: number; notsentBytes?: number;
 }
 
 function record(r: Rec): Buffer {
@@ -258,18 +259,22 @@ function record(r: Rec): Buffer {
   b.writeUInt32LE(r.rtt ?? 0, 72); b.writeUInt32LE(r.rttvar ?? 0, 76);
   b.writeBigUInt64LE(BigInt(r.bytesAcked ?? 0), 80); b.writeBigUInt64LE(BigInt(r.bytesReceived ?? 0), 88);
   b.writeUInt32LE(r.segsOut ?? 0, 96); b.writeUInt32LE(r.segsIn ?? 0, 100);
+  b.writeBigUInt64LE(BigInt(r.bytesSent ?? 0), 104); b.writeBigUInt64LE(BigInt(r.bytesRetrans ?? 0), 112);
+  b.writeUInt32LE(r.unacked ?? 0, 120); b.writeUInt32LE(r.notsentBytes ?? 0, 124);
   return b;
 }
 const v6 = (...tail: number[]): number[] => [...new Array<number>(16 - tail.length).fill(0), ...tail];
 
 test('decodeSockDiag maps every record field', () => {
   const buf = Buffer.concat([
-    record({ family: 2, state: 1, timer: 1, retrans: 3, flags: 7, sport: 443, dport: 51000, src: [10, 0, 0, 1],
+    record({ family: 2, state: 1, timer: 1, retrans: 3, flags: 0x1f, sport: 443, dport: 51000, src: [10, 0, 0, 1],
       dst: [192, 168, 1, 200], inode: 4242, uid: 1000, expires: 200, rqueue: 7, wqueue: 9, cookieLo: 0x1234,
-      rtt: 1500, rttvar: 700, bytesAcked: 2 ** 40 + 3, bytesReceived: 99, segsOut: 11, segsIn: 12 }),
+      rtt: 1500, rttvar: 700, bytesAcked: 2 ** 40 + 3, bytesReceived: 99, segsOut: 11, segsIn: 12,
+      bytesSent: 2 ** 40 + 2, bytesRetrans: 5, unacked: 2, notsentBytes: 17 }),
     // Cookie above 2^53 takes the BigInt path; a short tcp_info (rtt only) omits later fields.
     record({ family: 10, state: 10, v6only: 1, flags: 1, sport: 22, dport: 0,
-      src: [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], dst: v6(), cookieLo: 1, cookieHi: 0xffffffff, rtt: 5 }),
+      src: [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], dst: v6(), cookieLo: 1, cookieHi: 0xffffffff, rtt: 5, unacked: 1,
+      bytesSent: 9, notsentBytes: 4 }),
     record({ family: 10, state: 6, timer: 3, sport: 8080, dport: 40000, src: v6(0xff, 0xff, 127, 0, 0, 1),
       dst: v6(0xff, 0xff, 127, 0, 0, 1), v6only: 0, cookieLo: 5 }),
   ]);
@@ -278,7 +283,10 @@ test('decodeSockDiag maps every record field', () => {
     id: '4660', cookie: '4660', family: 'IPV4', state: 'ESTABLISHED', localAddress: '10.0.0.1', localPort: 443,
     remoteAddress: '192.168.1.200', remotePort: 51000, inode: 4242, uid: 1000, timer: 1, retrans: 3, expiresMs: 200,
     rqueue: 7, wqueue: 9, v6only: null,
-    tcpInfo: { rttUs: 1500, rttVarUs: 700, bytesAcked: 2 ** 40 + 3, bytesReceived: 99, segsOut: 11, segsIn: 12 },
+    tcpInfo: {
+      rttUs: 1500, rttVarUs: 700, unacked: 2, bytesAcked: 2 ** 40 + 3, bytesReceived: 99, segsOut: 11, segsIn: 12,
+      notsentBytes: 17, bytesSent: 2 ** 40 + 2, bytesRetrans: 5,
+    },
     netns: null,
   });
   assert.equal(b.id, '18446744069414584321');
@@ -286,7 +294,8 @@ test('decodeSockDiag maps every record field', () => {
   assert.equal(b.localAddress, '2001:db8::1');
   assert.equal(b.remoteAddress, '::');
   assert.equal(b.v6only, true);
-  assert.deepEqual(b.tcpInfo, { rttUs: 5, rttVarUs: 0 });
+  // Fields past the length this kernel reported are absent, not zero (bytes left in the record are ignored).
+  assert.deepEqual(b.tcpInfo, { rttUs: 5, rttVarUs: 0, unacked: 1 });
   assert.equal(c.localAddress, '::ffff:127.0.0.1');
   assert.equal(c.state, 'TIME_WAIT');
   assert.equal(c.v6only, false);

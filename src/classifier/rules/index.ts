@@ -11,6 +11,7 @@ import { peerAgent } from './peer-agent';
 import { remotePort } from './remote-port';
 import { seenHandshake } from './seen-handshake';
 import { sharedEndpoint } from './shared-endpoint';
+import { synAckedRule } from './syn-acked';
 import { unseenListener } from './unseen-listener';
 
 /** Rules that look at one connection alone, strongest first (the order evidence is listed in). */
@@ -23,6 +24,7 @@ export const SOCKET_RULES: readonly Rule[] = [
   listener,
   pastListener,
   listenerProcess,
+  synAckedRule,
   sharedEndpoint,
   unseenListener,
   ephemeralRange,
@@ -38,4 +40,4 @@ export const SOCKET_RULES: readonly Rule[] = [
  */
 export const PORT_HINT_RULES: readonly Rule[] = [sharedEndpoint, unseenListener, ephemeralRange, lowPort, remotePort];
 
-export { remotePort };
+export { remotePort, synAckedRule };
