@@ -60,7 +60,17 @@ describe(`generated scenarios (seed ${SEED}: TCPDIR_GEN_SEED=${SEED} replays it)
 
   test('the generator labelled a few hundred sockets, each reported in the state it built', () => {
     assert.ok(gen.labelled >= SOCKETS * 0.8, `only ${gen.labelled} sockets labelled (seed ${SEED})`);
-    const bad = gen.observations.filter((o) => !o.row || (o.expectation.states.length > 0 && !o.expectation.states.includes(o.row.state as never)));
+    // A TIME_WAIT socket that no run reports, the kernel's own included, never existed: the
+    // kernel reset the connection instead (seen once in a few runs, every mode alike). Those are
+    // counted apart and must stay rare; any other socket missing, or in another state, fails.
+    const key = (o: Observation) => `${o.expectation.local.join(':')}>${o.expectation.remote.join(':')}`;
+    const seen = new Set(gen.observations.filter((o) => o.row).map(key));
+    const vanished = (o: Observation) => !o.row && !seen.has(key(o)) && o.expectation.states.length === 1 && o.expectation.states[0] === 'TIME_WAIT';
+    const gone = new Set(gen.observations.filter(vanished).map(key));
+    const timeWait = new Set(gen.observations.filter((o) => o.expectation.states.includes('TIME_WAIT' as never)).map(key));
+    if (gone.size) console.log(`# generated scenarios: ${gone.size} of ${timeWait.size} TIME_WAIT sockets were in no run (the kernel's included): not built`);
+    assert.ok(gone.size <= Math.max(3, timeWait.size * 0.05), `${gone.size} of ${timeWait.size} TIME_WAIT sockets missing (seed ${SEED})`);
+    const bad = gen.observations.filter((o) => !vanished(o) && (!o.row || (o.expectation.states.length > 0 && !o.expectation.states.includes(o.row.state as never))));
     assert.deepEqual(bad.map(describeObs), [], `seed ${SEED}`);
   });
 

@@ -3,7 +3,8 @@
 // (a port inside the ephemeral range, so port numbers cannot tell) accepts a connection from B,
 // then closes: A's child is a lone connection. B's agent, running while B connected, saw its
 // socket in SYN_SENT (A's accept queue was held full by a filler connection from C, so B's SYN
-// waited for a retransmit): B is certain on its own. Asked alone, A's agent cannot tell; with
+// waited for a retransmit): B is certain on its own. Asked alone, A's agent is not sure (below
+// 0.9 at best, from tcp_info's syn-acked); with
 // --peers it asks B's agent and is certain and right (rule peer-agent). C's address is mapped
 // to an address nobody answers on: a note, and the answer still comes within the timeout. A
 // connection from A to a live listener on B: B is sure (0.98) but not certain, and its word only
@@ -139,9 +140,11 @@ describe('peer agents settle each other\'s verdicts', { skip: skip ?? false, tim
     const [b] = await verdict(1, PLAIN, clientPort, 0, PORT);
     for (const v of [a, b]) {
       assert.equal(v.certain, false, JSON.stringify(v));
-      assert.ok(v.direction === 'UNKNOWN' || v.confidence < 0.9, JSON.stringify(v));
       assert.ok(!v.evidence.some((e) => e.rule === 'peer-agent'), JSON.stringify(v));
     }
+    // A's lone child of a closed listener: tcp_info's syn-acked leans it INBOUND, held below 0.9
+    // (a client restored by CRIU would read the same). B's side may lean hard, never certain.
+    assert.ok(a.direction === 'UNKNOWN' || a.confidence < 0.9, JSON.stringify(a));
   });
 
   test('a peer that does not answer is a note, within the timeout', async () => {
