@@ -12,8 +12,8 @@ import { BatchLogRecordProcessor, LoggerProvider, type LogRecordExporter, type R
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { LifeEvent } from '../history';
-import type { Snapshot } from '../model';
-import { containerOfNetns, type HistoryService, type TcpdirService } from '../service';
+import type { ContainerRef } from '../model';
+import { netnsInfos, type HistoryService, type TcpdirService } from '../service';
 import { VERSION } from '../server/version';
 import type { OtlpConfig } from './otlp-config';
 import { connectionLogRecord } from './otlp-log-record';
@@ -130,12 +130,27 @@ export async function startOtlpExport(deps: OtlpExportDeps, config: OtlpConfig):
       })],
     });
     const logger = loggerProvider.getLogger('tcpdir', VERSION);
-    let latest: Snapshot | null = null;
+    // Namespace -> container from every snapshot, kept past the last one that saw it: a pod's last
+    // connections close as its processes exit, when the next snapshot no longer finds the
+    // container. A namespace seen with processes and no container forgets it (its inode number
+    // was reused); the 4,096 most recently seen are kept.
+    const containers = new Map<string, ContainerRef>();
     service.onSnapshot(({ view }) => {
-      latest = view.snapshot;
+      for (const ns of netnsInfos(view.snapshot)) {
+        if (ns.container) {
+          containers.delete(ns.id);
+          containers.set(ns.id, ns.container);
+        } else if (ns.pids.length > 0) {
+          containers.delete(ns.id);
+        }
+      }
+      for (const id of containers.keys()) {
+        if (containers.size <= 4096) break;
+        containers.delete(id);
+      }
     });
     const emit = (e: LifeEvent): void => {
-      const container = latest ? containerOfNetns(latest, e.life.netns) : null;
+      const container = e.life.netns !== null ? (containers.get(e.life.netns) ?? null) : null;
       const cached = container && service.pods ? service.pods.cached(container.id) : null;
       if (!container || !service.pods || cached) {
         logger.emit(connectionLogRecord(e, container, cached));
