@@ -6,13 +6,14 @@
 // Children hold the loopback load (bench/loopback-load.ts); tcpdir and the reference server each
 // run as their own child process, so RSS figures are theirs alone. autocannon drives both from here.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { NODE_FLAGS } from '../src/cli/node-flags';
 import { freePort, spawnLoopbackLoads, type LoadChild } from './loopback-load';
+import { arg, median, peakRssDuring, rssMiB } from './measure';
 import { REFERENCE_QUERY } from './reference-server';
 
 // autocannon ships no types; this is the part of its result we read.
@@ -27,18 +28,6 @@ interface CannonResult {
 const autocannon = require('autocannon') as (opts: object) => Promise<CannonResult>;
 
 const ROOT = resolve(__dirname, '..', '..');
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
-}
-
-/** RSS of a process, from /proc (MiB). */
-export function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(m[1]) / 1024;
-}
 
 async function waitHttp(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -84,8 +73,6 @@ async function smallTarget(n: number): Promise<{ port: number; close(): Promise<
   };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 interface RunRow { api: string; server: string; rps: number; p50: number; p99: number; errors: number }
 
 async function cannon(url: string, opts: { method: 'GET' | 'POST'; body?: string }, duration: number, clients: number): Promise<Omit<RunRow, 'api' | 'server'>> {
@@ -98,20 +85,6 @@ async function cannon(url: string, opts: { method: 'GET' | 'POST'; body?: string
     duration,
   });
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx };
-}
-
-/** Peak RSS of `pid` while `fn` runs, sampled every 5 ms. */
-async function peakRssDuring<T>(pid: number, fn: () => Promise<T>): Promise<{ value: T; before: number; peak: number; after: number }> {
-  const before = rssMiB(pid);
-  let peak = before;
-  const t = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 5);
-  try {
-    const value = await fn();
-    peak = Math.max(peak, rssMiB(pid));
-    return { value, before, peak, after: rssMiB(pid) };
-  } finally {
-    clearInterval(t);
-  }
 }
 
 async function snapshotStats(base: string): Promise<string> {

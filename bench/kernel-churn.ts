@@ -7,6 +7,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { KernelEvidenceSource } from '../src/collectors/kernel';
+import { median } from './measure';
 
 // The accepted end closes first, so TIME_WAIT lands on the listener's port (one per 4-tuple)
 // and rounds do not run out of ephemeral ports. A fresh listener per round.
@@ -31,7 +32,6 @@ export interface ChurnResult {
   userDrops: number;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function churnOnce(n: number): number {
   const r = spawnSync('python3', ['-c', CHURN_PY, String(n)], { encoding: 'utf8', timeout: 120_000 });

@@ -17,6 +17,7 @@ import { TcpdirService } from '../src/service/tcpdir-service';
 import { NODE_FLAGS } from '../src/cli/node-flags';
 import { printChurn, runChurnBench } from './kernel-churn';
 import { spawnLoopbackLoad, type LoadChild } from './loopback-load';
+import { median } from './measure';
 
 export interface BenchOptions {
   sizes: number[];
@@ -101,7 +102,6 @@ async function stepsMain(kind: 'kernel' | 'plain'): Promise<void> {
 
 interface Row { name: string; ms: number; ratioTo?: string; ratio?: number; note?: string }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 // Every round in the order run: the spread says how far to trust the median on a noisy host.
 const roundsText = (xs: number[]): string => `${xs.map((x) => x.toFixed(0)).join('/')} ms`;
 

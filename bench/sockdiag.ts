@@ -7,8 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { decodeSockDiag } from '../src/collectors/sockdiag';
 import { loadSockDiag } from '../src/collectors/native';
 import { spawnLoopbackLoads } from './loopback-load';
+import { median } from './measure';
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
   const connections = Number(process.argv[2] ?? 20000);

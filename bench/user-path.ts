@@ -6,27 +6,16 @@
 // Each size: children hold sockets/2 loopback pairs (bench/loopback-load.ts); rounds alternate
 // tcpdir and ss so load from anything else hits both alike; the table shows medians.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NODE_FLAGS } from '../src/cli/node-flags';
 import { freePort, spawnLoopbackLoads } from './loopback-load';
+import { arg, median, peakRssDuring } from './measure';
 
 const ROOT = resolve(__dirname, '..', '..');
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
-}
-
-/** RSS of a process, from /proc (MiB). */
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
-}
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function timeCommand(cmd: string, args: string[]): number {
@@ -48,17 +37,6 @@ function timeRequest(port: number, path: string, body?: string): Promise<{ ms: n
     req.on('error', rej);
     req.end(body);
   });
-}
-
-/** Peak RSS of `pid` while `fn` runs, sampled every 10 ms. */
-async function peakRss<T>(pid: number, fn: () => Promise<T>): Promise<{ value: T; peak: number }> {
-  let peak = rssMiB(pid);
-  const timer = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 10);
-  try {
-    return { value: await fn(), peak };
-  } finally {
-    clearInterval(timer);
-  }
 }
 
 const gql = (query: string) => JSON.stringify({ query });
@@ -99,7 +77,7 @@ async function main(): Promise<void> {
         t.metrics.push(scrape.ms);
         metricsBytes = scrape.bytes;
         await sleep(1100);
-        const { value, peak } = await peakRss(server.pid!, () => timeRequest(port, '/api/v1/connections?limit=100000'));
+        const { value, peak } = await peakRssDuring(server.pid!, () => timeRequest(port, '/api/v1/connections?limit=100000'));
         t.restList.push(value.ms);
         t.rss.push(peak);
         listBytes = value.bytes;
@@ -111,8 +89,8 @@ async function main(): Promise<void> {
       const row = (what: string, ms: number, vs: string, base: number) =>
         `| ${sockets.toLocaleString('en-US')} | ${what} | ${(ms / 1000).toFixed(3)} | ${vs} ${(base / 1000).toFixed(3)} | ${(ms / base).toFixed(2)}x |`;
       rows.push(
-        row('REST summary, fresh', median(t.summary), 'ss -tan', tan),
-        row(`/metrics scrape, fresh (${(metricsBytes / 1024).toFixed(0)} KiB)`, median(t.metrics), 'ss -tan', tan),
+        row('REST summary', median(t.summary), 'ss -tan', tan),
+        row(`/metrics scrape (${(metricsBytes / 1024).toFixed(0)} KiB)`, median(t.metrics), 'ss -tan', tan),
         row(`REST list with evidence (${(listBytes / 2 ** 20).toFixed(0)} MiB; peak RSS ${median(t.rss).toFixed(0)} MiB)`, median(t.restList), 'ss -tanp', tanp),
         row('GraphQL list { id processes { pid } }', median(t.gqlProc), 'ss -tanp', tanp),
         row('CLI list --json, cold process', median(t.cli), 'ss -tanp', tanp),
