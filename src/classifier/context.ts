@@ -347,7 +347,7 @@ export function seenListenerPorts(ctx: Context): Set<number> {
  * connection is never the child of an IPv6 listener, while an IPv4-mapped AF_INET6 connection
  * is the child of a dual-stack `::` listener (not of a V6ONLY one).
  */
-export function listenerCovers(l: Pick<Socket, 'family' | 'localAddress' | 'localPort' | 'v6only'>, conn: Socket): boolean {
+export function listenerCovers(l: Pick<Socket, 'family' | 'localAddress' | 'localPort' | 'v6only'>, conn: Pick<Socket, 'family' | 'localAddress' | 'localPort'>): boolean {
   if (l.localPort !== conn.localPort || l.family !== conn.family) return false;
   if (l.localAddress === conn.localAddress) return true;
   if (l.family === 'IPV4') return l.localAddress === '0.0.0.0';

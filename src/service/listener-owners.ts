@@ -1,4 +1,5 @@
-import type { AddressFamily, ProcessMap } from '../model';
+import { listenerCovers } from '../classifier';
+import type { AddressFamily, ProcessMap, Socket } from '../model';
 import { socketNetns } from './netns-view';
 import type { SnapshotView } from './view';
 
@@ -7,38 +8,27 @@ export interface Owner {
   command: string;
 }
 
-interface Entry {
-  address: string;
-  family: AddressFamily;
-  /** An IPv6 wildcard that also accepts IPv4. */
-  dualStack: boolean;
-  owner: Owner;
-}
-
-const WILDCARD: Record<AddressFamily, string> = { IPV4: '0.0.0.0', IPV6: '::' };
-
 /**
- * Who owns each listener the last snapshot saw, by namespace, port and address: the process of
- * an inbound connection at its birth (the tracepoint's accept side runs in softirq, in no
- * process of its own), before any snapshot sees the connection itself. Owners are resolved once
- * per listening socket, so a snapshot asks for the /proc scan only when a listener is new.
+ * Who owns each listener the last snapshot saw, by namespace and port: the process of an inbound
+ * connection at its birth (the tracepoint's accept side runs in softirq, in no process of its
+ * own), before any snapshot sees the connection itself. Owners are resolved once per listening
+ * socket, so a snapshot asks for the /proc scan only when a listener is new.
  */
 export class ListenerOwners {
   private byInode = new Map<number, Owner | null>();
-  private byPort = new Map<string, Entry[]>();
+  private byPort = new Map<string, { listener: Socket; owner: Owner }[]>();
 
   /** Whether `view` has a listener whose owner has not been looked for yet. */
   needsOwners(view: SnapshotView): boolean {
-    for (const s of view.snapshot.sockets) if (s.state === 'LISTEN' && s.inode !== 0 && !this.byInode.has(s.inode)) return true;
-    return false;
+    return view.listeners().some((l) => l.socket.inode !== 0 && !this.byInode.has(l.socket.inode));
   }
 
   /** Takes `view`'s listeners; `procs` resolves the new ones (null: the scan failed, try next time). */
   update(view: SnapshotView, procs: ProcessMap | null): void {
     const byInode = new Map<number, Owner | null>();
-    const byPort = new Map<string, Entry[]>();
-    for (const s of view.snapshot.sockets) {
-      if (s.state !== 'LISTEN' || s.inode === 0) continue;
+    const byPort = new Map<string, { listener: Socket; owner: Owner }[]>();
+    for (const { socket: s } of view.listeners()) {
+      if (s.inode === 0) continue;
       let owner = this.byInode.get(s.inode);
       if (owner === undefined) {
         if (!procs) continue;
@@ -50,7 +40,7 @@ export class ListenerOwners {
       if (!owner) continue;
       const key = `${socketNetns(view.snapshot, s)}|${s.localPort}`;
       const list = byPort.get(key) ?? [];
-      list.push({ address: s.localAddress, family: s.family, dualStack: s.family === 'IPV6' && s.localAddress === '::' && s.v6only !== true, owner });
+      list.push({ listener: s, owner });
       byPort.set(key, list);
     }
     this.byInode = byInode;
@@ -58,15 +48,14 @@ export class ListenerOwners {
   }
 
   /** The owner of the listener that accepts on this local endpoint: its own address first, then the wildcard. */
-  find(netns: string | null, family: AddressFamily, address: string, port: number): Owner | null {
-    const list = this.byPort.get(`${netns}|${port}`);
-    if (!list) return null;
-    const mapped = family === 'IPV6' && address.toLowerCase().startsWith('::ffff:') && address.includes('.');
-    return (
-      list.find((l) => l.address === address) ??
-      list.find((l) => l.family === family && l.address === WILDCARD[family]) ??
-      (family === 'IPV4' || mapped ? list.find((l) => l.dualStack) : undefined) ??
-      null
-    )?.owner ?? null;
+  find(netns: string | null, family: AddressFamily, localAddress: string, localPort: number): Owner | null {
+    const endpoint = { family, localAddress, localPort };
+    let wildcard: Owner | null = null;
+    for (const { listener, owner } of this.byPort.get(`${netns}|${localPort}`) ?? []) {
+      if (!listenerCovers(listener, endpoint)) continue;
+      if (listener.localAddress === localAddress) return owner;
+      wildcard ??= owner;
+    }
+    return wildcard;
   }
 }
