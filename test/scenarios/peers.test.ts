@@ -11,9 +11,9 @@
 // nudges A's UNKNOWN to a bounded OUTBOUND.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
+import { startUntil, stop } from '../helpers/processes';
 import { createBridged, nodeIn, type Bridged } from './bridge';
 import { Actor, REPO_ROOT, unsupportedReason, type ActorSocket } from './netns';
 
@@ -26,37 +26,6 @@ const PEERED = 4001; // agents with --peers
 const PEER_TIMEOUT_MS = 300;
 // Inside Linux's ephemeral range (32768-60999), as the client's own port is: the ports say nothing.
 const PORT = 40000 + Math.floor(Math.random() * 10000);
-
-/** Starts a process and resolves once a line of its output matches `ready`. */
-function startUntil(argv: string[], ready: RegExp, what: string, timeoutMs = 30_000): Promise<ChildProcess> {
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} not ready after ${timeoutMs} ms: ${log.slice(-2000)}`)), timeoutMs);
-    for (const stream of [child.stdout!, child.stderr!]) {
-      createInterface({ input: stream }).on('line', (l) => {
-        log += `${l}\n`;
-        if (ready.test(l)) {
-          clearTimeout(timer);
-          resolve(child);
-        }
-      });
-    }
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${what} exited ${code}: ${log.slice(-2000)}`));
-    });
-  });
-}
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await gone;
-  clearTimeout(t);
-}
 
 interface Verdict {
   direction: string;

@@ -8,11 +8,11 @@
 // to its port 4000: the queries subtract it by that listener's series.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createInterface } from 'node:readline';
+import { startUntil, stop } from '../helpers/processes';
 import { BRIDGE_NET, createBridged, nodeIn, type Bridged } from './bridge';
 import { Actor, REPO_ROOT, unsupportedReason, type ActorSocket } from './netns';
 
@@ -33,37 +33,6 @@ const EXPECT = PLAN.map((p, i) => ({
   inbound: p.clients.reduce((n, [, c]) => n + c, 0),
   outbound: PLAN.reduce((n, q) => n + q.clients.filter(([from]) => from === i).reduce((m, [, c]) => m + c, 0), 0),
 }));
-
-/** Starts a process and resolves once a line of its output matches `ready`. */
-function startUntil(argv: string[], ready: RegExp, what: string, timeoutMs = 30_000): Promise<ChildProcess> {
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} not ready after ${timeoutMs} ms: ${log.slice(-2000)}`)), timeoutMs);
-    for (const stream of [child.stdout!, child.stderr!]) {
-      createInterface({ input: stream }).on('line', (l) => {
-        log += `${l}\n`;
-        if (ready.test(l)) {
-          clearTimeout(timer);
-          resolve(child);
-        }
-      });
-    }
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${what} exited ${code}: ${log.slice(-2000)}`));
-    });
-  });
-}
-
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const gone = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await gone;
-  clearTimeout(t);
-}
 
 describe('Prometheus scraping three agents in three namespaces', { skip: skip ?? false, timeout: 120_000 }, () => {
   let net: Bridged;
