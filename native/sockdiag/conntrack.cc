@@ -12,7 +12,7 @@
 // Result: { messages: Buffer, count } or { error: { code, errno, syscall, message }, vanished }.
 //   count: the namespace's nf_conntrack_count (-1 unreadable); 0 means it was not dumped.
 // Sockets for other namespaces are created by a thread of our own that enters the namespace
-// (setns), exactly as netns.cc does; the dump itself then runs from home through that fd.
+// (InNetns, netns-enter.h, as netns.cc does); the dump itself then runs from home through that fd.
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -31,6 +31,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "netns-enter.h"
 
 namespace tcpdir {
 namespace {
@@ -79,33 +81,20 @@ long ReadCount() {
 // A NETLINK_NETFILTER socket inside `t`'s namespace (entered and left on this thread), or -1 with
 // r filled in. groups: multicast groups to bind to (0: none). Also reads r->count in there.
 int OpenIn(const Target& t, uint32_t groups, Result* r) {
-  int home = -1, ns = -1;
-  if (!t.own) {
-    home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  int fd = -1, e = 0;
+  auto open_socket = [&] {
+    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    e = errno;
+    r->count = ReadCount();
+  };
+  if (t.own) {
+    open_socket();
+  } else {
+    int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     if (home < 0) return Fail(r, errno, "open /proc/thread-self/ns/net"), -1;
-    ns = open(t.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (ns < 0) {
-      int e = errno;
-      close(home);
-      return Fail(r, e, "open " + t.path, e == ENOENT || e == ESRCH), -1;
-    }
-    struct stat st;
-    if (fstat(ns, &st) != 0 || (t.inode != 0 && uint64_t(st.st_ino) != t.inode)) {
-      close(ns), close(home);
-      return Fail(r, ESRCH, t.path + " now names another namespace", true), -1;
-    }
-    if (setns(ns, CLONE_NEWNET) != 0) {
-      int e = errno;
-      close(ns), close(home);
-      return Fail(r, e, "setns " + t.path + " (needs CAP_SYS_ADMIN)"), -1;
-    }
-  }
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
-  int e = errno;
-  r->count = ReadCount();
-  if (!t.own) {
-    if (setns(home, CLONE_NEWNET) != 0) abort();  // a thread stuck in a foreign netns must not live on
-    close(ns), close(home);
+    NetnsFailure f = InNetns(home, t.path, t.inode, open_socket);
+    close(home);
+    if (f.err) return Fail(r, f.err, std::move(f.call), f.vanished), -1;
   }
   if (fd < 0) return Fail(r, e, "socket(NETLINK_NETFILTER)"), -1;
   sockaddr_nl local;
@@ -333,12 +322,6 @@ class DrainWorker : public Napi::AsyncWorker {
   bool overflowed_ = false;
 };
 
-Napi::Value Reject(Napi::Env env, const char* msg) {
-  auto d = Napi::Promise::Deferred::New(env);
-  d.Reject(Napi::TypeError::New(env, msg).Value());
-  return d.Promise();
-}
-
 // { path?: string|null, inode?: number } -> Target; false when malformed.
 bool ReadTarget(Napi::Env env, Napi::Value v, Target* t) {
   if (v.IsUndefined() || v.IsNull()) return true;
@@ -360,12 +343,12 @@ bool ReadTarget(Napi::Env env, Napi::Value v, Target* t) {
 Napi::Value ConntrackDump(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* usage = "conntrackDump(targets): targets must be an array of { path?: string | null, inode?: number }";
-  if (info.Length() < 1 || !info[0].IsArray()) return Reject(env, usage);
+  if (info.Length() < 1 || !info[0].IsArray()) return RejectedPromise(env, usage);
   Napi::Array arr = info[0].As<Napi::Array>();
-  if (arr.Length() > kMaxTargets) return Reject(env, "conntrackDump(targets): at most 4096 targets");
+  if (arr.Length() > kMaxTargets) return RejectedPromise(env, "conntrackDump(targets): at most 4096 targets");
   std::vector<Target> targets(arr.Length());
   for (uint32_t i = 0; i < arr.Length(); ++i) {
-    if (!ReadTarget(env, arr.Get(i), &targets[i])) return env.IsExceptionPending() ? env.Null() : Reject(env, usage);
+    if (!ReadTarget(env, arr.Get(i), &targets[i])) return env.IsExceptionPending() ? env.Null() : RejectedPromise(env, usage);
   }
   auto* w = new DumpWorker(env, std::move(targets));
   Napi::Promise p = w->Promise();
@@ -377,7 +360,7 @@ Napi::Value ConntrackSubscribe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Target t;
   if (info.Length() > 0 && !ReadTarget(env, info[0], &t)) {
-    return env.IsExceptionPending() ? env.Null() : Reject(env, "conntrackSubscribe(target?): target must be { path?: string | null, inode?: number }");
+    return env.IsExceptionPending() ? env.Null() : RejectedPromise(env, "conntrackSubscribe(target?): target must be { path?: string | null, inode?: number }");
   }
   auto* w = new SubscribeWorker(env, std::move(t));
   Napi::Promise p = w->Promise();
@@ -387,9 +370,9 @@ Napi::Value ConntrackSubscribe(const Napi::CallbackInfo& info) {
 
 Napi::Value ConntrackDrain(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) return Reject(env, "conntrackDrain(fd): fd must be a number");
+  if (info.Length() < 1 || !info[0].IsNumber()) return RejectedPromise(env, "conntrackDrain(fd): fd must be a number");
   int fd = info[0].As<Napi::Number>().Int32Value();
-  if (fd < 0) return Reject(env, "conntrackDrain(fd): fd must be >= 0");
+  if (fd < 0) return RejectedPromise(env, "conntrackDrain(fd): fd must be >= 0");
   auto* w = new DrainWorker(env, fd);
   Napi::Promise p = w->Promise();
   w->Queue();

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "dump.h"
+#include "netns-enter.h"
 
 namespace tcpdir {
 namespace {
@@ -83,33 +84,15 @@ void Fail(NsResult* r, int err, std::string call, bool vanished = false) {
 
 // Runs on the addon-owned thread. `home` is that thread's own netns fd.
 void CollectOne(int home, const Target& t, NsResult* r) {
-  int ns = open(t.path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (ns < 0) {
-    int e = errno;
-    return Fail(r, e, "open " + t.path, e == ENOENT || e == ESRCH);
-  }
-  struct stat st;
-  if (fstat(ns, &st) != 0) {
-    int e = errno;
-    close(ns);
-    return Fail(r, e, "fstat " + t.path);
-  }
-  if (t.inode != 0 && uint64_t(st.st_ino) != t.inode) {
-    close(ns);
-    return Fail(r, ESRCH, t.path + " now names another namespace", true);
-  }
-  if (setns(ns, CLONE_NEWNET) != 0) {
-    int e = errno;
-    close(ns);
-    return Fail(r, e, "setns " + t.path + " (needs CAP_SYS_ADMIN)");
-  }
-  // Inside the target namespace: only the socket and the two sysctl reads happen here.
-  int diag = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  int sock_err = errno;
-  r->has_range = ReadSmall("/proc/sys/net/ipv4/ip_local_port_range", &r->range);
-  r->has_reserved = ReadSmall("/proc/sys/net/ipv4/ip_local_reserved_ports", &r->reserved);
-  if (setns(home, CLONE_NEWNET) != 0) abort();
-  close(ns);
+  int diag = -1, sock_err = 0;
+  NetnsFailure f = InNetns(home, t.path, t.inode, [&] {
+    // Inside the target namespace: only the socket and the two sysctl reads happen here.
+    diag = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    sock_err = errno;
+    r->has_range = ReadSmall("/proc/sys/net/ipv4/ip_local_port_range", &r->range);
+    r->has_reserved = ReadSmall("/proc/sys/net/ipv4/ip_local_reserved_ports", &r->reserved);
+  });
+  if (f.err) return Fail(r, f.err, std::move(f.call), f.vanished);
   if (diag < 0) return Fail(r, sock_err, "socket(NETLINK_SOCK_DIAG) in " + t.path);
   DumpOptions opts;
   opts.fd = diag;
@@ -217,29 +200,23 @@ class NamespacesWorker : public Napi::AsyncWorker {
   int fatal_ = 0;
 };
 
-Napi::Value Reject(Napi::Env env, const char* msg) {
-  auto d = Napi::Promise::Deferred::New(env);
-  d.Reject(Napi::TypeError::New(env, msg).Value());
-  return d.Promise();
-}
-
 Napi::Value DumpNamespaces(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* usage = "dumpNamespaces(targets): targets must be an array of { path: string, inode?: number }";
-  if (info.Length() < 1 || !info[0].IsArray()) return Reject(env, usage);
+  if (info.Length() < 1 || !info[0].IsArray()) return RejectedPromise(env, usage);
   Napi::Array arr = info[0].As<Napi::Array>();
-  if (arr.Length() > kMaxTargets) return Reject(env, "dumpNamespaces(targets): at most 4096 targets");
+  if (arr.Length() > kMaxTargets) return RejectedPromise(env, "dumpNamespaces(targets): at most 4096 targets");
   std::vector<Target> targets(arr.Length());
   for (uint32_t i = 0; i < arr.Length(); ++i) {
     Napi::Value v = arr.Get(i);
-    if (!v.IsObject()) return Reject(env, usage);
+    if (!v.IsObject()) return RejectedPromise(env, usage);
     Napi::Value p = v.As<Napi::Object>().Get("path");
     Napi::Value ino = v.As<Napi::Object>().Get("inode");
     if (env.IsExceptionPending()) return env.Null();
-    if (!p.IsString()) return Reject(env, usage);
+    if (!p.IsString()) return RejectedPromise(env, usage);
     targets[i].path = p.As<Napi::String>().Utf8Value();
     if (ino.IsNumber()) targets[i].inode = uint64_t(ino.As<Napi::Number>().Int64Value());
-    else if (!ino.IsUndefined() && !ino.IsNull()) return Reject(env, usage);
+    else if (!ino.IsUndefined() && !ino.IsNull()) return RejectedPromise(env, usage);
   }
   auto* w = new NamespacesWorker(env, std::move(targets));
   Napi::Promise p = w->Promise();
