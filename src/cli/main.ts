@@ -135,6 +135,7 @@ export function program(): Command {
     .option('--no-conntrack', "do not read netfilter's conntrack tables (evidence and NAT views)")
     .addOption(allNamespacesOption())
     .option('--metrics-top-listeners <n>', '/metrics: inbound connection counts of the n busiest listeners (0 = none)', int('metrics-top-listeners', 0, 1000), 20)
+    .option('--metrics-max-age-ms <ms>', '/metrics: answer from a snapshot up to this old (a new one starts behind the scrape) instead of waiting for a collection; 0 = as fresh as --max-age-ms', int('metrics-max-age-ms', 0, 3_600_000), 10_000)
     .option('--metrics-per-netns', '/metrics: connections by network namespace too (one series per namespace)')
     .option('--otlp-endpoint <url>', 'send connection events (OTLP logs) and metrics to this OTLP/HTTP collector, e.g. http://collector:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables)')
     .option('--kubelet-pods-url <url|file>', "the kubelet's pod list (e.g. http://127.0.0.1:10255/pods, or a PodList JSON file): names pods on namespaces, connections and OTLP (default $TCPDIR_KUBELET_PODS_URL)")
@@ -153,7 +154,7 @@ export function program(): Command {
           path: historyPath(o.dataDir), retentionMs: o.retention, maxBytes: o.maxDbMb * 1024 * 1024, intervalMs: o.historyIntervalMs,
           optional: cmd.getOptionValueSource('dataDir') === 'default',
         },
-        metricsTopListeners: o.metricsTopListeners, metricsPerNetns: o.metricsPerNetns === true,
+        metricsTopListeners: o.metricsTopListeners, metricsPerNetns: o.metricsPerNetns === true, metricsMaxAgeMs: o.metricsMaxAgeMs,
         host: o.host, port: o.port, source: o.source, maxAgeMs: o.maxAgeMs, staleWhileRevalidate: o.staleWhileRevalidate !== false,
         otlp: { endpoint: o.otlpEndpoint },
         kubeletPods: o.kubeletPodsUrl ?? (process.env.TCPDIR_KUBELET_PODS_URL || undefined),

@@ -16,6 +16,12 @@ export interface MetricsOptions {
   topListeners?: number;
   /** Export tcpdir_netns_connections, one series per namespace and direction (default false). */
   perNetns?: boolean;
+  /**
+   * A scrape answers from the newest snapshot up to this old (default 10 s) and starts a new one
+   * behind it, so it never waits for a collection while one that recent exists; 0 = always wait
+   * for a snapshot within the server's --max-age-ms. tcpdir_snapshot_age_seconds says how old.
+   */
+  maxAgeMs?: number;
 }
 
 export interface TcpdirMetrics {
@@ -47,7 +53,7 @@ export function createMetrics(service: TcpdirService, opts: MetricsOptions = {})
     observeRequest,
     async scrape() {
       // A failed collection leaves the last snapshot's gauges; the error is the API's to report.
-      await service.current().catch(() => undefined);
+      await service.current({ acceptAgeMs: opts.maxAgeMs ?? 10_000 }).catch(() => undefined);
       return registry.metrics();
     },
     connectionEvents: () => (sink ??= connectionEventSink(registry)),

@@ -14,23 +14,24 @@ export interface SnapshotMetricsOptions {
 /** What one view contributes to the gauges; computed once per view, at the first scrape of it. */
 interface ViewCounts {
   states: Map<string, number>;
-  /** `${direction} ${certain}` -> count */
-  connections: Map<string, number>;
+  /** direction -> [uncertain, certain] counts */
+  connections: Record<Direction, [number, number]>;
   netns: Map<string, Map<Direction, number>> | null;
   listeners: ListenerCount[];
 }
 
+// A scrape at 100k sockets must stay within tens of milliseconds: plain counters indexed by
+// constant keys here, no per-connection strings.
 export function viewCounts(view: SnapshotView, opts: SnapshotMetricsOptions): ViewCounts {
   const states = new Map<string, number>();
   for (const s of view.snapshot.sockets) states.set(s.state, (states.get(s.state) ?? 0) + 1);
-  const connections = new Map<string, number>();
+  const connections: Record<Direction, [number, number]> = { INBOUND: [0, 0], OUTBOUND: [0, 0], UNKNOWN: [0, 0] };
   const netns = opts.perNetns ? new Map<string, Map<Direction, number>>() : null;
   const { conns } = view.ctx;
   const v = view.verdicts;
   for (let i = 0; i < conns.length; i++) {
     const d = v.direction(i);
-    const key = `${d} ${v.certain(i)}`;
-    connections.set(key, (connections.get(key) ?? 0) + 1);
+    connections[d][v.certain(i) ? 1 : 0]++;
     if (netns) {
       const ns = conns[i].netns ?? view.snapshot.host.netns ?? 'unknown';
       let m = netns.get(ns);
@@ -68,6 +69,15 @@ export function snapshotMetrics(registry: Registry, service: TcpdirService, opts
   });
 
   new Gauge({
+    name: 'tcpdir_snapshot_age_seconds',
+    help: 'Age of the snapshot the other tcpdir gauges were read from, at scrape time.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (latest) this.set(Math.max(0, Date.now() - latest.snapshot.collectedAt) / 1000);
+    },
+  });
+  new Gauge({
     name: 'tcpdir_sockets',
     help: 'Sockets in the last snapshot, by TCP state (listeners included).',
     labelNames: ['state'],
@@ -87,7 +97,9 @@ export function snapshotMetrics(registry: Registry, service: TcpdirService, opts
       const c = counts();
       if (!c) return;
       for (const direction of DIRECTIONS) {
-        for (const certain of ['true', 'false']) this.set({ direction, certain }, c.connections.get(`${direction} ${certain}`) ?? 0);
+        const [uncertain, certain] = c.connections[direction];
+        this.set({ direction, certain: 'true' }, certain);
+        this.set({ direction, certain: 'false' }, uncertain);
       }
     },
   });

@@ -57,6 +57,8 @@ export interface ServerOptions extends ServiceOptions {
   metricsTopListeners?: number;
   /** /metrics also counts connections per network namespace (one series per namespace). Default false. */
   metricsPerNetns?: boolean;
+  /** /metrics answers from a snapshot up to this old (default 10 s) rather than wait for a new one; 0 = never older than maxAgeMs. */
+  metricsMaxAgeMs?: number;
   /**
    * Export connection events and metrics over OTLP/HTTP. Given (even as {}), the standard OTEL_*
    * variables are read too (src/export/otlp-config.ts); absent, no OTLP and no OTEL_* reading.
@@ -209,7 +211,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   await app.register(fastifyApollo(apollo), { context: async (req) => requestContext(service, maxRows, history, fromPeer(req)) });
   registerRest(app, apollo, compiledDocuments(schema), service, maxRows, history);
   registerEvents(app, history);
-  const metrics = registerMetrics(app, service, { topListeners: options.metricsTopListeners, perNetns: options.metricsPerNetns });
+  const metrics = registerMetrics(app, service, { topListeners: options.metricsTopListeners, perNetns: options.metricsPerNetns, maxAgeMs: options.metricsMaxAgeMs });
   if (history) {
     const counters = metrics.connectionEvents();
     history.subscribe((e) => {

@@ -122,14 +122,17 @@ export class TcpdirService {
   /**
    * The current view: cached while fresh, else shared with any collection already running. With
    * staleWhileRevalidate, a stale view is served at once and the refresh runs behind it.
+   * `acceptAgeMs`: a caller that prefers an older view now to a fresh one later (a metrics
+   * scrape) takes one up to that age, the refresh still starting behind it.
    */
-  current(opts: { local?: boolean } = {}): Promise<SnapshotView> {
+  current(opts: { local?: boolean; acceptAgeMs?: number } = {}): Promise<SnapshotView> {
     const c = this.cached;
     const age = c ? Date.now() - c.at : Infinity;
     if (c && age < this.maxAgeMs) return Promise.resolve(opts.local ? c.local : c.view);
     // Under steady load the stale view answers while its successor is built, so no request
     // queues behind a collection; an older one (after an idle spell) is not served.
-    const serveStale = c !== null && this.staleGraceMs > 0 && age < this.maxAgeMs + this.staleGraceMs;
+    const staleBound = Math.max(this.staleGraceMs > 0 ? this.maxAgeMs + this.staleGraceMs : 0, opts.acceptAgeMs ?? 0);
+    const serveStale = c !== null && age < staleBound;
     if (!this.inflight) {
       let localDone!: (v: SnapshotView) => void;
       const local = new Promise<SnapshotView>((resolve) => (localDone = resolve));

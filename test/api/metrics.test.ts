@@ -51,7 +51,8 @@ describe('/metrics on a live server', () => {
 
   before(async () => {
     [big, mid, small] = [await listenerWith(30), await listenerWith(20), await listenerWith(10)];
-    s = await createServer({ logLevel: 'silent', port: 0, maxAgeMs: 0, metricsTopListeners: 2 });
+    // Every scrape here checks the state the test just made, so none answers from an older snapshot.
+    s = await createServer({ logLevel: 'silent', port: 0, maxAgeMs: 0, metricsTopListeners: 2, metricsMaxAgeMs: 0 });
     base = (await s.listen()).replace('0.0.0.0', '127.0.0.1');
   });
   after(async () => {
@@ -136,7 +137,7 @@ describe('/metrics on a live server', () => {
 
 test('metricsPerNetns adds connections by namespace; metricsTopListeners 0 drops the listener series', async () => {
   const l = await listenerWith(1);
-  const s = await createServer({ logLevel: 'silent', maxAgeMs: 0, metricsPerNetns: true, metricsTopListeners: 0 });
+  const s = await createServer({ logLevel: 'silent', maxAgeMs: 0, metricsPerNetns: true, metricsTopListeners: 0, metricsMaxAgeMs: 0 });
   try {
     const text = (await s.app.inject({ url: '/metrics' })).body;
     const ns = series(text, 'tcpdir_netns_connections');
@@ -145,5 +146,33 @@ test('metricsPerNetns adds connections by namespace; metricsTopListeners 0 drops
   } finally {
     await s.close();
     await l.close();
+  }
+});
+
+test('by default a scrape answers from the newest snapshot at once and starts the next one behind it', async () => {
+  // maxAgeMs 0: any other request would collect anew; the scrape still takes the snapshot it has.
+  const s = await createServer({ logLevel: 'silent', maxAgeMs: 0, metricsTopListeners: 1000 });
+  let l: Awaited<ReturnType<typeof listenerWith>> | null = null;
+  try {
+    const scrape = async () => (await s.app.inject({ url: '/metrics' })).body;
+    const lc = (text: string) => value(text, 'tcpdir_listener_connections', `{address="127.0.0.1",port="${l!.port}"}`);
+    const first = await scrape(); // no snapshot yet: this one waits for it
+    assert.ok(value(first, 'tcpdir_snapshot_age_seconds', '')! >= 0, first);
+    l = await listenerWith(3);
+    await new Promise((r) => setTimeout(r, 50));
+    const second = await scrape();
+    assert.equal(lc(second), undefined, 'answered from the snapshot taken before the listener opened');
+    assert.ok(value(second, 'tcpdir_snapshot_age_seconds', '')! >= 0.05, second);
+    // The scrape started a collection behind it: a later scrape sees the listener without anyone
+    // else asking for a snapshot.
+    let text = second;
+    for (let i = 0; i < 100 && lc(text) === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      text = await scrape();
+    }
+    assert.equal(lc(text), 3, text);
+  } finally {
+    await s.close();
+    await l?.close();
   }
 });
