@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_LIMIT, MAX_LIMIT, TCP_STATE_NAMES } from '../model';
 import { heuristicWarning } from '../collectors/kernel';
-import { parsePeerList } from '../collectors/peers';
+import { parsePeers } from '../collectors/peers';
 import { TcpdirService } from '../service';
 import { requestContext } from '../resolvers';
 import { compiledDocuments } from '../server/compiled-documents';
@@ -109,7 +109,7 @@ function peerList(v: string | undefined): string[] | undefined {
   if (!v) return undefined;
   const list = v.split(',').map((e) => e.trim()).filter((e) => e !== '');
   try {
-    parsePeerList(list);
+    parsePeers(list);
   } catch (e) {
     console.error(`tcpdir: --peers: ${(e as Error).message}`);
     process.exit(2);
@@ -139,7 +139,7 @@ export function program(): Command {
     .option('--metrics-per-netns', '/metrics: connections by network namespace too (one series per namespace)')
     .option('--otlp-endpoint <url>', 'send connection events (OTLP logs) and metrics to this OTLP/HTTP collector, e.g. http://collector:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables)')
     .option('--kubelet-pods-url <url|file>', "the kubelet's pod list (e.g. http://127.0.0.1:10255/pods, or a PodList JSON file): names pods on namespaces, connections and OTLP (default $TCPDIR_KUBELET_PODS_URL)")
-    .option('--peers <urls>', "tcpdir agents on other hosts, comma-separated (http://10.0.0.2:4000, or ADDRESS=URL): lone connections to their addresses are settled by asking them (default $TCPDIR_PEERS)")
+    .option('--peers <urls>', "tcpdir agents on other hosts, comma-separated (http://10.0.0.2:4000, ADDRESS=URL, or a DNS name resolving to every agent, e.g. a headless Service: http://tcpdir-agents.tcpdir.svc:4000): lone connections to their addresses are settled by asking them (default $TCPDIR_PEERS)")
     .option('--peer-token <token>', 'bearer token for the peer agents (default $TCPDIR_PEER_TOKEN)')
     .option('--peer-timeout-ms <ms>', 'longest wait for peer agents per snapshot', int('peer-timeout-ms', 1, 60_000), 500)
     .option('--no-history', 'do not record connection history')

@@ -18,4 +18,4 @@ export { collectAllNamespaces, hasCapSysAdmin, DEFAULT_EPHEMERAL_RANGE, type All
 export { discoverNamespaces, parseCgroupContainer, readNamedNetns, type DiscoveredNetns, type Discovery } from './netns-discovery';
 export { DEFAULT_KUBELET_PODS_URL, KubeletPodsError, parsePodList, readKubeletPods } from './kubelet-pods';
 export { ConntrackReader, parseConntrack, readConntrack, ConntrackParseError, type ConntrackBinding, type ConntrackTarget } from './conntrack';
-export { PeerAgents, PeerAnswerError, PEER_REQUEST_HEADER, parsePeerList, parsePeerVerdicts, peerVerdictQuery, plainAddress, readPeerVerdicts, type PeerAgentsOptions, type PeerAsk } from './peers';
+export { PeerAgents, PeerAnswerError, PEER_REQUEST_HEADER, parsePeers, parsePeerVerdicts, peerVerdictQuery, plainAddress, readPeerVerdicts, type PeerAgentsOptions, type PeerAsk, type PeerList, type PeerName } from './peers';

@@ -1,4 +1,6 @@
+import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { PeerEvidence, PeerFinding, PeerStatus, PeerVerdict } from '../model';
 
 // Peer agents: tcpdir on the host at the other end of a connection. The other end's verdict is
@@ -32,13 +34,31 @@ export function plainAddress(a: string): string {
   return s.startsWith('::ffff:') && isIP(s.slice(7)) === 4 ? s.slice(7) : s;
 }
 
+/** A `--peers` entry naming agents by a DNS name: each address it resolves to is one agent. */
+export interface PeerName {
+  /** The entry as given, for messages. */
+  entry: string;
+  hostname: string;
+  /** The agent's base URL at one resolved address. */
+  urlFor(address: string): string;
+}
+
+export interface PeerList {
+  /** address -> base URL, from entries with an IP address or ADDRESS=URL */
+  fixed: Map<string, string>;
+  /** Entries whose host is a name, resolved at run time (a headless Service names every agent). */
+  names: PeerName[];
+}
+
 /**
  * `--peers` entries: `http://10.0.0.2:4000` (asked for connections whose remote address is the
- * URL's host, which must be an IP address) or `10.0.0.2=http://agent-b:4000` (an explicit
- * address). Returns address -> base URL; throws with the entry at fault.
+ * URL's host), `10.0.0.2=http://agent-b:4000` (an explicit address), or `http://agents.ns.svc:4000`
+ * (a DNS name: every address it resolves to, A and AAAA, is an agent on that port). Throws with
+ * the entry at fault.
  */
-export function parsePeerList(entries: readonly string[]): Map<string, string> {
-  const out = new Map<string, string>();
+export function parsePeers(entries: readonly string[]): PeerList {
+  const fixed = new Map<string, string>();
+  const names: PeerName[] = [];
   for (const raw of entries.map((e) => e.trim()).filter((e) => e !== '')) {
     const eq = raw.indexOf('=');
     const explicit = eq > 0 && !raw.slice(0, eq).includes('/') ? raw.slice(0, eq) : null;
@@ -50,12 +70,23 @@ export function parsePeerList(entries: readonly string[]): Map<string, string> {
       throw new Error(`peer ${JSON.stringify(raw)}: not a URL (expected e.g. http://10.0.0.2:4000)`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`peer ${JSON.stringify(raw)}: only http and https URLs`);
-    const address = plainAddress(explicit ?? url.hostname);
-    if (isIP(address) === 0) {
-      throw new Error(`peer ${JSON.stringify(raw)}: ${address} is not an IP address; name the address its connections come from: ADDRESS=${urlText}`);
+    const base = url.pathname.replace(/\/$/, '');
+    if (explicit === null && isIP(plainAddress(url.hostname)) === 0) {
+      const port = url.port ? `:${url.port}` : '';
+      names.push({ entry: raw, hostname: url.hostname, urlFor: (a) => `${url.protocol}//${isIP(a) === 6 ? `[${a}]` : a}${port}${base}` });
+      continue;
     }
-    out.set(address, url.origin + url.pathname.replace(/\/$/, ''));
+    const address = plainAddress(explicit ?? url.hostname);
+    if (isIP(address) === 0) throw new Error(`peer ${JSON.stringify(raw)}: ${address} is not an IP address`);
+    fixed.set(address, url.origin + base);
   }
+  return { fixed, names };
+}
+
+/** This network namespace's own addresses: a name that resolves to every agent includes this one. */
+function ownAddresses(): Set<string> {
+  const out = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) out.add(plainAddress(i.address));
   return out;
 }
 
@@ -118,7 +149,7 @@ export async function readPeerVerdicts(peer: string, asks: readonly PeerAsk[], o
 }
 
 export interface PeerAgentsOptions {
-  /** `--peers` entries (see parsePeerList). */
+  /** `--peers` entries (see parsePeers). */
   peers: readonly string[];
   token?: string;
   /** Longest wait for a peer's answer (default 500 ms). */
@@ -129,21 +160,66 @@ export interface PeerAgentsOptions {
   certainTtlMs?: number;
   /** After a failure, the peer is not asked again for this long (default 5 s): a dead peer costs no timeout per snapshot. */
   retryAfterMs?: number;
-  /** Told when a peer stops answering (with why) and when it answers again (null). */
+  /** Told when a peer stops answering (with why) and when it answers again (null); also when a peer name cannot be resolved. */
   onStatus?: (peer: string, reason: string | null) => void;
+  /** How often names in `peers` are resolved again (default 30 s): agents come and go with nodes. */
+  resolveEveryMs?: number;
 }
 
 /** The peer agents: which one to ask for an address, and their answers, cached per 4-tuple. */
 export class PeerAgents {
-  readonly byAddress: Map<string, string>;
+  /** Agents by address: the fixed entries, then the addresses names resolved to (not this host's own). */
+  byAddress: Map<string, string>;
+  private readonly list: PeerList;
+  /** Last addresses each name resolved to: kept while a lookup fails (a DNS hiccup is no reason to forget agents). */
+  private readonly resolved = new Map<PeerName, string[]>();
+  private resolveDue = 0;
+  private resolving: Promise<void> | null = null;
   private readonly cache = new Map<string, { finding: PeerFinding; until: number }>();
   private readonly down = new Map<string, { reason: string; until: number }>();
   private readonly timeoutMs: number;
   private readonly lastReason = new Map<string, string | null>();
 
   constructor(private readonly opts: PeerAgentsOptions) {
-    this.byAddress = parsePeerList(opts.peers);
+    this.list = parsePeers(opts.peers);
+    this.byAddress = new Map(this.list.fixed);
     this.timeoutMs = opts.timeoutMs ?? 500;
+  }
+
+  /**
+   * Resolves the peer names again when due (every resolveEveryMs), waiting at most timeoutMs;
+   * a lookup still running after that finishes in the background. Never throws.
+   */
+  async resolveNames(now = Date.now()): Promise<void> {
+    if (this.list.names.length === 0) return;
+    if (!this.resolving && now >= this.resolveDue) {
+      this.resolveDue = now + (this.opts.resolveEveryMs ?? 30_000);
+      this.resolving = this.lookupAll().finally(() => (this.resolving = null));
+    }
+    if (!this.resolving) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.resolving, new Promise<void>((r) => (timer = setTimeout(r, this.timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
+  private async lookupAll(): Promise<void> {
+    await Promise.all(this.list.names.map(async (n) => {
+      try {
+        const found = await lookup(n.hostname, { all: true });
+        this.resolved.set(n, found.map((f) => plainAddress(f.address)));
+        if ((this.lastReason.get(n.entry) ?? null) !== null) this.opts.onStatus?.(n.entry, null);
+        this.lastReason.set(n.entry, null);
+      } catch (e) {
+        const reason = `cannot resolve ${n.hostname}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+        if (this.lastReason.get(n.entry) !== reason) this.opts.onStatus?.(n.entry, reason);
+        this.lastReason.set(n.entry, reason);
+      }
+    }));
+    const own = ownAddresses();
+    const m = new Map<string, string>();
+    for (const n of this.list.names) for (const a of this.resolved.get(n) ?? []) if (!own.has(a)) m.set(a, n.urlFor(a));
+    for (const [a, url] of this.list.fixed) m.set(a, url); // an explicit entry wins over a name
+    this.byAddress = m;
   }
 
   /** Base URL of the agent at this remote address, or null. */

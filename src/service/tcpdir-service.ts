@@ -177,6 +177,7 @@ export class TcpdirService {
    */
   private async withPeers(local: SnapshotView): Promise<SnapshotView> {
     if (!this.peers) return local;
+    await this.peers.resolveNames();
     const asks: PeerAsk[] = [];
     const v = local.verdicts;
     for (let i = 0; i < v.size; i++) {

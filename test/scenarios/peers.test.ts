@@ -12,6 +12,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { startUntil, stop } from '../helpers/processes';
 import { createBridged, nodeIn, type Bridged } from './bridge';
@@ -23,6 +24,8 @@ if (skip) console.log(`# peers suite skipped: ${skip}`);
 const TOKEN = 'peers-scenario-token';
 const PLAIN = 4000; // agents without peers
 const PEERED = 4001; // agents with --peers
+const BY_NAME = 4002; // an agent whose --peers is one DNS name for every agent
+const AGENTS_NAME = 'tcpdir-agents.peers.test';
 const PEER_TIMEOUT_MS = 300;
 // Inside Linux's ephemeral range (32768-60999), as the client's own port is: the ports say nothing.
 const PORT = 40000 + Math.floor(Math.random() * 10000);
@@ -96,11 +99,20 @@ describe('peer agents settle each other\'s verdicts', { skip: skip ?? false, tim
     // C's address goes to an address on the bridge nobody has: ARP never resolves, the request hangs.
     await agent(0, PEERED, ['--peers', `http://${addr(1)}:${PEERED},${addr(2)}=http://10.77.0.99:${PEERED}`, '--peer-token', TOKEN,
       '--peer-timeout-ms', String(PEER_TIMEOUT_MS)]);
+    // One name for every agent, as a headless Service gives: \`ip netns exec\` mounts
+    // /etc/netns/NS/hosts over /etc/hosts, so A's resolver finds the name there (its resolv.conf
+    // points at nothing, so no query leaves the namespace). A is one of the three addresses.
+    const etc = path.join('/etc/netns', net.members[0].ns);
+    mkdirSync(etc, { recursive: true });
+    writeFileSync(path.join(etc, 'hosts'), ['127.0.0.1 localhost', ...[0, 1, 2].map((i) => `${addr(i)} ${AGENTS_NAME}`), ''].join('\n'));
+    writeFileSync(path.join(etc, 'resolv.conf'), 'nameserver 127.0.0.1\n');
+    await agent(0, BY_NAME, ['--peers', `http://${AGENTS_NAME}:${PEERED}`, '--peer-token', TOKEN]);
   });
 
   after(async () => {
     await Promise.all(agents.map(stop));
     await Promise.all(actors.map((a) => a.stop()));
+    if (net) rmSync(path.join('/etc/netns', net.members[0].ns), { recursive: true, force: true });
     net?.destroy();
   });
 
@@ -148,5 +160,14 @@ describe('peer agents settle each other\'s verdicts', { skip: skip ?? false, tim
     const [b] = await verdict(1, PEERED, clientPort, 0, PORT);
     assert.equal(b.direction, 'OUTBOUND', JSON.stringify(b));
     assert.equal(b.certain, true);
+  });
+
+  test('one DNS name for every agent: the same certain verdict, asked of the agent at the right address', async () => {
+    const [a] = await verdict(0, BY_NAME, PORT, 1, clientPort);
+    assert.equal(a.direction, 'INBOUND', JSON.stringify(a));
+    assert.equal(a.certain, true);
+    const e = a.evidence.find((x) => x.rule === 'peer-agent');
+    assert.ok(e?.conclusive, JSON.stringify(a.evidence));
+    assert.match(e.detail, new RegExp(`${addr(1)}:${PEERED}.*certain OUTBOUND`));
   });
 });

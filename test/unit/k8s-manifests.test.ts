@@ -121,6 +121,17 @@ test('DaemonSet: listens beyond loopback with a token from the Secret', () => {
   assert.equal(Object.keys(one('Secret').stringData ?? one('Secret').data).join(), 'token');
 });
 
+test('DaemonSet: peer agents are the headless Service by name, with cluster DNS and the same token', () => {
+  const svc = one('Service');
+  assert.equal(svc.spec.clusterIP, 'None', 'headless: its name resolves to every agent');
+  const env = (name: string): Doc => container.env.find((e: Doc) => e.name === name);
+  const peers = new URL(env('TCPDIR_PEERS').value);
+  assert.equal(peers.hostname, `${svc.metadata.name}.${svc.metadata.namespace}.svc`);
+  assert.equal(Number(peers.port), svc.spec.ports[0].port);
+  assert.equal(pod.dnsPolicy, 'ClusterFirstWithHostNet', 'a host-network pod needs it for cluster names');
+  assert.deepEqual(env('TCPDIR_PEER_TOKEN').valueFrom.secretKeyRef, { name: SECRET, key: 'token' });
+});
+
 test('DaemonSet: probes ask routes the server has; readiness waits for a snapshot', () => {
   const serverSrc = read('src/server/create-server.ts');
   assert.equal(container.livenessProbe.httpGet.path, '/healthz');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { classify } from '../../src/classifier';
-import { PeerAgents, parsePeerList, parsePeerVerdicts, peerVerdictQuery, type PeerAsk } from '../../src/collectors';
+import { PeerAgents, parsePeers, parsePeerVerdicts, peerVerdictQuery, type PeerAsk } from '../../src/collectors';
 import { UNKNOWN_BELOW } from '../../src/classifier';
 import type { PeerEvidence, PeerVerdict, Verdict } from '../../src/model';
 import { snap, sock } from '../helpers/fake-snapshot';
@@ -11,12 +11,26 @@ import { snap, sock } from '../helpers/fake-snapshot';
 const ask = (socketId: string, peer: string, localPort: number, remotePort: number): PeerAsk =>
   ({ socketId, peer, localAddress: '::ffff:10.0.0.1', localPort, remoteAddress: '10.0.0.2', remotePort });
 
-test('parsePeerList: URLs by host, ADDRESS=URL, and clear errors', () => {
-  const m = parsePeerList(['http://10.0.0.2:4000/', 'http://[FD00::2]:4000', '10.0.0.3=http://agent-c:4000', ' ']);
-  assert.deepEqual([...m], [['10.0.0.2', 'http://10.0.0.2:4000'], ['fd00::2', 'http://[fd00::2]:4000'], ['10.0.0.3', 'http://agent-c:4000']]);
-  assert.throws(() => parsePeerList(['http://agent-c:4000']), /agent-c is not an IP address.*ADDRESS=http:\/\/agent-c:4000/);
-  assert.throws(() => parsePeerList(['not a url']), /not a URL/);
-  assert.throws(() => parsePeerList(['ftp://10.0.0.2']), /only http and https/);
+test('parsePeers: URLs by address, ADDRESS=URL, names to resolve, and clear errors', () => {
+  const { fixed, names } = parsePeers(['http://10.0.0.2:4000/', 'http://[FD00::2]:4000', '10.0.0.3=http://agent-c:4000', ' ', 'https://agents.tcpdir.svc:4443/base/']);
+  assert.deepEqual([...fixed], [['10.0.0.2', 'http://10.0.0.2:4000'], ['fd00::2', 'http://[fd00::2]:4000'], ['10.0.0.3', 'http://agent-c:4000']]);
+  assert.equal(names.length, 1);
+  assert.equal(names[0].hostname, 'agents.tcpdir.svc');
+  assert.equal(names[0].urlFor('10.1.2.3'), 'https://10.1.2.3:4443/base');
+  assert.equal(names[0].urlFor('fd00::7'), 'https://[fd00::7]:4443/base');
+  assert.throws(() => parsePeers(['agent-c=http://agent-c:4000']), /agent-c is not an IP address/);
+  assert.throws(() => parsePeers(['not a url']), /not a URL/);
+  assert.throws(() => parsePeers(['ftp://10.0.0.2']), /only http and https/);
+});
+
+test('a peer name resolving to this host only adds no agent: its own addresses are left out', async () => {
+  // localhost comes from /etc/hosts (no query leaves the host) and is this host's own address.
+  const statuses: Array<[string, string | null]> = [];
+  const agents = new PeerAgents({ peers: ['http://localhost:4000', '10.0.0.9=http://10.0.0.9:4000'], onStatus: (p, r) => statuses.push([p, r]) });
+  await agents.resolveNames();
+  assert.deepEqual([...agents.byAddress], [['10.0.0.9', 'http://10.0.0.9:4000']]);
+  assert.equal(agents.peerFor('127.0.0.1'), null);
+  assert.deepEqual(statuses, []);
 });
 
 test('peerVerdictQuery swaps the endpoints and aliases each ask', () => {
