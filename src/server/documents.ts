@@ -32,7 +32,7 @@ export const DOCUMENTS = {
   listeners: `query Listeners($port: Int, $netns: String) { listeners(port: $port, netns: $netns) { id family local { address port } dualStack netns } }`,
   verdict: `query Verdict($localAddress: String!, $localPort: Int!, $remoteAddress: String!, $remotePort: Int!) {
   verdict(localAddress: $localAddress, localPort: $localPort, remoteAddress: $remoteAddress, remotePort: $remotePort) { ${VERDICT} } }`,
-  summary: `query Summary($minConfidence: Float, $netns: String) { summary(minConfidence: $minConfidence, netns: $netns) { total inbound outbound unknown } }`,
+  summary: `query Summary($minConfidence: Float, $netns: String) { summary(minConfidence: $minConfidence, netns: $netns) { total inbound outbound unknown byState { state total inbound outbound unknown } } }`,
   namespaces: `query Namespaces { namespaces { id name pids container { runtime id podUid } pod { name namespace uid containerName } ephemeralPortRange { low high } ephemeralPortRangeAssumed reservedPorts { low high } source reason self socketCount connectionCount listenerCount crossNamespacePaired unpairedLocalRemote conntrack { available code reason entries events lostEvents } } }`,
   host: `query Host { host { source fallbackReason collectedAt ephemeralPortRange { low high } reservedPorts { low high } netns kernelEvidence { available code reason tracepoint } conntrack { available code reason entries events lostEvents } socketCount history { mode intervalMs caveat } } }`,
   trackedFlows: `query TrackedFlows($netns: String, $limit: Int = ${DEFAULT_LIMIT}) { trackedFlows(netns: $netns, limit: $limit) { netns opener ${EP} destination ${EP} ${NAT.replace('nat', 'nat')} state origin openerConfidence id } }`,

@@ -1,5 +1,5 @@
 import { birthDirection, buildContext, classify, directionOfFacts, findByTuple, findListener, findPeer, kernelFinding, type Classification, type Context } from '../classifier';
-import { type Direction, type Snapshot, type Socket, type SourceName, type TcpStateName, type Verdict } from '../model';
+import { TCP_STATE_NAMES, type Direction, type Snapshot, type Socket, type SourceName, type TcpStateName, type Verdict } from '../model';
 import { addressKey, addressRange, type AddressRange } from '../history/cidr';
 import { orderComparator, type ConnectionOrdering } from './connection-order';
 import { netnsIdFor } from './netns-view';
@@ -284,20 +284,47 @@ export class SnapshotView {
     };
   }
 
-  summary(minConfidence: number, netns?: string | null): { total: number; inbound: number; outbound: number; unknown: number } {
-    const s = { total: 0, inbound: 0, outbound: 0, unknown: 0 };
+  summary(minConfidence: number, netns?: string | null): SummaryCounts {
+    const s: SummaryCounts = { total: 0, inbound: 0, outbound: 0, unknown: 0, byState: [] };
+    // The same count per TCP state, in the pass that makes the totals: one query answers a
+    // dashboard's direction x state table (the console asked 30 aliased counts for it).
+    const byState = new Map<string, StateCounts>();
     const v = this.verdicts;
     const ns = netnsIdFor(this.snapshot, netns);
     for (let i = 0; i < this.ctx.conns.length; i++) {
-      if (ns !== null && (this.ctx.conns[i].netns ?? this.snapshot.host.netns) !== ns) continue;
+      const c = this.ctx.conns[i];
+      if (ns !== null && (c.netns ?? this.snapshot.host.netns) !== ns) continue;
+      let st = byState.get(c.state);
+      if (!st) byState.set(c.state, (st = { state: c.state, total: 0, inbound: 0, outbound: 0, unknown: 0 }));
       s.total++;
+      st.total++;
       const d = v.direction(i);
-      if (d === 'UNKNOWN' || v.confidence(i) < minConfidence) s.unknown++;
-      else if (d === 'INBOUND') s.inbound++;
-      else s.outbound++;
+      if (d === 'UNKNOWN' || v.confidence(i) < minConfidence) {
+        s.unknown++;
+        st.unknown++;
+      } else if (d === 'INBOUND') {
+        s.inbound++;
+        st.inbound++;
+      } else {
+        s.outbound++;
+        st.outbound++;
+      }
     }
+    s.byState = TCP_STATE_NAMES.flatMap((name) => byState.get(name) ?? []);
     return s;
   }
+}
+
+/** Connections one way or the other, in all and per TCP state (states without any left out). */
+export interface StateCounts {
+  state: TcpStateName;
+  total: number;
+  inbound: number;
+  outbound: number;
+  unknown: number;
+}
+export interface SummaryCounts extends Omit<StateCounts, 'state'> {
+  byState: StateCounts[];
 }
 
 export function yieldToLoop(): Promise<void> {

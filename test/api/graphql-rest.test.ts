@@ -80,6 +80,19 @@ describe('GraphQL and REST against real sockets', () => {
     assert.deepEqual(q.data.dual, [{ dualStack: true }]);
   });
 
+  test('summary.byState: per state, the counts connectionCount gives for that state and direction', async () => {
+    const q = await gql(`{ summary { total inbound outbound unknown byState { state total inbound outbound unknown } }
+      in: connectionCount(state: ESTABLISHED, direction: INBOUND) out: connectionCount(state: ESTABLISHED, direction: OUTBOUND)
+      unk: connectionCount(state: ESTABLISHED, direction: UNKNOWN) all: connectionCount(state: ESTABLISHED) }`);
+    assert.equal(q.errors, undefined);
+    const s = q.data.summary;
+    const est = s.byState.find((r: any) => r.state === 'ESTABLISHED');
+    assert.ok(est && est.total >= 6, JSON.stringify(s.byState)); // three loopback pairs at least
+    assert.deepEqual([est.total, est.inbound, est.outbound, est.unknown], [q.data.all, q.data.in, q.data.out, q.data.unk]);
+    for (const k of ['total', 'inbound', 'outbound', 'unknown']) assert.equal(s.byState.reduce((n: number, r: any) => n + r[k], 0), s[k], k);
+    assert.ok(s.byState.every((r: any) => r.total > 0 && r.state !== 'LISTEN'), 'only states that have connections');
+  });
+
   test('every REST route returns exactly the GraphQL data', async () => {
     const pairs: Array<[string, string, string]> = [
       [`/api/v1/connections?port=${v4.port}&direction=inbound`, `{ connections(port: ${v4.port}, direction: INBOUND) { ${CONN} } }`, 'connections'],
@@ -87,7 +100,7 @@ describe('GraphQL and REST against real sockets', () => {
       [`/api/v1/connection-count?port=${v4.port}`, `{ connectionCount(port: ${v4.port}) }`, 'connectionCount'],
       [`/api/v1/listeners?port=${dual.port}`, `{ listeners(port: ${dual.port}) { id family local { address port } dualStack netns } }`, 'listeners'],
       [`/api/v1/verdict?local=[::1]:${v6.port}&remote=[::1]:${v6.client.localPort}`, `{ verdict(localAddress: "::1", localPort: ${v6.port}, remoteAddress: "::1", remotePort: ${v6.client.localPort}) { direction confidence inboundProbability certain evidence { rule favors weight detail conclusive } } }`, 'verdict'],
-      ['/api/v1/summary?minConfidence=0.9', '{ summary(minConfidence: 0.9) { total inbound outbound unknown } }', 'summary'],
+      ['/api/v1/summary?minConfidence=0.9', '{ summary(minConfidence: 0.9) { total inbound outbound unknown byState { state total inbound outbound unknown } } }', 'summary'],
       ['/api/v1/host', '{ host { source fallbackReason collectedAt ephemeralPortRange { low high } reservedPorts { low high } netns kernelEvidence { available code reason tracepoint } conntrack { available code reason entries events lostEvents } socketCount history { mode intervalMs caveat } } }', 'host'],
       ['/api/v1/tracked-flows?limit=5', `{ trackedFlows(limit: 5) { netns opener { address port } destination { address port } ${NAT} state origin openerConfidence id } }`, 'trackedFlows'],
     ];

@@ -6,14 +6,12 @@ import { count } from '../format';
 import type { Route } from '../url';
 import { Badge, Card, ErrorBar, useLoad } from './common';
 
-const STATES = ['ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE_WAIT', 'LAST_ACK', 'CLOSING', 'CLOSE'];
-const DIRS = ['INBOUND', 'OUTBOUND', 'UNKNOWN'];
+const DIRS = ['INBOUND', 'OUTBOUND', 'UNKNOWN'] as const;
 
-// Counts by direction and state: one aliased connectionCount each (no rows leave the server).
+// Counts by direction and state come with the summary, from one pass (no rows leave the server).
 const OVERVIEW = `query Overview {
-  summary { total inbound outbound unknown }
+  summary { total inbound outbound unknown byState { state inbound outbound unknown } }
   host { source fallbackReason collectedAt socketCount kernelEvidence { available code reason tracepoint } history { mode intervalMs caveat } }
-  ${DIRS.flatMap((d) => STATES.map((s) => `${d}_${s}: connectionCount(direction: ${d}, state: ${s})`)).join('\n  ')}
 }`;
 
 interface Host {
@@ -21,7 +19,9 @@ interface Host {
   kernelEvidence: { available: boolean; code: string | null; reason: string | null; tracepoint: boolean };
   history: { mode: string; intervalMs: number; caveat: string } | null;
 }
-type OverviewData = { summary: { total: number; inbound: number; outbound: number; unknown: number }; host: Host } & Record<string, number>;
+interface StateRow { state: string; inbound: number; outbound: number; unknown: number }
+interface OverviewData { summary: { total: number; inbound: number; outbound: number; unknown: number; byState: StateRow[] }; host: Host }
+const ofDirection = (r: StateRow, d: (typeof DIRS)[number]): number => (d === 'INBOUND' ? r.inbound : d === 'OUTBOUND' ? r.outbound : r.unknown);
 
 /** Kernel evidence status in plain words. */
 export function kernelWords(h: Host): string {
@@ -64,13 +64,13 @@ export function Overview({ go }: { go: (r: Partial<Route>) => void }) {
             <table class="grid">
               <thead><tr><th>State</th>{DIRS.map((d) => <th class="num"><Badge direction={d} /></th>)}</tr></thead>
               <tbody>
-                {STATES.filter((s) => DIRS.some((d) => data[`${d}_${s}`] > 0)).map((s) => (
+                {data.summary.byState.map((r) => (
                   <tr>
-                    <td>{s}</td>
+                    <td>{r.state}</td>
                     {DIRS.map((d) => (
                       <td class="num">
-                        <a href={`?direction=${d.toLowerCase()}&state=${s}`} onClick={(e) => { e.preventDefault(); go({ view: 'connections', filters: { direction: d.toLowerCase(), state: s } }); }}>
-                          {count(data[`${d}_${s}`])}
+                        <a href={`?direction=${d.toLowerCase()}&state=${r.state}`} onClick={(e) => { e.preventDefault(); go({ view: 'connections', filters: { direction: d.toLowerCase(), state: r.state } }); }}>
+                          {count(ofDirection(r, d))}
                         </a>
                       </td>
                     ))}
