@@ -1,4 +1,4 @@
-// dumpNamespaces([{ path, inode }]) -> Promise<Array<NsResult>>: one sock_diag TCP dump per
+// dumpNamespaces([{ path, inode }], { tcpInfo }?) -> Promise<Array<NsResult>>: one sock_diag TCP dump per
 // network namespace, plus that namespace's ip_local_port_range and ip_local_reserved_ports.
 //
 // A diag socket answers for the netns it was created in, and /proc/sys/net shows the netns of
@@ -83,7 +83,7 @@ void Fail(NsResult* r, int err, std::string call, bool vanished = false) {
 }
 
 // Runs on the addon-owned thread. `home` is that thread's own netns fd.
-void CollectOne(int home, const Target& t, NsResult* r) {
+void CollectOne(int home, const Target& t, bool tcp_info, NsResult* r) {
   int diag = -1, sock_err = 0;
   NetnsFailure f = InNetns(home, t.path, t.inode, [&] {
     // Inside the target namespace: only the socket and the two sysctl reads happen here.
@@ -97,6 +97,7 @@ void CollectOne(int home, const Target& t, NsResult* r) {
   DumpOptions opts;
   opts.fd = diag;
   opts.both_families = true;
+  opts.tcp_info = tcp_info;
   DumpError de = DumpTcp(opts, &r->dump);
   close(diag);
   if (de.err) Fail(r, de.err, std::string(de.call) + " (" + t.path + ")");
@@ -104,6 +105,7 @@ void CollectOne(int home, const Target& t, NsResult* r) {
 
 struct Shared {
   const std::vector<Target>* targets;
+  bool tcp_info = false;
   std::vector<NsResult>* results;
   std::atomic<size_t> next{0};
   std::atomic<int> fatal{0};
@@ -116,7 +118,7 @@ void CollectAll(Shared* sh) {
     sh->fatal = errno;
     return;
   }
-  for (size_t i; (i = sh->next.fetch_add(1)) < sh->targets->size();) CollectOne(home, (*sh->targets)[i], &(*sh->results)[i]);
+  for (size_t i; (i = sh->next.fetch_add(1)) < sh->targets->size();) CollectOne(home, (*sh->targets)[i], sh->tcp_info, &(*sh->results)[i]);
   close(home);
 }
 
@@ -127,10 +129,11 @@ std::string ErrnoCode(int e) {
 
 class NamespacesWorker : public Napi::AsyncWorker {
  public:
-  NamespacesWorker(Napi::Env env, std::vector<Target> targets)
+  NamespacesWorker(Napi::Env env, std::vector<Target> targets, bool tcp_info)
       : Napi::AsyncWorker(env, "tcpdir.sockdiag.dumpNamespaces"),
         deferred_(Napi::Promise::Deferred::New(env)),
         targets_(std::move(targets)),
+        tcp_info_(tcp_info),
         results_(targets_.size()) {}
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
@@ -142,6 +145,7 @@ class NamespacesWorker : public Napi::AsyncWorker {
     Shared sh;
     sh.targets = &targets_;
     sh.results = &results_;
+    sh.tcp_info = tcp_info_;
     size_t n = std::thread::hardware_concurrency();
     n = std::max<size_t>(1, std::min({n == 0 ? 1 : n, kMaxHelpers, targets_.size()}));
     std::vector<std::thread> helpers;
@@ -196,13 +200,14 @@ class NamespacesWorker : public Napi::AsyncWorker {
  private:
   Napi::Promise::Deferred deferred_;
   std::vector<Target> targets_;
+  bool tcp_info_;
   std::vector<NsResult> results_;
   int fatal_ = 0;
 };
 
 Napi::Value DumpNamespaces(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* usage = "dumpNamespaces(targets): targets must be an array of { path: string, inode?: number }";
+  const char* usage = "dumpNamespaces(targets, options?): targets must be an array of { path: string, inode?: number }, options { tcpInfo?: boolean }";
   if (info.Length() < 1 || !info[0].IsArray()) return RejectedPromise(env, usage);
   Napi::Array arr = info[0].As<Napi::Array>();
   if (arr.Length() > kMaxTargets) return RejectedPromise(env, "dumpNamespaces(targets): at most 4096 targets");
@@ -218,7 +223,17 @@ Napi::Value DumpNamespaces(const Napi::CallbackInfo& info) {
     if (ino.IsNumber()) targets[i].inode = uint64_t(ino.As<Napi::Number>().Int64Value());
     else if (!ino.IsUndefined() && !ino.IsNull()) return RejectedPromise(env, usage);
   }
-  auto* w = new NamespacesWorker(env, std::move(targets));
+  // tcpInfo: struct tcp_info with each socket, as dump() gives for our own namespace (the
+  // heuristics' syn-acked evidence reads it when there is no kernel evidence).
+  bool tcp_info = false;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!info[1].IsObject()) return RejectedPromise(env, usage);
+    Napi::Value ti = info[1].As<Napi::Object>().Get("tcpInfo");
+    if (env.IsExceptionPending()) return env.Null();
+    if (!ti.IsUndefined() && !ti.IsBoolean()) return RejectedPromise(env, usage);
+    tcp_info = ti.IsBoolean() && ti.As<Napi::Boolean>().Value();
+  }
+  auto* w = new NamespacesWorker(env, std::move(targets), tcp_info);
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

@@ -146,7 +146,7 @@ export async function collectAllNamespaces(opts: AllNamespacesOptions = {}): Pro
       if (!binding.dumpNamespaces) throw new Error('the sock_diag addon predates dumpNamespaces: rebuild it');
       if (binding.RECORD_SIZE !== RECORD_SIZE || binding.LAYOUT_VERSION !== LAYOUT_VERSION) throw new Error('sock_diag record layout mismatch: rebuild the addon');
       const targets = foreign.map((n) => ({ path: n.path ?? '/nonexistent', inode: n.inode }));
-      if (targets.length > 0) dumps = await binding.dumpNamespaces(targets);
+      if (targets.length > 0) dumps = await binding.dumpNamespaces(targets, opts.tcpInfo ? { tcpInfo: true } : undefined);
     } catch (e) {
       enterWhy = `sock_diag: ${(e as Error).message}`;
     }

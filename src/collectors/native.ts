@@ -74,7 +74,7 @@ export interface SockDiagBinding {
    * thread, plus its ip_local_port_range / ip_local_reserved_ports text read from inside it.
    * Per-namespace failures are results, not rejections. Needs CAP_SYS_ADMIN to enter.
    */
-  dumpNamespaces?(targets: NetnsTarget[]): Promise<NetnsDumpResult[]>;
+  dumpNamespaces?(targets: NetnsTarget[], options?: { tcpInfo?: boolean }): Promise<NetnsDumpResult[]>;
   readonly RECORD_SIZE: number;
   readonly LAYOUT_VERSION: number;
 }

@@ -109,3 +109,46 @@ test('kernel evidence off: syn-acked settles lone sockets from tcp_info', { skip
     deleteNamespace(ns); // takes the veth with it
   }
 });
+
+test('kernel evidence off: sockets of other namespaces (read by entering them) carry tcp_info too', { skip: process.getuid!() !== 0 && 'needs root (netns)' }, async () => {
+  const tag = randomBytes(3).toString('hex');
+  const ns = addNamespace(`sb${tag}`);
+  const veth = `tdsb${tag}`;
+  const octet = 16 + (parseInt(tag.slice(0, 2), 16) % 200);
+  const here = `10.234.${octet}.1`, there = `10.234.${octet}.2`;
+  let peer: ChildProcess | null = null;
+  const socks: net.Socket[] = [];
+  const l = net.createServer((s) => socks.push(s));
+  const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, kernelEvidence: false, source: 'netlink', allNamespaces: true });
+  try {
+    ip(['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    ip(['addr', 'add', `${here}/30`, 'dev', veth]);
+    ip(['link', 'set', veth, 'up']);
+    ip(['-n', ns, 'addr', 'add', `${there}/30`, 'dev', 'eth0']);
+    ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
+    await new Promise<void>((r) => l.listen(0, here, r));
+    const lport = (l.address() as net.AddressInfo).port;
+    peer = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', PEER, here, String(lport), there], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((r) => peer!.stdout!.once('data', r));
+    while (socks.length < 1) await sleep(20);
+    await sleep(200);
+    // The peer's client, in the other namespace: its SYN is the one acknowledged byte it has.
+    const r = await request(app.server).post('/graphql').send({
+      query: `query($ns: String, $p: Int) { connections(netns: $ns, remotePort: $p) { netns verdict { direction evidence { rule favors detail } } } }`,
+      variables: { ns, p: lport },
+    });
+    assert.equal(r.body.errors, undefined, JSON.stringify(r.body.errors));
+    const [c] = r.body.data.connections as Array<{ verdict: { direction: string; evidence: Array<{ rule: string; favors: string; detail: string }> } }>;
+    assert.ok(c, `no connection to port ${lport} in ${ns}: ${JSON.stringify(r.body)}`);
+    const fact = c.verdict.evidence.find((e) => e.rule === 'syn-acked');
+    assert.ok(fact && fact.favors === 'OUTBOUND', JSON.stringify(c.verdict));
+    assert.match(fact.detail, /the extra one is this side's SYN/);
+    assert.equal(c.verdict.direction, 'OUTBOUND');
+  } finally {
+    for (const s of socks) s.destroy();
+    l.close();
+    peer?.kill();
+    await app.close();
+    deleteNamespace(ns);
+  }
+});
