@@ -4,6 +4,7 @@
 // records stored, missing, wrong direction, ring-buffer drops, tcpdir's CPU per 1,000
 // connections, its peak RSS, and database size per million records.
 //   node dist/bench/events.js [seconds=60] [concurrency=8]
+// TCPDIR_BENCH_SERVER_FLAGS adds node flags to the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,7 +50,7 @@ const hwmMiB = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tcpdir-bench-events-'));
   const port = await freePort();
-  const server = spawn(process.execPath, [...NODE_FLAGS, join(ROOT, 'bin', 'tcpdir.js'), 'serve', '--port', String(port), '--data-dir', dir, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const server = spawn(process.execPath, [...NODE_FLAGS, ...(process.env.TCPDIR_BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean), join(ROOT, 'bin', 'tcpdir.js'), 'serve', '--port', String(port), '--data-dir', dir, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
   try {
     const base = `http://127.0.0.1:${port}`;
     for (let i = 0; await fetch(`${base}/healthz`).then((r) => !r.ok, () => true); i++) {

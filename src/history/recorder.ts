@@ -11,6 +11,7 @@
 import { birthFromTransition } from '../classifier';
 import type { KernelEvent } from '../model';
 import type { ConnectionLife, ObservedBy } from './record';
+import { RecentKeys } from './recent-keys';
 import type { HistoryStore } from './store';
 
 export type LifeEventType = 'OPENED' | 'CLOSED' | 'VERDICT_CHANGED';
@@ -71,7 +72,7 @@ export interface RecorderStatus {
 
 /** States a socket keeps after its connection ended: never the start of a life after the first snapshot. */
 const LINGERING = new Set(['TIME_WAIT', 'CLOSE', 'LAST_ACK', 'CLOSING', 'FIN_WAIT2']);
-const CLOSED_MEMORY = 65_536;
+const CLOSED_MEMORY = 131_072;
 
 export class Recorder {
   /** Open lives by socket cookie (KERNEL) or socket id (SNAPSHOT). */
@@ -81,9 +82,9 @@ export class Recorder {
   /**
    * Cookies whose life closed lately (KERNEL), with when: a snapshot taken just before the CLOSE
    * event was drained still lists the socket, which is not a new life. Kept only back to the
-   * last snapshot's start, and at most CLOSED_MEMORY of them.
+   * last snapshot's start (or a little more), and at most CLOSED_MEMORY of them.
    */
-  private readonly closedCookies = new Map<string, number>();
+  private readonly closedCookies = new RecentKeys(CLOSED_MEMORY);
   private readonly subscribers = new Set<(e: LifeEvent) => void>();
   private readonly now: () => number;
   private readonly maxOpen: number;
@@ -231,10 +232,7 @@ export class Recorder {
     }
     if (out.length) this.opts.store.write(out);
     // Closes before this snapshot began cannot race it any more.
-    for (const [cookie, at] of this.closedCookies) {
-      if (at >= o.at - 1000) break;
-      this.closedCookies.delete(cookie);
-    }
+    this.closedCookies.forgetBefore(o.at - 1000);
   }
 
   /**
@@ -278,8 +276,7 @@ export class Recorder {
   }
 
   private forgetLater(cookie: string, at: number): void {
-    this.closedCookies.set(cookie, at);
-    if (this.closedCookies.size > CLOSED_MEMORY) this.closedCookies.delete(this.closedCookies.keys().next().value as string);
+    this.closedCookies.add(cookie, at);
   }
 
   private remember(k: string, life: ConnectionLife): void {
