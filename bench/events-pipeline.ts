@@ -56,25 +56,33 @@ async function main(): Promise<void> {
   const recorder = new Recorder({ store, mode: 'KERNEL', intervalMs: 5000 });
   const births = new KernelBirthStore();
   const perDrain = Math.max(1, Math.round((perSecond * DRAIN_MS) / 1000));
-  const buf = Buffer.alloc(perDrain * 6 * KERNEL_EVENT_SIZE);
+  // Every batch built first: the CPU measured is tcpdir's, not the generator's.
+  const batches: Buffer[] = [];
   let cookie = 1_000_000, made = 0;
-  const t0 = Date.now();
-  const cpu0 = process.cpuUsage();
   let ns = BigInt(Math.round(performance.now() * 1e6));
   while (made < total) {
     const n = Math.min(perDrain, total - made);
+    const buf = Buffer.alloc(n * 6 * KERNEL_EVENT_SIZE);
     let at = 0;
     for (let i = 0; i < n; i++, made++, cookie += 2) {
       ns += BigInt(Math.round(1e9 / perSecond));
       at = writeConnection(buf, at, cookie, ns, 10_000 + (made % 50_000));
     }
-    const raw = buf.subarray(0, at);
+    batches.push(buf);
+  }
+  const rss: number[] = [];
+  const t0 = Date.now();
+  const cpu0 = process.cpuUsage();
+  let fed = 0;
+  for (const raw of batches) {
     // What a drain runs: the birth store, then the recorder's decoded feed.
     births.ingestRaw(raw, Date.now());
     const offset = Date.now() - Number(process.hrtime.bigint()) / 1e6;
     recorder.ingest(decodeKernelEvents(raw), offset);
+    fed += raw.length / (6 * KERNEL_EVENT_SIZE);
+    if (rss.length < (Date.now() - t0) / 1000) rss.push(process.memoryUsage.rss() / 1048576);
     // Paced as the connections would come: the store's timers flush meanwhile.
-    const due = t0 + (made / perSecond) * 1000 - Date.now();
+    const due = t0 + (fed / perSecond) * 1000 - Date.now();
     await new Promise((r) => (due > 0 ? setTimeout(r, due) : setImmediate(r)));
   }
   store.flush();
@@ -89,6 +97,9 @@ async function main(): Promise<void> {
   console.log(`bench:events-pipeline, ${made} connections (${lives} lives) in batches of ${perDrain}`);
   console.log(`stored ${st.records}, not stored ${st.droppedWrites}, wall ${(wall / 1000).toFixed(1)} s`);
   console.log(`CPU ${sec.toFixed(2)} s (user ${(cpu.user / 1e6).toFixed(2)}, system ${(cpu.system / 1e6).toFixed(2)}): ${((sec / lives) * 1e6).toFixed(2)} µs per life, ${((sec / made) * 1e6).toFixed(2)} µs per connection`);
+  const edge = Math.max(1, Math.min(5, Math.floor(rss.length / 3)));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  console.log(`RSS ${mean(rss.slice(0, edge)).toFixed(0)} MiB over the first ${edge} s, ${mean(rss.slice(-edge)).toFixed(0)} MiB over the last ${edge} s`);
   console.log(`database ${(bytes / 1048576).toFixed(1)} MiB: ${((bytes / Math.max(1, st.records)) * 1e6 / 1048576).toFixed(0)} MiB per million lives`);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -118,13 +118,16 @@ export class Recorder {
    */
   ingest(events: readonly KernelEvent[], wallOffsetMs: number): void {
     if (this.opts.mode !== 'KERNEL') return;
-    const out: ConnectionLife[] = [];
+    // The latest version of each life this batch touched, in the order first touched: a later
+    // version carries the earlier ones' values, and most lives open and close within one batch.
+    const out = new Map<string, ConnectionLife>();
     for (const e of events) {
       const at = Math.round(wallOffsetMs + Number(e.monotonicNs) / 1e6);
       const birth = birthFromTransition(e.oldState, e.newState);
       if (birth !== null) {
         if (this.open.has(e.cookie)) continue; // LISTEN->SYN_RECV then SYN_RECV->ESTABLISHED: one life
-        out.push(this.born(e, birth, at));
+        const born = this.born(e, birth, at);
+        out.set(born.key, born);
         continue;
       }
       let life = this.open.get(e.cookie);
@@ -133,7 +136,7 @@ export class Recorder {
         // (SYN_RECV->CLOSE) or a lost birth event. The state it leaves still says who opened it.
         if ((e.oldState === 'SYN_RECV' || e.oldState === 'SYN_SENT') && !this.closedCookies.has(e.cookie)) {
           life = this.born(e, e.oldState === 'SYN_SENT' ? 'OUTBOUND' : 'INBOUND', at);
-          out.push(life);
+          out.set(life.key, life);
         } else {
           continue; // born before tcpdir started, and not seen by a snapshot yet
         }
@@ -142,7 +145,7 @@ export class Recorder {
       if (life.localPort === 0 && e.localPort !== 0) {
         life = { ...life, localAddress: e.localAddress, localPort: e.localPort };
         this.open.set(e.cookie, life);
-        if (e.newState !== 'CLOSE') out.push(life);
+        if (e.newState !== 'CLOSE') out.set(life.key, life);
       }
       if (this.unannounced.delete(e.cookie)) this.emit('OPENED', life, life.firstSeenAt);
       if (e.newState === 'CLOSE') {
@@ -152,12 +155,12 @@ export class Recorder {
         const closed = {
           ...life, closedAt: Math.max(at, life.firstSeenAt), bytesSent: e.bytesSent, bytesReceived: e.bytesReceived, retransmits: e.retransmits,
         };
-        out.push(closed);
+        out.set(closed.key, closed);
         this.counts.closed++;
         this.emit('CLOSED', closed, at);
       }
     }
-    if (out.length) this.opts.store.write(out);
+    if (out.size) this.opts.store.write([...out.values()]);
   }
 
   /**
