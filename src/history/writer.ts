@@ -127,8 +127,8 @@ export class BatchWriter {
         l.pid, l.command, l.bytesSent, l.bytesReceived, l.retransmits, l.observedBy, closed,
       );
       if (!closed) this.remember(l.key, Number(ins.lastInsertRowid));
-      this.flows.opened(l, startedAt);
-      if (l.closedAt !== null) this.flows.closed(l, l.closedAt, l.closedAt - startedAt, l.bytesSent, l.bytesReceived);
+      if (l.closedAt === null) this.flows.opened(l, startedAt);
+      else this.flows.openedAndClosed(l, startedAt, l.closedAt, l.bytesSent, l.bytesReceived);
       return true;
     }
     const r = this.update.get(
