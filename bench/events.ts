@@ -4,7 +4,12 @@
 // records stored, missing, wrong direction, ring-buffer drops, tcpdir's CPU per 1,000
 // connections, its peak RSS, and database size per million records.
 //   node dist/bench/events.js [seconds=60] [concurrency=8]
-// TCPDIR_BENCH_SERVER_FLAGS adds node flags to the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+// TCPDIR_BENCH_SERVER_FLAGS adds node flags to the server (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
+// TCPDIR_BENCH_SERVER_ARGS arguments to `tcpdir serve`. On a host shared with other work, run it in
+// a namespace of its own with "--no-all-namespaces", so that the snapshots (and their /proc scans)
+// are not of other programs' sockets: `ip netns add b; ip -n b link set lo up;
+// TCPDIR_BENCH_SERVER_ARGS=--no-all-namespaces ip netns exec b node dist/bench/events.js 30 8`.
+// The tracepoint still reports every namespace's connections: all are recorded and counted below.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,7 +55,7 @@ const hwmMiB = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tcpdir-bench-events-'));
   const port = await freePort();
-  const server = spawn(process.execPath, [...NODE_FLAGS, ...(process.env.TCPDIR_BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean), join(ROOT, 'bin', 'tcpdir.js'), 'serve', '--port', String(port), '--data-dir', dir, '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const server = spawn(process.execPath, [...NODE_FLAGS, ...(process.env.TCPDIR_BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean), join(ROOT, 'bin', 'tcpdir.js'), 'serve', '--port', String(port), '--data-dir', dir, '--log-level', 'warn', ...(process.env.TCPDIR_BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean)], { stdio: ['ignore', 'inherit', 'inherit'] });
   try {
     const base = `http://127.0.0.1:${port}`;
     for (let i = 0; await fetch(`${base}/healthz`).then((r) => !r.ok, () => true); i++) {
@@ -99,7 +104,9 @@ async function main(): Promise<void> {
     console.log(`wrong direction         ${inAll - inRight + outAll - outRight}`);
     console.log(`ring-buffer drops       ${status.droppedEvents}`);
     console.log(`not stored (overload)   ${status.notStored} (marked as gaps in history)`);
-    console.log(`tcpdir CPU              ${cpu.toFixed(1)} s, ${((cpu / Math.max(1, 2 * made)) * 1e6).toFixed(1)} µs per record`);
+    console.log(`tcpdir CPU              ${cpu.toFixed(1)} s, ${((cpu / Math.max(1, 2 * made)) * 1e6).toFixed(1)} µs per record of the generator's`);
+    console.log(`all lives recorded      ${total} (other programs' too), ${((cpu / Math.max(1, total)) * 1e6).toFixed(1)} µs of CPU per life`);
+    console.log(`load average            ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const edge = Math.min(10, Math.floor(rssSamples.length / 3)); // 5 s of samples at each end
     console.log(`tcpdir peak RSS         ${rss.toFixed(0)} MiB; mean RSS ${mean(rssSamples.slice(0, edge)).toFixed(0)} MiB in the first 5 s, ${mean(rssSamples.slice(-edge)).toFixed(0)} MiB in the last 5 s`);
