@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelBirthStore } from '../src/collectors/kernel/birth-store';
-import { decodeKernelEvents } from '../src/collectors/kernel/decode';
+import { kernelEventsIn } from '../src/collectors/kernel/decode';
 import { AF_INET, EVT, KERNEL_EVENT_SIZE, KERNEL_LAYOUT_VERSION } from '../src/collectors/kernel/layout';
 import { HistoryStore, Recorder } from '../src/history';
 import { TcpStateCode as S } from '../src/model/tcp-state';
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     // What a drain runs: the birth store, then the recorder's decoded feed.
     births.ingestRaw(raw, Date.now());
     const offset = Date.now() - Number(process.hrtime.bigint()) / 1e6;
-    recorder.ingest(decodeKernelEvents(raw), offset);
+    recorder.ingest(kernelEventsIn(raw), offset);
     fed += raw.length / (6 * KERNEL_EVENT_SIZE);
     if (rss.length < (Date.now() - t0) / 1000) rss.push(process.memoryUsage.rss() / 1048576);
     // Paced as the connections would come: the store's timers flush meanwhile.

@@ -110,6 +110,9 @@ async function main(): Promise<void> {
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const edge = Math.min(10, Math.floor(rssSamples.length / 3)); // 5 s of samples at each end
     console.log(`tcpdir peak RSS         ${rss.toFixed(0)} MiB; mean RSS ${mean(rssSamples.slice(0, edge)).toFixed(0)} MiB in the first 5 s, ${mean(rssSamples.slice(-edge)).toFixed(0)} MiB in the last 5 s`);
+    const windows: string[] = [];
+    for (let i = 0; i < rssSamples.length; i += 20) windows.push(mean(rssSamples.slice(i, i + 20)).toFixed(0));
+    console.log(`tcpdir mean RSS by 10 s ${windows.join(', ')} MiB`);
     console.log(`database                ${(bytes / 1048576).toFixed(1)} MiB for ${total} records: ${((bytes / Math.max(1, total)) * 1e6 / 1048576).toFixed(0)} MiB per million`);
   } finally {
     if (server.exitCode === null) server.kill('SIGKILL');

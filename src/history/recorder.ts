@@ -114,15 +114,16 @@ export class Recorder {
 
   /**
    * Tracepoint state changes, in order. `wallOffsetMs` turns their CLOCK_MONOTONIC stamps into
-   * wall-clock ms (Date.now() minus the monotonic clock, read together).
+   * wall-clock ms (Date.now() minus the monotonic clock, read together). An event object may be
+   * reused for the next (collectors' kernelEventsIn): only its values are kept.
    */
-  ingest(events: readonly KernelEvent[], wallOffsetMs: number): void {
+  ingest(events: Iterable<KernelEvent>, wallOffsetMs: number): void {
     if (this.opts.mode !== 'KERNEL') return;
     // The latest version of each life this batch touched, in the order first touched: a later
     // version carries the earlier ones' values, and most lives open and close within one batch.
     const out = new Map<string, ConnectionLife>();
     for (const e of events) {
-      const at = Math.round(wallOffsetMs + Number(e.monotonicNs) / 1e6);
+      const at = Math.round(wallOffsetMs + (e.monotonicMs ?? Number(e.monotonicNs) / 1e6));
       const birth = birthFromTransition(e.oldState, e.newState);
       if (birth !== null) {
         if (this.open.has(e.cookie)) continue; // LISTEN->SYN_RECV then SYN_RECV->ESTABLISHED: one life
