@@ -45,10 +45,11 @@ process.stdin.on('end', () => { stopped = true; setTimeout(() => { process.stdou
 process.stdin.resume();
 `;
 
-function cpuSeconds(pid: number): number {
+function cpuTimes(pid: number): [number, number] {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, clock ticks (100 Hz)
+  return [Number(f[11]) / 100, Number(f[12]) / 100]; // utime, stime: clock ticks (100 Hz)
 }
+const cpuSeconds = (pid: number) => cpuTimes(pid)[0] + cpuTimes(pid)[1];
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const hwmMiB = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
     const next = () => new Promise<Record<string, number>>((r) => lines.once('line', (l) => r(JSON.parse(l) as Record<string, number>)));
     const listenPort = (await next()).port;
     const cpu0 = cpuSeconds(server.pid!);
+    const [user0, sys0] = cpuTimes(server.pid!);
     const rssSamples: number[] = [];
     const sampler = setInterval(() => rssSamples.push(rssMiB(server.pid!)), 500);
     await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
     const made = (await done).made;
     await new Promise((r) => setTimeout(r, 3000)); // the last events drained and flushed
     const cpu = cpuSeconds(server.pid!) - cpu0;
+    const [user1, sys1] = cpuTimes(server.pid!);
     const status = (await (await fetch(`${base}/api/v1/history/status`)).json()) as { droppedEvents: number; notStored: number; records: number };
     const rss = hwmMiB(server.pid!);
     server.kill('SIGTERM');
@@ -104,7 +107,7 @@ async function main(): Promise<void> {
     console.log(`wrong direction         ${inAll - inRight + outAll - outRight}`);
     console.log(`ring-buffer drops       ${status.droppedEvents}`);
     console.log(`not stored (overload)   ${status.notStored} (marked as gaps in history)`);
-    console.log(`tcpdir CPU              ${cpu.toFixed(1)} s, ${((cpu / Math.max(1, 2 * made)) * 1e6).toFixed(1)} µs per record of the generator's`);
+    console.log(`tcpdir CPU              ${cpu.toFixed(1)} s (user ${(user1 - user0).toFixed(1)}, system ${(sys1 - sys0).toFixed(1)}), ${((cpu / Math.max(1, 2 * made)) * 1e6).toFixed(1)} µs per record of the generator's`);
     console.log(`all lives recorded      ${total} (other programs' too), ${((cpu / Math.max(1, total)) * 1e6).toFixed(1)} µs of CPU per life`);
     console.log(`load average            ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
