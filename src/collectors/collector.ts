@@ -4,7 +4,7 @@ import { kernelBirthIndex, kernelRecordIndex } from '../model';
 import { collectAllNamespaces } from './all-namespaces';
 import { ConntrackReader, type ConntrackTarget } from './conntrack';
 import { hostPaths, netnsEnterPath, type HostPaths } from './host-paths';
-import { decodeKernelEvents, KernelEvidenceSource, KernelRecordTable, kernelUnavailable, scanSockets, type EbpfPass, type KernelUnavailable } from './kernel';
+import { kernelEventsIn, KernelEvidenceSource, KernelRecordTable, kernelUnavailable, scanSockets, type EbpfPass, type KernelUnavailable } from './kernel';
 import { ProcessResolver } from './proc-fd';
 import { readCommands } from './proc-comm';
 import { collectSnapshot } from './snapshot';
@@ -139,12 +139,12 @@ export class Collector {
    * Calls `fn` with every batch of tracepoint state changes, decoded, and the offset that turns
    * their CLOCK_MONOTONIC stamps into wall-clock ms. Nothing happens without kernel evidence.
    */
-  onKernelEvents(fn: (events: KernelEvent[], wallOffsetMs: number) => void): void {
+  onKernelEvents(fn: (events: Iterable<KernelEvent>, wallOffsetMs: number) => void): void {
     if (!this.kernel.available) return;
     this.kernel.onEvents((raw) => {
       // process.hrtime reads CLOCK_MONOTONIC, the clock bpf_ktime_get_ns stamps events with.
       const offset = Date.now() - Number(process.hrtime.bigint()) / 1e6;
-      fn(decodeKernelEvents(raw), offset);
+      fn(kernelEventsIn(raw), offset); // read in place: fn copies what it keeps
     });
   }
 

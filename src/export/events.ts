@@ -14,20 +14,32 @@ export interface ConnectionEventSink {
 }
 
 export function connectionEventSink(registry: Registry): ConnectionEventSink {
-  const opened = new Counter({
+  // Counted in plain numbers and added to the counters when they are read: a labelled inc() per
+  // event was 1% of tcpdir's CPU under churn (bench:events, --cpu-prof).
+  const pending = { opened: new Map<Direction, number>(), closed: new Map<Direction, number>() };
+  const flush = (counter: Counter<'direction'>, counts: Map<Direction, number>): void => {
+    for (const [direction, n] of counts) counter.inc({ direction }, n);
+    counts.clear();
+  };
+  const opened: Counter<'direction'> = new Counter({
     name: 'tcpdir_connections_opened_total',
     help: 'Connections seen opening, by verdict direction (fed by the history recorder).',
     labelNames: ['direction'],
     registers: [registry],
+    collect: () => flush(opened, pending.opened),
   });
-  const closed = new Counter({
+  const closed: Counter<'direction'> = new Counter({
     name: 'tcpdir_connections_closed_total',
     help: 'Connections seen closing, by verdict direction (fed by the history recorder).',
     labelNames: ['direction'],
     registers: [registry],
+    collect: () => flush(closed, pending.closed),
   });
+  const add = (counts: Map<Direction, number>, direction: Direction, n: number): void => {
+    counts.set(direction, (counts.get(direction) ?? 0) + n);
+  };
   return {
-    opened: (direction, n = 1) => opened.inc({ direction }, n),
-    closed: (direction, n = 1) => closed.inc({ direction }, n),
+    opened: (direction, n = 1) => add(pending.opened, direction, n),
+    closed: (direction, n = 1) => add(pending.closed, direction, n),
   };
 }

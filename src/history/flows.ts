@@ -46,6 +46,16 @@ export class FlowCounter {
     this.add(s, at, 0, 1, Math.max(0, durationMs), sent ?? 0, received ?? 0);
   }
 
+  /** A life written once, already closed (most of them): one group lookup when both fall in one minute. */
+  openedAndClosed(s: FlowSubject, openedAt: number, closedAt: number, sent: number | null, received: number | null): void {
+    if (Math.floor(openedAt / MINUTE_MS) !== Math.floor(closedAt / MINUTE_MS)) {
+      this.opened(s, openedAt);
+      this.closed(s, closedAt, closedAt - openedAt, sent, received);
+    } else {
+      this.add(s, closedAt, 1, 1, Math.max(0, closedAt - openedAt), sent ?? 0, received ?? 0);
+    }
+  }
+
   /** Writes the batch's sums; call inside the batch's transaction. */
   commit(): void {
     for (const row of this.pending.values()) this.upsert.run(row);

@@ -11,6 +11,7 @@
 import { birthFromTransition } from '../classifier';
 import type { KernelEvent } from '../model';
 import type { ConnectionLife, ObservedBy } from './record';
+import { RecentKeys } from './recent-keys';
 import type { HistoryStore } from './store';
 
 export type LifeEventType = 'OPENED' | 'CLOSED' | 'VERDICT_CHANGED';
@@ -71,7 +72,7 @@ export interface RecorderStatus {
 
 /** States a socket keeps after its connection ended: never the start of a life after the first snapshot. */
 const LINGERING = new Set(['TIME_WAIT', 'CLOSE', 'LAST_ACK', 'CLOSING', 'FIN_WAIT2']);
-const CLOSED_MEMORY = 65_536;
+const CLOSED_MEMORY = 131_072;
 
 export class Recorder {
   /** Open lives by socket cookie (KERNEL) or socket id (SNAPSHOT). */
@@ -81,9 +82,9 @@ export class Recorder {
   /**
    * Cookies whose life closed lately (KERNEL), with when: a snapshot taken just before the CLOSE
    * event was drained still lists the socket, which is not a new life. Kept only back to the
-   * last snapshot's start, and at most CLOSED_MEMORY of them.
+   * last snapshot's start (or a little more), and at most CLOSED_MEMORY of them.
    */
-  private readonly closedCookies = new Map<string, number>();
+  private readonly closedCookies = new RecentKeys(CLOSED_MEMORY);
   private readonly subscribers = new Set<(e: LifeEvent) => void>();
   private readonly now: () => number;
   private readonly maxOpen: number;
@@ -113,17 +114,21 @@ export class Recorder {
 
   /**
    * Tracepoint state changes, in order. `wallOffsetMs` turns their CLOCK_MONOTONIC stamps into
-   * wall-clock ms (Date.now() minus the monotonic clock, read together).
+   * wall-clock ms (Date.now() minus the monotonic clock, read together). An event object may be
+   * reused for the next (collectors' kernelEventsIn): only its values are kept.
    */
-  ingest(events: readonly KernelEvent[], wallOffsetMs: number): void {
+  ingest(events: Iterable<KernelEvent>, wallOffsetMs: number): void {
     if (this.opts.mode !== 'KERNEL') return;
-    const out: ConnectionLife[] = [];
+    // The latest version of each life this batch touched, in the order first touched: a later
+    // version carries the earlier ones' values, and most lives open and close within one batch.
+    const out = new Map<string, ConnectionLife>();
     for (const e of events) {
-      const at = Math.round(wallOffsetMs + Number(e.monotonicNs) / 1e6);
+      const at = Math.round(wallOffsetMs + (e.monotonicMs ?? Number(e.monotonicNs) / 1e6));
       const birth = birthFromTransition(e.oldState, e.newState);
       if (birth !== null) {
         if (this.open.has(e.cookie)) continue; // LISTEN->SYN_RECV then SYN_RECV->ESTABLISHED: one life
-        out.push(this.born(e, birth, at));
+        const born = this.born(e, birth, at);
+        out.set(born.key, born);
         continue;
       }
       let life = this.open.get(e.cookie);
@@ -132,7 +137,7 @@ export class Recorder {
         // (SYN_RECV->CLOSE) or a lost birth event. The state it leaves still says who opened it.
         if ((e.oldState === 'SYN_RECV' || e.oldState === 'SYN_SENT') && !this.closedCookies.has(e.cookie)) {
           life = this.born(e, e.oldState === 'SYN_SENT' ? 'OUTBOUND' : 'INBOUND', at);
-          out.push(life);
+          out.set(life.key, life);
         } else {
           continue; // born before tcpdir started, and not seen by a snapshot yet
         }
@@ -141,7 +146,7 @@ export class Recorder {
       if (life.localPort === 0 && e.localPort !== 0) {
         life = { ...life, localAddress: e.localAddress, localPort: e.localPort };
         this.open.set(e.cookie, life);
-        if (e.newState !== 'CLOSE') out.push(life);
+        if (e.newState !== 'CLOSE') out.set(life.key, life);
       }
       if (this.unannounced.delete(e.cookie)) this.emit('OPENED', life, life.firstSeenAt);
       if (e.newState === 'CLOSE') {
@@ -151,12 +156,12 @@ export class Recorder {
         const closed = {
           ...life, closedAt: Math.max(at, life.firstSeenAt), bytesSent: e.bytesSent, bytesReceived: e.bytesReceived, retransmits: e.retransmits,
         };
-        out.push(closed);
+        out.set(closed.key, closed);
         this.counts.closed++;
         this.emit('CLOSED', closed, at);
       }
     }
-    if (out.length) this.opts.store.write(out);
+    if (out.size) this.opts.store.write([...out.values()]);
   }
 
   /**
@@ -231,10 +236,7 @@ export class Recorder {
     }
     if (out.length) this.opts.store.write(out);
     // Closes before this snapshot began cannot race it any more.
-    for (const [cookie, at] of this.closedCookies) {
-      if (at >= o.at - 1000) break;
-      this.closedCookies.delete(cookie);
-    }
+    this.closedCookies.forgetBefore(o.at - 1000);
   }
 
   /**
@@ -278,8 +280,7 @@ export class Recorder {
   }
 
   private forgetLater(cookie: string, at: number): void {
-    this.closedCookies.set(cookie, at);
-    if (this.closedCookies.size > CLOSED_MEMORY) this.closedCookies.delete(this.closedCookies.keys().next().value as string);
+    this.closedCookies.add(cookie, at);
   }
 
   private remember(k: string, life: ConnectionLife): void {

@@ -1,6 +1,6 @@
 // Retention: by age (closed lives and gaps older than retentionMs, flows older than
 // flowRetentionMs; open lives are kept however old) and by size (when the pages in use pass
-// maxBytes, the oldest closed lives go until use is under 90% of it, then the oldest flow minutes
+// maxBytes, the closed lives that started first go until use is under 90% of it, then the oldest flow minutes
 // if that was not enough). Deletes run in chunks so
 // that one prune never holds the write lock, nor the event loop, for long.
 import type Database from 'better-sqlite3';
@@ -20,10 +20,12 @@ export class Retention {
   private readonly oldestMinute: Database.Statement;
 
   constructor(private readonly db: Database.Database, private readonly limits: RetentionLimits) {
+    // Both walk lives_started from the oldest (a life closes after it starts); the few lives
+    // open since before the cut are passed over.
     this.oldClosed = db.prepare(`DELETE FROM lives WHERE id IN (
-      SELECT id FROM lives WHERE closed_at IS NOT NULL AND closed_at < ? LIMIT ${CHUNK})`);
+      SELECT id FROM lives INDEXED BY lives_started WHERE started_at < ? AND closed_at < ? LIMIT ${CHUNK})`);
     this.oldestClosed = db.prepare(`DELETE FROM lives WHERE id IN (
-      SELECT id FROM lives WHERE closed_at IS NOT NULL ORDER BY closed_at LIMIT ?)`);
+      SELECT id FROM lives INDEXED BY lives_started WHERE started_at >= 0 AND closed_at IS NOT NULL ORDER BY started_at LIMIT ?)`);
     // flows' key starts with minute: a range delete; pruning every few seconds keeps it to a minute or two.
     this.oldFlows = db.prepare('DELETE FROM flows WHERE minute < ?');
     this.oldGaps = db.prepare('DELETE FROM gaps WHERE at < ?');
@@ -76,7 +78,7 @@ export class Retention {
 function drain(stmt: Database.Statement, before: number): number {
   let total = 0;
   for (;;) {
-    const n = stmt.run(before).changes;
+    const n = stmt.run(before, before).changes;
     total += n;
     if (n < CHUNK) return total;
   }

@@ -152,6 +152,9 @@ export class HistoryStore {
   flush(): boolean {
     if (this.flushTimer) { clearTimeout(this.flushTimer); this.flushTimer = null; }
     this.noteDrops();
+    // One write per key over the whole queue, not per batch: a life whose open and close fall in
+    // two batches would be inserted, then looked up and updated.
+    this.queue = coalesce(this.queue);
     const t0 = performance.now();
     while (this.queue.length > 0 || this.gapQueue.length > 0) {
       if (!this.flushSome()) return false;
@@ -165,7 +168,7 @@ export class HistoryStore {
 
   /** One transaction of up to maxBatch queued lives (and the queued gaps). */
   private flushSome(): boolean {
-    const lives = coalesce(this.queue.splice(0, this.opts.maxBatch)), gaps = this.gapQueue;
+    const lives = this.queue.splice(0, this.opts.maxBatch), gaps = this.gapQueue;
     this.gapQueue = [];
     try {
       const { inserted } = this.writer.writeBatch(lives, gaps);
@@ -214,6 +217,7 @@ export class HistoryStore {
     this.open();
     this.flush();
     const n = this.db.prepare('UPDATE lives SET closed_at = max(?, started_at), flow_closed = 1 WHERE closed_at IS NULL').run(at).changes;
+    this.writer.forgetOpen();
     if (n > 0) this.markGap({ at, lost: null, reason: `tcpdir was not recording: ${n} lives open when it stopped were closed at restart (their real close time is unknown)` });
     return n;
   }

@@ -3,9 +3,13 @@
 // key started_at) never change, which keeps cursors stable. Flows are counted in the same
 // transaction: the open when the row is inserted, the close once, when closed_at is first set
 // (flow_closed remembers it), so repeated upserts of one life never count twice.
+// Keys have no unique index (an index entry per life, for the few lives written more than
+// once): the writer remembers the rows of the keys it wrote open, and lately closed keys, and
+// finds any other known key by (started_at, key) on lives_started.
 import type Database from 'better-sqlite3';
 import { addressKey } from './cidr';
 import { FlowCounter } from './flows';
+import { RecentKeys } from './recent-keys';
 import type { ConnectionLife, GapMarker } from './record';
 
 
@@ -18,17 +22,24 @@ export class BatchWriter {
   private readonly insertGap: Database.Statement;
   private readonly flows: FlowCounter;
   readonly writeBatch: (lives: readonly ConnectionLife[], gaps: readonly GapMarker[]) => BatchResult;
+  /** Row ids of the lives written while open, by key (forgotten when written closed). */
+  private readonly openIds = new Map<string, number>();
+  /** Keys lately written closed: a write of one again (none expected) looks its row up. */
+  private readonly closedKeys = new RecentKeys(65_536);
+  /** This batch's changes to openIds, undone if it rolls back: [key, the id it had]. */
+  private readonly undo: [string, number | undefined][] = [];
+  /** remote_key by address text (peers repeat). */
+  private readonly remoteKeys = new Map<string, Buffer>();
 
   constructor(db: Database.Database) {
     // Positional parameters and raw rows: binding by name costs a property lookup per column
     // and per row (most of a batch's time under churn, measured with perf).
-    this.find = db.prepare('SELECT id, flow_closed FROM lives WHERE key = ?').raw();
+    this.find = db.prepare('SELECT id, flow_closed FROM lives INDEXED BY lives_started WHERE started_at = ? AND key = ?').raw();
     this.insert = db.prepare(`
       INSERT INTO lives (key, netns, family, local_address, local_port, remote_address, remote_key, remote_port,
         direction, confidence, certain, rule, opened_at, closed_at, first_seen_at, started_at, pre_existing,
         pid, command, bytes_sent, bytes_received, retransmits, observed_by, flow_closed)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (key) DO NOTHING`);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     // A close is final (coalesce keeps it); counters and process are replaced only when given.
     this.update = db.prepare(`
       UPDATE lives SET
@@ -54,36 +65,78 @@ export class BatchWriter {
       return { inserted };
     });
     this.writeBatch = (lives, gaps) => {
+      this.undo.length = 0;
       try {
         return batch(lives, gaps);
       } catch (e) {
         this.flows.discard();
+        // The rows are rolled back: so is what was remembered of them.
+        for (let i = this.undo.length - 1; i >= 0; i--) {
+          const [key, id] = this.undo[i];
+          if (id === undefined) this.openIds.delete(key);
+          else this.openIds.set(key, id);
+        }
         throw e;
       }
     };
   }
 
+  /**
+   * The store closed every open row (closeOpen): their keys, if written again, are looked up.
+   */
+  forgetOpen(): void {
+    for (const key of this.openIds.keys()) this.closedKeys.add(key, 0);
+    this.openIds.clear();
+  }
+
+  private remember(key: string, id: number | null): void {
+    this.undo.push([key, this.openIds.get(key)]);
+    if (id === null) {
+      this.openIds.delete(key);
+      this.closedKeys.add(key, 0);
+    } else {
+      this.openIds.set(key, id);
+    }
+  }
+
+  private remoteKey(address: string): Buffer {
+    let k = this.remoteKeys.get(address);
+    if (k === undefined) {
+      k = addressKey(address) ?? ZERO_KEY;
+      if (this.remoteKeys.size >= 4096) this.remoteKeys.clear();
+      this.remoteKeys.set(address, k);
+    }
+    return k;
+  }
+
   /** true when the life was new. */
   private upsert(l: ConnectionLife): boolean {
     const closed = l.closedAt !== null ? 1 : 0;
-    // Most writes are new lives: try the insert first, and look the key up only when it exists.
     const startedAt = l.openedAt ?? l.firstSeenAt;
-    const ins = this.insert.run(
-      l.key, l.netns, l.family, l.localAddress, l.localPort, l.remoteAddress, addressKey(l.remoteAddress) ?? ZERO_KEY, l.remotePort,
-      l.direction, l.confidence, l.certain ? 1 : 0, l.rule, l.openedAt, l.closedAt, l.firstSeenAt, startedAt, l.preExisting ? 1 : 0,
-      l.pid, l.command, l.bytesSent, l.bytesReceived, l.retransmits, l.observedBy, closed,
-    );
-    if (ins.changes === 1) {
-      this.flows.opened(l, startedAt);
-      if (l.closedAt !== null) this.flows.closed(l, l.closedAt, l.closedAt - startedAt, l.bytesSent, l.bytesReceived);
+    // Most writes are new lives (a life that opened and closed within one flush is written once).
+    let id = this.openIds.get(l.key);
+    let flowClosed = 0;
+    if (id === undefined && this.closedKeys.has(l.key)) {
+      const row = this.find.get(startedAt, l.key) as [number, number] | undefined;
+      if (row) [id, flowClosed] = row;
+    }
+    if (id === undefined) {
+      const ins = this.insert.run(
+        l.key, l.netns, l.family, l.localAddress, l.localPort, l.remoteAddress, this.remoteKey(l.remoteAddress), l.remotePort,
+        l.direction, l.confidence, l.certain ? 1 : 0, l.rule, l.openedAt, l.closedAt, l.firstSeenAt, startedAt, l.preExisting ? 1 : 0,
+        l.pid, l.command, l.bytesSent, l.bytesReceived, l.retransmits, l.observedBy, closed,
+      );
+      if (!closed) this.remember(l.key, Number(ins.lastInsertRowid));
+      if (l.closedAt === null) this.flows.opened(l, startedAt);
+      else this.flows.openedAndClosed(l, startedAt, l.closedAt, l.bytesSent, l.bytesReceived);
       return true;
     }
-    const existing = this.find.get(l.key) as [number, number];
     const r = this.update.get(
       l.closedAt, l.bytesSent, l.bytesReceived, l.retransmits, l.direction, l.confidence, l.certain ? 1 : 0, l.rule,
-      l.pid, l.command, l.netns, l.localAddress, l.localPort, closed, existing[0],
+      l.pid, l.command, l.netns, l.localAddress, l.localPort, closed, id,
     ) as [string | null, ConnectionLife['direction'], number, string | null, string, number, number, number | null, number | null, number | null];
-    if (closed && !existing[1] && r[7] !== null) {
+    if (closed && this.openIds.has(l.key)) this.remember(l.key, null);
+    if (closed && !flowClosed && r[7] !== null) {
       const m = { netns: r[0], direction: r[1], localPort: r[2], command: r[3], remoteAddress: r[4], remotePort: r[5] };
       this.flows.closed(m, r[7], r[7] - r[6], r[8], r[9]);
     }

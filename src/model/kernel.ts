@@ -61,6 +61,8 @@ export interface KernelEvent {
   cookie: string;
   /** bpf_ktime_get_ns(): CLOCK_MONOTONIC nanoseconds, as a decimal string. */
   monotonicNs: string;
+  /** The same in ms, when the decoder has it without parsing the string. */
+  monotonicMs?: number;
   family: AddressFamily;
   oldState: TcpStateName;
   newState: TcpStateName;

@@ -194,7 +194,7 @@ export class TcpdirService {
   }
 
   /** Every batch of tracepoint state changes (see Collector.onKernelEvents). */
-  onKernelEvents(fn: (events: KernelEvent[], wallOffsetMs: number) => void): void {
+  onKernelEvents(fn: (events: Iterable<KernelEvent>, wallOffsetMs: number) => void): void {
     this.collector?.onKernelEvents(fn);
   }
 

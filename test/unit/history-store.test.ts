@@ -1,11 +1,13 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { HistoryStore, HistoryStoreError, HistoryFilterError, type ConnectionLife, type HistoryFilter } from '../../src/history';
+import { migrate } from '../../src/history/schema';
+import { addressKey } from '../../src/history/cidr';
 import { life } from '../helpers/history-lives';
 
 // Real SQLite files in a temp dir: the store is a file format and a set of pragmas as much as code.
@@ -279,6 +281,44 @@ describe('history store', () => {
     assert.throws(() => HistoryStore.open({ path: notDb }), (e: unknown) =>
       e instanceof HistoryStoreError && e.code === 'CORRUPT' && e.message.includes(notDb));
     assert.throws(() => HistoryStore.open({ path: DIR }), (e: unknown) => e instanceof HistoryStoreError && e.code === 'EISDIR');
+  });
+
+  test('a version 1 file is upgraded in place: rows, ids and open lives kept, the key index gone', () => {
+    const path = dbPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const raw = new Database(path);
+    raw.pragma('journal_mode = WAL');
+    migrate(raw, path, 1);
+    const ins = raw.prepare(`INSERT INTO lives (id, key, family, local_address, local_port, remote_address, remote_key, remote_port,
+      direction, confidence, certain, opened_at, closed_at, first_seen_at, started_at, pre_existing, observed_by, flow_closed)
+      VALUES (?, ?, 'IPV4', '10.0.0.2', 443, '10.1.2.3', ?, 50000, 'INBOUND', 1, 1, ?, ?, ?, ?, 0, 'KERNEL', ?)`);
+    ins.run(7, 'closed', addressKey('10.1.2.3'), 1_000_000, 1_001_000, 1_000_000, 1_000_000, 1);
+    ins.run(9, 'open', addressKey('10.1.2.3'), 1_002_000, null, 1_002_000, 1_002_000, 0);
+    raw.close();
+    const s = HistoryStore.open({ path });
+    assert.deepEqual(s.query({ port: 443 }).lives.map((l) => [l.id, l.key, l.closedAt]), [['9', 'open', null], ['7', 'closed', 1_001_000]]);
+    assert.deepEqual(s.integrityCheck(), ['ok']);
+    s.close();
+    const check = new Database(path, { readonly: true });
+    assert.equal(check.pragma('user_version', { simple: true }), 2);
+    const indexes = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'lives' ORDER BY name").pluck().all() as string[]);
+    assert.deepEqual(indexes, ['lives_local_port', 'lives_open', 'lives_remote_key', 'lives_remote_port', 'lives_started']);
+    check.close();
+  });
+
+  test('a life written open in one flush and closed in a later one stays one row, its flow counted once', () => {
+    const s = open();
+    s.write([life({ key: 'x', openedAt: 1_000_000 })]);
+    s.flush();
+    s.write([life({ key: 'x', openedAt: 1_000_000, closedAt: 1_002_000, bytesSent: 3, bytesReceived: 4 })]);
+    s.flush();
+    // Written closed again (the recorder does not, but a key is an upsert): still one row.
+    s.write([life({ key: 'x', openedAt: 1_000_000, closedAt: 1_002_000, bytesSent: 3, bytesReceived: 4 })]);
+    s.flush();
+    assert.deepEqual(s.query().lives.map((l) => [l.key, l.closedAt]), [['x', 1_002_000]]);
+    assert.equal(s.status().records, 1);
+    assert.deepEqual(s.flows({}, []).map((r) => [r.opened, r.closed, r.bytesSent]), [[1, 1, 3]]);
+    s.close();
   });
 
   test('a newer schema is refused, not guessed at', () => {

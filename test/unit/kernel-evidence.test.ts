@@ -8,6 +8,7 @@ import net from 'node:net';
 import { resolve } from 'node:path';
 import {
   decodeKernelEvents,
+  kernelEventsIn,
   decodeKernelRecords,
   KERNEL_EVENT_SIZE,
   KERNEL_LAYOUT_VERSION,
@@ -310,6 +311,44 @@ describe('decodeKernelEvents', () => {
     b.write('a-sixteen-chars!', 88, 'latin1'); // a comm that fills its 16 bytes has no NUL
     assert.equal(decodeKernelEvents(b)[0].command, 'a-sixteen-chars!');
     assert.throws(() => decodeKernelEvents(b.subarray(0, 55)), KernelDecodeError);
+  });
+
+  it('kernelEventsIn reads the same values in place, one event at a time', () => {
+    const b = Buffer.alloc(3 * KERNEL_EVENT_SIZE);
+    const states = [[TcpStateCode.CLOSE, TcpStateCode.SYN_SENT], [TcpStateCode.LISTEN, TcpStateCode.SYN_RECV], [TcpStateCode.ESTABLISHED, TcpStateCode.CLOSE]];
+    states.forEach(([from, to], i) => {
+      const o = i * KERNEL_EVENT_SIZE;
+      b.writeBigUInt64LE(BigInt(100 + i), o);
+      b.writeBigUInt64LE(7_000_123_456_789n + BigInt(i) * 1_000_000n, o + 8); // past 2^32 ns
+      b.set(i === 2 ? [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] : [10, 0, 0, i + 1], o + 16);
+      b.set([10, 0, 9, i], o + 32);
+      b.writeUInt16LE(1000 + i, o + 48);
+      b.writeUInt16LE(443, o + 50);
+      b[o + 52] = i === 2 ? 10 : 2;
+      b[o + 53] = from;
+      b[o + 54] = to;
+      b[o + 55] = KERNEL_LAYOUT_VERSION;
+      b.writeUInt32LE(77 + i, o + 56);
+      b.writeUInt32LE(4026531840 + i, o + 60);
+      b.writeBigUInt64LE(BigInt(i * 2 ** 40), o + 64);
+      b.writeBigUInt64LE(BigInt(i), o + 72);
+      b.writeUInt32LE(i, o + 80);
+      b.write(`proc${i}`, o + 88, 'latin1');
+    });
+    const fields = (e: KernelEvent) => ({
+      cookie: e.cookie, monotonicNs: e.monotonicNs, family: e.family, oldState: e.oldState, newState: e.newState,
+      localAddress: e.localAddress, localPort: e.localPort, remoteAddress: e.remoteAddress, remotePort: e.remotePort,
+      pid: e.pid, command: e.command, netns: e.netns, bytesSent: e.bytesSent, bytesReceived: e.bytesReceived, retransmits: e.retransmits,
+    });
+    const inPlace: ReturnType<typeof fields>[] = [];
+    const ms: number[] = [];
+    for (const e of kernelEventsIn(b)) { inPlace.push(fields(e)); ms.push(e.monotonicMs!); }
+    assert.deepEqual(inPlace, decodeKernelEvents(b).map(fields));
+    ms.forEach((m, i) => assert.ok(Math.abs(m - (7_000_123.456789 + i)) < 1e-6, `${m} ms`));
+    assert.throws(() => kernelEventsIn(b.subarray(0, 55)), KernelDecodeError);
+    const bad = Buffer.from(b);
+    bad[KERNEL_EVENT_SIZE + 55] = 99;
+    assert.throws(() => [...kernelEventsIn(bad)], /layout version 99/);
   });
 });
 
