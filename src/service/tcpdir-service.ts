@@ -4,7 +4,9 @@ import { findPeerIndexAt } from '../classifier';
 import { HistoryKeeper } from './history-keeper';
 import { PodDirectory } from './pods';
 import type { ConnectionRecord, ListenerRecord } from './records';
-import { SnapshotView, yieldToLoop } from './view';
+import { InputError } from './errors';
+import { checkConfidence, checkPort } from './validate';
+import { remoteRange, SnapshotView, yieldToLoop, type ConnectionFilter } from './view';
 
 export interface ServiceOptions {
   /**
@@ -216,6 +218,22 @@ export class TcpdirService {
   async processesFor(view: SnapshotView, rec: ConnectionRecord | ListenerRecord): Promise<readonly ProcessRef[]> {
     if (rec.socket.inode === 0) return [];
     return (await this.processesOf(view)).get(rec.socket.inode) ?? [];
+  }
+
+  /**
+   * A connections filter checked (an InputError names the bad argument), its `process` turned
+   * into the inodes of that process's sockets: what Query.connections and `tcpdir list` apply.
+   */
+  async filterFor(view: SnapshotView, a: ConnectionFilter): Promise<ConnectionFilter> {
+    checkPort('port', a.port);
+    checkPort('localPort', a.localPort);
+    checkPort('remotePort', a.remotePort);
+    checkConfidence('minConfidence', a.minConfidence);
+    if (a.state === 'LISTEN') throw new InputError('state', 'state LISTEN matches no connection: listening sockets are listeners (query listeners instead)');
+    if (a.remoteAddress != null) remoteRange(a.remoteAddress);
+    if (a.process == null) return a;
+    if (a.process.trim() === '' || a.process.length > 64) throw new InputError('process', 'process must be a command name or a pid');
+    return { ...a, inodes: await this.inodesOfProcess(view, a.process.trim()) };
   }
 
   /** Inodes of the sockets held by a process, by command or pid (digits: a pid or an all-digit command). */
