@@ -12,7 +12,7 @@ import { parseEndpoint } from '../server/rest-params';
 import { VERSION } from '../server/version';
 import { parseTime } from '../service';
 import {
-  connectionSortKey, connectionTable, eventLine, explain, historyTable, namespaceTable, type EventLine, type NamespaceRow, type Row,
+  connectionOrder, connectionTable, eventLine, explain, historyTable, namespaceTable, type EventLine, type NamespaceRow, type Row,
 } from './format';
 import { terminalLayout } from './layout';
 import { connectionReaders, listRows } from './list-rows';
@@ -255,8 +255,7 @@ export function program(): Command {
         span('process owners');
         // The first `limit` in snapshot order, as the API gives them, then sorted for reading.
         const records = view.connections(filter, o.limit, 0);
-        const keys = records.map(connectionSortKey);
-        const order = records.map((_, i) => i).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : a - b));
+        const order = connectionOrder(records);
         const row = listRows(connectionReaders(view, owners));
         span('filter + sort');
         if (o.json && !process.stdout.isTTY) {
@@ -272,6 +271,9 @@ export function program(): Command {
           console.log(o.json ? json(rows) : connectionTable(rows, terminalLayout()));
         }
         span('rows + write');
+        // Done: exit now instead of closing the kernel source, whose reader thread takes up to
+        // its 100 ms poll to stop; the kernel detaches the programs as the process goes.
+        process.exit();
       } finally {
         service.close();
       }
