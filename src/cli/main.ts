@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, write } from 'node:fs';
+import { isatty } from 'node:tty';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -111,26 +112,46 @@ async function query<T>(o: ServiceFlags, doc: DocumentName, variables: Record<st
   }
 }
 
+/** Writes all of `buf` to `fd` on the thread pool; false when the reader has gone (EPIPE). */
+function writeAll(fd: number, buf: Buffer): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    let off = 0;
+    const next = (): void => write(fd, buf, off, buf.length - off, null, (err, n) => {
+      if (err?.code === 'EAGAIN') return void setTimeout(next, 1); // a non-blocking pipe handed to us
+      if (err?.code === 'EPIPE') return resolve(false);
+      if (err) return reject(err);
+      off += n;
+      if (off < buf.length) next();
+      else resolve(true);
+    });
+    next();
+  });
+}
+
 /**
- * Writes `parts` to stdout in chunks of about a MiB, waiting when the pipe is full: a 100 MB
- * answer written as one string was first copied whole into one buffer.
+ * Writes `parts` to stdout (fd 1) in chunks of about a MiB, each written on the thread pool while
+ * the next is made: a 100 MB answer written as one string was first copied whole into one
+ * buffer, and a synchronous write to a pipe waits for the reader. Stops when the reader goes.
  */
 async function writeOut(parts: Iterable<string>): Promise<void> {
-  const out = process.stdout;
+  let writing: Promise<boolean> = Promise.resolve(true);
   let buf: string[] = [];
   let size = 0;
-  const flush = async (): Promise<void> => {
-    const chunk = buf.join('');
+  const flush = async (): Promise<boolean> => {
+    const chunk = Buffer.from(buf.join(''));
     buf = [];
     size = 0;
-    if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+    if (!(await writing)) return false;
+    writing = writeAll(1, chunk);
+    return true;
   };
   for (const p of parts) {
     buf.push(p);
     size += p.length;
-    if (size >= 1 << 20) await flush();
+    if (size >= 1 << 20 && !(await flush())) return;
   }
   if (size > 0) await flush();
+  await writing;
 }
 
 /** Indented for a person at a terminal, one line when piped (as gh does): 40% fewer bytes to write and parse. */
@@ -258,9 +279,10 @@ export function program(): Command {
         const order = connectionOrder(records);
         const row = listRows(connectionReaders(view, owners));
         span('filter + sort');
-        if (o.json && !process.stdout.isTTY) {
+        if (o.json && !isatty(1)) {
           // The big answers' path: each row is serialised and written in order, a chunk at a
-          // time, so no row outlives its chunk.
+          // time, so no row outlives its chunk. (process.stdout is not touched: it would make
+          // fd 1 non-blocking.)
           await writeOut((function* () {
             yield '[';
             for (let i = 0; i < order.length; i++) yield (i === 0 ? '' : ',') + JSON.stringify(row(records[order[i]]));

@@ -50,7 +50,19 @@ export interface ResolveStats {
 export interface ProcessResolverOptions {
   /** Yield to the event loop after this many ms of synchronous /proc reading. Default 8. */
   sliceMs?: number;
+  /** Reads an fd table's socket links in C (the sockdiag addon's socketFds); else readlink from JS. */
+  socketFds?: SocketFdsReader;
 }
+
+/**
+ * One batch of at most `max` links of an fd directory from offset `pos`: [fd, inode] pairs of its
+ * sockets, links read, and the offset to go on from (-1 at the end). Throws with `code` when the
+ * directory cannot be opened (native/sockdiag/proc-fd.cc).
+ */
+export type SocketFdsReader = (dir: string, pos: number, max: number) => { sockets: Float64Array; read: number; next: number };
+
+/** Links per native batch: a few ms, so a process with 100k fds does not block the loop for long. */
+const FD_BATCH = 2048;
 
 /**
  * Maps socket inodes to the processes holding them by reading /proc/<tgid>/fd, like `ss -p`,
@@ -74,6 +86,7 @@ export class ProcessResolver {
   private readonly unresolvable = new Map<number, number>();
   private generation = 0;
   private readonly sliceMs: number;
+  private readonly socketFds: SocketFdsReader | undefined;
   private sizeIsCount: boolean | undefined;
   private running: Promise<unknown> = Promise.resolve();
   lastStats: ResolveStats | null = null;
@@ -83,6 +96,7 @@ export class ProcessResolver {
     opts: ProcessResolverOptions = {},
   ) {
     this.sliceMs = opts.sliceMs ?? 8;
+    this.socketFds = opts.socketFds;
   }
 
   /** Owners of the given inodes (0 and unknown inodes are absent from the map). Calls are serialised. */
@@ -99,8 +113,8 @@ export class ProcessResolver {
     let ops = 0;
     // Checking the clock every 64 steps keeps the check cheap; awaiting only when a slice is used up
     // keeps the hot loops free of promise allocation.
-    const maybeYield = (): Promise<void> | undefined => {
-      if ((++ops & 63) !== 0) return undefined;
+    const maybeYield = (checkNow = false): Promise<void> | undefined => {
+      if ((++ops & 63) !== 0 && !checkNow) return undefined;
       const now = performance.now();
       if (now - sliceStart < this.sliceMs) return undefined;
       stats.longestSliceMs = Math.max(stats.longestSliceMs, now - sliceStart);
@@ -199,7 +213,7 @@ export class ProcessResolver {
     pid: number,
     probe: { starttime: string; fdCount: number },
     stats: ResolveStats,
-    maybeYield: () => Promise<void> | undefined,
+    maybeYield: (checkNow?: boolean) => Promise<void> | undefined,
   ): Promise<void> {
     const base = `${this.root}/${pid}`;
     let command: string;
@@ -211,9 +225,30 @@ export class ProcessResolver {
     stats.pidsScanned++;
     const ref: ProcessRef = Object.freeze({ pid, command });
     const entry: PidEntry = { ...probe, ref, only: Object.freeze([ref]), sockets: new Map(), denied: false };
-    let fds: string[];
     try {
-      fds = readdirSync(`${base}/fd`);
+      if (this.socketFds) {
+        for (let pos = 0; pos >= 0; ) {
+          const batch = this.socketFds(`${base}/fd`, pos, FD_BATCH);
+          stats.fdsRead += batch.read;
+          const fi = batch.sockets;
+          for (let i = 0; i < fi.length; i += 2) entry.sockets.set(fi[i + 1], fi[i]);
+          pos = batch.next;
+          { const y = maybeYield(true); if (y) await y; }
+        }
+      } else {
+        for (const fd of readdirSync(`${base}/fd`)) {
+          let target: string;
+          try {
+            target = readlinkSync(`${base}/fd/${fd}`);
+          } catch {
+            continue; // fd closed since readdir
+          }
+          stats.fdsRead++;
+          const ino = parseSocketLink(target);
+          if (ino !== 0) entry.sockets.set(ino, Number(fd));
+          { const y = maybeYield(); if (y) await y; }
+        }
+      }
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EACCES' || code === 'EPERM') {
@@ -223,18 +258,6 @@ export class ProcessResolver {
         this.pids.set(pid, entry);
       }
       return; // ENOENT: exited
-    }
-    for (const fd of fds) {
-      let target: string;
-      try {
-        target = readlinkSync(`${base}/fd/${fd}`);
-      } catch {
-        continue; // fd closed since readdir
-      }
-      stats.fdsRead++;
-      const ino = parseSocketLink(target);
-      if (ino !== 0) entry.sockets.set(ino, Number(fd));
-      { const y = maybeYield(); if (y) await y; }
     }
     this.pids.set(pid, entry);
     for (const ino of entry.sockets.keys()) {
