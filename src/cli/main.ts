@@ -266,6 +266,7 @@ export function program(): Command {
       // straight from the service as its resolvers read them (list-rows.ts): no GraphQL execution.
       const service = openService(o, true);
       try {
+        service.warmProcesses();
         const view = await service.current();
         span('snapshot + classification');
         const filter = await service.filterFor(view, {

@@ -131,6 +131,11 @@ export class Collector {
     return this.resolver.resolve(inodes);
   }
 
+  /** Reads every process's fd table now, ahead of a snapshot (ProcessResolver.warm). */
+  warmProcesses(): Promise<void> {
+    return this.resolver.warm();
+  }
+
   /** `/proc/PID/comm` of each pid (at most `limit`), skipping processes that exited. */
   commands(pids: readonly number[], limit?: number): Promise<{ pid: number; command: string }[]> {
     return readCommands(pids, this.paths.procRoot, limit);

@@ -75,8 +75,8 @@ export interface SockDiagBinding {
    * Per-namespace failures are results, not rejections. Needs CAP_SYS_ADMIN to enter.
    */
   dumpNamespaces?(targets: NetnsTarget[]): Promise<NetnsDumpResult[]>;
-  /** The socket links of one /proc/PID/fd directory, read in C, a batch at a time (proc-fd.ts's SocketFdsReader). */
-  socketFds?(dir: string, pos: number, max: number): { sockets: Float64Array; read: number; next: number };
+  /** The socket links of one /proc/PID/fd directory, read in C on a pool thread, a batch at a time (proc-fd.ts's SocketFdsReader). */
+  socketFds?(dir: string, pos: number, max: number): Promise<{ sockets: Float64Array; read: number; next: number }>;
   readonly RECORD_SIZE: number;
   readonly LAYOUT_VERSION: number;
 }

@@ -201,6 +201,15 @@ export class TcpdirService {
     this.collector?.close();
   }
 
+  /**
+   * Starts reading which processes hold which sockets before the next snapshot exists: the fd
+   * tables are read on pool threads while the snapshot is built, and the owners of its sockets
+   * then cost only the tables that changed meanwhile (a one-shot `tcpdir list`).
+   */
+  warmProcesses(): void {
+    if (!this.opts.resolveProcesses) this.collector?.warmProcesses().catch(() => undefined);
+  }
+
   /** Owners of the view's sockets, resolved once per view and only when a query asks. */
   processesOf(view: SnapshotView): Promise<ProcessMap> {
     let p = this.processCache.get(view);

@@ -151,7 +151,7 @@ test('socketFds reads the socket links readlink does, in batches that resume whe
     if (ino !== 0) byJs.push([Number(fd), ino]);
   }
   const pairs = (f: Float64Array) => Array.from({ length: f.length / 2 }, (_, i) => [f[2 * i], f[2 * i + 1]]);
-  const whole = socketFds('/proc/self/fd', 0, 1 << 20);
+  const whole = await socketFds('/proc/self/fd', 0, 1 << 20);
   assert.equal(whole.next, -1);
   const sort = (x: number[][]) => [...x].sort((p, q) => p[0] - q[0]);
   assert.deepEqual(sort(pairs(whole.sockets)), sort(byJs));
@@ -159,7 +159,7 @@ test('socketFds reads the socket links readlink does, in batches that resume whe
   const batched: number[][] = [];
   let reads = 0;
   for (let pos = 0, n = 0; pos >= 0; n++) {
-    const b = socketFds('/proc/self/fd', pos, 3);
+    const b = await socketFds('/proc/self/fd', pos, 3);
     assert.ok(b.read <= 3);
     reads += b.read;
     batched.push(...pairs(b.sockets));
@@ -168,7 +168,7 @@ test('socketFds reads the socket links readlink does, in batches that resume whe
   }
   assert.deepEqual(sort(batched), sort(pairs(whole.sockets)));
   assert.ok(Math.abs(reads - whole.read) <= 2, `${reads} links read in batches, ${whole.read} at once`);
-  assert.throws(() => socketFds('/proc/999999999/fd', 0, 10), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+  await assert.rejects(socketFds('/proc/999999999/fd', 0, 10), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
 });
 
 test('a /proc root without processes yields an empty map, not an error', async () => {
