@@ -289,14 +289,15 @@ export function program(): Command {
             for (let i = 0; i < order.length; i++) yield (i === 0 ? '' : ',') + JSON.stringify(row(records[order[i]]));
             yield ']\n';
           })());
-        } else {
-          const rows = order.map((i) => row(records[i]) as unknown as Row);
-          console.log(o.json ? json(rows) : connectionTable(rows, terminalLayout()));
+          span('rows + write');
+          // All of it is written: exit now instead of closing the kernel source, whose reader
+          // thread takes up to its 100 ms poll to stop (the kernel detaches the programs as the
+          // process goes). Not after console.log: a pipe's pending writes would be lost.
+          process.exit();
         }
+        const rows = order.map((i) => row(records[i]) as unknown as Row);
+        console.log(o.json ? json(rows) : connectionTable(rows, terminalLayout()));
         span('rows + write');
-        // Done: exit now instead of closing the kernel source, whose reader thread takes up to
-        // its 100 ms poll to stop; the kernel detaches the programs as the process goes.
-        process.exit();
       } finally {
         service.close();
       }
