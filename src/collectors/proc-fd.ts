@@ -166,10 +166,19 @@ export class ProcessResolver {
     stats.pids = live.size;
 
     // 2. Re-read the fd tables that changed; this keeps the cache exact for those pids. With the
-    // native reader they are read on pool threads, all at once, and recorded in pid order.
+    // native reader they are read on pool threads, two at a time (the pool's other threads stay
+    // free for a snapshot's dumps), and recorded in pid order.
     const scanned = new Set<number>();
     if (this.socketFds) {
-      const entries = await Promise.all(toScan.map(([pid, probe]) => this.readTable(pid, probe, stats, maybeYield)));
+      const entries: (PidEntry | null)[] = new Array(toScan.length).fill(null);
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next < toScan.length) {
+          const k = next++;
+          entries[k] = await this.readTable(toScan[k][0], toScan[k][1], stats, maybeYield);
+        }
+      };
+      await Promise.all([lane(), lane()]);
       for (const e of entries) if (e) this.record(e);
     } else {
       for (const [pid, probe] of toScan) await this.scan(pid, probe, stats, maybeYield);
