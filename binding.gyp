@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tcpdir_sockdiag",
-      "sources": ["native/sockdiag/addon.cc", "native/sockdiag/dump.cc", "native/sockdiag/netns.cc", "native/sockdiag/conntrack.cc"],
+      "sources": ["native/sockdiag/addon.cc", "native/sockdiag/dump.cc", "native/sockdiag/netns.cc", "native/sockdiag/conntrack.cc", "native/sockdiag/proc-fd.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_DISABLE_CPP_EXCEPTIONS", "NAPI_VERSION=8"],
       "cflags!": ["-fno-exceptions"],

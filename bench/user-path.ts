@@ -2,13 +2,14 @@
 // with its default options (every namespace, history on, a snapshot per second), asked over HTTP
 // with requests spaced past max-age (so every answer, /metrics included, is a fresh snapshot), and
 // the one-shot CLI (a cold process: start-up, kernel programs, snapshot, owners).
-// Usage: node dist/bench/user-path.js [--sockets 40000,100000] [--rounds 5]
+// Usage: node dist/bench/user-path.js [--sockets 40000,100000] [--rounds 5] [--cli-only]
+// --cli-only: only `ss -tanp` and the one-shot CLI, no server (quicker, for work on the CLI).
 // Each size: children hold sockets/2 loopback pairs (bench/loopback-load.ts); rounds alternate
 // tcpdir and ss so load from anything else hits both alike; the table shows medians.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NODE_FLAGS } from '../src/cli/node-flags';
 import { freePort, spawnLoopbackLoads } from './loopback-load';
@@ -46,6 +47,11 @@ async function main(): Promise<void> {
   const sizes = arg('sockets', '40000,100000').split(',').map(Number);
   const rounds = Number(arg('rounds', '5'));
   const rows: string[] = [];
+  if (process.argv.includes('--cli-only')) {
+    for (const sockets of sizes) rows.push(...(await cliOnly(sockets, rounds)));
+    printRows(rounds, rows);
+    return;
+  }
   for (const sockets of sizes) {
     const loads = await spawnLoopbackLoads(sockets / 2);
     const dataDir = mkdtempSync(join(tmpdir(), 'tcpdir-bench-'));
@@ -83,11 +89,10 @@ async function main(): Promise<void> {
         listBytes = value.bytes;
         await sleep(1100);
         t.gqlProc.push((await timeRequest(port, '/graphql', LIST_WITH_PROCESSES)).ms);
-        t.cli.push(timeCommand(process.execPath, [...NODE_FLAGS, 'bin/tcpdir.js', 'list', '--json', '--limit', '100000']));
+        t.cli.push(timeCommand(process.execPath, CLI_LIST));
       }
       const tan = median(t.tan), tanp = median(t.tanp);
-      const row = (what: string, ms: number, vs: string, base: number) =>
-        `| ${sockets.toLocaleString('en-US')} | ${what} | ${(ms / 1000).toFixed(3)} | ${vs} ${(base / 1000).toFixed(3)} | ${(ms / base).toFixed(2)}x |`;
+      const row = tableRow(sockets);
       rows.push(
         row('REST summary', median(t.summary), 'ss -tan', tan),
         row(`/metrics scrape (${(metricsBytes / 1024).toFixed(0)} KiB)`, median(t.metrics), 'ss -tan', tan),
@@ -102,9 +107,34 @@ async function main(): Promise<void> {
       rmSync(dataDir, { recursive: true, force: true });
     }
   }
-  console.log(`\nbench:user-path, ${rounds} rounds, medians (seconds)\n`);
+  printRows(rounds, rows);
+}
+
+const CLI_LIST = [...NODE_FLAGS, 'bin/tcpdir.js', 'list', '--json', '--limit', '100000'];
+
+const tableRow = (sockets: number) => (what: string, ms: number, vs: string, base: number): string =>
+  `| ${sockets.toLocaleString('en-US')} | ${what} | ${(ms / 1000).toFixed(3)} | ${vs} ${(base / 1000).toFixed(3)} | ${(ms / base).toFixed(2)}x |`;
+
+function printRows(rounds: number, rows: string[]): void {
+  console.log(`\nbench:user-path, ${rounds} rounds, medians (seconds); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   console.log('| sockets | what | tcpdir | against | ratio |\n|---|---|---|---|---|');
   for (const r of rows) console.log(r);
+}
+
+/** The one-shot CLI against `ss -tanp` alone, alternating, with no server running. */
+async function cliOnly(sockets: number, rounds: number): Promise<string[]> {
+  const loads = await spawnLoopbackLoads(sockets / 2);
+  try {
+    const tanp: number[] = [];
+    const cli: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      tanp.push(timeCommand('ss', ['-tanp']));
+      cli.push(timeCommand(process.execPath, CLI_LIST));
+    }
+    return [tableRow(sockets)('CLI list --json, cold process', median(cli), 'ss -tanp', median(tanp))];
+  } finally {
+    await Promise.all(loads.map((l) => l.close()));
+  }
 }
 
 main().catch((e) => {

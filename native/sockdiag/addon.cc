@@ -15,6 +15,7 @@
 namespace tcpdir {
 void InitNetns(Napi::Env env, Napi::Object exports);  // netns.cc
 void InitConntrack(Napi::Env env, Napi::Object exports);  // conntrack.cc
+void InitProcFd(Napi::Env env, Napi::Object exports);  // proc-fd.cc
 }
 
 namespace {
@@ -171,6 +172,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("LAYOUT_VERSION", Napi::Number::New(env, tcpdir::kRecordLayoutVersion));
   tcpdir::InitNetns(env, exports);
   tcpdir::InitConntrack(env, exports);
+  tcpdir::InitProcFd(env, exports);
   return exports;
 }
 

@@ -35,11 +35,6 @@ export function processText(r: Row): string {
   return p ? `${p.command}/${p.pid}${more.length ? `,+${more.length}` : ''}` : '-';
 }
 
-/** --process: a command name, or digits (a pid, or a command that is all digits, as history does). */
-export function matchesProcess(r: Row, want: string): boolean {
-  return (r.processes ?? []).some((p) => p.command === want || (/^\d+$/.test(want) && p.pid === Number(want)));
-}
-
 /** Sort key of an address: IPv4 (and v4-mapped IPv6) before IPv6, each in numeric order. */
 function addressKey(a: string): string {
   const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/i.exec(a);
@@ -51,12 +46,19 @@ function addressKey(a: string): string {
   return `6${groups.map((g) => g.padStart(4, '0')).join('')}`;
 }
 
-/** By local address and port, then remote; stable. Each row's key is made once, not per comparison. */
-export function sortConnections(rows: Row[]): Row[] {
-  const keyed = rows.map((r, i) => ({ r, i, k: `${addressKey(r.local.address)}${port5(r.local.port)}${addressKey(r.remote.address)}${port5(r.remote.port)}` }));
-  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : a.i - b.i));
-  for (let i = 0; i < keyed.length; i++) rows[i] = keyed[i].r;
-  return rows;
+/**
+ * The order `list` prints rows in, as indexes into `rows`: by local address and port, then remote;
+ * stable. Each row's key is made once (each address's once), not per comparison.
+ */
+export function connectionOrder(rows: readonly Pick<Row, 'local' | 'remote'>[]): number[] {
+  const addressKeys = new Map<string, string>();
+  const key = (a: string): string => {
+    let k = addressKeys.get(a);
+    if (k === undefined) addressKeys.set(a, (k = addressKey(a)));
+    return k;
+  };
+  const keys = rows.map((r) => `${key(r.local.address)}${port5(r.local.port)}${key(r.remote.address)}${port5(r.remote.port)}`);
+  return rows.map((_, i) => i).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : a - b));
 }
 
 /** A port as five digits, so keys compare as strings in numeric order. */

@@ -1,5 +1,5 @@
-import 'reflect-metadata';
-import { existsSync } from 'node:fs';
+import { existsSync, write } from 'node:fs';
+import { isatty } from 'node:tty';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -7,20 +7,19 @@ import { DEFAULT_LIMIT, MAX_LIMIT, TCP_STATE_NAMES } from '../model';
 import { heuristicWarning } from '../collectors/kernel';
 import { parsePeers } from '../collectors/peers';
 import { TcpdirService } from '../service';
-import { requestContext } from '../resolvers';
-import { compiledDocuments } from '../server/compiled-documents';
-import type { DOCUMENTS } from '../server/documents';
-import { tcpdirSchema } from '../server/schema';
+import type { DocumentName } from '../server/documents';
 import { UnsafeBindError } from '../server/bind-policy';
 import { parseEndpoint } from '../server/rest-params';
 import { VERSION } from '../server/version';
-import { HistoryStore } from '../history';
-import { historyRecord } from '../resolvers/history.resolver';
 import { parseTime } from '../service';
 import {
-  connectionTable, eventLine, explain, historyTable, matchesProcess, namespaceTable, sortConnections, type EventLine, type NamespaceRow, type Row,
+  connectionOrder, connectionTable, eventLine, explain, historyTable, namespaceTable, type EventLine, type NamespaceRow, type Row,
 } from './format';
 import { terminalLayout } from './layout';
+import { connectionReaders, listRows } from './list-rows';
+import { span } from './timing';
+
+span('node start, modules loaded');
 
 /** Exit code of `explain` when there is no such connection; usage errors exit 1 (commander), serve's unsafe bind 2. */
 export const EXIT_NOT_FOUND = 3;
@@ -76,27 +75,83 @@ const allNamespacesOption = () =>
   new Option('--no-all-namespaces', 'read only the network namespace tcpdir runs in (default: every namespace on the host)');
 const netnsOption = () => new Option('--netns <netns>', 'only this network namespace: nsfs id (net:[4026532177]) or /run/netns name');
 
+type ServiceFlags = { source: string; kernelEvidence?: boolean; conntrack?: boolean; allNamespaces?: boolean };
+
+/**
+ * A service for one command: one fresh snapshot, no history. With `verdicts`, says on stderr
+ * (once, before the answer) when they come without kernel evidence, and why.
+ */
+function openService(o: ServiceFlags, verdicts: boolean): TcpdirService {
+  const service = new TcpdirService({ source: o.source as 'auto', maxAgeMs: 0, history: false, kernelEvidence: o.kernelEvidence, conntrack: o.conntrack, allNamespaces: o.allNamespaces !== false });
+  span('service (kernel programs)');
+  if (verdicts && !service.kernel.available) console.error(heuristicWarning(service.kernel));
+  return service;
+}
+
 /**
  * Runs a stored GraphQL document in-process against the server's schema and resolvers (compiled,
- * as the REST mirror's pages are), without HTTP: no server is loaded (Fastify and Apollo were a quarter of a
- * one-shot `list`'s start-up) and the rows are not serialised to JSON and parsed back. With
- * `verdicts`, says on stderr (once, before the answer) when they come without kernel evidence, and why.
+ * as the REST mirror's pages are), without HTTP: no server is loaded (Fastify and Apollo were a
+ * quarter of a one-shot command's start-up) and the answer is not serialised to JSON and parsed
+ * back. The schema is loaded here, not at start: `list` does without it.
  */
-async function query<T>(
-  o: { source: string; kernelEvidence?: boolean; conntrack?: boolean; allNamespaces?: boolean }, doc: keyof typeof DOCUMENTS, variables: Record<string, unknown>,
-  verdicts = false,
-): Promise<T> {
-  const service = new TcpdirService({ source: o.source as 'auto', maxAgeMs: 0, history: false, kernelEvidence: o.kernelEvidence, conntrack: o.conntrack, allNamespaces: o.allNamespaces !== false });
-  if (verdicts && !service.kernel.available) console.error(heuristicWarning(service.kernel));
+async function query<T>(o: ServiceFlags, doc: DocumentName, variables: Record<string, unknown>, verdicts = false): Promise<T> {
+  const service = openService(o, verdicts);
   try {
+    const { tcpdirSchema } = await import('../server/schema');
+    const { compiledDocuments } = await import('../server/compiled-documents');
+    const { requestContext } = await import('../resolvers');
+    const run = compiledDocuments(await tcpdirSchema());
+    span('schema');
     // Absent options are absent variables (JSON would have dropped them), not explicit undefineds.
     const variableValues = Object.fromEntries(Object.entries(variables).filter(([, v]) => v !== undefined));
-    const res = await compiledDocuments(await tcpdirSchema())(doc, variableValues, requestContext(service));
+    const res = await run(doc, variableValues, requestContext(service));
     if (res.errors?.length) throw new Error(res.errors.map((e) => e.message).join('; '));
     return res.data![doc] as T;
   } finally {
     service.close();
   }
+}
+
+/** Writes all of `buf` to `fd` on the thread pool; false when the reader has gone (EPIPE). */
+function writeAll(fd: number, buf: Buffer): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    let off = 0;
+    const next = (): void => write(fd, buf, off, buf.length - off, null, (err, n) => {
+      if (err?.code === 'EAGAIN') return void setTimeout(next, 1); // a non-blocking pipe handed to us
+      if (err?.code === 'EPIPE') return resolve(false);
+      if (err) return reject(err);
+      off += n;
+      if (off < buf.length) next();
+      else resolve(true);
+    });
+    next();
+  });
+}
+
+/**
+ * Writes `parts` to stdout (fd 1) in chunks of about a MiB, each written on the thread pool while
+ * the next is made: a 100 MB answer written as one string was first copied whole into one
+ * buffer, and a synchronous write to a pipe waits for the reader. Stops when the reader goes.
+ */
+async function writeOut(parts: Iterable<string>): Promise<void> {
+  let writing: Promise<boolean> = Promise.resolve(true);
+  let buf: string[] = [];
+  let size = 0;
+  const flush = async (): Promise<boolean> => {
+    const chunk = Buffer.from(buf.join(''));
+    buf = [];
+    size = 0;
+    if (!(await writing)) return false;
+    writing = writeAll(1, chunk);
+    return true;
+  };
+  for (const p of parts) {
+    buf.push(p);
+    size += p.length;
+    if (size >= 1 << 20 && !(await flush())) return;
+  }
+  if (size > 0) await flush();
+  await writing;
 }
 
 /** Indented for a person at a terminal, one line when piped (as gh does): 40% fewer bytes to write and parse. */
@@ -208,13 +263,45 @@ export function program(): Command {
     .addOption(allNamespacesOption())
     .addOption(netnsOption())
     .action(async (o) => {
-      // The API has no process filter: with --process, fetch every row and cut to --limit here.
-      const rows = await query<Row[]>(o, 'listConnections', {
-        direction: o.direction, state: o.state, port: o.port, localPort: o.localPort, remotePort: o.remotePort,
-        minConfidence: o.minConfidence, limit: o.process === undefined ? o.limit : MAX_LIMIT, netns: o.netns,
-      }, true);
-      const shown = sortConnections(o.process === undefined ? rows : rows.filter((r) => matchesProcess(r, o.process)).slice(0, o.limit));
-      console.log(o.json ? json(shown) : connectionTable(shown, terminalLayout()));
+      // The rows of the listConnections document (the GraphQL/REST shape, with processes), read
+      // straight from the service as its resolvers read them (list-rows.ts): no GraphQL execution.
+      const service = openService(o, true);
+      try {
+        service.warmProcesses();
+        const view = await service.current();
+        span('snapshot + classification');
+        const filter = await service.filterFor(view, {
+          direction: o.direction, state: o.state, port: o.port, localPort: o.localPort, remotePort: o.remotePort,
+          minConfidence: o.minConfidence, netns: o.netns, process: o.process,
+        });
+        const owners = await service.processesOf(view);
+        span('process owners');
+        // The first `limit` in snapshot order, as the API gives them, then sorted for reading.
+        const records = view.connections(filter, o.limit, 0);
+        const order = connectionOrder(records);
+        const row = listRows(connectionReaders(view, owners));
+        span('filter + sort');
+        if (o.json && !isatty(1)) {
+          // The big answers' path: each row is serialised and written in order, a chunk at a
+          // time, so no row outlives its chunk. (process.stdout is not touched: it would make
+          // fd 1 non-blocking.)
+          await writeOut((function* () {
+            yield '[';
+            for (let i = 0; i < order.length; i++) yield (i === 0 ? '' : ',') + JSON.stringify(row(records[order[i]]));
+            yield ']\n';
+          })());
+          span('rows + write');
+          // All of it is written: exit now instead of closing the kernel source, whose reader
+          // thread takes up to its 100 ms poll to stop (the kernel detaches the programs as the
+          // process goes). Not after console.log: a pipe's pending writes would be lost.
+          process.exit();
+        }
+        const rows = order.map((i) => row(records[i]) as unknown as Row);
+        console.log(o.json ? json(rows) : connectionTable(rows, terminalLayout()));
+        span('rows + write');
+      } finally {
+        service.close();
+      }
     });
 
   p.command('explain')
@@ -281,7 +368,9 @@ export function program(): Command {
     .option('--process <command|pid>', 'command or pid')
     .option('--limit <n>', 'at most this many rows', int('limit', 1, 10_000), 100)
     .option('--json', 'print JSON lines (the REST shape)')
-    .action((o) => {
+    .action(async (o) => {
+      const { HistoryStore } = await import('../history');
+      const { historyRecord } = await import('../resolvers/history.resolver');
       const path = historyPath(o.dataDir);
       if (path === ':memory:' || !existsSync(path)) throw new Error(`no history database at ${path} (run tcpdir serve, or give --data-dir)`);
       const store = HistoryStore.open({ path });

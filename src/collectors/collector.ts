@@ -5,6 +5,7 @@ import { collectAllNamespaces } from './all-namespaces';
 import { ConntrackReader, type ConntrackTarget } from './conntrack';
 import { hostPaths, netnsEnterPath, type HostPaths } from './host-paths';
 import { kernelEventsIn, KernelEvidenceSource, KernelRecordTable, kernelUnavailable, scanSockets, type EbpfPass, type KernelUnavailable } from './kernel';
+import { nativeSocketFds } from './native';
 import { ProcessResolver } from './proc-fd';
 import { readCommands } from './proc-comm';
 import { collectSnapshot } from './snapshot';
@@ -67,7 +68,7 @@ export class Collector {
       // Asked for explicitly: refuse to start rather than fail every request.
       throw new Error(`source ebpf needs the eBPF kernel source, which is unavailable (${this.kernel.code}): ${this.kernel.reason}`);
     }
-    this.resolver = new ProcessResolver(this.paths.procRoot);
+    this.resolver = new ProcessResolver(this.paths.procRoot, { socketFds: nativeSocketFds(opts.nativeDir) });
     this.conntrack = ConntrackReader.open({ nativeDir: opts.nativeDir, enabled: opts.conntrack !== false });
   }
 
@@ -128,6 +129,11 @@ export class Collector {
   /** Owners of these socket inodes (a /proc/PID/fd scan, cached between calls). */
   processes(inodes: number[]): Promise<ProcessMap> {
     return this.resolver.resolve(inodes);
+  }
+
+  /** Reads every process's fd table now, ahead of a snapshot (ProcessResolver.warm). */
+  warmProcesses(): Promise<void> {
+    return this.resolver.warm();
   }
 
   /** `/proc/PID/comm` of each pid (at most `limit`), skipping processes that exited. */

@@ -75,6 +75,8 @@ export interface SockDiagBinding {
    * Per-namespace failures are results, not rejections. Needs CAP_SYS_ADMIN to enter.
    */
   dumpNamespaces?(targets: NetnsTarget[], options?: { tcpInfo?: boolean }): Promise<NetnsDumpResult[]>;
+  /** The socket links of one /proc/PID/fd directory, read in C on a pool thread, a batch at a time (proc-fd.ts's SocketFdsReader). */
+  socketFds?(dir: string, pos: number, max: number): Promise<{ sockets: Float64Array; read: number; next: number }>;
   readonly RECORD_SIZE: number;
   readonly LAYOUT_VERSION: number;
 }
@@ -107,4 +109,13 @@ export function loadNative<T>(name: AddonName, dir: string = DEFAULT_NATIVE_DIR)
 
 export function loadSockDiag(dir?: string): SockDiagBinding {
   return loadNative<SockDiagBinding>('tcpdir_sockdiag', dir);
+}
+
+/** The addon's fd-table reader, or undefined without the addon (process attribution then reads links from JS). */
+export function nativeSocketFds(dir?: string): SockDiagBinding['socketFds'] {
+  try {
+    return loadSockDiag(dir).socketFds;
+  } catch {
+    return undefined;
+  }
 }

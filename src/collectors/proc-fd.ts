@@ -50,7 +50,19 @@ export interface ResolveStats {
 export interface ProcessResolverOptions {
   /** Yield to the event loop after this many ms of synchronous /proc reading. Default 8. */
   sliceMs?: number;
+  /** Reads an fd table's socket links in C (the sockdiag addon's socketFds); else readlink from JS. */
+  socketFds?: SocketFdsReader;
 }
+
+/**
+ * One batch of at most `max` links of an fd directory from offset `pos`, read off the event loop:
+ * [fd, inode] pairs of its sockets, links read, and the offset to go on from (-1 at the end).
+ * Rejects with `code` when the directory cannot be opened (native/sockdiag/proc-fd.cc).
+ */
+export type SocketFdsReader = (dir: string, pos: number, max: number) => Promise<{ sockets: Float64Array; read: number; next: number }>;
+
+/** Links per native batch (a pool thread's read; most tables are one batch). */
+const FD_BATCH = 65536;
 
 /**
  * Maps socket inodes to the processes holding them by reading /proc/<tgid>/fd, like `ss -p`,
@@ -74,8 +86,11 @@ export class ProcessResolver {
   private readonly unresolvable = new Map<number, number>();
   private generation = 0;
   private readonly sliceMs: number;
+  private readonly socketFds: SocketFdsReader | undefined;
   private sizeIsCount: boolean | undefined;
   private running: Promise<unknown> = Promise.resolve();
+  /** Pids whose tables warm() read: the next resolve() does not search them again. */
+  private warmed: ReadonlySet<number> | null = null;
   lastStats: ResolveStats | null = null;
 
   constructor(
@@ -83,6 +98,7 @@ export class ProcessResolver {
     opts: ProcessResolverOptions = {},
   ) {
     this.sliceMs = opts.sliceMs ?? 8;
+    this.socketFds = opts.socketFds;
   }
 
   /** Owners of the given inodes (0 and unknown inodes are absent from the map). Calls are serialised. */
@@ -92,8 +108,25 @@ export class ProcessResolver {
     return run;
   }
 
+  /**
+   * Reads every fd table now, before the inodes are known (a one-shot `list` does it while its
+   * snapshot is taken): the next resolve() re-reads only the tables that changed since, and does
+   * not search those read here again for inodes it cannot place. So a socket swapped in between
+   * on the same fd goes without owner, as with `ss -p`, which reads the tables before the sockets.
+   */
+  warm(): Promise<void> {
+    const run = this.running.then(async () => {
+      await this.resolveNow([]);
+      this.warmed = new Set(this.pids.keys());
+    });
+    this.running = run.catch(() => undefined);
+    return run;
+  }
+
   private async resolveNow(inodesIn: Iterable<number>): Promise<ProcessMap> {
     const t0 = performance.now();
+    const warmed = this.warmed;
+    this.warmed = null;
     const stats: ResolveStats = { pids: 0, pidsScanned: 0, fdsRead: 0, pidsDenied: 0, durationMs: 0, longestSliceMs: 0 };
     let sliceStart = t0;
     let ops = 0;
@@ -132,12 +165,25 @@ export class ProcessResolver {
     for (const pid of [...this.pids.keys()]) if (!live.has(pid)) this.forget(pid);
     stats.pids = live.size;
 
-    // 2. Re-read the fd tables that changed; this keeps the cache exact for those pids.
+    // 2. Re-read the fd tables that changed; this keeps the cache exact for those pids. With the
+    // native reader they are read on pool threads, two at a time (the pool's other threads stay
+    // free for a snapshot's dumps), and recorded in pid order.
     const scanned = new Set<number>();
-    for (const [pid, probe] of toScan) {
-      await this.scan(pid, probe, stats, maybeYield);
-      scanned.add(pid);
+    if (this.socketFds) {
+      const entries: (PidEntry | null)[] = new Array(toScan.length).fill(null);
+      let next = 0;
+      const lane = async (): Promise<void> => {
+        while (next < toScan.length) {
+          const k = next++;
+          entries[k] = await this.readTable(toScan[k][0], toScan[k][1], stats, maybeYield);
+        }
+      };
+      await Promise.all([lane(), lane()]);
+      for (const e of entries) if (e) this.record(e);
+    } else {
+      for (const [pid, probe] of toScan) await this.scan(pid, probe, stats, maybeYield);
     }
+    for (const [pid] of toScan) scanned.add(pid);
 
     // 3. Answer from the cache; note what it cannot answer.
     const out = new Map<number, readonly ProcessRef[]>();
@@ -162,7 +208,7 @@ export class ProcessResolver {
     // most socket-rich first, stopping once all are found.
     if (missing.size > 0) {
       const rest = [...this.pids.entries()]
-        .filter(([pid, e]) => !scanned.has(pid) && !e.denied)
+        .filter(([pid, e]) => !scanned.has(pid) && !e.denied && !warmed?.has(pid))
         .sort((a, b) => b[1].sockets.size - a[1].sockets.size)
         .map(([pid]) => pid);
       for (const pid of rest) {
@@ -195,52 +241,72 @@ export class ProcessResolver {
     }
   }
 
-  private async scan(
+  private async scan(pid: number, probe: { starttime: string; fdCount: number }, stats: ResolveStats, maybeYield: () => Promise<void> | undefined): Promise<void> {
+    const e = await this.readTable(pid, probe, stats, maybeYield);
+    if (e) this.record(e);
+  }
+
+  /** A pid's fd table as an entry (denied: an entry without sockets); null when it exited. */
+  private async readTable(
     pid: number,
     probe: { starttime: string; fdCount: number },
     stats: ResolveStats,
     maybeYield: () => Promise<void> | undefined,
-  ): Promise<void> {
+  ): Promise<PidEntry | null> {
     const base = `${this.root}/${pid}`;
     let command: string;
     try {
       command = readFileSync(`${base}/comm`, 'latin1').replace(/\n$/, '');
     } catch {
-      return; // exited
+      return null; // exited
     }
     stats.pidsScanned++;
     const ref: ProcessRef = Object.freeze({ pid, command });
     const entry: PidEntry = { ...probe, ref, only: Object.freeze([ref]), sockets: new Map(), denied: false };
-    let fds: string[];
     try {
-      fds = readdirSync(`${base}/fd`);
+      if (this.socketFds) {
+        for (let pos = 0; pos >= 0; ) {
+          const batch = await this.socketFds(`${base}/fd`, pos, FD_BATCH);
+          stats.fdsRead += batch.read;
+          const fi = batch.sockets;
+          for (let i = 0; i < fi.length; i += 2) entry.sockets.set(fi[i + 1], fi[i]);
+          pos = batch.next;
+        }
+      } else {
+        for (const fd of readdirSync(`${base}/fd`)) {
+          let target: string;
+          try {
+            target = readlinkSync(`${base}/fd/${fd}`);
+          } catch {
+            continue; // fd closed since readdir
+          }
+          stats.fdsRead++;
+          const ino = parseSocketLink(target);
+          if (ino !== 0) entry.sockets.set(ino, Number(fd));
+          { const y = maybeYield(); if (y) await y; }
+        }
+      }
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EACCES' || code === 'EPERM') {
         // Another user's process without privilege: its sockets simply have no known owner.
         entry.denied = true;
         stats.pidsDenied++;
-        this.pids.set(pid, entry);
+        return entry;
       }
-      return; // ENOENT: exited
+      return null; // ENOENT: exited
     }
-    for (const fd of fds) {
-      let target: string;
-      try {
-        target = readlinkSync(`${base}/fd/${fd}`);
-      } catch {
-        continue; // fd closed since readdir
-      }
-      stats.fdsRead++;
-      const ino = parseSocketLink(target);
-      if (ino !== 0) entry.sockets.set(ino, Number(fd));
-      { const y = maybeYield(); if (y) await y; }
-    }
+    return entry;
+  }
+
+  /** Keeps a pid's entry and makes it an owner of its sockets. */
+  private record(entry: PidEntry): void {
+    const pid = entry.ref.pid;
     this.pids.set(pid, entry);
     for (const ino of entry.sockets.keys()) {
       const h = this.owners.get(ino);
       if (h === undefined) this.owners.set(ino, entry.only);
-      else if (!h.some((r) => r.pid === pid)) this.owners.set(ino, Object.freeze([...h, ref]));
+      else if (!h.some((r) => r.pid === pid)) this.owners.set(ino, Object.freeze([...h, entry.ref]));
       this.unresolvable.delete(ino);
     }
   }

@@ -2,28 +2,15 @@ import { Args, Ctx, Int, Query, Resolver } from 'type-graphql';
 import {
   ConnectionArgs, ConnectionFilterArgs, ConnectionsArgs, Connection, Host, Listener, ListenersArgs, socketSource, Summary, SummaryArgs, Verdict, VerdictArgs,
 } from '../schema';
-import { checkAddress, checkConfidence, checkLimit, checkPort, InputError, remoteRange, type ConnectionFilter } from '../service';
+import { checkAddress, checkConfidence, checkLimit, checkPort } from '../service';
 import { DEFAULT_LIMIT } from '../model';
 import type { RequestContext } from './context';
-
-/** The filter of the arguments; `process` becomes the set of that process's socket inodes. */
-async function filterOf(a: ConnectionFilterArgs, ctx: RequestContext): Promise<ConnectionFilter> {
-  checkPort('port', a.port);
-  checkPort('localPort', a.localPort);
-  checkPort('remotePort', a.remotePort);
-  checkConfidence('minConfidence', a.minConfidence);
-  if (a.state === 'LISTEN') throw new InputError('state', 'state LISTEN matches no connection: listening sockets are listeners (query listeners instead)');
-  if (a.remoteAddress != null) remoteRange(a.remoteAddress);
-  if (a.process == null) return a;
-  if (a.process.trim() === '' || a.process.length > 64) throw new InputError('process', 'process must be a command name or a pid');
-  return { ...a, inodes: await ctx.service.inodesOfProcess(await ctx.view(), a.process.trim()) };
-}
 
 @Resolver()
 export class QueryResolver {
   @Query(() => [Connection], { nullable: true, description: 'Connections (never LISTEN sockets), filtered; paged by limit and offset. Null when an argument is bad (its error names it; the other fields are answered).' })
   async connections(@Args() a: ConnectionsArgs, @Ctx() ctx: RequestContext): Promise<Connection[]> {
-    const f = await filterOf(a, ctx);
+    const f = await ctx.service.filterFor(await ctx.view(), a);
     const limit = a.limit ?? DEFAULT_LIMIT;
     const offset = a.offset ?? 0;
     checkLimit(limit, offset);
@@ -34,7 +21,8 @@ export class QueryResolver {
 
   @Query(() => Int, { nullable: true, description: 'How many connections match the filter. Null when an argument is bad (its error names it; the other fields are answered).' })
   async connectionCount(@Args() a: ConnectionFilterArgs, @Ctx() ctx: RequestContext): Promise<number> {
-    return (await ctx.view()).count(await filterOf(a, ctx));
+    const view = await ctx.view();
+    return view.count(await ctx.service.filterFor(view, a));
   }
 
   @Query(() => Connection, { nullable: true, description: 'One connection by id; null when it is gone.' })

@@ -25,8 +25,8 @@ export const DOCUMENTS = {
   connections(${FILTER_ARGS}, limit: $limit, offset: $offset, orderBy: $orderBy, descending: $descending) { ${CONNECTION} } }`,
   // The CLI's `list` (no REST route): connections with their owners, which cost a /proc scan
   // that REST answers do not pay. Aliased so the CLI reads data[document] as for the others.
-  listConnections: `query ListConnections(${FILTER_VARS}, $limit: Int = ${DEFAULT_LIMIT}) {
-  listConnections: connections(${FILTER_ARGS}, limit: $limit) { ${CONNECTION} processes { pid command } } }`,
+  listConnections: `query ListConnections(${FILTER_VARS}, $limit: Int = ${DEFAULT_LIMIT}, $offset: Int = 0) {
+  listConnections: connections(${FILTER_ARGS}, limit: $limit, offset: $offset) { ${CONNECTION} processes { pid command } } }`,
   connectionCount: `query ConnectionCount(${FILTER_VARS}) { connectionCount(${FILTER_ARGS}) }`,
   connection: `query Connection($id: ID!) { connection(id: $id) { ${CONNECTION} } }`,
   listeners: `query Listeners($port: Int, $netns: String) { listeners(port: $port, netns: $netns) { id family local { address port } dualStack netns } }`,

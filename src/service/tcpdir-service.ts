@@ -4,7 +4,9 @@ import { findPeerIndexAt } from '../classifier';
 import { HistoryKeeper } from './history-keeper';
 import { PodDirectory } from './pods';
 import type { ConnectionRecord, ListenerRecord } from './records';
-import { SnapshotView, yieldToLoop } from './view';
+import { InputError } from './errors';
+import { checkConfidence, checkPort } from './validate';
+import { remoteRange, SnapshotView, yieldToLoop, type ConnectionFilter } from './view';
 
 export interface ServiceOptions {
   /**
@@ -203,6 +205,15 @@ export class TcpdirService {
     this.collector?.close();
   }
 
+  /**
+   * Starts reading which processes hold which sockets before the next snapshot exists: the fd
+   * tables are read on pool threads while the snapshot is built, and the owners of its sockets
+   * then cost only the tables that changed meanwhile (a one-shot `tcpdir list`).
+   */
+  warmProcesses(): void {
+    if (!this.opts.resolveProcesses) this.collector?.warmProcesses().catch(() => undefined);
+  }
+
   /** Owners of the view's sockets, resolved once per view and only when a query asks. */
   processesOf(view: SnapshotView): Promise<ProcessMap> {
     let p = this.processCache.get(view);
@@ -220,6 +231,22 @@ export class TcpdirService {
   async processesFor(view: SnapshotView, rec: ConnectionRecord | ListenerRecord): Promise<readonly ProcessRef[]> {
     if (rec.socket.inode === 0) return [];
     return (await this.processesOf(view)).get(rec.socket.inode) ?? [];
+  }
+
+  /**
+   * A connections filter checked (an InputError names the bad argument), its `process` turned
+   * into the inodes of that process's sockets: what Query.connections and `tcpdir list` apply.
+   */
+  async filterFor(view: SnapshotView, a: ConnectionFilter): Promise<ConnectionFilter> {
+    checkPort('port', a.port);
+    checkPort('localPort', a.localPort);
+    checkPort('remotePort', a.remotePort);
+    checkConfidence('minConfidence', a.minConfidence);
+    if (a.state === 'LISTEN') throw new InputError('state', 'state LISTEN matches no connection: listening sockets are listeners (query listeners instead)');
+    if (a.remoteAddress != null) remoteRange(a.remoteAddress);
+    if (a.process == null) return a;
+    if (a.process.trim() === '' || a.process.length > 64) throw new InputError('process', 'process must be a command name or a pid');
+    return { ...a, inodes: await this.inodesOfProcess(view, a.process.trim()) };
   }
 
   /** Inodes of the sockets held by a process, by command or pid (digits: a pid or an all-digit command). */

@@ -132,3 +132,30 @@ test('serve on a port in use exits 1 with one line naming the address and the fi
   assert.equal(r.code, 1);
   assert.equal(r.err.trim(), `tcpdir: cannot listen on 127.0.0.1:${port}: the port is in use (another tcpdir?); choose another with --host/--port`);
 });
+
+test('a slow reader of a pipe gets every row (JSON and table): the CLI exits only once its output is written', async () => {
+  // 300 connections: about 500 kB of JSON and 90 kB of table, more than a pipe holds (64 kB).
+  const mine: net.Socket[] = [];
+  const many = net.createServer((s) => mine.push(s));
+  await new Promise<void>((r) => many.listen(0, '127.0.0.1', r));
+  const p = (many.address() as net.AddressInfo).port;
+  try {
+    for (let i = 0; i < 300; i++) {
+      const c = net.connect(p, '127.0.0.1');
+      await new Promise<void>((r, j) => c.once('connect', r).once('error', j));
+      mine.push(c);
+    }
+    while (mine.length < 600) await new Promise((r) => setTimeout(r, 10));
+    const slow = (args: string) => spawnSync('bash', ['-c', `${process.execPath} bin/tcpdir.js list --port ${p} --no-all-namespaces ${args} | (sleep 0.5; cat)`], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
+    const j = slow('--json --limit 1000');
+    const rows = JSON.parse(j.stdout) as Row[];
+    assert.equal(rows.length, 600, 'both ends of 300 connections (the listener is not one)');
+    const t = slow('--limit 1000');
+    const lines = t.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 601, 'a header and 600 rows');
+    assert.ok(t.stdout.endsWith('\n') && /127\.0\.0\.1:\d+/.test(lines[600]), lines[600]);
+  } finally {
+    for (const s of mine) s.destroy();
+    await new Promise((r) => many.close(r));
+  }
+});

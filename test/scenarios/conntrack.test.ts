@@ -23,6 +23,8 @@ import { classify, buildContext, findByTuple, conntrackMatch } from '../../src/c
 import { Collector } from '../../src/collectors';
 import type { Snapshot } from '../../src/model';
 import { createServer, type TcpdirServer } from '../../src';
+import { TcpdirService } from '../../src/service';
+import { listRowsBothWays } from '../helpers/list-rows';
 import { Actor, addNamespace, deleteNamespace, ip, REPO_ROOT, unsupportedReason, type ActorSocket } from './netns';
 
 const nft = spawnSync('nft', ['--version']).status === 0;
@@ -134,6 +136,17 @@ describe('conntrack evidence', { skip: skip ?? false, timeout: 120_000 }, () => 
       });
       assert.equal(crow.verdict.direction, 'OUTBOUND');
       assert.deepEqual((crow as unknown as { conntrack: unknown }).conntrack, { netns: idOf(snap, nsR), side: 'ORIGINAL', origin: 'SYN', state: 'ESTABLISHED', direction: 'OUTBOUND' });
+      // `tcpdir list` reads these rows without GraphQL: the NAT and conntrack views too must be the document's.
+      const listing = new TcpdirService({ maxAgeMs: 60_000, history: false, kernelEvidence: false, collect });
+      try {
+        for (const n of [nsA, nsB]) {
+          const both = await listRowsBothWays(listing, { netns: n, limit: 1000 });
+          assert.ok(both.graphql.includes('"originalDestination":{"address":"10.233.9.9","port":80}'), `${n}: a row with its NAT view`);
+          assert.equal(both.direct, both.graphql);
+        }
+      } finally {
+        listing.close();
+      }
       const ns = await server2.app.inject({ method: 'GET', url: '/api/v1/namespaces' });
       const nsRow = (ns.json() as { name: string | null; conntrack: { available: boolean; entries: number } }[]).find((n) => n.name === nsR)!;
       assert.equal(nsRow.conntrack.available, true);

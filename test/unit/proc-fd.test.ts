@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket as NetSocket } from 'node:net';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import { ProcessResolver, parseStatStarttime, parseSocketLink } from '../../src/collectors/proc-fd';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { nativeSocketFds } from '../../src/collectors/native';
+import { ProcessResolver, parseStatStarttime, parseSocketLink, type ProcessResolverOptions } from '../../src/collectors/proc-fd';
 import { readProcNetTcp } from '../../src/collectors/proc-net-tcp';
 
 const closers: Array<() => void> = [];
@@ -39,7 +41,33 @@ test('parseStatStarttime copes with spaces and parentheses in comm', () => {
   assert.equal(parseSocketLink('pipe:[4242]'), 0);
 });
 
-test('sockets of this process resolve to this pid and "node"; a warm call re-reads far less', async () => {
+/** A python child that connects to `port`, prints "up", then on each stdin line swaps its socket. */
+function pythonClient(port: number): ChildProcessWithoutNullStreams {
+  const code = `
+import socket, sys
+s = socket.create_connection(('127.0.0.1', ${port}))
+print('up', flush=True)
+for line in sys.stdin:
+    s.close()
+    s = socket.create_connection(('127.0.0.1', ${port}))  # same fd number, same fd count
+    print('up', flush=True)
+`;
+  const child = spawn('python3', ['-c', code]);
+  closers.push(() => child.kill('SIGKILL'));
+  return child;
+}
+
+async function nextLine(child: ChildProcessWithoutNullStreams): Promise<string> {
+  const [buf] = (await once(child.stdout, 'data')) as [Buffer];
+  return buf.toString().trim();
+}
+
+// Process attribution reads fd tables with the sockdiag addon's socketFds when it is built, else
+// with readlink from JavaScript: both ways behave the same.
+const socketFds = nativeSocketFds();
+const readers: [string, ProcessResolverOptions][] = [['readlink from JS', {}], ['socketFds in C', { socketFds }]];
+for (const [how, opts] of readers) {
+  test(`${how}: sockets of this process resolve to this pid and "node"; a warm call re-reads far less`, async () => {
   const { port, accepted } = await listen();
   await dial(port);
   await dial(port);
@@ -47,7 +75,7 @@ test('sockets of this process resolve to this pid and "node"; a warm call re-rea
   const inodes = await inodesOnPort(port);
   assert.equal(inodes.length, 5, 'listener + 2 client ends + 2 accepted ends');
 
-  const r = new ProcessResolver();
+  const r = new ProcessResolver(undefined, opts);
   const cold = await r.resolve([...inodes, 0]);
   const coldStats = r.lastStats!;
   for (const ino of inodes) assert.deepEqual(cold.get(ino), [{ pid: process.pid, command: 'node' }], `inode ${ino}`);
@@ -74,28 +102,7 @@ test('sockets of this process resolve to this pid and "node"; a warm call re-rea
   assert.ok(r.lastStats!.pidsScanned < coldStats.pidsScanned);
 });
 
-/** A python child that connects to `port`, prints "up", then on each stdin line swaps its socket. */
-function pythonClient(port: number): ChildProcessWithoutNullStreams {
-  const code = `
-import socket, sys
-s = socket.create_connection(('127.0.0.1', ${port}))
-print('up', flush=True)
-for line in sys.stdin:
-    s.close()
-    s = socket.create_connection(('127.0.0.1', ${port}))  # same fd number, same fd count
-    print('up', flush=True)
-`;
-  const child = spawn('python3', ['-c', code]);
-  closers.push(() => child.kill('SIGKILL'));
-  return child;
-}
-
-async function nextLine(child: ChildProcessWithoutNullStreams): Promise<string> {
-  const [buf] = (await once(child.stdout, 'data')) as [Buffer];
-  return buf.toString().trim();
-}
-
-test('a child that opens sockets is found; after it exits it is dropped', async () => {
+  test(`${how}: a child that opens sockets is found; after it exits it is dropped`, async () => {
   const { port, accepted } = await listen();
   const child = pythonClient(port);
   assert.equal(await nextLine(child), 'up');
@@ -104,7 +111,7 @@ test('a child that opens sockets is found; after it exits it is dropped', async 
   const childEnd = all.find((s) => s.remotePort === port && s.state === 'ESTABLISHED')!;
   assert.ok(childEnd && childEnd.inode !== 0);
 
-  const r = new ProcessResolver();
+  const r = new ProcessResolver(undefined, opts);
   const first = await r.resolve([childEnd.inode]);
   assert.deepEqual(first.get(childEnd.inode), [{ pid: child.pid!, command: 'python3' }]);
 
@@ -124,6 +131,44 @@ test('a child that opens sockets is found; after it exits it is dropped', async 
   const third = await r.resolve([childEnd.inode, swapped.inode]);
   assert.equal(third.has(swapped.inode), false, 'the exited child no longer owns anything');
   assert.equal(third.has(childEnd.inode), false);
+});
+
+}
+
+test('socketFds reads the socket links readlink does, in batches that resume where they stopped', async () => {
+  assert.ok(socketFds, 'the sockdiag addon is built');
+  const { port, accepted } = await listen();
+  for (let i = 0; i < 5; i++) await dial(port);
+  while (accepted.length < 5) await new Promise((r) => setTimeout(r, 5));
+  const byJs: number[][] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let ino = 0;
+    try {
+      ino = parseSocketLink(readlinkSync(`/proc/self/fd/${fd}`));
+    } catch {
+      continue;
+    }
+    if (ino !== 0) byJs.push([Number(fd), ino]);
+  }
+  const pairs = (f: Float64Array) => Array.from({ length: f.length / 2 }, (_, i) => [f[2 * i], f[2 * i + 1]]);
+  const whole = await socketFds('/proc/self/fd', 0, 1 << 20);
+  assert.equal(whole.next, -1);
+  const sort = (x: number[][]) => [...x].sort((p, q) => p[0] - q[0]);
+  assert.deepEqual(sort(pairs(whole.sockets)), sort(byJs));
+  assert.ok(byJs.length >= 11, 'the listener and both ends of five connections');
+  const batched: number[][] = [];
+  let reads = 0;
+  for (let pos = 0, n = 0; pos >= 0; n++) {
+    const b = await socketFds('/proc/self/fd', pos, 3);
+    assert.ok(b.read <= 3);
+    reads += b.read;
+    batched.push(...pairs(b.sockets));
+    pos = b.next;
+    assert.ok(n < 1000);
+  }
+  assert.deepEqual(sort(batched), sort(pairs(whole.sockets)));
+  assert.ok(Math.abs(reads - whole.read) <= 2, `${reads} links read in batches, ${whole.read} at once`);
+  await assert.rejects(socketFds('/proc/999999999/fd', 0, 10), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
 });
 
 test('a /proc root without processes yields an empty map, not an error', async () => {

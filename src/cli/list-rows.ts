@@ -1,0 +1,83 @@
+import type { ProcessMap } from '../model';
+import { conntrackFactsOf, natOfConnection, socketNetns, type ConnectionRecord, type SnapshotView } from '../service';
+import { DOCUMENTS } from '../server/documents';
+
+/** A selection set: each field, with the selection of its own fields (null for a leaf). */
+export type Selection = ReadonlyArray<readonly [string, Selection | null]>;
+
+/**
+ * The selection of a document's top-level field, read from its text: the row shape `list`
+ * prints. Only plain nested field names are understood (no arguments, aliases, fragments or
+ * directives below the top field); anything else throws, so a document changed that way is
+ * caught by the first test that lists connections, not silently printed wrong.
+ */
+export function rowSelection(document: string): Selection {
+  const open = document.indexOf('{', document.indexOf('{') + 1);
+  const tokens = document.slice(open + 1).match(/[A-Za-z_][A-Za-z0-9_]*|[{}]|\S/g) ?? [];
+  let i = 0;
+  const level = (): Selection => {
+    const out: [string, Selection | null][] = [];
+    for (;;) {
+      const t = tokens[i++];
+      if (t === '}') return out;
+      if (t === '{' && out.length > 0 && out[out.length - 1][1] === null) out[out.length - 1][1] = level();
+      else if (t !== undefined && /^[A-Za-z_]/.test(t)) out.push([t, null]);
+      else throw new Error(`rowSelection: cannot read ${JSON.stringify(t)} in ${JSON.stringify(document.slice(0, 80))}`);
+    }
+  };
+  return level();
+}
+
+/** The fields of the schema's Connection type that field resolvers answer (the rest are the record's own). */
+type ConnectionReaders = Record<string, (c: ConnectionRecord) => unknown>;
+
+/**
+ * What Connection's field resolvers return, read on one view: the same service calls they make
+ * (ConnectionResolver, ConnectionConntrackResolver, ConnectionNetnsResolver), without a
+ * promise per field and row.
+ */
+export function connectionReaders(view: SnapshotView, owners: ProcessMap): ConnectionReaders {
+  return {
+    verdict: (c) => view.verdictOf(c),
+    processes: (c) => (c.socket.inode === 0 ? [] : (owners.get(c.socket.inode) ?? [])),
+    nat: (c) => natOfConnection(view.ctx, c.socket),
+    conntrack: (c) => conntrackFactsOf(view.ctx, c.socket),
+    netns: (c) => socketNetns(view.snapshot, c.socket),
+  };
+}
+
+/** `value` cut to `sel` (lists item by item; absent is null, as GraphQL answers a nullable field). */
+function pick(value: unknown, sel: Selection): unknown {
+  if (value === null || value === undefined) return null;
+  if (Array.isArray(value)) return value.map((v) => pick(v, sel));
+  const out: Record<string, unknown> = {};
+  const o = value as Record<string, unknown>;
+  for (const [name, sub] of sel) out[name] = sub === null ? (o[name] ?? null) : pick(o[name], sub);
+  return out;
+}
+
+/**
+ * `tcpdir list`'s rows: each connection cut to the listConnections document's selection, its
+ * fields read as the schema's resolvers read them. The same document run through GraphQL gives
+ * the same rows (test/api/cli-rows.test.ts checks it on real sockets); this path skips the
+ * execution's per-field machinery, which took most of a cold 40k-row list's time.
+ */
+export function listRows(readers: ConnectionReaders, selection: Selection = LIST_SELECTION): (c: ConnectionRecord) => Record<string, unknown> {
+  for (const [name] of selection) {
+    if (!(name in readers) && !ROW_FIELDS.has(name)) throw new Error(`listConnections selects Connection.${name}, which list has no reader for`);
+  }
+  return (c) => {
+    const out: Record<string, unknown> = {};
+    for (const [name, sub] of selection) {
+      const read = readers[name];
+      const v = read ? read(c) : (c as unknown as Record<string, unknown>)[name];
+      out[name] = sub === null ? (v ?? null) : pick(v, sub);
+    }
+    return out;
+  };
+}
+
+/** Connection's fields that the record itself holds (records.ts). */
+const ROW_FIELDS = new Set(['id', 'family', 'state', 'local', 'remote', 'inode', 'uid']);
+
+export const LIST_SELECTION = rowSelection(DOCUMENTS.listConnections);
