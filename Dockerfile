@@ -26,6 +26,8 @@ COPY --from=build /app/package.json /app/schema.graphql ./
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/web ./dist/web
+# The CRI's api.proto, read when a CRI socket is used (pods from the container runtime).
+COPY --from=build /app/proto ./proto
 COPY --from=build /app/build/Release/*.node ./build/Release/
 COPY --from=build /app/node_modules ./node_modules
 EXPOSE 4000

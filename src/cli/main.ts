@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_LIMIT, MAX_LIMIT, TCP_STATE_NAMES } from '../model';
 import { heuristicWarning } from '../collectors/kernel';
 import { parsePeers } from '../collectors/peers';
+import { findCriSocket } from '../collectors/cri-pods';
 import { TcpdirService } from '../service';
 import type { DocumentName } from '../server/documents';
 import { UnsafeBindError } from '../server/bind-policy';
@@ -172,6 +173,16 @@ function peerList(v: string | undefined): string[] | undefined {
   return list;
 }
 
+/**
+ * Pod sources: those given; with none, the usual runtime socket if one exists here (a runtime that
+ * does not answer CRI on it is then given up quietly: Docker's containerd has the plugin off).
+ */
+function pods(kubeletPods: string | undefined, criSocket: string | false | undefined): { kubeletPods?: string; criSocket?: string; criProbed?: boolean } {
+  if (criSocket !== undefined || kubeletPods) return { kubeletPods, criSocket: criSocket || undefined };
+  const found = findCriSocket();
+  return found ? { criSocket: found, criProbed: true } : {};
+}
+
 export function program(): Command {
   const p = new Command('tcpdir').description('Inbound or outbound: a verdict, with confidence and evidence, for every TCP connection on this host.')
     .version(VERSION, '-V, --version', 'print the version');
@@ -194,6 +205,8 @@ export function program(): Command {
     .option('--metrics-per-netns', '/metrics: connections by network namespace too (one series per namespace)')
     .option('--otlp-endpoint <url>', 'send connection events (OTLP logs) and metrics to this OTLP/HTTP collector, e.g. http://collector:4318 (default: OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables)')
     .option('--kubelet-pods-url <url|file>', "the kubelet's pod list (e.g. http://127.0.0.1:10255/pods, or a PodList JSON file): names pods on namespaces, connections and OTLP (default $TCPDIR_KUBELET_PODS_URL)")
+    .option('--cri-socket <path>', "the container runtime's CRI socket (containerd, CRI-O, cri-dockerd): names pods like --kubelet-pods-url (default $TCPDIR_CRI_SOCKET; with neither given, the first of /run/containerd/containerd.sock, /run/crio/crio.sock, /var/run/cri-dockerd.sock that exists)")
+    .option('--no-cri-socket', 'do not look for a CRI socket')
     .option('--peers <urls>', "tcpdir agents on other hosts, comma-separated (http://10.0.0.2:4000, ADDRESS=URL, or a DNS name resolving to every agent, e.g. a headless Service: http://tcpdir-agents.tcpdir.svc:4000): lone connections to their addresses are settled by asking them (default $TCPDIR_PEERS)")
     .option('--peer-token <token>', 'bearer token for the peer agents (default $TCPDIR_PEER_TOKEN)')
     .option('--peer-timeout-ms <ms>', 'longest wait for peer agents per snapshot', int('peer-timeout-ms', 1, 60_000), 500)
@@ -212,7 +225,7 @@ export function program(): Command {
         metricsTopListeners: o.metricsTopListeners, metricsPerNetns: o.metricsPerNetns === true, metricsMaxAgeMs: o.metricsMaxAgeMs,
         host: o.host, port: o.port, source: o.source, maxAgeMs: o.maxAgeMs, staleWhileRevalidate: o.staleWhileRevalidate !== false,
         otlp: { endpoint: o.otlpEndpoint },
-        kubeletPods: o.kubeletPodsUrl ?? (process.env.TCPDIR_KUBELET_PODS_URL || undefined),
+        ...pods(o.kubeletPodsUrl ?? (process.env.TCPDIR_KUBELET_PODS_URL || undefined), o.criSocket ?? (process.env.TCPDIR_CRI_SOCKET || undefined)),
         peers: peerList(o.peers ?? process.env.TCPDIR_PEERS), peerToken: o.peerToken ?? (process.env.TCPDIR_PEER_TOKEN || undefined), peerTimeoutMs: o.peerTimeoutMs,
         token: o.token, rateLimit: o.rateLimit, logLevel: o.logLevel, kernelEvidence: o.kernelEvidence, conntrack: o.conntrack, allNamespaces: o.allNamespaces !== false,
       });

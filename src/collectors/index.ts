@@ -16,6 +16,7 @@ export {
 export { readSockDiag } from './sockdiag';
 export { collectAllNamespaces, hasCapSysAdmin, DEFAULT_EPHEMERAL_RANGE, type AllNamespacesOptions } from './all-namespaces';
 export { discoverNamespaces, parseCgroupContainer, readNamedNetns, type DiscoveredNetns, type Discovery } from './netns-discovery';
+export { CRI_PROTO, CriClient, CriError, CriPodReader, DEFAULT_CRI_SOCKETS, findCriSocket, parseCriContainers, type CriContainer, type CriErrorKind, type CriVersion } from './cri-pods';
 export { DEFAULT_KUBELET_PODS_URL, KubeletPodsError, parsePodList, readKubeletPods } from './kubelet-pods';
 export { ConntrackReader, parseConntrack, readConntrack, ConntrackParseError, type ConntrackBinding, type ConntrackTarget } from './conntrack';
 export { PeerAgents, PeerAnswerError, PEER_REQUEST_HEADER, parsePeers, parsePeerVerdicts, peerVerdictQuery, plainAddress, readPeerVerdicts, type PeerAgentsOptions, type PeerAsk, type PeerList, type PeerName } from './peers';

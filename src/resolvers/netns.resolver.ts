@@ -18,7 +18,7 @@ export class NetnsResolver {
     return ctx.service.commands((ns as unknown as NetnsRecord).pids);
   }
 
-  @FieldResolver(() => Pod, { nullable: true, description: "The Kubernetes pod of the namespace's container; null without a container, a pod list (serve --kubelet-pods-url), or a match in it." })
+  @FieldResolver(() => Pod, { nullable: true, description: "The Kubernetes pod of the namespace's container; null without a container, a pod source (serve --cri-socket or --kubelet-pods-url), or a match in it." })
   async pod(@Root() ns: Netns, @Ctx() ctx: RequestContext): Promise<Pod | null> {
     const c = (ns as unknown as NetnsRecord).container;
     return c && ctx.service.pods ? ctx.service.pods.lookup(c.id) : null;

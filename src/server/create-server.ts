@@ -125,7 +125,11 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
       // A history recorder needs the tracepoint's closes, not only births.
       lifecycle: options.lifecycle ?? Boolean(options.recordHistory),
       onKernelUnavailable: (why) => app.log.warn({ code: why.code }, `no kernel evidence: ${why.reason}`),
-      onPodsError: (m) => (m ? app.log.warn(`pods unknown: ${m}; the last list read is used`) : app.log.info('kubelet pod list readable again')),
+      // A socket found by probing that does not answer is no fault of the operator's: info, not warn.
+      onPodsError: (m, source) => (!m ? app.log.info(`pods: ${source} readable again`)
+        : options.criProbed && source === options.criSocket ? app.log.info(`pods unnamed: ${m}`)
+        : app.log.warn(`pods unknown: ${m}; the last list read is used`)),
+      onPodsSource: (m) => app.log.info(m),
       onPeerStatus: (peer, why) => (why ? app.log.warn({ peer }, `peer agent unreachable: ${why}; its connections go without its verdict`) : app.log.info({ peer }, 'peer agent answers')),
     });
   app.addHook('onClose', async () => {

@@ -6,6 +6,6 @@ export * from './validate';
 export type { ConnectionRecord, ListenerRecord, EndpointRecord } from './records';
 export { containerOfNetns, netnsIdFor, netnsInfos, netnsRecords, socketNetns, type NetnsRecord } from './netns-view';
 export { eventFilter, HistoryService, type EventFilter, type HistoryOptions, type HistoryStatus } from './history-service';
-export { PodDirectory, type PodDirectoryOptions } from './pods';
+export { PodDirectory, PodSources, podSources, type PodDirectoryOptions, type PodLookup, type PodSourceOptions } from './pods';
 export { conntrackFactsOf, conntrackStatus, natOfConnection, netnsConntrackStatus, trackedFlows, type ConntrackFactsRecord, type ConntrackStatusRecord, type NatRecord, type TrackedFlowRecord } from './conntrack-view';
 export { PEER_REQUEST_HEADER } from '../collectors/peers';

@@ -2,7 +2,7 @@ import { Collector, kernelUnavailable, PeerAgents, type HostPaths, type KernelEv
 import type { KernelEvent, ProcessMap, ProcessRef, Snapshot, SourceName } from '../model';
 import { findPeerIndexAt } from '../classifier';
 import { HistoryKeeper } from './history-keeper';
-import { PodDirectory } from './pods';
+import { podSources, type PodLookup } from './pods';
 import type { ConnectionRecord, ListenerRecord } from './records';
 import { InputError } from './errors';
 import { checkConfidence, checkPort } from './validate';
@@ -57,8 +57,17 @@ export interface ServiceOptions {
    * PodList): containers found in cgroups are then named by pod, namespace and container name.
    */
   kubeletPods?: string;
-  /** Told when reading the pod list fails (null: it works again). */
-  onPodsError?: (message: string | null) => void;
+  /**
+   * A container runtime's CRI socket (e.g. /run/containerd/containerd.sock): pods named from its
+   * ListContainers. With kubeletPods too, both are read; the CRI socket is asked first.
+   */
+  criSocket?: string;
+  /** criSocket was found at a usual path, not asked for: a socket that does not answer is given up. */
+  criProbed?: boolean;
+  /** Told when reading a pod source fails (null: it works again). */
+  onPodsError?: (message: string | null, source: string) => void;
+  /** Told once which runtime names the pods. */
+  onPodsSource?: (message: string) => void;
   /**
    * Peer agents (tcpdir on other hosts): base URLs such as http://10.0.0.2:4000, or
    * ADDRESS=URL. Lone connections to their addresses that this host cannot settle are settled by
@@ -99,8 +108,9 @@ export class TcpdirService {
   readonly staleGraceMs: number;
   /** The eBPF source, or why there is none. Loaded once, at construction. */
   readonly kernel: KernelEvidenceSource | KernelUnavailable;
-  /** Container id -> pod, when a kubelet pod list was given. */
-  readonly pods: PodDirectory | null;
+  /** Container id -> pod, when a CRI socket or a kubelet pod list was given. */
+  readonly pods: PodLookup | null;
+  private readonly closePods: () => void;
 
   constructor(private readonly opts: ServiceOptions = {}) {
     this.maxAgeMs = opts.maxAgeMs ?? 1000;
@@ -113,7 +123,9 @@ export class TcpdirService {
       : { available: false, code: 'FIXTURE', reason: 'snapshots come from a fixture collector' });
     if (!this.kernel.available) opts.onKernelUnavailable?.(this.kernel);
     this.history = opts.history === false ? null : new HistoryKeeper();
-    this.pods = opts.kubeletPods ? new PodDirectory(opts.kubeletPods, { onError: opts.onPodsError }) : null;
+    ({ pods: this.pods, close: this.closePods } = podSources({
+      criSocket: opts.criSocket, criProbed: opts.criProbed, kubeletPods: opts.kubeletPods, onError: opts.onPodsError, onSource: opts.onPodsSource,
+    }));
     this.peers = opts.peers?.length ? new PeerAgents({ peers: opts.peers, token: opts.peerToken, timeoutMs: opts.peerTimeoutMs, onStatus: opts.onPeerStatus, ttlMs: Math.max(this.maxAgeMs, 1000) }) : null;
   }
 
@@ -203,6 +215,7 @@ export class TcpdirService {
   /** Stops the kernel source's reader; the service keeps answering from heuristics. */
   close(): void {
     this.collector?.close();
+    this.closePods();
   }
 
   /**

@@ -109,6 +109,25 @@ test('DaemonSet: the data dir and /tmp are writable volumes, /run/netns read-onl
   for (const m of mounts) assert.ok(volumes.has(m.name), `volume ${m.name}`);
 });
 
+test("DaemonSet: pods from the runtime's CRI socket, its host directory mounted read-only where TCPDIR_CRI_SOCKET says", () => {
+  const env = (name: string): Doc => container.env.find((e: Doc) => e.name === name);
+  const socket: string = env('TCPDIR_CRI_SOCKET').value;
+  // The directory, not the socket file: a file bind mount keeps the inode of the socket the
+  // runtime had when the pod started, and a restarted runtime makes a new one.
+  const dir = socket.slice(0, socket.lastIndexOf('/'));
+  const mount = container.volumeMounts.find((m: Doc) => m.mountPath === dir);
+  assert.ok(mount, `${dir} is mounted`);
+  assert.equal(mount.readOnly, true);
+  const volume = pod.volumes.find((v: Doc) => v.name === mount.name);
+  assert.deepEqual(volume.hostPath, { path: dir, type: 'Directory' });
+  assert.equal(env('TCPDIR_KUBELET_PODS_URL'), undefined, 'one pod source: the kubelet list is the documented alternative');
+  assert.ok(read('src/cli/main.ts').includes('process.env.TCPDIR_CRI_SOCKET'), 'the CLI reads the variable');
+  // The README says what the socket grants, and offers the narrower source.
+  const readme = readFileSync(join(DIR, 'README.md'), 'utf8');
+  assert.match(readme, /whole API/);
+  assert.match(readme, /TCPDIR_KUBELET_PODS_URL/);
+});
+
 test('DaemonSet: listens beyond loopback with a token from the Secret', () => {
   const args: string[] = container.args;
   assert.equal(args[0], 'serve');

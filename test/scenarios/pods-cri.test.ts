@@ -1,0 +1,192 @@
+// Pods from a CRI runtime socket: a process in its own network namespace and in a cgroup named as
+// containerd names a container's (cri-containerd-<id>.scope), a CRI runtime (a gRPC server on a
+// unix socket serving the vendored runtime.v1 RuntimeService) whose ListContainers has that id
+// with the kubelet's labels, and tcpdir reading every namespace with criSocket. Netns.pod,
+// Connection.pod and REST /api/v1/namespaces must name the pod; other namespaces have none.
+// Then `tcpdir serve` itself: $TCPDIR_CRI_SOCKET is read and the runtime named in the log, and a
+// --cri-socket that is no CRI server is one warning while the server keeps answering.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import request from 'supertest';
+import { createServer } from '../../src';
+import { FakeCriRuntime, kubeletLabels } from '../helpers/cri-server';
+import { addNamespace, deleteNamespace, unsupportedReason } from './netns';
+
+const REPO = resolve(__dirname, '..', '..', '..');
+
+/** Where cgroup v2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host). */
+function cgroup2Root(): string | null {
+  for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    if (f[2] === 'cgroup2') return f[1];
+  }
+  return null;
+}
+
+/** Why no child cgroup can be made here (a read-only cgroupfs in a container), or null. */
+function cgroupUnwritable(root: string): string | null {
+  const probe = join(root, `tcpdir-probe-${process.pid}`);
+  try {
+    mkdirSync(probe);
+    rmdirSync(probe);
+    return null;
+  } catch (e) {
+    return `cannot create a cgroup under ${root}: ${(e as Error).message}`;
+  }
+}
+
+const root = process.platform === 'linux' ? cgroup2Root() : null;
+const skip = unsupportedReason() ?? (root ? cgroupUnwritable(root) : 'no cgroup v2 mount');
+if (skip) console.log(`# pods-cri suite skipped: ${skip}`);
+
+// Listens and connects to itself inside its namespace, holds both ends, prints the ports.
+const HOLD_PY = `
+import socket, sys
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)
+c = socket.create_connection(('127.0.0.1', l.getsockname()[1])); a, _ = l.accept()
+print(l.getsockname()[1], c.getsockname()[1], flush=True)
+sys.stdin.readline()
+`;
+
+describe('pods from a CRI runtime socket', { skip: skip ?? false, timeout: 60_000 }, () => {
+  test('a container in its own cgroup and netns is named by pod on Netns, Connection and REST', async () => {
+    const id = randomBytes(32).toString('hex');
+    const uid = randomUUID();
+    const slice = join(root!, `tcpdir-test-${process.pid}-${randomBytes(3).toString('hex')}.slice`);
+    const scope = join(slice, `cri-containerd-${id}.scope`);
+    mkdirSync(scope, { recursive: true });
+    const ns = addNamespace(`cri-${randomBytes(3).toString('hex')}`);
+    // What containerd lists on a node: the pod's sandbox (pause) container and its app container,
+    // another pod's, and a container no kubelet made (no labels).
+    const runtime = new FakeCriRuntime([
+      { id: randomBytes(32).toString('hex'), labels: { ...kubeletLabels({ name: 'other-0', namespace: 'kube-system', uid: randomUUID() }, 'other') }, metadata: { name: 'other' } },
+      { id: randomBytes(32).toString('hex'), labels: { 'io.kubernetes.pod.name': 'web-7d4b9c-x2k8q', 'io.kubernetes.pod.namespace': 'shop', 'io.kubernetes.pod.uid': uid, 'io.cri-containerd.kind': 'sandbox' } },
+      { id, labels: { ...kubeletLabels({ name: 'web-7d4b9c-x2k8q', namespace: 'shop', uid }, 'web'), 'io.cri-containerd.kind': 'container' }, metadata: { name: 'web' } },
+      { id: randomBytes(32).toString('hex') },
+    ]);
+    await runtime.start();
+    let child: ChildProcess | null = null;
+    const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, allNamespaces: true, recordHistory: false, criSocket: runtime.socket });
+    try {
+      child = spawn('sh', ['-c', `echo $$ > ${join(scope, 'cgroup.procs')} && exec ip netns exec ${ns} python3 -c "$0"`, HOLD_PY], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const line = await new Promise<string>((res) => createInterface({ input: child!.stdout! }).once('line', res));
+      const [serverPort, clientPort] = line.split(' ').map(Number);
+      assert.match(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8'), new RegExp(`cri-containerd-${id}\\.scope`));
+
+      const q = `{ namespaces { id name container { runtime id } pod { name namespace uid containerName } }
+        connections(netns: "${ns}") { local { port } remote { port } pod { name namespace containerName } } }`;
+      let r = await request(app.server).post('/graphql').send({ query: q });
+      for (let i = 0; i < 50 && r.body.data?.connections?.length !== 2; i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        r = await request(app.server).post('/graphql').send({ query: q });
+      }
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const mine = r.body.data.namespaces.find((n: { name: string | null }) => n.name === ns);
+      assert.ok(mine, `namespace ${ns} listed`);
+      const pod = { name: 'web-7d4b9c-x2k8q', namespace: 'shop', uid, containerName: 'web' };
+      assert.deepEqual(mine.container, { runtime: 'containerd', id });
+      assert.deepEqual(mine.pod, pod);
+      for (const other of r.body.data.namespaces) if (other.name !== ns) assert.equal(other.pod, null, `${other.id} is no pod's`);
+      const conns = r.body.data.connections as { local: { port: number }; remote: { port: number }; pod: unknown }[];
+      assert.deepEqual(conns.map((c) => [c.local.port, c.remote.port]).sort(), [[clientPort, serverPort], [serverPort, clientPort]].sort());
+      for (const c of conns) assert.deepEqual(c.pod, { name: pod.name, namespace: pod.namespace, containerName: pod.containerName });
+
+      const rest = await request(app.server).get('/api/v1/namespaces');
+      assert.deepEqual(rest.body.find((n: { name: string | null }) => n.name === ns).pod, pod);
+      assert.equal(runtime.calls.Version, 1, 'Version once, at start');
+      assert.ok(runtime.calls.ListContainers >= 1 && runtime.calls.ListContainers <= 3, `listed once per refresh, not per lookup: ${runtime.calls.ListContainers}`);
+    } finally {
+      child?.kill();
+      if (child && child.exitCode === null) await new Promise((r) => child!.once('exit', r));
+      await app.close();
+      await runtime.stop();
+      deleteNamespace(ns);
+      rmdirSync(scope);
+      rmdirSync(slice);
+    }
+  });
+});
+
+/** `tcpdir serve` on a free loopback port; resolves with its base URL and the log lines so far. */
+async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcessWithoutNullStreams; base: string; logs: Record<string, unknown>[] }> {
+  const child = spawn(process.execPath, [join(REPO, 'bin/tcpdir.js'), 'serve', '--port', '0', '--no-history', '--no-kernel-evidence', '--no-conntrack', '--log-level', 'info', ...args],
+    { cwd: REPO, env: { ...process.env, TCPDIR_KUBELET_PODS_URL: '', TCPDIR_CRI_SOCKET: '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  createInterface({ input: child.stdout }).on('line', (l) => {
+    try {
+      logs.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      logs.push({ msg: l });
+    }
+  });
+  for (const end = Date.now() + 20_000; Date.now() < end; ) {
+    const m = logs.map((l) => /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(String(l.msg))).find(Boolean);
+    if (m) return { child, base: m[1], logs };
+    if (child.exitCode !== null) throw new Error(`tcpdir serve exited ${child.exitCode}: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  throw new Error(`tcpdir serve did not listen within 20 s: ${stderr}`);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await done;
+}
+
+async function until(ok: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(ok(), what);
+}
+
+describe('tcpdir serve with a CRI socket', { skip: process.getuid?.() === 0 ? false : 'needs root (sock_diag of every namespace)', timeout: 60_000 }, () => {
+  test('$TCPDIR_CRI_SOCKET: the runtime is asked Version at start and named in the log', async () => {
+    const runtime = new FakeCriRuntime([]);
+    await runtime.start();
+    const { child, logs } = await serve([], { TCPDIR_CRI_SOCKET: runtime.socket });
+    try {
+      await until(() => logs.some((l) => l.msg === `pods named by fake-runtime 9.9.9 (CRI v1) at ${runtime.socket}`), `runtime named: ${JSON.stringify(logs.map((l) => l.msg))}`);
+      assert.equal(runtime.calls.Version, 1);
+      assert.equal(runtime.calls.ListContainers, 1);
+    } finally {
+      await stop(child);
+      await runtime.stop();
+    }
+  });
+
+  test('--cri-socket that is no CRI server: one warning, and the server answers with pods unnamed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tcpdir-cri-serve-'));
+    const socket = join(dir, 'docker.sock');
+    const dockerLike = http.createServer((_req, res) => res.writeHead(404).end('{"message":"page not found"}'));
+    await new Promise<void>((r) => dockerLike.listen(socket, r));
+    const { child, base, logs } = await serve(['--cri-socket', socket], {});
+    try {
+      const warned = (): Record<string, unknown>[] => logs.filter((l) => String(l.msg).startsWith('pods unknown:'));
+      await until(() => warned().length > 0, 'a warning');
+      assert.equal(warned()[0].level, 40, 'warn');
+      assert.match(String(warned()[0].msg), new RegExp(`^pods unknown: CRI runtime at ${socket}: not a CRI server \\(Version: Protocol error\\); the last list read is used$`));
+      for (let i = 0; i < 3; i++) {
+        const r = await fetch(`${base}/api/v1/namespaces`);
+        assert.equal(r.status, 200);
+        for (const n of (await r.json()) as { pod: unknown }[]) assert.equal(n.pod, null);
+      }
+      assert.equal(warned().length, 1, 'said once');
+      assert.equal(child.exitCode, null, 'still running');
+    } finally {
+      await stop(child);
+      dockerLike.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
