@@ -5,6 +5,7 @@ import { collectAllNamespaces } from './all-namespaces';
 import { ConntrackReader, type ConntrackTarget } from './conntrack';
 import { hostPaths, netnsEnterPath, type HostPaths } from './host-paths';
 import { decodeKernelEvents, KernelEvidenceSource, KernelRecordTable, kernelUnavailable, scanSockets, type EbpfPass, type KernelUnavailable } from './kernel';
+import { NetnsDiscovery } from './netns-discovery';
 import { ProcessResolver } from './proc-fd';
 import { readCommands } from './proc-comm';
 import { collectSnapshot } from './snapshot';
@@ -59,6 +60,8 @@ export class Collector {
   private readonly lastDump = new SockDiagReuse();
   /** ctnetlink per namespace, with NEW-event subscriptions kept between collections. */
   readonly conntrack: ConntrackReader;
+  /** Namespaces found so far, updated incrementally (all namespaces only). */
+  private readonly discovery: NetnsDiscovery | null;
 
   constructor(private readonly opts: CollectorOptions = {}) {
     this.paths = hostPaths(opts.paths);
@@ -69,6 +72,7 @@ export class Collector {
     }
     this.resolver = new ProcessResolver(this.paths.procRoot);
     this.conntrack = ConntrackReader.open({ nativeDir: opts.nativeDir, enabled: opts.conntrack !== false });
+    this.discovery = opts.allNamespaces ? new NetnsDiscovery({ procRoot: this.paths.procRoot, runNetnsDir: this.paths.netnsDir }) : null;
   }
 
   /** One snapshot: sockets, host facts, namespaces and the kernel's evidence (births attached). */
@@ -87,7 +91,7 @@ export class Collector {
     // lone connections (it counts our SYN only if this side connected), worth its dump cost there.
     const collectOpts = {
       source, procRoot: this.paths.procRoot, runNetnsDir: this.paths.netnsDir, nativeDir: this.opts.nativeDir, ebpf, netlinkReuse: this.lastDump,
-      tcpInfo: !k.available,
+      tcpInfo: !k.available, discovery: this.discovery ?? undefined,
     };
     const [snap, kernel] = await Promise.all([
       this.opts.allNamespaces ? collectAllNamespaces(collectOpts) : collectSnapshot(collectOpts),
@@ -152,6 +156,7 @@ export class Collector {
   close(): void {
     if (this.kernel.available) this.kernel.close();
     this.conntrack.close();
+    this.discovery?.close();
   }
 
   /** Iterator records (and births, drained by the same call), or the reason there are none. */

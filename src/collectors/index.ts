@@ -15,7 +15,8 @@ export {
 } from './proc-fd';
 export { readSockDiag } from './sockdiag';
 export { collectAllNamespaces, hasCapSysAdmin, DEFAULT_EPHEMERAL_RANGE, type AllNamespacesOptions } from './all-namespaces';
-export { discoverNamespaces, parseCgroupContainer, readNamedNetns, type DiscoveredNetns, type Discovery } from './netns-discovery';
+export { discoverNamespaces, NetnsDiscovery, parseCgroupContainer, type DiscoveredNetns, type Discovery, type DiscoveryOptions } from './netns-discovery';
+export { NamedNetnsWatch, readNamedNetns } from './named-netns';
 export { DEFAULT_KUBELET_PODS_URL, KubeletPodsError, parsePodList, readKubeletPods } from './kubelet-pods';
 export { ConntrackReader, parseConntrack, readConntrack, ConntrackParseError, type ConntrackBinding, type ConntrackTarget } from './conntrack';
 export { PeerAgents, PeerAnswerError, PEER_REQUEST_HEADER, parsePeerList, parsePeerVerdicts, peerVerdictQuery, plainAddress, readPeerVerdicts, type PeerAgentsOptions, type PeerAsk } from './peers';
