@@ -188,8 +188,12 @@ export async function collectAllNamespaces(opts: AllNamespacesOptions = {}): Pro
   // Stable order: own namespace first, then the discovery order.
   const order = new Map(discovery.namespaces.map((n, i) => [n.id, i]));
   parts.sort((a, b) => (a.info.self ? -1 : b.info.self ? 1 : (order.get(a.info.id) ?? 0) - (order.get(b.info.id) ?? 0)));
-  const sockets: Socket[] = [];
-  for (const p of parts) for (const s of p.sockets) sockets.push(s);
+  // One namespace (most hosts without containers): its list as it is, not copied.
+  let sockets: Socket[] = parts[0].sockets;
+  if (parts.length > 1) {
+    sockets = [];
+    for (const p of parts) for (const s of p.sockets) sockets.push(s);
+  }
   const snap: Snapshot = {
     source: own.source,
     fallbackReason: own.fallbackReason,
