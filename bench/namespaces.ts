@@ -2,8 +2,9 @@
 // Usage: node dist/bench/namespaces.js [namespaces=50] [connections=200] [runs=7]
 // Creates `namespaces` network namespaces (tcpdir-bench-ns-PID-i), each with one python child
 // holding a loopback listener and `connections` client connections to it (2 sockets each), then
-// alternates: collectAllNamespaces() (sock_diag + port range inside each namespace, through the
-// addon's setns thread) and a loop of `ss -tan` over the same namespaces (the own one with plain
+// alternates: collectAllNamespaces() with discovery state kept between runs, as the service keeps
+// it (sock_diag + port range inside each namespace, through the addon's setns thread), discovery
+// alone (every pid read, and kept state with nothing changed), and a loop of `ss -tan` over the same namespaces (the own one with plain
 // `ss -tan`, so both sides read the same sockets). Reports medians and the ratio; the target is
 // tcpdir <= 0.5x the loop. Every namespace is deleted at the end, also on failure or Ctrl-C.
 // Needs root (CAP_SYS_ADMIN), iproute2, ss and python3.
@@ -11,7 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { classify } from '../src/classifier';
-import { collectAllNamespaces } from '../src/collectors';
+import { collectAllNamespaces, discoverNamespaces, NetnsDiscovery } from '../src/collectors';
 
 const CHILD = `
 import socket, sys
@@ -69,13 +70,26 @@ async function main(): Promise<void> {
   }));
   console.log(`setup: ${nsCount} namespaces x (1 listener + ${perNs} connections = ${2 * perNs} connected sockets) in ${(performance.now() - t0).toFixed(0)} ms`);
 
-  const snapMs: number[] = [], classifyMs: number[] = [], ssMs: number[] = [];
+  const snapMs: number[] = [], classifyMs: number[] = [], ssMs: number[] = [], fullMs: number[] = [], incMs: number[] = [];
+  // As the service keeps it: what changed since the last collection is read, not every pid.
+  const discovery = new NetnsDiscovery();
+  await discovery.discover();
+  let incReads = 0, pids = 0;
   let tcpdirInBench = 0, ssInBench = 0, tcpdirTotal = 0, ssTotal = 0, entered = 0;
   const benchIds = new Set<string>();
   for (let r = 0; r < runs; r++) {
     let t = performance.now();
-    const snap = await collectAllNamespaces({ processes: false });
+    const snap = await collectAllNamespaces({ processes: false, discovery });
     snapMs.push(performance.now() - t);
+    // Discovery alone: every pid's ns/net link read (one-shot callers) against the kept state.
+    t = performance.now();
+    const full = await discoverNamespaces();
+    fullMs.push(performance.now() - t);
+    pids = full.namespaces.reduce((n, ns) => n + ns.pids.length, 0);
+    t = performance.now();
+    await discovery.discover();
+    incMs.push(performance.now() - t);
+    incReads = discovery.lastReads;
     t = performance.now();
     classify(snap);
     classifyMs.push(performance.now() - t);
@@ -103,6 +117,7 @@ async function main(): Promise<void> {
     ssInBench = benchLines;
     ssTotal = lines;
   }
+  discovery.close();
   if (entered !== nsCount) throw new Error(`tcpdir entered ${entered} of ${nsCount} bench namespaces`);
   if (tcpdirInBench !== ssInBench) console.log(`WARNING: bench namespaces: tcpdir saw ${tcpdirInBench} sockets, ss ${ssInBench}`);
 
@@ -110,6 +125,8 @@ async function main(): Promise<void> {
   console.log(`sockets in the bench namespaces: tcpdir ${tcpdirInBench}, ss ${ssInBench}; whole host incl. own namespace: tcpdir ${tcpdirTotal}, ss ${ssTotal}`);
   console.log(`tcpdir all-namespace snapshot: ${fmt(snapMs)}`);
   console.log(`  + classify:                   ${fmt(classifyMs)}`);
+  console.log(`namespace discovery, every pid read (${pids} pids): ${fmt(fullMs)}`);
+  console.log(`namespace discovery, kept state, nothing changed (${incReads} links read): ${fmt(incMs)}`);
   console.log(`ss -tan loop (${nsCount + 1} namespaces): ${fmt(ssMs)}`);
   console.log(`ratio tcpdir/ss: ${ratio.toFixed(3)}x (target <= 0.5x): ${ratio <= 0.5 ? 'PASS' : 'FAIL'}`);
 }

@@ -1,12 +1,15 @@
 // bench:user-path — big answers as users get them, against ss in the same run: `tcpdir serve`
-// with its default options (every namespace, history on, a snapshot per second), asked over HTTP
-// with requests spaced past max-age (so every answer, /metrics included, is a fresh snapshot), and
-// the one-shot CLI (a cold process: start-up, kernel programs, snapshot, owners).
+// with its default options (every namespace, history on, a snapshot per second with
+// stale-while-revalidate), asked over HTTP with requests spaced past max-age (so each is answered
+// from the last snapshot, at most about two seconds old, while the next is built, or waits for one
+// in progress), and the one-shot CLI (a cold process: start-up, kernel programs, snapshot, owners).
+// Then the same server with --max-age-ms 0 (nothing else changed): every summary there is
+// collected and classified for that request, a truly fresh one.
 // Usage: node dist/bench/user-path.js [--sockets 40000,100000] [--rounds 5] [--cli-only]
 // --cli-only: only `ss -tanp` and the one-shot CLI, no server (quicker, for work on the CLI).
 // Each size: children hold sockets/2 loopback pairs (bench/loopback-load.ts); rounds alternate
 // tcpdir and ss so load from anything else hits both alike; the table shows medians.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
@@ -43,6 +46,33 @@ function timeRequest(port: number, path: string, body?: string): Promise<{ ms: n
 const gql = (query: string) => JSON.stringify({ query });
 const LIST_WITH_PROCESSES = gql('{ connections(limit: 100000) { id processes { pid } } }');
 
+/** `tcpdir serve` with its default options plus `extra`, once /api/v1/summary answers (the first snapshot is built). */
+async function startServer(dataDir: string, extra: string[]): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [...NODE_FLAGS, 'bin/tcpdir.js', 'serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...extra], {
+    cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  for (let i = 0; ; i++) {
+    try {
+      await timeRequest(port, '/api/v1/summary');
+      return { child, port };
+    } catch {
+      if (i > 300 || child.exitCode !== null) {
+        child.kill('SIGKILL');
+        throw new Error('tcpdir serve did not come up');
+      }
+      await sleep(100);
+    }
+  }
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
 async function main(): Promise<void> {
   const sizes = arg('sockets', '40000,100000').split(',').map(Number);
   const rounds = Number(arg('rounds', '5'));
@@ -55,54 +85,53 @@ async function main(): Promise<void> {
   for (const sockets of sizes) {
     const loads = await spawnLoopbackLoads(sockets / 2);
     const dataDir = mkdtempSync(join(tmpdir(), 'tcpdir-bench-'));
-    const port = await freePort();
-    const server = spawn(process.execPath, [...NODE_FLAGS, 'bin/tcpdir.js', 'serve', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn'], {
-      cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    let server = await startServer(dataDir, []);
     try {
-      // Ready once /healthz answers and the first snapshot is built.
-      for (let i = 0; ; i++) {
-        try {
-          await timeRequest(port, '/api/v1/summary');
-          break;
-        } catch {
-          if (i > 300) throw new Error('tcpdir serve did not come up');
-          await sleep(100);
-        }
-      }
-      const t: Record<string, number[]> = { tan: [], tanp: [], summary: [], metrics: [], restList: [], gqlProc: [], cli: [], rss: [] };
+      const t: Record<string, number[]> = { tan: [], tanp: [], summary: [], fresh: [], freshGql: [], metrics: [], restList: [], gqlProc: [], cli: [], rss: [] };
       let listBytes = 0;
       let metricsBytes = 0;
       for (let r = 0; r < rounds; r++) {
         t.tan.push(timeCommand('ss', ['-tan']));
         t.tanp.push(timeCommand('ss', ['-tanp']));
         await sleep(1100);
-        t.summary.push((await timeRequest(port, '/api/v1/summary')).ms);
+        t.summary.push((await timeRequest(server.port, '/api/v1/summary')).ms);
         await sleep(1100);
-        const scrape = await timeRequest(port, '/metrics');
+        const scrape = await timeRequest(server.port, '/metrics');
         t.metrics.push(scrape.ms);
         metricsBytes = scrape.bytes;
         await sleep(1100);
-        const { value, peak } = await peakRssDuring(server.pid!, () => timeRequest(port, '/api/v1/connections?limit=100000'));
+        const { value, peak } = await peakRssDuring(server.child.pid!, () => timeRequest(server.port, '/api/v1/connections?limit=100000'));
         t.restList.push(value.ms);
         t.rss.push(peak);
         listBytes = value.bytes;
         await sleep(1100);
-        t.gqlProc.push((await timeRequest(port, '/graphql', LIST_WITH_PROCESSES)).ms);
+        t.gqlProc.push((await timeRequest(server.port, '/graphql', LIST_WITH_PROCESSES)).ms);
         t.cli.push(timeCommand(process.execPath, CLI_LIST));
+      }
+      // A fresh summary: the same server but with --max-age-ms 0, so every request collects and
+      // classifies a snapshot of its own (history on, so its recorder runs beside it as it would).
+      await stopServer(server.child);
+      server = await startServer(join(dataDir, 'fresh'), ['--max-age-ms', '0']);
+      await sleep(3000); // past the first snapshot's history records
+      for (let r = 0; r < rounds; r++) {
+        t.tan.push(timeCommand('ss', ['-tan']));
+        await sleep(1100);
+        t.fresh.push((await timeRequest(server.port, '/api/v1/summary')).ms);
+        t.freshGql.push((await timeRequest(server.port, '/graphql', gql('{ summary { total inbound outbound unknown } }'))).ms);
       }
       const tan = median(t.tan), tanp = median(t.tanp);
       const row = tableRow(sockets);
       rows.push(
-        row('REST summary', median(t.summary), 'ss -tan', tan),
+        row('REST summary (stale-while-revalidate)', median(t.summary), 'ss -tan', tan),
+        row('REST summary, fresh snapshot (--max-age-ms 0)', median(t.fresh), 'ss -tan', tan),
+        row('GraphQL summary, fresh snapshot (--max-age-ms 0)', median(t.freshGql), 'ss -tan', tan),
         row(`/metrics scrape (${(metricsBytes / 1024).toFixed(0)} KiB)`, median(t.metrics), 'ss -tan', tan),
         row(`REST list with evidence (${(listBytes / 2 ** 20).toFixed(0)} MiB; peak RSS ${median(t.rss).toFixed(0)} MiB)`, median(t.restList), 'ss -tanp', tanp),
         row('GraphQL list { id processes { pid } }', median(t.gqlProc), 'ss -tanp', tanp),
         row('CLI list --json, cold process', median(t.cli), 'ss -tanp', tanp),
       );
     } finally {
-      server.kill('SIGTERM');
-      await new Promise((r) => server.once('exit', r));
+      await stopServer(server.child);
       await Promise.all(loads.map((l) => l.close()));
       rmSync(dataDir, { recursive: true, force: true });
     }

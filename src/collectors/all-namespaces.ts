@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { HostFacts, NetnsInfo, PortRange, ProcessMap, Snapshot, Socket } from '../model';
 import { loadSockDiag, type NetnsDumpResult, type SockDiagBinding } from './native';
-import { discoverNamespaces, type DiscoveredNetns } from './netns-discovery';
+import { discoverNamespaces, type DiscoveredNetns, type NetnsDiscovery } from './netns-discovery';
 import { parsePortRange, parseReservedPorts } from './port-range';
 import { ProcessResolver } from './proc-fd';
 import { readProcNetTcp } from './proc-net-tcp';
@@ -24,6 +24,8 @@ export interface AllNamespacesOptions extends CollectOptions {
    * has CAP_SYS_ADMIN; otherwise their sockets come from /proc/PID/net/tcp{,6}.
    */
   enter?: 'auto' | boolean;
+  /** Discovery state kept between collections (the service's); default: a full discovery each call. */
+  discovery?: NetnsDiscovery;
 }
 
 /** Whether CAP_SYS_ADMIN is in this process's effective set (from <procRoot>/self/status). */
@@ -102,7 +104,7 @@ export async function collectAllNamespaces(opts: AllNamespacesOptions = {}): Pro
   const t0 = performance.now();
   const [own, discovery, privileged] = await Promise.all([
     collectSnapshot({ source: opts.source, procRoot, nativeDir: opts.nativeDir, processes: false, ebpf: opts.ebpf, netlinkReuse: opts.netlinkReuse, tcpInfo: opts.tcpInfo }),
-    discoverNamespaces(procRoot, opts.runNetnsDir),
+    opts.discovery ? opts.discovery.discover() : discoverNamespaces(procRoot, opts.runNetnsDir),
     opts.enter === undefined || opts.enter === 'auto' ? hasCapSysAdmin(procRoot) : Promise.resolve(opts.enter),
   ]);
   const selfId = discovery.selfId ?? own.host.netns;
@@ -186,8 +188,12 @@ export async function collectAllNamespaces(opts: AllNamespacesOptions = {}): Pro
   // Stable order: own namespace first, then the discovery order.
   const order = new Map(discovery.namespaces.map((n, i) => [n.id, i]));
   parts.sort((a, b) => (a.info.self ? -1 : b.info.self ? 1 : (order.get(a.info.id) ?? 0) - (order.get(b.info.id) ?? 0)));
-  const sockets: Socket[] = [];
-  for (const p of parts) for (const s of p.sockets) sockets.push(s);
+  // One namespace (most hosts without containers): its list as it is, not copied.
+  let sockets: Socket[] = parts[0].sockets;
+  if (parts.length > 1) {
+    sockets = [];
+    for (const p of parts) for (const s of p.sockets) sockets.push(s);
+  }
   const snap: Snapshot = {
     source: own.source,
     fallbackReason: own.fallbackReason,

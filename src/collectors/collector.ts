@@ -6,6 +6,7 @@ import { ConntrackReader, type ConntrackTarget } from './conntrack';
 import { hostPaths, netnsEnterPath, type HostPaths } from './host-paths';
 import { kernelEventsIn, KernelEvidenceSource, KernelRecordTable, kernelUnavailable, scanSockets, type EbpfPass, type KernelUnavailable } from './kernel';
 import { nativeSocketFds } from './native';
+import { NetnsDiscovery } from './netns-discovery';
 import { ProcessResolver } from './proc-fd';
 import { readCommands } from './proc-comm';
 import { collectSnapshot } from './snapshot';
@@ -60,6 +61,8 @@ export class Collector {
   private readonly lastDump = new SockDiagReuse();
   /** ctnetlink per namespace, with NEW-event subscriptions kept between collections. */
   readonly conntrack: ConntrackReader;
+  /** Namespaces found so far, updated incrementally (all namespaces only). */
+  private readonly discovery: NetnsDiscovery | null;
 
   constructor(private readonly opts: CollectorOptions = {}) {
     this.paths = hostPaths(opts.paths);
@@ -70,6 +73,7 @@ export class Collector {
     }
     this.resolver = new ProcessResolver(this.paths.procRoot, { socketFds: nativeSocketFds(opts.nativeDir) });
     this.conntrack = ConntrackReader.open({ nativeDir: opts.nativeDir, enabled: opts.conntrack !== false });
+    this.discovery = opts.allNamespaces ? new NetnsDiscovery({ procRoot: this.paths.procRoot, runNetnsDir: this.paths.netnsDir }) : null;
   }
 
   /** One snapshot: sockets, host facts, namespaces and the kernel's evidence (births attached). */
@@ -88,7 +92,7 @@ export class Collector {
     // lone connections (it counts our SYN only if this side connected), worth its dump cost there.
     const collectOpts = {
       source, procRoot: this.paths.procRoot, runNetnsDir: this.paths.netnsDir, nativeDir: this.opts.nativeDir, ebpf, netlinkReuse: this.lastDump,
-      tcpInfo: !k.available,
+      tcpInfo: !k.available, discovery: this.discovery ?? undefined,
     };
     const [snap, kernel] = await Promise.all([
       this.opts.allNamespaces ? collectAllNamespaces(collectOpts) : collectSnapshot(collectOpts),
@@ -158,6 +162,7 @@ export class Collector {
   close(): void {
     if (this.kernel.available) this.kernel.close();
     this.conntrack.close();
+    this.discovery?.close();
   }
 
   /** Iterator records (and births, drained by the same call), or the reason there are none. */

@@ -15,7 +15,8 @@ export {
 } from './proc-fd';
 export { readSockDiag } from './sockdiag';
 export { collectAllNamespaces, hasCapSysAdmin, DEFAULT_EPHEMERAL_RANGE, type AllNamespacesOptions } from './all-namespaces';
-export { discoverNamespaces, parseCgroupContainer, readNamedNetns, type DiscoveredNetns, type Discovery } from './netns-discovery';
+export { discoverNamespaces, NetnsDiscovery, parseCgroupContainer, type DiscoveredNetns, type Discovery, type DiscoveryOptions } from './netns-discovery';
+export { NamedNetnsWatch, readNamedNetns } from './named-netns';
 export { CRI_PROTO, CriClient, CriError, CriPodReader, DEFAULT_CRI_SOCKETS, findCriSocket, parseCriContainers, type CriContainer, type CriErrorKind, type CriVersion } from './cri-pods';
 export { DEFAULT_KUBELET_PODS_URL, KubeletPodsError, parsePodList, readKubeletPods } from './kubelet-pods';
 export { ConntrackReader, parseConntrack, readConntrack, ConntrackParseError, type ConntrackBinding, type ConntrackTarget } from './conntrack';

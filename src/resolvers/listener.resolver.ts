@@ -1,13 +1,13 @@
 import { Args, Ctx, FieldResolver, Int, Resolver, Root } from 'type-graphql';
 import { Connection, Listener, ListenerConnectionsArgs, ListenerCountArgs, ListenerRemotesArgs, Process, RemoteAddressCount } from '../schema';
 import { checkConfidence, checkLimit, InputError, MAX_LIMIT, type ListenerRecord } from '../service';
-import type { RequestContext } from './context';
+import { processesOf, type RequestContext } from './context';
 
 @Resolver(() => Listener)
 export class ListenerResolver {
   @FieldResolver(() => [Process], { description: 'Processes holding the listening socket (resolved on demand).' })
-  async processes(@Root() l: Listener, @Ctx() ctx: RequestContext): Promise<Process[]> {
-    return [...(await ctx.service.processesFor(await ctx.view(), l as unknown as ListenerRecord))];
+  processes(@Root() l: Listener, @Ctx() ctx: RequestContext): Process[] | Promise<Process[]> {
+    return processesOf(ctx, l as unknown as ListenerRecord);
   }
 
   @FieldResolver(() => [Connection], { nullable: true, description: "Connections on this listener's endpoint. Null when an argument is bad (its error names it; the other fields are answered)." })

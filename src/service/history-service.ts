@@ -63,6 +63,8 @@ export class HistoryService {
   readonly recorder: Recorder;
   private readonly timer: NodeJS.Timeout;
   private lastDrops = 0;
+  /** collectedAt of the last snapshot given to the recorder. */
+  private lastObservedAt = -Infinity;
   private closed = false;
   private readonly listenerOwners = new ListenerOwners();
 
@@ -83,8 +85,17 @@ export class HistoryService {
       this.recorder.ingest(events, offset);
       this.noteDrops();
     });
+    // After the request that caused the snapshot has its answer (setImmediate runs once the
+    // answer's microtasks are done), and in KERNEL mode at most once an interval: there the
+    // tracepoint records lives and a snapshot only fills in namespaces and processes, which
+    // 100k connections made cost more than the snapshot itself on every fresh request.
     service.onSnapshot(({ view }) => {
-      if (!this.closed) void this.observe(view);
+      const at = view.snapshot.collectedAt;
+      if (this.closed || (this.recorder.mode === 'KERNEL' && at - this.lastObservedAt < intervalMs * 0.9)) return;
+      this.lastObservedAt = at;
+      setImmediate(() => {
+        if (!this.closed) void this.observe(view);
+      });
     });
     // Snapshots on a clock, besides those requests cause; a failed one is the next request's to report.
     this.timer = setInterval(() => void service.current().catch(() => undefined), intervalMs);

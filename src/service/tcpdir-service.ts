@@ -100,6 +100,8 @@ export class TcpdirService {
   readonly peers: PeerAgents | null;
   private readonly history: HistoryKeeper | null;
   private readonly processCache = new WeakMap<SnapshotView, Promise<ProcessMap>>();
+  /** The same maps once resolved, for callers that can answer without awaiting. */
+  private readonly processesDone = new WeakMap<SnapshotView, ProcessMap>();
   private readonly listeners: Array<(e: SnapshotEvent) => void> = [];
   /** Reads the host; null when snapshots come from a fixture (opts.collect). */
   private readonly collector: Collector | null;
@@ -236,9 +238,15 @@ export class TcpdirService {
       p = this.opts.resolveProcesses
         ? this.opts.resolveProcesses(inodes)
         : this.collector ? this.collector.processes(inodes) : Promise.resolve(new Map() as ProcessMap);
+      p.then((m) => this.processesDone.set(view, m), () => undefined);
       this.processCache.set(view, p);
     }
     return p;
+  }
+
+  /** The view's owners if already resolved (processesOf ran and finished), else null. */
+  processesReady(view: SnapshotView): ProcessMap | null {
+    return this.processesDone.get(view) ?? null;
   }
 
   async processesFor(view: SnapshotView, rec: ConnectionRecord | ListenerRecord): Promise<readonly ProcessRef[]> {
