@@ -1,6 +1,6 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 
-@ObjectType({ description: 'Connections by direction; below minConfidence a verdict counts as unknown.' })
+@ObjectType({ simpleResolvers: true, description: 'Connections by direction; below minConfidence a verdict counts as unknown.' })
 export class Summary {
   @Field(() => Int, { description: 'Connections counted.' })
   total!: number;
