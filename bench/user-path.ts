@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NODE_FLAGS } from '../src/cli/node-flags';
 import { freePort, spawnLoopbackLoads } from './loopback-load';
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
           await sleep(100);
         }
       }
-      const t: Record<string, number[]> = { tan: [], tanp: [], summary: [], metrics: [], restList: [], gqlProc: [], cli: [], rss: [] };
+      const t: Record<string, number[]> = { tan: [], tanp: [], summary: [], metrics: [], restList: [], gqlProc: [], cli: [], rss: [], rssBefore: [] };
       let listBytes = 0;
       let metricsBytes = 0;
       for (let r = 0; r < rounds; r++) {
@@ -77,9 +77,10 @@ async function main(): Promise<void> {
         t.metrics.push(scrape.ms);
         metricsBytes = scrape.bytes;
         await sleep(1100);
-        const { value, peak } = await peakRssDuring(server.pid!, () => timeRequest(port, '/api/v1/connections?limit=100000'));
+        const { value, before, peak } = await peakRssDuring(server.pid!, () => timeRequest(port, '/api/v1/connections?limit=100000'));
         t.restList.push(value.ms);
         t.rss.push(peak);
+        t.rssBefore.push(before);
         listBytes = value.bytes;
         await sleep(1100);
         t.gqlProc.push((await timeRequest(port, '/graphql', LIST_WITH_PROCESSES)).ms);
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
       rows.push(
         row('REST summary', median(t.summary), 'ss -tan', tan),
         row(`/metrics scrape (${(metricsBytes / 1024).toFixed(0)} KiB)`, median(t.metrics), 'ss -tan', tan),
-        row(`REST list with evidence (${(listBytes / 2 ** 20).toFixed(0)} MiB; peak RSS ${median(t.rss).toFixed(0)} MiB)`, median(t.restList), 'ss -tanp', tanp),
+        row(`REST list with evidence (${(listBytes / 2 ** 20).toFixed(0)} MiB; RSS ${median(t.rssBefore).toFixed(0)} MiB before, peak ${median(t.rss).toFixed(0)} MiB)`, median(t.restList), 'ss -tanp', tanp),
         row('GraphQL list { id processes { pid } }', median(t.gqlProc), 'ss -tanp', tanp),
         row('CLI list --json, cold process', median(t.cli), 'ss -tanp', tanp),
       );
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
       rmSync(dataDir, { recursive: true, force: true });
     }
   }
-  console.log(`\nbench:user-path, ${rounds} rounds, medians (seconds)\n`);
+  console.log(`\nbench:user-path, ${rounds} rounds, medians (seconds); load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   console.log('| sockets | what | tcpdir | against | ratio |\n|---|---|---|---|---|');
   for (const r of rows) console.log(r);
 }

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_LIMIT, MAX_LIMIT, TCP_STATE_NAMES } from '../model';
 import { heuristicWarning } from '../collectors/kernel';
@@ -21,6 +22,7 @@ import {
   connectionTable, eventLine, explain, historyTable, matchesProcess, namespaceTable, sortConnections, type EventLine, type NamespaceRow, type Row,
 } from './format';
 import { terminalLayout } from './layout';
+import { SERVER_V8_FLAGS } from './node-flags';
 
 /** Exit code of `explain` when there is no such connection; usage errors exit 1 (commander), serve's unsafe bind 2. */
 export const EXIT_NOT_FOUND = 3;
@@ -147,6 +149,7 @@ export function program(): Command {
     .option('--max-db-mb <mb>', 'keep the history database under this size', int('max-db-mb', 1, 1_000_000), 512)
     .option('--history-interval-ms <ms>', 'snapshot interval for the history recorder (default 1000 without kernel evidence, 5000 with)', int('history-interval-ms', 100, 3_600_000))
     .action(async (o, cmd: Command) => {
+      for (const flag of SERVER_V8_FLAGS) setFlagsFromString(flag);
       const { createServer } = await import('../server/create-server');
       const s = await createServer({
         recordHistory: o.history === false ? false : {
