@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     const dataDir = mkdtempSync(join(tmpdir(), 'tcpdir-bench-'));
     let server = await startServer(dataDir, []);
     try {
-      const t: Record<string, number[]> = { tan: [], tanp: [], summary: [], fresh: [], freshGql: [], metrics: [], restList: [], gqlProc: [], cli: [], rss: [] };
+      const t: Record<string, number[]> = { tan: [], tanp: [], summary: [], fresh: [], freshGql: [], metrics: [], restList: [], gqlProc: [], cli: [], rss: [], rssBefore: [] };
       let listBytes = 0;
       let metricsBytes = 0;
       for (let r = 0; r < rounds; r++) {
@@ -100,9 +100,10 @@ async function main(): Promise<void> {
         t.metrics.push(scrape.ms);
         metricsBytes = scrape.bytes;
         await sleep(1100);
-        const { value, peak } = await peakRssDuring(server.child.pid!, () => timeRequest(server.port, '/api/v1/connections?limit=100000'));
+        const { value, before, peak } = await peakRssDuring(server.child.pid!, () => timeRequest(server.port, '/api/v1/connections?limit=100000'));
         t.restList.push(value.ms);
         t.rss.push(peak);
+        t.rssBefore.push(before);
         listBytes = value.bytes;
         await sleep(1100);
         t.gqlProc.push((await timeRequest(server.port, '/graphql', LIST_WITH_PROCESSES)).ms);
@@ -126,7 +127,7 @@ async function main(): Promise<void> {
         row('REST summary, fresh snapshot (--max-age-ms 0)', median(t.fresh), 'ss -tan', tan),
         row('GraphQL summary, fresh snapshot (--max-age-ms 0)', median(t.freshGql), 'ss -tan', tan),
         row(`/metrics scrape (${(metricsBytes / 1024).toFixed(0)} KiB)`, median(t.metrics), 'ss -tan', tan),
-        row(`REST list with evidence (${(listBytes / 2 ** 20).toFixed(0)} MiB; peak RSS ${median(t.rss).toFixed(0)} MiB)`, median(t.restList), 'ss -tanp', tanp),
+        row(`REST list with evidence (${(listBytes / 2 ** 20).toFixed(0)} MiB; RSS ${median(t.rssBefore).toFixed(0)} MiB before, peak ${median(t.rss).toFixed(0)} MiB)`, median(t.restList), 'ss -tanp', tanp),
         row('GraphQL list { id processes { pid } }', median(t.gqlProc), 'ss -tanp', tanp),
         row('CLI list --json, cold process', median(t.cli), 'ss -tanp', tanp),
       );
@@ -145,7 +146,7 @@ const tableRow = (sockets: number) => (what: string, ms: number, vs: string, bas
   `| ${sockets.toLocaleString('en-US')} | ${what} | ${(ms / 1000).toFixed(3)} | ${vs} ${(base / 1000).toFixed(3)} | ${(ms / base).toFixed(2)}x |`;
 
 function printRows(rounds: number, rows: string[]): void {
-  console.log(`\nbench:user-path, ${rounds} rounds, medians (seconds); load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  console.log(`\nbench:user-path, ${rounds} rounds, medians (seconds); load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   console.log('| sockets | what | tcpdir | against | ratio |\n|---|---|---|---|---|');
   for (const r of rows) console.log(r);
 }

@@ -2,6 +2,7 @@ import { existsSync, write } from 'node:fs';
 import { isatty } from 'node:tty';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_LIMIT, MAX_LIMIT, TCP_STATE_NAMES } from '../model';
 import { heuristicWarning } from '../collectors/kernel';
@@ -18,6 +19,7 @@ import {
 } from './format';
 import { terminalLayout } from './layout';
 import { connectionReaders, listRows } from './list-rows';
+import { SERVER_V8_FLAGS } from './node-flags';
 import { span } from './timing';
 
 span('node start, modules loaded');
@@ -216,6 +218,7 @@ export function program(): Command {
     .option('--max-db-mb <mb>', 'keep the history database under this size', int('max-db-mb', 1, 1_000_000), 512)
     .option('--history-interval-ms <ms>', 'snapshot interval for the history recorder (default 1000 without kernel evidence, 5000 with)', int('history-interval-ms', 100, 3_600_000))
     .action(async (o, cmd: Command) => {
+      for (const flag of SERVER_V8_FLAGS) setFlagsFromString(flag);
       const { createServer } = await import('../server/create-server');
       const s = await createServer({
         recordHistory: o.history === false ? false : {

@@ -7,3 +7,13 @@
  * fixed when the process starts: they cannot be set from inside it.
  */
 export const NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
+
+/**
+ * Set by `tcpdir serve` once it runs (V8 reads this flag at every collection, so it takes effect
+ * from inside the process; the one-shot CLI keeps V8's default). V8 lets the old generation grow
+ * to up to 4x what survived the last full collection before the next one: with 100k sockets
+ * about 100 MB survive, a stale-while-revalidate refresh and a streamed 100k-row answer then
+ * filled the heap to 400-460 MB of mostly garbage. 30% keeps it near what is live (100k-row
+ * REST list at 100k sockets: peak RSS 284-322 MiB, against 445-528 MiB; docs/benchmarks.md).
+ */
+export const SERVER_V8_FLAGS: readonly string[] = ['--heap-growing-percent=30'];

@@ -5,7 +5,7 @@ import { TcpState } from './tcp-state.enum';
 
 // verdict, processes, listener and peer are field resolvers (ConnectionResolver): a query pays
 // only for the ones it asks for.
-@ObjectType({ description: 'A TCP socket that is not listening.' })
+@ObjectType({ simpleResolvers: true, description: 'A TCP socket that is not listening.' })
 export class Connection {
   @Field(() => ID, { description: 'Stable for the life of the socket (the kernel cookie with netlink).' })
   id!: string;

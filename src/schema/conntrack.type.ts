@@ -2,7 +2,7 @@ import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import { Direction } from './direction.enum';
 import { Endpoint } from './endpoint.type';
 
-@ObjectType({ description: "Where netfilter's NAT sent a connection: its conntrack entry's two tuples, when they are not mirror images." })
+@ObjectType({ simpleResolvers: true, description: "Where netfilter's NAT sent a connection: its conntrack entry's two tuples, when they are not mirror images." })
 export class Nat {
   @Field(() => Endpoint, { description: 'Source of the first packet, as it was sent (ORIGINAL tuple).' })
   originalSource!: Endpoint;
@@ -17,7 +17,7 @@ export class Nat {
   replyDestination!: Endpoint;
 }
 
-@ObjectType({ description: "Whether netfilter's conntrack table was read, and why not when it was not." })
+@ObjectType({ simpleResolvers: true, description: "Whether netfilter's conntrack table was read, and why not when it was not." })
 export class ConntrackStatus {
   @Field({ description: "At least one namespace's table was read." })
   available!: boolean;
@@ -38,7 +38,7 @@ export class ConntrackStatus {
   lostEvents!: number;
 }
 
-@ObjectType({ description: 'A TCP flow netfilter tracks that no socket read here belongs to: forwarded through this host (a router or NAT namespace), or its socket is out of sight.' })
+@ObjectType({ simpleResolvers: true, description: 'A TCP flow netfilter tracks that no socket read here belongs to: forwarded through this host (a router or NAT namespace), or its socket is out of sight.' })
 export class TrackedFlow {
   @Field(() => String, { nullable: true, description: 'The namespace whose conntrack table holds it (nsfs id).' })
   netns!: string | null;
@@ -65,7 +65,7 @@ export class TrackedFlow {
   id!: string | null;
 }
 
-@ObjectType({ description: "The conntrack entry a connection was joined to, and what it says." })
+@ObjectType({ simpleResolvers: true, description: "The conntrack entry a connection was joined to, and what it says." })
 export class ConntrackFacts {
   @Field(() => String, { nullable: true, description: 'The namespace whose table holds the entry (nsfs id): another one than the socket\'s when a router or the host tracks the flow for it.' })
   netns!: string | null;

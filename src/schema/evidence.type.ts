@@ -1,7 +1,7 @@
 import { Field, Float, ObjectType } from 'type-graphql';
 import { Direction } from './direction.enum';
 
-@ObjectType({ description: 'One fact behind a verdict.' })
+@ObjectType({ simpleResolvers: true, description: 'One fact behind a verdict.' })
 export class Evidence {
   @Field({ description: 'The rule that found it (see the rule table in docs/classifier.md).' })
   rule!: string;

@@ -18,7 +18,7 @@ registerEnumType(ObservedBy, {
   },
 });
 
-@ObjectType({ description: 'One connection life, from open (or first sighting) to close, with who opened it.' })
+@ObjectType({ simpleResolvers: true, description: 'One connection life, from open (or first sighting) to close, with who opened it.' })
 export class HistoryRecord {
   @Field(() => ID, { description: 'Stable id of the record in the store.' })
   id!: string;
@@ -78,7 +78,7 @@ export class HistoryRecord {
   observedBy!: ObservedBy;
 }
 
-@ObjectType({ description: 'A page of history, newest first.' })
+@ObjectType({ simpleResolvers: true, description: 'A page of history, newest first.' })
 export class HistoryPage {
   @Field(() => [HistoryRecord], { description: 'The lives of this page, newest first.' })
   records!: HistoryRecord[];
@@ -87,7 +87,7 @@ export class HistoryPage {
   next!: string | null;
 }
 
-@ObjectType({ description: 'Per-minute aggregate of connection lives, grouped as asked (fields not grouped by are null).' })
+@ObjectType({ simpleResolvers: true, description: 'Per-minute aggregate of connection lives, grouped as asked (fields not grouped by are null).' })
 export class Flow {
   @Field(() => GraphQLDateTime, { nullable: true, description: 'Start of the minute (when grouped by minute).' })
   minute!: Date | null;
@@ -126,7 +126,7 @@ export class Flow {
   bytesReceived!: number;
 }
 
-@ObjectType({ description: "The history recorder: its mode, what it may miss, and its store's health." })
+@ObjectType({ simpleResolvers: true, description: "The history recorder: its mode, what it may miss, and its store's health." })
 export class HistoryStatus {
   @Field(() => ObservedBy, { description: 'KERNEL: from the tracepoint; SNAPSHOT: by polling.' })
   mode!: ObservedBy;
@@ -180,7 +180,7 @@ registerEnumType(ConnectionEventType, {
   },
 });
 
-@ObjectType({ description: 'A connection life opened, closed, or changed verdict.' })
+@ObjectType({ simpleResolvers: true, description: 'A connection life opened, closed, or changed verdict.' })
 export class ConnectionEvent {
   @Field(() => ConnectionEventType, { description: 'What happened.' })
   type!: ConnectionEventType;
@@ -192,7 +192,7 @@ export class ConnectionEvent {
   record!: HistoryRecord;
 }
 
-@ObjectType({ description: 'Where history is incomplete: events lost (a full ring buffer, an overloaded or failing store) or a time tcpdir was not recording.' })
+@ObjectType({ simpleResolvers: true, description: 'Where history is incomplete: events lost (a full ring buffer, an overloaded or failing store) or a time tcpdir was not recording.' })
 export class HistoryGap {
   @Field(() => GraphQLDateTime, { description: 'When the loss was noticed.' })
   at!: Date;

@@ -3,7 +3,7 @@ import { Field, Int, ObjectType } from 'type-graphql';
 import { KernelEvidenceStatus } from './kernel.type';
 import { SocketSource } from './source.enum';
 
-@ObjectType({ description: 'An inclusive port range.' })
+@ObjectType({ simpleResolvers: true, description: 'An inclusive port range.' })
 export class PortRange {
   @Field(() => Int, { description: 'First port of the range.' })
   low!: number;
@@ -12,7 +12,7 @@ export class PortRange {
   high!: number;
 }
 
-@ObjectType({ description: 'Where and when the current snapshot was taken.' })
+@ObjectType({ simpleResolvers: true, description: 'Where and when the current snapshot was taken.' })
 export class Host {
   @Field(() => SocketSource, { description: "Where this namespace's sockets were read from." })
   source!: SocketSource;

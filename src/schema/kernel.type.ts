@@ -1,7 +1,7 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { Direction } from './direction.enum';
 
-@ObjectType({ description: 'Whether the kernel (eBPF) source is serving, and why not when it is not.' })
+@ObjectType({ simpleResolvers: true, description: 'Whether the kernel (eBPF) source is serving, and why not when it is not.' })
 export class KernelEvidenceStatus {
   @Field({ description: 'The eBPF source is loaded and answering.' })
   available!: boolean;
@@ -16,7 +16,7 @@ export class KernelEvidenceStatus {
   tracepoint!: boolean;
 }
 
-@ObjectType({ description: "What the kernel itself remembers about how this socket was made (eBPF socket iterator and tracepoint)." })
+@ObjectType({ simpleResolvers: true, description: "What the kernel itself remembers about how this socket was made (eBPF socket iterator and tracepoint)." })
 export class KernelFacts {
   @Field(() => Direction, { description: 'The direction the kernel facts alone give (UNKNOWN when they do not settle it).' })
   direction!: Direction;

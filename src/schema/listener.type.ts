@@ -2,7 +2,7 @@ import { Field, ID, ObjectType } from 'type-graphql';
 import { AddressFamily } from './address-family.enum';
 import { Endpoint } from './endpoint.type';
 
-@ObjectType({ description: 'A LISTEN socket.' })
+@ObjectType({ simpleResolvers: true, description: 'A LISTEN socket.' })
 export class Listener {
   @Field(() => ID, { description: 'Stable for the life of the socket (the kernel cookie with netlink).' })
   id!: string;

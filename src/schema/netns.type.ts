@@ -2,7 +2,7 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { PortRange } from './host.type';
 import { NetnsSource } from './source.enum';
 
-@ObjectType({ description: "The container a namespace's processes belong to, from /proc/PID/cgroup." })
+@ObjectType({ simpleResolvers: true, description: "The container a namespace's processes belong to, from /proc/PID/cgroup." })
 export class Container {
   @Field({ description: 'The runtime: docker, containerd, cri-o or podman.' })
   runtime!: string;
@@ -14,7 +14,7 @@ export class Container {
   podUid!: string | null;
 }
 
-@ObjectType({ description: 'A network namespace of this host and how tcpdir read it.' })
+@ObjectType({ simpleResolvers: true, description: 'A network namespace of this host and how tcpdir read it.' })
 export class Netns {
   @Field(() => ID, { description: 'The nsfs id, e.g. net:[4026532177]; Connection.netns and Listener.netns carry it.' })
   id!: string;

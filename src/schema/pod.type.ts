@@ -1,6 +1,6 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 
-@ObjectType({ description: "The Kubernetes pod a namespace's container belongs to, from the container runtime's CRI socket (serve --cri-socket) or the kubelet's pod list (serve --kubelet-pods-url)." })
+@ObjectType({ simpleResolvers: true, description: "The Kubernetes pod a namespace's container belongs to, from the container runtime's CRI socket (serve --cri-socket) or the kubelet's pod list (serve --kubelet-pods-url)." })
 export class Pod {
   @Field({ description: 'Pod name (metadata.name).' })
   name!: string;

@@ -1,6 +1,6 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 
-@ObjectType({ description: 'A process holding the socket (from /proc/PID/fd; needs root to see other users).' })
+@ObjectType({ simpleResolvers: true, description: 'A process holding the socket (from /proc/PID/fd; needs root to see other users).' })
 export class Process {
   @Field(() => Int, { description: 'Process id (tgid).' })
   pid!: number;

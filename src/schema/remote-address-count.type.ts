@@ -1,6 +1,6 @@
 import { Field, Int, ObjectType } from 'type-graphql';
 
-@ObjectType({ description: 'A peer address and how many of the connections counted come from it.' })
+@ObjectType({ simpleResolvers: true, description: 'A peer address and how many of the connections counted come from it.' })
 export class RemoteAddressCount {
   @Field({ description: 'The peer address (RFC 5952 text).' })
   address!: string;

@@ -19,7 +19,7 @@ export class StateSummary {
   unknown!: number;
 }
 
-@ObjectType({ description: 'Connections by direction; below minConfidence a verdict counts as unknown.' })
+@ObjectType({ simpleResolvers: true, description: 'Connections by direction; below minConfidence a verdict counts as unknown.' })
 export class Summary {
   @Field(() => Int, { description: 'Connections counted.' })
   total!: number;

@@ -2,7 +2,7 @@ import { Field, Float, ObjectType } from 'type-graphql';
 import { Direction } from './direction.enum';
 import { Evidence } from './evidence.type';
 
-@ObjectType({ description: 'Which side opened a connection, how sure that is, and why.' })
+@ObjectType({ simpleResolvers: true, description: 'Which side opened a connection, how sure that is, and why.' })
 export class Verdict {
   @Field(() => Direction, { description: 'Who opened the connection.' })
   direction!: Direction;

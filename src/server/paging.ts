@@ -7,10 +7,20 @@
 export const PAGE_ROWS = 1000;
 
 /**
- * The JSON text of a list answer, page by page: `prefix[rows...]suffix`. `first` is the first
- * page, already run (at `offset`); `runPage(limit, offset)` runs the next ones, all of them on
- * one pinned snapshot (the caller's context), and throws when one fails: the headers are gone
- * by then, so the body ends early (invalid JSON) rather than pretend to be whole.
+ * Characters per chunk of a streamed answer. V8 puts a string over 128 KiB straight into the
+ * old generation, where only a full collection frees it: one string per page (0.9 MB for 1000
+ * rows with evidence) left every page of a 100k-row answer in the heap until a mark-compact
+ * (the server grew by 340 MB while sending 91 MiB). Chunks this size (at most 64 KiB even as
+ * two-byte text) die young, as soon as the socket has taken them.
+ */
+export const CHUNK_CHARS = 32 * 1024;
+
+/**
+ * The JSON text of a list answer, page by page: `prefix[rows...]suffix`, in chunks of about
+ * CHUNK_CHARS. `first` is the first page, already run (at `offset`); `runPage(limit, offset)`
+ * runs the next ones, all of them on one pinned snapshot (the caller's context), and throws when
+ * one fails: the headers are gone by then, so the body ends early (invalid JSON) rather than
+ * pretend to be whole. The next page runs only once the stream asks for more (backpressure).
  */
 export async function* jsonPages(
   first: readonly unknown[],
@@ -20,13 +30,19 @@ export async function* jsonPages(
   prefix = '',
   suffix = '',
 ): AsyncGenerator<string> {
-  yield `${prefix}[${first.map((r) => JSON.stringify(r)).join(',')}`;
-  for (let got = first.length; got < limit; ) {
-    const size = Math.min(PAGE_ROWS, limit - got);
-    const rows = await runPage(size, offset + got);
-    if (rows.length > 0) yield `${got > 0 ? ',' : ''}${rows.map((x) => JSON.stringify(x)).join(',')}`;
-    got += rows.length;
-    if (rows.length < size) break;
+  let out = `${prefix}[`;
+  let got = 0;
+  for (let rows = first, size = first.length; ; ) {
+    for (const row of rows) {
+      out += `${got++ > 0 ? ',' : ''}${JSON.stringify(row)}`;
+      if (out.length >= CHUNK_CHARS) {
+        yield out;
+        out = '';
+      }
+    }
+    if (rows.length < size || got >= limit) break;
+    size = Math.min(PAGE_ROWS, limit - got);
+    rows = await runPage(size, offset + got);
   }
-  yield `]${suffix}`;
+  yield `${out}]${suffix}`;
 }
