@@ -7,7 +7,7 @@
 //    NAT view names the VIP the client asked for; the client's socket in A is OUTBOUND by R's entry
 //    (ORIGINAL side, joined across namespaces), its NAT view the masquerade address.
 //  - a child whose listener closed, on a port inside B's ephemeral range, talking to a client
-//    bound to port 443: heuristics alone call it OUTBOUND; made after the reader subscribed to NEW
+//    bound to port 443: heuristics alone are not sure (below 0.9); made after the reader subscribed to NEW
 //    events, conntrack saw its SYN and settles it INBOUND, certain.
 //  - mid-stream adoption: flushing B's table under a live connection whose server then speaks
 //    first makes an entry with the server as ORIGINAL; its TCP flags carry BE_LIBERAL both ways and
@@ -170,10 +170,13 @@ describe('conntrack evidence', { skip: skip ?? false, timeout: 120_000 }, () => 
     assert.equal(m.entry.seenCreatedFromSyn, true, 'the NEW event in SYN_SENT was seen');
     assert.equal(v.direction, 'INBOUND');
     assert.equal(v.certain, true, JSON.stringify(v.evidence));
-    // Without conntrack the same socket is judged from port numbers, and not INBOUND.
+    // Without conntrack the same socket is judged from port numbers and tcp_info's syn-acked:
+    // never certain, and held below 0.9 (a lone child of a closed listener reads like a client
+    // restored by CRIU), whichever way it leans.
     const bare = { ...snap, conntrack: null };
     const hv = verdictOf(bare, nsB, B, port, RB, child.remote![1]).v;
-    assert.notEqual(hv.direction, 'INBOUND', `heuristics alone: ${JSON.stringify(hv)}`);
+    assert.equal(hv.certain, false, `heuristics alone: ${JSON.stringify(hv)}`);
+    assert.ok(hv.direction !== 'INBOUND' || hv.confidence < 0.9, `heuristics alone: ${JSON.stringify(hv)}`);
     const cv = verdictOf(snap, nsA, A, 443, B, port).v;
     assert.equal(cv.direction, 'OUTBOUND');
     assert.equal(cv.certain, true, 'R saw the SYN too');
