@@ -74,6 +74,15 @@ export interface RecorderStatus {
 const LINGERING = new Set(['TIME_WAIT', 'CLOSE', 'LAST_ACK', 'CLOSING', 'FIN_WAIT2']);
 const CLOSED_MEMORY = 131_072;
 
+/** One observe() in progress: what it has seen and what it will write. */
+interface ObservePass {
+  o: Observation;
+  kernel: boolean;
+  first: boolean;
+  out: ConnectionLife[];
+  seen: Set<string>;
+}
+
 export class Recorder {
   /** Open lives by socket cookie (KERNEL) or socket id (SNAPSHOT). */
   private readonly open = new Map<string, ConnectionLife>();
@@ -171,53 +180,84 @@ export class Recorder {
    * never came. Either mode reports verdicts that changed.
    */
   observe(o: Observation): void {
-    const kernel = this.opts.mode === 'KERNEL';
-    const out: ConnectionLife[] = [];
-    const seen = new Set<string>();
-    const first = this.first;
-    this.first = false;
-    for (const c of o.connections) {
-      const k = kernel ? c.cookie : c.id;
-      if (k === null) continue;
-      seen.add(k);
-      const life = this.open.get(k);
-      if (!life) {
-        // KERNEL mode: a socket without a life is one that existed before tcpdir started (or
-        // whose birth event was lost); SNAPSHOT mode: a socket new since the last poll.
-        // A closed life's socket lingers (TIME_WAIT keeps the cookie): not a new life.
-        if (kernel && (this.closedCookies.has(k) || (!first && LINGERING.has(c.state)))) continue;
-        const p = c.process();
-        const pre = first || kernel;
-        const fresh: ConnectionLife = {
-          key: `s:${k}:${o.at}`, netns: c.netns, family: c.family,
-          localAddress: c.localAddress, localPort: c.localPort, remoteAddress: c.remoteAddress, remotePort: c.remotePort,
-          direction: c.direction, confidence: c.confidence, certain: c.certain, rule: c.rule(),
-          openedAt: pre ? null : o.at, closedAt: null, firstSeenAt: o.at, preExisting: pre,
-          pid: p?.pid ?? null, command: p?.command ?? null, bytesSent: null, bytesReceived: null, retransmits: null,
-          observedBy: 'SNAPSHOT',
-        };
-        this.remember(k, fresh);
-        out.push(fresh);
-        this.emit('OPENED', fresh, o.at);
-        continue;
-      }
-      let next = life;
-      if (life.netns === null && c.netns !== null) next = { ...next, netns: c.netns };
-      // A connect() still in SYN_SENT (a peer not answering): the snapshot has its port.
-      if (life.localPort === 0 && c.localPort !== 0) next = { ...next, localAddress: c.localAddress, localPort: c.localPort };
-      if (next.localPort !== 0 && this.unannounced.delete(k)) this.emit('OPENED', next, next.firstSeenAt);
-      if (life.pid === null) {
-        const p = c.process();
-        if (p) next = { ...next, pid: p.pid, command: p.command };
-      }
-      const changed = !life.certain && (life.direction !== c.direction || Math.abs(life.confidence - c.confidence) > 0.05);
-      if (changed) next = { ...next, direction: c.direction, confidence: c.confidence, certain: c.certain, rule: c.rule() };
-      if (next !== life) {
-        this.open.set(k, next);
-        out.push(next);
-        if (changed) this.emit('VERDICT_CHANGED', next, o.at);
+    const pass = this.beginObserve(o);
+    for (const c of o.connections) this.observeOne(pass, c);
+    this.finishObserve(pass);
+  }
+
+  /**
+   * observe() in slices of `slice` connections, giving the event loop a turn between them: at
+   * 100k connections one pass holds the main thread for tens of milliseconds, and a request that
+   * came meanwhile would wait for all of it. Kernel events ingested between slices are safe: a
+   * life they close is in closedCookies (skipped here), and one they open was born after the
+   * snapshot began (not judged gone by its absence). `stop`, asked after each turn, abandons the
+   * pass unwritten (the recorder's store is closing).
+   */
+  async observeInSlices(o: Observation, slice = 5000, stop: () => boolean = () => false): Promise<void> {
+    const pass = this.beginObserve(o);
+    const cs = o.connections;
+    for (let i = 0; i < cs.length; i++) {
+      this.observeOne(pass, cs[i]);
+      if ((i + 1) % slice === 0) {
+        await new Promise<void>((r) => setImmediate(r));
+        if (stop()) return;
       }
     }
+    this.finishObserve(pass);
+  }
+
+  private beginObserve(o: Observation): ObservePass {
+    const first = this.first;
+    this.first = false;
+    return { o, kernel: this.opts.mode === 'KERNEL', first, out: [], seen: new Set<string>() };
+  }
+
+  private observeOne(pass: ObservePass, c: ObservedConnection): void {
+    const { o, kernel, first, out, seen } = pass;
+    const k = kernel ? c.cookie : c.id;
+    if (k === null) return;
+    seen.add(k);
+    const life = this.open.get(k);
+    if (!life) {
+      // KERNEL mode: a socket without a life is one that existed before tcpdir started (or
+      // whose birth event was lost); SNAPSHOT mode: a socket new since the last poll.
+      // A closed life's socket lingers (TIME_WAIT keeps the cookie): not a new life.
+      if (kernel && (this.closedCookies.has(k) || (!first && LINGERING.has(c.state)))) return;
+      const p = c.process();
+      const pre = first || kernel;
+      const fresh: ConnectionLife = {
+        key: `s:${k}:${o.at}`, netns: c.netns, family: c.family,
+        localAddress: c.localAddress, localPort: c.localPort, remoteAddress: c.remoteAddress, remotePort: c.remotePort,
+        direction: c.direction, confidence: c.confidence, certain: c.certain, rule: c.rule(),
+        openedAt: pre ? null : o.at, closedAt: null, firstSeenAt: o.at, preExisting: pre,
+        pid: p?.pid ?? null, command: p?.command ?? null, bytesSent: null, bytesReceived: null, retransmits: null,
+        observedBy: 'SNAPSHOT',
+      };
+      this.remember(k, fresh);
+      out.push(fresh);
+      this.emit('OPENED', fresh, o.at);
+      return;
+    }
+    let next = life;
+    if (life.netns === null && c.netns !== null) next = { ...next, netns: c.netns };
+    // A connect() still in SYN_SENT (a peer not answering): the snapshot has its port.
+    if (life.localPort === 0 && c.localPort !== 0) next = { ...next, localAddress: c.localAddress, localPort: c.localPort };
+    if (next.localPort !== 0 && this.unannounced.delete(k)) this.emit('OPENED', next, next.firstSeenAt);
+    if (life.pid === null) {
+      const p = c.process();
+      if (p) next = { ...next, pid: p.pid, command: p.command };
+    }
+    const changed = !life.certain && (life.direction !== c.direction || Math.abs(life.confidence - c.confidence) > 0.05);
+    if (changed) next = { ...next, direction: c.direction, confidence: c.confidence, certain: c.certain, rule: c.rule() };
+    if (next !== life) {
+      this.open.set(k, next);
+      out.push(next);
+      if (changed) this.emit('VERDICT_CHANGED', next, o.at);
+    }
+  }
+
+  private finishObserve(pass: ObservePass): void {
+    const { o, kernel, out, seen } = pass;
     // Gone since the last snapshot: only lives in a namespace the snapshot lists in full, and
     // (KERNEL mode) born before this snapshot began, can be judged gone by their absence.
     {

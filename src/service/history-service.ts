@@ -7,7 +7,7 @@ import { ListenerOwners } from './listener-owners';
 import { checkConfidence, checkPort } from './validate';
 import { socketNetns } from './netns-view';
 import type { TcpdirService } from './tcpdir-service';
-import type { SnapshotView } from './view';
+import { yieldToLoop, type SnapshotView } from './view';
 
 export interface HistoryOptions {
   /** SQLite file, or ':memory:'. */
@@ -53,6 +53,9 @@ export interface HistoryStatus {
   droppedEvents: number;
 }
 
+
+/** Connections handled per turn of the event loop when the recorder looks at a snapshot. */
+const OBSERVE_SLICE = 5000;
 /**
  * The history use cases: records every connection that opens and closes while tcpdir runs (from
  * the tracepoint when kernel evidence is loaded, else by polling snapshots) into the store, and
@@ -65,6 +68,7 @@ export class HistoryService {
   private lastDrops = 0;
   /** collectedAt of the last snapshot given to the recorder. */
   private lastObservedAt = -Infinity;
+  private observing = false;
   private closed = false;
   private readonly listenerOwners = new ListenerOwners();
 
@@ -91,10 +95,13 @@ export class HistoryService {
     // 100k connections made cost more than the snapshot itself on every fresh request.
     service.onSnapshot(({ view }) => {
       const at = view.snapshot.collectedAt;
-      if (this.closed || (this.recorder.mode === 'KERNEL' && at - this.lastObservedAt < intervalMs * 0.9)) return;
+      // One look at a time: under load a look (in slices) can outlast the next snapshot.
+      if (this.closed || this.observing || (this.recorder.mode === 'KERNEL' && at - this.lastObservedAt < intervalMs * 0.9)) return;
       this.lastObservedAt = at;
+      this.observing = true;
       setImmediate(() => {
-        if (!this.closed) void this.observe(view);
+        if (this.closed) return;
+        void this.observe(view).finally(() => (this.observing = false));
       });
     });
     // Snapshots on a clock, besides those requests cause; a failed one is the next request's to report.
@@ -107,20 +114,32 @@ export class HistoryService {
     let procs: Awaited<ReturnType<TcpdirService['processesOf']>> | null = null;
     const snap = view.snapshot;
     const v = view.verdicts;
-    const connections: ObservedConnection[] = view.ctx.conns.map((c, i) => ({
-      id: c.id, cookie: c.cookie, netns: socketNetns(snap, c), family: c.family, state: c.state, owned: c.inode !== 0,
-      localAddress: c.localAddress, localPort: c.localPort, remoteAddress: c.remoteAddress, remotePort: c.remotePort,
-      direction: v.direction(i), confidence: v.confidence(i), certain: v.certain(i),
-      rule: () => {
-        const ev = v.evidenceAt(i).filter((e) => e.weight > 0 || e.conclusive);
-        const top = ev.find((e) => e.conclusive) ?? ev.sort((a, b) => b.weight - a.weight)[0];
-        return top ? top.rule : null;
-      },
-      process: () => {
-        const p = c.inode !== 0 ? procs?.get(c.inode)?.[0] : undefined;
-        return p ? { pid: p.pid, command: p.command } : null;
-      },
-    }));
+    // Built and recorded in slices with turns of the event loop between them: at 100k
+    // connections a look held the main thread for about 100 ms in one piece (measured), and a
+    // request that came meanwhile waited for all of it.
+    const conns = view.ctx.conns;
+    const connections: ObservedConnection[] = new Array(conns.length);
+    for (let i = 0; i < conns.length; i++) {
+      const c = conns[i];
+      connections[i] = {
+        id: c.id, cookie: c.cookie, netns: socketNetns(snap, c), family: c.family, state: c.state, owned: c.inode !== 0,
+        localAddress: c.localAddress, localPort: c.localPort, remoteAddress: c.remoteAddress, remotePort: c.remotePort,
+        direction: v.direction(i), confidence: v.confidence(i), certain: v.certain(i),
+        rule: () => {
+          const ev = v.evidenceAt(i).filter((e) => e.weight > 0 || e.conclusive);
+          const top = ev.find((e) => e.conclusive) ?? ev.sort((a, b) => b.weight - a.weight)[0];
+          return top ? top.rule : null;
+        },
+        process: () => {
+          const p = c.inode !== 0 ? procs?.get(c.inode)?.[0] : undefined;
+          return p ? { pid: p.pid, command: p.command } : null;
+        },
+      };
+      if ((i + 1) % OBSERVE_SLICE === 0) {
+        await yieldToLoop();
+        if (this.closed) return;
+      }
+    }
     // Owners only when the recorder would ask for one: every snapshot would pay a /proc scan.
     const newListeners = this.recorder.mode === 'KERNEL' && this.listenerOwners.needsOwners(view);
     if (newListeners || this.recorder.wantsOwners(connections)) {
@@ -143,7 +162,7 @@ export class HistoryService {
     }
     // A snapshot that was being taken, or an owner scan awaited, when close() ran: the store is gone.
     if (this.closed) return;
-    this.recorder.observe({ at: snap.collectedAt, connections, covered });
+    await this.recorder.observeInSlices({ at: snap.collectedAt, connections, covered }, OBSERVE_SLICE, () => this.closed);
   }
 
   /** Marks a gap in history when the tracepoint lost events since the last look. */

@@ -56,3 +56,34 @@ test('owners are wanted only for a socket the recorder would open a life for, or
   assert.equal(r.wantsOwners([conn('43', 'net:[1]')]), true, 'a socket without a life');
   assert.equal(r.wantsOwners([{ ...conn('43', 'net:[1]'), owned: false }]), false, 'no inode: nobody to find');
 });
+
+test('a look in slices: kernel events between slices neither reopen a closed life nor let the look close a new one', async () => {
+  const { r, written } = recorder();
+  r.observe({ at: 0, connections: [], covered: new Set(['net:[1]']) });
+  // 51 and 52 live before the snapshot at 5000; 52 closes while the look is between slices; 53 is born then.
+  r.ingest([event('51', 'CLOSE', 'SYN_SENT', 'net:[1]', 100), event('52', 'CLOSE', 'SYN_SENT', 'net:[1]', 100)], 0);
+  const connections = [conn('51', 'net:[1]'), conn('x1', 'net:[1]'), conn('52', 'net:[1]')];
+  let turns = 0;
+  const look = r.observeInSlices({ at: 5000, connections, covered: new Set(['net:[1]']) }, 1, () => {
+    if (turns++ === 0) {
+      r.ingest([event('52', 'ESTABLISHED', 'CLOSE', 'net:[1]', 5001)], 0);
+      r.ingest([event('53', 'CLOSE', 'SYN_SENT', 'net:[1]', 5002)], 0);
+    }
+    return false;
+  });
+  await look;
+  assert.ok(turns >= 2, 'the look gave the event loop turns');
+  const lives = (cookie: string) => written.filter((l) => l.key.split(':')[1] === cookie);
+  assert.deepEqual(lives('52').filter((l) => l.closedAt !== null).map((l) => l.closedAt), [5001], 'closed once, by its CLOSE event');
+  assert.equal(lives('52').filter((l) => l.closedAt === null && l.observedBy === 'SNAPSHOT').length, 0, 'not reopened as pre-existing');
+  assert.equal(lives('53').filter((l) => l.closedAt !== null).length, 0, 'born after the snapshot began: not judged gone');
+  assert.equal(lives('x1').length, 1, 'a socket the kernel never reported is recorded as pre-existing');
+  assert.equal(r.status().open, 3); // 51, x1 and 53
+});
+
+test('a look abandoned by stop() writes nothing', async () => {
+  const { r, written } = recorder();
+  r.observe({ at: 0, connections: [], covered: new Set(['net:[1]']) });
+  await r.observeInSlices({ at: 5000, connections: [conn('61', 'net:[1]'), conn('62', 'net:[1]')], covered: new Set(['net:[1]']) }, 1, () => true);
+  assert.equal(written.length, 0);
+});
