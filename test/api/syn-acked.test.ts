@@ -25,21 +25,27 @@ while True:
     k, _ = l.accept(); held.append(k)
 `;
 
-test('kernel evidence off: syn-acked settles lone sockets from tcp_info', { skip: process.getuid!() !== 0 && 'needs root (netns)' }, async () => {
+/** A new namespace joined to this one by a veth pair: `here` on our side, `there` inside it. */
+function vethPeer(prefix: string, subnet: number): { ns: string; here: string; there: string } {
   const tag = randomBytes(3).toString('hex');
-  const ns = addNamespace(`sa${tag}`);
-  const veth = `tdsa${tag}`;
+  const ns = addNamespace(`${prefix}${tag}`);
+  const veth = `td${prefix}${tag}`;
   const octet = 16 + (parseInt(tag.slice(0, 2), 16) % 200);
-  const here = `10.233.${octet}.1`, there = `10.233.${octet}.2`;
+  const here = `10.${subnet}.${octet}.1`, there = `10.${subnet}.${octet}.2`;
+  ip(['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+  ip(['addr', 'add', `${here}/30`, 'dev', veth]);
+  ip(['link', 'set', veth, 'up']);
+  ip(['-n', ns, 'addr', 'add', `${there}/30`, 'dev', 'eth0']);
+  ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
+  return { ns, here, there };
+}
+
+test('kernel evidence off: syn-acked settles lone sockets from tcp_info', { skip: process.getuid!() !== 0 && 'needs root (netns)' }, async () => {
+  const { ns, here, there } = vethPeer('sa', 233);
   let peer: ChildProcess | null = null;
   const socks: net.Socket[] = [];
   const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, kernelEvidence: false, source: 'netlink', allNamespaces: false });
   try {
-    ip(['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-    ip(['addr', 'add', `${here}/30`, 'dev', veth]);
-    ip(['link', 'set', veth, 'up']);
-    ip(['-n', ns, 'addr', 'add', `${there}/30`, 'dev', 'eth0']);
-    ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
 
     // Inbound: a listener here, the peer connects; the listener closes before the snapshot.
     const l = net.createServer((s) => socks.push(s));
@@ -111,21 +117,12 @@ test('kernel evidence off: syn-acked settles lone sockets from tcp_info', { skip
 });
 
 test('kernel evidence off: sockets of other namespaces (read by entering them) carry tcp_info too', { skip: process.getuid!() !== 0 && 'needs root (netns)' }, async () => {
-  const tag = randomBytes(3).toString('hex');
-  const ns = addNamespace(`sb${tag}`);
-  const veth = `tdsb${tag}`;
-  const octet = 16 + (parseInt(tag.slice(0, 2), 16) % 200);
-  const here = `10.234.${octet}.1`, there = `10.234.${octet}.2`;
+  const { ns, here, there } = vethPeer('sb', 234);
   let peer: ChildProcess | null = null;
   const socks: net.Socket[] = [];
   const l = net.createServer((s) => socks.push(s));
   const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, kernelEvidence: false, source: 'netlink', allNamespaces: true });
   try {
-    ip(['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-    ip(['addr', 'add', `${here}/30`, 'dev', veth]);
-    ip(['link', 'set', veth, 'up']);
-    ip(['-n', ns, 'addr', 'add', `${there}/30`, 'dev', 'eth0']);
-    ip(['-n', ns, 'link', 'set', 'eth0', 'up']);
     await new Promise<void>((r) => l.listen(0, here, r));
     const lport = (l.address() as net.AddressInfo).port;
     peer = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', PEER, here, String(lport), there], { stdio: ['ignore', 'pipe', 'inherit'] });
