@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConntrackParseError, ConntrackReader, parseConntrack, type ConntrackBinding } from '../../src/collectors/conntrack';
+import { ConntrackParseError, ConntrackReader, parseConntrack, parseConntrackInSlices, type ConntrackBinding } from '../../src/collectors/conntrack';
 import { buildContext, classify, conntrackMatch, conntrackOrigin, natOf, unjoinedEntries } from '../../src/classifier';
 import { kernelBirthIndex, kernelRecordIndex, transitionCode, type ConntrackEntry, type KernelRecord, type Snapshot, type Socket } from '../../src/model';
 import { REPO_ROOT } from '../scenarios/netns';
@@ -224,4 +224,21 @@ test('the reader never rejects: a failing addon call is an unavailable status', 
   assert.equal(ev.available, false);
   assert.equal(ev.code, 'EREAD');
   assert.match(ev.reason!, /boom/);
+});
+
+test('parsing in slices gives the entries parseConntrack gives, with turns of the event loop between slices', async () => {
+  const one = Buffer.concat([fixture('dump-syn.hex'), fixture('events-new.hex')]);
+  const big = Buffer.concat(Array.from({ length: 50 }, () => one));
+  const whole = parseConntrack(big, 'net:[7]');
+  let turns = 0;
+  const ticker = setInterval(() => turns++, 0);
+  const sliced = await parseConntrackInSlices(big, 'net:[7]', 7);
+  clearInterval(ticker);
+  assert.deepEqual(sliced, whole);
+  assert.ok(whole.entries.length >= 300 && whole.created.length > 0, `${whole.entries.length} entries`);
+  assert.ok(turns > 0, 'the event loop ran between slices');
+  // A truncated message is the same error either way.
+  const cut = big.subarray(0, big.length - 10);
+  assert.throws(() => parseConntrack(cut), ConntrackParseError);
+  await assert.rejects(parseConntrackInSlices(cut, null, 7), ConntrackParseError);
 });
