@@ -126,9 +126,9 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
       lifecycle: options.lifecycle ?? Boolean(options.recordHistory),
       onKernelUnavailable: (why) => app.log.warn({ code: why.code }, `no kernel evidence: ${why.reason}`),
       // A socket found by probing that does not answer is no fault of the operator's: info, not warn.
-      onPodsError: (m, source) => (!m ? app.log.info(`pods: ${source} readable again`)
+      onPodsError: (m, source, everRead) => (!m ? app.log.info(`pods: ${source} readable again`)
         : options.criProbed && source === options.criSocket ? app.log.info(`pods unnamed: ${m}`)
-        : app.log.warn(`pods unknown: ${m}; the last list read is used`)),
+        : app.log.warn(`pods unknown: ${m}; ${everRead ? 'the last list read is used' : 'pods stay unnamed until it answers'}`)),
       onPodsSource: (m) => app.log.info(m),
       onPeerStatus: (peer, why) => (why ? app.log.warn({ peer }, `peer agent unreachable: ${why}; its connections go without its verdict`) : app.log.info({ peer }, 'peer agent answers')),
     });

@@ -10,8 +10,11 @@ export interface PodLookup {
 export interface PodDirectoryOptions {
   /** Least time between two reads of the pod list (default 10 s): unknown ids do not hammer the kubelet. */
   minRefreshMs?: number;
-  /** Told when a read fails (the last good list keeps answering), and when it works again (null). */
-  onError?: (message: string | null, source: string) => void;
+  /**
+   * Told when a read fails (the last good list keeps answering; `everRead` false: there is none
+   * yet), and when it works again (null).
+   */
+  onError?: (message: string | null, source: string, everRead: boolean) => void;
   read?: (source: string) => Promise<Map<string, PodRef>>;
 }
 
@@ -24,6 +27,7 @@ export class PodDirectory implements PodLookup {
   private readAt = -Infinity;
   private inflight: Promise<void> | null = null;
   private failing = false;
+  private everRead = false;
   private readonly minRefreshMs: number;
 
   constructor(readonly source: string, private readonly opts: PodDirectoryOptions = {}) {
@@ -50,10 +54,11 @@ export class PodDirectory implements PodLookup {
       this.readAt = Date.now();
       try {
         this.pods = await (this.opts.read ?? readKubeletPods)(this.source);
-        if (this.failing) this.opts.onError?.(null, this.source);
+        this.everRead = true;
+        if (this.failing) this.opts.onError?.(null, this.source, true);
         this.failing = false;
       } catch (e) {
-        if (!this.failing) this.opts.onError?.(e instanceof Error ? e.message : String(e), this.source);
+        if (!this.failing) this.opts.onError?.(e instanceof Error ? e.message : String(e), this.source, this.everRead);
         this.failing = true;
       } finally {
         this.inflight = null;
@@ -94,7 +99,7 @@ export interface PodSourceOptions {
   criProbed?: boolean;
   /** The kubelet's pod list (URL or PodList file). */
   kubeletPods?: string;
-  onError?: (message: string | null, source: string) => void;
+  onError?: (message: string | null, source: string, everRead: boolean) => void;
   /** Told once which runtime answers on the CRI socket. */
   onSource?: (message: string) => void;
   minRefreshMs?: number;

@@ -65,7 +65,7 @@ export interface ServiceOptions {
   /** criSocket was found at a usual path, not asked for: a socket that does not answer is given up. */
   criProbed?: boolean;
   /** Told when reading a pod source fails (null: it works again). */
-  onPodsError?: (message: string | null, source: string) => void;
+  onPodsError?: (message: string | null, source: string, everRead: boolean) => void;
   /** Told once which runtime names the pods. */
   onPodsSource?: (message: string) => void;
   /**

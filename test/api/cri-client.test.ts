@@ -139,9 +139,10 @@ test('permission denied: a root-owned socket (0660) asked by another user', asyn
 test('pod sources: a failing CRI socket is one status line, lookups answer null; it recovers when the runtime starts', async () => {
   const rt = new FakeCriRuntime([{ id: 'c'.repeat(64), labels: kubeletLabels({ name: 'p', namespace: 'n', uid: 'u' }, 'c') }]);
   const errors: [string | null, string][] = [];
+  const everRead: boolean[] = [];
   const sourceLines: string[] = [];
   // The socket path is known before the runtime listens on it, as when tcpdir starts first.
-  const { pods, close } = podSources({ criSocket: rt.socket, minRefreshMs: 0, onError: (m, s) => errors.push([m, s]), onSource: (m) => sourceLines.push(m) });
+  const { pods, close } = podSources({ criSocket: rt.socket, minRefreshMs: 0, onError: (m, s, e) => { errors.push([m, s]); everRead.push(e); }, onSource: (m) => sourceLines.push(m) });
   try {
     assert.ok(pods);
     assert.equal(await pods.lookup('c'.repeat(64)), null);
@@ -152,6 +153,12 @@ test('pod sources: a failing CRI socket is one status line, lookups answer null;
     assert.deepEqual(errors.at(-1), [null, rt.socket], 'told it works again');
     assert.deepEqual(sourceLines, [`pods named by fake-runtime 9.9.9 (CRI v1) at ${rt.socket}`]);
     assert.equal(rt.calls.Version, 1, 'Version once, then only ListContainers');
+    // Down again after a good read: the warning may say the last list answers (not before one).
+    await rt.stop();
+    assert.equal(await pods.lookup('d'.repeat(64)), null);
+    assert.deepEqual(await pods.lookup('c'.repeat(64)), { name: 'p', namespace: 'n', uid: 'u', containerName: 'c' }, 'the last list read answers');
+    assert.equal(errors.at(-1)![0] !== null, true);
+    assert.deepEqual([everRead[0], everRead.at(-1)], [false, true]);
   } finally {
     close();
     await rt.stop();

@@ -175,7 +175,7 @@ describe('tcpdir serve with a CRI socket', { skip: process.getuid?.() === 0 ? fa
       const warned = (): Record<string, unknown>[] => logs.filter((l) => String(l.msg).startsWith('pods unknown:'));
       await until(() => warned().length > 0, 'a warning');
       assert.equal(warned()[0].level, 40, 'warn');
-      assert.match(String(warned()[0].msg), new RegExp(`^pods unknown: CRI runtime at ${socket}: not a CRI server \\(Version: Protocol error\\); the last list read is used$`));
+      assert.match(String(warned()[0].msg), new RegExp(`^pods unknown: CRI runtime at ${socket}: not a CRI server \\(Version: Protocol error\\); pods stay unnamed until it answers$`));
       for (let i = 0; i < 3; i++) {
         const r = await fetch(`${base}/api/v1/namespaces`);
         assert.equal(r.status, 200);
