@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,51 +17,20 @@ import { createInterface } from 'node:readline';
 import request from 'supertest';
 import { createServer } from '../../src';
 import { FakeCriRuntime, kubeletLabels } from '../helpers/cri-server';
-import { addNamespace, deleteNamespace, unsupportedReason } from './netns';
+import { CONTAINER_SKIP, containerScope, queryUntilBothSockets, startContainerProcess, stopContainerProcess } from './container';
+import { addNamespace, deleteNamespace } from './netns';
 
 const REPO = resolve(__dirname, '..', '..', '..');
 
-/** Where cgroup v2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host). */
-function cgroup2Root(): string | null {
-  for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
-    const f = line.split(' ');
-    if (f[2] === 'cgroup2') return f[1];
-  }
-  return null;
-}
-
-/** Why no child cgroup can be made here (a read-only cgroupfs in a container), or null. */
-function cgroupUnwritable(root: string): string | null {
-  const probe = join(root, `tcpdir-probe-${process.pid}`);
-  try {
-    mkdirSync(probe);
-    rmdirSync(probe);
-    return null;
-  } catch (e) {
-    return `cannot create a cgroup under ${root}: ${(e as Error).message}`;
-  }
-}
-
-const root = process.platform === 'linux' ? cgroup2Root() : null;
-const skip = unsupportedReason() ?? (root ? cgroupUnwritable(root) : 'no cgroup v2 mount');
+const skip = CONTAINER_SKIP;
 if (skip) console.log(`# pods-cri suite skipped: ${skip}`);
 
-// Listens and connects to itself inside its namespace, holds both ends, prints the ports.
-const HOLD_PY = `
-import socket, sys
-l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)
-c = socket.create_connection(('127.0.0.1', l.getsockname()[1])); a, _ = l.accept()
-print(l.getsockname()[1], c.getsockname()[1], flush=True)
-sys.stdin.readline()
-`;
 
 describe('pods from a CRI runtime socket', { skip: skip ?? false, timeout: 60_000 }, () => {
   test('a container in its own cgroup and netns is named by pod on Netns, Connection and REST', async () => {
     const id = randomBytes(32).toString('hex');
     const uid = randomUUID();
-    const slice = join(root!, `tcpdir-test-${process.pid}-${randomBytes(3).toString('hex')}.slice`);
-    const scope = join(slice, `cri-containerd-${id}.scope`);
-    mkdirSync(scope, { recursive: true });
+    const { scope, remove: removeScope } = containerScope(id);
     const ns = addNamespace(`cri-${randomBytes(3).toString('hex')}`);
     // What containerd lists on a node: the pod's sandbox (pause) container and its app container,
     // another pod's, and a container no kubelet made (no labels).
@@ -75,18 +44,13 @@ describe('pods from a CRI runtime socket', { skip: skip ?? false, timeout: 60_00
     let child: ChildProcess | null = null;
     const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, allNamespaces: true, recordHistory: false, criSocket: runtime.socket });
     try {
-      child = spawn('sh', ['-c', `echo $$ > ${join(scope, 'cgroup.procs')} && exec ip netns exec ${ns} python3 -c "$0"`, HOLD_PY], { stdio: ['pipe', 'pipe', 'inherit'] });
-      const line = await new Promise<string>((res) => createInterface({ input: child!.stdout! }).once('line', res));
-      const [serverPort, clientPort] = line.split(' ').map(Number);
-      assert.match(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8'), new RegExp(`cri-containerd-${id}\\.scope`));
+      const started = await startContainerProcess(scope, ns, id);
+      child = started.child;
+      const { serverPort, clientPort } = started;
 
       const q = `{ namespaces { id name container { runtime id } pod { name namespace uid containerName } }
         connections(netns: "${ns}") { local { port } remote { port } pod { name namespace containerName } } }`;
-      let r = await request(app.server).post('/graphql').send({ query: q });
-      for (let i = 0; i < 50 && r.body.data?.connections?.length !== 2; i++) {
-        await new Promise((res) => setTimeout(res, 100));
-        r = await request(app.server).post('/graphql').send({ query: q });
-      }
+      const r = await queryUntilBothSockets(app.server, q);
       assert.equal(r.status, 200, JSON.stringify(r.body));
       const mine = r.body.data.namespaces.find((n: { name: string | null }) => n.name === ns);
       assert.ok(mine, `namespace ${ns} listed`);
@@ -103,13 +67,11 @@ describe('pods from a CRI runtime socket', { skip: skip ?? false, timeout: 60_00
       assert.equal(runtime.calls.Version, 1, 'Version once, at start');
       assert.ok(runtime.calls.ListContainers >= 1 && runtime.calls.ListContainers <= 3, `listed once per refresh, not per lookup: ${runtime.calls.ListContainers}`);
     } finally {
-      child?.kill();
-      if (child && child.exitCode === null) await new Promise((r) => child!.once('exit', r));
+      await stopContainerProcess(child);
       await app.close();
       await runtime.stop();
       deleteNamespace(ns);
-      rmdirSync(scope);
-      rmdirSync(slice);
+      removeScope();
     }
   });
 });

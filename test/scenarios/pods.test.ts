@@ -5,60 +5,25 @@
 // its namespace and the container; a namespace the list does not name has no pod.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import request from 'supertest';
 import { createServer } from '../../src';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
-import { addNamespace, deleteNamespace, unsupportedReason } from './netns';
+import { CONTAINER_SKIP, containerScope, queryUntilBothSockets, startContainerProcess, stopContainerProcess } from './container';
+import { addNamespace, deleteNamespace } from './netns';
 
-/** Where cgroup v2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host). */
-function cgroup2Root(): string | null {
-  for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
-    const f = line.split(' ');
-    if (f[2] === 'cgroup2') return f[1];
-  }
-  return null;
-}
-
-/** Why no child cgroup can be made here (a read-only cgroupfs in a container), or null. */
-function cgroupUnwritable(root: string): string | null {
-  const probe = join(root, `tcpdir-probe-${process.pid}`);
-  try {
-    mkdirSync(probe);
-    rmdirSync(probe);
-    return null;
-  } catch (e) {
-    return `cannot create a cgroup under ${root}: ${(e as Error).message}`;
-  }
-}
-
-const root = process.platform === 'linux' ? cgroup2Root() : null;
-const skip = unsupportedReason() ?? (root ? cgroupUnwritable(root) : 'no cgroup v2 mount');
+const skip = CONTAINER_SKIP;
 if (skip) console.log(`# pods suite skipped: ${skip}`);
 
-// Listens and connects to itself inside its namespace, holds both ends, prints the ports.
-const HOLD_PY = `
-import socket, sys
-l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)
-c = socket.create_connection(('127.0.0.1', l.getsockname()[1])); a, _ = l.accept()
-print(l.getsockname()[1], c.getsockname()[1], flush=True)
-sys.stdin.readline()
-c.close(); a.close()
-`;
 
 describe('pods from the kubelet pod list', { skip: skip ?? false, timeout: 60_000 }, () => {
   test('a container in its own cgroup and netns is named by pod on Netns, Connection, REST and OTLP', async () => {
     const id = randomBytes(32).toString('hex');
     const uid = randomUUID();
-    const slice = join(root!, `tcpdir-test-${process.pid}-${randomBytes(3).toString('hex')}.slice`);
-    const scope = join(slice, `cri-containerd-${id}.scope`);
-    mkdirSync(scope, { recursive: true });
+    const { scope, remove: removeScope } = containerScope(id);
     const ns = addNamespace(`pod-${randomBytes(3).toString('hex')}`);
     // A real-shaped PodList (the kubelet's GET /pods), with another pod around the one we mean.
     const podList = {
@@ -91,21 +56,13 @@ describe('pods from the kubelet pod list', { skip: skip ?? false, timeout: 60_00
       otlp: { endpoint, scheduledDelayMillis: 50, metricIntervalMillis: 60_000, maxQueueSize: 100_000 },
     });
     try {
-      // Into the container's cgroup first, then into its namespace: every socket it opens is the pod's.
-      child = spawn('sh', ['-c', `echo $$ > ${join(scope, 'cgroup.procs')} && exec ip netns exec ${ns} python3 -c "$0"`, HOLD_PY], { stdio: ['pipe', 'pipe', 'inherit'] });
-      const line = await new Promise<string>((resolve) => createInterface({ input: child!.stdout! }).once('line', resolve));
-      const [serverPort, clientPort] = line.split(' ').map(Number);
-      assert.match(readFileSync(`/proc/${child.pid}/cgroup`, 'utf8'), new RegExp(`cri-containerd-${id}\\.scope`));
+      const started = await startContainerProcess(scope, ns, id);
+      child = started.child;
+      const { serverPort, clientPort } = started;
 
       const q = `{ namespaces { id name container { runtime id } pod { name namespace uid containerName } }
         connections(netns: "${ns}") { local { port } remote { port } verdict { direction } pod { name namespace containerName } } }`;
-      // A snapshot already under way when the process started (the recorder takes one every
-      // 200 ms) is shared by the request: ask until one has the namespace's two sockets.
-      let r = await request(app.server).post('/graphql').send({ query: q });
-      for (let i = 0; i < 50 && r.body.data?.connections?.length !== 2; i++) {
-        await new Promise((res) => setTimeout(res, 100));
-        r = await request(app.server).post('/graphql').send({ query: q });
-      }
+      const r = await queryUntilBothSockets(app.server, q);
       assert.equal(r.status, 200, JSON.stringify(r.body));
       const mine = r.body.data.namespaces.find((n: { name: string | null }) => n.name === ns);
       assert.ok(mine, `namespace ${ns} listed`);
@@ -124,7 +81,7 @@ describe('pods from the kubelet pod list', { skip: skip ?? false, timeout: 60_00
       assert.ok(kubeletReads >= 1 && kubeletReads <= 3, `the pod list read once per refresh, not per lookup: ${kubeletReads}`);
 
       // OTLP: once a snapshot has placed the connection in its namespace, its records name the pod.
-      child.stdin!.write('\n');
+      started.child.stdin!.write('\n');
       const closed = await (async () => {
         for (let i = 0; i < 200; i++) {
           const c = receiver.logs.filter((l) => l.eventName === 'tcpdir.connection.closed' && l.attributes['network.local.port'] === serverPort);
@@ -142,14 +99,12 @@ describe('pods from the kubelet pod list', { skip: skip ?? false, timeout: 60_00
       assert.equal(closed.attributes['k8s.pod.uid'], uid);
       assert.equal(closed.attributes['tcpdir.direction'], 'INBOUND');
     } finally {
-      child?.kill();
-      if (child && child.exitCode === null) await new Promise((r) => child!.once('exit', r));
+      await stopContainerProcess(child);
       await app.close();
       await receiver.stop();
       kubelet.close();
       deleteNamespace(ns);
-      rmdirSync(scope);
-      rmdirSync(slice);
+      removeScope();
     }
   });
 });
