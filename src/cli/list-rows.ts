@@ -1,5 +1,8 @@
 import type { ProcessMap } from '../model';
-import { conntrackFactsOf, natOfConnection, socketNetns, type ConnectionRecord, type SnapshotView } from '../service';
+import { conntrackFactsOf, natOfConnection } from '../service/conntrack-view';
+import { socketNetns } from '../service/netns-view';
+import type { ConnectionRecord } from '../service/records';
+import type { SnapshotView } from '../service/view';
 import { DOCUMENTS } from '../server/documents';
 
 /** A selection set: each field, with the selection of its own fields (null for a leaf). */

@@ -8,12 +8,14 @@ import { DEFAULT_LIMIT, MAX_LIMIT, TCP_STATE_NAMES } from '../model';
 import { heuristicWarning } from '../collectors/kernel';
 import { parsePeers } from '../collectors/peers';
 import { findCriSocket } from '../collectors/cri-pods';
-import { TcpdirService } from '../service';
+// From the service's own files, not its index: the index also loads the history store (SQLite), a
+// fifth of a one-shot command's start-up, which only `history` and `serve` use.
+import { TcpdirService } from '../service/tcpdir-service';
 import type { DocumentName } from '../server/documents';
 import { UnsafeBindError } from '../server/bind-policy';
 import { parseEndpoint } from '../server/rest-params';
 import { VERSION } from '../server/version';
-import { parseTime } from '../service';
+import { parseTime } from '../service/validate';
 import {
   connectionOrder, connectionTable, eventLine, explain, historyTable, namespaceTable, type EventLine, type NamespaceRow, type Row,
 } from './format';
