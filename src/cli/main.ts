@@ -263,17 +263,19 @@ export function program(): Command {
         service.warmProcesses();
         const view = await service.current();
         span('snapshot + classification');
+        // Owners come from the fd tables read on the thread pool since the start; the rows are
+        // chosen and sorted meanwhile (unless --process needs the owners to choose them).
+        const ownersRead = service.processesOf(view);
         const filter = await service.filterFor(view, {
           direction: o.direction, state: o.state, port: o.port, localPort: o.localPort, remotePort: o.remotePort,
           minConfidence: o.minConfidence, netns: o.netns, process: o.process,
         });
-        const owners = await service.processesOf(view);
-        span('process owners');
         // The first `limit` in snapshot order, as the API gives them, then sorted for reading.
         const records = view.connections(filter, o.limit, 0);
         const order = connectionOrder(records);
-        const readers = connectionReaders(view, owners);
         span('filter + sort');
+        const readers = connectionReaders(view, await ownersRead);
+        span('process owners');
         if (o.json && !isatty(1)) {
           const rowJson = listRowWriter(readers);
           // The big answers' path: the rows are serialised in order into a MiB at a time, each
