@@ -1,7 +1,7 @@
 /**
  * JSON written straight into bytes, as JSON.stringify would write it, for answers of tens of
  * megabytes: no string per value, row or chunk to build, join, flatten and encode again (at 40k
- * rows those strings and their garbage were most of a cold `list --json`'s time).
+ * rows the objects, JSON.stringify over them and those strings took a third of a cold `list --json`).
  */
 export class JsonBytes {
   private buf: Buffer;
@@ -11,8 +11,8 @@ export class JsonBytes {
 
   /** `chunk`: how much to write at a time; each buffer has a quarter more, for the value that crosses it. */
   constructor(private readonly chunk = 1 << 20) {
-    this.buf = Buffer.allocUnsafe(chunk * 1.25);
-    this.spare = Buffer.allocUnsafe(chunk * 1.25);
+    this.buf = Buffer.allocUnsafe(Math.ceil(chunk * 1.25));
+    this.spare = Buffer.allocUnsafe(Math.ceil(chunk * 1.25));
   }
 
   /** A chunk's worth is written: time to take it. */
