@@ -36,7 +36,7 @@ export function processText(r: Row): string {
 }
 
 /** Sort key of an address: IPv4 (and v4-mapped IPv6) before IPv6, each in numeric order. */
-function addressKey(a: string): string {
+export function addressKey(a: string): string {
   const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/i.exec(a);
   if (v4) return `4${v4.slice(1).map((n) => n.padStart(3, '0')).join('')}`;
   const [head, tail] = a.toLowerCase().split('%')[0].split('::');
@@ -48,22 +48,39 @@ function addressKey(a: string): string {
 
 /**
  * The order `list` prints rows in, as indexes into `rows`: by local address and port, then remote;
- * stable. Each row's key is made once (each address's once), not per comparison.
+ * stable. Each distinct address is ranked once; rows then compare by two numbers (rank and port),
+ * not by strings (string keys took 50-70 ms of a cold 40k-row list).
  */
 export function connectionOrder(rows: readonly Pick<Row, 'local' | 'remote'>[]): number[] {
-  const addressKeys = new Map<string, string>();
-  const key = (a: string): string => {
-    let k = addressKeys.get(a);
-    if (k === undefined) addressKeys.set(a, (k = addressKey(a)));
-    return k;
-  };
-  const keys = rows.map((r) => `${key(r.local.address)}${port5(r.local.port)}${key(r.remote.address)}${port5(r.remote.port)}`);
-  return rows.map((_, i) => i).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : a - b));
-}
-
-/** A port as five digits, so keys compare as strings in numeric order. */
-function port5(p: number): string {
-  return String(p).padStart(5, '0');
+  const rank = new Map<string, number>();
+  for (const r of rows) {
+    rank.set(r.local.address, 0);
+    rank.set(r.remote.address, 0);
+  }
+  const keyed = [...rank.keys()].map((a) => [addressKey(a), a] as const).sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  // Addresses with one key (1.2.3.4 and ::ffff:1.2.3.4) share a rank.
+  keyed.forEach(([k, a], i) => rank.set(a, i > 0 && k === keyed[i - 1][0] ? rank.get(keyed[i - 1][1])! : i));
+  const n = rows.length;
+  const local = new Float64Array(n);
+  const remote = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = rows[i];
+    local[i] = rank.get(r.local.address)! * 65536 + r.local.port;
+    remote[i] = rank.get(r.remote.address)! * 65536 + r.remote.port;
+  }
+  // Few distinct addresses (the usual case): (local, remote, index) packed into one exact double
+  // each, sorted natively; else a comparison sort.
+  const span = keyed.length * 65536;
+  if (span * span * n < Number.MAX_SAFE_INTEGER) {
+    const packed = new Float64Array(n);
+    for (let i = 0; i < n; i++) packed[i] = (local[i] * span + remote[i]) * n + i;
+    packed.sort();
+    const order = new Array<number>(n);
+    for (let i = 0; i < n; i++) order[i] = packed[i] % n;
+    return order;
+  }
+  const order = Array.from({ length: n }, (_, i) => i);
+  return order.sort((a, b) => local[a] - local[b] || remote[a] - remote[b] || a - b);
 }
 
 /** "255.255.255.255:65535": any IPv4 endpoint, whole. */

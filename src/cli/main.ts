@@ -8,17 +8,20 @@ import { DEFAULT_LIMIT, MAX_LIMIT, TCP_STATE_NAMES } from '../model';
 import { heuristicWarning } from '../collectors/kernel';
 import { parsePeers } from '../collectors/peers';
 import { findCriSocket } from '../collectors/cri-pods';
-import { TcpdirService } from '../service';
+// From the service's own files, not its index: the index also loads the history store (SQLite), a
+// fifth of a one-shot command's start-up, which only `history` and `serve` use.
+import { TcpdirService } from '../service/tcpdir-service';
 import type { DocumentName } from '../server/documents';
 import { UnsafeBindError } from '../server/bind-policy';
 import { parseEndpoint } from '../server/rest-params';
 import { VERSION } from '../server/version';
-import { parseTime } from '../service';
+import { parseTime } from '../service/validate';
 import {
   connectionOrder, connectionTable, eventLine, explain, historyTable, namespaceTable, type EventLine, type NamespaceRow, type Row,
 } from './format';
 import { terminalLayout } from './layout';
-import { connectionReaders, listRows } from './list-rows';
+import { writeJsonList } from './json-bytes';
+import { connectionReaders, listRowWriter, listRows } from './list-rows';
 import { SERVER_V8_FLAGS } from './node-flags';
 import { span } from './timing';
 
@@ -129,32 +132,6 @@ function writeAll(fd: number, buf: Buffer): Promise<boolean> {
     });
     next();
   });
-}
-
-/**
- * Writes `parts` to stdout (fd 1) in chunks of about a MiB, each written on the thread pool while
- * the next is made: a 100 MB answer written as one string was first copied whole into one
- * buffer, and a synchronous write to a pipe waits for the reader. Stops when the reader goes.
- */
-async function writeOut(parts: Iterable<string>): Promise<void> {
-  let writing: Promise<boolean> = Promise.resolve(true);
-  let buf: string[] = [];
-  let size = 0;
-  const flush = async (): Promise<boolean> => {
-    const chunk = Buffer.from(buf.join(''));
-    buf = [];
-    size = 0;
-    if (!(await writing)) return false;
-    writing = writeAll(1, chunk);
-    return true;
-  };
-  for (const p of parts) {
-    buf.push(p);
-    size += p.length;
-    if (size >= 1 << 20 && !(await flush())) return;
-  }
-  if (size > 0) await flush();
-  await writing;
 }
 
 /** Indented for a person at a terminal, one line when piped (as gh does): 40% fewer bytes to write and parse. */
@@ -286,32 +263,33 @@ export function program(): Command {
         service.warmProcesses();
         const view = await service.current();
         span('snapshot + classification');
+        // Owners come from the fd tables read on the thread pool since the start; the rows are
+        // chosen and sorted meanwhile (unless --process needs the owners to choose them).
+        const ownersRead = service.processesOf(view);
         const filter = await service.filterFor(view, {
           direction: o.direction, state: o.state, port: o.port, localPort: o.localPort, remotePort: o.remotePort,
           minConfidence: o.minConfidence, netns: o.netns, process: o.process,
         });
-        const owners = await service.processesOf(view);
-        span('process owners');
         // The first `limit` in snapshot order, as the API gives them, then sorted for reading.
         const records = view.connections(filter, o.limit, 0);
         const order = connectionOrder(records);
-        const row = listRows(connectionReaders(view, owners));
         span('filter + sort');
+        const readers = connectionReaders(view, await ownersRead);
+        span('process owners');
         if (o.json && !isatty(1)) {
-          // The big answers' path: each row is serialised and written in order, a chunk at a
-          // time, so no row outlives its chunk. (process.stdout is not touched: it would make
-          // fd 1 non-blocking.)
-          await writeOut((function* () {
-            yield '[';
-            for (let i = 0; i < order.length; i++) yield (i === 0 ? '' : ',') + JSON.stringify(row(records[order[i]]));
-            yield ']\n';
-          })());
+          const rowJson = listRowWriter(readers);
+          // The big answers' path: the rows are serialised in order into a MiB at a time, each
+          // written on the thread pool while the next is made (a 100 MB answer written as one
+          // string was first copied whole into one buffer, and a synchronous write to a pipe waits
+          // for the reader). process.stdout is not touched: it would make fd 1 non-blocking.
+          await writeJsonList(order.length, (i, out) => rowJson(records[order[i]], out), (chunk) => writeAll(1, chunk));
           span('rows + write');
           // All of it is written: exit now instead of closing the kernel source, whose reader
           // thread takes up to its 100 ms poll to stop (the kernel detaches the programs as the
           // process goes). Not after console.log: a pipe's pending writes would be lost.
           process.exit();
         }
+        const row = listRows(readers);
         const rows = order.map((i) => row(records[i]) as unknown as Row);
         console.log(o.json ? json(rows) : connectionTable(rows, terminalLayout()));
         span('rows + write');

@@ -1,4 +1,4 @@
-import { InputError } from '../service';
+import { InputError } from '../service/errors';
 
 /** What a parameter documents beside its type (in /api/openapi.json); its description defaults to the GraphQL argument's. */
 interface Doc {

@@ -42,9 +42,10 @@ for (const [name, variables] of [
   ['inbound, sure ones', () => ({ direction: 'INBOUND', minConfidence: 0.9, limit: 500 })],
 ] as const) {
   test(`list rows read from the service are the document's rows: ${name}`, async () => {
-    const { graphql, direct, rows } = await listRowsBothWays(service, variables());
+    const { graphql, direct, directJson, rows } = await listRowsBothWays(service, variables());
     assert.ok(rows > 0 || name.startsWith('inbound'), `${name}: some rows to compare`);
     assert.equal(direct, graphql);
+    assert.equal(directJson, graphql);
   });
 }
 

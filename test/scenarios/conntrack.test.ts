@@ -143,6 +143,7 @@ describe('conntrack evidence', { skip: skip ?? false, timeout: 120_000 }, () => 
           const both = await listRowsBothWays(listing, { netns: n, limit: 1000 });
           assert.ok(both.graphql.includes('"originalDestination":{"address":"10.233.9.9","port":80}'), `${n}: a row with its NAT view`);
           assert.equal(both.direct, both.graphql);
+          assert.equal(both.directJson, both.graphql);
         }
       } finally {
         listing.close();
