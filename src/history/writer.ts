@@ -6,7 +6,12 @@
 // Keys have no unique index (an index entry per life, for the few lives written more than
 // once): the writer remembers the rows of the keys it wrote open, and lately closed keys, and
 // finds any other known key by (started_at, key) on lives_started.
+// Lives new to the store and already closed (churn) go into one columnar block per transaction
+// (blocks.ts) when there are at least minBlockLives of them; fewer are written as rows (a block
+// per quiet flush would leave many tiny blocks for queries to walk). A block is immutable: a
+// later write of one of its keys (the recorder makes none: a close is its last write) is ignored.
 import type Database from 'better-sqlite3';
+import { encodeBlock, MAX_BLOCK_LIVES } from './blocks';
 import { addressKey } from './cidr';
 import { FlowCounter } from './flows';
 import { RecentKeys } from './recent-keys';
@@ -20,6 +25,11 @@ export class BatchWriter {
   private readonly insert: Database.Statement;
   private readonly update: Database.Statement;
   private readonly insertGap: Database.Statement;
+  private readonly insertBlock: Database.Statement;
+  /** Closed lives new to the store in this transaction, for its block. */
+  private pending: ConnectionLife[] = [];
+  /** Keys of the blocks written by the transaction under way, remembered once it commits. */
+  private blockKeys: string[] = [];
   private readonly flows: FlowCounter;
   readonly writeBatch: (lives: readonly ConnectionLife[], gaps: readonly GapMarker[]) => BatchResult;
   /** Row ids of the lives written while open, by key (forgotten when written closed). */
@@ -31,7 +41,7 @@ export class BatchWriter {
   /** remote_key by address text (peers repeat). */
   private readonly remoteKeys = new Map<string, Buffer>();
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, private readonly minBlockLives = 64) {
     // Positional parameters and raw rows: binding by name costs a property lookup per column
     // and per row (most of a batch's time under churn, measured with perf).
     this.find = db.prepare('SELECT id, flow_closed FROM lives INDEXED BY lives_started WHERE started_at = ? AND key = ?').raw();
@@ -56,10 +66,14 @@ export class BatchWriter {
       RETURNING netns, direction, local_port, command, remote_address, remote_port, started_at, closed_at,
         bytes_sent, bytes_received`).raw();
     this.insertGap = db.prepare('INSERT INTO gaps (at, lost, reason) VALUES (?, ?, ?)');
+    this.insertBlock = db.prepare('INSERT INTO life_blocks (min_started, max_started, max_closed, count, ports, data) VALUES (?, ?, ?, ?, ?, ?)');
     this.flows = new FlowCounter(db);
     const batch = db.transaction((lives: readonly ConnectionLife[], gaps: readonly GapMarker[]) => {
       let inserted = 0;
+      this.pending = [];
+      this.blockKeys = [];
       for (const life of lives) if (this.upsert(life)) inserted++;
+      this.writePending();
       for (const g of gaps) this.insertGap.run(g.at, g.lost, g.reason);
       this.flows.commit();
       return { inserted };
@@ -67,7 +81,9 @@ export class BatchWriter {
     this.writeBatch = (lives, gaps) => {
       this.undo.length = 0;
       try {
-        return batch(lives, gaps);
+        const r = batch(lives, gaps);
+        for (const key of this.blockKeys) this.closedKeys.add(key, 0);
+        return r;
       } catch (e) {
         this.flows.discard();
         // The rows are rolled back: so is what was remembered of them.
@@ -87,6 +103,32 @@ export class BatchWriter {
   forgetOpen(): void {
     for (const key of this.openIds.keys()) this.closedKeys.add(key, 0);
     this.openIds.clear();
+  }
+
+  /** This transaction's new closed lives: a block, or rows when too few to be worth one. */
+  private writePending(): void {
+    const p = this.pending;
+    this.pending = [];
+    if (p.length < this.minBlockLives) {
+      for (const l of p) this.insertRow(l, l.openedAt ?? l.firstSeenAt);
+      return;
+    }
+    for (let i = 0; i < p.length; i += MAX_BLOCK_LIVES) {
+      const part = p.length <= MAX_BLOCK_LIVES ? p : p.slice(i, i + MAX_BLOCK_LIVES);
+      const b = encodeBlock(part);
+      this.insertBlock.run(b.minStarted, b.maxStarted, b.maxClosed, b.count, b.ports, b.data);
+      for (const l of part) this.blockKeys.push(l.key);
+    }
+  }
+
+  private insertRow(l: ConnectionLife, startedAt: number): number {
+    const closed = l.closedAt !== null ? 1 : 0;
+    const ins = this.insert.run(
+      l.key, l.netns, l.family, l.localAddress, l.localPort, l.remoteAddress, this.remoteKey(l.remoteAddress), l.remotePort,
+      l.direction, l.confidence, l.certain ? 1 : 0, l.rule, l.openedAt, l.closedAt, l.firstSeenAt, startedAt, l.preExisting ? 1 : 0,
+      l.pid, l.command, l.bytesSent, l.bytesReceived, l.retransmits, l.observedBy, closed,
+    );
+    return Number(ins.lastInsertRowid);
   }
 
   private remember(key: string, id: number | null): void {
@@ -118,17 +160,17 @@ export class BatchWriter {
     let flowClosed = 0;
     if (id === undefined && this.closedKeys.has(l.key)) {
       const row = this.find.get(startedAt, l.key) as [number, number] | undefined;
-      if (row) [id, flowClosed] = row;
+      if (!row) return false; // in a block: closed, final
+      [id, flowClosed] = row;
     }
     if (id === undefined) {
-      const ins = this.insert.run(
-        l.key, l.netns, l.family, l.localAddress, l.localPort, l.remoteAddress, this.remoteKey(l.remoteAddress), l.remotePort,
-        l.direction, l.confidence, l.certain ? 1 : 0, l.rule, l.openedAt, l.closedAt, l.firstSeenAt, startedAt, l.preExisting ? 1 : 0,
-        l.pid, l.command, l.bytesSent, l.bytesReceived, l.retransmits, l.observedBy, closed,
-      );
-      if (!closed) this.remember(l.key, Number(ins.lastInsertRowid));
-      if (l.closedAt === null) this.flows.opened(l, startedAt);
-      else this.flows.openedAndClosed(l, startedAt, l.closedAt, l.bytesSent, l.bytesReceived);
+      if (l.closedAt === null) {
+        this.remember(l.key, this.insertRow(l, startedAt));
+        this.flows.opened(l, startedAt);
+      } else {
+        this.pending.push(l);
+        this.flows.openedAndClosed(l, startedAt, l.closedAt, l.bytesSent, l.bytesReceived);
+      }
       return true;
     }
     const r = this.update.get(
