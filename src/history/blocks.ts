@@ -58,9 +58,11 @@ export function encodeBlock(lives: readonly ConnectionLife[]): EncodedBlock {
     }
     return i;
   };
+  // Consecutive lives mostly share each of these: the last one's index, without a Map lookup.
+  let lastNetns: string | null = null, netnsI = -1, lastLocal = '', localI = -1, lastRemote = '', remoteI = -1;
+  let lastCommand: string | null = null, commandI = -1, lastRule: string | null = null, ruleI = -1;
   const keys = new Array<string>(n);
   let minStarted = Infinity, maxStarted = -Infinity, maxClosed = -Infinity;
-  const localPorts = new Set<number>(), remotePorts = new Set<number>();
   for (let i = 0; i < n; i++) {
     const l = lives[i];
     const dir = DIRECTION_CODE[l.direction];
@@ -81,28 +83,35 @@ export function encodeBlock(lives: readonly ConnectionLife[]): EncodedBlock {
     f64[5 * n + i] = l.bytesReceived ?? NaN;
     i32[i] = l.pid ?? -1;
     i32[n + i] = l.retransmits ?? -1;
-    i32[2 * n + i] = str(l.netns);
-    i32[3 * n + i] = str(l.localAddress);
-    i32[4 * n + i] = str(l.remoteAddress);
-    i32[5 * n + i] = str(l.command);
-    i32[6 * n + i] = str(l.rule);
+    i32[2 * n + i] = l.netns === lastNetns && i > 0 ? netnsI : (netnsI = str(lastNetns = l.netns));
+    i32[3 * n + i] = l.localAddress === lastLocal && i > 0 ? localI : (localI = str(lastLocal = l.localAddress));
+    i32[4 * n + i] = l.remoteAddress === lastRemote && i > 0 ? remoteI : (remoteI = str(lastRemote = l.remoteAddress));
+    i32[5 * n + i] = l.command === lastCommand && i > 0 ? commandI : (commandI = str(lastCommand = l.command));
+    i32[6 * n + i] = l.rule === lastRule && i > 0 ? ruleI : (ruleI = str(lastRule = l.rule));
     u16[i] = l.localPort;
     u16[n + i] = l.remotePort;
-    localPorts.add(l.localPort);
-    remotePorts.add(l.remotePort);
     u8[i] = (l.family === 'IPV6' ? F_IPV6 : 0) | (dir << F_DIR_SHIFT) | (l.observedBy === 'SNAPSHOT' ? F_SNAPSHOT : 0) |
       (l.certain ? F_CERTAIN : 0) | (l.preExisting ? F_PRE : 0);
   }
-  const tail = Buffer.from(JSON.stringify(strings) + JSON.stringify(keys));
-  const stringBytes = Buffer.byteLength(JSON.stringify(strings));
+  const stringText = JSON.stringify(strings);
+  const tail = Buffer.from(stringText + JSON.stringify(keys));
+  const stringBytes = Buffer.byteLength(stringText);
   new Uint32Array(ab, 0, 4).set([VERSION, n, stringBytes, tail.length - stringBytes]);
   const data = Buffer.concat([Buffer.from(ab), tail]);
-  const lp = Uint16Array.from(localPorts).sort(), rp = Uint16Array.from(remotePorts).sort();
+  const lp = distinct(u16.subarray(0, n)), rp = distinct(u16.subarray(n));
   const ports = new Uint16Array(1 + lp.length + rp.length);
   ports[0] = lp.length;
   ports.set(lp, 1);
   ports.set(rp, 1 + lp.length);
   return { minStarted, maxStarted, maxClosed, count: n, ports: Buffer.from(ports.buffer), data };
+}
+
+/** The distinct values of `a`, sorted (a copy). */
+function distinct(a: Uint16Array): Uint16Array {
+  const s = a.slice().sort();
+  let k = 0;
+  for (let i = 0; i < s.length; i++) if (i === 0 || s[i] !== s[k - 1]) s[k++] = s[i];
+  return s.subarray(0, k);
 }
 
 /** Which ports a block holds, read from its ports column without decoding the block. */
