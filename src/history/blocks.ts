@@ -11,8 +11,11 @@
 //   u8  × n   flags: family, direction, observedBy, certain, preExisting
 //   the string table and the keys, each a JSON array of strings (V8's JSON is the fastest codec here).
 // ports: u16 [count of local ports, the distinct local ports sorted, the distinct remote ports
-//   sorted], so a one-port query skips a block without decoding it.
+//   sorted], so a one-port query skips a block without decoding it; peers: the distinct remote
+//   addresses' 16-byte keys (cidr.ts), sorted, for address and CIDR queries; names: the distinct
+//   netns and command texts (JSON), for namespace and process queries.
 // Typed arrays use the machine's byte order (little-endian on every platform tcpdir runs on).
+import { addressKey } from './cidr';
 import type { ConnectionLife, LifeDirection, ObservedBy, StoredLife } from './record';
 
 const VERSION = 1;
@@ -32,11 +35,13 @@ export interface EncodedBlock {
   maxClosed: number;
   count: number;
   ports: Buffer;
+  peers: Buffer;
+  names: string;
   data: Buffer;
 }
 
 /** Packs closed lives (at most MAX_BLOCK_LIVES). Throws on a malformed life, as an insert would. */
-export function encodeBlock(lives: readonly ConnectionLife[]): EncodedBlock {
+export function encodeBlock(lives: readonly ConnectionLife[], remoteKey: (address: string) => Buffer): EncodedBlock {
   const n = lives.length;
   if (n === 0 || n > MAX_BLOCK_LIVES) throw new RangeError(`a block holds 1 to ${MAX_BLOCK_LIVES} lives, not ${n}`);
   const fixed = HEADER + n * (6 * 8 + 7 * 4 + 2 * 2 + 1);
@@ -61,6 +66,8 @@ export function encodeBlock(lives: readonly ConnectionLife[]): EncodedBlock {
   // Consecutive lives mostly share each of these: the last one's index, without a Map lookup.
   let lastNetns: string | null = null, netnsI = -1, lastLocal = '', localI = -1, lastRemote = '', remoteI = -1;
   let lastCommand: string | null = null, commandI = -1, lastRule: string | null = null, ruleI = -1;
+  const remotes: string[] = [], names: string[] = [];
+  const seen = new Uint8Array(n * 5 + 1); // by string index: 1 remote, 2 name
   const keys = new Array<string>(n);
   let minStarted = Infinity, maxStarted = -Infinity, maxClosed = -Infinity;
   for (let i = 0; i < n; i++) {
@@ -93,6 +100,13 @@ export function encodeBlock(lives: readonly ConnectionLife[]): EncodedBlock {
     u8[i] = (l.family === 'IPV6' ? F_IPV6 : 0) | (dir << F_DIR_SHIFT) | (l.observedBy === 'SNAPSHOT' ? F_SNAPSHOT : 0) |
       (l.certain ? F_CERTAIN : 0) | (l.preExisting ? F_PRE : 0);
   }
+  for (let i = 0; i < n; i++) {
+    const r = i32[4 * n + i], ns = i32[2 * n + i], c = i32[5 * n + i];
+    if (!(seen[r] & 1)) { seen[r] |= 1; remotes.push(strings[r]); }
+    if (ns >= 0 && !(seen[ns] & 2)) { seen[ns] |= 2; names.push(strings[ns]); }
+    if (c >= 0 && !(seen[c] & 2)) { seen[c] |= 2; names.push(strings[c]); }
+  }
+  const peers = Buffer.concat(remotes.map(remoteKey).sort(Buffer.compare));
   const stringText = JSON.stringify(strings);
   const tail = Buffer.from(stringText + JSON.stringify(keys));
   const stringBytes = Buffer.byteLength(stringText);
@@ -103,7 +117,7 @@ export function encodeBlock(lives: readonly ConnectionLife[]): EncodedBlock {
   ports[0] = lp.length;
   ports.set(lp, 1);
   ports.set(rp, 1 + lp.length);
-  return { minStarted, maxStarted, maxClosed, count: n, ports: Buffer.from(ports.buffer), data };
+  return { minStarted, maxStarted, maxClosed, count: n, ports: Buffer.from(ports.buffer), peers, names: JSON.stringify(names), data };
 }
 
 /** The distinct values of `a`, sorted (a copy). */
@@ -131,6 +145,17 @@ function sortedHas(a: Uint16Array, lo: number, end: number, v: number): boolean 
     else hi = mid;
   }
   return lo < end && a[lo] === v;
+}
+
+/** Whether a block's peers column holds a key in [lo, hi]. */
+export function blockHasPeer(peers: Buffer, lo: Buffer, hi: Buffer): boolean {
+  let a = 0, b = peers.length >> 4;
+  while (a < b) {
+    const mid = (a + b) >> 1;
+    if (peers.compare(lo, 0, 16, mid << 4, (mid << 4) + 16) < 0) a = mid + 1;
+    else b = mid;
+  }
+  return a < peers.length >> 4 && peers.compare(hi, 0, 16, a << 4, (a << 4) + 16) <= 0;
 }
 
 /** A decoded block: columns as typed arrays over one copy of the data. */
@@ -180,6 +205,16 @@ export class DecodedBlock {
   }
 
   direction(i: number): LifeDirection { return DIRECTIONS[(this.flags[i] & F_DIR_MASK) >> F_DIR_SHIFT]; }
+
+  private keysOf: (Buffer | null)[] | null = null;
+
+  /** The 16-byte key of string k as a remote address (computed once per decoded block). */
+  remoteKey(k: number): Buffer | null {
+    if (this.keysOf === null) this.keysOf = new Array<Buffer | null>(this.strings.length);
+    let key = this.keysOf[k];
+    if (key === undefined) key = this.keysOf[k] = addressKey(this.strings[k]);
+    return key;
+  }
 
   /** The string table index of `s`, or -2 when the block does not hold it. */
   indexOf(s: string): number {

@@ -4,8 +4,8 @@
 // lives (tie: block id * 65536 + index). started_at never changes and a life's tie is fixed, so a
 // life is on exactly one page however many are written between pages.
 import type Database from 'better-sqlite3';
-import { blockHasPort, DecodedBlock } from './blocks';
-import { addressKey, addressRange, type AddressRange } from './cidr';
+import { blockHasPeer, blockHasPort, DecodedBlock } from './blocks';
+import { addressRange, type AddressRange } from './cidr';
 import { HistoryFilterError } from './errors';
 import type { LifeDirection, StoredLife } from './record';
 import { checkDirection, checkPort, checkTime } from './validate';
@@ -163,7 +163,7 @@ export function queryHistory(db: Database.Database, filter: HistoryFilter = {}, 
 }
 
 /** Statements and a small cache of decoded blocks, per database. */
-interface BlockReader { metas: Database.Statement; metasWithPorts: Database.Statement; data: Database.Statement; cache: Map<number, DecodedBlock>; cached: number }
+interface BlockReader { metas: Map<string, Database.Statement>; data: Database.Statement; cache: Map<number, DecodedBlock>; cached: number }
 const readers = new WeakMap<Database.Database, BlockReader>();
 /** Decoded blocks kept (by their approximate size): paging through one busy block decodes it once. */
 const CACHE_BYTES = 16 * 1024 * 1024;
@@ -174,12 +174,8 @@ function readerOf(db: Database.Database): BlockReader {
   if (!r) {
     // Newest first by max_started; a page of block metadata at a time, so that a query that fills
     // its page from the newest blocks reads no more.
-    // The ports column only when a port is asked for: it is most of a block's metadata.
-    const metas = (ports: string) => db.prepare(`SELECT id, max_started${ports} FROM life_blocks INDEXED BY life_blocks_max_started
-        WHERE max_started <= ? AND (max_started < ? OR id < ?) AND max_closed >= ? AND min_started <= ?
-        ORDER BY max_started DESC, id DESC LIMIT ${META_PAGE}`).raw();
     r = {
-      metas: metas(''), metasWithPorts: metas(', ports'),
+      metas: new Map(),
       data: db.prepare('SELECT data FROM life_blocks WHERE id = ?').pluck(),
       cache: new Map(), cached: 0,
     };
@@ -213,13 +209,29 @@ function withBlockLives(db: Database.Database, c: Checked, cursor: Cursor | null
   const upper = Math.min(c.until ?? Number.MAX_SAFE_INTEGER, cursor?.s ?? Number.MAX_SAFE_INTEGER);
   let afterMax = Number.MAX_SAFE_INTEGER, afterId = Number.MAX_SAFE_INTEGER;
   const byPort = c.port !== undefined || c.localPort !== undefined || c.remotePort !== undefined;
+  const byNames = c.netns !== undefined || (c.command !== undefined && c.pid === undefined);
+  // The summary columns only when the filter asks: ports, peers and names are most of the metadata.
+  const columns = `${byPort ? 'ports' : 'NULL'}, ${c.range ? 'peers' : 'NULL'}, ${byNames ? 'names' : 'NULL'}`;
+  let metasOf = r.metas.get(columns);
+  if (!metasOf) {
+    metasOf = db.prepare(`SELECT id, max_started, ${columns} FROM life_blocks INDEXED BY life_blocks_max_started
+      WHERE max_started <= ? AND (max_started < ? OR id < ?) AND max_closed >= ? AND min_started <= ?
+      ORDER BY max_started DESC, id DESC LIMIT ${META_PAGE}`).raw();
+    r.metas.set(columns, metasOf);
+  }
   for (;;) {
-    const metas = (byPort ? r.metasWithPorts : r.metas).all(afterMax, afterMax, afterId, c.since ?? -Number.MAX_SAFE_INTEGER, upper) as [number, number, Buffer][];
-    for (const [id, maxStarted, ports] of metas) {
+    const metas = metasOf.all(afterMax, afterMax, afterId, c.since ?? -Number.MAX_SAFE_INTEGER, upper) as [number, number, Buffer, Buffer | null, string | null][];
+    for (const [id, maxStarted, ports, peers, namesText] of metas) {
       if (top.length >= want && top[want - 1].s > maxStarted) return top;
       if (c.port !== undefined && !blockHasPort(ports, c.port, 'either')) continue;
       if (c.localPort !== undefined && !blockHasPort(ports, c.localPort, 'local')) continue;
       if (c.remotePort !== undefined && !blockHasPort(ports, c.remotePort, 'remote')) continue;
+      if (c.range && !blockHasPeer(peers!, c.range.lo, c.range.hi)) continue;
+      if (byNames) {
+        const names = JSON.parse(namesText!) as string[];
+        if (c.netns !== undefined && !names.includes(c.netns)) continue;
+        if (c.command !== undefined && c.pid === undefined && !names.includes(c.command)) continue;
+      }
       const b = decoded(r, id);
       if (!b) continue;
       const found = matches(b, c, cursor, top.length >= want ? top[want - 1] : null);
@@ -244,11 +256,14 @@ function matches(b: DecodedBlock, c: Checked, cursor: Cursor | null, floor: Cand
   let remote: Uint8Array | null = null;
   if (c.range) {
     const { lo, hi } = c.range;
+    // 1: matches, 2: does not (0: not looked at yet); only the strings used as remote addresses.
     remote = new Uint8Array(b.strings.length);
-    b.strings.forEach((text, k) => {
-      const key = addressKey(text);
-      if (key && key.compare(lo) >= 0 && key.compare(hi) <= 0) remote![k] = 1;
-    });
+    for (let i = 0; i < b.n; i++) {
+      const k = b.remoteAddress[i];
+      if (remote[k] !== 0) continue;
+      const key = b.remoteKey(k);
+      remote[k] = key && key.compare(lo) >= 0 && key.compare(hi) <= 0 ? 1 : 2;
+    }
   }
   const base = b.id * 65536;
   for (let i = 0; i < b.n; i++) {
@@ -261,7 +276,7 @@ function matches(b: DecodedBlock, c: Checked, cursor: Cursor | null, floor: Cand
     if (c.port !== undefined && b.localPort[i] !== c.port && b.remotePort[i] !== c.port) continue;
     if (c.localPort !== undefined && b.localPort[i] !== c.localPort) continue;
     if (c.remotePort !== undefined && b.remotePort[i] !== c.remotePort) continue;
-    if (remote && !remote[b.remoteAddress[i]]) continue;
+    if (remote && remote[b.remoteAddress[i]] !== 1) continue;
     if (c.command !== undefined && b.command[i] !== command && (c.pid === undefined || b.pid[i] !== c.pid)) continue;
     if (c.netns !== undefined && b.netns[i] !== netns) continue;
     if (c.minConfidence !== undefined && !(b.confidence[i] >= c.minConfidence)) continue;

@@ -126,6 +126,8 @@ const STEPS: Step[] = [
       max_closed INTEGER NOT NULL,      -- every life in a block is closed: retention by age reads this
       count INTEGER NOT NULL,
       ports BLOB NOT NULL,              -- distinct local and remote ports (blocks.ts), to skip blocks
+      peers BLOB NOT NULL,              -- distinct remote keys (cidr.ts), 16 bytes each, sorted
+      names TEXT NOT NULL,              -- JSON: the distinct netns and command texts
       data BLOB NOT NULL
     );
     -- Newest first: queries walk blocks by max_started, retention by size by min_started.

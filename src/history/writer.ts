@@ -66,7 +66,7 @@ export class BatchWriter {
       RETURNING netns, direction, local_port, command, remote_address, remote_port, started_at, closed_at,
         bytes_sent, bytes_received`).raw();
     this.insertGap = db.prepare('INSERT INTO gaps (at, lost, reason) VALUES (?, ?, ?)');
-    this.insertBlock = db.prepare('INSERT INTO life_blocks (min_started, max_started, max_closed, count, ports, data) VALUES (?, ?, ?, ?, ?, ?)');
+    this.insertBlock = db.prepare('INSERT INTO life_blocks (min_started, max_started, max_closed, count, ports, peers, names, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.flows = new FlowCounter(db);
     const batch = db.transaction((lives: readonly ConnectionLife[], gaps: readonly GapMarker[]) => {
       let inserted = 0;
@@ -113,8 +113,8 @@ export class BatchWriter {
     }
     for (let i = 0; i < p.length; i += MAX_BLOCK_LIVES) {
       const part = p.length <= MAX_BLOCK_LIVES ? p : p.slice(i, i + MAX_BLOCK_LIVES);
-      const b = encodeBlock(part);
-      this.insertBlock.run(b.minStarted, b.maxStarted, b.maxClosed, b.count, b.ports, b.data);
+      const b = encodeBlock(part, this.remoteKeyOf);
+      this.insertBlock.run(b.minStarted, b.maxStarted, b.maxClosed, b.count, b.ports, b.peers, b.names, b.data);
     }
   }
 
@@ -137,6 +137,8 @@ export class BatchWriter {
       this.openIds.set(key, id);
     }
   }
+
+  private readonly remoteKeyOf = (address: string): Buffer => this.remoteKey(address);
 
   private remoteKey(address: string): Buffer {
     let k = this.remoteKeys.get(address);
