@@ -1,5 +1,6 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -235,6 +236,24 @@ describe('history blocks', () => {
     for (let k = from + 1000; k < N; k++) assert.ok(kept.has(k), `k${k} kept (the oldest kept is k${from})`);
     assert.ok(kept.size <= N - from, 'nothing older than the oldest kept');
     s.close();
+  });
+
+  test('`tcpdir history` reads rows and blocks from the file, without a server', () => {
+    const dir = join(DIR, `cli${seq++}`);
+    const now = Date.now();
+    const s = HistoryStore.open({ path: join(dir, 'history.sqlite'), minBlockLives: 2 });
+    s.write([life({ key: 'row-open', localPort: 8181, openedAt: now - 5000 })]);
+    s.flush();
+    s.write(Array.from({ length: 3 }, (_, i) => life({ key: `blk${i}`, localPort: 8181, remotePort: 50_000 + i, openedAt: now - 1000 * i, closedAt: now - 1000 * i + 5 })));
+    s.write([life({ key: 'other-port', localPort: 9191, openedAt: now, closedAt: now + 1 })]);
+    s.close();
+    const r = spawnSync(process.execPath, ['bin/tcpdir.js', 'history', '--data-dir', dir, '--port', '8181', '--json'], { cwd: join(__dirname, '..', '..', '..'), encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: string; local: { port: number }; closedAt: string | null });
+    assert.equal(recs.length, 4, r.stdout);
+    assert.ok(recs.every((x) => x.local.port === 8181));
+    assert.equal(recs.filter((x) => x.id.startsWith('b')).length, 3, 'the block lives');
+    assert.equal(recs.at(-1)!.closedAt, null, 'the open row, oldest');
   });
 
   test('a schema 2 file is upgraded in place: its rows stay rows and new closed lives go into blocks', () => {
