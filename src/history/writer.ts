@@ -8,10 +8,10 @@
 // finds any other known key by (started_at, key) on lives_started.
 // Lives new to the store and already closed (churn) go into one columnar block per transaction
 // (blocks.ts) when there are at least minBlockLives of them; fewer are written as rows (a block
-// per quiet flush would leave many tiny blocks for queries to walk). A block is immutable and its
-// keys are not remembered: remembering them (RecentKeys) took 3 of the 8.4 µs per life left
-// (bench:events-pipeline). The recorder writes a life's close once, as its last write; a store
-// user that wrote a closed life again would store it twice.
+// per quiet flush would leave many tiny blocks for queries to walk). A block is immutable. Keys
+// first written closed are not remembered, as before blocks (adding them to closedKeys took 3 of
+// the 8.4 µs per life left, bench:events-pipeline): the recorder writes a life's close once, as
+// its last write.
 import type Database from 'better-sqlite3';
 import { encodeBlock, MAX_BLOCK_LIVES } from './blocks';
 import { addressKey } from './cidr';
