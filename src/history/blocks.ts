@@ -4,12 +4,15 @@
 // one insert per flush. Plain data in, plain data out: no SQL here.
 //
 // data: a header of four u32 [version, n, string-table bytes, key bytes], then columns
-//   f64 × 6n  opened (NaN: null), closed, firstSeen, confidence, bytesSent, bytesReceived (NaN: null)
+//   f64 × 7n  opened (NaN: null), closed, firstSeen, confidence, bytesSent, bytesReceived (NaN: null),
+//             cookie: the recorder's keys `k:<cookie>:<openedAt>` are rebuilt from it (NaN: the key
+//             is in the key list), 8 bytes instead of ~27 of JSON text
 //   i32 × 7n  pid, retransmits (-1: null), netns, localAddress, remoteAddress, command, rule
 //             (indexes into the string table, -1: null)
 //   u16 × 2n  localPort, remotePort
 //   u8  × n   flags: family, direction, observedBy, certain, preExisting
-//   the string table and the keys, each a JSON array of strings (V8's JSON is the fastest codec here).
+//   the string table and the other keys, each a JSON array of strings (V8's JSON is the fastest
+//   codec here).
 // ports: u16 [count of local ports, the distinct local ports sorted, the distinct remote ports
 //   sorted], so a one-port query skips a block without decoding it; peers: the distinct remote
 //   addresses' 16-byte keys (cidr.ts), sorted, for address and CIDR queries; names: the distinct
@@ -44,12 +47,12 @@ export interface EncodedBlock {
 export function encodeBlock(lives: readonly ConnectionLife[], remoteKey: (address: string) => Buffer): EncodedBlock {
   const n = lives.length;
   if (n === 0 || n > MAX_BLOCK_LIVES) throw new RangeError(`a block holds 1 to ${MAX_BLOCK_LIVES} lives, not ${n}`);
-  const fixed = HEADER + n * (6 * 8 + 7 * 4 + 2 * 2 + 1);
+  const fixed = HEADER + n * (7 * 8 + 7 * 4 + 2 * 2 + 1);
   const ab = new ArrayBuffer(fixed);
-  const f64 = new Float64Array(ab, HEADER, 6 * n);
-  const i32 = new Int32Array(ab, HEADER + 48 * n, 7 * n);
-  const u16 = new Uint16Array(ab, HEADER + 76 * n, 2 * n);
-  const u8 = new Uint8Array(ab, HEADER + 80 * n, n);
+  const f64 = new Float64Array(ab, HEADER, 7 * n);
+  const i32 = new Int32Array(ab, HEADER + 56 * n, 7 * n);
+  const u16 = new Uint16Array(ab, HEADER + 84 * n, 2 * n);
+  const u8 = new Uint8Array(ab, HEADER + 88 * n, n);
   const strings: string[] = [];
   const index = new Map<string, number>();
   const str = (s: string | null): number => {
@@ -68,7 +71,7 @@ export function encodeBlock(lives: readonly ConnectionLife[], remoteKey: (addres
   let lastCommand: string | null = null, commandI = -1, lastRule: string | null = null, ruleI = -1;
   const remotes: string[] = [], names: string[] = [];
   const seen = new Uint8Array(n * 5 + 1); // by string index: 1 remote, 2 name
-  const keys = new Array<string>(n);
+  const keys: string[] = [];
   let minStarted = Infinity, maxStarted = -Infinity, maxClosed = -Infinity;
   for (let i = 0; i < n; i++) {
     const l = lives[i];
@@ -81,7 +84,9 @@ export function encodeBlock(lives: readonly ConnectionLife[], remoteKey: (addres
     if (started < minStarted) minStarted = started;
     if (started > maxStarted) maxStarted = started;
     if (l.closedAt > maxClosed) maxClosed = l.closedAt;
-    keys[i] = l.key;
+    const cookie = recorderCookie(l.key, l.openedAt);
+    f64[6 * n + i] = cookie;
+    if (cookie !== cookie) keys.push(l.key);
     f64[i] = l.openedAt ?? NaN;
     f64[n + i] = l.closedAt;
     f64[2 * n + i] = l.firstSeenAt;
@@ -118,6 +123,13 @@ export function encodeBlock(lives: readonly ConnectionLife[], remoteKey: (addres
   ports.set(lp, 1);
   ports.set(rp, 1 + lp.length);
   return { minStarted, maxStarted, maxClosed, count: n, ports: Buffer.from(ports.buffer), peers, names: JSON.stringify(names), data };
+}
+
+/** c when key is `k:<c>:<openedAt>` exactly (c a safe integer), else NaN. */
+function recorderCookie(key: string, openedAt: number | null): number {
+  if (openedAt === null || key.charCodeAt(0) !== 107 || key.charCodeAt(1) !== 58) return NaN;
+  const c = Number(key.slice(2, key.lastIndexOf(':')));
+  return Number.isSafeInteger(c) && key === `k:${c}:${openedAt}` ? c : NaN;
 }
 
 /** The distinct values of `a`, sorted (a copy). */
@@ -167,6 +179,7 @@ export class DecodedBlock {
   readonly confidence: Float64Array;
   readonly bytesSent: Float64Array;
   readonly bytesReceived: Float64Array;
+  readonly cookie: Float64Array;
   readonly pid: Int32Array;
   readonly retransmits: Int32Array;
   readonly netns: Int32Array;
@@ -188,13 +201,13 @@ export class DecodedBlock {
     if (version !== VERSION) throw new Error(`life block ${id} has version ${version}, this tcpdir reads ${VERSION}`);
     this.n = n;
     const f = (c: number) => new Float64Array(ab, o + HEADER + c * 8 * n, n);
-    const i = (c: number) => new Int32Array(ab, o + HEADER + 48 * n + c * 4 * n, n);
-    [this.opened, this.closed, this.firstSeen, this.confidence, this.bytesSent, this.bytesReceived] = [0, 1, 2, 3, 4, 5].map(f);
+    const i = (c: number) => new Int32Array(ab, o + HEADER + 56 * n + c * 4 * n, n);
+    [this.opened, this.closed, this.firstSeen, this.confidence, this.bytesSent, this.bytesReceived, this.cookie] = [0, 1, 2, 3, 4, 5, 6].map(f);
     [this.pid, this.retransmits, this.netns, this.localAddress, this.remoteAddress, this.command, this.rule] = [0, 1, 2, 3, 4, 5, 6].map(i);
-    this.localPort = new Uint16Array(ab, o + HEADER + 76 * n, n);
-    this.remotePort = new Uint16Array(ab, o + HEADER + 78 * n, n);
-    this.flags = new Uint8Array(ab, o + HEADER + 80 * n, n);
-    const tail = Buffer.from(ab, o + HEADER + 81 * n, stringBytes + keyBytes);
+    this.localPort = new Uint16Array(ab, o + HEADER + 84 * n, n);
+    this.remotePort = new Uint16Array(ab, o + HEADER + 86 * n, n);
+    this.flags = new Uint8Array(ab, o + HEADER + 88 * n, n);
+    const tail = Buffer.from(ab, o + HEADER + 89 * n, stringBytes + keyBytes);
     this.strings = JSON.parse(tail.toString('utf8', 0, stringBytes)) as string[];
     this.keysText = tail.toString('utf8', stringBytes);
   }
@@ -223,16 +236,29 @@ export class DecodedBlock {
   }
 
   /** Approximate bytes held (for a bounded cache). */
-  get bytes(): number { return this.n * 81 + this.keysText.length + 64 * this.strings.length; }
+  get bytes(): number { return this.n * 89 + this.keysText.length + 64 * this.strings.length; }
+
+  /** Life i's key: rebuilt from its cookie, or from the key list (where life i's is preceded by
+   * those of the earlier lives without a cookie). */
+  key(i: number): string {
+    const c = this.cookie[i];
+    if (c === c) return `k:${c}:${this.opened[i]}`;
+    if (this.keys === null) {
+      const list = JSON.parse(this.keysText) as string[];
+      this.keysText = '';
+      this.keys = new Array<string>(this.n);
+      for (let j = 0, k = 0; j < this.n; j++) if (this.cookie[j] !== this.cookie[j]) this.keys[j] = list[k++];
+    }
+    return this.keys[i];
+  }
 
   /** Life i as the store returns it; its id is `b<block>.<i>`. */
   life(i: number): StoredLife {
-    if (this.keys === null) { this.keys = JSON.parse(this.keysText) as string[]; this.keysText = ''; }
     const s = (x: number): string | null => (x < 0 ? null : this.strings[x]);
     const num = (x: number): number | null => (x === x ? x : null);
     const flags = this.flags[i];
     return {
-      id: `b${this.id}.${i}`, key: this.keys[i], netns: s(this.netns[i]), family: flags & F_IPV6 ? 'IPV6' : 'IPV4',
+      id: `b${this.id}.${i}`, key: this.key(i), netns: s(this.netns[i]), family: flags & F_IPV6 ? 'IPV6' : 'IPV4',
       localAddress: this.strings[this.localAddress[i]], localPort: this.localPort[i],
       remoteAddress: this.strings[this.remoteAddress[i]], remotePort: this.remotePort[i],
       direction: this.direction(i), confidence: this.confidence[i], certain: (flags & F_CERTAIN) !== 0, rule: s(this.rule[i]),
