@@ -80,8 +80,7 @@ export class BatchWriter {
     this.writeBatch = (lives, gaps) => {
       this.undo.length = 0;
       try {
-        const r = batch(lives, gaps);
-        return r;
+        return batch(lives, gaps);
       } catch (e) {
         this.flows.discard();
         // The rows are rolled back: so is what was remembered of them.
