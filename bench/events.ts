@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import Database from 'better-sqlite3';
+import { HistoryStore } from '../src/history';
 import { NODE_FLAGS } from '../src/cli/node-flags';
 import { freePort } from './loopback-load';
 
@@ -93,17 +93,23 @@ async function main(): Promise<void> {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
     const path = join(dir, 'history.sqlite');
-    const db = new Database(path, { readonly: true });
-    const count = (sql: string) => (db.prepare(sql).get(listenPort) as { n: number }).n;
-    const inRight = count("SELECT count(*) n FROM lives WHERE local_port = ? AND direction = 'INBOUND'");
-    const inAll = count('SELECT count(*) n FROM lives WHERE local_port = ?');
-    // A connect() that never got a local port (no ephemeral port free) sent no packet: a failed
-    // attempt, recorded, but not one of the connections made.
-    const outRight = count("SELECT count(*) n FROM lives WHERE remote_port = ? AND local_port != 0 AND direction = 'OUTBOUND'");
-    const outAll = count('SELECT count(*) n FROM lives WHERE remote_port = ? AND local_port != 0');
-    const failed = count('SELECT count(*) n FROM lives WHERE remote_port = ? AND local_port = 0');
-    const total = (db.prepare('SELECT count(*) n FROM lives').get() as { n: number }).n;
-    db.close();
+    // Read through the store's own query code: lives are rows or entries of blocks.
+    const store = HistoryStore.open({ path, pruneMs: 1e9 });
+    let inRight = 0, inAll = 0, outRight = 0, outAll = 0, failed = 0;
+    let page = store.query({ port: listenPort }, { limit: 10_000 });
+    for (;;) {
+      for (const l of page.lives) {
+        if (l.localPort === listenPort) { inAll++; if (l.direction === 'INBOUND') inRight++; }
+        // A connect() that never got a local port (no ephemeral port free) sent no packet: a failed
+        // attempt, recorded, but not one of the connections made.
+        else if (l.localPort === 0) failed++;
+        else { outAll++; if (l.direction === 'OUTBOUND') outRight++; }
+      }
+      if (!page.next) break;
+      page = store.query({ port: listenPort }, { limit: 10_000, after: page.next });
+    }
+    const total = store.status().records;
+    store.close();
     const bytes = statSync(path).size;
     const recorded = inAll + outAll;
     console.log(`bench:events, ${seconds} s, ${concurrency} connections in flight, recorder mode ${mode}`);

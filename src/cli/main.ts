@@ -364,6 +364,7 @@ export function program(): Command {
     .option('--json', 'print JSON lines (the REST shape)')
     .action(async (o) => {
       const { HistoryStore } = await import('../history');
+      await import('reflect-metadata'); // before the resolver's decorators run: type-graphql requires it
       const { historyRecord } = await import('../resolvers/history.resolver');
       const path = historyPath(o.dataDir);
       if (path === ':memory:' || !existsSync(path)) throw new Error(`no history database at ${path} (run tcpdir serve, or give --data-dir)`);

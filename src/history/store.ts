@@ -39,6 +39,11 @@ export interface HistoryStoreOptions {
    * of it: requests still get answered, and the excess is dropped and marked. Default 50.
    */
   flushBudgetMs?: number;
+  /**
+   * A transaction with at least this many lives new and already closed writes them as one
+   * columnar block (blocks.ts), fewer as rows. Default 64.
+   */
+  minBlockLives?: number;
   /** How often retention runs. Default 10 s. */
   pruneMs?: number;
   now?: () => number;
@@ -89,9 +94,9 @@ export class HistoryStore {
   private closed = false;
 
   private constructor(private readonly db: Database.Database, readonly path: string, private readonly opts: Required<HistoryStoreOptions>) {
-    this.writer = new BatchWriter(db);
+    this.writer = new BatchWriter(db, opts.minBlockLives);
     this.retention = new Retention(db, opts);
-    this.countLives = db.prepare('SELECT count(*) FROM lives').pluck();
+    this.countLives = db.prepare('SELECT (SELECT count(*) FROM lives) + (SELECT coalesce(sum(count), 0) FROM life_blocks)').pluck();
     this.countGaps = db.prepare('SELECT count(*) FROM gaps').pluck();
     this.listGaps = db.prepare('SELECT at, lost, reason FROM gaps WHERE at >= ? AND at <= ? ORDER BY at DESC, id DESC');
     this.records = this.countLives.get() as number;
@@ -103,7 +108,7 @@ export class HistoryStore {
   static open(options: HistoryStoreOptions): HistoryStore {
     const opts: Required<HistoryStoreOptions> = {
       retentionMs: 24 * HOUR, maxBytes: 512 * 1024 * 1024, flowRetentionMs: 7 * 24 * HOUR,
-      flushMs: 250, maxBatch: 2000, maxQueue: 20_000, flushBudgetMs: 50, pruneMs: 10_000, now: Date.now, onError: () => undefined, ...options,
+      flushMs: 250, maxBatch: 2000, maxQueue: 20_000, flushBudgetMs: 50, minBlockLives: 64, pruneMs: 10_000, now: Date.now, onError: () => undefined, ...options,
     };
     const memory = opts.path === ':memory:';
     const path = memory ? opts.path : resolve(opts.path);
