@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { HistoryStore } from '../src/history';
+import type { StoredLife } from '../src/history/record';
 import { NODE_FLAGS } from '../src/cli/node-flags';
 import { freePort } from './loopback-load';
 
@@ -96,9 +97,14 @@ async function main(): Promise<void> {
     // Read through the store's own query code: lives are rows or entries of blocks.
     const store = HistoryStore.open({ path, pruneMs: 1e9 });
     let inRight = 0, inAll = 0, outRight = 0, outAll = 0, failed = 0;
+    // Lives by the client's port, each side apart: an extra life is listed below with its twin's.
+    const inByPort = new Map<number, StoredLife[]>(), outByPort = new Map<number, StoredLife[]>();
+    const add = (m: Map<number, StoredLife[]>, k: number, l: StoredLife) => { const v = m.get(k); if (v) v.push(l); else m.set(k, [l]); };
     let page = store.query({ port: listenPort }, { limit: 10_000 });
     for (;;) {
       for (const l of page.lives) {
+        if (l.localPort === listenPort) add(inByPort, l.remotePort, l);
+        else if (l.localPort !== 0) add(outByPort, l.localPort, l);
         if (l.localPort === listenPort) { inAll++; if (l.direction === 'INBOUND') inRight++; }
         // A connect() that never got a local port (no ephemeral port free) sent no packet: a failed
         // attempt, recorded, but not one of the connections made.
@@ -126,6 +132,16 @@ async function main(): Promise<void> {
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const edge = Math.min(10, Math.floor(rssSamples.length / 3)); // 5 s of samples at each end
     console.log(`tcpdir peak RSS         ${rss.toFixed(0)} MiB; mean RSS ${mean(rssSamples.slice(0, edge)).toFixed(0)} MiB in the first 5 s, ${mean(rssSamples.slice(-edge)).toFixed(0)} MiB in the last 5 s`);
+    if (inAll !== outAll) {
+      const brief = (l: StoredLife) => `${l.direction} ${l.localPort}->${l.remotePort} opened ${l.openedAt} closed ${l.closedAt} ${l.observedBy} ${l.rule} key ${l.key}`;
+      let shown = 0;
+      for (const port of new Set([...inByPort.keys(), ...outByPort.keys()])) {
+        const a = inByPort.get(port) ?? [], b = outByPort.get(port) ?? [];
+        if (a.length === b.length || shown++ >= 5) continue;
+        console.log(`unpaired at client port ${port}: ${a.length} server side, ${b.length} client side`);
+        for (const l of [...a, ...b].sort((x, y) => (x.openedAt ?? 0) - (y.openedAt ?? 0)).slice(-6)) console.log(`  ${brief(l)}`);
+      }
+    }
     const windows: string[] = [];
     for (let i = 0; i < rssSamples.length; i += 20) windows.push(mean(rssSamples.slice(i, i + 20)).toFixed(0));
     console.log(`tcpdir mean RSS by 10 s ${windows.join(', ')} MiB`);
