@@ -343,7 +343,13 @@ export function program(): Command {
       if (o.netns) q.set('netns', o.netns);
       if (o.minConfidence !== undefined) q.set('minConfidence', String(o.minConfidence));
       const token = o.token ?? process.env.TCPDIR_TOKEN;
-      const res = await fetch(`${o.url.replace(/\/$/, '')}/api/v1/events?${q}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      const res = await fetch(`${o.url.replace(/\/$/, '')}/api/v1/events?${q}`, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+        .catch((e: Error & { cause?: { code?: string } }) => {
+          // fetch says only "fetch failed": the reason is in its cause.
+          const why = e.cause?.code ?? e.cause?.toString() ?? e.message;
+          throw new Error(`cannot reach tcpdir serve at ${o.url} (${why}): start it (tcpdir serve), or give --url`);
+        });
+      if (res.status === 401) throw new Error(`${o.url} needs a token: give --token or set TCPDIR_TOKEN`);
       if (!res.ok || !res.body) throw new Error(`${o.url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
       for await (const e of serverSentEvents(res.body)) {
         if (e.event === 'dropped') throw new Error(`the server dropped this watch: ${e.data}`);
