@@ -125,11 +125,30 @@ export function encodeBlock(lives: readonly ConnectionLife[], remoteKey: (addres
   return { minStarted, maxStarted, maxClosed, count: n, ports: Buffer.from(ports.buffer), peers, names: JSON.stringify(names), data };
 }
 
-/** c when key is `k:<c>:<openedAt>` exactly (c a safe integer), else NaN. */
+/**
+ * c when key is `k:<c>:<openedAt>` exactly (c a safe integer, both in canonical decimal), else
+ * NaN. Read digit by digit: a slice, a Number() and a template per life cost ~0.4 µs under churn.
+ */
 function recorderCookie(key: string, openedAt: number | null): number {
-  if (openedAt === null || key.charCodeAt(0) !== 107 || key.charCodeAt(1) !== 58) return NaN;
-  const c = Number(key.slice(2, key.lastIndexOf(':')));
-  return Number.isSafeInteger(c) && key === `k:${c}:${openedAt}` ? c : NaN;
+  if (openedAt === null || !Number.isSafeInteger(openedAt) || openedAt < 0 || key.charCodeAt(0) !== 107 || key.charCodeAt(1) !== 58) return NaN;
+  let i = 2, c = 0;
+  const len = key.length;
+  for (; i < len; i++) {
+    const d = key.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) break;
+    c = c * 10 + d;
+  }
+  // No digits, a leading zero (not what `${c}` writes), past 2^53, or no ':' after the cookie.
+  if (i === 2 || (key.charCodeAt(2) === 48 && i > 3) || !Number.isSafeInteger(c) || key.charCodeAt(i) !== 58) return NaN;
+  let o = 0;
+  const start = ++i;
+  for (; i < len; i++) {
+    const d = key.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return NaN;
+    o = o * 10 + d;
+  }
+  if (i === start || (key.charCodeAt(start) === 48 && i > start + 1) || o !== openedAt) return NaN;
+  return c;
 }
 
 /** The distinct values of `a`, sorted (a copy). */

@@ -286,3 +286,22 @@ describe('history blocks', () => {
     check.close();
   });
 });
+
+test('a block gives back every key exactly: the recorder\'s k:<cookie>:<openedAt> rebuilt from its cookie, any other as text', async () => {
+  const { encodeBlock, DecodedBlock } = await import('../../src/history/blocks');
+  const fc = (await import('fast-check')).default;
+  const digits = fc.stringMatching(/^[0-9]{1,20}$/);
+  const keyOf = fc.oneof(
+    fc.tuple(fc.nat({ max: Number.MAX_SAFE_INTEGER }), fc.boolean()).map(([c, same]) => ({ cookie: String(c), same })),
+    fc.tuple(digits, fc.boolean()).map(([c, same]) => ({ cookie: c, same })), // leading zeros, past 2^53
+    fc.string().map((s) => ({ cookie: s, same: true })),
+  );
+  fc.assert(fc.property(fc.array(fc.tuple(keyOf, fc.nat({ max: 2 ** 45 }), fc.constantFrom('k:', 's:', 'k', '')), { minLength: 1, maxLength: 20 }), (specs) => {
+    const lives = specs.map(([k, opened, prefix]) => life({
+      key: `${prefix}${k.cookie}:${k.same ? opened : opened + 1}`, openedAt: opened, firstSeenAt: opened, closedAt: opened + 1,
+    }));
+    const b = encodeBlock(lives, (a) => addressKey(a)!);
+    const d = new DecodedBlock(1, b.data);
+    assert.deepEqual(lives.map((_, i) => d.key(i)), lives.map((l) => l.key));
+  }), { numRuns: 300 });
+});
