@@ -15,7 +15,8 @@ export const NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
  * about 100 MB survive, a stale-while-revalidate refresh and a streamed 100k-row answer then
  * filled the heap to 400-460 MB of mostly garbage. 20% keeps it near what is live: at 100k
  * sockets the median RSS before a 100k-row REST list went from 252 MiB at 30% to 237 MiB, its
- * peak from 278 to 264 MiB, with no more server CPU (1478 against 1586 ticks over the same five
- * rounds; 10% cost 15% more CPU for no lower peak). docs/benchmarks.md.
+ * peak from 278 to 264 MiB; server CPU 1478 against 1586 ticks over those five rounds, 569/651
+ * against 542/556 over twelve fresh summaries (noise of the same order). 10% cost 15% more CPU
+ * for no lower peak. docs/benchmarks.md, "Memory while answering a 100k-row list".
  */
 export const SERVER_V8_FLAGS: readonly string[] = ['--heap-growing-percent=20'];
