@@ -13,7 +13,10 @@ export const NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
  * from inside the process; the one-shot CLI keeps V8's default). V8 lets the old generation grow
  * to up to 4x what survived the last full collection before the next one: with 100k sockets
  * about 100 MB survive, a stale-while-revalidate refresh and a streamed 100k-row answer then
- * filled the heap to 400-460 MB of mostly garbage. 30% keeps it near what is live (100k-row
- * REST list at 100k sockets: peak RSS 284-322 MiB, against 445-528 MiB; docs/benchmarks.md).
+ * filled the heap to 400-460 MB of mostly garbage. 20% keeps it near what is live: at 100k
+ * sockets the median RSS before a 100k-row REST list went from 252 MiB at 30% to 237 MiB, its
+ * peak from 278 to 264 MiB; server CPU 1478 against 1586 ticks over those five rounds, 569/651
+ * against 542/556 over twelve fresh summaries (noise of the same order). 10% cost 15% more CPU
+ * for no lower peak. docs/benchmarks.md, "Memory while answering a 100k-row list".
  */
-export const SERVER_V8_FLAGS: readonly string[] = ['--heap-growing-percent=30'];
+export const SERVER_V8_FLAGS: readonly string[] = ['--heap-growing-percent=20'];

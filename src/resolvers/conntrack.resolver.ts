@@ -15,13 +15,13 @@ export class TrackedFlowsArgs {
 @Resolver(() => Connection)
 export class ConnectionConntrackResolver {
   @FieldResolver(() => Nat, { nullable: true, description: "Where NAT sent the connection (its conntrack entry's tuples); null when conntrack has no entry for it or did not translate it." })
-  async nat(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<Nat | null> {
-    return natOfConnection((await ctx.view()).ctx, (c as unknown as ConnectionRecord).socket);
+  async nat(@Root() c: ConnectionRecord, @Ctx() ctx: RequestContext): Promise<Nat | null> {
+    return natOfConnection((await ctx.view()).ctx, c.socket);
   }
 
   @FieldResolver(() => ConntrackFacts, { nullable: true, description: "The conntrack entry joined to the connection (by 4-tuple, through NAT, possibly in another namespace) and what it says; null when none is." })
-  async conntrack(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<ConntrackFacts | null> {
-    return conntrackFactsOf((await ctx.view()).ctx, (c as unknown as ConnectionRecord).socket) as ConntrackFacts | null;
+  async conntrack(@Root() c: ConnectionRecord, @Ctx() ctx: RequestContext): Promise<ConntrackFacts | null> {
+    return conntrackFactsOf((await ctx.view()).ctx, c.socket) as ConntrackFacts | null;
   }
 }
 
@@ -36,8 +36,8 @@ export class HostConntrackResolver {
 @Resolver(() => Netns)
 export class NetnsConntrackResolver {
   @FieldResolver(() => ConntrackStatus, { description: "This namespace's conntrack table: read, or why not." })
-  async conntrack(@Root() ns: Netns, @Ctx() ctx: RequestContext): Promise<ConntrackStatus> {
-    return netnsConntrackStatus((await ctx.view()).snapshot, (ns as unknown as NetnsRecord).id);
+  async conntrack(@Root() ns: NetnsRecord, @Ctx() ctx: RequestContext): Promise<ConntrackStatus> {
+    return netnsConntrackStatus((await ctx.view()).snapshot, ns.id);
   }
 }
 

@@ -14,13 +14,13 @@ export class NetnsResolver {
   }
 
   @FieldResolver(() => [Process], { description: 'Processes living in the namespace (pid and /proc/PID/comm; at most 1000).' })
-  async processes(@Root() ns: Netns, @Ctx() ctx: RequestContext): Promise<Process[]> {
-    return ctx.service.commands((ns as unknown as NetnsRecord).pids);
+  async processes(@Root() ns: NetnsRecord, @Ctx() ctx: RequestContext): Promise<Process[]> {
+    return ctx.service.commands(ns.pids);
   }
 
   @FieldResolver(() => Pod, { nullable: true, description: "The Kubernetes pod of the namespace's container; null without a container, a pod source (serve --cri-socket or --kubelet-pods-url), or a match in it." })
-  async pod(@Root() ns: Netns, @Ctx() ctx: RequestContext): Promise<Pod | null> {
-    const c = (ns as unknown as NetnsRecord).container;
+  async pod(@Root() ns: NetnsRecord, @Ctx() ctx: RequestContext): Promise<Pod | null> {
+    const c = ns.container;
     return c && ctx.service.pods ? ctx.service.pods.lookup(c.id) : null;
   }
 }
@@ -28,15 +28,15 @@ export class NetnsResolver {
 @Resolver(() => Connection)
 export class ConnectionNetnsResolver {
   @FieldResolver(() => String, { nullable: true, description: 'The network namespace the socket lives in (nsfs id); see Query.namespaces.' })
-  async netns(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<string | null> {
-    return socketNetns((await ctx.view()).snapshot, (c as unknown as ConnectionRecord).socket);
+  async netns(@Root() c: ConnectionRecord, @Ctx() ctx: RequestContext): Promise<string | null> {
+    return socketNetns((await ctx.view()).snapshot, c.socket);
   }
 
   @FieldResolver(() => Pod, { nullable: true, description: "The Kubernetes pod whose network namespace the socket lives in (Netns.pod); null on the node's own namespace or when unknown." })
-  async pod(@Root() c: Connection, @Ctx() ctx: RequestContext): Promise<Pod | null> {
+  async pod(@Root() c: ConnectionRecord, @Ctx() ctx: RequestContext): Promise<Pod | null> {
     if (!ctx.service.pods) return null;
     const snapshot = (await ctx.view()).snapshot;
-    const container = containerOfNetns(snapshot, socketNetns(snapshot, (c as unknown as ConnectionRecord).socket));
+    const container = containerOfNetns(snapshot, socketNetns(snapshot, c.socket));
     return container ? ctx.service.pods.lookup(container.id) : null;
   }
 }
@@ -44,7 +44,7 @@ export class ConnectionNetnsResolver {
 @Resolver(() => Listener)
 export class ListenerNetnsResolver {
   @FieldResolver(() => String, { nullable: true, description: 'The network namespace the listener lives in (nsfs id); it accepts only there.' })
-  async netns(@Root() l: Listener, @Ctx() ctx: RequestContext): Promise<string | null> {
-    return socketNetns((await ctx.view()).snapshot, (l as unknown as ListenerRecord).socket);
+  async netns(@Root() l: ListenerRecord, @Ctx() ctx: RequestContext): Promise<string | null> {
+    return socketNetns((await ctx.view()).snapshot, l.socket);
   }
 }

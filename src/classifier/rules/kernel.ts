@@ -29,6 +29,10 @@ const DETAILS: Record<KernelRuleName, string> = {
   'inherited-backlog': "the socket inherited a listener's accept backlog: it was accepted, even though its listener is gone",
 };
 
+// The rule names as constants: a `kernel-${rule}` built per call is a fresh string each time,
+// and the history recorder keeps one per open connection (3 MB at 100k).
+const RULE_NAMES = Object.fromEntries(Object.keys(DETAILS).map((r) => [r, `kernel-${r}`])) as Record<KernelRuleName, string>;
+
 /** Rules of the kernel source, for the rule table (docs/classifier.md). */
 export const KERNEL_RULES: ReadonlyArray<{ rule: string; favors: string; why: string }> = [
   { rule: 'kernel-birth', favors: 'EITHER', why: 'The state-change tracepoint saw the socket born: CLOSE->SYN_SENT (connect) or LISTEN->SYN_RECV (accepted).' },
@@ -100,7 +104,7 @@ export function kernelFinding(ctx: Context, conn: Socket): KernelFinding | null 
   if (f === undefined) return null;
   const d = directionOfFacts(f);
   if (d.direction === 'UNKNOWN' || d.rule === null || d.rule === 'handshake-state') return null;
-  return { direction: d.direction, rule: `kernel-${d.rule}`, detail: DETAILS[d.rule] };
+  return { direction: d.direction, rule: RULE_NAMES[d.rule], detail: DETAILS[d.rule] };
 }
 
 /** A weightless note for every verdict when the kernel source is missing, saying why. */
