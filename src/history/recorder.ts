@@ -79,6 +79,7 @@ interface ObservePass {
   o: Observation;
   kernel: boolean;
   first: boolean;
+  /** Lives to write: each slice's, written as it ends (observeInSlices), and the closes. */
   out: ConnectionLife[];
   seen: Set<string>;
 }
@@ -224,7 +225,7 @@ export class Recorder {
    * came meanwhile would wait for all of it. Kernel events ingested between slices are safe: a
    * life they close is in closedCookies (skipped here), and one they open was born after the
    * snapshot began (not judged gone by its absence). `stop`, asked after each turn, abandons the
-   * pass unwritten (the recorder's store is closing).
+   * rest of the pass unwritten (the recorder's store is closing).
    */
   async observeInSlices(o: Observation, slice = 5000, stop: () => boolean = () => false): Promise<void> {
     const pass = this.beginObserve(o);
@@ -232,7 +233,16 @@ export class Recorder {
     for (let i = 0; i < cs.length; i++) {
       this.observeOne(pass, cs[i]);
       if ((i + 1) % slice === 0) {
+        // Each slice's lives go to the store now, and the next slice waits while the store is
+        // behind: a first snapshot of 100k pre-existing connections otherwise passed the store's
+        // queue bound in one write, and 80k of them were dropped.
         await new Promise<void>((r) => setImmediate(r));
+        if (stop()) return;
+        if (pass.out.length) {
+          this.opts.store.write(pass.out);
+          pass.out = [];
+        }
+        await this.opts.store.drain();
         if (stop()) return;
       }
     }

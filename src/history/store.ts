@@ -143,6 +143,18 @@ export class HistoryStore {
     this.schedule();
   }
 
+  /**
+   * Resolves once at most half of maxQueue lives wait to be written, or at once while writing
+   * fails or the store is closed (then the bound applies). A producer of a known bulk (a snapshot
+   * of 100k connections at start, all pre-existing) awaits it between slices: otherwise its lives
+   * pass the bound in one write and the oldest are dropped although the disk is fine.
+   */
+  async drain(): Promise<void> {
+    while (!this.closed && this.lastError === null && this.queue.length > this.opts.maxQueue >> 1) {
+      await new Promise((r) => setTimeout(r, this.opts.flushBudgetMs));
+    }
+  }
+
   /** Queues a marker for events that were lost (e.g. the kernel ring buffer dropped `lost`). */
   markGap(gap: { at: number; lost?: number | null; reason: string }): void {
     if (this.closed) throw new HistoryStoreError('CLOSED', `history database ${this.path} is closed`, this.path);

@@ -52,6 +52,19 @@ async function historyOf(app: TcpdirServer, port: number): Promise<Life[]> {
   }
 }
 
+/**
+ * Polls `get` until `done` holds of its value (or `ms` pass), and returns the last value: a
+ * snapshot of a host with 100k sockets takes seconds, so nothing here waits a fixed time.
+ */
+async function until<T>(get: () => Promise<T>, done: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await get();
+    if (done(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const dir = mkdtempSync(join(tmpdir(), 'tcpdir-history-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -129,14 +142,13 @@ describe('history under kernel evidence', () => {
       const kc = net.connect(keepPort, '127.0.0.1');
       await new Promise((r) => kc.once('connect', r));
       try {
-        await new Promise((r) => setTimeout(r, 800));
-        assert.equal((await historyOf(app, keepPort)).filter((l) => l.closedAt === null).length, 2, 'both ends open before the restart');
+        const before = await until(() => historyOf(app, keepPort), (ls) => ls.filter((l) => l.closedAt === null).length >= 2);
+        assert.equal(before.filter((l) => l.closedAt === null).length, 2, 'both ends open before the restart');
         // Restart on the same file: the records are still there.
         await app.close();
         app = await createServer({ logLevel: 'silent', maxAgeMs: 0, recordHistory: { path } });
         assert.equal((await historyOf(app, made.port)).length, 80, 'records survive a restart');
-        await new Promise((r) => setTimeout(r, 800));
-        const kept = await historyOf(app, keepPort);
+        const kept = await until(() => historyOf(app, keepPort), (ls) => ls.filter((l) => l.closedAt === null).length >= 2);
         assert.equal(kept.filter((l) => l.closedAt !== null && l.openedAt !== null).length, 2, 'the old run\'s lives closed at restart');
         const again = kept.filter((l) => l.closedAt === null);
         assert.equal(again.length, 2, 'recorded again by the new run');
@@ -172,17 +184,22 @@ while True:
 `], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       const port = Number(await new Promise<string>((r) => py.stdout.once('data', (d: Buffer) => r(d.toString()))));
-      // Snapshots every 200 ms: the listener and its owner are known before the first client.
-      await new Promise((r) => setTimeout(r, 700));
+      // The recorder learns listeners' owners from its snapshots (every 200 ms here; a host with
+      // 100k sockets makes each take longer): probe until an accepted connection gets its owner.
+      const probe = async (): Promise<Life[]> => {
+        const c = net.connect(port, '127.0.0.1');
+        await new Promise((r) => c.once('close', r).once('error', r).resume());
+        await new Promise((r) => setTimeout(r, 300));
+        return historyOf(app, port);
+      };
+      const probed = await until(probe, (ls) => ls.some((l) => l.direction === 'INBOUND' && l.process !== null));
+      const known = new Set(probed.map((l) => `${l.local.port}:${l.remote.port}`));
       for (let i = 0; i < 5; i++) {
         const c = net.connect(port, '127.0.0.1');
         await new Promise((r) => c.once('close', r).once('error', r).resume());
       }
-      let lives: Life[] = [];
-      for (let i = 0; i < 50 && lives.filter((l) => l.closedAt !== null).length < 10; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        lives = await historyOf(app, port);
-      }
+      const fresh = (ls: Life[]) => ls.filter((l) => !known.has(`${l.local.port}:${l.remote.port}`));
+      const lives = fresh(await until(() => historyOf(app, port), (ls) => fresh(ls).filter((l) => l.closedAt !== null).length >= 10));
       const inbound = lives.filter((l) => l.direction === 'INBOUND');
       const outbound = lives.filter((l) => l.direction === 'OUTBOUND');
       assert.equal(inbound.length, 5, JSON.stringify(lives));
@@ -253,8 +270,7 @@ describe('history without kernel evidence', () => {
     const c = net.connect(port, '127.0.0.1');
     await new Promise((r) => c.once('connect', r));
     try {
-      await new Promise((r) => setTimeout(r, 800));
-      const lives = await historyOf(app, port);
+      const lives = await until(() => historyOf(app, port), (ls) => ls.length >= 2);
       const inbound = lives.find((l) => l.local.port === port);
       const outbound = lives.find((l) => l.remote.port === port);
       assert.equal(inbound?.direction, 'INBOUND');
@@ -264,8 +280,8 @@ describe('history without kernel evidence', () => {
       assert.notEqual(inbound?.rule, 'kernel-birth');
       assert.equal(inbound?.closedAt, null);
       c.destroy();
-      await new Promise((r) => setTimeout(r, 800));
-      const closed = (await historyOf(app, port)).filter((l) => l.closedAt !== null && l.local.port === port);
+      const closedOf = (ls: Life[]) => ls.filter((l) => l.closedAt !== null && l.local.port === port);
+      const closed = closedOf(await until(() => historyOf(app, port), (ls) => closedOf(ls).length >= 1));
       assert.equal(closed.length, 1, 'the snapshot recorder saw it go');
       const st = await request(app.server).post('/graphql').send({ query: '{ historyStatus { mode intervalMs caveat } host { history { mode intervalMs } } }' });
       assert.equal(st.body.data.historyStatus.mode, 'SNAPSHOT');

@@ -7,7 +7,7 @@ import type { KernelEvent } from '../../src/model';
 
 function recorder(): { r: Recorder; written: ConnectionLife[] } {
   const written: ConnectionLife[] = [];
-  const store = { write: (lives: readonly ConnectionLife[]) => void written.push(...lives) } as unknown as HistoryStore;
+  const store = { write: (lives: readonly ConnectionLife[]) => void written.push(...lives), drain: async () => undefined } as unknown as HistoryStore;
   return { r: new Recorder({ store, mode: 'KERNEL', intervalMs: 5000, now: () => 1_000_000 }), written };
 }
 
@@ -86,4 +86,22 @@ test('a look abandoned by stop() writes nothing', async () => {
   r.observe({ at: 0, connections: [], covered: new Set(['net:[1]']) });
   await r.observeInSlices({ at: 5000, connections: [conn('61', 'net:[1]'), conn('62', 'net:[1]')], covered: new Set(['net:[1]']) }, 1, () => true);
   assert.equal(written.length, 0);
+});
+
+test('a first snapshot with more pre-existing connections than the store queues at once stores every one, none dropped', async () => {
+  const { HistoryStore } = await import('../../src/history');
+  // A bound of 1,000 queued lives, a look at 5,000 connections in slices of 200.
+  const store = HistoryStore.open({ path: ':memory:', maxQueue: 1000, maxBatch: 100, flushBudgetMs: 5, pruneMs: 1e9 });
+  try {
+    const r = new Recorder({ store, mode: 'KERNEL', intervalMs: 5000, now: () => 1_000_000 });
+    const connections = Array.from({ length: 5000 }, (_, i) => ({ ...conn(String(100 + i), 'net:[1]'), localPort: 1024 + i }));
+    await r.observeInSlices({ at: 1000, connections, covered: new Set(['net:[1]']) }, 200);
+    store.flush();
+    const st = store.status();
+    assert.equal(st.droppedWrites, 0, 'none dropped at the bound');
+    assert.equal(st.records, 5000);
+    assert.equal(store.query({ open: true }, { limit: 10_000 }).lives.length, 5000);
+  } finally {
+    store.close();
+  }
 });
