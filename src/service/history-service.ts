@@ -56,6 +56,8 @@ export interface HistoryStatus {
 
 /** Connections handled per turn of the event loop when the recorder looks at a snapshot. */
 const OBSERVE_SLICE = 5000;
+/** How soon a look follows an accepted connection whose listener no look has seen. */
+const EARLY_LOOK_MS = 250;
 /**
  * The history use cases: records every connection that opens and closes while tcpdir runs (from
  * the tracepoint when kernel evidence is loaded, else by polling snapshots) into the store, and
@@ -71,17 +73,30 @@ export class HistoryService {
   private observing = false;
   private closed = false;
   private readonly listenerOwners = new ListenerOwners();
+  /** The namespaces the last look covered (their listeners are all known to listenerOwners). */
+  private covered: ReadonlySet<string> = new Set();
+  /** Namespace|port of accepted connections whose listener no look knew: one early look each per interval. */
+  private readonly askedPorts = new Set<string>();
+  private askedClearedAt = -Infinity;
+  private earlyLook: NodeJS.Timeout | null = null;
+  private lastEarlyLook = -Infinity;
+  private readonly intervalMs: number;
 
   constructor(private readonly service: TcpdirService, opts: HistoryOptions) {
     const kernel = service.kernel.available;
     const intervalMs = opts.intervalMs ?? (kernel ? 5000 : 1000);
+    this.intervalMs = intervalMs;
     this.store = HistoryStore.open({
       path: opts.path, retentionMs: opts.retentionMs, maxBytes: opts.maxBytes,
       onError: (e) => opts.onError?.(`history store failing (${e.code}): ${e.message}; live queries go on, history is incomplete until it recovers`),
     });
     this.recorder = new Recorder({
       store: this.store, mode: kernel ? 'KERNEL' : 'SNAPSHOT', intervalMs,
-      listenerOwner: (netns, family, address, port) => this.listenerOwners.find(netns, family, address, port),
+      listenerOwner: (netns, family, address, port) => {
+        const owner = this.listenerOwners.find(netns, family, address, port);
+        if (owner === null) this.ownerUnknown(netns, port);
+        return owner;
+      },
     });
     this.store.closeOpen(this.recorder.startedAt);
     service.onKernelEvents((events, offset) => {
@@ -150,6 +165,10 @@ export class HistoryService {
       }
     }
     if (this.recorder.mode === 'KERNEL') this.listenerOwners.update(view, procs);
+    if (snap.collectedAt - this.askedClearedAt >= this.intervalMs) {
+      this.askedPorts.clear();
+      this.askedClearedAt = snap.collectedAt;
+    }
     // Namespaces whose every socket the snapshot lists under the recorder's key: by cookie
     // (KERNEL: eBPF or sock_diag; procfs has no cookies), or by id (SNAPSHOT: any that was read).
     const byCookie = this.recorder.mode === 'KERNEL';
@@ -160,9 +179,46 @@ export class HistoryService {
     } else if (snap.host.netns && listed(snap.source)) {
       covered.add(snap.host.netns);
     }
+    this.covered = covered;
     // A snapshot that was being taken, or an owner scan awaited, when close() ran: the store is gone.
     if (this.closed) return;
     await this.recorder.observeInSlices({ at: snap.collectedAt, connections, covered }, OBSERVE_SLICE, () => this.closed);
+  }
+
+  /**
+   * An accepted connection whose listener the last look did not see (a server started since):
+   * its life has no process. Rather than wait up to an interval for the next look, look soon:
+   * the look finds the listener's owner for the next connections and fills in the open lives.
+   * Only for namespaces the looks cover, once per port per interval, and at most one early look
+   * a second: a listener that is gone before any look sees it cannot make looks run back to back.
+   */
+  private ownerUnknown(netns: string | null, port: number): void {
+    if (this.closed || netns === null || !this.covered.has(netns) || this.listenerOwners.knows(netns, port)) return;
+    const key = `${netns}|${port}`;
+    if (this.askedPorts.has(key)) return;
+    this.askedPorts.add(key);
+    if (this.earlyLook !== null) return;
+    const askedAt = Date.now();
+    const wait = Math.max(EARLY_LOOK_MS, this.lastEarlyLook + 1000 - askedAt);
+    this.earlyLook = setTimeout(() => void this.lookSince(askedAt, 8), wait);
+    this.earlyLook.unref();
+  }
+
+  /** Takes a snapshot no older than `since` and looks at it (a cached one may predate the listener). */
+  private async lookSince(since: number, tries: number): Promise<void> {
+    this.lastEarlyLook = Date.now();
+    this.lastObservedAt = -Infinity; // the next snapshot gets a look, whoever asked for it
+    try {
+      const view = await this.service.current();
+      if (view.snapshot.collectedAt < since && tries > 1 && !this.closed) {
+        this.earlyLook = setTimeout(() => void this.lookSince(since, tries - 1), EARLY_LOOK_MS);
+        this.earlyLook.unref();
+        return;
+      }
+    } catch {
+      // the next request reports a failed collection
+    }
+    this.earlyLook = null;
   }
 
   /** Marks a gap in history when the tracepoint lost events since the last look. */
@@ -259,6 +315,7 @@ export class HistoryService {
   close(): void {
     this.closed = true;
     clearInterval(this.timer);
+    if (this.earlyLook) clearTimeout(this.earlyLook);
     this.store.close();
   }
 }

@@ -17,6 +17,8 @@ export interface Owner {
 export class ListenerOwners {
   private byInode = new Map<number, Owner | null>();
   private byPort = new Map<string, { listener: Socket; owner: Owner }[]>();
+  /** Namespace|port of every listener the last snapshot saw, owned or not. */
+  private seen = new Set<string>();
 
   /** Whether `view` has a listener whose owner has not been looked for yet. */
   needsOwners(view: SnapshotView): boolean {
@@ -27,7 +29,9 @@ export class ListenerOwners {
   update(view: SnapshotView, procs: ProcessMap | null): void {
     const byInode = new Map<number, Owner | null>();
     const byPort = new Map<string, { listener: Socket; owner: Owner }[]>();
+    const seen = new Set<string>();
     for (const { socket: s } of view.listeners()) {
+      seen.add(`${socketNetns(view.snapshot, s)}|${s.localPort}`);
       if (s.inode === 0) continue;
       let owner = this.byInode.get(s.inode);
       if (owner === undefined) {
@@ -45,6 +49,12 @@ export class ListenerOwners {
     }
     this.byInode = byInode;
     this.byPort = byPort;
+    this.seen = seen;
+  }
+
+  /** Whether the last snapshot saw a listener on this port of this namespace (owned or not). */
+  knows(netns: string | null, localPort: number): boolean {
+    return this.seen.has(`${netns}|${localPort}`);
   }
 
   /** The owner of the listener that accepts on this local endpoint: its own address first, then the wildcard. */

@@ -211,6 +211,47 @@ while True:
       await app.close();
     }
   });
+  test("a server started after the last look: its accepted connections get its owner without waiting for the next interval's look", async (t) => {
+    // Looks every 60 s: only the early look can know the new listener.
+    const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, recordHistory: { path: ':memory:', intervalMs: 60_000 } });
+    if (!app.service.kernel.available) {
+      await app.close();
+      t.skip(`no kernel evidence here (${app.service.kernel.code})`);
+      return;
+    }
+    let py: ReturnType<typeof spawn> | null = null;
+    try {
+      // The look at start (a snapshot of this host) is done before the listener exists.
+      await new Promise((r) => setTimeout(r, 1500));
+      py = spawn('python3', ['-c', `
+import socket, threading
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(64)
+print(l.getsockname()[1], flush=True)
+def serve(a):
+    a.recv(1); a.close()
+while True:
+    a, _ = l.accept(); threading.Thread(target=serve, args=(a,), daemon=True).start()
+`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const port = Number(await new Promise<string>((r) => py!.stdout!.once('data', (d: Buffer) => r(d.toString()))));
+      // One connection held open: the early look finds the listener and fills in its life.
+      const held = net.connect(port, '127.0.0.1');
+      await new Promise((r) => held.once('connect', r));
+      const lives = await until(() => historyOf(app, port), (ls) => ls.some((l) => l.direction === 'INBOUND' && l.process !== null), 10_000);
+      const inbound = lives.find((l) => l.direction === 'INBOUND');
+      assert.deepEqual(inbound?.process, { pid: py.pid, command: 'python3' }, JSON.stringify(lives));
+      // A connection after the look: named at its birth, as it closes within milliseconds.
+      const c = net.connect(port, '127.0.0.1');
+      await new Promise((r) => c.once('connect', r));
+      const clientPort = c.localPort;
+      c.destroy();
+      const later = await until(() => historyOf(app, port), (ls) => ls.some((l) => l.direction === 'INBOUND' && l.remote.port === clientPort && l.closedAt !== null));
+      assert.deepEqual(later.find((l) => l.direction === 'INBOUND' && l.remote.port === clientPort)?.process, { pid: py.pid, command: 'python3' });
+      held.destroy();
+    } finally {
+      py?.kill();
+      await app.close();
+    }
+  });
 });
 
 describe('history over graphql-ws', () => {
