@@ -1,14 +1,14 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { HistoryStore, type ConnectionLife, type HistoryFilter, type StoredLife } from '../../src/history';
-import { migrate, SCHEMA_VERSION } from '../../src/history/schema';
+import { SCHEMA_VERSION } from '../../src/history/schema';
 import { addressKey } from '../../src/history/cidr';
-import { life } from '../helpers/history-lives';
+import { life, oldHistoryFile } from '../helpers/history-lives';
 
 // Lives written already closed go into columnar blocks (life_blocks); the rest are rows. Every
 // query must answer the same whichever way a life was stored: a store of rows only
@@ -261,16 +261,7 @@ describe('history blocks', () => {
 
   test('a schema 2 file is upgraded in place: its rows stay rows and new closed lives go into blocks', () => {
     const path = dbPath();
-    mkdirSync(dirname(path), { recursive: true });
-    const raw = new Database(path);
-    raw.pragma('journal_mode = WAL');
-    migrate(raw, path, 2);
-    const ins = raw.prepare(`INSERT INTO lives (id, key, family, local_address, local_port, remote_address, remote_key, remote_port,
-      direction, confidence, certain, opened_at, closed_at, first_seen_at, started_at, pre_existing, observed_by, flow_closed)
-      VALUES (?, ?, 'IPV4', '10.0.0.2', 443, '10.1.2.3', ?, 50000, 'INBOUND', 1, 1, ?, ?, ?, ?, 0, 'KERNEL', ?)`);
-    ins.run(7, 'closed', addressKey('10.1.2.3'), 1_000_000, 1_001_000, 1_000_000, 1_000_000, 1);
-    ins.run(9, 'open', addressKey('10.1.2.3'), 1_002_000, null, 1_002_000, 1_002_000, 0);
-    raw.close();
+    oldHistoryFile(path, 2);
     const s = HistoryStore.open({ path, minBlockLives: 1 });
     assert.equal(s.status().records, 2);
     s.write([life({ key: 'new', openedAt: 1_001_500, closedAt: 1_003_000 })]);

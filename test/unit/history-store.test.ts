@@ -1,14 +1,13 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { HistoryStore, HistoryStoreError, HistoryFilterError, type ConnectionLife, type HistoryFilter } from '../../src/history';
-import { migrate, SCHEMA_VERSION } from '../../src/history/schema';
-import { addressKey } from '../../src/history/cidr';
-import { life } from '../helpers/history-lives';
+import { SCHEMA_VERSION } from '../../src/history/schema';
+import { life, oldHistoryFile } from '../helpers/history-lives';
 
 // Real SQLite files in a temp dir: the store is a file format and a set of pragmas as much as code.
 const DIR = mkdtempSync(join(tmpdir(), 'tcpdir-history-'));
@@ -286,16 +285,7 @@ describe('history store', () => {
 
   test('a version 1 file is upgraded in place: rows, ids and open lives kept, the key index gone', () => {
     const path = dbPath();
-    mkdirSync(dirname(path), { recursive: true });
-    const raw = new Database(path);
-    raw.pragma('journal_mode = WAL');
-    migrate(raw, path, 1);
-    const ins = raw.prepare(`INSERT INTO lives (id, key, family, local_address, local_port, remote_address, remote_key, remote_port,
-      direction, confidence, certain, opened_at, closed_at, first_seen_at, started_at, pre_existing, observed_by, flow_closed)
-      VALUES (?, ?, 'IPV4', '10.0.0.2', 443, '10.1.2.3', ?, 50000, 'INBOUND', 1, 1, ?, ?, ?, ?, 0, 'KERNEL', ?)`);
-    ins.run(7, 'closed', addressKey('10.1.2.3'), 1_000_000, 1_001_000, 1_000_000, 1_000_000, 1);
-    ins.run(9, 'open', addressKey('10.1.2.3'), 1_002_000, null, 1_002_000, 1_002_000, 0);
-    raw.close();
+    oldHistoryFile(path, 1);
     const s = HistoryStore.open({ path });
     assert.deepEqual(s.query({ port: 443 }).lives.map((l) => [l.id, l.key, l.closedAt]), [['9', 'open', null], ['7', 'closed', 1_001_000]]);
     assert.deepEqual(s.integrityCheck(), ['ok']);
