@@ -6,19 +6,15 @@ import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { createServer } from '../../src';
+import { kernelServer } from '../helpers/kernel-server';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
 interface Line { type: string; direction: string; certain: boolean; local: { port: number }; remote: { port: number } }
 
 test('tcpdir watch --json prints OPENED and CLOSED of both sides of a connection made while it runs, filtered by port', async (t) => {
-  const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, port: 0, recordHistory: { path: ':memory:' } });
-  if (!app.service.kernel.available) {
-    await app.close();
-    t.skip(`no kernel evidence here (${app.service.kernel.code}): events would wait for a snapshot`);
-    return;
-  }
+  const app = await kernelServer(t, { logLevel: 'silent', maxAgeMs: 0, port: 0, recordHistory: { path: ':memory:' } }, 'events would wait for a snapshot');
+  if (!app) return;
   const listener = net.createServer((s) => s.end());
   await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
   const port = (listener.address() as net.AddressInfo).port;

@@ -16,6 +16,7 @@ import request from 'supertest';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createServer, type TcpdirServer } from '../../src';
+import { kernelServer } from '../helpers/kernel-server';
 
 // Opens and closes `n` connections to its own listener, then prints the listener port and the
 // client ports, one JSON line. Another process: the tracepoint sees a process other than tcpdir.
@@ -71,12 +72,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 describe('history under kernel evidence', () => {
   test('every short-lived connection is recorded once per side, right, certain, opened and closed; the event stream shows them; a restart keeps them', async (t) => {
     const path = join(dir, 'kernel.sqlite');
-    let app = await createServer({ logLevel: 'silent', maxAgeMs: 0, port: 0, recordHistory: { path } });
-    if (!app.service.kernel.available) {
-      await app.close();
-      t.skip(`no kernel evidence here (${app.service.kernel.code})`);
-      return;
-    }
+    const started = await kernelServer(t, { logLevel: 'silent', maxAgeMs: 0, port: 0, recordHistory: { path } });
+    if (!started) return;
+    let app: TcpdirServer = started; // restarted below
     try {
       const addr = await app.listen();
       // The event stream, read over real HTTP while the connections are made.
@@ -168,12 +166,8 @@ describe('history under kernel evidence', () => {
 
 describe('the process of an inbound connection', () => {
   test("an accepted connection's life names its listener's owner from its birth (short-lived: no snapshot sees it), the client's the process that connected", async (t) => {
-    const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, recordHistory: { path: ':memory:', intervalMs: 200 } });
-    if (!app.service.kernel.available) {
-      await app.close();
-      t.skip(`no kernel evidence here (${app.service.kernel.code})`);
-      return;
-    }
+    const app = await kernelServer(t, { logLevel: 'silent', maxAgeMs: 0, recordHistory: { path: ':memory:', intervalMs: 200 } });
+    if (!app) return;
     // A listener in another process (python3), accepting and closing at once; the clients are this process.
     const py = spawn('python3', ['-c', `
 import socket, sys
@@ -213,12 +207,8 @@ while True:
   });
   test("a server started after the last look: its accepted connections get its owner without waiting for the next interval's look", async (t) => {
     // Looks every 60 s: only the early look can know the new listener.
-    const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, recordHistory: { path: ':memory:', intervalMs: 60_000 } });
-    if (!app.service.kernel.available) {
-      await app.close();
-      t.skip(`no kernel evidence here (${app.service.kernel.code})`);
-      return;
-    }
+    const app = await kernelServer(t, { logLevel: 'silent', maxAgeMs: 0, recordHistory: { path: ':memory:', intervalMs: 60_000 } });
+    if (!app) return;
     let py: ReturnType<typeof spawn> | null = null;
     try {
       // The look at start (a snapshot of this host) is done before the listener exists.
