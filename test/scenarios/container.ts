@@ -90,3 +90,37 @@ export async function queryUntilBothSockets(server: Server, query: string): Prom
   }
   return r;
 }
+
+/** What the pod scenarios expect tcpdir to say of the container's namespace and connections. */
+export interface PodExpectation {
+  ns: string;
+  /** The container id. */
+  id: string;
+  pod: { name: string; namespace: string; uid: string; containerName: string };
+  serverPort: number;
+  clientPort: number;
+}
+
+/**
+ * Whichever source named the pod (the kubelet's list, the CRI runtime): asks until the container's
+ * two sockets are listed, then checks that its namespace, and no other, carries the container and
+ * the pod, and that both connections and the REST namespace list name the pod. Returns the
+ * namespace's id.
+ */
+export async function assertPodNamed(server: Server, e: PodExpectation): Promise<string> {
+  const q = `{ namespaces { id name container { runtime id } pod { name namespace uid containerName } }
+    connections(netns: "${e.ns}") { local { port } remote { port } pod { name namespace containerName } } }`;
+  const r = await queryUntilBothSockets(server, q);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const mine = r.body.data.namespaces.find((n: { name: string | null }) => n.name === e.ns);
+  assert.ok(mine, `namespace ${e.ns} listed`);
+  assert.deepEqual(mine.container, { runtime: 'containerd', id: e.id });
+  assert.deepEqual(mine.pod, e.pod);
+  for (const other of r.body.data.namespaces) if (other.name !== e.ns) assert.equal(other.pod, null, `${other.id} is no pod's`);
+  const conns = r.body.data.connections as { local: { port: number }; remote: { port: number }; pod: unknown }[];
+  assert.deepEqual(conns.map((c) => [c.local.port, c.remote.port]).sort(), [[e.clientPort, e.serverPort], [e.serverPort, e.clientPort]].sort());
+  for (const c of conns) assert.deepEqual(c.pod, { name: e.pod.name, namespace: e.pod.namespace, containerName: e.pod.containerName });
+  const rest = await request(server).get('/api/v1/namespaces');
+  assert.deepEqual(rest.body.find((n: { name: string | null }) => n.name === e.ns).pod, e.pod);
+  return mine.id as string;
+}

@@ -14,10 +14,9 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import request from 'supertest';
 import { createServer } from '../../src';
 import { FakeCriRuntime, kubeletLabels } from '../helpers/cri-server';
-import { CONTAINER_SKIP, containerScope, queryUntilBothSockets, startContainerProcess, stopContainerProcess } from './container';
+import { assertPodNamed, CONTAINER_SKIP, containerScope, startContainerProcess, stopContainerProcess } from './container';
 import { addNamespace, deleteNamespace } from './netns';
 
 const REPO = resolve(__dirname, '..', '..', '..');
@@ -48,22 +47,7 @@ describe('pods from a CRI runtime socket', { skip: skip ?? false, timeout: 60_00
       child = started.child;
       const { serverPort, clientPort } = started;
 
-      const q = `{ namespaces { id name container { runtime id } pod { name namespace uid containerName } }
-        connections(netns: "${ns}") { local { port } remote { port } pod { name namespace containerName } } }`;
-      const r = await queryUntilBothSockets(app.server, q);
-      assert.equal(r.status, 200, JSON.stringify(r.body));
-      const mine = r.body.data.namespaces.find((n: { name: string | null }) => n.name === ns);
-      assert.ok(mine, `namespace ${ns} listed`);
-      const pod = { name: 'web-7d4b9c-x2k8q', namespace: 'shop', uid, containerName: 'web' };
-      assert.deepEqual(mine.container, { runtime: 'containerd', id });
-      assert.deepEqual(mine.pod, pod);
-      for (const other of r.body.data.namespaces) if (other.name !== ns) assert.equal(other.pod, null, `${other.id} is no pod's`);
-      const conns = r.body.data.connections as { local: { port: number }; remote: { port: number }; pod: unknown }[];
-      assert.deepEqual(conns.map((c) => [c.local.port, c.remote.port]).sort(), [[clientPort, serverPort], [serverPort, clientPort]].sort());
-      for (const c of conns) assert.deepEqual(c.pod, { name: pod.name, namespace: pod.namespace, containerName: pod.containerName });
-
-      const rest = await request(app.server).get('/api/v1/namespaces');
-      assert.deepEqual(rest.body.find((n: { name: string | null }) => n.name === ns).pod, pod);
+      await assertPodNamed(app.server, { ns, id, pod: { name: 'web-7d4b9c-x2k8q', namespace: 'shop', uid, containerName: 'web' }, serverPort, clientPort });
       assert.equal(runtime.calls.Version, 1, 'Version once, at start');
       assert.ok(runtime.calls.ListContainers >= 1 && runtime.calls.ListContainers <= 3, `listed once per refresh, not per lookup: ${runtime.calls.ListContainers}`);
     } finally {

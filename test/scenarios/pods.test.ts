@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { createServer } from '../../src';
 import { OtlpReceiver } from '../helpers/otlp-receiver';
-import { CONTAINER_SKIP, containerScope, queryUntilBothSockets, startContainerProcess, stopContainerProcess } from './container';
+import { assertPodNamed, CONTAINER_SKIP, containerScope, startContainerProcess, stopContainerProcess } from './container';
 import { addNamespace, deleteNamespace } from './netns';
 
 const skip = CONTAINER_SKIP;
@@ -60,24 +60,10 @@ describe('pods from the kubelet pod list', { skip: skip ?? false, timeout: 60_00
       child = started.child;
       const { serverPort, clientPort } = started;
 
-      const q = `{ namespaces { id name container { runtime id } pod { name namespace uid containerName } }
-        connections(netns: "${ns}") { local { port } remote { port } verdict { direction } pod { name namespace containerName } } }`;
-      const r = await queryUntilBothSockets(app.server, q);
-      assert.equal(r.status, 200, JSON.stringify(r.body));
-      const mine = r.body.data.namespaces.find((n: { name: string | null }) => n.name === ns);
-      assert.ok(mine, `namespace ${ns} listed`);
       const pod = { name: 'web-7d4b9c-x2k8q', namespace: 'shop', uid, containerName: 'web' };
-      assert.deepEqual(mine.container, { runtime: 'containerd', id });
-      assert.deepEqual(mine.pod, pod);
-      for (const other of r.body.data.namespaces) if (other.name !== ns) assert.equal(other.pod, null, `${other.id} is no pod's`);
-      const conns = r.body.data.connections as { local: { port: number }; remote: { port: number }; verdict: { direction: string }; pod: unknown }[];
-      assert.deepEqual(conns.map((c) => [c.local.port, c.remote.port]).sort(), [[clientPort, serverPort], [serverPort, clientPort]].sort());
-      for (const c of conns) assert.deepEqual(c.pod, { name: pod.name, namespace: pod.namespace, containerName: pod.containerName });
+      const netnsId = await assertPodNamed(app.server, { ns, id, pod, serverPort, clientPort });
       const host = await request(app.server).post('/graphql').send({ query: '{ connections(limit: 5) { netns pod { name } } }' });
-      for (const c of host.body.data.connections as { netns: string; pod: unknown }[]) if (c.netns !== mine.id) assert.equal(c.pod, null);
-
-      const rest = await request(app.server).get('/api/v1/namespaces');
-      assert.deepEqual(rest.body.find((n: { name: string | null }) => n.name === ns).pod, pod);
+      for (const c of host.body.data.connections as { netns: string; pod: unknown }[]) if (c.netns !== netnsId) assert.equal(c.pod, null);
       assert.ok(kubeletReads >= 1 && kubeletReads <= 3, `the pod list read once per refresh, not per lookup: ${kubeletReads}`);
 
       // OTLP: once a snapshot has placed the connection in its namespace, its records name the pod.
@@ -90,7 +76,7 @@ describe('pods from the kubelet pod list', { skip: skip ?? false, timeout: 60_00
         }
         throw new Error('no CLOSED record for the pod connection');
       })();
-      assert.equal(closed.attributes['tcpdir.netns'], mine.id);
+      assert.equal(closed.attributes['tcpdir.netns'], netnsId);
       assert.equal(closed.attributes['container.id'], id);
       assert.equal(closed.attributes['container.runtime'], 'containerd');
       assert.equal(closed.attributes['k8s.pod.name'], pod.name);
