@@ -144,6 +144,11 @@ export class Recorder {
     return this.opts.mode;
   }
 
+  /** How often snapshots are looked at (SNAPSHOT mode: what a missed connection is shorter than). */
+  get intervalMs(): number {
+    return this.opts.intervalMs;
+  }
+
   /** Calls `fn` for every event until the returned function is called. */
   subscribe(fn: (e: LifeEvent) => void): () => void {
     this.subscribers.add(fn);

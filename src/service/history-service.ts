@@ -80,12 +80,10 @@ export class HistoryService {
   private askedClearedAt = -Infinity;
   private earlyLook: NodeJS.Timeout | null = null;
   private lastEarlyLook = -Infinity;
-  private readonly intervalMs: number;
 
   constructor(private readonly service: TcpdirService, opts: HistoryOptions) {
     const kernel = service.kernel.available;
     const intervalMs = opts.intervalMs ?? (kernel ? 5000 : 1000);
-    this.intervalMs = intervalMs;
     this.store = HistoryStore.open({
       path: opts.path, retentionMs: opts.retentionMs, maxBytes: opts.maxBytes,
       onError: (e) => opts.onError?.(`history store failing (${e.code}): ${e.message}; live queries go on, history is incomplete until it recovers`),
@@ -165,7 +163,7 @@ export class HistoryService {
       }
     }
     if (this.recorder.mode === 'KERNEL') this.listenerOwners.update(view, procs);
-    if (snap.collectedAt - this.askedClearedAt >= this.intervalMs) {
+    if (snap.collectedAt - this.askedClearedAt >= this.recorder.intervalMs) {
       this.askedPorts.clear();
       this.askedClearedAt = snap.collectedAt;
     }
