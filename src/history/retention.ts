@@ -49,6 +49,11 @@ export class Retention {
     this.countLives = db.prepare('SELECT (SELECT count(*) FROM lives) + (SELECT coalesce(sum(count), 0) FROM life_blocks)').pluck();
   }
 
+  /** Lives stored, rows and block lives alike. */
+  lives(): number {
+    return this.countLives.get() as number;
+  }
+
   /** About `want` of the closed lives that started first, rows or whole blocks; how many went. */
   private deleteOldest(want: number): number {
     const block = this.oldestBlock.get() as [number, number] | undefined;
@@ -86,7 +91,7 @@ export class Retention {
     if (used > this.limits.maxBytes) {
       // Rows per byte, from the size now, sizes the next chunk; deleting frees whole pages only,
       // so re-measure after each chunk.
-      let total = this.countLives.get() as number;
+      let total = this.lives();
       while (used > target && total > 0) {
         const want = Math.min(CHUNK * 4, Math.max(100, Math.ceil(((used - target) / used) * total * 1.05) + 1));
         const n = this.deleteOldest(want);

@@ -76,7 +76,6 @@ const HOUR = 3_600_000;
 export class HistoryStore {
   private readonly writer: BatchWriter;
   private readonly retention: Retention;
-  private readonly countLives: Database.Statement;
   private readonly countGaps: Database.Statement;
   private readonly listGaps: Database.Statement;
   private queue: ConnectionLife[] = [];
@@ -96,10 +95,9 @@ export class HistoryStore {
   private constructor(private readonly db: Database.Database, readonly path: string, private readonly opts: Required<HistoryStoreOptions>) {
     this.writer = new BatchWriter(db, opts.minBlockLives);
     this.retention = new Retention(db, opts);
-    this.countLives = db.prepare('SELECT (SELECT count(*) FROM lives) + (SELECT coalesce(sum(count), 0) FROM life_blocks)').pluck();
     this.countGaps = db.prepare('SELECT count(*) FROM gaps').pluck();
     this.listGaps = db.prepare('SELECT at, lost, reason FROM gaps WHERE at >= ? AND at <= ? ORDER BY at DESC, id DESC');
-    this.records = this.countLives.get() as number;
+    this.records = this.retention.lives();
     this.gapCount = this.countGaps.get() as number;
     this.pruneTimer = setInterval(() => this.safePrune(), opts.pruneMs).unref();
   }
@@ -249,7 +247,7 @@ export class HistoryStore {
   prune(now = this.opts.now()): PruneResult {
     this.open();
     const r = this.retention.prune(now);
-    if (r.lives + r.bySize > 0) this.records = this.countLives.get() as number;
+    if (r.lives + r.bySize > 0) this.records = this.retention.lives();
     if (r.gaps > 0) this.gapCount = this.countGaps.get() as number;
     return r;
   }
