@@ -1,6 +1,6 @@
 import type { HistoryRecord } from '../schema';
 import { formatEndpoint } from '../model';
-import { colorDirection, layoutTable, type Layout } from './layout';
+import { colorDirection, layoutTable, wrap, type Layout } from './layout';
 
 export interface Row {
   id: string;
@@ -112,8 +112,14 @@ export function connectionTable(rows: Row[], layout: Layout = { color: false }):
 }
 
 /** The verdict and its evidence in plain words. */
-export function explain(local: string, remote: string, v: Row['verdict'] | null): string {
-  if (!v) return `No TCP connection ${local} -> ${remote} in the network namespaces tcpdir reads, right now.`;
+/** `tcpdir explain`'s text; with `width` (a TTY) each line is wrapped to it, evidence under its rule. */
+export function explain(local: string, remote: string, v: Row['verdict'] | null, width?: number): string {
+  const text = explainLines(local, remote, v);
+  return (width === undefined ? text : text.flatMap((l) => wrap(l, width, l.startsWith('  ') ? 6 : 2))).join('\n');
+}
+
+function explainLines(local: string, remote: string, v: Row['verdict'] | null): string[] {
+  if (!v) return [`No TCP connection ${local} -> ${remote} in the network namespaces tcpdir reads, right now.`];
   const head =
     v.direction === 'UNKNOWN'
       ? `${local} <-> ${remote}: direction UNKNOWN (P(inbound) = ${v.inboundProbability.toFixed(2)}; not enough evidence either way).`
@@ -123,7 +129,7 @@ export function explain(local: string, remote: string, v: Row['verdict'] | null)
       ? `  ${pad('', 1)} ${pad(e.rule, 22)} note: ${e.detail}`
       : `  ${e.favors === 'INBOUND' ? '+' : '-'} ${pad(e.rule, 22)} ${e.favors.toLowerCase()} by ${e.weight.toFixed(2)}: ${e.detail}`,
   );
-  return [head, v.evidence.length ? 'Evidence (log-odds weights; + favours inbound, - outbound):' : 'No rule found anything.', ...lines].join('\n');
+  return [head, v.evidence.length ? 'Evidence (log-odds weights; + favours inbound, - outbound):' : 'No rule found anything.', ...lines];
 }
 
 export interface NamespaceRow {

@@ -24,6 +24,27 @@ export function cut(s: string, w: number, tail = false): string {
   return end && end.length < w - 1 ? `${s.slice(0, w - 1 - end.length)}…${end}` : `${s.slice(0, w - 1)}…`;
 }
 
+/**
+ * `line` broken at spaces into lines of at most `width` columns, the later ones indented by
+ * `indent` spaces (a word longer than a line stays whole). Prose on a TTY: wrapped where the
+ * terminal would cut a word in two.
+ */
+export function wrap(line: string, width: number, indent: number): string[] {
+  const out: string[] = [];
+  const lead = /^ */.exec(line)![0];
+  let cur = lead;
+  for (const word of line.slice(lead.length).split(' ')) {
+    const next = cur.trim() === '' ? cur + word : `${cur} ${word}`;
+    if (next.length <= width || cur.trim() === '') cur = next;
+    else {
+      out.push(cur);
+      cur = `${' '.repeat(indent)}${word}`;
+    }
+  }
+  out.push(cur);
+  return out;
+}
+
 export interface Column {
   header: string;
   /** Narrowest this column is cut to before whole lines are cut; absent = never cut. */

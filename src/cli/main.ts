@@ -317,7 +317,7 @@ export function program(): Command {
         process.exitCode = EXIT_NOT_FOUND;
         return;
       }
-      console.log(o.json ? json(v) : explain(local, remote, v));
+      console.log(o.json ? json(v) : explain(local, remote, v, terminalLayout().width));
     });
   p.command('namespaces')
     .description('list the network namespaces tcpdir covers, how each was read, and which it could not read')
