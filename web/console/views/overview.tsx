@@ -111,7 +111,8 @@ function FlowsChart({ enabled }: { enabled: boolean }) {
     const plot = new uPlot({
       width: el.current.clientWidth || 800, height: 220,
       series: [{}, { label: 'inbound opened', stroke: '#1f77b4', width: 2 }, { label: 'outbound opened', stroke: '#e67e22', width: 2 }, { label: 'unknown opened', stroke: '#888', width: 1 }],
-      axes: [{}, { label: 'per minute' }],
+      // Sized to the widest tick (uPlot's fixed 50 px let "300,000" run under the axis label).
+      axes: [{}, { label: 'per minute', size: (_u: uPlot, values: string[] | null) => 40 + 7 * Math.max(3, ...(values ?? []).map((v) => v.length)) }],
     }, [minutes, series('INBOUND'), series('OUTBOUND'), series('UNKNOWN')], el.current);
     return () => plot.destroy();
   }, [data]);
