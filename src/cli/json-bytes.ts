@@ -56,6 +56,16 @@ export class JsonBytes {
   string(s: string): void {
     const n = s.length;
     if (this.size + n + 2 > this.buf.length) this.grow(n + 2);
+    // A long string (an evidence sentence) is checked by one regular expression and copied by
+    // V8 in one call: a loop over its characters took a fifth of a cold 40k-row list.
+    if (n > LONG && !NEEDS_ESCAPE.test(s)) {
+      const b = this.buf;
+      b[this.size] = 34;
+      const o = this.size + 1 + b.write(s, this.size + 1, n, 'latin1');
+      b[o] = 34;
+      this.size = o + 1;
+      return;
+    }
     const b = this.buf;
     let o = this.size;
     b[o++] = 34;
@@ -133,6 +143,12 @@ export async function writeJsonList(count: number, item: (i: number, out: JsonBy
 
 /** ASCII text as bytes, for JsonBytes.raw. */
 export const ascii = (s: string): Uint8Array => Buffer.from(s, 'latin1');
+
+/** Past this length a string is written by `NEEDS_ESCAPE` and one copy rather than a loop. */
+const LONG = 24;
+/** What JSON.stringify escapes, and anything past ASCII (written as UTF-8, or escaped when a lone surrogate). */
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[\u0000-\u001f"\\\u007f-\uffff]/;
 
 const NULL = ascii('null');
 const TRUE = ascii('true');

@@ -14,6 +14,9 @@ async function listBytes(items: unknown[], write: (v: unknown, out: JsonBytes) =
 const leaf = fc.oneof(
   fc.string({ unit: 'binary' }), // any code unit: controls, quotes, backslashes, non-ASCII, lone surrogates
   fc.string(),
+  // long enough for the one-copy path (an evidence sentence), with and without escapes
+  fc.string({ minLength: 20, maxLength: 200 }),
+  fc.string({ unit: 'binary', minLength: 20, maxLength: 200 }),
   fc.integer(),
   fc.double(), // NaN, infinities, -0, tiny and huge
   fc.constantFrom(0x7fffffff, 0x80000000, -1, 2 ** 53, 1e21, 0.1),
