@@ -6,13 +6,17 @@
 // it (sock_diag + port range inside each namespace, through the addon's setns thread), discovery
 // alone (every pid read, and kept state with nothing changed), and a loop of `ss -tan` over the same namespaces (the own one with plain
 // `ss -tan`, so both sides read the same sockets). Reports medians and the ratio; the target is
-// tcpdir <= 0.5x the loop. Every namespace is deleted at the end, also on failure or Ctrl-C.
+// tcpdir <= 0.5x the loop. Then, as the service collects with kernel evidence (Collector: the
+// eBPF iterator inside each namespace too), `runs` collections with nothing changed (namespaces
+// whose change count did not move keep their last walk) against `runs` where every bench namespace
+// first made one more connection. Every namespace is deleted at the end, also on failure or Ctrl-C.
 // Needs root (CAP_SYS_ADMIN), iproute2, ss and python3.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { classify } from '../src/classifier';
 import { collectAllNamespaces, discoverNamespaces, NetnsDiscovery } from '../src/collectors';
+import { Collector } from '../src/collectors/collector';
 
 const CHILD = `
 import socket, sys
@@ -22,7 +26,9 @@ keep = [l]
 for i in range(n):
     c = socket.socket(); c.connect(('127.0.0.1', 8000)); a, _ = l.accept(); keep += [c, a]
 print('ready', flush=True)
-sys.stdin.read()
+for line in sys.stdin:
+    c = socket.socket(); c.connect(('127.0.0.1', 8000)); a, _ = l.accept(); keep += [c, a]
+    print('ok', flush=True)
 `;
 
 const PREFIX = `tcpdir-bench-ns-${process.pid}-`;
@@ -129,6 +135,34 @@ async function main(): Promise<void> {
   console.log(`namespace discovery, kept state, nothing changed (${incReads} links read): ${fmt(incMs)}`);
   console.log(`ss -tan loop (${nsCount + 1} namespaces): ${fmt(ssMs)}`);
   console.log(`ratio tcpdir/ss: ${ratio.toFixed(3)}x (target <= 0.5x): ${ratio <= 0.5 ? 'PASS' : 'FAIL'}`);
+
+  // As the service collects, kernel evidence on.
+  const collector = new Collector({ allNamespaces: true, conntrack: false });
+  if (!collector.kernel.available) {
+    console.log(`kernel evidence unavailable (${collector.kernel.code}): no kernel rows`);
+    collector.close();
+    return;
+  }
+  const idle: number[] = [], changed: number[] = [];
+  let kept = 0, read = 0;
+  await collector.collect();
+  for (let r = 0; r < runs; r++) {
+    await Promise.all(children.map(async (c) => {
+      c.stdin!.write('x\n');
+      await once(c.stdout!, 'data');
+    }));
+    let t = performance.now();
+    await collector.collect();
+    changed.push(performance.now() - t);
+    t = performance.now();
+    const snap = await collector.collect();
+    idle.push(performance.now() - t);
+    kept = (snap.namespaces ?? []).filter((n) => !n.self && n.readAt !== undefined && n.readAt < snap.collectedAt).length;
+    read = (snap.namespaces ?? []).filter((n) => !n.self && n.readAt === snap.collectedAt).length;
+  }
+  collector.close();
+  console.log(`collect() with kernel evidence, every bench namespace changed: ${fmt(changed)}`);
+  console.log(`collect() with kernel evidence, nothing changed (${kept} namespaces kept their last walk, ${read} read): ${fmt(idle)}`);
 }
 
 main().then(

@@ -8,6 +8,7 @@
 //   iterateInNetns(fd) -> Promise<Buffer> same, in the netns of an open ns/net fd (CAP_SYS_ADMIN)
 //   drainEvents() -> Buffer               tracepoint events collected since the last drain
 //   stats() -> {kernelDrops, userDrops, pendingBytes}
+//   netnsChanges(inodes) -> Float64Array | null  change counts per netns (see tcpdir.bpf.c)
 //   close()
 #include <napi.h>
 
@@ -38,7 +39,7 @@ namespace {
 constexpr size_t kMaxPendingEvents = 16u << 20;  // bytes kept for JS before counting drops (memory stays bounded when JS falls behind)
 
 struct State {
-  tcpdir_loaded ld{nullptr, -1, -1, -1, -1};
+  tcpdir_loaded ld{nullptr, -1, -1, -1, -1, -1, -1};
   std::unique_ptr<RingBuf> rb;
   std::thread reader;
   std::atomic<bool> running{false};
@@ -179,6 +180,8 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
           .ThrowAsJavaScriptException();
       return env.Undefined();
     }
+    // Optional: without it namespaces are walked every time (netnsChanges answers null).
+    tcpdir_loader_attach_changes(&st->ld);
     uint32_t max_entries = 0;
     auto rb = std::make_unique<RingBuf>();
     err = tcpdir_map_max_entries(st->ld.events_map_fd, &max_entries);
@@ -382,6 +385,34 @@ Napi::Value Stats(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// netnsChanges(inodes: number[]) -> Float64Array | null: the change count of each network
+// namespace's slot (state changes, SYN-ACKs sent again), or null when they are not counted (a
+// tracepoint is not attached).
+Napi::Value NetnsChanges(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) {
+    Napi::TypeError::New(env, "netnsChanges(inodes): inodes must be an array of numbers").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto st = Current();
+  if (!st || st->ld.state_link_fd < 0 || st->ld.synack_link_fd < 0 || st->ld.changes_map_fd < 0) return env.Null();
+  Napi::Array in = info[0].As<Napi::Array>();
+  uint32_t n = in.Length();
+  Napi::Float64Array out = Napi::Float64Array::New(env, n);
+  for (uint32_t i = 0; i < n; i++) {
+    Napi::Value v = in.Get(i);
+    if (!v.IsNumber()) {
+      Napi::TypeError::New(env, "netnsChanges(inodes): inodes must be an array of numbers").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    uint32_t slot = uint32_t(uint64_t(v.As<Napi::Number>().DoubleValue()) % NETNS_SLOTS);
+    uint64_t count = 0;
+    if (tcpdir_map_lookup(st->ld.changes_map_fd, &slot, &count) != 0) return env.Null();
+    out[i] = double(count);
+  }
+  return out;
+}
+
 Napi::Value Close(const Napi::CallbackInfo& info) {
   std::shared_ptr<State> st;
   {
@@ -415,6 +446,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("iterateInNetns", Napi::Function::New(env, IterateInNetns));
   exports.Set("drainEvents", Napi::Function::New(env, DrainEvents));
   exports.Set("stats", Napi::Function::New(env, Stats));
+  exports.Set("netnsChanges", Napi::Function::New(env, NetnsChanges));
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("recordSize", Napi::Number::New(env, sizeof(tcpdir_sock_rec)));
   exports.Set("eventSize", Napi::Number::New(env, sizeof(tcpdir_event)));

@@ -17,6 +17,8 @@ struct tcpdir_loaded {
   int state_link_fd;   /* -1 unless attached */
   int events_map_fd;   /* BPF_MAP_TYPE_RINGBUF */
   int drops_map_fd;    /* ARRAY[1] of u64 */
+  int changes_map_fd;  /* ARRAY[NETNS_SLOTS] of u64: changes per netns slot */
+  int synack_link_fd;  /* tp_btf/tcp_retransmit_synack; -1 unless attached */
 };
 
 /* Oldest kernel the light skeleton loads on: its loader asks the kernel to apply CO-RE
@@ -31,6 +33,9 @@ int tcpdir_loader_load(struct tcpdir_loaded* out, uint64_t wakeup_bytes, int bir
 /* Each returns 0 or -errno. */
 int tcpdir_loader_attach_iter(struct tcpdir_loaded* l);
 int tcpdir_loader_attach_state(struct tcpdir_loaded* l);
+/* The SYN-ACK retransmission tracepoint, which with the state tracepoint (attached first) keeps
+ * netns_changes. */
+int tcpdir_loader_attach_changes(struct tcpdir_loaded* l);
 void tcpdir_loader_destroy(struct tcpdir_loaded* l);
 
 /* bpf(2) commands: each returns >= 0 or -errno. */

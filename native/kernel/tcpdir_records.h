@@ -7,6 +7,9 @@
 
 #define TCPDIR_RECORD_VERSION 3
 
+/* Slots of the netns_changes map (tcpdir.bpf.c): a namespace counts in slot inode % NETNS_SLOTS. */
+#define NETNS_SLOTS 4096
+
 /* flags */
 #define TCPDIR_F_HAS_BUCKET        0x01 /* bind bucket (icsk_bind_hash / tw_tb) present */
 #define TCPDIR_F_SHARES_LISTENER   0x02 /* bucket also held by a listener seen earlier in this pass */

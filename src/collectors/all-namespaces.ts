@@ -10,6 +10,7 @@ import { readProcNetTcp } from './proc-net-tcp';
 import { collectSnapshot, type CollectOptions } from './snapshot';
 import { decodeSockDiag, LAYOUT_VERSION, RECORD_SIZE } from './sockdiag';
 import { DEFAULT_PROC_ROOT } from './host-paths';
+import type { WalkPass } from './netns-walks';
 
 /** Linux's default ip_local_port_range, assumed where a namespace's own could not be read. */
 export const DEFAULT_EPHEMERAL_RANGE: PortRange = { low: 32768, high: 60999 };
@@ -26,6 +27,10 @@ export interface AllNamespacesOptions extends CollectOptions {
   enter?: 'auto' | boolean;
   /** Discovery state kept between collections (the service's); default: a full discovery each call. */
   discovery?: NetnsDiscovery;
+  /** This collection's use of the walks kept between collections: unchanged namespaces are not read again. */
+  walks?: WalkPass;
+  /** The kernel's change counts per namespace (KernelEvidenceSource.netnsChanges), for `walks`. */
+  netnsChanges?: (inodes: number[]) => Float64Array | null;
 }
 
 /** Whether CAP_SYS_ADMIN is in this process's effective set (from <procRoot>/self/status). */
@@ -131,12 +136,17 @@ export async function collectAllNamespaces(opts: AllNamespacesOptions = {}): Pro
         source: own.source,
         reason: [own.fallbackReason, ...notes].filter(Boolean).join('; ') || null,
         self: true,
+        readAt: collectedAt,
       },
       sockets: own.sockets,
     },
   ];
 
-  // Enter what can be entered, in one addon call (one helper thread for all of them).
+  // Namespaces where the kernel counted no change since their last walk keep it; the others are
+  // entered, in one addon call (one helper thread for all of them).
+  const walks = opts.walks;
+  walks?.begin(foreign, opts.netnsChanges);
+  const kept = foreign.map((ns) => walks?.unchanged(ns.id, collectedAt) ?? null);
   let dumps: (NetnsDumpResult | null)[] = foreign.map(() => null);
   let enterWhy: string;
   if (opts.source === 'procfs') enterWhy = 'procfs source requested';
@@ -147,8 +157,12 @@ export async function collectAllNamespaces(opts: AllNamespacesOptions = {}): Pro
       const binding: SockDiagBinding = loadSockDiag(opts.nativeDir);
       if (!binding.dumpNamespaces) throw new Error('the sock_diag addon predates dumpNamespaces: rebuild it');
       if (binding.RECORD_SIZE !== RECORD_SIZE || binding.LAYOUT_VERSION !== LAYOUT_VERSION) throw new Error('sock_diag record layout mismatch: rebuild the addon');
-      const targets = foreign.map((n) => ({ path: n.path ?? '/nonexistent', inode: n.inode }));
-      if (targets.length > 0) dumps = await binding.dumpNamespaces(targets, opts.tcpInfo ? { tcpInfo: true } : undefined);
+      const read = foreign.map((_, i) => i).filter((i) => kept[i] === null);
+      const targets = read.map((i) => ({ path: foreign[i].path ?? '/nonexistent', inode: foreign[i].inode }));
+      if (targets.length > 0) {
+        const got = await binding.dumpNamespaces(targets, opts.tcpInfo ? { tcpInfo: true } : undefined);
+        read.forEach((i, j) => (dumps[i] = got[j]));
+      }
     } catch (e) {
       enterWhy = `sock_diag: ${(e as Error).message}`;
     }
@@ -157,12 +171,19 @@ export async function collectAllNamespaces(opts: AllNamespacesOptions = {}): Pro
   await Promise.all(
     foreign.map(async (ns, i) => {
       const base = { id: ns.id, name: ns.name, pids: ns.pids, container: ns.container, self: false };
+      const k = kept[i];
+      if (k) {
+        parts.push({ info: { ...k.info, ...base, readAt: k.walkedAt }, sockets: k.sockets });
+        return;
+      }
       const d = dumps[i];
       if (d && d.error === undefined) {
         const sockets = decodeSockDiag(d.records);
         tag(sockets, ns.id, false);
         const { host, note } = hostFromDump(ns.id, d.portRange, d.reservedPorts);
-        parts.push({ info: { ...base, host, source: 'netlink', reason: note }, sockets });
+        const info = { ...base, host, source: 'netlink' as const, reason: note };
+        walks?.dumped(ns.id, collectedAt, info, sockets);
+        parts.push({ info: { ...info, readAt: collectedAt }, sockets });
         return;
       }
       if (d && d.vanished) return; // gone while we looked: not an error
@@ -176,7 +197,7 @@ export async function collectAllNamespaces(opts: AllNamespacesOptions = {}): Pro
         if (sockets === null) return; // every process exited: the namespace is gone
         tag(sockets, ns.id, true);
         parts.push({
-          info: { ...base, host: assumedHost(ns.id), source: 'procfs', reason: `${why}; sockets read from /proc/${ns.pids[0]}/net/tcp{,6}, port range assumed 32768-60999` },
+          info: { ...base, host: assumedHost(ns.id), source: 'procfs', reason: `${why}; sockets read from /proc/${ns.pids[0]}/net/tcp{,6}, port range assumed 32768-60999`, readAt: collectedAt },
           sockets,
         });
       } catch (e) {

@@ -7,6 +7,7 @@ import { hostPaths, netnsEnterPath, type HostPaths } from './host-paths';
 import { kernelEventsIn, KernelEvidenceSource, KernelRecordTable, kernelUnavailable, scanSockets, type EbpfPass, type KernelUnavailable } from './kernel';
 import { nativeSocketFds } from './native';
 import { NetnsDiscovery } from './netns-discovery';
+import { NetnsWalks, type WalkPass } from './netns-walks';
 import { ProcessResolver } from './proc-fd';
 import { readCommands } from './proc-comm';
 import { collectSnapshot } from './snapshot';
@@ -59,6 +60,8 @@ export class Collector {
   private lastPass: EbpfPass | null = null;
   /** The same for the last sock_diag dump of this namespace (kernel evidence off). */
   private readonly lastDump = new SockDiagReuse();
+  /** Other namespaces' last walks: one where the kernel counted no change is not walked again. */
+  private readonly walks = new NetnsWalks();
   /** ctnetlink per namespace, with NEW-event subscriptions kept between collections. */
   readonly conntrack: ConntrackReader;
   /** Namespaces found so far, updated incrementally (all namespaces only). */
@@ -90,9 +93,11 @@ export class Collector {
     const scan = k.available ? (ebpf ? async () => (await ebpf()).table : () => k.scan()) : undefined;
     // Without kernel evidence verdicts are heuristic: tcp_info lets the syn-acked rule settle
     // lone connections (it counts our SYN only if this side connected), worth its dump cost there.
+    const walks = this.walks.pass();
     const collectOpts = {
       source, procRoot: this.paths.procRoot, runNetnsDir: this.paths.netnsDir, nativeDir: this.opts.nativeDir, ebpf, netlinkReuse: this.lastDump,
       tcpInfo: !k.available, discovery: this.discovery ?? undefined,
+      walks, netnsChanges: k.available ? (inodes: number[]) => (k as KernelEvidenceSource).netnsChanges(inodes) : undefined,
     };
     const [snap, kernel] = await Promise.all([
       this.opts.allNamespaces ? collectAllNamespaces(collectOpts) : collectSnapshot(collectOpts),
@@ -100,7 +105,7 @@ export class Collector {
     ]);
     // conntrack (its own threads) runs while the iterator is read in the other namespaces.
     const ctRead = this.conntrack.read(this.conntrackTargets(snap));
-    const table = kernel instanceof KernelRecordTable ? await this.withForeign(kernel, snap) : kernel;
+    const table = kernel instanceof KernelRecordTable ? await this.withForeign(kernel, snap, walks) : kernel;
     snap.kernel = this.kernelEvidenceFor(table, startedAt);
     const ct = await ctRead;
     if (ct.code !== 'DISABLED' && ct.code !== 'NATIVE_UNAVAILABLE') {
@@ -183,18 +188,25 @@ export class Collector {
    * Cookies are host-wide, so the records merge into one map. A namespace that vanished or
    * cannot be entered just goes without kernel evidence.
    */
-  private async withForeign(own: KernelRecordTable, snap: Snapshot): Promise<KernelRecordTable> {
+  private async withForeign(own: KernelRecordTable, snap: Snapshot, walks: WalkPass): Promise<KernelRecordTable> {
     const k = this.kernel;
     if (!k.available || !snap.namespaces) return own;
     const out: Buffer[] = [];
     for (const ns of snap.namespaces) {
       if (ns.self || ns.source !== 'netlink') continue;
+      const kept = walks.keptIterator(ns.id);
+      if (kept) {
+        out.push(kept); // unchanged since that walk: its pass too
+        continue;
+      }
       const path = netnsEnterPath(this.paths, ns);
       if (!path) continue;
       let fd: number | null = null;
       try {
         fd = openSync(path, 'r');
-        out.push(await k.iterateInNetnsRaw(fd));
+        const records = await k.iterateInNetnsRaw(fd);
+        walks.iterated(ns.id, records);
+        out.push(records);
       } catch {
         // gone or not enterable: heuristics still judge its sockets
       } finally {

@@ -27,6 +27,11 @@ export interface NetnsInfo {
   reason: string | null;
   /** The namespace tcpdir itself runs in. */
   self: boolean;
+  /**
+   * When its sockets were read (ms since the epoch). Older than the snapshot when the kernel
+   * counted no change in it since (collectors/netns-walks.ts); absent when not read.
+   */
+  readAt?: number;
 }
 
 /** The Kubernetes pod a container belongs to, from the kubelet's pod list. */

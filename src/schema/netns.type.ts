@@ -1,3 +1,4 @@
+import { GraphQLDateTime } from 'graphql-scalars';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { PortRange } from './host.type';
 import { NetnsSource } from './source.enum';
@@ -45,6 +46,12 @@ export class Netns {
 
   @Field({ description: 'The namespace tcpdir runs in.' })
   self!: boolean;
+
+  @Field(() => GraphQLDateTime, {
+    nullable: true,
+    description: "When its sockets were read; null when they were not. With kernel evidence, another namespace where the kernel counted no TCP change since its last read (and that held no socket that changes uncounted: TIME_WAIT, handshakes, accept queues) is not read again for up to 10 s: this is then older than the snapshot.",
+  })
+  readAt!: Date | null;
 
   @Field(() => Int, { description: 'Sockets read in it, listeners included.' })
   socketCount!: number;

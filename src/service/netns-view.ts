@@ -14,6 +14,8 @@ export interface NetnsRecord {
   source: SourceName | 'none';
   reason: string | null;
   self: boolean;
+  /** When its sockets were read; null when they were not. */
+  readAt: Date | null;
   socketCount: number;
   connectionCount: number;
   listenerCount: number;
@@ -36,7 +38,7 @@ export function socketNetns(snapshot: Snapshot, s: Socket): string | null {
 export function netnsInfos(snapshot: Snapshot): NetnsInfo[] {
   if (snapshot.namespaces && snapshot.namespaces.length > 0) return snapshot.namespaces;
   const id = snapshot.host.netns ?? 'unknown';
-  return [{ id, name: null, pids: [process.pid], container: null, host: snapshot.host, source: snapshot.source, reason: snapshot.fallbackReason, self: true }];
+  return [{ id, name: null, pids: [process.pid], container: null, host: snapshot.host, source: snapshot.source, reason: snapshot.fallbackReason, self: true, readAt: snapshot.collectedAt }];
 }
 
 const idCache = new WeakMap<Snapshot, Map<string, string>>();
@@ -77,6 +79,7 @@ export function netnsRecords(snapshot: Snapshot, ctx: Context): NetnsRecord[] {
       id: ns.id, name: ns.name, pids: ns.pids, container: ns.container,
       ephemeralPortRange: ns.host.ephemeralPortRange, ephemeralPortRangeAssumed: ns.host.ephemeralPortRangeAssumed === true,
       reservedPorts: ns.host.reservedPorts, source: ns.source, reason: ns.reason, self: ns.self,
+      readAt: ns.readAt === undefined ? null : new Date(ns.readAt),
       socketCount: 0, connectionCount: 0, listenerCount: 0, crossNamespacePaired: 0, unpairedLocalRemote: 0,
     };
     byId.set(ns.id, r);

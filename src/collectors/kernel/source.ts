@@ -16,6 +16,8 @@ export interface KernelBinding {
   iterateInNetns(fd: number): Promise<Buffer>;
   drainEvents(): Buffer;
   stats(): { kernelDrops: number; userDrops: number; pendingBytes: number; eventsAttached: boolean } | null;
+  /** Change counts of these network namespaces (by nsfs inode); null when not counted. Older addons lack it. */
+  netnsChanges?(inodes: number[]): Float64Array | null;
   close(): void;
   readonly recordSize: number;
   readonly eventSize: number;
@@ -184,6 +186,16 @@ export class KernelEvidenceSource {
   /** Events lost because the ring buffer (kernel) or the native buffer (user) was full. */
   stats(): { kernelDrops: number; userDrops: number; pendingBytes: number } | null {
     return this.closed ? null : this.binding.stats();
+  }
+
+  /**
+   * How many TCP changes the kernel counted so far in each namespace (nsfs inodes): equal counts
+   * before two walks mean the second can only differ in what changes without one
+   * (netns-walks.ts). Null when not counted (tracepoints not attached, or closed).
+   */
+  netnsChanges(inodes: number[]): Float64Array | null {
+    if (this.closed || !this.binding.netnsChanges) return null;
+    return this.binding.netnsChanges(inodes);
   }
 
   close(): void {
