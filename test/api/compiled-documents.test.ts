@@ -53,7 +53,9 @@ test('compiled stored documents answer as graphql-js does, rows and errors alike
     const v = { ...vars, ...(vars.port === 0 ? { port } : {}) };
     const want = await execute({ schema, document: parse(DOCUMENTS[name]), variableValues: v, contextValue: ctx });
     const got = await run(name, v, ctx);
-    assert.equal(got.errors, undefined, `${name}: ${JSON.stringify(got.errors)}`);
+    // Alike, errors included: on a host with over 100k connections the whole-host lists are
+    // refused by both (the request limit).
+    assert.deepEqual(got.errors?.map((e) => [e.message, e.extensions?.code]), want.errors?.map((e) => [e.message, e.extensions?.code]), name);
     assert.deepEqual(plain(got.data), plain(want.data), name);
   }
   const rows = (await run('connections', { port, limit: 100 }, ctx)).data!.connections as { verdict: { direction: string } }[];
