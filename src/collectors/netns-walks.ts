@@ -11,8 +11,8 @@ import type { NetnsInfo, Socket } from '../model';
  * last walk is served from that walk, unless the walk held a socket that can change without a
  * count:
  * - TIME_WAIT, and request sockets (SYN_RECV): they expire or go without a state change;
- * - an ESTABLISHED socket without an inode (in an accept queue), and a listener with a queue:
- *   accept() gives the socket its inode and shortens the queue without one.
+ * - an ESTABLISHED or CLOSE_WAIT socket without an inode (in an accept queue), and a listener
+ *   with a queue: accept() gives the socket its inode and shortens the queue without one.
  * A request socket that came after the walk is counted at its first SYN-ACK retransmission (1 s):
  * one younger than that can be missing, as from a walk made a moment earlier. Every namespace is
  * walked again at least every `maxAgeMs` all the same (its sysctls too).
@@ -97,7 +97,10 @@ export function settled(sockets: readonly Socket[]): boolean {
       case 'SYN_RECV':
       case 'NEW_SYN_RECV':
         return false;
+      // No inode yet: in an accept queue (a peer's FIN may have come first). Orphans (closed by
+      // their process: FIN_WAIT1/2, CLOSING, LAST_ACK) have none either, but never get one.
       case 'ESTABLISHED':
+      case 'CLOSE_WAIT':
         if (s.inode === 0) return false;
         break;
       case 'LISTEN':
