@@ -104,6 +104,25 @@ export function snapshotMetrics(registry: Registry, service: TcpdirService, opts
     },
   });
   new Gauge({
+    name: 'tcpdir_netns',
+    help: 'Network namespaces in the last snapshot by how their sockets were read: read="now" (walked for it), "kept" (the kernel counted no TCP change since an earlier walk, which served), "not" (could not be read).',
+    labelNames: ['read'],
+    registers: [registry],
+    collect() {
+      const snap = latest?.snapshot;
+      if (!snap) return;
+      let now = 0, kept = 0, not = 0;
+      for (const ns of snap.namespaces ?? [{ readAt: snap.collectedAt }]) {
+        if (ns.readAt === undefined) not++;
+        else if (ns.readAt < snap.collectedAt) kept++;
+        else now++;
+      }
+      this.set({ read: 'now' }, now);
+      this.set({ read: 'kept' }, kept);
+      this.set({ read: 'not' }, not);
+    },
+  });
+  new Gauge({
     name: 'tcpdir_conntrack_entries',
     help: "TCP conntrack entries read in the last snapshot (every namespace read); absent when conntrack could not be read (see tcpdir_conntrack_unavailable).",
     registers: [registry],

@@ -96,6 +96,8 @@ test('an unchanged namespace keeps its last read, and every change in it still s
     assert.notEqual(b.collectedAt, a.collectedAt);
     assert.equal(b.readAt, a.readAt, 'nothing changed in it: not read again');
     assert.equal(established(b.conns), 2);
+    const metrics = (await request(app.server).get('/metrics')).text;
+    assert.match(metrics, /^tcpdir_netns\{read="kept"\} [1-9]/m, 'counted as kept');
 
     // A new connection (state changes there): read again, and both its ends are listed.
     const client = Number(await ask('connect'));
