@@ -1,5 +1,7 @@
-// dumpNamespaces([{ path, inode }], { tcpInfo }?) -> Promise<Array<NsResult>>: one sock_diag TCP dump per
-// network namespace, plus that namespace's ip_local_port_range and ip_local_reserved_ports.
+// dumpNamespaces([{ path, inode }], { tcpInfo, sockets }?) -> Promise<Array<NsResult>>: one sock_diag TCP
+// dump per network namespace, plus that namespace's ip_local_port_range and ip_local_reserved_ports.
+// sockets: false reads only the two sysctls (records empty): the caller lists the sockets otherwise
+// (the eBPF iterator, read inside the namespace by tcpdir_kernel).
 //
 // A diag socket answers for the netns it was created in, and /proc/sys/net shows the netns of
 // the thread that opens it. So threads owned by this addon (never a libuv pool thread, which
@@ -83,16 +85,19 @@ void Fail(NsResult* r, int err, std::string call, bool vanished = false) {
 }
 
 // Runs on the addon-owned thread. `home` is that thread's own netns fd.
-void CollectOne(int home, const Target& t, bool tcp_info, NsResult* r) {
+void CollectOne(int home, const Target& t, bool tcp_info, bool sockets, NsResult* r) {
   int diag = -1, sock_err = 0;
   NetnsFailure f = InNetns(home, t.path, t.inode, [&] {
     // Inside the target namespace: only the socket and the two sysctl reads happen here.
-    diag = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    sock_err = errno;
+    if (sockets) {
+      diag = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+      sock_err = errno;
+    }
     r->has_range = ReadSmall("/proc/sys/net/ipv4/ip_local_port_range", &r->range);
     r->has_reserved = ReadSmall("/proc/sys/net/ipv4/ip_local_reserved_ports", &r->reserved);
   });
   if (f.err) return Fail(r, f.err, std::move(f.call), f.vanished);
+  if (!sockets) return;
   if (diag < 0) return Fail(r, sock_err, "socket(NETLINK_SOCK_DIAG) in " + t.path);
   DumpOptions opts;
   opts.fd = diag;
@@ -106,6 +111,7 @@ void CollectOne(int home, const Target& t, bool tcp_info, NsResult* r) {
 struct Shared {
   const std::vector<Target>* targets;
   bool tcp_info = false;
+  bool sockets = true;
   std::vector<NsResult>* results;
   std::atomic<size_t> next{0};
   std::atomic<int> fatal{0};
@@ -118,7 +124,7 @@ void CollectAll(Shared* sh) {
     sh->fatal = errno;
     return;
   }
-  for (size_t i; (i = sh->next.fetch_add(1)) < sh->targets->size();) CollectOne(home, (*sh->targets)[i], sh->tcp_info, &(*sh->results)[i]);
+  for (size_t i; (i = sh->next.fetch_add(1)) < sh->targets->size();) CollectOne(home, (*sh->targets)[i], sh->tcp_info, sh->sockets, &(*sh->results)[i]);
   close(home);
 }
 
@@ -129,11 +135,12 @@ std::string ErrnoCode(int e) {
 
 class NamespacesWorker : public Napi::AsyncWorker {
  public:
-  NamespacesWorker(Napi::Env env, std::vector<Target> targets, bool tcp_info)
+  NamespacesWorker(Napi::Env env, std::vector<Target> targets, bool tcp_info, bool sockets)
       : Napi::AsyncWorker(env, "tcpdir.sockdiag.dumpNamespaces"),
         deferred_(Napi::Promise::Deferred::New(env)),
         targets_(std::move(targets)),
         tcp_info_(tcp_info),
+        sockets_(sockets),
         results_(targets_.size()) {}
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
@@ -146,6 +153,7 @@ class NamespacesWorker : public Napi::AsyncWorker {
     sh.targets = &targets_;
     sh.results = &results_;
     sh.tcp_info = tcp_info_;
+    sh.sockets = sockets_;
     size_t n = std::thread::hardware_concurrency();
     n = std::max<size_t>(1, std::min({n == 0 ? 1 : n, kMaxHelpers, targets_.size()}));
     std::vector<std::thread> helpers;
@@ -201,13 +209,14 @@ class NamespacesWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   std::vector<Target> targets_;
   bool tcp_info_;
+  bool sockets_;
   std::vector<NsResult> results_;
   int fatal_ = 0;
 };
 
 Napi::Value DumpNamespaces(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* usage = "dumpNamespaces(targets, options?): targets must be an array of { path: string, inode?: number }, options { tcpInfo?: boolean }";
+  const char* usage = "dumpNamespaces(targets, options?): targets must be an array of { path: string, inode?: number }, options { tcpInfo?: boolean, sockets?: boolean }";
   if (info.Length() < 1 || !info[0].IsArray()) return RejectedPromise(env, usage);
   Napi::Array arr = info[0].As<Napi::Array>();
   if (arr.Length() > kMaxTargets) return RejectedPromise(env, "dumpNamespaces(targets): at most 4096 targets");
@@ -225,15 +234,19 @@ Napi::Value DumpNamespaces(const Napi::CallbackInfo& info) {
   }
   // tcpInfo: struct tcp_info with each socket, as dump() gives for our own namespace (the
   // heuristics' syn-acked evidence reads it when there is no kernel evidence).
-  bool tcp_info = false;
+  bool tcp_info = false, sockets = true;
   if (info.Length() > 1 && !info[1].IsUndefined()) {
     if (!info[1].IsObject()) return RejectedPromise(env, usage);
     Napi::Value ti = info[1].As<Napi::Object>().Get("tcpInfo");
     if (env.IsExceptionPending()) return env.Null();
     if (!ti.IsUndefined() && !ti.IsBoolean()) return RejectedPromise(env, usage);
     tcp_info = ti.IsBoolean() && ti.As<Napi::Boolean>().Value();
+    Napi::Value so = info[1].As<Napi::Object>().Get("sockets");
+    if (env.IsExceptionPending()) return env.Null();
+    if (!so.IsUndefined() && !so.IsBoolean()) return RejectedPromise(env, usage);
+    sockets = !so.IsBoolean() || so.As<Napi::Boolean>().Value();
   }
-  auto* w = new NamespacesWorker(env, std::move(targets), tcp_info);
+  auto* w = new NamespacesWorker(env, std::move(targets), tcp_info, sockets);
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;

@@ -10,6 +10,7 @@ import { readProcNetTcp } from './proc-net-tcp';
 import { collectSnapshot, type CollectOptions } from './snapshot';
 import { decodeSockDiag, LAYOUT_VERSION, RECORD_SIZE } from './sockdiag';
 import { DEFAULT_PROC_ROOT } from './host-paths';
+import { KernelRecordTable, socketsFromKernelTable } from './kernel';
 import type { WalkPass } from './netns-walks';
 
 /** Linux's default ip_local_port_range, assumed where a namespace's own could not be read. */
@@ -29,6 +30,13 @@ export interface AllNamespacesOptions extends CollectOptions {
   discovery?: NetnsDiscovery;
   /** This collection's use of the walks kept between collections: unchanged namespaces are not read again. */
   walks?: WalkPass;
+  /**
+   * Reads the eBPF iterator inside another namespace (kernel evidence): its raw records, which
+   * then list that namespace's sockets, sock_diag reading only its sysctls: one walk of the host's
+   * table per namespace instead of two. Throws when the namespace at `path` is not `inode` (gone).
+   * A namespace whose pass fails is dumped with sock_diag.
+   */
+  iterateIn?: (path: string, inode: number) => Promise<Buffer>;
   /** The kernel's change counts per namespace (KernelEvidenceSource.netnsChanges), for `walks`. */
   netnsChanges?: (inodes: number[]) => Float64Array | null;
 }
@@ -148,6 +156,8 @@ export async function collectAllNamespaces(opts: AllNamespacesOptions = {}): Pro
   walks?.begin(foreign, opts.netnsChanges);
   const kept = foreign.map((ns) => walks?.unchanged(ns.id, collectedAt) ?? null);
   let dumps: (NetnsDumpResult | null)[] = foreign.map(() => null);
+  // With kernel evidence, each namespace's iterator pass is its socket list (null: not read so).
+  const passes: (Buffer | null)[] = foreign.map(() => null);
   let enterWhy: string;
   if (opts.source === 'procfs') enterWhy = 'procfs source requested';
   else if (!privileged) enterWhy = 'no CAP_SYS_ADMIN to enter the namespace (setns)';
@@ -159,9 +169,28 @@ export async function collectAllNamespaces(opts: AllNamespacesOptions = {}): Pro
       if (binding.RECORD_SIZE !== RECORD_SIZE || binding.LAYOUT_VERSION !== LAYOUT_VERSION) throw new Error('sock_diag record layout mismatch: rebuild the addon');
       const read = foreign.map((_, i) => i).filter((i) => kept[i] === null);
       const targets = read.map((i) => ({ path: foreign[i].path ?? '/nonexistent', inode: foreign[i].inode }));
+      const iterateIn = opts.iterateIn;
       if (targets.length > 0) {
-        const got = await binding.dumpNamespaces(targets, opts.tcpInfo ? { tcpInfo: true } : undefined);
+        const got = await binding.dumpNamespaces(targets, { tcpInfo: opts.tcpInfo === true, sockets: !iterateIn });
         read.forEach((i, j) => (dumps[i] = got[j]));
+      }
+      if (iterateIn) {
+        // Two at a time, on two pool threads: each pass walks the host's whole table in the kernel.
+        const entered = read.filter((i) => dumps[i]?.error === undefined);
+        let next = 0;
+        const worker = async (): Promise<void> => {
+          for (let k; (k = next++) < entered.length;) {
+            const i = entered[k];
+            passes[i] = await iterateIn(foreign[i].path ?? '/nonexistent', foreign[i].inode).catch(() => null);
+          }
+        };
+        await Promise.all([worker(), worker()]);
+        // A pass that failed: that namespace's sockets from sock_diag after all.
+        const again = entered.filter((i) => passes[i] === null);
+        if (again.length > 0) {
+          const got = await binding.dumpNamespaces(again.map((i) => ({ path: foreign[i].path ?? '/nonexistent', inode: foreign[i].inode })), { tcpInfo: opts.tcpInfo === true });
+          again.forEach((i, j) => (dumps[i] = got[j]));
+        }
       }
     } catch (e) {
       enterWhy = `sock_diag: ${(e as Error).message}`;
@@ -178,11 +207,12 @@ export async function collectAllNamespaces(opts: AllNamespacesOptions = {}): Pro
       }
       const d = dumps[i];
       if (d && d.error === undefined) {
-        const sockets = decodeSockDiag(d.records);
+        const pass = passes[i];
+        const sockets = pass ? socketsFromKernelTable(KernelRecordTable.from([pass])) : decodeSockDiag(d.records);
         tag(sockets, ns.id, false);
         const { host, note } = hostFromDump(ns.id, d.portRange, d.reservedPorts);
-        const info = { ...base, host, source: 'netlink' as const, reason: note };
-        walks?.dumped(ns.id, collectedAt, info, sockets);
+        const info = { ...base, host, source: pass ? ('ebpf' as const) : ('netlink' as const), reason: note };
+        walks?.dumped(ns.id, collectedAt, info, sockets, pass);
         parts.push({ info: { ...info, readAt: collectedAt }, sockets });
         return;
       }

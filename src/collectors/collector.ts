@@ -1,4 +1,4 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import type { KernelEvent, KernelEvidence, ProcessMap, Snapshot, SourceName } from '../model';
 import { kernelBirthIndex, kernelRecordIndex } from '../model';
 import { collectAllNamespaces } from './all-namespaces';
@@ -43,6 +43,17 @@ export interface CollectorOptions {
    * NEW events. Needs CAP_NET_ADMIN; without it, `conntrack` says why.
    */
   conntrack?: boolean;
+}
+
+/** One iterator pass inside the namespace at `path`, when it still is `inode` (null: not checked). */
+async function iterateInNetns(k: KernelEvidenceSource, path: string, inode: number | null): Promise<Buffer> {
+  const fd = openSync(path, 'r');
+  try {
+    if (inode !== null && fstatSync(fd).ino !== inode) throw new Error(`${path} is another namespace now`);
+    return await k.iterateInNetnsRaw(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -98,6 +109,7 @@ export class Collector {
       source, procRoot: this.paths.procRoot, runNetnsDir: this.paths.netnsDir, nativeDir: this.opts.nativeDir, ebpf, netlinkReuse: this.lastDump,
       tcpInfo: !k.available, discovery: this.discovery ?? undefined,
       walks, netnsChanges: k.available ? (inodes: number[]) => (k as KernelEvidenceSource).netnsChanges(inodes) : undefined,
+      iterateIn: ebpf ? (path: string, inode: number) => iterateInNetns(k as KernelEvidenceSource, path, inode) : undefined,
     };
     const [snap, kernel] = await Promise.all([
       this.opts.allNamespaces ? collectAllNamespaces(collectOpts) : collectSnapshot(collectOpts),
@@ -110,7 +122,7 @@ export class Collector {
     const ct = await ctRead;
     if (ct.code !== 'DISABLED' && ct.code !== 'NATIVE_UNAVAILABLE') {
       for (const ns of snap.namespaces ?? []) {
-        if (ns.self || ns.source === 'netlink') continue;
+        if (ns.self || ns.source === 'netlink' || ns.source === 'ebpf') continue;
         ct.namespaces.push({ netns: ns.id, available: false, code: 'NOT_ENTERED', reason: `its conntrack table is read from inside it, which needs CAP_SYS_ADMIN (setns): ${ns.reason ?? 'not entered'}`, entries: 0, events: false });
       }
     }
@@ -127,7 +139,7 @@ export class Collector {
     const out: ConntrackTarget[] = [];
     for (const ns of snap.namespaces) {
       if (ns.self) out.push({ netns: ns.id, path: null });
-      else if (ns.source === 'netlink') {
+      else if (ns.source === 'netlink' || ns.source === 'ebpf') {
         const path = netnsEnterPath(this.paths, ns);
         if (path) out.push({ netns: ns.id, path });
       }
@@ -183,30 +195,29 @@ export class Collector {
   }
 
   /**
-   * The iterator sees only the namespace it is read from: read it again inside every other
-   * namespace whose sockets came from sock_diag (entering needs CAP_SYS_ADMIN, as for those).
+   * The iterator sees only the namespace it is read from: every other entered namespace has its
+   * own pass (entering needs CAP_SYS_ADMIN), read with its socket list (source ebpf), kept from
+   * an earlier walk, or read here when its sockets came from sock_diag.
    * Cookies are host-wide, so the records merge into one map. A namespace that vanished or
    * cannot be entered just goes without kernel evidence.
    */
   private async withForeign(own: KernelRecordTable, snap: Snapshot, walks: WalkPass): Promise<KernelRecordTable> {
     const k = this.kernel;
     if (!k.available || !snap.namespaces) return own;
-    const targets = snap.namespaces.filter((ns) => !ns.self && ns.source === 'netlink');
-    const out: (Buffer | null)[] = targets.map((ns) => walks.keptIterator(ns.id)); // unchanged since a walk: its pass too
+    // Namespaces listed by their own pass (source ebpf) or kept from an earlier walk have it already.
+    const targets = snap.namespaces.filter((ns) => !ns.self && (ns.source === 'netlink' || ns.source === 'ebpf'));
+    const out: (Buffer | null)[] = targets.map((ns) => walks.records(ns.id));
     const read = async (i: number): Promise<void> => {
       const ns = targets[i];
       const path = netnsEnterPath(this.paths, ns);
       if (!path) return;
       let fd: number | null = null;
       try {
-        fd = openSync(path, 'r');
-        const records = await k.iterateInNetnsRaw(fd);
+        const records = await iterateInNetns(k, path, null);
         walks.iterated(ns.id, records);
         out[i] = records;
       } catch {
         // gone or not enterable: heuristics still judge its sockets
-      } finally {
-        if (fd !== null) closeSync(fd);
       }
     };
     // Two at a time, on two pool threads: each pass is a walk of the host's whole table in the

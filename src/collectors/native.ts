@@ -72,9 +72,10 @@ export interface SockDiagBinding {
   /**
    * One dump per namespace, each through a diag socket created inside it by an addon-owned
    * thread, plus its ip_local_port_range / ip_local_reserved_ports text read from inside it.
-   * Per-namespace failures are results, not rejections. Needs CAP_SYS_ADMIN to enter.
+   * Per-namespace failures are results, not rejections. Needs CAP_SYS_ADMIN to enter. `sockets:
+   * false` reads only the sysctls (records empty).
    */
-  dumpNamespaces?(targets: NetnsTarget[], options?: { tcpInfo?: boolean }): Promise<NetnsDumpResult[]>;
+  dumpNamespaces?(targets: NetnsTarget[], options?: { tcpInfo?: boolean; sockets?: boolean }): Promise<NetnsDumpResult[]>;
   /** The socket links of one /proc/PID/fd directory, read in C on a pool thread, a batch at a time (proc-fd.ts's SocketFdsReader). */
   socketFds?(dir: string, pos: number, max: number): Promise<{ sockets: Float64Array; read: number; next: number }>;
   readonly RECORD_SIZE: number;

@@ -34,6 +34,8 @@ export class WalkPass {
   /** Walks this collection kept, and the ones it made. */
   private readonly kept = new Map<string, Walk>();
   private readonly made = new Map<string, Walk>();
+  /** Iterator passes read in this collection, by namespace. */
+  private readonly passes = new Map<string, Buffer>();
 
   constructor(private readonly walks: Map<string, Walk>, private readonly maxAgeMs: number) {}
 
@@ -58,22 +60,27 @@ export class WalkPass {
     return w;
   }
 
-  /** `id` was dumped at `at`: its namespace facts and sockets, with the count read before. */
-  dumped(id: string, at: number, info: Omit<NetnsInfo, 'readAt'>, sockets: Socket[]): void {
+  /**
+   * `id` was read at `at`: its namespace facts and sockets, with the count read before, and the
+   * iterator's records when they were the socket list (else iterated() adds them).
+   */
+  dumped(id: string, at: number, info: Omit<NetnsInfo, 'readAt'>, sockets: Socket[], records: Buffer | null = null): void {
+    if (records) this.passes.set(id, records);
     const count = this.counts.get(id);
     if (count === undefined) return;
-    const w: Walk = { count, walkedAt: at, settled: settled(sockets), info, sockets, iterator: null };
+    const w: Walk = { count, walkedAt: at, settled: settled(sockets), info, sockets, iterator: records };
     this.made.set(id, w);
     this.walks.set(id, w);
   }
 
-  /** The iterator's records of a walk this collection kept; null when it reads `id` itself. */
-  keptIterator(id: string): Buffer | null {
-    return this.kept.get(id)?.iterator ?? null;
+  /** The iterator's records of `id` in this collection (kept, or read with its socket list); null when still to read. */
+  records(id: string): Buffer | null {
+    return this.kept.get(id)?.iterator ?? this.passes.get(id) ?? null;
   }
 
   /** The eBPF iterator's pass in `id`, read after its dump: the walk is whole (and reusable). */
   iterated(id: string, records: Buffer): void {
+    this.passes.set(id, records);
     const w = this.made.get(id);
     if (w) w.iterator = records;
   }

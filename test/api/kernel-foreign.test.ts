@@ -1,5 +1,6 @@
-// Kernel evidence reaches sockets of other network namespaces: the iterator is read again inside
-// each namespace entered for sock_diag and its records join the refresh's table by cookie. A pair
+// Kernel evidence reaches sockets of other network namespaces: the iterator is read inside each
+// namespace entered (its pass is also its socket list) and its records join the refresh's table
+// by cookie. A pair
 // whose listener closed inside a fresh namespace is decided only by the kernel there.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,7 +39,7 @@ sys.stdin.read()`;
     const v = await s.current();
     const ns = v.snapshot.namespaces?.find((n) => n.name === NS);
     assert.ok(ns, `namespace ${NS} discovered`);
-    assert.equal(ns.source, 'netlink', String(ns.reason));
+    assert.equal(ns.source, 'ebpf', String(ns.reason)); // its pass is its socket list too
     const rows: Array<[string, string, boolean, string | null]> = [];
     for (let i = 0; i < v.connectionCount; i++) {
       const c = v.ctx.conns[i];

@@ -37,13 +37,13 @@ test('a walk serves again only with the same count, settled, whole (iterator rea
   const again = walks.pass();
   again.begin(NS, read);
   assert.equal(again.unchanged('net:[1]', 2000)?.walkedAt, 1000);
-  assert.ok(again.keptIterator('net:[1]'), 'its iterator records come with it');
+  assert.ok(again.records('net:[1]'), 'its iterator records come with it');
   assert.equal(again.unchanged('net:[1]', 11_001), null, 'older than maxAgeMs');
   count = 6;
   const changed = walks.pass();
   changed.begin(NS, read);
   assert.equal(changed.unchanged('net:[1]', 2000), null, 'the count moved');
-  assert.equal(changed.keptIterator('net:[1]'), null);
+  assert.equal(changed.records('net:[1]'), null);
   // Not counted (no tracepoint): nothing kept, and a dump made then is not kept either.
   const blind = walks.pass();
   blind.begin(NS, () => null);
