@@ -189,3 +189,63 @@ test('a request socket that arrived without a state change shows by its first SY
     spawnSync('ip', ['netns', 'del', ns]);
   }
 });
+
+test('across a veth, both ends in either direction are right and certain; the other namespace is listed by its own pass', async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root (ip netns)');
+  const app = await kernelServer(t, { logLevel: 'silent', maxAgeMs: 0, allNamespaces: true, recordHistory: false });
+  if (!app) return;
+  const ns = `${NS}-v`;
+  const hostIf = `${HOST_IF}v`, nsIf = `${NS_IF}v`;
+  const hostIp = HOST_IP.replace(/^10\.\d+/, '10.240'), nsIp = NS_IP.replace(/^10\.\d+/, '10.240');
+  const held: net.Socket[] = [];
+  let hostServer: net.Server | null = null;
+  try {
+    sh(['ip', 'netns', 'add', ns]);
+    sh(['ip', 'link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf, 'netns', ns]);
+    sh(['ip', 'addr', 'add', `${hostIp}/30`, 'dev', hostIf]);
+    sh(['ip', 'link', 'set', hostIf, 'up']);
+    sh(['ip', '-n', ns, 'addr', 'add', `${nsIp}/30`, 'dev', nsIf]);
+    sh(['ip', '-n', ns, 'link', 'set', nsIf, 'up']);
+    // Host side: a listener the namespace connects to.
+    hostServer = net.createServer((s) => held.push(s));
+    await new Promise<void>((r) => hostServer!.listen(0, hostIp, r));
+    const hostPort = (hostServer.address() as net.AddressInfo).port;
+    // Namespace side: a listener the host connects to, and a client of the host's listener.
+    const py = `import socket, sys
+l = socket.socket(); l.bind(('${nsIp}', 0)); l.listen(8)
+c = socket.create_connection(('${hostIp}', ${hostPort}))
+print(l.getsockname()[1], c.getsockname()[1], flush=True)
+a, _ = l.accept()
+sys.stdin.read()`;
+    const child = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', py], { stdio: ['pipe', 'pipe', 'inherit'] });
+    children.push(child);
+    const [nsPort, nsClientPort] = String((await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next()).value).split(' ').map(Number);
+    const client = net.connect(nsPort, nsIp);
+    await new Promise<void>((r, j) => client.once('connect', r).once('error', j));
+    held.push(client);
+
+    const res = await request(app.server).post('/graphql').send({
+      query: `query($ns: String!, $hp: Int!, $np: Int!) { namespaces { name source }
+        inNs: connections(netns: $ns, state: ESTABLISHED) { local { port } remote { port } verdict { direction certain } }
+        hs: connections(port: $hp, state: ESTABLISHED) { local { address port } remote { port } verdict { direction certain } }
+        hc: connections(port: $np, state: ESTABLISHED) { local { address port } remote { port } verdict { direction certain } } }`,
+      variables: { ns, hp: hostPort, np: nsPort },
+    });
+    assert.equal(res.body.errors, undefined, JSON.stringify(res.body.errors));
+    assert.equal((res.body.data.namespaces as { name: string; source: string }[]).find((n) => n.name === ns)?.source, 'EBPF');
+    type Row = { local: { address?: string; port: number }; remote: { port: number }; verdict: { direction: string; certain: boolean } };
+    const inNs = (res.body.data.inNs as Row[]).map((r) => [r.local.port, r.verdict.direction, r.verdict.certain]).sort();
+    assert.deepEqual(inNs, [[nsClientPort, 'OUTBOUND', true], [nsPort, 'INBOUND', true]].sort());
+    const onHost = [...res.body.data.hs, ...res.body.data.hc as Row[]]
+      .filter((r) => r.local.address === hostIp)
+      .map((r) => [r.local.port === hostPort ? 'server' : 'client', r.verdict.direction, r.verdict.certain]).sort();
+    assert.deepEqual(onHost, [['client', 'OUTBOUND', true], ['server', 'INBOUND', true]]);
+  } finally {
+    for (const s of held) s.destroy();
+    hostServer?.close();
+    for (const c of children.splice(0)) c.kill('SIGKILL');
+    await app.close();
+    spawnSync('ip', ['link', 'del', hostIf]);
+    spawnSync('ip', ['netns', 'del', ns]);
+  }
+});
