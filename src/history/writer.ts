@@ -31,7 +31,8 @@ export class BatchWriter {
   /** Closed lives new to the store in this transaction, for its block. */
   private pending: ConnectionLife[] = [];
   private readonly flows: FlowCounter;
-  readonly writeBatch: (lives: readonly ConnectionLife[], gaps: readonly GapMarker[]) => BatchResult;
+  /** Upserts `lives` and appends `fresh`: lives new and closed (HistoryStore.write's closedNew). */
+  readonly writeBatch: (lives: readonly ConnectionLife[], gaps: readonly GapMarker[], fresh?: readonly ConnectionLife[]) => BatchResult;
   /** Row ids of the lives written while open, by key (forgotten when written closed). */
   private readonly openIds = new Map<string, number>();
   /** Keys lately written closed: a write of one again (none expected) looks its row up. */
@@ -68,19 +69,26 @@ export class BatchWriter {
     this.insertGap = db.prepare('INSERT INTO gaps (at, lost, reason) VALUES (?, ?, ?)');
     this.insertBlock = db.prepare('INSERT INTO life_blocks (min_started, max_started, max_closed, count, ports, peers, names, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.flows = new FlowCounter(db);
-    const batch = db.transaction((lives: readonly ConnectionLife[], gaps: readonly GapMarker[]) => {
+    const batch = db.transaction((lives: readonly ConnectionLife[], gaps: readonly GapMarker[], fresh: readonly ConnectionLife[]) => {
       let inserted = 0;
       this.pending = [];
       for (const life of lives) if (this.upsert(life)) inserted++;
+      for (const l of fresh) {
+        const startedAt = l.openedAt ?? l.firstSeenAt;
+        if (l.closedAt === null) throw new TypeError('a life written as new and closed has no closedAt');
+        this.pending.push(l);
+        this.flows.openedAndClosed(l, startedAt, l.closedAt, l.bytesSent, l.bytesReceived);
+      }
+      inserted += fresh.length;
       this.writePending();
       for (const g of gaps) this.insertGap.run(g.at, g.lost, g.reason);
       this.flows.commit();
       return { inserted };
     });
-    this.writeBatch = (lives, gaps) => {
+    this.writeBatch = (lives, gaps, fresh = []) => {
       this.undo.length = 0;
       try {
-        return batch(lives, gaps);
+        return batch(lives, gaps, fresh);
       } catch (e) {
         this.flows.discard();
         // The rows are rolled back: so is what was remembered of them.
