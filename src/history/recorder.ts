@@ -10,7 +10,7 @@
 // interval can be missed entirely.
 import { birthFromTransition } from '../classifier';
 import { cookieKey, type CookieKey, type KernelEvent } from '../model';
-import type { ConnectionLife, ObservedBy } from './record';
+import { type ClosedKernelLife, type ConnectionLife, type LifeDirection, type ObservedBy } from './record';
 import { RecentCookies } from './recent-cookies';
 import type { HistoryStore } from './store';
 
@@ -98,6 +98,8 @@ type OpenLife = Omit<ConnectionLife, 'key' | 'openedAt' | 'closedAt' | 'bytesSen
   closed: boolean;
   /** The ingest() batch it was born in (0: opened by a snapshot). */
   bornIn: number;
+  /** Its key in `open` (the cookie, or the socket id in SNAPSHOT mode). */
+  id: CookieKey;
 };
 
 /**
@@ -110,9 +112,8 @@ function lifeKey(prefix: 'k' | 's', socket: CookieKey, at: number): string {
 }
 
 /**
- * The last version of a life the kernel closed (its close's time and counters): written once,
- * and nothing keeps its key, so the key is left as the template built it (normalize() costs
- * 0.35 µs a life; the block encoder reads the key once).
+ * The last version of a life the kernel closed (its close's time and counters). The key is left
+ * as the template built it: nothing keeps it (normalize() costs 0.35 µs a life).
  */
 function closedLifeOf(socket: CookieKey, l: OpenLife, closedAt: number, e: KernelEvent): ConnectionLife {
   return {
@@ -121,6 +122,17 @@ function closedLifeOf(socket: CookieKey, l: OpenLife, closedAt: number, e: Kerne
     direction: l.direction, confidence: l.confidence, certain: l.certain, rule: l.rule,
     openedAt: l.preExisting ? null : l.firstSeenAt, closedAt, firstSeenAt: l.firstSeenAt, preExisting: l.preExisting,
     pid: l.pid, command: l.command, bytesSent: e.bytesSent, bytesReceived: e.bytesReceived, retransmits: e.retransmits, observedBy: l.observedBy,
+  };
+}
+
+/** The same for a life born by the kernel's word in the batch that closes it, keyed by its numeric cookie. */
+function closedKernelLifeOf(cookie: number, l: OpenLife, closedAt: number, e: KernelEvent): ClosedKernelLife {
+  return {
+    cookie, netns: l.netns, family: l.family,
+    localAddress: l.localAddress, localPort: l.localPort, remoteAddress: l.remoteAddress, remotePort: l.remotePort,
+    direction: l.direction, confidence: l.confidence, certain: l.certain, rule: l.rule,
+    openedAt: l.firstSeenAt, closedAt, firstSeenAt: l.firstSeenAt, preExisting: false,
+    pid: l.pid, command: l.command, bytesSent: e.bytesSent, bytesReceived: e.bytesReceived, retransmits: e.retransmits, observedBy: 'KERNEL',
   };
 }
 
@@ -151,6 +163,7 @@ export class Recorder {
   /** ingest() calls so far (OpenLife.batch). */
   private batches = 0;
   private readonly subscribers = new Set<(e: LifeEvent) => void>();
+  private readonly tallies = new Set<(type: 'OPENED' | 'CLOSED', direction: LifeDirection) => void>();
   private readonly now: () => number;
   private readonly maxOpen: number;
   private first = true;
@@ -170,6 +183,16 @@ export class Recorder {
   /** How often snapshots are looked at (SNAPSHOT mode: what a missed connection is shorter than). */
   get intervalMs(): number {
     return this.opts.intervalMs;
+  }
+
+  /**
+   * Calls `fn` with the type and direction of every OPENED and CLOSED event until the returned
+   * function is called: for counters, which need no life (a subscriber makes the recorder build
+   * an object per event; under churn that was a tenth of its work).
+   */
+  tally(fn: (type: 'OPENED' | 'CLOSED', direction: LifeDirection) => void): () => void {
+    this.tallies.add(fn);
+    return () => this.tallies.delete(fn);
   }
 
   /** Calls `fn` for every event until the returned function is called. */
@@ -194,13 +217,13 @@ export class Recorder {
     // (no merge by key there). Lives still open, or closed but written open before, are written
     // as versions to merge. OpenLife objects are the recorder's own: changed in place.
     const batch = ++this.batches;
-    const touched: [CookieKey, OpenLife][] = [];
-    const closedNew: ConnectionLife[] = [];
+    const touched: OpenLife[] = [];
+    const closedNew: ClosedKernelLife[] = [];
     const closedOld: ConnectionLife[] = [];
-    const touch = (id: CookieKey, life: OpenLife): void => {
+    const touch = (life: OpenLife): void => {
       if (life.batch !== batch) {
         life.batch = batch;
-        touched.push([id, life]);
+        touched.push(life);
       }
     };
     const announce = this.subscribers.size > 0;
@@ -210,7 +233,7 @@ export class Recorder {
       const birth = birthFromTransition(e.oldState, e.newState);
       if (birth !== null) {
         if (this.open.has(id)) continue; // LISTEN->SYN_RECV then SYN_RECV->ESTABLISHED: one life
-        touch(id, this.born(e, id, birth, at, batch));
+        touch(this.born(e, id, birth, at, batch));
         continue;
       }
       let life = this.open.get(id);
@@ -219,7 +242,7 @@ export class Recorder {
         // (SYN_RECV->CLOSE) or a lost birth event. The state it leaves still says who opened it.
         if ((e.oldState === 'SYN_RECV' || e.oldState === 'SYN_SENT') && !this.closedCookies.has(id)) {
           life = this.born(e, id, e.oldState === 'SYN_SENT' ? 'OUTBOUND' : 'INBOUND', at, batch);
-          touch(id, life);
+          touch(life);
         } else {
           continue; // born before tcpdir started, and not seen by a snapshot yet
         }
@@ -228,27 +251,36 @@ export class Recorder {
       if (life.localPort === 0 && e.localPort !== 0) {
         life.localAddress = e.localAddress;
         life.localPort = e.localPort;
-        touch(id, life);
+        touch(life);
       }
       if (life.unannounced) {
         life.unannounced = false;
-        if (announce) this.emit('OPENED', lifeOf(id, life), life.firstSeenAt);
+        this.count('OPENED', life.direction);
+        if (announce) this.tell('OPENED', lifeOf(id, life), life.firstSeenAt);
       }
       if (e.newState === 'CLOSE') {
         this.open.delete(id);
         this.closedCookies.add(id, at);
         life.closed = true;
         // The kernel's own counters at the close.
-        const closed = closedLifeOf(id, life, Math.max(at, life.firstSeenAt), e);
+        const closedAt = Math.max(at, life.firstSeenAt);
         // Born in this batch: never written before, and never again (its cookie is in closedCookies).
-        (life.bornIn === batch ? closedNew : closedOld).push(closed);
-        touch(id, life);
+        if (life.bornIn === batch && typeof id === 'number') {
+          const closed = closedKernelLifeOf(id, life, closedAt, e);
+          closedNew.push(closed);
+          if (announce) this.tell('CLOSED', closedLifeOf(id, life, closedAt, e), at);
+        } else {
+          const closed = closedLifeOf(id, life, closedAt, e);
+          closedOld.push(closed);
+          if (announce) this.tell('CLOSED', closed, at);
+        }
+        touch(life);
         this.counts.closed++;
-        if (announce) this.emit('CLOSED', closed, at);
+        this.count('CLOSED', life.direction);
       }
     }
     const open: ConnectionLife[] = [];
-    for (const [id, life] of touched) if (!life.closed) open.push(lifeOf(id, life));
+    for (const life of touched) if (!life.closed) open.push(lifeOf(life.id, life));
     if (open.length || closedOld.length) this.opts.store.write(closedOld.length ? open.concat(closedOld) : open);
     if (closedNew.length) this.opts.store.write(closedNew, true);
   }
@@ -319,7 +351,7 @@ export class Recorder {
         localAddress: c.localAddress, localPort: c.localPort, remoteAddress: c.remoteAddress, remotePort: c.remotePort,
         direction: c.direction, confidence: c.confidence, certain: c.certain, rule: c.rule(),
         firstSeenAt: o.at, preExisting: pre, pid: p?.pid ?? null, command: p?.command ?? null, observedBy: 'SNAPSHOT',
-        unannounced: false, batch: 0, closed: false, bornIn: 0,
+        unannounced: false, batch: 0, closed: false, bornIn: 0, id: k,
       };
       this.remember(k, fresh);
       const life = lifeOf(k, fresh);
@@ -404,10 +436,13 @@ export class Recorder {
       firstSeenAt: at, preExisting: false, pid: owner?.pid ?? null, command: owner?.command ?? null, observedBy: 'KERNEL',
       // connect() enters SYN_SENT before it picks the local port: OPENED waits for the event that
       // carries it (its handshake's end, or the close), so subscribers never see port 0.
-      unannounced: e.localPort === 0, batch: 0, closed: false, bornIn: batch,
+      unannounced: e.localPort === 0, batch: 0, closed: false, bornIn: batch, id,
     };
     this.remember(id, open);
-    if (!open.unannounced && this.subscribers.size > 0) this.emit('OPENED', lifeOf(id, open), at);
+    if (!open.unannounced) {
+      this.count('OPENED', direction);
+      if (this.subscribers.size > 0) this.tell('OPENED', lifeOf(id, open), at);
+    }
     return open;
   }
 
@@ -422,6 +457,21 @@ export class Recorder {
   }
 
   private emit(type: LifeEventType, life: ConnectionLife, at: number): void {
+    if (type !== 'VERDICT_CHANGED') this.count(type, life.direction);
+    this.tell(type, life, at);
+  }
+
+  private count(type: 'OPENED' | 'CLOSED', direction: LifeDirection): void {
+    for (const fn of this.tallies) {
+      try {
+        fn(type, direction);
+      } catch {
+        // a counter's failure is its own
+      }
+    }
+  }
+
+  private tell(type: LifeEventType, life: ConnectionLife, at: number): void {
     for (const fn of this.subscribers) {
       try {
         fn({ type, life, at });

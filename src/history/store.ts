@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { HistoryStoreError, storeError, storeErrorCode, type StoreErrorCode } from './errors';
 import { queryFlows, type FlowFilter, type FlowRow } from './flows';
 import { queryHistory, type HistoryFilter, type HistoryPage, type PageOptions } from './queries';
-import type { ConnectionLife, GapMarker } from './record';
+import type { ClosedKernelLife, ConnectionLife, GapMarker } from './record';
 import { Retention, type PruneResult } from './retention';
 import { migrate } from './schema';
 import { BatchWriter } from './writer';
@@ -80,7 +80,7 @@ export class HistoryStore {
   private readonly listGaps: Database.Statement;
   private queue: ConnectionLife[] = [];
   /** Lives new to the store and closed (write(lives, true)): no merge by key. */
-  private fresh: ConnectionLife[] = [];
+  private fresh: ClosedKernelLife[] = [];
   private gapQueue: GapMarker[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly pruneTimer: NodeJS.Timeout;
@@ -136,15 +136,17 @@ export class HistoryStore {
   }
 
   /**
-   * Queues lives to be upserted by key; no I/O here. `closedNew`: every one of them is closed and
-   * its key was never written before and will never be written again (the recorder's lives that
-   * opened and closed within one batch of events: under churn, nearly all). Those skip the merge
+   * Queues lives to be upserted by key; no I/O here. With `closedNew`, closed kernel lives whose
+   * keys were never written before and will never be written again (the recorder's lives that
+   * opened and closed within one batch of events: under churn, nearly all): those skip the merge
    * by key (a Map over the queue) and the writer's lookups of known keys.
    */
-  write(lives: readonly ConnectionLife[], closedNew = false): void {
+  write(lives: readonly ConnectionLife[]): void;
+  write(lives: readonly ClosedKernelLife[], closedNew: true): void;
+  write(lives: readonly ConnectionLife[] | readonly ClosedKernelLife[], closedNew = false): void {
     if (this.closed) throw new HistoryStoreError('CLOSED', `history database ${this.path} is closed`, this.path);
-    const q = closedNew ? this.fresh : this.queue;
-    for (const l of lives) q.push(l);
+    if (closedNew) for (const l of lives as readonly ClosedKernelLife[]) this.fresh.push(l);
+    else for (const l of lives as readonly ConnectionLife[]) this.queue.push(l);
     this.bound();
     this.schedule();
   }
@@ -293,7 +295,7 @@ export class HistoryStore {
     this.db.close();
   }
 
-  private writeEach(lives: ConnectionLife[], gaps: GapMarker[], fresh: ConnectionLife[]): boolean {
+  private writeEach(lives: ConnectionLife[], gaps: GapMarker[], fresh: ClosedKernelLife[]): boolean {
     for (const l of lives) {
       try { this.records += this.writer.writeBatch([l], []).inserted; } catch { this.rejectedWrites++; }
     }
@@ -369,7 +371,7 @@ function prepareDirectory(path: string): void {
   }
 }
 
-const startOf = (l: ConnectionLife): number => l.openedAt ?? l.firstSeenAt;
+const startOf = (l: ConnectionLife | ClosedKernelLife): number => l.openedAt ?? l.firstSeenAt;
 
 /**
  * One write per key: a life that opened and closed within one flush window (most of them) is
