@@ -10,7 +10,7 @@
 // interval can be missed entirely.
 import { birthFromTransition } from '../classifier';
 import { cookieKey, type CookieKey, type KernelEvent } from '../model';
-import { type ClosedKernelLife, type ConnectionLife, type LifeDirection, type ObservedBy } from './record';
+import { LIFE_DIRECTIONS, type ClosedKernelLife, type ConnectionLife, type LifeDirection, type ObservedBy } from './record';
 import { RecentCookies } from './recent-cookies';
 import type { HistoryStore } from './store';
 
@@ -163,7 +163,9 @@ export class Recorder {
   /** ingest() calls so far (OpenLife.batch). */
   private batches = 0;
   private readonly subscribers = new Set<(e: LifeEvent) => void>();
-  private readonly tallies = new Set<(type: 'OPENED' | 'CLOSED', direction: LifeDirection) => void>();
+  private readonly tallies = new Set<(type: 'OPENED' | 'CLOSED', direction: LifeDirection, n: number) => void>();
+  /** OPENED and CLOSED events not yet told to tallies, by type (0, 1) * 3 + direction (LIFE_DIRECTIONS). */
+  private readonly untold = new Float64Array(6);
   private readonly now: () => number;
   private readonly maxOpen: number;
   private first = true;
@@ -186,11 +188,12 @@ export class Recorder {
   }
 
   /**
-   * Calls `fn` with the type and direction of every OPENED and CLOSED event until the returned
-   * function is called: for counters, which need no life (a subscriber makes the recorder build
-   * an object per event; under churn that was a tenth of its work).
+   * Calls `fn` with the number of OPENED and CLOSED events of each direction, after each batch of
+   * events or snapshot that had some, until the returned function is called: for counters, which
+   * need no life (a subscriber makes the recorder build an object per event; under churn that
+   * was a tenth of its work).
    */
-  tally(fn: (type: 'OPENED' | 'CLOSED', direction: LifeDirection) => void): () => void {
+  tally(fn: (type: 'OPENED' | 'CLOSED', direction: LifeDirection, n: number) => void): () => void {
     this.tallies.add(fn);
     return () => this.tallies.delete(fn);
   }
@@ -283,6 +286,7 @@ export class Recorder {
     for (const life of touched) if (!life.closed) open.push(lifeOf(life.id, life));
     if (open.length || closedOld.length) this.opts.store.write(closedOld.length ? open.concat(closedOld) : open);
     if (closedNew.length) this.opts.store.write(closedNew, true);
+    this.tellTallies();
   }
 
   /**
@@ -401,6 +405,7 @@ export class Recorder {
       }
     }
     if (out.length) this.opts.store.write(out);
+    this.tellTallies();
     // Closes before this snapshot began cannot race it any more.
     this.closedCookies.forgetBefore(o.at - 1000);
   }
@@ -428,7 +433,7 @@ export class Recorder {
     // changes run in softirq, in whatever task was current: not the socket's owner.
     const connecting = e.oldState === 'CLOSE' && e.newState === 'SYN_SENT';
     // Accepted: the listener's owner (accept() has not run yet, and may run in any process holding it).
-    const owner = connecting ? { pid: e.pid, command: e.command } : direction === 'INBOUND' ? (this.opts.listenerOwner?.(e.netns, e.family, e.localAddress, e.localPort) ?? null) : null;
+    const owner = connecting ? e : direction === 'INBOUND' ? (this.opts.listenerOwner?.(e.netns, e.family, e.localAddress, e.localPort) ?? null) : null;
     const open: OpenLife = {
       netns: e.netns, family: e.family,
       localAddress: e.localAddress, localPort: e.localPort, remoteAddress: e.remoteAddress, remotePort: e.remotePort,
@@ -462,11 +467,21 @@ export class Recorder {
   }
 
   private count(type: 'OPENED' | 'CLOSED', direction: LifeDirection): void {
-    for (const fn of this.tallies) {
-      try {
-        fn(type, direction);
-      } catch {
-        // a counter's failure is its own
+    this.untold[(type === 'OPENED' ? 0 : 3) + (direction === 'INBOUND' ? 0 : direction === 'OUTBOUND' ? 1 : 2)]++;
+  }
+
+  private tellTallies(): void {
+    const u = this.untold;
+    for (let i = 0; i < 6; i++) {
+      const n = u[i];
+      if (n === 0) continue;
+      u[i] = 0;
+      for (const fn of this.tallies) {
+        try {
+          fn(i < 3 ? 'OPENED' : 'CLOSED', LIFE_DIRECTIONS[i % 3], n);
+        } catch {
+          // a counter's failure is its own
+        }
       }
     }
   }
