@@ -19,7 +19,7 @@
 //   netns and command texts (JSON), for namespace and process queries.
 // Typed arrays use the machine's byte order (little-endian on every platform tcpdir runs on).
 import { addressKey } from './cidr';
-import type { ConnectionLife, LifeDirection, ObservedBy, StoredLife } from './record';
+import { keyOf, type LifeDirection, type ObservedBy, type StoredLife, type WrittenLife } from './record';
 
 const VERSION = 1;
 const HEADER = 16;
@@ -44,7 +44,7 @@ export interface EncodedBlock {
 }
 
 /** Packs closed lives (at most MAX_BLOCK_LIVES). Throws on a malformed life, as an insert would. */
-export function encodeBlock(lives: readonly ConnectionLife[], remoteKey: (address: string) => Buffer): EncodedBlock {
+export function encodeBlock(lives: readonly WrittenLife[], remoteKey: (address: string) => Buffer): EncodedBlock {
   const n = lives.length;
   if (n === 0 || n > MAX_BLOCK_LIVES) throw new RangeError(`a block holds 1 to ${MAX_BLOCK_LIVES} lives, not ${n}`);
   const fixed = HEADER + n * (7 * 8 + 7 * 4 + 2 * 2 + 1);
@@ -78,15 +78,16 @@ export function encodeBlock(lives: readonly ConnectionLife[], remoteKey: (addres
     const dir = DIRECTION_CODE[l.direction];
     if (dir === undefined) throw new TypeError(`a life's direction must be one of ${DIRECTIONS.join(', ')}, not ${String(l.direction)}`);
     if (l.closedAt === null || typeof l.closedAt !== 'number') throw new TypeError('a block holds closed lives only');
-    if (typeof l.key !== 'string') throw new TypeError('a life needs a key');
+    const fromKernel = 'cookie' in l;
+    if (!fromKernel && typeof l.key !== 'string') throw new TypeError('a life needs a key');
     const started = l.openedAt ?? l.firstSeenAt;
     if (typeof started !== 'number' || !Number.isFinite(started)) throw new TypeError('a life needs a start time');
     if (started < minStarted) minStarted = started;
     if (started > maxStarted) maxStarted = started;
     if (l.closedAt > maxClosed) maxClosed = l.closedAt;
-    const cookie = recorderCookie(l.key, l.openedAt);
+    const cookie = fromKernel ? kernelCookie(l.cookie, l.openedAt) : recorderCookie(l.key, l.openedAt);
     f64[6 * n + i] = cookie;
-    if (cookie !== cookie) keys.push(l.key);
+    if (cookie !== cookie) keys.push(keyOf(l));
     f64[i] = l.openedAt ?? NaN;
     f64[n + i] = l.closedAt;
     f64[2 * n + i] = l.firstSeenAt;
@@ -149,6 +150,11 @@ function recorderCookie(key: string, openedAt: number | null): number {
   }
   if (i === start || (key.charCodeAt(start) === 48 && i > start + 1) || o !== openedAt) return NaN;
   return c;
+}
+
+/** A ClosedKernelLife's cookie when its key `k:<cookie>:<openedAt>` can be rebuilt from it, else NaN. */
+function kernelCookie(cookie: number, openedAt: number): number {
+  return Number.isSafeInteger(cookie) && cookie >= 0 && Number.isSafeInteger(openedAt) && openedAt >= 0 ? cookie : NaN;
 }
 
 /** The distinct values of `a`, sorted (a copy). */

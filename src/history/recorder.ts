@@ -9,9 +9,9 @@
 // with heuristic verdicts and the poll's time resolution; a connection shorter than the poll
 // interval can be missed entirely.
 import { birthFromTransition } from '../classifier';
-import type { KernelEvent } from '../model';
-import type { ConnectionLife, ObservedBy } from './record';
-import { RecentKeys } from './recent-keys';
+import { cookieKey, type CookieKey, type KernelEvent } from '../model';
+import { LIFE_DIRECTIONS, type ClosedKernelLife, type ConnectionLife, type LifeDirection, type ObservedBy } from './record';
+import { RecentCookies } from './recent-cookies';
 import type { HistoryStore } from './store';
 
 export type LifeEventType = 'OPENED' | 'CLOSED' | 'VERDICT_CHANGED';
@@ -81,7 +81,7 @@ interface ObservePass {
   first: boolean;
   /** Lives to write: each slice's, written as it ends (observeInSlices), and the closes. */
   out: ConnectionLife[];
-  seen: Set<string>;
+  seen: Set<CookieKey>;
 }
 
 /**
@@ -90,15 +90,50 @@ interface ObservePass {
  * from the rest (key, openedAt; see lifeOf). 144 bytes a life against 248 with those fields and
  * the key string (heap snapshots at 100k: 32 MB of open lives before, with their keys and rules).
  */
-type OpenLife = Omit<ConnectionLife, 'key' | 'openedAt' | 'closedAt' | 'bytesSent' | 'bytesReceived' | 'retransmits'>;
+type OpenLife = Omit<ConnectionLife, 'key' | 'openedAt' | 'closedAt' | 'bytesSent' | 'bytesReceived' | 'retransmits'> & {
+  /** Its OPENED waits for its local port (see born). */
+  unannounced: boolean;
+  /** The last ingest() batch that wrote it (one write per life and batch), and whether it closed. */
+  batch: number;
+  closed: boolean;
+  /** The ingest() batch it was born in (0: opened by a snapshot). */
+  bornIn: number;
+  /** Its key in `open` (the cookie, or the socket id in SNAPSHOT mode). */
+  id: CookieKey;
+};
 
 /**
  * A life's key as one flat string: a template literal leaves a tree of three strings (139 bytes
  * a key against 56 flat, measured), and the history writer keeps the key of every open life it
  * wrote (100k at 100k sockets). normalize() flattens it (the text is ASCII: unchanged).
  */
-function lifeKey(prefix: 'k' | 's', socket: string, at: number): string {
+function lifeKey(prefix: 'k' | 's', socket: CookieKey, at: number): string {
   return `${prefix}:${socket}:${at}`.normalize();
+}
+
+/**
+ * The last version of a life the kernel closed (its close's time and counters). The key is left
+ * as the template built it: nothing keeps it (normalize() costs 0.35 µs a life).
+ */
+function closedLifeOf(socket: CookieKey, l: OpenLife, closedAt: number, e: KernelEvent): ConnectionLife {
+  return {
+    key: `${l.observedBy === 'KERNEL' ? 'k' : 's'}:${socket}:${l.firstSeenAt}`, netns: l.netns, family: l.family,
+    localAddress: l.localAddress, localPort: l.localPort, remoteAddress: l.remoteAddress, remotePort: l.remotePort,
+    direction: l.direction, confidence: l.confidence, certain: l.certain, rule: l.rule,
+    openedAt: l.preExisting ? null : l.firstSeenAt, closedAt, firstSeenAt: l.firstSeenAt, preExisting: l.preExisting,
+    pid: l.pid, command: l.command, bytesSent: e.bytesSent, bytesReceived: e.bytesReceived, retransmits: e.retransmits, observedBy: l.observedBy,
+  };
+}
+
+/** The same for a life born by the kernel's word in the batch that closes it, keyed by its numeric cookie. */
+function closedKernelLifeOf(cookie: number, l: OpenLife, closedAt: number, e: KernelEvent): ClosedKernelLife {
+  return {
+    cookie, netns: l.netns, family: l.family,
+    localAddress: l.localAddress, localPort: l.localPort, remoteAddress: l.remoteAddress, remotePort: l.remotePort,
+    direction: l.direction, confidence: l.confidence, certain: l.certain, rule: l.rule,
+    openedAt: l.firstSeenAt, closedAt, firstSeenAt: l.firstSeenAt, preExisting: false,
+    pid: l.pid, command: l.command, bytesSent: e.bytesSent, bytesReceived: e.bytesReceived, retransmits: e.retransmits, observedBy: 'KERNEL',
+  };
 }
 
 /**
@@ -106,7 +141,7 @@ function lifeKey(prefix: 'k' | 's', socket: string, at: number): string {
  * mode). Its key, `k:` (born while tcpdir ran) or `s:` (first seen by a snapshot), the socket and
  * when it was first seen, is the same for every version of that life: the store upserts by it.
  */
-function lifeOf(socket: string, l: OpenLife): ConnectionLife {
+function lifeOf(socket: CookieKey, l: OpenLife): ConnectionLife {
   return {
     key: lifeKey(l.observedBy === 'KERNEL' ? 'k' : 's', socket, l.firstSeenAt), netns: l.netns, family: l.family,
     localAddress: l.localAddress, localPort: l.localPort, remoteAddress: l.remoteAddress, remotePort: l.remotePort,
@@ -118,16 +153,19 @@ function lifeOf(socket: string, l: OpenLife): ConnectionLife {
 
 export class Recorder {
   /** Open lives by socket cookie (KERNEL) or socket id (SNAPSHOT). */
-  private readonly open = new Map<string, OpenLife>();
-  /** Open lives whose OPENED waits for their local port (see born). */
-  private readonly unannounced = new Set<string>();
+  private readonly open = new Map<CookieKey, OpenLife>();
   /**
    * Cookies whose life closed lately (KERNEL), with when: a snapshot taken just before the CLOSE
    * event was drained still lists the socket, which is not a new life. Kept only back to the
    * last snapshot's start (or a little more), and at most CLOSED_MEMORY of them.
    */
-  private readonly closedCookies = new RecentKeys(CLOSED_MEMORY);
+  private readonly closedCookies = new RecentCookies(CLOSED_MEMORY);
+  /** ingest() calls so far (OpenLife.batch). */
+  private batches = 0;
   private readonly subscribers = new Set<(e: LifeEvent) => void>();
+  private readonly tallies = new Set<(type: 'OPENED' | 'CLOSED', direction: LifeDirection, n: number) => void>();
+  /** OPENED and CLOSED events not yet told to tallies, by type (0, 1) * 3 + direction (LIFE_DIRECTIONS). */
+  private readonly untold = new Float64Array(6);
   private readonly now: () => number;
   private readonly maxOpen: number;
   private first = true;
@@ -149,6 +187,17 @@ export class Recorder {
     return this.opts.intervalMs;
   }
 
+  /**
+   * Calls `fn` with the number of OPENED and CLOSED events of each direction, after each batch of
+   * events or snapshot that had some, until the returned function is called: for counters, which
+   * need no life (a subscriber makes the recorder build an object per event; under churn that
+   * was a tenth of its work).
+   */
+  tally(fn: (type: 'OPENED' | 'CLOSED', direction: LifeDirection, n: number) => void): () => void {
+    this.tallies.add(fn);
+    return () => this.tallies.delete(fn);
+  }
+
   /** Calls `fn` for every event until the returned function is called. */
   subscribe(fn: (e: LifeEvent) => void): () => void {
     this.subscribers.add(fn);
@@ -166,50 +215,78 @@ export class Recorder {
    */
   ingest(events: Iterable<KernelEvent>, wallOffsetMs: number): void {
     if (this.opts.mode !== 'KERNEL') return;
-    // The latest version of each life this batch touched, in the order first touched: a later
-    // version carries the earlier ones' values, and most lives open and close within one batch.
-    const out = new Map<string, ConnectionLife>(); // by cookie
+    // Each life this batch touched is written once, as it is at the end of the batch: most lives
+    // open and close within one batch, and those are written once, closed, as new to the store
+    // (no merge by key there). Lives still open, or closed but written open before, are written
+    // as versions to merge. OpenLife objects are the recorder's own: changed in place.
+    const batch = ++this.batches;
+    const touched: OpenLife[] = [];
+    const closedNew: ClosedKernelLife[] = [];
+    const closedOld: ConnectionLife[] = [];
+    const touch = (life: OpenLife): void => {
+      if (life.batch !== batch) {
+        life.batch = batch;
+        touched.push(life);
+      }
+    };
+    const announce = this.subscribers.size > 0;
     for (const e of events) {
+      const id = e.cookieKey ?? cookieKey(e.cookie);
       const at = Math.round(wallOffsetMs + (e.monotonicMs ?? Number(e.monotonicNs) / 1e6));
       const birth = birthFromTransition(e.oldState, e.newState);
       if (birth !== null) {
-        if (this.open.has(e.cookie)) continue; // LISTEN->SYN_RECV then SYN_RECV->ESTABLISHED: one life
-        const born = this.born(e, birth, at);
-        out.set(e.cookie, born);
+        if (this.open.has(id)) continue; // LISTEN->SYN_RECV then SYN_RECV->ESTABLISHED: one life
+        touch(this.born(e, id, birth, at, batch));
         continue;
       }
-      let life = this.open.get(e.cookie);
+      let life = this.open.get(id);
       if (!life) {
         // Leaving a handshake state unseen entering it: a child reset before it was established
         // (SYN_RECV->CLOSE) or a lost birth event. The state it leaves still says who opened it.
-        if ((e.oldState === 'SYN_RECV' || e.oldState === 'SYN_SENT') && !this.closedCookies.has(e.cookie)) {
-          const born = this.born(e, e.oldState === 'SYN_SENT' ? 'OUTBOUND' : 'INBOUND', at);
-          out.set(e.cookie, born);
-          life = this.open.get(e.cookie)!;
+        if ((e.oldState === 'SYN_RECV' || e.oldState === 'SYN_SENT') && !this.closedCookies.has(id)) {
+          life = this.born(e, id, e.oldState === 'SYN_SENT' ? 'OUTBOUND' : 'INBOUND', at, batch);
+          touch(life);
         } else {
           continue; // born before tcpdir started, and not seen by a snapshot yet
         }
       }
       // connect() enters SYN_SENT before it picks the local port: later events carry it.
       if (life.localPort === 0 && e.localPort !== 0) {
-        life = { ...life, localAddress: e.localAddress, localPort: e.localPort };
-        this.open.set(e.cookie, life);
-        if (e.newState !== 'CLOSE') out.set(e.cookie, lifeOf(e.cookie, life));
+        life.localAddress = e.localAddress;
+        life.localPort = e.localPort;
+        touch(life);
       }
-      if (this.unannounced.delete(e.cookie)) this.emit('OPENED', lifeOf(e.cookie, life), life.firstSeenAt);
+      if (life.unannounced) {
+        life.unannounced = false;
+        this.count('OPENED', life.direction);
+        if (announce) this.tell('OPENED', lifeOf(id, life), life.firstSeenAt);
+      }
       if (e.newState === 'CLOSE') {
-        this.open.delete(e.cookie);
-        this.forgetLater(e.cookie, at);
+        this.open.delete(id);
+        this.closedCookies.add(id, at);
+        life.closed = true;
         // The kernel's own counters at the close.
-        const closed = {
-          ...lifeOf(e.cookie, life), closedAt: Math.max(at, life.firstSeenAt), bytesSent: e.bytesSent, bytesReceived: e.bytesReceived, retransmits: e.retransmits,
-        };
-        out.set(e.cookie, closed);
+        const closedAt = Math.max(at, life.firstSeenAt);
+        // Born in this batch: never written before, and never again (its cookie is in closedCookies).
+        if (life.bornIn === batch && typeof id === 'number') {
+          const closed = closedKernelLifeOf(id, life, closedAt, e);
+          closedNew.push(closed);
+          if (announce) this.tell('CLOSED', closedLifeOf(id, life, closedAt, e), at);
+        } else {
+          const closed = closedLifeOf(id, life, closedAt, e);
+          closedOld.push(closed);
+          if (announce) this.tell('CLOSED', closed, at);
+        }
+        touch(life);
         this.counts.closed++;
-        this.emit('CLOSED', closed, at);
+        this.count('CLOSED', life.direction);
       }
     }
-    if (out.size) this.opts.store.write([...out.values()]);
+    const open: ConnectionLife[] = [];
+    for (const life of touched) if (!life.closed) open.push(lifeOf(life.id, life));
+    if (open.length || closedOld.length) this.opts.store.write(closedOld.length ? open.concat(closedOld) : open);
+    if (closedNew.length) this.opts.store.write(closedNew, true);
+    this.tellTallies();
   }
 
   /**
@@ -262,7 +339,7 @@ export class Recorder {
 
   private observeOne(pass: ObservePass, c: ObservedConnection): void {
     const { o, kernel, first, out, seen } = pass;
-    const k = kernel ? c.cookie : c.id;
+    const k = kernel ? (c.cookie === null ? null : cookieKey(c.cookie)) : c.id;
     if (k === null) return;
     seen.add(k);
     const life = this.open.get(k);
@@ -278,6 +355,7 @@ export class Recorder {
         localAddress: c.localAddress, localPort: c.localPort, remoteAddress: c.remoteAddress, remotePort: c.remotePort,
         direction: c.direction, confidence: c.confidence, certain: c.certain, rule: c.rule(),
         firstSeenAt: o.at, preExisting: pre, pid: p?.pid ?? null, command: p?.command ?? null, observedBy: 'SNAPSHOT',
+        unannounced: false, batch: 0, closed: false, bornIn: 0, id: k,
       };
       this.remember(k, fresh);
       const life = lifeOf(k, fresh);
@@ -289,7 +367,10 @@ export class Recorder {
     if (life.netns === null && c.netns !== null) next = { ...next, netns: c.netns };
     // A connect() still in SYN_SENT (a peer not answering): the snapshot has its port.
     if (life.localPort === 0 && c.localPort !== 0) next = { ...next, localAddress: c.localAddress, localPort: c.localPort };
-    if (next.localPort !== 0 && this.unannounced.delete(k)) this.emit('OPENED', lifeOf(k, next), next.firstSeenAt);
+    if (next.localPort !== 0 && next.unannounced) {
+      next.unannounced = false;
+      this.emit('OPENED', lifeOf(k, next), next.firstSeenAt);
+    }
     if (life.pid === null) {
       const p = c.process();
       if (p) next = { ...next, pid: p.pid, command: p.command };
@@ -315,7 +396,7 @@ export class Recorder {
         if (kernel && life.firstSeenAt >= o.at - 1000) continue;
         this.open.delete(k);
         const full = lifeOf(k, life);
-        if (this.unannounced.delete(k)) this.emit('OPENED', full, life.firstSeenAt);
+        if (life.unannounced) this.emit('OPENED', full, life.firstSeenAt);
         const closed = { ...full, closedAt: o.at };
         out.push(closed);
         this.counts.closed++;
@@ -324,6 +405,7 @@ export class Recorder {
       }
     }
     if (out.length) this.opts.store.write(out);
+    this.tellTallies();
     // Closes before this snapshot began cannot race it any more.
     this.closedCookies.forgetBefore(o.at - 1000);
   }
@@ -337,7 +419,7 @@ export class Recorder {
     const kernel = this.opts.mode === 'KERNEL';
     for (const c of connections) {
       if (!c.owned) continue;
-      const k = kernel ? c.cookie : c.id;
+      const k = kernel ? (c.cookie === null ? null : cookieKey(c.cookie)) : c.id;
       if (k === null) continue;
       const life = this.open.get(k);
       if (life === undefined ? !(kernel && this.closedCookies.has(k)) : life.pid === null) return true;
@@ -346,43 +428,65 @@ export class Recorder {
   }
 
   /** A life opened by the kernel's word, remembered and announced. */
-  private born(e: KernelEvent, direction: 'INBOUND' | 'OUTBOUND', at: number): ConnectionLife {
+  private born(e: KernelEvent, id: CookieKey, direction: 'INBOUND' | 'OUTBOUND', at: number, batch: number): OpenLife {
     // connect() runs CLOSE->SYN_SENT in the connecting process: the event names it. Other
     // changes run in softirq, in whatever task was current: not the socket's owner.
     const connecting = e.oldState === 'CLOSE' && e.newState === 'SYN_SENT';
     // Accepted: the listener's owner (accept() has not run yet, and may run in any process holding it).
-    const owner = connecting ? { pid: e.pid, command: e.command } : direction === 'INBOUND' ? (this.opts.listenerOwner?.(e.netns, e.family, e.localAddress, e.localPort) ?? null) : null;
+    const owner = connecting ? e : direction === 'INBOUND' ? (this.opts.listenerOwner?.(e.netns, e.family, e.localAddress, e.localPort) ?? null) : null;
     const open: OpenLife = {
       netns: e.netns, family: e.family,
       localAddress: e.localAddress, localPort: e.localPort, remoteAddress: e.remoteAddress, remotePort: e.remotePort,
       direction, confidence: 1, certain: true, rule: 'kernel-birth',
       firstSeenAt: at, preExisting: false, pid: owner?.pid ?? null, command: owner?.command ?? null, observedBy: 'KERNEL',
+      // connect() enters SYN_SENT before it picks the local port: OPENED waits for the event that
+      // carries it (its handshake's end, or the close), so subscribers never see port 0.
+      unannounced: e.localPort === 0, batch: 0, closed: false, bornIn: batch, id,
     };
-    this.remember(e.cookie, open);
-    const life = lifeOf(e.cookie, open);
-    // connect() enters SYN_SENT before it picks the local port: OPENED waits for the event that
-    // carries it (its handshake's end, or the close), so subscribers never see port 0.
-    if (life.localPort === 0) this.unannounced.add(e.cookie);
-    else this.emit('OPENED', life, at);
-    return life;
+    this.remember(id, open);
+    if (!open.unannounced) {
+      this.count('OPENED', direction);
+      if (this.subscribers.size > 0) this.tell('OPENED', lifeOf(id, open), at);
+    }
+    return open;
   }
 
-  private forgetLater(cookie: string, at: number): void {
-    this.closedCookies.add(cookie, at);
-  }
-
-  private remember(k: string, life: OpenLife): void {
+  private remember(k: CookieKey, life: OpenLife): void {
     this.open.set(k, life);
     this.counts.opened++;
     if (this.open.size > this.maxOpen) {
-      const oldest = this.open.keys().next().value as string;
+      const oldest = this.open.keys().next().value as CookieKey;
       this.open.delete(oldest);
-      this.unannounced.delete(oldest);
       this.counts.forgotten++;
     }
   }
 
   private emit(type: LifeEventType, life: ConnectionLife, at: number): void {
+    if (type !== 'VERDICT_CHANGED') this.count(type, life.direction);
+    this.tell(type, life, at);
+  }
+
+  private count(type: 'OPENED' | 'CLOSED', direction: LifeDirection): void {
+    this.untold[(type === 'OPENED' ? 0 : 3) + (direction === 'INBOUND' ? 0 : direction === 'OUTBOUND' ? 1 : 2)]++;
+  }
+
+  private tellTallies(): void {
+    const u = this.untold;
+    for (let i = 0; i < 6; i++) {
+      const n = u[i];
+      if (n === 0) continue;
+      u[i] = 0;
+      for (const fn of this.tallies) {
+        try {
+          fn(i < 3 ? 'OPENED' : 'CLOSED', LIFE_DIRECTIONS[i % 3], n);
+        } catch {
+          // a counter's failure is its own
+        }
+      }
+    }
+  }
+
+  private tell(type: LifeEventType, life: ConnectionLife, at: number): void {
     for (const fn of this.subscribers) {
       try {
         fn({ type, life, at });

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { HistoryStoreError, storeError, storeErrorCode, type StoreErrorCode } from './errors';
 import { queryFlows, type FlowFilter, type FlowRow } from './flows';
 import { queryHistory, type HistoryFilter, type HistoryPage, type PageOptions } from './queries';
-import type { ConnectionLife, GapMarker } from './record';
+import type { ClosedKernelLife, ConnectionLife, GapMarker } from './record';
 import { Retention, type PruneResult } from './retention';
 import { migrate } from './schema';
 import { BatchWriter } from './writer';
@@ -79,6 +79,8 @@ export class HistoryStore {
   private readonly countGaps: Database.Statement;
   private readonly listGaps: Database.Statement;
   private queue: ConnectionLife[] = [];
+  /** Lives new to the store and closed (write(lives, true)): no merge by key. */
+  private fresh: ClosedKernelLife[] = [];
   private gapQueue: GapMarker[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private readonly pruneTimer: NodeJS.Timeout;
@@ -133,10 +135,18 @@ export class HistoryStore {
     }
   }
 
-  /** Queues lives to be upserted by key; no I/O here. */
-  write(lives: readonly ConnectionLife[]): void {
+  /**
+   * Queues lives to be upserted by key; no I/O here. With `closedNew`, closed kernel lives whose
+   * keys were never written before and will never be written again (the recorder's lives that
+   * opened and closed within one batch of events: under churn, nearly all): those skip the merge
+   * by key (a Map over the queue) and the writer's lookups of known keys.
+   */
+  write(lives: readonly ConnectionLife[]): void;
+  write(lives: readonly ClosedKernelLife[], closedNew: true): void;
+  write(lives: readonly ConnectionLife[] | readonly ClosedKernelLife[], closedNew = false): void {
     if (this.closed) throw new HistoryStoreError('CLOSED', `history database ${this.path} is closed`, this.path);
-    for (const l of lives) this.queue.push(l);
+    if (closedNew) for (const l of lives as readonly ClosedKernelLife[]) this.fresh.push(l);
+    else for (const l of lives as readonly ConnectionLife[]) this.queue.push(l);
     this.bound();
     this.schedule();
   }
@@ -148,7 +158,7 @@ export class HistoryStore {
    * pass the bound in one write and the oldest are dropped although the disk is fine.
    */
   async drain(): Promise<void> {
-    while (!this.closed && this.lastError === null && this.queue.length > this.opts.maxQueue >> 1) {
+    while (!this.closed && this.lastError === null && this.queue.length + this.fresh.length > this.opts.maxQueue >> 1) {
       await new Promise((r) => setTimeout(r, this.opts.flushBudgetMs));
     }
   }
@@ -171,9 +181,9 @@ export class HistoryStore {
     // two batches would be inserted, then looked up and updated.
     this.queue = coalesce(this.queue);
     const t0 = performance.now();
-    while (this.queue.length > 0 || this.gapQueue.length > 0) {
+    while (this.queue.length > 0 || this.fresh.length > 0 || this.gapQueue.length > 0) {
       if (!this.flushSome()) return false;
-      if (performance.now() - t0 > this.opts.flushBudgetMs && this.queue.length > 0) {
+      if (performance.now() - t0 > this.opts.flushBudgetMs && this.queue.length + this.fresh.length > 0) {
         this.flushTimer = setTimeout(() => this.flush(), this.opts.flushBudgetMs);
         return true;
       }
@@ -184,9 +194,10 @@ export class HistoryStore {
   /** One transaction of up to maxBatch queued lives (and the queued gaps). */
   private flushSome(): boolean {
     const lives = this.queue.splice(0, this.opts.maxBatch), gaps = this.gapQueue;
+    const fresh = this.fresh.splice(0, this.opts.maxBatch - lives.length);
     this.gapQueue = [];
     try {
-      const { inserted } = this.writer.writeBatch(lives, gaps);
+      const { inserted } = this.writer.writeBatch(lives, gaps, fresh);
       this.records += inserted;
       this.gapCount += gaps.length;
       this.lastError = null;
@@ -195,9 +206,10 @@ export class HistoryStore {
       this.failedFlushes++;
       this.noteError(err);
       // A bad record (not a bad disk) would fail every retry: write one at a time, drop the bad.
-      if (storeErrorCode(err) === 'UNKNOWN') return this.writeEach(lives, gaps);
+      if (storeErrorCode(err) === 'UNKNOWN') return this.writeEach(lives, gaps, fresh);
       // Keep them for the next flush (in front of anything queued meanwhile), within the bound.
       this.queue = lives.concat(this.queue);
+      this.fresh = fresh.concat(this.fresh);
       this.gapQueue = gaps.concat(this.gapQueue);
       this.bound();
       this.schedule();
@@ -256,7 +268,7 @@ export class HistoryStore {
     let bytes = 0;
     if (!this.closed) try { bytes = this.retention.usedBytes(); } catch { /* reported via lastError */ }
     return {
-      path: this.path, records: this.records, bytes, queued: this.queue.length, lastError: this.lastError,
+      path: this.path, records: this.records, bytes, queued: this.queue.length + this.fresh.length, lastError: this.lastError,
       droppedWrites: this.droppedWrites, rejectedWrites: this.rejectedWrites, failedFlushes: this.failedFlushes, gaps: this.gapCount,
     };
   }
@@ -283,9 +295,12 @@ export class HistoryStore {
     this.db.close();
   }
 
-  private writeEach(lives: ConnectionLife[], gaps: GapMarker[]): boolean {
+  private writeEach(lives: ConnectionLife[], gaps: GapMarker[], fresh: ClosedKernelLife[]): boolean {
     for (const l of lives) {
       try { this.records += this.writer.writeBatch([l], []).inserted; } catch { this.rejectedWrites++; }
+    }
+    for (const l of fresh) {
+      try { this.records += this.writer.writeBatch([], [], [l]).inserted; } catch { this.rejectedWrites++; }
     }
     try { this.writer.writeBatch([], gaps); this.gapCount += gaps.length; } catch { this.rejectedWrites += gaps.length; }
     return false;
@@ -296,7 +311,7 @@ export class HistoryStore {
   }
 
   private schedule(): void {
-    if (this.queue.length >= this.opts.maxBatch) {
+    if (this.queue.length + this.fresh.length >= this.opts.maxBatch) {
       // A full batch goes at once, but still not on the caller's stack.
       if (this.flushTimer) clearTimeout(this.flushTimer);
       this.flushTimer = setTimeout(() => this.flush(), 0);
@@ -306,8 +321,21 @@ export class HistoryStore {
   }
 
   private bound(): void {
-    const over = this.queue.length - this.opts.maxQueue;
-    if (over > 0) { this.queue.splice(0, over); this.droppedWrites += over; }
+    let over = this.queue.length + this.fresh.length - this.opts.maxQueue;
+    if (over <= 0) return this.boundGaps();
+    this.droppedWrites += over;
+    // The oldest go, of either queue: each is in time order, and the fresh ones are all closed.
+    let q = 0, f = 0;
+    while (over-- > 0) {
+      if (f >= this.fresh.length || (q < this.queue.length && startOf(this.queue[q]) <= startOf(this.fresh[f]))) q++;
+      else f++;
+    }
+    if (q) this.queue.splice(0, q);
+    if (f) this.fresh.splice(0, f);
+    this.boundGaps();
+  }
+
+  private boundGaps(): void {
     const gapsOver = this.gapQueue.length - 1000;
     if (gapsOver > 0) this.gapQueue.splice(0, gapsOver);
   }
@@ -342,6 +370,8 @@ function prepareDirectory(path: string): void {
     if ((err as { code?: string }).code !== 'ENOENT') throw storeError(err, path);
   }
 }
+
+const startOf = (l: ConnectionLife | ClosedKernelLife): number => l.openedAt ?? l.firstSeenAt;
 
 /**
  * One write per key: a life that opened and closed within one flush window (most of them) is

@@ -17,7 +17,7 @@ import { encodeBlock, MAX_BLOCK_LIVES } from './blocks';
 import { addressKey } from './cidr';
 import { FlowCounter } from './flows';
 import { RecentKeys } from './recent-keys';
-import type { ConnectionLife, GapMarker } from './record';
+import { keyOf, type ClosedKernelLife, type ConnectionLife, type GapMarker, type WrittenLife } from './record';
 
 
 export interface BatchResult { inserted: number }
@@ -29,9 +29,10 @@ export class BatchWriter {
   private readonly insertGap: Database.Statement;
   private readonly insertBlock: Database.Statement;
   /** Closed lives new to the store in this transaction, for its block. */
-  private pending: ConnectionLife[] = [];
+  private pending: WrittenLife[] = [];
   private readonly flows: FlowCounter;
-  readonly writeBatch: (lives: readonly ConnectionLife[], gaps: readonly GapMarker[]) => BatchResult;
+  /** Upserts `lives` and appends `fresh`: lives new and closed (HistoryStore.write's closedNew). */
+  readonly writeBatch: (lives: readonly ConnectionLife[], gaps: readonly GapMarker[], fresh?: readonly ClosedKernelLife[]) => BatchResult;
   /** Row ids of the lives written while open, by key (forgotten when written closed). */
   private readonly openIds = new Map<string, number>();
   /** Keys lately written closed: a write of one again (none expected) looks its row up. */
@@ -68,19 +69,24 @@ export class BatchWriter {
     this.insertGap = db.prepare('INSERT INTO gaps (at, lost, reason) VALUES (?, ?, ?)');
     this.insertBlock = db.prepare('INSERT INTO life_blocks (min_started, max_started, max_closed, count, ports, peers, names, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     this.flows = new FlowCounter(db);
-    const batch = db.transaction((lives: readonly ConnectionLife[], gaps: readonly GapMarker[]) => {
+    const batch = db.transaction((lives: readonly ConnectionLife[], gaps: readonly GapMarker[], fresh: readonly ClosedKernelLife[]) => {
       let inserted = 0;
       this.pending = [];
       for (const life of lives) if (this.upsert(life)) inserted++;
+      for (const l of fresh) {
+        this.pending.push(l);
+        this.flows.openedAndClosed(l, l.openedAt, l.closedAt, l.bytesSent, l.bytesReceived);
+      }
+      inserted += fresh.length;
       this.writePending();
       for (const g of gaps) this.insertGap.run(g.at, g.lost, g.reason);
       this.flows.commit();
       return { inserted };
     });
-    this.writeBatch = (lives, gaps) => {
+    this.writeBatch = (lives, gaps, fresh = []) => {
       this.undo.length = 0;
       try {
-        return batch(lives, gaps);
+        return batch(lives, gaps, fresh);
       } catch (e) {
         this.flows.discard();
         // The rows are rolled back: so is what was remembered of them.
@@ -117,10 +123,10 @@ export class BatchWriter {
     }
   }
 
-  private insertRow(l: ConnectionLife, startedAt: number): number {
+  private insertRow(l: WrittenLife, startedAt: number): number {
     const closed = l.closedAt !== null ? 1 : 0;
     const ins = this.insert.run(
-      l.key, l.netns, l.family, l.localAddress, l.localPort, l.remoteAddress, this.remoteKey(l.remoteAddress), l.remotePort,
+      keyOf(l), l.netns, l.family, l.localAddress, l.localPort, l.remoteAddress, this.remoteKey(l.remoteAddress), l.remotePort,
       l.direction, l.confidence, l.certain ? 1 : 0, l.rule, l.openedAt, l.closedAt, l.firstSeenAt, startedAt, l.preExisting ? 1 : 0,
       l.pid, l.command, l.bytesSent, l.bytesReceived, l.retransmits, l.observedBy, closed,
     );

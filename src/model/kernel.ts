@@ -59,6 +59,8 @@ export interface KernelRecord {
 /** One TCP state change seen by the inet_sock_set_state tracepoint. */
 export interface KernelEvent {
   cookie: string;
+  /** The same cookie as a map key (see cookieKey), when the decoder has it without the text. */
+  cookieKey?: CookieKey;
   /** bpf_ktime_get_ns(): CLOCK_MONOTONIC nanoseconds, as a decimal string. */
   monotonicNs: string;
   /** The same in ms, when the decoder has it without parsing the string. */
@@ -169,4 +171,22 @@ export function kernelRecordIndex(records: Iterable<KernelRecord>): KernelRecord
     },
     cookies: () => m.keys(),
   };
+}
+
+/**
+ * A socket cookie as a map key: the number itself while it is exact (below 2^53; cookies are a
+ * counter, far below), else its decimal text. A number is neither built nor hashed as a string:
+ * under churn the recorder looked up three cookies per connection life.
+ */
+export type CookieKey = number | string;
+
+/** The CookieKey of a decimal cookie (any other text stays as it is). */
+export function cookieKey(text: string): CookieKey {
+  const n = Number(text);
+  return Number.isSafeInteger(n) && n >= 0 && String(n) === text ? n : text;
+}
+
+/** The CookieKey of a cookie's two little-endian 32-bit words. */
+export function cookieKeyOf(lo: number, hi: number): CookieKey {
+  return hi < 0x200000 ? hi * 4294967296 + lo : ((BigInt(hi) << 32n) | BigInt(lo)).toString();
 }

@@ -218,10 +218,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   const metrics = registerMetrics(app, service, { topListeners: options.metricsTopListeners, perNetns: options.metricsPerNetns, maxAgeMs: options.metricsMaxAgeMs });
   if (history) {
     const counters = metrics.connectionEvents();
-    history.subscribe((e) => {
-      if (e.type === 'OPENED') counters.opened(e.life.direction);
-      else if (e.type === 'CLOSED') counters.closed(e.life.direction);
-    });
+    history.tally((type, direction, n) => (type === 'OPENED' ? counters.opened(direction, n) : counters.closed(direction, n)));
   }
   let otlp: OtlpExport | null = null;
   if (otlpCfg) {

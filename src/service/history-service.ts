@@ -250,6 +250,11 @@ export class HistoryService {
     return this.recorder.subscribe(fn);
   }
 
+  /** The type and direction of every OPENED and CLOSED event, for counters (Recorder.tally). */
+  tally(fn: Parameters<Recorder['tally']>[0]): () => void {
+    return this.recorder.tally(fn);
+  }
+
   /**
    * The events matching `match`, as an async iterator (a GraphQL subscription). At most
    * `maxQueue` wait for a slow reader: past that the iterator fails with a reason and

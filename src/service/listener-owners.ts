@@ -19,6 +19,8 @@ export class ListenerOwners {
   private byPort = new Map<string, { listener: Socket; owner: Owner }[]>();
   /** Namespace|port of every listener the last snapshot saw, owned or not. */
   private seen = new Set<string>();
+  /** The last find() and its answer: under churn most accepted connections go to one listener. */
+  private last: { netns: string | null; family: AddressFamily; localAddress: string; localPort: number; owner: Owner | null } | null = null;
 
   /** Whether `view` has a listener whose owner has not been looked for yet. */
   needsOwners(view: SnapshotView): boolean {
@@ -50,6 +52,7 @@ export class ListenerOwners {
     this.byInode = byInode;
     this.byPort = byPort;
     this.seen = seen;
+    this.last = null;
   }
 
   /** Whether the last snapshot saw a listener on this port of this namespace (owned or not). */
@@ -59,6 +62,14 @@ export class ListenerOwners {
 
   /** The owner of the listener that accepts on this local endpoint: its own address first, then the wildcard. */
   find(netns: string | null, family: AddressFamily, localAddress: string, localPort: number): Owner | null {
+    const last = this.last;
+    if (last !== null && last.localPort === localPort && last.localAddress === localAddress && last.netns === netns && last.family === family) return last.owner;
+    const owner = this.lookUp(netns, family, localAddress, localPort);
+    this.last = { netns, family, localAddress, localPort, owner };
+    return owner;
+  }
+
+  private lookUp(netns: string | null, family: AddressFamily, localAddress: string, localPort: number): Owner | null {
     const endpoint = { family, localAddress, localPort };
     let wildcard: Owner | null = null;
     for (const { listener, owner } of this.byPort.get(`${netns}|${localPort}`) ?? []) {

@@ -105,3 +105,55 @@ test('a first snapshot with more pre-existing connections than the store queues 
     store.close();
   }
 });
+
+test('a life born and closed within one batch is stored once, closed, under its key; counters get its direction', async () => {
+  const { HistoryStore } = await import('../../src/history');
+  const store = HistoryStore.open({ path: ':memory:', pruneMs: 1e9 });
+  try {
+    const r = new Recorder({ store, mode: 'KERNEL', intervalMs: 5000, now: () => 1_000_000 });
+    const told: string[] = [];
+    r.tally((type, direction, n) => told.push(`${type} ${direction} ${n}`));
+    const connect = { ...event('71', 'CLOSE', 'SYN_SENT', 'net:[1]', 10), localAddress: '0.0.0.0', localPort: 0 };
+    const close = { ...event('71', 'ESTABLISHED', 'CLOSE', 'net:[1]', 14), bytesSent: 120, bytesReceived: 4000, retransmits: 1 };
+    r.ingest([connect, event('71', 'SYN_SENT', 'ESTABLISHED', 'net:[1]', 11), close], 0);
+    assert.deepEqual(told.sort(), ['CLOSED OUTBOUND 1', 'OPENED OUTBOUND 1']);
+    store.flush();
+    const lives = store.query({}, { limit: 10 }).lives;
+    assert.equal(lives.length, 1);
+    const l = lives[0];
+    assert.deepEqual(
+      [l.key, l.openedAt, l.closedAt, l.localAddress, l.localPort, l.remotePort, l.direction, l.certain, l.pid, l.command, l.bytesSent, l.bytesReceived, l.retransmits, l.netns],
+      ['k:71:10', 10, 14, '10.0.0.1', 40000, 443, 'OUTBOUND', true, 7, 'curl', 120, 4000, 1, 'net:[1]'],
+    );
+    assert.equal(r.status().open, 0);
+    // A snapshot that still lists the socket (taken before the close was drained) does not reopen it.
+    r.observe({ at: 20, connections: [conn('71', 'net:[1]')], covered: new Set(['net:[1]']) });
+    store.flush();
+    assert.equal(store.status().records, 1);
+  } finally {
+    store.close();
+  }
+});
+
+test('a cookie connected again within one batch has both lives recorded', async () => {
+  const { HistoryStore } = await import('../../src/history');
+  const store = HistoryStore.open({ path: ':memory:', pruneMs: 1e9 });
+  try {
+    const r = new Recorder({ store, mode: 'KERNEL', intervalMs: 5000, now: () => 1_000_000 });
+    r.ingest([
+      event('81', 'CLOSE', 'SYN_SENT', 'net:[1]', 10), event('81', 'SYN_SENT', 'CLOSE', 'net:[1]', 12),
+      event('81', 'CLOSE', 'SYN_SENT', 'net:[1]', 20), event('81', 'ESTABLISHED', 'CLOSE', 'net:[1]', 25),
+      event('82', 'CLOSE', 'SYN_SENT', 'net:[1]', 30), // still open at the end of the batch
+    ], 0);
+    store.flush();
+    const lives = store.query({}, { limit: 10 }).lives.map((l) => [l.key, l.closedAt]);
+    assert.deepEqual(lives, [['k:82:30', null], ['k:81:20', 25], ['k:81:10', 12]]);
+    // Its close in a later batch updates the life written open.
+    r.ingest([event('82', 'ESTABLISHED', 'CLOSE', 'net:[1]', 40)], 0);
+    store.flush();
+    assert.deepEqual(store.query({}, { limit: 10 }).lives.map((l) => [l.key, l.closedAt]), [['k:82:30', 40], ['k:81:20', 25], ['k:81:10', 12]]);
+    assert.equal(store.status().records, 3);
+  } finally {
+    store.close();
+  }
+});

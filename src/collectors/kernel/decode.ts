@@ -1,5 +1,5 @@
 import { AddressTextCache, cookieText } from '../buffers/record-text';
-import type { KernelEvent, KernelRecord } from '../../model/kernel';
+import { cookieKeyOf, type CookieKey, type KernelEvent, type KernelRecord } from '../../model/kernel';
 import type { AddressFamily } from '../../model/socket';
 import { TCP_STATES, type TcpStateName } from '../../model/tcp-state';
 import {
@@ -144,8 +144,10 @@ export function decodeKernelEvents(buf: Buffer): KernelEvent[] {
  * iterates (the history recorder): one object is re-pointed at each event in turn, so it must
  * not be kept, only copied from. Under churn (six events per loopback connection) a decoded
  * object per event, its BigInt time and its comm string were a good part of the recorder's
- * garbage; addresses, comm and the ns text of the time are read only when asked for. Checks
- * each event as decodeKernelEvents does (KernelDecodeError) as it is reached.
+ * garbage. Only what the recorder reads of every event is read as the cursor moves (states,
+ * ports, time, the cookie as a number: cookieKey); the rest (addresses, comm, pid, namespace,
+ * the counters of a close, the cookie's text) when asked for. Checks each event as
+ * decodeKernelEvents does (KernelDecodeError) as it is reached.
  */
 export function kernelEventsIn(buf: Buffer): Iterable<KernelEvent> {
   checkLength(buf, KERNEL_EVENT_SIZE, 'kernel state-change event');
@@ -153,49 +155,73 @@ export function kernelEventsIn(buf: Buffer): Iterable<KernelEvent> {
 }
 
 class EventCursor implements Iterator<KernelEvent>, KernelEvent {
-  cookie = '';
+  cookieKey: CookieKey = 0;
   monotonicMs = 0;
   family: AddressFamily = 'IPV4';
   oldState: TcpStateName = 'CLOSE';
   newState: TcpStateName = 'CLOSE';
   localPort = 0;
   remotePort = 0;
-  pid = 0;
-  netns = '';
-  bytesSent = 0;
-  bytesReceived = 0;
-  retransmits = 0;
   private off = -KERNEL_EVENT_SIZE;
+  private readonly dv: DataView;
   private readonly addrs = new AddressCache();
   private readonly step: IteratorResult<KernelEvent> = { value: this, done: false };
+  /** The last namespace id read and its text (events of one batch mostly share it). */
+  private nsId = -1;
+  private nsText = '';
+  private readonly lastComm = new Uint8Array(16);
+  private commText: string | null = null;
 
-  constructor(private readonly buf: Buffer) {}
+  constructor(private readonly buf: Buffer) {
+    this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
 
+  get cookie(): string { return cookieAt(this.buf, this.off); }
   get monotonicNs(): string { return this.buf.readBigUInt64LE(this.off + EVT.tsNs).toString(); }
   get localAddress(): string { return this.addrs.get(this.family, this.buf, this.off + EVT.localAddress); }
   get remoteAddress(): string { return this.addrs.get(this.family, this.buf, this.off + EVT.remoteAddress); }
-  get command(): string { return commAt(this.buf, this.off + EVT.comm); }
+  get command(): string {
+    // The same few programs make most connections: the last comm's text, while its bytes match.
+    const buf = this.buf, at = this.off + EVT.comm, last = this.lastComm;
+    let same = this.commText !== null;
+    for (let i = 0; same && i < 16; i++) same = buf[at + i] === last[i];
+    if (!same) {
+      buf.copy(last, 0, at, at + 16);
+      this.commText = commAt(buf, at);
+    }
+    return this.commText!;
+  }
+  get pid(): number { return this.dv.getUint32(this.off + EVT.pid, true); }
+  get netns(): string {
+    const id = this.dv.getUint32(this.off + EVT.netns, true);
+    if (id !== this.nsId) (this.nsId = id), (this.nsText = netnsText(id));
+    return this.nsText;
+  }
+  get bytesSent(): number { return u64In(this.dv, this.off + EVT.bytesAcked); }
+  get bytesReceived(): number { return u64In(this.dv, this.off + EVT.bytesReceived); }
+  get retransmits(): number { return this.dv.getUint32(this.off + EVT.totalRetrans, true); }
 
   next(): IteratorResult<KernelEvent> {
-    const buf = this.buf;
+    const buf = this.buf, dv = this.dv;
     const off = (this.off += KERNEL_EVENT_SIZE);
     if (off >= buf.length) return { value: undefined, done: true };
     checkVersion(buf[off + EVT.version], 'kernel state-change event', off);
     this.family = family(buf[off + EVT.family], 'kernel state-change event', off);
     this.oldState = state(buf[off + EVT.oldState], 'kernel state-change event', off);
     this.newState = state(buf[off + EVT.newState], 'kernel state-change event', off);
-    this.cookie = cookieAt(buf, off);
+    const lo = dv.getUint32(off, true), hi = dv.getUint32(off + 4, true);
+    this.cookieKey = hi < 0x200000 ? hi * 4294967296 + lo : cookieKeyOf(lo, hi);
     // CLOCK_MONOTONIC ns as ms without a BigInt: exact to well under a microsecond.
-    this.monotonicMs = buf.readUInt32LE(off + EVT.tsNs + 4) * 4294.967296 + buf.readUInt32LE(off + EVT.tsNs) / 1e6;
-    this.localPort = buf.readUInt16LE(off + EVT.sport);
-    this.remotePort = buf.readUInt16LE(off + EVT.dport);
-    this.pid = buf.readUInt32LE(off + EVT.pid);
-    this.netns = netnsText(buf.readUInt32LE(off + EVT.netns));
-    this.bytesSent = u64At(buf, off + EVT.bytesAcked);
-    this.bytesReceived = u64At(buf, off + EVT.bytesReceived);
-    this.retransmits = buf.readUInt32LE(off + EVT.totalRetrans);
+    this.monotonicMs = dv.getUint32(off + EVT.tsNs + 4, true) * 4294.967296 + dv.getUint32(off + EVT.tsNs, true) / 1e6;
+    this.localPort = dv.getUint16(off + EVT.sport, true);
+    this.remotePort = dv.getUint16(off + EVT.dport, true);
     return this.step;
   }
+}
+
+/** A u64 counter as a number (exact below 2^53, 8 PiB): two 32-bit reads, no BigInt. */
+function u64In(dv: DataView, off: number): number {
+  return dv.getUint32(off, true) + dv.getUint32(off + 4, true) * 4294967296;
 }
 
 /** A task's comm: up to 16 bytes, NUL-terminated unless it fills them. */
