@@ -3,12 +3,11 @@
  * queries made of one `connections` field). A 100k-row answer built in one execution held the
  * whole result tree, then its JSON, then the reply (GBs for tens of MB of JSON); page by page
  * only one page is alive at a time, and the first rows leave at once. A page should also die
- * young: V8 moves what survives two scavenges of its 16 MB young generation to the old one,
- * where only a full collection frees it. A page of 1000 rows with evidence lived across about
- * two scavenges, and a 100k-row REST list put ~75 MB of its rows into the old generation
- * (sampled with the heap profiler, objects freed by full collections only).
+ * young: V8 moves what survives two scavenges of its young generation to the old one, where
+ * only a full collection frees it; so a page is turned into text at once (jsonPages) and no
+ * row waits on the socket.
  */
-export const PAGE_ROWS = 250;
+export const PAGE_ROWS = 1000;
 
 /**
  * Characters per chunk of a streamed answer. V8 puts a string over 128 KiB straight into the
