@@ -18,9 +18,15 @@ export interface History {
    */
   listenersSeen?: ReadonlySet<string> | null;
   /** Ids of the connections the first snapshot saw that are still alive: they may predate tcpdir. */
-  preExisting?: ReadonlySet<string> | null;
+  preExisting?: IdLookup | null;
   /** By local port: 1 when some connection of `preExisting` has it (a connection on a 0 port is new, without a lookup). */
   preExistingPorts?: Uint8Array | null;
+}
+
+/** A fixed set of socket ids (a ReadonlySet<string> is one). */
+export interface IdLookup extends Iterable<string> {
+  has(id: string): boolean;
+  readonly size: number;
 }
 
 export interface PastListener {

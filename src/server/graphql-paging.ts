@@ -8,7 +8,7 @@ import type { FastifyReply } from 'fastify';
 import { Readable } from 'node:stream';
 import type { RequestContext } from '../resolvers';
 import { MAX_LIMIT } from '../service/validate';
-import { jsonPages, PAGE_ROWS } from './paging';
+import { CHUNKS_AHEAD, jsonPages, PAGE_ROWS } from './paging';
 
 /** One big `connections` field of a PagedQuery, run page by page. */
 export interface PagedList {
@@ -264,6 +264,6 @@ export async function sendPagedQuery(
     }
     yield '}}';
   }
-  reply.send(Readable.from(answer()));
+  reply.send(Readable.from(answer(), { highWaterMark: CHUNKS_AHEAD }));
   return true;
 }

@@ -2,7 +2,10 @@
  * Rows per GraphQL execution when a long list answer is streamed (REST lists, and GraphQL
  * queries made of one `connections` field). A 100k-row answer built in one execution held the
  * whole result tree, then its JSON, then the reply (GBs for tens of MB of JSON); page by page
- * only one page is alive at a time, and the first rows leave at once.
+ * only one page is alive at a time, and the first rows leave at once. A page should also die
+ * young: V8 moves what survives two scavenges of its young generation to the old one, where
+ * only a full collection frees it; so a page is turned into text at once (jsonPages) and no
+ * row waits on the socket.
  */
 export const PAGE_ROWS = 1000;
 
@@ -16,11 +19,18 @@ export const PAGE_ROWS = 1000;
 export const CHUNK_CHARS = 32 * 1024;
 
 /**
+ * Chunks a streamed answer may hold ahead of the socket (Readable.from's highWaterMark). The
+ * default, 16, kept up to 16 chunks waiting long enough to be moved to the old generation.
+ */
+export const CHUNKS_AHEAD = 1;
+
+/**
  * The JSON text of a list answer, page by page: `prefix[rows...]suffix`, in chunks of about
  * CHUNK_CHARS. `first` is the first page, already run (at `offset`); `runPage(limit, offset)`
  * runs the next ones, all of them on one pinned snapshot (the caller's context), and throws when
  * one fails: the headers are gone by then, so the body ends early (invalid JSON) rather than
  * pretend to be whole. The next page runs only once the stream asks for more (backpressure).
+ * Each page is turned into text before any of it is sent, and then dropped (see PAGE_ROWS).
  */
 export async function* jsonPages(
   first: readonly unknown[],
@@ -32,15 +42,26 @@ export async function* jsonPages(
 ): AsyncGenerator<string> {
   let out = `${prefix}[`;
   let got = 0;
+  const text: string[] = [];
   for (let rows = first, size = first.length; ; ) {
-    for (const row of rows) {
-      out += `${got++ > 0 ? ',' : ''}${JSON.stringify(row)}`;
+    // The whole page to text first, then sent: its rows (about three times the size of their
+    // JSON) are garbage before anything waits on the socket.
+    for (let k = 0; k < rows.length; k++) {
+      out += `${got++ > 0 ? ',' : ''}${JSON.stringify(rows[k])}`;
       if (out.length >= CHUNK_CHARS) {
-        yield out;
+        text.push(out);
         out = '';
       }
     }
-    if (rows.length < size || got >= limit) break;
+    const more = rows.length === size && got < limit;
+    rows = [];
+    for (let k = 0; k < text.length; k++) {
+      const chunk = text[k];
+      text[k] = '';
+      yield chunk;
+    }
+    text.length = 0;
+    if (!more) break;
     size = Math.min(PAGE_ROWS, limit - got);
     rows = await runPage(size, offset + got);
   }

@@ -8,7 +8,7 @@ import { MAX_ROWS, requestContext, type RequestContext } from '../resolvers';
 import { InputError, type HistoryService, type TcpdirService } from '../service';
 import { DOCUMENTS, type DocumentName } from './documents';
 import { sendError } from './http-errors';
-import { jsonPages, PAGE_ROWS } from './paging';
+import { CHUNKS_AHEAD, jsonPages, PAGE_ROWS } from './paging';
 import type { RunDocument } from './compiled-documents';
 import { CONFIDENCE, INT32_MAX, parseParams, PORT, type ParamSpec } from './rest-params';
 
@@ -157,7 +157,7 @@ export function registerRest(
           if (r.errors?.length) throw new Error(`page at offset ${at} failed: ${r.errors.map((e) => e.message).join('; ')}`);
           return r.data?.[field] as unknown[];
         };
-        return reply.type('application/json; charset=utf-8').send(Readable.from(jsonPages(first, runPage, limit, offset)));
+        return reply.type('application/json; charset=utf-8').send(Readable.from(jsonPages(first, runPage, limit, offset), { highWaterMark: CHUNKS_AHEAD }));
       }
       const value = data?.[route.document];
       if (value === null && route.notFound) return sendError(reply, 404, 'NOT_FOUND', route.notFound);

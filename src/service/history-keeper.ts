@@ -1,4 +1,5 @@
-import { pastListenerKey, type History, type PastListener, type Snapshot } from '../model';
+import { pastListenerKey, type History, type IdLookup, type PastListener, type Snapshot } from '../model';
+import { IdSet } from './id-set';
 
 /** How long a closed listener keeps vouching for its port. */
 export const PAST_LISTENER_TTL_MS = 60 * 60 * 1000;
@@ -21,7 +22,7 @@ export class HistoryKeeper {
   // connections that first snapshot saw (they may predate tcpdir), dropped as they close.
   private since: number | null = null;
   private listenersSeen: Set<string> | null = new Set();
-  private preExisting = new Set<string>();
+  private preExisting: IdLookup = new IdSet([]);
   private preExistingPorts = new Uint8Array(65536);
   private snapshots = 0;
 
@@ -43,7 +44,7 @@ export class HistoryKeeper {
     // cannot come back (cookies are never reused); a procfs tuple reused by a new connection
     // still counts as pre-existing, which only keeps unseen-listener silent.
     const prune = !first && this.preExisting.size > 0 && ++this.snapshots % PRUNE_EVERY === 0;
-    const stillThere = first || prune ? new Set<string>() : null;
+    const stillThere: string[] | null = first || prune ? [] : null;
     const ports = stillThere ? new Uint8Array(65536) : null;
     // Only sockets already in `handshakes` matter for expiry: mark those (a small map) instead of
     // putting every socket id of the snapshot into a Set.
@@ -61,7 +62,7 @@ export class HistoryKeeper {
         continue;
       }
       if (stillThere && (first || this.preExisting.has(s.id))) {
-        stillThere.add(s.id);
+        stillThere.push(s.id);
         ports![s.localPort] = 1;
       }
       if (s.cookie === null) continue;
@@ -72,7 +73,7 @@ export class HistoryKeeper {
     for (const id of before.handshakes.keys()) if (!alive.has(id)) this.handshakes.delete(id);
     // A new set, never the one handed out: earlier views keep theirs unchanged.
     if (stillThere) {
-      this.preExisting = stillThere;
+      this.preExisting = new IdSet(stillThere);
       this.preExistingPorts = ports!;
     }
     for (const [key, l] of this.pastListeners) {

@@ -27,6 +27,46 @@ function sameSocketBytes(a: DataView, ao: number, b: DataView, bo: number): bool
 }
 
 /**
+ * A Socket decoded from an iterator record. What the iterator does not read, and what follows
+ * from the rest, is on the prototype rather than in each object: the cookie is the id, the timer
+ * follows from the state (3 for TIME_WAIT, else 0), retrans and expiresMs are 0, tcpInfo null.
+ * 128 bytes a socket instead of 168 (a heap snapshot at 100k sockets: 16.0 MiB of Socket
+ * objects, the largest part of a snapshot). Only the namespace tag is written after decoding.
+ */
+class KernelSocket implements Socket {
+  declare readonly retrans: number;
+  declare readonly expiresMs: number;
+  declare readonly tcpInfo: null;
+  netns: string | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly family: Socket['family'],
+    readonly state: Socket['state'],
+    readonly localAddress: string,
+    readonly localPort: number,
+    readonly remoteAddress: string,
+    readonly remotePort: number,
+    readonly inode: number,
+    readonly uid: number,
+    readonly rqueue: number,
+    readonly wqueue: number,
+    readonly v6only: boolean | null,
+  ) {}
+
+  get cookie(): string {
+    return this.id;
+  }
+
+  get timer(): number {
+    return this.state === 'TIME_WAIT' ? 3 : 0;
+  }
+}
+for (const [name, value] of [['retrans', 0], ['expiresMs', 0], ['tcpInfo', null]] as const) {
+  Object.defineProperty(KernelSocket.prototype, name, { value, enumerable: true });
+}
+
+/**
  * Decodes the records of an iterator pass into Sockets, chunk by chunk as a streamed pass
  * arrives (a RecordSink for KernelEvidenceSource.scan), as sock_diag would list them: request
  * sockets as SYN_RECV with no owner, v6only for IPv6 listeners only. What the iterator does not
@@ -77,28 +117,22 @@ export class KernelSocketDecoder implements RecordSink {
       const st = chunk[off + O.state];
       const v6b = chunk[off + O.v6only];
       const cookie = cookieText(lo, hi);
-      this.sockets.push({
-        id: cookie,
+      this.sockets.push(new KernelSocket(
         cookie,
-        family: v6 ? 'IPV6' : 'IPV4',
-        state: STATES[st] as Socket['state'],
-        localAddress: v6 ? addrs.v6At(off + O.localAddress) : addrs.v4At(off + O.localAddress),
-        localPort: dv.getUint16(off + O.sport, true),
-        remoteAddress: v6 ? addrs.v6At(off + O.remoteAddress) : addrs.v4At(off + O.remoteAddress),
-        remotePort: dv.getUint16(off + O.dport, true),
-        inode: dv.getUint32(off + O.inode, true),
+        v6 ? 'IPV6' : 'IPV4',
+        STATES[st] as Socket['state'],
+        v6 ? addrs.v6At(off + O.localAddress) : addrs.v4At(off + O.localAddress),
+        dv.getUint16(off + O.sport, true),
+        v6 ? addrs.v6At(off + O.remoteAddress) : addrs.v4At(off + O.remoteAddress),
+        dv.getUint16(off + O.dport, true),
+        dv.getUint32(off + O.inode, true),
         // The iterator gives a request socket its listener's uid; sock_diag gives 0 (no owner).
-        uid: st === NEW_SYN_RECV ? 0 : dv.getUint32(off + O.uid, true),
-        timer: st === TIME_WAIT ? 3 : 0,
-        retrans: 0,
-        expiresMs: 0,
-        rqueue: dv.getUint32(off + O.rqueue, true),
-        wqueue: dv.getUint32(off + O.wqueue, true),
+        st === NEW_SYN_RECV ? 0 : dv.getUint32(off + O.uid, true),
+        dv.getUint32(off + O.rqueue, true),
+        dv.getUint32(off + O.wqueue, true),
         // As sock_diag here (6.18): reported for IPv6 listeners, the only sockets it matters for.
-        v6only: st !== LISTEN || fam === AF_INET || v6b === V6ONLY_ABSENT ? null : v6b === 1,
-        tcpInfo: null,
-        netns: null,
-      });
+        st !== LISTEN || fam === AF_INET || v6b === V6ONLY_ABSENT ? null : v6b === 1,
+      ));
     }
   }
 
