@@ -54,3 +54,19 @@ test('events pending beyond the drain buffer arrive in chunks, each once, in ord
   assert.equal(src.births.get('30999')?.transition, 'LISTEN->SYN_RECV');
   src.close();
 });
+
+test('the birth store refuses a drained event with a bad version, family or state, naming its byte', async () => {
+  const { KernelBirthStore } = await import('../../src/collectors/kernel/birth-store');
+  const { KernelDecodeError } = await import('../../src/collectors/kernel/decode');
+  const bad = (field: number, value: number) => {
+    const b = births(1, 3);
+    b[KERNEL_EVENT_SIZE + field] = value;
+    return b;
+  };
+  for (const [field, value, says] of [[EVT.version, 99, /layout version 99/], [EVT.family, 7, /address family 7/], [EVT.oldState, 0, /TCP state 0/], [EVT.newState, 13, /TCP state 13/]] as const) {
+    assert.throws(() => new KernelBirthStore().ingestRaw(bad(field, value), 1), (e: unknown) => e instanceof KernelDecodeError && says.test(e.message) && e.message.includes(`byte ${KERNEL_EVENT_SIZE}`));
+  }
+  const ok = new KernelBirthStore();
+  assert.equal(ok.ingestRaw(births(1, 3), 1), 3);
+  assert.equal(ok.size, 3);
+});

@@ -2,9 +2,9 @@ import { CookieIndex, cookieWords, type CookieLookup } from '../buffers/cookie-i
 import { cookieText } from '../buffers/record-text';
 import { BIRTH_TRANSITION, transitionText } from '../../model/kernel-facts';
 import type { KernelBirth, KernelEvent } from '../../model/kernel';
-import { TcpStateCode } from '../../model/tcp-state';
+import { TCP_STATES, TcpStateCode } from '../../model/tcp-state';
 import { checkLength, checkVersion, family, state } from './decode';
-import { EVT, KERNEL_EVENT_SIZE } from './layout';
+import { AF_INET, AF_INET6, EVT, KERNEL_EVENT_SIZE, KERNEL_LAYOUT_VERSION } from './layout';
 
 // A birth's transition as one byte: old state << 4 | new state (states are 1..12, so 0 means
 // none); BIRTH_TRANSITION says which changes begin a life. Under churn the store holds 100k+
@@ -130,14 +130,20 @@ export class KernelBirthStore {
    */
   ingestRaw(buf: Buffer, now: number): number {
     checkLength(buf, KERNEL_EVENT_SIZE, 'kernel state-change event');
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     let n = 0;
     for (let off = 0; off < buf.length; off += KERNEL_EVENT_SIZE, n++) {
-      checkVersion(buf[off + EVT.version], 'kernel state-change event', off);
-      family(buf[off + EVT.family], 'kernel state-change event', off);
-      state(buf[off + EVT.oldState], 'kernel state-change event', off);
-      state(buf[off + EVT.newState], 'kernel state-change event', off);
-      const t = (buf[off + EVT.oldState] << 4) | buf[off + EVT.newState];
-      if (BIRTH_TRANSITION[t] !== 0) this.record(buf.readUInt32LE(off), buf.readUInt32LE(off + 4), t, now);
+      const v = buf[off + EVT.version], f = buf[off + EVT.family], o = buf[off + EVT.oldState], s = buf[off + EVT.newState];
+      // Checked by comparisons; the checkers run only to throw their error (three events a
+      // connection life go through here: the calls were most of this loop).
+      if (v !== KERNEL_LAYOUT_VERSION || (f !== AF_INET && f !== AF_INET6) || o === 0 || o >= TCP_STATES.length || s === 0 || s >= TCP_STATES.length) {
+        checkVersion(v, 'kernel state-change event', off);
+        family(f, 'kernel state-change event', off);
+        state(o, 'kernel state-change event', off);
+        state(s, 'kernel state-change event', off);
+      }
+      const t = (o << 4) | s;
+      if (BIRTH_TRANSITION[t] !== 0) this.record(dv.getUint32(off, true), dv.getUint32(off + 4, true), t, now);
     }
     return n;
   }
