@@ -29,6 +29,17 @@ function sh(cmd: string[], input?: string): void {
   assert.equal(r.status, 0, `${cmd.join(' ')}: ${r.stderr}`);
 }
 
+/** A new namespace `ns` joined to this one by a veth pair, each end addressed in a /30, lo up. */
+function vethTo(ns: string, hostIf: string, nsIf: string, hostIp: string, nsIp: string): void {
+  sh(['ip', 'netns', 'add', ns]);
+  sh(['ip', 'link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf, 'netns', ns]);
+  sh(['ip', 'addr', 'add', `${hostIp}/30`, 'dev', hostIf]);
+  sh(['ip', 'link', 'set', hostIf, 'up']);
+  sh(['ip', '-n', ns, 'addr', 'add', `${nsIp}/30`, 'dev', nsIf]);
+  sh(['ip', '-n', ns, 'link', 'set', nsIf, 'up']);
+  sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+}
+
 // A server in the namespace, driven line by line: each command answers one line when done.
 const PY = `
 import socket, sys
@@ -141,13 +152,7 @@ test('a request socket that arrived without a state change shows by its first SY
   if (!app) return;
   const ns = `${NS}-r`;
   try {
-    sh(['ip', 'netns', 'add', ns]);
-    sh(['ip', 'link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', NS_IF, 'netns', ns]);
-    sh(['ip', 'addr', 'add', `${HOST_IP}/30`, 'dev', HOST_IF]);
-    sh(['ip', 'link', 'set', HOST_IF, 'up']);
-    sh(['ip', '-n', ns, 'addr', 'add', `${NS_IP}/30`, 'dev', NS_IF]);
-    sh(['ip', '-n', ns, 'link', 'set', NS_IF, 'up']);
-    sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
+    vethTo(ns, HOST_IF, NS_IF, HOST_IP, NS_IP);
     // The handshake's last ACK never reaches the namespace: its request socket stays.
     sh(['ip', 'netns', 'exec', ns, 'nft', '-f', '-'], 'table inet tcpdir_test {\n chain in {\n  type filter hook input priority 0;\n  tcp flags & (syn | ack | fin | rst) == ack drop\n }\n}\n');
     const py = `import socket, sys\nl = socket.socket(); l.bind(('${NS_IP}', 0)); l.listen(8); print(l.getsockname()[1], flush=True); sys.stdin.read()`;
@@ -200,12 +205,7 @@ test('across a veth, both ends in either direction are right and certain; the ot
   const held: net.Socket[] = [];
   let hostServer: net.Server | null = null;
   try {
-    sh(['ip', 'netns', 'add', ns]);
-    sh(['ip', 'link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf, 'netns', ns]);
-    sh(['ip', 'addr', 'add', `${hostIp}/30`, 'dev', hostIf]);
-    sh(['ip', 'link', 'set', hostIf, 'up']);
-    sh(['ip', '-n', ns, 'addr', 'add', `${nsIp}/30`, 'dev', nsIf]);
-    sh(['ip', '-n', ns, 'link', 'set', nsIf, 'up']);
+    vethTo(ns, hostIf, nsIf, hostIp, nsIp);
     // Host side: a listener the namespace connects to.
     hostServer = net.createServer((s) => held.push(s));
     await new Promise<void>((r) => hostServer!.listen(0, hostIp, r));
