@@ -12,6 +12,7 @@ import { decodeSockDiag, LAYOUT_VERSION, RECORD_SIZE } from './sockdiag';
 import { DEFAULT_PROC_ROOT } from './host-paths';
 import { KernelRecordTable, socketsFromKernelTable } from './kernel';
 import type { WalkPass } from './netns-walks';
+import { twoAtATime } from './two-lanes';
 
 /** Linux's default ip_local_port_range, assumed where a namespace's own could not be read. */
 export const DEFAULT_EPHEMERAL_RANGE: PortRange = { low: 32768, high: 60999 };
@@ -167,28 +168,24 @@ export async function collectAllNamespaces(opts: AllNamespacesOptions = {}): Pro
       const binding: SockDiagBinding = loadSockDiag(opts.nativeDir);
       if (!binding.dumpNamespaces) throw new Error('the sock_diag addon predates dumpNamespaces: rebuild it');
       if (binding.RECORD_SIZE !== RECORD_SIZE || binding.LAYOUT_VERSION !== LAYOUT_VERSION) throw new Error('sock_diag record layout mismatch: rebuild the addon');
+      const target = (i: number) => ({ path: foreign[i].path ?? '/nonexistent', inode: foreign[i].inode });
       const read = foreign.map((_, i) => i).filter((i) => kept[i] === null);
-      const targets = read.map((i) => ({ path: foreign[i].path ?? '/nonexistent', inode: foreign[i].inode }));
       const iterateIn = opts.iterateIn;
-      if (targets.length > 0) {
-        const got = await binding.dumpNamespaces(targets, { tcpInfo: opts.tcpInfo === true, sockets: !iterateIn });
+      if (read.length > 0) {
+        const got = await binding.dumpNamespaces(read.map(target), { tcpInfo: opts.tcpInfo === true, sockets: !iterateIn });
         read.forEach((i, j) => (dumps[i] = got[j]));
       }
       if (iterateIn) {
-        // Two at a time, on two pool threads: each pass walks the host's whole table in the kernel.
+        // Each pass walks the host's whole table in the kernel, on a pool thread.
         const entered = read.filter((i) => dumps[i]?.error === undefined);
-        let next = 0;
-        const worker = async (): Promise<void> => {
-          for (let k; (k = next++) < entered.length;) {
-            const i = entered[k];
-            passes[i] = await iterateIn(foreign[i].path ?? '/nonexistent', foreign[i].inode).catch(() => null);
-          }
-        };
-        await Promise.all([worker(), worker()]);
+        await twoAtATime(entered.length, async (k) => {
+          const { path, inode } = target(entered[k]);
+          passes[entered[k]] = await iterateIn(path, inode).catch(() => null);
+        });
         // A pass that failed: that namespace's sockets from sock_diag after all.
         const again = entered.filter((i) => passes[i] === null);
         if (again.length > 0) {
-          const got = await binding.dumpNamespaces(again.map((i) => ({ path: foreign[i].path ?? '/nonexistent', inode: foreign[i].inode })), { tcpInfo: opts.tcpInfo === true });
+          const got = await binding.dumpNamespaces(again.map(target), { tcpInfo: opts.tcpInfo === true });
           again.forEach((i, j) => (dumps[i] = got[j]));
         }
       }

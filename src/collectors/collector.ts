@@ -8,6 +8,7 @@ import { kernelEventsIn, KernelEvidenceSource, KernelRecordTable, kernelUnavaila
 import { nativeSocketFds } from './native';
 import { NetnsDiscovery } from './netns-discovery';
 import { NetnsWalks, type WalkPass } from './netns-walks';
+import { twoAtATime } from './two-lanes';
 import { ProcessResolver } from './proc-fd';
 import { readCommands } from './proc-comm';
 import { collectSnapshot } from './snapshot';
@@ -211,7 +212,6 @@ export class Collector {
       const ns = targets[i];
       const path = netnsEnterPath(this.paths, ns);
       if (!path) return;
-      let fd: number | null = null;
       try {
         const records = await iterateInNetns(k, path, null);
         walks.iterated(ns.id, records);
@@ -220,13 +220,11 @@ export class Collector {
         // gone or not enterable: heuristics still judge its sockets
       }
     };
-    // Two at a time, on two pool threads: each pass is a walk of the host's whole table in the
-    // kernel, and one after another they added up (50 changed namespaces beside 20k sockets).
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      for (let i; (i = next++) < targets.length;) if (out[i] === null) await read(i);
-    };
-    await Promise.all([worker(), worker()]);
+    // Each pass is a walk of the host's whole table in the kernel: one after another they added up
+    // (50 changed namespaces beside 20k sockets).
+    await twoAtATime(targets.length, async (i) => {
+      if (out[i] === null) await read(i);
+    });
     // Added to this collection's own table (its sockets are already listed) rather than indexing
     // the own pass a second time in a new one.
     for (const b of out) if (b !== null) own.append(b);

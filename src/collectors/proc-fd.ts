@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { ProcessMap, ProcessRef } from '../model';
 import { DEFAULT_PROC_ROOT } from './host-paths';
+import { twoAtATime } from './two-lanes';
 
 /** Field 22 (starttime) of /proc/PID/stat, as text. Pure; null when the line is malformed. */
 export function parseStatStarttime(stat: string): string | null {
@@ -191,14 +192,9 @@ export class ProcessResolver {
     const scanned = new Set<number>();
     if (this.socketFds) {
       const entries: (PidEntry | null)[] = new Array(toScan.length).fill(null);
-      let next = 0;
-      const lane = async (): Promise<void> => {
-        while (next < toScan.length) {
-          const k = next++;
-          entries[k] = await this.readTable(toScan[k][0], toScan[k][1], stats, maybeYield);
-        }
-      };
-      await Promise.all([lane(), lane()]);
+      await twoAtATime(toScan.length, async (k) => {
+        entries[k] = await this.readTable(toScan[k][0], toScan[k][1], stats, maybeYield);
+      });
       for (const e of entries) if (e) this.record(e);
     } else {
       for (const [pid, probe] of toScan) await this.scan(pid, probe, stats, maybeYield);
