@@ -11,6 +11,17 @@ function recorder(): { r: Recorder; written: ConnectionLife[] } {
   return { r: new Recorder({ store, mode: 'KERNEL', intervalMs: 5000, now: () => 1_000_000 }), written };
 }
 
+/** A KERNEL-mode Recorder over a real in-memory store (options added to `extra`), closed after `fn`. */
+async function withStore(fn: (r: Recorder, store: HistoryStore) => void | Promise<void>, extra: Partial<Parameters<typeof HistoryStore.open>[0]> = {}): Promise<void> {
+  const { HistoryStore: Store } = await import('../../src/history');
+  const store = Store.open({ path: ':memory:', pruneMs: 1e9, ...extra });
+  try {
+    await fn(new Recorder({ store, mode: 'KERNEL', intervalMs: 5000, now: () => 1_000_000 }), store);
+  } finally {
+    store.close();
+  }
+}
+
 function event(cookie: string, oldState: KernelEvent['oldState'], newState: KernelEvent['newState'], netns: string, ms: number): KernelEvent {
   return {
     cookie, monotonicNs: String(ms * 1e6), family: 'IPV4', oldState, newState, localAddress: '10.0.0.1', localPort: 40000,
@@ -89,11 +100,8 @@ test('a look abandoned by stop() writes nothing', async () => {
 });
 
 test('a first snapshot with more pre-existing connections than the store queues at once stores every one, none dropped', async () => {
-  const { HistoryStore } = await import('../../src/history');
   // A bound of 1,000 queued lives, a look at 5,000 connections in slices of 200.
-  const store = HistoryStore.open({ path: ':memory:', maxQueue: 1000, maxBatch: 100, flushBudgetMs: 5, pruneMs: 1e9 });
-  try {
-    const r = new Recorder({ store, mode: 'KERNEL', intervalMs: 5000, now: () => 1_000_000 });
+  await withStore(async (r, store) => {
     const connections = Array.from({ length: 5000 }, (_, i) => ({ ...conn(String(100 + i), 'net:[1]'), localPort: 1024 + i }));
     await r.observeInSlices({ at: 1000, connections, covered: new Set(['net:[1]']) }, 200);
     store.flush();
@@ -101,16 +109,11 @@ test('a first snapshot with more pre-existing connections than the store queues 
     assert.equal(st.droppedWrites, 0, 'none dropped at the bound');
     assert.equal(st.records, 5000);
     assert.equal(store.query({ open: true }, { limit: 10_000 }).lives.length, 5000);
-  } finally {
-    store.close();
-  }
+  }, { maxQueue: 1000, maxBatch: 100, flushBudgetMs: 5 });
 });
 
 test('a life born and closed within one batch is stored once, closed, under its key; counters get its direction', async () => {
-  const { HistoryStore } = await import('../../src/history');
-  const store = HistoryStore.open({ path: ':memory:', pruneMs: 1e9 });
-  try {
-    const r = new Recorder({ store, mode: 'KERNEL', intervalMs: 5000, now: () => 1_000_000 });
+  await withStore((r, store) => {
     const told: string[] = [];
     r.tally((type, direction, n) => told.push(`${type} ${direction} ${n}`));
     const connect = { ...event('71', 'CLOSE', 'SYN_SENT', 'net:[1]', 10), localAddress: '0.0.0.0', localPort: 0 };
@@ -130,16 +133,11 @@ test('a life born and closed within one batch is stored once, closed, under its 
     r.observe({ at: 20, connections: [conn('71', 'net:[1]')], covered: new Set(['net:[1]']) });
     store.flush();
     assert.equal(store.status().records, 1);
-  } finally {
-    store.close();
-  }
+  });
 });
 
 test('a cookie connected again within one batch has both lives recorded', async () => {
-  const { HistoryStore } = await import('../../src/history');
-  const store = HistoryStore.open({ path: ':memory:', pruneMs: 1e9 });
-  try {
-    const r = new Recorder({ store, mode: 'KERNEL', intervalMs: 5000, now: () => 1_000_000 });
+  await withStore((r, store) => {
     r.ingest([
       event('81', 'CLOSE', 'SYN_SENT', 'net:[1]', 10), event('81', 'SYN_SENT', 'CLOSE', 'net:[1]', 12),
       event('81', 'CLOSE', 'SYN_SENT', 'net:[1]', 20), event('81', 'ESTABLISHED', 'CLOSE', 'net:[1]', 25),
@@ -153,7 +151,5 @@ test('a cookie connected again within one batch has both lives recorded', async 
     store.flush();
     assert.deepEqual(store.query({}, { limit: 10 }).lives.map((l) => [l.key, l.closedAt]), [['k:82:30', 40], ['k:81:20', 25], ['k:81:10', 12]]);
     assert.equal(store.status().records, 3);
-  } finally {
-    store.close();
-  }
+  });
 });
