@@ -20,8 +20,8 @@ import {
   connectionOrder, connectionTable, eventLine, explain, historyTable, namespaceTable, type EventLine, type NamespaceRow, type Row,
 } from './format';
 import { terminalLayout } from './layout';
-import { writeJsonList } from './json-bytes';
-import { connectionReaders, listRowWriter, listRows } from './list-rows';
+import { writeJsonList } from '../server/json-bytes';
+import { connectionReaders, listRowWriter, listRows } from '../server/row-writer';
 import { SERVER_V8_FLAGS } from './node-flags';
 import { span } from './timing';
 
@@ -257,7 +257,7 @@ export function program(): Command {
     .addOption(netnsOption())
     .action(async (o) => {
       // The rows of the listConnections document (the GraphQL/REST shape, with processes), read
-      // straight from the service as its resolvers read them (list-rows.ts): no GraphQL execution.
+      // straight from the service as its resolvers read them (server/row-writer.ts): no GraphQL execution.
       const service = openService(o, true);
       try {
         service.warmProcesses();

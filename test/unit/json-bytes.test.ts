@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { JsonBytes, writeJsonList } from '../../src/cli/json-bytes';
-import { listRowWriter, rowSelection } from '../../src/cli/list-rows';
+import { JsonBytes, writeJsonList } from '../../src/server/json-bytes';
+import { listRowWriter, rowSelection } from '../../src/server/row-writer';
 
 // `tcpdir list --json` writes its rows as bytes without JSON.stringify; they must be its bytes.
 async function listBytes(items: unknown[], write: (v: unknown, out: JsonBytes) => void, chunk: number): Promise<string> {

@@ -3,7 +3,7 @@ import { conntrackFactsOf, natOfConnection } from '../service/conntrack-view';
 import { socketNetns } from '../service/netns-view';
 import type { ConnectionRecord } from '../service/records';
 import type { SnapshotView } from '../service/view';
-import { DOCUMENTS } from '../server/documents';
+import { DOCUMENTS } from './documents';
 import { ascii, type JsonBytes } from './json-bytes';
 
 /** A selection set: each field, with the selection of its own fields (null for a leaf). */
@@ -89,8 +89,25 @@ export function listRows(readers: ConnectionReaders, selection: Selection = LIST
  * process (a generic writer recursing over the selection spent a third of the rows' time in its
  * own dispatch).
  */
-export function listRowWriter(readers: ConnectionReaders, selection: Selection = LIST_SELECTION): (c: ConnectionRecord, out: JsonBytes) => void {
+export function listRowWriter(readers: ConnectionReaders, selection: Selection = LIST_SELECTION): RowWriter {
   checkSelection(readers, selection);
+  // Compiled per selection and per which of its fields the readers answer.
+  const which = selection.map(([name]) => (name in readers ? 'r' : 'c')).join('');
+  let bySelection = COMPILED.get(selection);
+  if (!bySelection) COMPILED.set(selection, (bySelection = new Map()));
+  let compiled = bySelection.get(which);
+  if (!compiled) bySelection.set(which, (compiled = compileRowWriter(selection, readers)));
+  return compiled(selection.map(([name]) => readers[name] ?? null));
+}
+
+/** A row of `list`'s document (or another connections document) written as its JSON. */
+export type RowWriter = (c: ConnectionRecord, out: JsonBytes) => void;
+
+/** Compiled writers by selection: a server compiles each document's once, not per request. */
+const COMPILED = new WeakMap<Selection, Map<string, (reads: ReadonlyArray<((c: ConnectionRecord) => unknown) | null>) => RowWriter>>();
+
+/** The writer's code for `selection`, given the readers in the selection's order (null: the record's own field). */
+function compileRowWriter(selection: Selection, readers: ConnectionReaders): (reads: ReadonlyArray<((c: ConnectionRecord) => unknown) | null>) => RowWriter {
   const texts: Uint8Array[] = [];
   const slow: Writer[] = [];
   let vars = 0;
@@ -133,18 +150,17 @@ export function listRowWriter(readers: ConnectionReaders, selection: Selection =
       '',
     ];
   };
-  const reads = selection.map(([name]) => readers[name] ?? null);
   let body = '';
   let pending = '';
   selection.forEach(([name, sub], n) => {
-    const [c, rest] = value(reads[n] ? `r[${n}](c)` : `c[${JSON.stringify(name)}]`, sub, `${pending}${n === 0 ? '{' : ','}${JSON.stringify(name)}:`);
+    const [c, rest] = value(name in readers ? `r[${n}](c)` : `c[${JSON.stringify(name)}]`, sub, `${pending}${n === 0 ? '{' : ','}${JSON.stringify(name)}:`);
     body += c;
     pending = rest;
   });
   body += raw(`${pending}}`);
   // The names are GraphQL field names (rowSelection reads only [A-Za-z_][A-Za-z0-9_]*), embedded
   // as JSON string literals: nothing from outside the stored document reaches this text.
-  return new Function('t', 'r', 's', `"use strict";return function row(c,out){${body}};`)(texts, reads, slow) as (c: ConnectionRecord, out: JsonBytes) => void;
+  return new Function('t', 's', `"use strict";return function(r){return function row(c,out){${body}};};`)(texts, slow) as (reads: ReadonlyArray<((c: ConnectionRecord) => unknown) | null>) => RowWriter;
 }
 
 type Writer = (v: unknown, out: JsonBytes) => void;
