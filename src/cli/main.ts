@@ -325,7 +325,7 @@ export function program(): Command {
     .option('--json', 'print JSON (the GraphQL/REST shape)')
     .action(async (o) => {
       const list = await query<NamespaceRow[]>({ ...o, kernelEvidence: false, allNamespaces: true }, 'namespaces', {});
-      console.log(o.json ? json(list) : namespaceTable(list));
+      console.log(o.json ? json(list) : namespaceTable(list, terminalLayout()));
     });
   p.command('watch')
     .description('connections as they open and close, from a running tcpdir serve (its /api/v1/events)')
@@ -384,7 +384,7 @@ export function program(): Command {
         }, { limit: o.limit });
         const recs = page.lives.map(historyRecord);
         if (o.json) for (const r of recs) console.log(JSON.stringify(r));
-        else console.log(historyTable(recs));
+        else console.log(historyTable(recs, terminalLayout()));
       } finally {
         store.close();
       }
