@@ -67,7 +67,7 @@ test('--version prints the package version', () => {
   assert.equal(r.out.trim(), (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
 });
 
-test('list filters narrow: --local-port, --remote-port, --state (any case), --process, --netns, --limit', () => {
+test('list filters narrow: --local-port, --remote-port, --remote, --state (any case), --process, --netns, --limit', () => {
   const local = json(['list', '--local-port', String(port)]);
   assert.equal(local.length, 3, JSON.stringify(local));
   assert.ok(local.every((r) => r.local.port === port && r.local.address === '127.0.0.1'));
@@ -84,6 +84,12 @@ test('list filters narrow: --local-port, --remote-port, --state (any case), --pr
   assert.ok(mine[0].netns);
   assert.equal(json(['list', '--port', String(port), '--netns', mine[0].netns!]).length, 7);
   assert.equal(json(['list', '--port', String(port), '--limit', '2']).length, 2);
+  // --remote is the API's remoteAddress: an address or a CIDR.
+  assert.deepEqual(json(['list', '--port', String(port), '--remote', '127.0.0.3']).map((r) => [r.local.address, r.remote.address]), [['127.0.0.1', '127.0.0.3']]);
+  assert.equal(json(['list', '--local-port', String(port), '--remote', '127.0.0.2/32']).length, 2);
+  const badRemote = cli(['list', '--remote', '127.0.0.300']);
+  assert.equal(badRemote.code, 1);
+  assert.match(badRemote.err, /'--remote <address\|cidr>' argument '127\.0\.0\.300' is invalid\. must be an IP address or a CIDR/);
   const bad = cli(['list', '--state', 'bogus']);
   assert.equal(bad.code, 1);
   assert.match(bad.err, /state must be one of established/);
@@ -170,6 +176,23 @@ test('history on a TTY: every line fits COLUMNS=80; piped, lines are whole, with
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('namespaces --source ebpf reads through the eBPF iterator (or says why it cannot, not blaming a flag never given)', () => {
+  const r = cli(['namespaces', '--source', 'ebpf', '--json']);
+  if (r.code !== 0) {
+    assert.equal(r.code, 1);
+    assert.doesNotMatch(r.err, /--no-kernel-evidence/, r.err);
+    return;
+  }
+  const self = (JSON.parse(r.out) as { self: boolean; source: string }[]).find((n) => n.self)!;
+  assert.equal(self.source, 'EBPF');
+});
+
+test('serve with a malformed --peers entry is a usage error: exit 1, one line naming it', () => {
+  const r = cli(['serve', '--port', '0', '--no-history', '--no-kernel-evidence', '--peers', 'http://[bad']);
+  assert.equal(r.code, 1);
+  assert.equal(r.err.trim(), 'tcpdir: --peers: peer "http://[bad": not a URL (expected e.g. http://10.0.0.2:4000)');
 });
 
 test('explain of an absent connection exits 3 and says so on stderr', () => {
