@@ -1,6 +1,6 @@
 import { Args, Ctx, FieldResolver, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import type { LifeEvent, StoredLife } from '../history';
-import { ConnectionEvent, ConnectionEventsArgs, Flow, FlowsArgs, HistoryArgs, HistoryGap, HistoryGapsArgs, Host, HistoryPage, HistoryRecord, HistoryStatus, type AddressFamily, type ConnectionEventType, type ObservedBy } from '../schema';
+import { ConnectionEvent, ConnectionEventsArgs, DEFAULT_FLOW_GROUPS, Flow, FlowsArgs, HistoryArgs, HistoryGap, HistoryGapsArgs, Host, HistoryPage, HistoryRecord, HistoryStatus, type AddressFamily, type ConnectionEventType, type ObservedBy } from '../schema';
 import { checkConfidence, checkPort, eventFilter, InputError, parseTime, type HistoryService } from '../service';
 import type { RequestContext } from './context';
 
@@ -57,7 +57,7 @@ export class HistoryResolver {
     const h = historyOf(ctx);
     checkPort('port', a.port);
     const now = Date.now();
-    const groupBy = a.groupBy ?? ['direction', 'localPort', 'remoteAddress', 'remotePort', 'process'];
+    const groupBy = a.groupBy ?? DEFAULT_FLOW_GROUPS;
     return h.flows(
       { since: parseTime('since', a.since, now), until: parseTime('until', a.until, now), direction: a.direction, port: a.port ?? undefined, netns: a.netns ?? undefined },
       groupBy, a.limit ?? 100,

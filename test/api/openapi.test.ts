@@ -222,6 +222,23 @@ describe('OpenAPI contract', () => {
     }
   });
 
+  test("parameters: every limit documents its default and maximum, the server's other defaults are documented, and each default is a valid value", () => {
+    for (const o of operations()) {
+      for (const p of (o.op.parameters ?? []) as Json[]) {
+        if (p.name === 'limit') {
+          assert.equal(typeof p.schema.default, 'number', `${o.path} limit: no default`);
+          assert.equal(typeof p.schema.maximum, 'number', `${o.path} limit: no maximum`);
+        }
+        if (p.schema.default === undefined) continue;
+        const { default: def, ...schema } = p.schema;
+        assert.ok(ajv.validate(schema, def), `${o.path} ${p.name}: default ${JSON.stringify(def)} is not a valid value`);
+      }
+    }
+    const param = (path: string, name: string) => (opOf(path).op.parameters as Json[]).find((p) => p.name === name);
+    assert.equal(param('/api/v1/tracked-flows', 'limit').schema.default, 1000);
+    assert.deepEqual(param('/api/v1/flows', 'groupBy').schema.default, ['direction', 'localPort', 'remoteAddress', 'remotePort', 'process']);
+  });
+
   /** GET on the event stream: a refusal as a response, or the first event of a 200 stream. */
   async function sse(url: string, o: Op): Promise<request.Response> {
     const address = await listening();
