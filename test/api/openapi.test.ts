@@ -303,13 +303,16 @@ describe('OpenAPI contract', () => {
     const csrf = await request(tcpdir.server).get('/graphql?query=%7B%20host%20%7B%20source%20%7D%20%7D');
     assert.equal(csrf.status, 400, 'a browser\'s simple GET is refused (CSRF)');
     check(opOf('/graphql'), csrf, 'GET /graphql without preflight');
-    // An unknown parameter on every route that takes parameters, and a path that is not UTF-8.
+    // An unknown parameter on every route that takes parameters (names an object has from its
+    // prototype too), and a path that is not UTF-8.
     for (const o of operations()) {
       if (o.method !== 'get' || !o.op.responses['400'] || o.path === '/graphql') continue;
-      const url = `${concrete(o.path, { id: '1' })}${query({ ...examples(o, (p) => p.required), bogus: 1 })}`;
-      const res = o.path === '/api/v1/events' ? await sse(url, o) : await get(o, url, url);
-      assert.equal(res.status, 400, url);
-      assert.equal(res.body.error.parameter, 'bogus');
+      for (const name of ['bogus', '__proto__', 'constructor', 'toString']) {
+        const url = `${concrete(o.path, { id: '1' })}${query({ ...examples(o, (p) => p.required), [name]: 1 })}`;
+        const res = o.path === '/api/v1/events' ? await sse(url, o) : await get(o, url, url);
+        assert.equal(res.status, 400, url);
+        assert.equal(res.body.error.parameter, name);
+      }
     }
     check(opOf('/api/v1/connections/{id}'), await request(tcpdir.server).get('/api/v1/connections/%zz').expect(400), 'bad percent-encoding');
     check(opOf('/api/v1/connections/{id}'), await request(tcpdir.server).get(`/api/v1/connections/${'9'.repeat(300)}`).expect(414), 'long id');
