@@ -1,6 +1,6 @@
 import type { HistoryRecord } from '../schema';
 import { formatEndpoint } from '../model';
-import { colorDirection, layoutTable, wrap, type Column, type Layout } from './layout';
+import { colorDirection, cut, layoutTable, wrap, type Column, type Layout } from './layout';
 
 export interface Row {
   id: string;
@@ -201,10 +201,14 @@ export interface EventLine {
   process: { pid: number; command: string } | null;
 }
 
-/** One event of `tcpdir watch`: time, what, direction, local <- remote (inbound) or -> (outbound). */
-export function eventLine(e: EventLine): string {
+/**
+ * One event of `tcpdir watch`: time, what, direction, local <- remote (inbound) or -> (outbound).
+ * With `width` (a TTY) cut to it, as the tables' rows are: a stream of lines is not re-wrapped.
+ */
+export function eventLine(e: EventLine, width?: number): string {
   const arrow = e.direction === 'INBOUND' ? '<-' : e.direction === 'OUTBOUND' ? '->' : '--';
   const sure = e.certain ? 'certain' : e.confidence.toFixed(2);
   const who = e.process ? ` ${e.process.command}/${e.process.pid}` : '';
-  return `${e.at.slice(11, 23)} ${e.type.padEnd(15)} ${e.direction.padEnd(8)} ${sure.padEnd(7)} ${e.local.address}:${e.local.port} ${arrow} ${e.remote.address}:${e.remote.port}${who}`;
+  const line = `${e.at.slice(11, 23)} ${e.type.padEnd(15)} ${e.direction.padEnd(8)} ${sure.padEnd(7)} ${formatEndpoint(e.local.address, e.local.port)} ${arrow} ${formatEndpoint(e.remote.address, e.remote.port)}${who}`;
+  return width === undefined ? line : cut(line, width);
 }

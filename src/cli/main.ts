@@ -367,10 +367,11 @@ export function program(): Command {
         });
       if (res.status === 401) throw new Error(`${o.url} needs a token: give --token or set TCPDIR_TOKEN`);
       if (!res.ok || !res.body) throw new Error(`${o.url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      const { width } = terminalLayout();
       for await (const e of serverSentEvents(res.body)) {
         if (e.event === 'dropped') throw new Error(`the server dropped this watch: ${e.data}`);
         const rec = JSON.parse(e.data) as EventLine;
-        console.log(o.json ? e.data : eventLine(rec));
+        console.log(o.json ? e.data : eventLine(rec, width));
       }
     });
   p.command('history')

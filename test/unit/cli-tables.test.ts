@@ -1,8 +1,9 @@
 // `tcpdir namespaces` on a terminal: a row too wide for it loses its REASON column, and the
 // reasons follow the table as notes wrapped to the width, nothing lost; piped, one whole line each.
+// `tcpdir watch`'s lines are cut to the width.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { namespaceTable, type NamespaceRow } from '../../src/cli/format';
+import { eventLine, namespaceTable, type EventLine, type NamespaceRow } from '../../src/cli/format';
 
 const row = (over: Partial<NamespaceRow>): NamespaceRow => ({
   id: 'net:[4026531840]', name: null, pids: [1, 2], container: null, ephemeralPortRange: { low: 32768, high: 60999 },
@@ -28,4 +29,17 @@ test('namespaces: at 80 columns every line fits and the reasons follow the table
 
 test('namespaces: a table that fits the terminal keeps its REASON column and has no notes', () => {
   assert.equal(namespaceTable(rows, { width: 400, color: false }), namespaceTable(rows));
+});
+
+test('watch: an event line is cut to the terminal width; piped, it is whole, IPv6 endpoints in brackets', () => {
+  const e: EventLine = {
+    type: 'OPENED', at: '2026-12-06T15:47:17.123Z', direction: 'INBOUND', certain: true, confidence: 1,
+    local: { address: '2001:db8::10', port: 8443 }, remote: { address: '2001:db8::20', port: 50123 }, process: { pid: 4242, command: 'a-long-server' },
+  };
+  const whole = eventLine(e);
+  assert.equal(whole, '15:47:17.123 OPENED          INBOUND  certain [2001:db8::10]:8443 <- [2001:db8::20]:50123 a-long-server/4242');
+  assert.ok(whole.length > 80);
+  const cut = eventLine(e, 80);
+  assert.equal(cut.length, 80);
+  assert.ok(cut.endsWith('…') && whole.startsWith(cut.slice(0, -1)), cut);
 });
