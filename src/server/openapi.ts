@@ -34,7 +34,7 @@ const ERRORS: Record<number, { description: string; codes: Array<keyof typeof ER
   404: { description: 'Not found.', codes: ['NOT_FOUND'] },
   413: { description: 'The body is over the server\'s limit.', codes: ['PAYLOAD_TOO_LARGE'] }, // with the limit, in errorResponses
   414: { description: 'A path segment is over 200 characters.', codes: ['URI_TOO_LONG'] },
-  415: { description: 'The body is not application/json.', codes: ['UNSUPPORTED_MEDIA_TYPE'] },
+  415: { description: 'The body is not application/json, or has a Content-Encoding (only identity is taken).', codes: ['UNSUPPORTED_MEDIA_TYPE'] },
   429: { description: 'Over the per-client request rate (--rate-limit); Retry-After says when to retry.', codes: ['RATE_LIMITED'] },
   500: { description: 'tcpdir failed; the log has the detail.', codes: ['INTERNAL_SERVER_ERROR'] },
 };
