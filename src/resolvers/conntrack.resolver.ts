@@ -47,7 +47,8 @@ export class NetnsConntrackResolver {
 @Resolver()
 export class TrackedFlowResolver {
   @Query(() => [TrackedFlow], {
-    description: 'Flows conntrack tracks that no socket read here belongs to (a router or NAT namespace forwarding them, or a socket out of sight), with the side that opened them.',
+    nullable: true,
+    description: 'Flows conntrack tracks that no socket read here belongs to (a router or NAT namespace forwarding them, or a socket out of sight), with the side that opened them. Null when an argument is bad (its error names it; the other fields are answered).',
   })
   async trackedFlows(@Args() a: TrackedFlowsArgs, @Ctx() ctx: RequestContext): Promise<TrackedFlow[]> {
     const limit = a.limit ?? TRACKED_FLOWS_LIMIT;
