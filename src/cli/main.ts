@@ -366,7 +366,17 @@ export function program(): Command {
           throw new Error(`cannot reach tcpdir serve at ${o.url} (${why}): start it (tcpdir serve), or give --url`);
         });
       if (res.status === 401) throw new Error(`${o.url} needs a token: give --token or set TCPDIR_TOKEN`);
-      if (!res.ok || !res.body) throw new Error(`${o.url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      if (!res.ok || !res.body) {
+        // tcpdir's error envelope: its message (history off, a bad --netns), not the JSON.
+        const text = await res.text();
+        let said: unknown;
+        try {
+          said = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
+        } catch {
+          said = undefined;
+        }
+        throw new Error(`${o.url} answered ${res.status}: ${typeof said === 'string' ? said : text.slice(0, 300)}`);
+      }
       const { width } = terminalLayout();
       for await (const e of serverSentEvents(res.body)) {
         if (e.event === 'dropped') throw new Error(`the server dropped this watch: ${e.data}`);
