@@ -18,6 +18,8 @@ const NETNS = { type: 'string' } as const;
 const TIME_SINCE = { type: 'string', example: '1h' } as const;
 const TIME_UNTIL = { type: 'string', example: '5m' } as const;
 const DIRECTION = { type: 'enum', values: DIRECTIONS, example: 'INBOUND' } as const;
+// A command (comm: at most 15 characters) or a pid; the service refuses longer than 64.
+const PROCESS = { type: 'string', maxLength: 64 } as const;
 
 const FILTER: ParamSpec = {
   direction: DIRECTION,
@@ -29,7 +31,7 @@ const FILTER: ParamSpec = {
   state: { type: 'enum', values: TCP_STATE_NAMES.filter((s) => s !== 'LISTEN'), example: 'ESTABLISHED' },
   netns: NETNS,
   remoteAddress: { type: 'string', example: '127.0.0.0/8' },
-  process: { type: 'string' },
+  process: PROCESS,
 };
 
 const HISTORY_DOCUMENTS = new Set<string>(['history', 'flows', 'historyStatus', 'historyGaps']);
@@ -89,7 +91,7 @@ export const REST_ROUTES: readonly RestRoute[] = [
     path: '/api/v1/history', document: 'history', tag: 'history', summary: 'Connections that opened or closed while tcpdir ran, newest first; the next page with after=<next>.',
     params: {
       since: TIME_SINCE, until: TIME_UNTIL, direction: DIRECTION, port: { ...PORT, example: 8080 }, localPort: { ...PORT, example: 8080 },
-      remotePort: { ...PORT, example: 51000 }, remoteAddress: { type: 'string', example: '10.0.0.0/8' }, process: { type: 'string', example: 'nginx' },
+      remotePort: { ...PORT, example: 51000 }, remoteAddress: { type: 'string', example: '10.0.0.0/8' }, process: { ...PROCESS, example: 'nginx' },
       netns: NETNS, minConfidence: { ...CONFIDENCE, example: 0.9 }, open: { type: 'bool', example: false },
       limit: { type: 'int', min: 1, max: MAX_HISTORY_LIMIT, example: 100 }, after: { type: 'string', example: 'WzE3NjUwMDAwMDAwMDAsMV0' },
     },
