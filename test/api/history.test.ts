@@ -292,6 +292,28 @@ describe('history over graphql-ws', () => {
   });
 });
 
+describe('graphql-ws errors are formatted as over HTTP', () => {
+  test('a bad argument has BAD_USER_INPUT and its parameter; a bad document its GraphQL code', async () => {
+    const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, port: 0, kernelEvidence: false, recordHistory: { path: ':memory:' } });
+    try {
+      const url = (await app.listen()).replace('http', 'ws') + '/graphql';
+      const client = createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0 });
+      const first = (query: string) => new Promise<unknown>((resolve) => {
+        client.subscribe({ query }, { next: (m) => resolve(m.errors), error: (e) => resolve(e), complete: () => resolve('complete') });
+      });
+      const errs = (await first('subscription { connectionEvents(port: 70000) { type } }')) as { extensions?: unknown; path?: unknown }[];
+      assert.deepEqual(errs.map((e) => [e.path, e.extensions]), [[['connectionEvents'], { code: 'BAD_USER_INPUT', parameter: 'port' }]]);
+      const invalid = (await first('subscription { nope }')) as { extensions?: { code?: string } }[];
+      assert.deepEqual(invalid.map((e) => e.extensions?.code), ['GRAPHQL_VALIDATION_FAILED']);
+      const unparsable = (await first('subscription {')) as { extensions?: { code?: string } }[];
+      assert.deepEqual(unparsable.map((e) => e.extensions?.code), ['GRAPHQL_PARSE_FAILED']);
+      await client.dispose();
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('history without kernel evidence', () => {
   test('the snapshot recorder finds a long-lived connection with a heuristic verdict and says what it can miss', async () => {
     const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, kernelEvidence: false, recordHistory: { path: ':memory:', intervalMs: 200 } });
