@@ -314,6 +314,24 @@ describe('graphql-ws errors are formatted as over HTTP', () => {
   });
 });
 
+describe('history filters by namespace id', () => {
+  test('a netns that is not an nsfs id (a name, a typo) is a 400 naming netns on history, flows and events, not an empty answer', async () => {
+    const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, kernelEvidence: false, recordHistory: { path: ':memory:' } });
+    try {
+      for (const path of ['/api/v1/history', '/api/v1/flows', '/api/v1/events']) {
+        const res = await request(app.server).get(`${path}?netns=my-named-ns`);
+        assert.equal(res.status, 400, `${path}: ${res.text}`);
+        assert.equal(res.body.error.parameter, 'netns');
+        assert.match(res.body.error.message, /nsfs id such as net:\[\d+\]/);
+      }
+      const self = `net:[${/\d+/.exec(readlinkSync('/proc/self/ns/net'))![0]}]`;
+      for (const path of ['/api/v1/history', '/api/v1/flows']) await request(app.server).get(`${path}?netns=${encodeURIComponent(self)}`).expect(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('history without kernel evidence', () => {
   test('the snapshot recorder finds a long-lived connection with a heuristic verdict and says what it can miss', async () => {
     const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, kernelEvidence: false, recordHistory: { path: ':memory:', intervalMs: 200 } });
