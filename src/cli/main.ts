@@ -286,6 +286,11 @@ export function program(): Command {
         });
         // The first `limit` in snapshot order, as the API gives them, then sorted for reading.
         const records = view.connections(filter, o.limit, 0);
+        // ss never cuts its list: a cut one would read as all there is, so it is said on stderr.
+        if (o.limit > 0 && records.length === o.limit) {
+          const total = view.count(filter);
+          if (total > o.limit) console.error(`tcpdir: showing ${o.limit} of ${total} connections; --limit N (at most ${MAX_LIMIT}) shows more`);
+        }
         const order = connectionOrder(records);
         span('filter + sort');
         const readers = connectionReaders(view, await ownersRead);

@@ -84,6 +84,12 @@ test('list filters narrow: --local-port, --remote-port, --remote, --state (any c
   assert.ok(mine[0].netns);
   assert.equal(json(['list', '--port', String(port), '--netns', mine[0].netns!]).length, 7);
   assert.equal(json(['list', '--port', String(port), '--limit', '2']).length, 2);
+  // A list cut by --limit says so on stderr (stdout stays the rows, or valid JSON); a whole one does not.
+  for (const extra of [[], ['--json']]) {
+    const cut = cli(['list', '--port', String(port), '--no-all-namespaces', '--no-kernel-evidence', '--limit', '2', ...extra]);
+    assert.match(cut.err, /^tcpdir: showing 2 of 7 connections; --limit N \(at most 100000\) shows more$/m, cut.err);
+  }
+  assert.doesNotMatch(cli(['list', '--port', String(port), '--no-all-namespaces', '--limit', '7']).err, /showing/);
   // --remote is the API's remoteAddress: an address or a CIDR.
   assert.deepEqual(json(['list', '--port', String(port), '--remote', '127.0.0.3']).map((r) => [r.local.address, r.remote.address]), [['127.0.0.1', '127.0.0.3']]);
   assert.equal(json(['list', '--local-port', String(port), '--remote', '127.0.0.2/32']).length, 2);
