@@ -117,7 +117,7 @@ test('rows are sorted by local then remote endpoint; piped lines are whole and p
   }
 });
 
-test('on a TTY: every line fits COLUMNS=80, directions are coloured, NO_COLOR (any value) turns colour off', () => {
+test('on a TTY: every line fits COLUMNS=80, directions are coloured, NO_COLOR (any value) or TERM=dumb turns colour off', () => {
   const args = `list --port ${port} --no-all-namespaces --no-kernel-evidence`;
   const out = tty(args, 'COLUMNS=80');
   assert.match(out, ESC);
@@ -132,7 +132,7 @@ test('on a TTY: every line fits COLUMNS=80, directions are coloured, NO_COLOR (a
   for (const l of plain.filter((x) => /^(IN|OUT)BOUND|^UNKNOWN/.test(x))) {
     assert.match(l, /\b\d+\.\d+\.\d+\.\d+:\d+\s+\d+\.\d+\.\d+\.\d+:\d+\b/, `endpoints whole: ${l}`);
   }
-  for (const env of ['NO_COLOR=1 COLUMNS=80', 'NO_COLOR= COLUMNS=80']) assert.doesNotMatch(tty(args, env), ESC, env);
+  for (const env of ['NO_COLOR=1 COLUMNS=80', 'NO_COLOR= COLUMNS=80', 'TERM=dumb COLUMNS=80']) assert.doesNotMatch(tty(args, env), ESC, env);
 });
 
 const visible = (out: string) => out.replace(/\x1b\[[0-9;]*m/g, '').trimEnd().split('\n');
