@@ -257,7 +257,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   // After the last route: the other methods of each path answer 405.
   routeTable.close();
   await app.ready();
-  const closeSubscriptions = registerSubscriptions(app.server, schema, () => requestContext(service, maxRows, history), token, (err) => app.log.error({ err }, 'subscription failed'));
+  const closeSubscriptions = registerSubscriptions(app.server, schema, () => requestContext(service, maxRows, history), token, (err) => app.log.error({ err }, 'subscription failed'), options.bodyLimit ?? DEFAULT_BODY_LIMIT);
   app.addHook('preClose', async () => closeSubscriptions());
   app.server.on('connection', () => {
     connections++;

@@ -22,16 +22,25 @@ function refusal(e: GraphQLError): GraphQLFormattedError {
  * header) or the connection_init payload must ({ "authorization": "Bearer ..." }). Errors are
  * formatted as over HTTP: a bad argument's code and parameter, internal failures masked (`log`).
  */
-export function registerSubscriptions(server: Server, schema: GraphQLSchema, context: () => RequestContext, token: string | undefined, log: (e: unknown) => void): () => Promise<void> {
+export function registerSubscriptions(server: Server, schema: GraphQLSchema, context: () => RequestContext, token: string | undefined, log: (e: unknown) => void, maxMessageBytes: number): () => Promise<void> {
   // noServer: attached with `server`, ws re-emits the HTTP server's errors (a port in use) on the
   // WebSocket server, and graphql-ws prints them as its own "internal error" with a stack.
-  const wss = new WebSocketServer({ noServer: true, path: '/graphql' });
+  // Messages are held to the HTTP body limit (ws's default is 100 MiB, each parsed whole): a
+  // bigger one closes the socket with 1009.
+  const wss = new WebSocketServer({ noServer: true, path: '/graphql', maxPayload: maxMessageBytes });
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!wss.shouldHandle(req)) {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      // A client's protocol error (a message over the limit, a bad frame): ws has already closed
+      // the socket with its code (1009, 1002 ...); graphql-ws would print it as an internal error.
+      const emit = ws.emit.bind(ws);
+      ws.emit = ((event: string | symbol, ...args: unknown[]) =>
+        event === 'error' && String((args[0] as { code?: unknown } | undefined)?.code).startsWith('WS_ERR_') ? false : emit(event, ...args)) as typeof ws.emit;
+      wss.emit('connection', ws, req);
+    });
   };
   server.on('upgrade', onUpgrade);
   const disposable = useServer({

@@ -293,7 +293,7 @@ describe('history over graphql-ws', () => {
 });
 
 describe('graphql-ws errors are formatted as over HTTP', () => {
-  test('a bad argument has BAD_USER_INPUT and its parameter; a bad document its GraphQL code', async () => {
+  test('a bad argument has BAD_USER_INPUT and its parameter; a bad document its GraphQL code; a message over the body limit is refused', async () => {
     const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, port: 0, kernelEvidence: false, recordHistory: { path: ':memory:' } });
     try {
       const url = (await app.listen()).replace('http', 'ws') + '/graphql';
@@ -308,6 +308,14 @@ describe('graphql-ws errors are formatted as over HTTP', () => {
       const unparsable = (await first('subscription {')) as { extensions?: { code?: string } }[];
       assert.deepEqual(unparsable.map((e) => e.extensions?.code), ['GRAPHQL_PARSE_FAILED']);
       await client.dispose();
+      // A message over the body limit (64 KiB) closes the socket (1009) before it is parsed.
+      const big = createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0 });
+      const closed = await new Promise<unknown>((resolve) => {
+        big.subscribe({ query: `subscription { connectionEvents { type ${'type '.repeat(20_000)} } }` }, { next: () => resolve('next'), error: resolve, complete: () => resolve('complete') });
+        setTimeout(() => resolve('taken: no answer in 5 s'), 5000);
+      });
+      assert.equal((closed as { code?: number }).code, 1009, String(closed));
+      await big.dispose();
     } finally {
       await app.close();
     }
