@@ -322,6 +322,29 @@ describe('graphql-ws errors are formatted as over HTTP', () => {
   });
 });
 
+describe('the event stream', () => {
+  test('HEAD /api/v1/events answers its headers at once (GET streams)', async () => {
+    const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, port: 0, kernelEvidence: false, recordHistory: { path: ':memory:' } });
+    try {
+      const url = await app.listen();
+      const head = await new Promise<http.IncomingMessage | string>((resolve) => {
+        const r = http.request(`${url}/api/v1/events`, { method: 'HEAD' }, resolve);
+        r.on('error', (e) => resolve(String(e)));
+        r.setTimeout(3000, () => {
+          resolve('no answer in 3 s');
+          r.destroy();
+        });
+        r.end();
+      });
+      assert.ok(typeof head !== 'string', String(head));
+      assert.equal(head.statusCode, 200);
+      assert.equal(head.headers['content-type'], 'text/event-stream');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('history filters by namespace id', () => {
   test('a netns that is not an nsfs id (a name, a typo) is a 400 naming netns on history, flows and events, not an empty answer', async () => {
     const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, kernelEvidence: false, recordHistory: { path: ':memory:' } });
