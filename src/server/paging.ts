@@ -95,7 +95,7 @@ export async function* jsonRowPages<T>(
     }
   }
   let got = first.length;
-  if (first.length === 0 || first.length < PAGE_ROWS || got >= limit) {
+  if (first.length < PAGE_ROWS || got >= limit) {
     yield `${text}]`;
     return;
   }
