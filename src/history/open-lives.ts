@@ -40,9 +40,11 @@ export class OpenLives {
   private pids: Int32Array = new Int32Array(0);
   private confidences: Float64Array = new Float64Array(0);
   private firstSeen: Float64Array = new Float64Array(0);
-  /** The last ingest() batch that wrote the life, and the one it was born in (0: by a snapshot). */
-  private batches: Float64Array = new Float64Array(0);
-  private bornIns: Float64Array = new Float64Array(0);
+  /** The last ingest() batch that wrote the life, and the one it was born in (0: by a snapshot); below 2^32. */
+  private batches: Uint32Array = new Uint32Array(0);
+  private bornIns: Uint32Array = new Uint32Array(0);
+  /** The last snapshot look that listed the life (Recorder's pass number), 0 for none. */
+  private seenIns: Uint32Array = new Uint32Array(0);
 
   get size(): number {
     return this.slots.size;
@@ -84,6 +86,7 @@ export class OpenLives {
     this.firstSeen[s] = f.firstSeenAt;
     this.batches[s] = 0;
     this.bornIns[s] = bornIn;
+    this.seenIns[s] = 0;
     this.flagss[s] = LIFE_DIRECTIONS.indexOf(f.direction) | (f.family === 'IPV6' ? IPV6 : 0) | (f.certain ? CERTAIN : 0)
       | (f.preExisting ? PRE_EXISTING : 0) | (f.observedBy === 'KERNEL' ? KERNEL : 0) | (unannounced ? UNANNOUNCED : 0);
     return s;
@@ -132,6 +135,7 @@ export class OpenLives {
   closed(s: number): boolean { return (this.flagss[s] & CLOSED) !== 0; }
   batch(s: number): number { return this.batches[s]; }
   bornIn(s: number): number { return this.bornIns[s]; }
+  seenIn(s: number): number { return this.seenIns[s]; }
 
   setNetns(s: number, netns: string | null): void { this.netnss[s] = netns; }
   setLocal(s: number, address: string, port: number): void {
@@ -150,6 +154,8 @@ export class OpenLives {
   announced(s: number): void { this.flagss[s] &= ~UNANNOUNCED; }
   setClosed(s: number): void { this.flagss[s] |= CLOSED; }
   setBatch(s: number, batch: number): void { this.batches[s] = batch; }
+  /** A snapshot look listed it (pass: a number below 2^32). */
+  see(s: number, pass: number): void { this.seenIns[s] = pass; }
 
   /** Columns grow by half (100k lives: 150k slots at most, not 200k). */
   private grow(): void {
@@ -157,11 +163,13 @@ export class OpenLives {
     const u32 = new Uint32Array(n); u32.set(this.ports); this.ports = u32;
     const u8 = new Uint8Array(n); u8.set(this.flagss); this.flagss = u8;
     const i32 = new Int32Array(n); i32.set(this.pids); this.pids = i32;
+    const u = (a: Uint32Array): Uint32Array => { const b = new Uint32Array(n); b.set(a); return b; };
+    this.seenIns = u(this.seenIns);
+    this.batches = u(this.batches);
+    this.bornIns = u(this.bornIns);
     const f = (a: Float64Array): Float64Array => { const b = new Float64Array(n); b.set(a); return b; };
     this.confidences = f(this.confidences);
     this.firstSeen = f(this.firstSeen);
-    this.batches = f(this.batches);
-    this.bornIns = f(this.bornIns);
     this.capacity = n;
   }
 }

@@ -82,7 +82,8 @@ interface ObservePass {
   first: boolean;
   /** Lives to write: each slice's, written as it ends (observeInSlices), and the closes. */
   out: ConnectionLife[];
-  seen: Set<CookieKey>;
+  /** Its number: the open lives it lists are marked with it (OpenLives.see). */
+  no: number;
 }
 
 /**
@@ -148,6 +149,8 @@ export class Recorder {
   private readonly closedCookies = new RecentCookies(CLOSED_MEMORY);
   /** ingest() calls so far (OpenLives.batch). */
   private batches = 0;
+  /** Snapshot looks begun so far (OpenLives.seenIn). */
+  private passes = 0;
   private readonly subscribers = new Set<(e: LifeEvent) => void>();
   private readonly tallies = new Set<(type: 'OPENED' | 'CLOSED', direction: LifeDirection, n: number) => void>();
   /** OPENED and CLOSED events not yet told to tallies, by type (0, 1) * 3 + direction (LIFE_DIRECTIONS). */
@@ -205,7 +208,7 @@ export class Recorder {
     // open and close within one batch, and those are written once, closed, as new to the store
     // (no merge by key there). Lives still open, or closed but written open before, are written
     // as versions to merge. Open lives (OpenLives' columns) are the recorder's own: changed in place.
-    const batch = ++this.batches;
+    const batch = (this.batches = this.batches >= 0xffffffff ? 1 : this.batches + 1);
     const lives = this.open;
     lives.recycle();
     const touched: number[] = [];
@@ -323,15 +326,16 @@ export class Recorder {
     const first = this.first;
     this.first = false;
     this.open.recycle();
-    return { o, kernel: this.opts.mode === 'KERNEL', first, out: [], seen: new Set<string>() };
+    // A Set of the listed sockets was 3.5 MiB at 100k, garbage after each look.
+    this.passes = this.passes >= 0xffffffff ? 1 : this.passes + 1;
+    return { o, kernel: this.opts.mode === 'KERNEL', first, out: [], no: this.passes };
   }
 
   private observeOne(pass: ObservePass, c: ObservedConnection): void {
-    const { o, kernel, first, out, seen } = pass;
+    const { o, kernel, first, out } = pass;
     const lives = this.open;
     const k = kernel ? (c.cookie === null ? null : cookieKey(c.cookie)) : c.id;
     if (k === null) return;
-    seen.add(k);
     const s = lives.slotOf(k);
     if (s < 0) {
       // KERNEL mode: a socket without a life is one that existed before tcpdir started (or
@@ -345,11 +349,13 @@ export class Recorder {
         direction: c.direction, confidence: c.confidence, certain: c.certain, rule: c.rule(),
         firstSeenAt: o.at, preExisting: first || kernel, pid: p?.pid ?? null, command: p?.command ?? null, observedBy: 'SNAPSHOT',
       }, false, 0);
+      lives.see(fresh, pass.no);
       const life = lifeOf(lives, fresh);
       out.push(life);
       this.emit('OPENED', life, o.at);
       return;
     }
+    lives.see(s, pass.no);
     let updated = false;
     if (lives.netns(s) === null && c.netns !== null) {
       lives.setNetns(s, c.netns);
@@ -381,12 +387,12 @@ export class Recorder {
   }
 
   private finishObserve(pass: ObservePass): void {
-    const { o, kernel, out, seen } = pass;
+    const { o, kernel, out } = pass;
     const lives = this.open;
     // Gone since the last snapshot: only lives in a namespace the snapshot lists in full, and
     // (KERNEL mode) born before this snapshot began, can be judged gone by their absence.
     for (const [k, s] of lives.entries()) {
-      if (seen.has(k)) continue;
+      if (lives.seenIn(s) === pass.no) continue;
       const netns = lives.netns(s);
       if (netns === null || !o.covered.has(netns)) continue;
       if (kernel && lives.firstSeenAt(s) >= o.at - 1000) continue;
