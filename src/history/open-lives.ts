@@ -2,8 +2,8 @@
 // slot, with a map from the life's socket (cookie, or socket id in SNAPSHOT mode) to its slot.
 // An object per life cost 184 bytes plus two boxed numbers (its first sighting and cookie) and
 // the map's entry: 24 MiB at 100k sockets (heap snapshot); the columns take about 90 bytes a
-// life plus the entry. Strings (namespace, addresses, rule, command) are the ones the snapshot
-// or the event already holds: only references are kept.
+// life plus the entry. Addresses are references to the strings the snapshot or the event holds;
+// namespaces, rules and commands, few different ones, are numbers into a table of them.
 import type { CookieKey } from '../model';
 import { LIFE_DIRECTIONS, type ConnectionLife, type LifeDirection, type ObservedBy } from './record';
 
@@ -20,6 +20,33 @@ export type OpenFacts = Pick<ConnectionLife,
   'netns' | 'family' | 'localAddress' | 'localPort' | 'remoteAddress' | 'remotePort' | 'direction' | 'confidence'
   | 'certain' | 'rule' | 'firstSeenAt' | 'preExisting' | 'pid' | 'command' | 'observedBy'>;
 
+/**
+ * The few different strings of a column (namespaces, rules, commands), each held once: a life
+ * keeps its string's number (0: null). A full table is rebuilt from the open lives' strings.
+ */
+class StringTable {
+  private readonly numbers = new Map<string, number>();
+  readonly values: (string | null)[] = [null];
+
+  /** Past this many, rebuilt (strings no open life holds any more are dropped). */
+  limit = 65536;
+
+  get full(): boolean {
+    return this.values.length >= this.limit;
+  }
+
+  number(v: string | null): number {
+    if (v === null) return 0;
+    let n = this.numbers.get(v);
+    if (n === undefined) {
+      n = this.values.length;
+      this.values.push(v);
+      this.numbers.set(v, n);
+    }
+    return n;
+  }
+}
+
 export class OpenLives {
   private readonly slots = new Map<CookieKey, number>();
   /** Slots free for the next life; `retired` ones wait for recycle() (see there). */
@@ -29,11 +56,13 @@ export class OpenLives {
   /** Next slot never used. */
   private top = 0;
   private ids: CookieKey[] = [];
-  private netnss: (string | null)[] = [];
   private localAddresses: string[] = [];
   private remoteAddresses: string[] = [];
-  private rules: (string | null)[] = [];
-  private commands: (string | null)[] = [];
+  private strings = new StringTable();
+  /** Numbers in `strings`. */
+  private netnss: Uint32Array = new Uint32Array(0);
+  private rules: Uint32Array = new Uint32Array(0);
+  private commands: Uint32Array = new Uint32Array(0);
   private ports: Uint32Array = new Uint32Array(0);
   private flagss: Uint8Array = new Uint8Array(0);
   /** -1: no process known. */
@@ -75,11 +104,11 @@ export class OpenLives {
     if (s >= this.capacity) this.grow();
     this.slots.set(id, s);
     this.ids[s] = id;
-    this.netnss[s] = f.netns;
     this.localAddresses[s] = f.localAddress;
     this.remoteAddresses[s] = f.remoteAddress;
-    this.rules[s] = f.rule;
-    this.commands[s] = f.command;
+    this.netnss[s] = this.stringNumber(f.netns);
+    this.rules[s] = this.stringNumber(f.rule);
+    this.commands[s] = this.stringNumber(f.command);
     this.ports[s] = f.localPort * 65536 + f.remotePort;
     this.pids[s] = f.pid ?? -1;
     this.confidences[s] = f.confidence;
@@ -108,14 +137,15 @@ export class OpenLives {
     if (this.retired.length === 0) return;
     for (const s of this.retired) {
       // Let go of the strings.
-      this.netnss[s] = this.localAddresses[s] = this.remoteAddresses[s] = this.rules[s] = this.commands[s] = null as never;
+      this.localAddresses[s] = this.remoteAddresses[s] = null as never;
+      this.netnss[s] = this.rules[s] = this.commands[s] = 0;
       this.free.push(s);
     }
     this.retired = [];
   }
 
   id(s: number): CookieKey { return this.ids[s]; }
-  netns(s: number): string | null { return this.netnss[s]; }
+  netns(s: number): string | null { return this.strings.values[this.netnss[s]]; }
   localAddress(s: number): string { return this.localAddresses[s]; }
   remoteAddress(s: number): string { return this.remoteAddresses[s]; }
   localPort(s: number): number { return Math.floor(this.ports[s] / 65536); }
@@ -124,11 +154,11 @@ export class OpenLives {
   direction(s: number): LifeDirection { return LIFE_DIRECTIONS[this.flagss[s] & 3]; }
   confidence(s: number): number { return this.confidences[s]; }
   certain(s: number): boolean { return (this.flagss[s] & CERTAIN) !== 0; }
-  rule(s: number): string | null { return this.rules[s]; }
+  rule(s: number): string | null { return this.strings.values[this.rules[s]]; }
   firstSeenAt(s: number): number { return this.firstSeen[s]; }
   preExisting(s: number): boolean { return (this.flagss[s] & PRE_EXISTING) !== 0; }
   pid(s: number): number | null { const p = this.pids[s]; return p < 0 ? null : p; }
-  command(s: number): string | null { return this.commands[s]; }
+  command(s: number): string | null { return this.strings.values[this.commands[s]]; }
   observedBy(s: number): ObservedBy { return this.flagss[s] & KERNEL ? 'KERNEL' : 'SNAPSHOT'; }
   /** Its OPENED waits for its local port (see Recorder.born). */
   unannounced(s: number): boolean { return (this.flagss[s] & UNANNOUNCED) !== 0; }
@@ -137,19 +167,19 @@ export class OpenLives {
   bornIn(s: number): number { return this.bornIns[s]; }
   seenIn(s: number): number { return this.seenIns[s]; }
 
-  setNetns(s: number, netns: string | null): void { this.netnss[s] = netns; }
+  setNetns(s: number, netns: string | null): void { this.netnss[s] = this.stringNumber(netns); }
   setLocal(s: number, address: string, port: number): void {
     this.localAddresses[s] = address;
     this.ports[s] = port * 65536 + (this.ports[s] & 0xffff);
   }
   setProcess(s: number, pid: number, command: string): void {
     this.pids[s] = pid;
-    this.commands[s] = command;
+    this.commands[s] = this.stringNumber(command);
   }
   setVerdict(s: number, direction: LifeDirection, confidence: number, certain: boolean, rule: string | null): void {
     this.flagss[s] = (this.flagss[s] & ~(3 | CERTAIN)) | LIFE_DIRECTIONS.indexOf(direction) | (certain ? CERTAIN : 0);
     this.confidences[s] = confidence;
-    this.rules[s] = rule;
+    this.rules[s] = this.stringNumber(rule);
   }
   announced(s: number): void { this.flagss[s] &= ~UNANNOUNCED; }
   setClosed(s: number): void { this.flagss[s] |= CLOSED; }
@@ -157,17 +187,36 @@ export class OpenLives {
   /** A snapshot look listed it (pass: a number below 2^32). */
   see(s: number, pass: number): void { this.seenIns[s] = pass; }
 
+  private stringNumber(v: string | null): number {
+    if (this.strings.full) {
+      // Only the strings slots hold now (any slot: a retired one may still be read).
+      const old = this.strings.values;
+      const t = new StringTable();
+      for (let s = 0; s < this.top; s++) {
+        this.netnss[s] = t.number(old[this.netnss[s]]);
+        this.rules[s] = t.number(old[this.rules[s]]);
+        this.commands[s] = t.number(old[this.commands[s]]);
+      }
+      t.limit = Math.max(t.limit, 2 * t.values.length);
+      this.strings = t;
+    }
+    return this.strings.number(v);
+  }
+
   /** Columns grow by half (100k lives: 150k slots at most, not 200k). */
   private grow(): void {
     const n = Math.max(1024, Math.ceil(this.capacity * 1.5));
-    const u32 = new Uint32Array(n); u32.set(this.ports); this.ports = u32;
+    const u = (a: Uint32Array): Uint32Array => { const b = new Uint32Array(n); b.set(a); return b; };
+    const f = (a: Float64Array): Float64Array => { const b = new Float64Array(n); b.set(a); return b; };
     const u8 = new Uint8Array(n); u8.set(this.flagss); this.flagss = u8;
     const i32 = new Int32Array(n); i32.set(this.pids); this.pids = i32;
-    const u = (a: Uint32Array): Uint32Array => { const b = new Uint32Array(n); b.set(a); return b; };
+    this.ports = u(this.ports);
+    this.netnss = u(this.netnss);
+    this.rules = u(this.rules);
+    this.commands = u(this.commands);
     this.seenIns = u(this.seenIns);
     this.batches = u(this.batches);
     this.bornIns = u(this.bornIns);
-    const f = (a: Float64Array): Float64Array => { const b = new Float64Array(n); b.set(a); return b; };
     this.confidences = f(this.confidences);
     this.firstSeen = f(this.firstSeen);
     this.capacity = n;

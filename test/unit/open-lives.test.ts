@@ -64,3 +64,24 @@ test('changes keep the other facts, and a deleted life stays readable until recy
   assert.equal(l.add(44, facts(3), false, 0), s, 'reused after');
   assert.equal(l.closed(s), false);
 });
+
+test('namespaces, rules and commands stay right when their table is rebuilt', () => {
+  const l = new OpenLives();
+  // 70k different commands opened and closed: past the table's 65,536 it is rebuilt from the open lives.
+  const kept: number[] = [];
+  for (let i = 0; i < 70_000; i++) {
+    const s = l.add(i, { ...facts(i), command: `c${i}`, rule: `r${i % 7}` }, false, 0);
+    assert.equal(l.command(s), `c${i}`);
+    if (i % 1000 === 0) kept.push(i);
+    else {
+      l.delete(i);
+      if (i % 10 === 0) l.recycle();
+    }
+  }
+  for (const i of kept) {
+    const s = l.slotOf(i);
+    assert.equal(l.command(s), `c${i}`);
+    assert.equal(l.rule(s), `r${i % 7}`);
+    assert.equal(l.netns(s), facts(i).netns);
+  }
+});
