@@ -36,9 +36,18 @@ export interface ObservedConnection extends Pick<ConnectionLife,
   process: () => { pid: number; command: string } | null;
 }
 
+/**
+ * A snapshot's connections by index: an array, or a view that hands out one reused object (the
+ * recorder reads each only until it asks for the next: 100k objects per look were garbage).
+ */
+export interface ObservedConnections {
+  readonly length: number;
+  at(i: number): ObservedConnection | undefined;
+}
+
 export interface Observation {
   at: number;
-  connections: readonly ObservedConnection[];
+  connections: ObservedConnections;
   /**
    * The namespaces this snapshot lists every socket of, by cookie (read with eBPF or sock_diag):
    * only there does a socket's absence mean it is gone. Others (not read, or read from
@@ -288,7 +297,8 @@ export class Recorder {
    */
   observe(o: Observation): void {
     const pass = this.beginObserve(o);
-    for (const c of o.connections) this.observeOne(pass, c);
+    const cs = o.connections;
+    for (let i = 0; i < cs.length; i++) this.observeOne(pass, cs.at(i)!);
     this.finishObserve(pass);
   }
 
@@ -304,7 +314,7 @@ export class Recorder {
     const pass = this.beginObserve(o);
     const cs = o.connections;
     for (let i = 0; i < cs.length; i++) {
-      this.observeOne(pass, cs[i]);
+      this.observeOne(pass, cs.at(i)!);
       if ((i + 1) % slice === 0) {
         // Each slice's lives go to the store now, and the next slice waits while the store is
         // behind: a first snapshot of 100k pre-existing connections otherwise passed the store's
@@ -417,9 +427,10 @@ export class Recorder {
    * life for, or whose open life has no process yet. Resolving owners is a /proc scan of every
    * socket (a quarter of a second at 100k): only worth it then.
    */
-  wantsOwners(connections: readonly ObservedConnection[]): boolean {
+  wantsOwners(connections: ObservedConnections): boolean {
     const kernel = this.opts.mode === 'KERNEL';
-    for (const c of connections) {
+    for (let i = 0; i < connections.length; i++) {
+      const c = connections.at(i)!;
       if (!c.owned) continue;
       const k = kernel ? (c.cookie === null ? null : cookieKey(c.cookie)) : c.id;
       if (k === null) continue;

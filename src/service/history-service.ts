@@ -1,13 +1,13 @@
 import {
   HistoryFilterError, HistoryStore, Recorder, type FlowFilter, type GapMarker, type FlowRow, type HistoryFilter, type HistoryPage, type LifeEvent,
-  type ObservedConnection, type RecorderStatus, type StoreStatus,
+  type RecorderStatus, type StoreStatus,
 } from '../history';
 import { InputError } from './errors';
 import { ListenerOwners } from './listener-owners';
 import { checkConfidence, checkPort } from './validate';
-import { ViewConnection, type Look } from './observed-connection';
+import { LookConnections, type Look } from './observed-connection';
 import type { TcpdirService } from './tcpdir-service';
-import { yieldToLoop, type SnapshotView } from './view';
+import type { SnapshotView } from './view';
 
 export interface HistoryOptions {
   /** SQLite file, or ':memory:'. */
@@ -125,18 +125,12 @@ export class HistoryService {
 
   private async observe(view: SnapshotView): Promise<void> {
     const snap = view.snapshot;
-    // Built and recorded in slices with turns of the event loop between them: at 100k
-    // connections a look held the main thread for about 100 ms in one piece (measured), and a
-    // request that came meanwhile waited for all of it.
+    // The recorder reads the view's columns through one reused object (LookConnections), and
+    // records in slices with turns of the event loop between them: at 100k connections a look
+    // held the main thread for about 100 ms in one piece (measured), and a request that came
+    // meanwhile waited for all of it.
     const look: Look = { view, conns: view.ctx.conns, procs: null };
-    const connections: ObservedConnection[] = new Array(look.conns.length);
-    for (let i = 0; i < connections.length; i++) {
-      connections[i] = new ViewConnection(look, i);
-      if ((i + 1) % OBSERVE_SLICE === 0) {
-        await yieldToLoop();
-        if (this.closed) return;
-      }
-    }
+    const connections = new LookConnections(look);
     // Owners only when the recorder would ask for one: every snapshot would pay a /proc scan.
     const newListeners = this.recorder.mode === 'KERNEL' && this.listenerOwners.needsOwners(view);
     if (newListeners || this.recorder.wantsOwners(connections)) {

@@ -1,9 +1,9 @@
-// What the history recorder reads of one connection of a view (ObservedConnection), read from the
-// view's socket and verdict columns when asked. A look builds one per connection every interval
-// (100k at 100k sockets), in slices with turns of the event loop between them, so they outlive
-// scavenges and reach the old generation: as object literals with two closures each they were
-// about 330 bytes a connection, 32 MiB of old-generation garbage per look; these are 40.
-import type { ObservedConnection } from '../history';
+// What the history recorder reads of a view's connections (ObservedConnections), read from the
+// view's socket and verdict columns when asked, through one reused object. A look used to build
+// an object literal with two closures per connection every interval (100k at 100k sockets, about
+// 330 bytes each), in slices with turns of the event loop between them, so they outlived
+// scavenges: 32 MiB of old-generation garbage per look.
+import type { ObservedConnection, ObservedConnections } from '../history';
 import type { ProcessMap, Socket } from '../model';
 import { socketNetns } from './netns-view';
 import type { SnapshotView } from './view';
@@ -15,8 +15,11 @@ export interface Look {
   procs: ProcessMap | null;
 }
 
-export class ViewConnection implements ObservedConnection {
-  constructor(private readonly look: Look, private readonly i: number) {}
+/** Connection `i` of a look (the recorder moves it from one to the next). */
+class ViewConnection implements ObservedConnection {
+  i = 0;
+
+  constructor(private readonly look: Look) {}
 
   private get c(): Socket {
     return this.look.conns[this.i];
@@ -46,5 +49,24 @@ export class ViewConnection implements ObservedConnection {
     const c = this.c;
     const p = c.inode !== 0 ? this.look.procs?.get(c.inode)?.[0] : undefined;
     return p ? { pid: p.pid, command: p.command } : null;
+  }
+}
+
+/** A look's connections by index, each handed out as the one ViewConnection moved to it. */
+export class LookConnections implements ObservedConnections {
+  private readonly cursor: ViewConnection;
+
+  constructor(private readonly look: Look) {
+    this.cursor = new ViewConnection(look);
+  }
+
+  get length(): number {
+    return this.look.conns.length;
+  }
+
+  at(i: number): ObservedConnection | undefined {
+    if (!(i >= 0 && i < this.look.conns.length)) return undefined;
+    this.cursor.i = i;
+    return this.cursor;
   }
 }
