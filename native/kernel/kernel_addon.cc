@@ -6,6 +6,8 @@
 //   iterate(onChunk?) -> Promise<Buffer>  one pass of the iter/tcp program (reader's netns); with
 //                                         onChunk, whole records stream to it as they are read
 //   iterateInNetns(fd) -> Promise<Buffer> same, in the netns of an open ns/net fd (CAP_SYS_ADMIN)
+//   owners() -> Promise<Buffer> | null    one pass of the iter/task_file program: every process's
+//                                         TCP socket descriptors (null: the program is not attached)
 //   drainEvents() -> Buffer               tracepoint events collected since the last drain
 //   drainEventsInto(buf) -> bytes         as many of them as fit, copied into buf (the rest wait)
 //   stats() -> {kernelDrops, userDrops, pendingBytes}
@@ -41,7 +43,7 @@ namespace {
 constexpr size_t kMaxPendingEvents = 16u << 20;  // bytes kept for JS before counting drops (memory stays bounded when JS falls behind)
 
 struct State {
-  tcpdir_loaded ld{nullptr, -1, -1, -1, -1, -1, -1};
+  tcpdir_loaded ld{nullptr, -1, -1, -1, -1, -1, -1, -1};
   std::unique_ptr<RingBuf> rb;
   std::thread reader;
   std::atomic<bool> running{false};
@@ -173,6 +175,8 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
+  // Optional: without it owners() answers null and processes come from /proc.
+  tcpdir_loader_attach_owners(&st->ld);
   if (events) {
     err = tcpdir_loader_attach_state(&st->ld);
     if (err) {
@@ -212,8 +216,9 @@ constexpr size_t kChunkBytes = 512u << 10;
 // resolves (after the last chunk) with whatever was not sent: nothing, for a well-formed pass.
 class IterateWorker : public Napi::AsyncProgressQueueWorker<uint8_t> {
  public:
-  IterateWorker(Napi::Env env, std::shared_ptr<State> st, int netns_fd, const Napi::Function& noop, Napi::Value on_chunk)
-      : Napi::AsyncProgressQueueWorker<uint8_t>(noop), st_(std::move(st)), netns_fd_(netns_fd),
+  IterateWorker(Napi::Env env, std::shared_ptr<State> st, int link_fd, int netns_fd, const Napi::Function& noop,
+                Napi::Value on_chunk)
+      : Napi::AsyncProgressQueueWorker<uint8_t>(noop), st_(std::move(st)), link_fd_(link_fd), netns_fd_(netns_fd),
         deferred_(Napi::Promise::Deferred::New(env)) {
     if (on_chunk.IsFunction()) on_chunk_ = Napi::Persistent(on_chunk.As<Napi::Function>());
   }
@@ -230,7 +235,7 @@ class IterateWorker : public Napi::AsyncProgressQueueWorker<uint8_t> {
     // As the sock_diag addon does before each dump: give back the pages of earlier passes
     // (freed by Buffer finalizers on the main thread), or RSS creeps up under churn.
     malloc_trim(0);
-    int link_fd = st_->ld.iter_link_fd;
+    int link_fd = link_fd_;
     int fd;
     if (netns_fd_ >= 0) {
       int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -268,7 +273,7 @@ class IterateWorker : public Napi::AsyncProgressQueueWorker<uint8_t> {
         if (errno == EINTR || errno == EAGAIN) continue;
         int e = errno;
         close(fd);
-        return Fail(ErrnoCode(e), "reading the TCP iterator", e);
+        return Fail(ErrnoCode(e), "reading the iterator", e);
       }
       if (n == 0) break;
       len_ += size_t(n);
@@ -279,7 +284,7 @@ class IterateWorker : public Napi::AsyncProgressQueueWorker<uint8_t> {
     // Births of sockets this pass saw may still sit in the ring buffer (the BPF side wakes the
     // reader only in bulk): move them to the pending events now, so the drain that follows a
     // pass has them instead of up to 100 ms later.
-    if (st_->rb) Consume(st_.get());
+    if (st_->rb && link_fd_ == st_->ld.iter_link_fd) Consume(st_.get());
   }
   void OnOK() override {
     Napi::Env env = Env();
@@ -320,6 +325,7 @@ class IterateWorker : public Napi::AsyncProgressQueueWorker<uint8_t> {
     SetError(what_);
   }
   std::shared_ptr<State> st_;
+  int link_fd_;
   int netns_fd_;
   Napi::Promise::Deferred deferred_;
   Napi::FunctionReference on_chunk_;
@@ -338,7 +344,7 @@ Napi::Value IterateImpl(const Napi::CallbackInfo& info, int netns_fd) {
   }
   Napi::Function noop = Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
   Napi::Value on_chunk = info.Length() > (netns_fd >= 0 ? 1u : 0u) ? info[netns_fd >= 0 ? 1 : 0] : env.Undefined();
-  auto* w = new IterateWorker(env, st, netns_fd, noop, on_chunk);
+  auto* w = new IterateWorker(env, st, st->ld.iter_link_fd, netns_fd, noop, on_chunk);
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
@@ -353,6 +359,19 @@ Napi::Value IterateInNetns(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   return IterateImpl(info, info[0].As<Napi::Number>().Int32Value());
+}
+
+// A pass of iter/task_file on a pool thread, in this thread's pid namespace (tasks of others are
+// not seen): 32-byte tcpdir_owner_rec records. No ring-buffer flush: it reads no sockets' births.
+Napi::Value Owners(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto st = Current();
+  if (!st || st->ld.owners_link_fd < 0) return env.Null();
+  Napi::Function noop = Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
+  auto* w = new IterateWorker(env, st, st->ld.owners_link_fd, -1, noop, env.Undefined());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 Napi::Value DrainEvents(const Napi::CallbackInfo& info) {
@@ -478,6 +497,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("open", Napi::Function::New(env, Open));
   exports.Set("iterate", Napi::Function::New(env, Iterate));
   exports.Set("iterateInNetns", Napi::Function::New(env, IterateInNetns));
+  exports.Set("owners", Napi::Function::New(env, Owners));
   exports.Set("drainEvents", Napi::Function::New(env, DrainEvents));
   exports.Set("drainEventsInto", Napi::Function::New(env, DrainEventsInto));
   exports.Set("stats", Napi::Function::New(env, Stats));
@@ -485,6 +505,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("close", Napi::Function::New(env, Close));
   exports.Set("recordSize", Napi::Number::New(env, sizeof(tcpdir_sock_rec)));
   exports.Set("eventSize", Napi::Number::New(env, sizeof(tcpdir_event)));
+  exports.Set("ownerSize", Napi::Number::New(env, sizeof(tcpdir_owner_rec)));
   return exports;
 }
 

@@ -42,7 +42,7 @@ int tcpdir_loader_load(struct tcpdir_loaded* out, uint64_t wakeup_bytes, int bir
   const char* stage = "";
   memset(out, 0, sizeof *out);
   out->iter_link_fd = out->state_link_fd = out->events_map_fd = out->drops_map_fd = -1;
-  out->changes_map_fd = out->synack_link_fd = -1;
+  out->changes_map_fd = out->synack_link_fd = out->owners_link_fd = -1;
   /* The verifier gives up with EAGAIN when a signal is pending for the loading thread (a
    * profiler's SIGPROF every millisecond made every load fail): block signals while loading, and
    * retry EAGAIN as libbpf does. */
@@ -89,11 +89,18 @@ int tcpdir_loader_attach_changes(struct tcpdir_loaded* l) {
   return 0;
 }
 
+int tcpdir_loader_attach_owners(struct tcpdir_loaded* l) {
+  int fd = tcpdir_bpf__tcpdir_owners__attach((struct tcpdir_bpf*)l->skel);
+  if (fd < 0) return -errno;
+  l->owners_link_fd = fd;
+  return 0;
+}
+
 void tcpdir_loader_destroy(struct tcpdir_loaded* l) {
   if (l->skel) tcpdir_bpf__destroy((struct tcpdir_bpf*)l->skel); /* closes links, programs, maps */
   l->skel = NULL;
   l->iter_link_fd = l->state_link_fd = l->events_map_fd = l->drops_map_fd = -1;
-  l->changes_map_fd = l->synack_link_fd = -1;
+  l->changes_map_fd = l->synack_link_fd = l->owners_link_fd = -1;
 }
 
 int tcpdir_iter_create(int link_fd) {

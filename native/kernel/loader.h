@@ -19,6 +19,7 @@ struct tcpdir_loaded {
   int drops_map_fd;    /* ARRAY[1] of u64 */
   int changes_map_fd;  /* ARRAY[NETNS_SLOTS] of u64: changes per netns slot */
   int synack_link_fd;  /* tp_btf/tcp_retransmit_synack; -1 unless attached */
+  int owners_link_fd;  /* iter/task_file; -1 unless attached */
 };
 
 /* Oldest kernel the light skeleton loads on: its loader asks the kernel to apply CO-RE
@@ -36,6 +37,8 @@ int tcpdir_loader_attach_state(struct tcpdir_loaded* l);
 /* The SYN-ACK retransmission tracepoint, which with the state tracepoint (attached first) keeps
  * netns_changes. */
 int tcpdir_loader_attach_changes(struct tcpdir_loaded* l);
+/* The iter/task_file program: TCP socket descriptors of every process. */
+int tcpdir_loader_attach_owners(struct tcpdir_loaded* l);
 void tcpdir_loader_destroy(struct tcpdir_loaded* l);
 
 /* bpf(2) commands: each returns >= 0 or -errno. */

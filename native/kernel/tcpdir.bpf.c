@@ -4,6 +4,8 @@
  * 1. SEC("iter/tcp"): one struct tcpdir_sock_rec per socket of the reader's netns.
  * 2. SEC("tp_btf/inet_sock_set_state"): one struct tcpdir_event per TCP state change, to a
  *    ring buffer the addon drains on a timer.
+ * 3. SEC("iter/task_file"): one struct tcpdir_owner_rec per TCP socket descriptor of every process
+ *    (what `ss -p` reads from /proc/PID/fd, one readlink per descriptor, in one kernel walk).
  *
  * Kernel types are declared by hand with preserve_access_index (CO-RE): only the fields read
  * are listed, and libbpf relocates their offsets against the running kernel's BTF. Fields that
@@ -30,15 +32,20 @@
 struct in6_addr { union { __u8 u6_addr8[16]; } in6_u; } __attribute__((preserve_access_index));
 typedef struct { __s64 counter; } atomic64_t;
 
-struct inode { unsigned long i_ino; } __attribute__((preserve_access_index));
-struct file { struct inode *f_inode; } __attribute__((preserve_access_index));
-struct socket { struct file *file; } __attribute__((preserve_access_index));
+struct inode { unsigned short i_mode; unsigned long i_ino; } __attribute__((preserve_access_index));
+struct file { struct inode *f_inode; void *private_data; } __attribute__((preserve_access_index));
+struct sock;
+struct socket { struct file *file; struct sock *sk; } __attribute__((preserve_access_index));
+struct task_struct {
+	int tgid;
+	char comm[16];
+	struct task_struct *group_leader;
+} __attribute__((preserve_access_index));
 
 struct ns_common { unsigned int inum; } __attribute__((preserve_access_index));
 struct net { struct ns_common ns; } __attribute__((preserve_access_index));
 typedef struct { struct net *net; } possible_net_t;
 
-struct sock;
 struct sock_common {
 	__be32 skc_daddr;
 	__be32 skc_rcv_saddr;
@@ -104,6 +111,13 @@ struct bpf_iter__tcp {
 	struct bpf_iter_meta *meta;
 	struct sock_common *sk_common;
 	__u32 uid;
+} __attribute__((preserve_access_index));
+
+struct bpf_iter__task_file {
+	struct bpf_iter_meta *meta;
+	struct task_struct *task;
+	__u32 fd;
+	struct file *file;
 } __attribute__((preserve_access_index));
 
 char LICENSE[] SEC("license") = "GPL";
@@ -361,5 +375,40 @@ SEC("tp_btf/tcp_retransmit_synack")
 int BPF_PROG(tcpdir_synack_again, const struct sock *sk)
 {
 	note_change(&sk->__sk_common);
+	return 0;
+}
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+/* Every process's TCP socket descriptors: the kernel visits each task with a files table of its
+ * own (threads sharing their leader's are skipped) and each open file in it. The comm is the
+ * leader's, as /proc/PID/comm shows it for a tgid. */
+SEC("iter/task_file")
+int tcpdir_owners(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct tcpdir_owner_rec r = {};
+	struct socket *sock;
+	struct sock *sk;
+	__u16 family;
+
+	if (!task || !file)
+		return 0;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	r.tgid = BPF_CORE_READ(task, tgid);
+	r.fd = ctx->fd;
+	r.inode = (__u32)BPF_CORE_READ(file, f_inode, i_ino);
+	BPF_CORE_READ_STR_INTO(&r.comm, task, group_leader, comm);
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

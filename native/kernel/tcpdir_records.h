@@ -76,4 +76,13 @@ struct tcpdir_event {
 	char  comm[16];          /* 88: the task's comm, as pid */
 };
 
+/* 32 bytes, one per TCP socket descriptor of a process, written by the iter/task_file program. */
+struct tcpdir_owner_rec {
+	__u32 tgid;              /*  0 */
+	__u32 fd;                /*  4 */
+	__u32 inode;             /*  8: the socket's inode, as tcpdir_sock_rec.inode */
+	__u32 pad;               /* 12 */
+	char  comm[16];          /* 16: the thread group leader's comm */
+};
+
 #endif

@@ -1,6 +1,6 @@
 import type { HistoryRecord } from '../schema';
 import { formatEndpoint } from '../model';
-import { colorDirection, layoutTable, wrap, type Layout } from './layout';
+import { colorDirection, cut, layoutTable, wrap, type Column, type Layout } from './layout';
 
 export interface Row {
   id: string;
@@ -14,13 +14,6 @@ export interface Row {
 
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
-}
-
-/** A plain table, columns sized to their content. */
-export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : pad(c, widths[i]))).join('  ');
-  return [line(headers), ...rows.map(line)].join('\n');
 }
 
 export function confidenceText(v: Row['verdict']): string {
@@ -146,33 +139,55 @@ export interface NamespaceRow {
   listenerCount: number;
 }
 
-export function namespaceTable(rows: NamespaceRow[]): string {
-  return table(
-    ['NETNS', 'NAME', 'PROCS', 'CONTAINER', 'PORT RANGE', 'SOURCE', 'CONNS', 'LISTEN', 'REASON'],
-    rows.map((r) => [
-      r.id + (r.self ? ' (self)' : ''),
-      r.name ?? '-',
-      String(r.pids.length),
-      r.container ? `${r.container.runtime}:${r.container.id.slice(0, 12)}` : '-',
-      r.ephemeralPortRange ? `${r.ephemeralPortRange.low}-${r.ephemeralPortRange.high}${r.ephemeralPortRangeAssumed ? ' (assumed)' : ''}` : '-',
-      r.source.toLowerCase(),
-      String(r.connectionCount),
-      String(r.listenerCount),
-      r.reason ?? '',
-    ]),
-  );
+/**
+ * On a TTY narrower than the whole table, the reasons (prose) leave the table and follow it as
+ * notes wrapped to the width, each under its namespace's id: a reason cut to a column says nothing.
+ */
+export function namespaceTable(rows: NamespaceRow[], layout: Layout = { color: false }): string {
+  const cols: Column[] = [
+    { header: 'NETNS' }, { header: 'NAME', min: 8 }, { header: 'PROCS', drop: 2 },
+    { header: 'CONTAINER', min: 12, drop: 3 }, { header: 'PORT RANGE', drop: 4 }, { header: 'SOURCE' },
+    { header: 'CONNS' }, { header: 'LISTEN', drop: 1 }, { header: 'REASON' },
+  ];
+  const cells = rows.map((r) => [
+    r.id + (r.self ? ' (self)' : ''),
+    r.name ?? '-',
+    String(r.pids.length),
+    r.container ? `${r.container.runtime}:${r.container.id.slice(0, 12)}` : '-',
+    r.ephemeralPortRange ? `${r.ephemeralPortRange.low}-${r.ephemeralPortRange.high}${r.ephemeralPortRangeAssumed ? ' (assumed)' : ''}` : '-',
+    r.source.toLowerCase(),
+    String(r.connectionCount),
+    String(r.listenerCount),
+    r.reason ?? '',
+  ]);
+  const whole = layoutTable(cols, cells);
+  if (layout.width === undefined || whole.every((l) => l.length <= layout.width!)) return whole.join('\n');
+  const notes = rows.filter((r) => r.reason).flatMap((r) => wrap(`${r.id}: ${r.reason}`, layout.width!, 2));
+  const table = layoutTable(cols.slice(0, -1), cells.map((c) => c.slice(0, -1)), layout.width);
+  return [...table, ...(notes.length ? ['', ...notes] : [])].join('\n');
 }
 
-/** History records as a table, newest first. */
-export function historyTable(rows: HistoryRecord[]): string {
-  const t = (d: Date | null) => (d ? d.toISOString().replace('T', ' ').slice(0, 23) : '-');
-  return table(
-    ['OPENED', 'CLOSED', 'DIRECTION', 'CONF', 'LOCAL', 'REMOTE', 'PROCESS', 'SEEN BY'],
+/**
+ * History records as a table, newest first. On a TTY the times lose their year and milliseconds
+ * (as ls -l shows recent files) and, while the table is wider than the terminal, who saw the life,
+ * then its closing time, are left out before the owner and then the endpoints are cut.
+ */
+export function historyTable(rows: HistoryRecord[], layout: Layout = { color: false }): string {
+  const t = (d: Date | null) => (d ? d.toISOString().replace('T', ' ').slice(layout.width === undefined ? 0 : 5, layout.width === undefined ? 23 : 19) : '-');
+  const lines = layoutTable(
+    [
+      { header: 'OPENED' }, { header: 'CLOSED', drop: 2 }, { header: 'DIRECTION' }, { header: 'CONF' },
+      { header: 'LOCAL', min: IPV4_ENDPOINT, tail: true }, { header: 'REMOTE', min: IPV4_ENDPOINT, tail: true },
+      { header: 'PROCESS', min: 7 }, { header: 'SEEN BY', drop: 1 },
+    ],
     rows.map((r) => [
       r.openedAt ? t(r.openedAt) : `<${t(r.firstSeenAt)}`, t(r.closedAt), r.direction, r.certain ? 'certain' : r.confidence.toFixed(2),
-      `${r.local.address}:${r.local.port}`, `${r.remote.address}:${r.remote.port}`, r.process ? `${r.process.command}/${r.process.pid}` : '-', r.observedBy,
+      formatEndpoint(r.local.address, r.local.port), formatEndpoint(r.remote.address, r.remote.port),
+      r.process ? `${r.process.command}/${r.process.pid}` : '-', r.observedBy,
     ]),
+    layout.width,
   );
+  return lines.join('\n');
 }
 
 export interface EventLine {
@@ -186,10 +201,14 @@ export interface EventLine {
   process: { pid: number; command: string } | null;
 }
 
-/** One event of `tcpdir watch`: time, what, direction, local <- remote (inbound) or -> (outbound). */
-export function eventLine(e: EventLine): string {
+/**
+ * One event of `tcpdir watch`: time, what, direction, local <- remote (inbound) or -> (outbound).
+ * With `width` (a TTY) cut to it, as the tables' rows are: a stream of lines is not re-wrapped.
+ */
+export function eventLine(e: EventLine, width?: number): string {
   const arrow = e.direction === 'INBOUND' ? '<-' : e.direction === 'OUTBOUND' ? '->' : '--';
   const sure = e.certain ? 'certain' : e.confidence.toFixed(2);
   const who = e.process ? ` ${e.process.command}/${e.process.pid}` : '';
-  return `${e.at.slice(11, 23)} ${e.type.padEnd(15)} ${e.direction.padEnd(8)} ${sure.padEnd(7)} ${e.local.address}:${e.local.port} ${arrow} ${e.remote.address}:${e.remote.port}${who}`;
+  const line = `${e.at.slice(11, 23)} ${e.type.padEnd(15)} ${e.direction.padEnd(8)} ${sure.padEnd(7)} ${formatEndpoint(e.local.address, e.local.port)} ${arrow} ${formatEndpoint(e.remote.address, e.remote.port)}${who}`;
+  return width === undefined ? line : cut(line, width);
 }

@@ -12,8 +12,9 @@ export interface Layout {
 export function terminalLayout(out: { isTTY?: boolean; columns?: number } = process.stdout, env = process.env): Layout {
   if (!out.isTTY) return { color: false };
   const cols = Number(env.COLUMNS);
-  // NO_COLOR set to anything, even empty, turns colour off (as asked by the user, not no-color.org).
-  return { width: Number.isInteger(cols) && cols > 0 ? cols : out.columns || 80, color: env.NO_COLOR === undefined };
+  // NO_COLOR set to anything, even empty, turns colour off (as asked by the user, not no-color.org);
+  // so does TERM=dumb, a terminal that shows escape sequences as text.
+  return { width: Number.isInteger(cols) && cols > 0 ? cols : out.columns || 80, color: env.NO_COLOR === undefined && env.TERM !== 'dumb' };
 }
 
 /** `s` in at most `w` columns; `tail` keeps the part after the last ':' (an endpoint's port). */

@@ -11,6 +11,7 @@ import { findCriSocket } from '../collectors/cri-pods';
 // From the service's own files, not its index: the index also loads the history store (SQLite), a
 // fifth of a one-shot command's start-up, which only `history` and `serve` use.
 import { TcpdirService } from '../service/tcpdir-service';
+import { remoteRange } from '../service/view';
 import type { DocumentName } from '../server/documents';
 import { UnsafeBindError } from '../server/bind-policy';
 import { parseEndpoint } from '../server/rest-params';
@@ -20,8 +21,8 @@ import {
   connectionOrder, connectionTable, eventLine, explain, historyTable, namespaceTable, type EventLine, type NamespaceRow, type Row,
 } from './format';
 import { terminalLayout } from './layout';
-import { writeJsonList } from './json-bytes';
-import { connectionReaders, listRowWriter, listRows } from './list-rows';
+import { writeJsonList } from '../server/json-bytes';
+import { connectionReaders, listRowWriter, listRows } from '../server/row-writer';
 import { SERVER_V8_FLAGS } from './node-flags';
 import { span } from './timing';
 
@@ -63,6 +64,18 @@ function defaultDataDir(): string {
 
 function historyPath(dataDir: string): string {
   return dataDir === ':memory:' ? ':memory:' : join(dataDir, 'history.sqlite');
+}
+
+/** An address or CIDR, checked as the API checks remoteAddress, the error naming the option. */
+function remoteOption(): Option {
+  return new Option('--remote <address|cidr>', 'only peers at this address or in this CIDR (10.0.0.0/8, fd00::/64)').argParser((v) => {
+    try {
+      remoteRange(v);
+    } catch {
+      throw new InvalidArgumentError('must be an IP address or a CIDR, e.g. 10.0.0.5, 10.0.0.0/8 or fd00::/64');
+    }
+    return v;
+  });
 }
 
 function confidence(v: string): number {
@@ -139,7 +152,7 @@ function json(v: unknown): string {
   return process.stdout.isTTY ? JSON.stringify(v, null, 2) : JSON.stringify(v);
 }
 
-/** `--peers` checked before start: a wrong entry is a usage error naming it. */
+/** `--peers` checked before start: a wrong entry is a usage error naming it (exit 1, as commander's). */
 function peerList(v: string | undefined): string[] | undefined {
   if (!v) return undefined;
   const list = v.split(',').map((e) => e.trim()).filter((e) => e !== '');
@@ -147,7 +160,7 @@ function peerList(v: string | undefined): string[] | undefined {
     parsePeers(list);
   } catch (e) {
     console.error(`tcpdir: --peers: ${(e as Error).message}`);
-    process.exit(2);
+    process.exit(1);
   }
   return list;
 }
@@ -246,6 +259,7 @@ export function program(): Command {
     .option('--port <port>', 'local or remote port', int('port', 0, 65535))
     .option('--local-port <port>', 'local port', int('local-port', 0, 65535))
     .option('--remote-port <port>', 'remote port', int('remote-port', 0, 65535))
+    .addOption(remoteOption())
     .option('--process <command|pid>', 'only sockets this process holds (command name or pid)')
     .option('--min-confidence <p>', 'only verdicts at least this sure', confidence)
     .option('--limit <n>', 'at most this many rows', int('limit', 0, MAX_LIMIT), DEFAULT_LIMIT)
@@ -257,7 +271,7 @@ export function program(): Command {
     .addOption(netnsOption())
     .action(async (o) => {
       // The rows of the listConnections document (the GraphQL/REST shape, with processes), read
-      // straight from the service as its resolvers read them (list-rows.ts): no GraphQL execution.
+      // straight from the service as its resolvers read them (server/row-writer.ts): no GraphQL execution.
       const service = openService(o, true);
       try {
         service.warmProcesses();
@@ -267,11 +281,16 @@ export function program(): Command {
         // chosen and sorted meanwhile (unless --process needs the owners to choose them).
         const ownersRead = service.processesOf(view);
         const filter = await service.filterFor(view, {
-          direction: o.direction, state: o.state, port: o.port, localPort: o.localPort, remotePort: o.remotePort,
+          direction: o.direction, state: o.state, port: o.port, localPort: o.localPort, remotePort: o.remotePort, remoteAddress: o.remote,
           minConfidence: o.minConfidence, netns: o.netns, process: o.process,
         });
         // The first `limit` in snapshot order, as the API gives them, then sorted for reading.
         const records = view.connections(filter, o.limit, 0);
+        // ss never cuts its list: a cut one would read as all there is, so it is said on stderr.
+        if (o.limit > 0 && records.length === o.limit) {
+          const total = view.count(filter);
+          if (total > o.limit) console.error(`tcpdir: showing ${o.limit} of ${total} connections; --limit N (at most ${MAX_LIMIT}) shows more`);
+        }
         const order = connectionOrder(records);
         span('filter + sort');
         const readers = connectionReaders(view, await ownersRead);
@@ -324,8 +343,10 @@ export function program(): Command {
     .addOption(sourceOption())
     .option('--json', 'print JSON (the GraphQL/REST shape)')
     .action(async (o) => {
-      const list = await query<NamespaceRow[]>({ ...o, kernelEvidence: false, allNamespaces: true }, 'namespaces', {});
-      console.log(o.json ? json(list) : namespaceTable(list));
+      // The kernel programs are loaded only for --source ebpf (the iterator is one of them): no
+      // verdicts here, so the other sources do without their start-up.
+      const list = await query<NamespaceRow[]>({ ...o, kernelEvidence: o.source === 'ebpf', allNamespaces: true }, 'namespaces', {});
+      console.log(o.json ? json(list) : namespaceTable(list, terminalLayout()));
     });
   p.command('watch')
     .description('connections as they open and close, from a running tcpdir serve (its /api/v1/events)')
@@ -350,11 +371,22 @@ export function program(): Command {
           throw new Error(`cannot reach tcpdir serve at ${o.url} (${why}): start it (tcpdir serve), or give --url`);
         });
       if (res.status === 401) throw new Error(`${o.url} needs a token: give --token or set TCPDIR_TOKEN`);
-      if (!res.ok || !res.body) throw new Error(`${o.url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      if (!res.ok || !res.body) {
+        // tcpdir's error envelope: its message (history off, a bad --netns), not the JSON.
+        const text = await res.text();
+        let said: unknown;
+        try {
+          said = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
+        } catch {
+          said = undefined;
+        }
+        throw new Error(`${o.url} answered ${res.status}: ${typeof said === 'string' ? said : text.slice(0, 300)}`);
+      }
+      const { width } = terminalLayout();
       for await (const e of serverSentEvents(res.body)) {
         if (e.event === 'dropped') throw new Error(`the server dropped this watch: ${e.data}`);
         const rec = JSON.parse(e.data) as EventLine;
-        console.log(o.json ? e.data : eventLine(rec));
+        console.log(o.json ? e.data : eventLine(rec, width));
       }
     });
   p.command('history')
@@ -364,7 +396,7 @@ export function program(): Command {
     .option('--until <time>', 'ISO-8601 time or a duration back from now')
     .addOption(directionOption())
     .option('--port <n>', 'local or remote port', int('port', 0, 65535))
-    .option('--remote <address>', 'remote address or CIDR')
+    .addOption(remoteOption())
     .option('--process <command|pid>', 'command or pid')
     .option('--limit <n>', 'at most this many rows', int('limit', 1, 10_000), 100)
     .option('--json', 'print JSON lines (the REST shape)')
@@ -384,7 +416,7 @@ export function program(): Command {
         }, { limit: o.limit });
         const recs = page.lives.map(historyRecord);
         if (o.json) for (const r of recs) console.log(JSON.stringify(r));
-        else console.log(historyTable(recs));
+        else console.log(historyTable(recs, terminalLayout()));
       } finally {
         store.close();
       }

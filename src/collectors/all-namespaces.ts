@@ -131,7 +131,8 @@ export async function collectAllNamespaces(opts: AllNamespacesOptions = {}): Pro
   const selfNs = discovery.namespaces.find((n) => n.id === selfId);
   const notes: string[] = [];
   if (discovery.unreadablePids > 0) {
-    notes.push(`${discovery.unreadablePids} processes' ns/net links were unreadable (no privilege): namespaces only they use are missing`);
+    const n = discovery.unreadablePids;
+    notes.push(`${n} ${n === 1 ? "process's ns/net link was" : "processes' ns/net links were"} unreadable (no privilege): namespaces only ${n === 1 ? 'it uses are' : 'they use are'} missing`);
   }
   tag(own.sockets, selfId, false);
   const parts: Part[] = [

@@ -4,7 +4,7 @@ import { kernelBirthIndex, kernelRecordIndex } from '../model';
 import { collectAllNamespaces } from './all-namespaces';
 import { ConntrackReader, type ConntrackTarget } from './conntrack';
 import { hostPaths, netnsEnterPath, type HostPaths } from './host-paths';
-import { kernelEventsIn, KernelEvidenceSource, KernelRecordTable, kernelUnavailable, scanSockets, type EbpfPass, type KernelUnavailable } from './kernel';
+import { inInitialPidNamespace, kernelEventsIn, KernelEvidenceSource, KernelRecordTable, kernelUnavailable, scanSockets, type EbpfPass, type KernelUnavailable } from './kernel';
 import { nativeSocketFds } from './native';
 import { NetnsDiscovery } from './netns-discovery';
 import { NetnsWalks, type WalkPass } from './netns-walks';
@@ -68,6 +68,10 @@ export class Collector {
   readonly kernel: KernelEvidenceSource | KernelUnavailable;
   readonly paths: HostPaths;
   private readonly resolver: ProcessResolver;
+  /** A kernel owner pass started by warmProcesses(), for the next processes() call. */
+  private warmOwners: Promise<ProcessMap> | null = null;
+  /** Whether kernel owner passes stand for /proc here (inInitialPidNamespace); read once. */
+  private ownersUsable: boolean | undefined;
   /** The last iterator pass used as the socket list: the next one reuses its unchanged sockets. */
   private lastPass: EbpfPass | null = null;
   /** The same for the last sock_diag dump of this namespace (kernel evidence off). */
@@ -148,14 +152,35 @@ export class Collector {
     return out;
   }
 
-  /** Owners of these socket inodes (a /proc/PID/fd scan, cached between calls). */
+  /**
+   * Owners of these socket inodes: with the kernel source (in the initial pid namespace) one
+   * kernel walk of every process's descriptors, else a /proc/PID/fd scan cached between calls.
+   * The kernel's answer may hold other sockets' owners too.
+   */
   processes(inodes: number[]): Promise<ProcessMap> {
-    return this.resolver.resolve(inodes);
+    const warm = this.warmOwners;
+    this.warmOwners = null;
+    return warm ?? this.kernelOwners() ?? this.resolver.resolve(inodes);
   }
 
-  /** Reads every process's fd table now, ahead of a snapshot (ProcessResolver.warm). */
+  /**
+   * Reads which processes hold which sockets now, ahead of a snapshot, for the next processes()
+   * call (a one-shot `list`): as `ss -p`, descriptors are read before the sockets, so a socket
+   * opened in between has no owner.
+   */
   warmProcesses(): Promise<void> {
-    return this.resolver.warm();
+    const kernel = this.kernelOwners();
+    if (!kernel) return this.resolver.warm();
+    this.warmOwners = kernel;
+    return kernel.then(() => undefined);
+  }
+
+  /** A kernel owner pass, or null when there is none to be had here. */
+  private kernelOwners(): Promise<ProcessMap> | null {
+    const k = this.kernel;
+    if (!k.available) return null;
+    this.ownersUsable ??= inInitialPidNamespace();
+    return this.ownersUsable ? k.owners() : null;
   }
 
   /** `/proc/PID/comm` of each pid (at most `limit`), skipping processes that exited. */

@@ -16,7 +16,7 @@ export class HistoryStoreError extends Error {
 export class HistoryFilterError extends Error {
   override name = 'HistoryFilterError';
   constructor(readonly param: string, message: string) {
-    super(`${param}: ${message}`);
+    super(`${param} ${message}`);
   }
 }
 

@@ -145,7 +145,7 @@ export function queryFlows(db: Database.Database, filter: FlowFilter, groupBy: r
   if (!Array.isArray(groupBy)) throw new HistoryFilterError('groupBy', 'must be a list');
   for (const g of groupBy) {
     if (!(FLOW_GROUPS as readonly string[]).includes(g)) {
-      throw new HistoryFilterError('groupBy', `unknown group ${JSON.stringify(g)}; one of ${FLOW_GROUPS.join(', ')}`);
+      throw new HistoryFilterError('groupBy', `has an unknown group ${JSON.stringify(g)}: use ${FLOW_GROUPS.join(', ')}`);
     }
   }
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_FLOW_LIMIT) {

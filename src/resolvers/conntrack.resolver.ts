@@ -3,12 +3,15 @@ import { Connection, ConntrackFacts, ConntrackStatus, Host, Nat, Netns, TrackedF
 import { checkLimit, conntrackFactsOf, conntrackStatus, natOfConnection, netnsConntrackStatus, trackedFlows, type ConnectionRecord, type NetnsRecord } from '../service';
 import type { RequestContext } from './context';
 
+/** trackedFlows' limit when none (or null) is given: a default in the schema, so REST documents it too. */
+const TRACKED_FLOWS_LIMIT = 1000;
+
 @ArgsType()
 export class TrackedFlowsArgs {
   @Field(() => String, { nullable: true, description: 'Only this namespace (nsfs id or /run/netns name).' })
   netns?: string | null;
 
-  @Field(() => Int, { nullable: true, description: 'At most this many flows (default 1000).' })
+  @Field(() => Int, { nullable: true, defaultValue: TRACKED_FLOWS_LIMIT, description: 'At most this many flows.' })
   limit?: number | null;
 }
 
@@ -44,10 +47,11 @@ export class NetnsConntrackResolver {
 @Resolver()
 export class TrackedFlowResolver {
   @Query(() => [TrackedFlow], {
-    description: 'Flows conntrack tracks that no socket read here belongs to (a router or NAT namespace forwarding them, or a socket out of sight), with the side that opened them.',
+    nullable: true,
+    description: 'Flows conntrack tracks that no socket read here belongs to (a router or NAT namespace forwarding them, or a socket out of sight), with the side that opened them. Null when an argument is bad (its error names it; the other fields are answered).',
   })
   async trackedFlows(@Args() a: TrackedFlowsArgs, @Ctx() ctx: RequestContext): Promise<TrackedFlow[]> {
-    const limit = a.limit ?? 1000;
+    const limit = a.limit ?? TRACKED_FLOWS_LIMIT;
     checkLimit(limit, 0);
     const rows = trackedFlows((await ctx.view()).ctx, a.netns, limit);
     ctx.takeRows(rows.length);

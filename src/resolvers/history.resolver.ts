@@ -1,7 +1,7 @@
 import { Args, Ctx, FieldResolver, Query, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
 import type { LifeEvent, StoredLife } from '../history';
-import { ConnectionEvent, ConnectionEventsArgs, Flow, FlowsArgs, HistoryArgs, HistoryGap, HistoryGapsArgs, Host, HistoryPage, HistoryRecord, HistoryStatus, type AddressFamily, type ConnectionEventType, type ObservedBy } from '../schema';
-import { checkConfidence, checkPort, eventFilter, InputError, parseTime, type HistoryService } from '../service';
+import { ConnectionEvent, ConnectionEventsArgs, DEFAULT_FLOW_GROUPS, Flow, FlowsArgs, HistoryArgs, HistoryGap, HistoryGapsArgs, Host, HistoryPage, HistoryRecord, HistoryStatus, type AddressFamily, type ConnectionEventType, type ObservedBy } from '../schema';
+import { checkConfidence, checkNetnsId, checkPort, eventFilter, InputError, parseTime, type HistoryService } from '../service';
 import type { RequestContext } from './context';
 
 function historyOf(ctx: RequestContext): HistoryService {
@@ -42,6 +42,7 @@ export class HistoryResolver {
     const h = historyOf(ctx);
     for (const p of ['port', 'localPort', 'remotePort'] as const) checkPort(p, a[p]);
     checkConfidence('minConfidence', a.minConfidence);
+    checkNetnsId('netns', a.netns);
     const now = Date.now();
     const page = h.query({
       since: parseTime('since', a.since, now), until: parseTime('until', a.until, now), direction: a.direction,
@@ -56,8 +57,9 @@ export class HistoryResolver {
   flows(@Args() a: FlowsArgs, @Ctx() ctx: RequestContext): Flow[] {
     const h = historyOf(ctx);
     checkPort('port', a.port);
+    checkNetnsId('netns', a.netns);
     const now = Date.now();
-    const groupBy = a.groupBy ?? ['direction', 'localPort', 'remoteAddress', 'remotePort', 'process'];
+    const groupBy = a.groupBy ?? DEFAULT_FLOW_GROUPS;
     return h.flows(
       { since: parseTime('since', a.since, now), until: parseTime('until', a.until, now), direction: a.direction, port: a.port ?? undefined, netns: a.netns ?? undefined },
       groupBy, a.limit ?? 100,

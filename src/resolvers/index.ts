@@ -8,3 +8,4 @@ import { HistoryResolver, HostHistoryResolver } from './history.resolver';
 export const resolvers = [QueryResolver, ConnectionResolver, ListenerResolver, NetnsResolver, ConnectionNetnsResolver, ListenerNetnsResolver, HistoryResolver, HostHistoryResolver,
   ConnectionConntrackResolver, HostConntrackResolver, NetnsConntrackResolver, TrackedFlowResolver] as const;
 export { MAX_ROWS, requestContext, type RequestContext } from './context';
+export { connectionPage } from './connection-page';

@@ -21,13 +21,13 @@ export class ListenerResolver {
     return rows as Connection[];
   }
 
-  @FieldResolver(() => Int, { description: "How many connections are on this listener's endpoint (no rows leave the server)." })
+  @FieldResolver(() => Int, { nullable: true, description: "How many connections are on this listener's endpoint (no rows leave the server). Null when an argument is bad (its error names it; the other fields are answered)." })
   async connectionCount(@Root() l: ListenerRecord, @Args() a: ListenerCountArgs, @Ctx() ctx: RequestContext): Promise<number> {
     checkConfidence('minConfidence', a.minConfidence);
     return (await ctx.view()).listenerConnections(l, a).length;
   }
 
-  @FieldResolver(() => [RemoteAddressCount], { description: "The peer addresses with the most connections on this listener, busiest first." })
+  @FieldResolver(() => [RemoteAddressCount], { nullable: true, description: "The peer addresses with the most connections on this listener, busiest first. Null when an argument is bad (its error names it; the other fields are answered)." })
   async remoteAddresses(@Root() l: ListenerRecord, @Args() a: ListenerRemotesArgs, @Ctx() ctx: RequestContext): Promise<RemoteAddressCount[]> {
     checkConfidence('minConfidence', a.minConfidence);
     const limit = a.limit ?? 5;

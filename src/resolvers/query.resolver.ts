@@ -2,21 +2,15 @@ import { Args, Ctx, Int, Query, Resolver } from 'type-graphql';
 import {
   ConnectionArgs, ConnectionFilterArgs, ConnectionsArgs, Connection, Host, Listener, ListenersArgs, socketSource, Summary, SummaryArgs, Verdict, VerdictArgs,
 } from '../schema';
-import { checkAddress, checkConfidence, checkLimit, checkPort } from '../service';
-import { DEFAULT_LIMIT } from '../model';
+import { checkAddress, checkConfidence, checkPort } from '../service';
 import type { RequestContext } from './context';
+import { connectionPage } from './connection-page';
 
 @Resolver()
 export class QueryResolver {
   @Query(() => [Connection], { nullable: true, description: 'Connections (never LISTEN sockets), filtered; paged by limit and offset. Null when an argument is bad (its error names it; the other fields are answered).' })
   async connections(@Args() a: ConnectionsArgs, @Ctx() ctx: RequestContext): Promise<Connection[]> {
-    const f = await ctx.service.filterFor(await ctx.view(), a);
-    const limit = a.limit ?? DEFAULT_LIMIT;
-    const offset = a.offset ?? 0;
-    checkLimit(limit, offset);
-    const rows = (await ctx.view()).connections(f, limit, offset, a.orderBy ? { by: a.orderBy, descending: a.descending } : null);
-    ctx.takeRows(rows.length);
-    return rows as Connection[];
+    return (await connectionPage(ctx, a)) as Connection[];
   }
 
   @Query(() => Int, { nullable: true, description: 'How many connections match the filter. Null when an argument is bad (its error names it; the other fields are answered).' })

@@ -1,4 +1,5 @@
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
+import { ConntrackOrigin, ConntrackSide } from './conntrack-origin.enum';
 import { Direction } from './direction.enum';
 import { Endpoint } from './endpoint.type';
 
@@ -55,8 +56,8 @@ export class TrackedFlow {
   @Field({ description: "The TCP state conntrack holds (SYN_SENT, ESTABLISHED, TIME_WAIT, ...)." })
   state!: string;
 
-  @Field({ description: 'How the entry began: SEEN_CREATED (tcpdir saw its SYN), SYN (its flags show a SYN made it), MID_STREAM (adopted mid-stream: the opener is unknown), UNKNOWN.' })
-  origin!: string;
+  @Field(() => ConntrackOrigin, { description: 'How the entry began.' })
+  origin!: ConntrackOrigin;
 
   @Field(() => Float, { description: 'P(opener really opened the connection), as the classifier weighs the entry: 1 for SEEN_CREATED, 0.5 for MID_STREAM.' })
   openerConfidence!: number;
@@ -70,11 +71,11 @@ export class ConntrackFacts {
   @Field(() => String, { nullable: true, description: 'The namespace whose table holds the entry (nsfs id): another one than the socket\'s when a router or the host tracks the flow for it.' })
   netns!: string | null;
 
-  @Field({ description: 'ORIGINAL: this end sent the first packet conntrack saw; REPLY: this end answered.' })
-  side!: string;
+  @Field(() => ConntrackSide, { description: 'Which end of the entry this socket is.' })
+  side!: ConntrackSide;
 
-  @Field({ description: 'How the entry began: SEEN_CREATED (tcpdir saw its SYN), SYN (its flags show a SYN made it), MID_STREAM (adopted mid-stream: proves nothing), UNKNOWN.' })
-  origin!: string;
+  @Field(() => ConntrackOrigin, { description: 'How the entry began (MID_STREAM proves nothing about the direction).' })
+  origin!: ConntrackOrigin;
 
   @Field({ description: "The TCP state conntrack holds (SYN_SENT, ESTABLISHED, TIME_WAIT, ...)." })
   state!: string;

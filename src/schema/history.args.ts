@@ -4,6 +4,9 @@ import { Direction } from './direction.enum';
 
 const TIME = 'An ISO-8601 time, or a duration back from now (30s, 15m, 1h, 7d).';
 
+/** The groups of `flows` without groupBy (or with null): a default in the schema, so REST documents it too. */
+export const DEFAULT_FLOW_GROUPS = ['direction', 'localPort', 'remoteAddress', 'remotePort', 'process'];
+
 @ArgsType()
 export class HistoryArgs extends DirectionPortArgs {
   @Field(() => String, { nullable: true, description: `Lives still open at or after this. ${TIME}` })
@@ -42,7 +45,7 @@ export class FlowsArgs {
   @Field(() => String, { nullable: true, description: TIME })
   until?: string;
 
-  @Field(() => [String], { nullable: true, description: 'Any of netns, direction, localPort, remoteAddress, remotePort, process, minute (default: direction, localPort, remoteAddress, remotePort, process).' })
+  @Field(() => [String], { nullable: true, defaultValue: DEFAULT_FLOW_GROUPS, description: 'Any of netns, direction, localPort, remoteAddress, remotePort, process, minute.' })
   groupBy?: string[];
 
   @Field(() => Direction, { nullable: true, description: 'Only lives with this direction.' })

@@ -24,4 +24,5 @@ export * from './history.args';
 export * from './listener-peers.args';
 export * from './remote-address-count.type';
 export * from './pod.type';
+export * from './conntrack-origin.enum';
 export * from './conntrack.type';

@@ -190,6 +190,17 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
       }),
     });
   }
+  // Bodies are read as sent: a gzip one failed as "not valid JSON" and a mislabelled plain one was
+  // read. A coded body is refused, saying which coding is taken (RFC 9110, 15.5.16).
+  app.addHook('preParsing', async (req, reply, payload) => {
+    const coding = req.headers['content-encoding'];
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (hasBody && coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
+      reply.header('accept-encoding', 'identity');
+      throw Object.assign(new Error('send the body without a Content-Encoding'), { statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+    }
+    return payload;
+  });
   app.setErrorHandler((e, _req, reply) => {
     // Body too large, malformed JSON and the like are the client's (4xx); never a 500 for them.
     const { status, body } = publicError(e as { statusCode?: number; code?: string; message: string });
@@ -246,7 +257,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   // After the last route: the other methods of each path answer 405.
   routeTable.close();
   await app.ready();
-  const closeSubscriptions = registerSubscriptions(app.server, schema, () => requestContext(service, maxRows, history), token);
+  const closeSubscriptions = registerSubscriptions(app.server, schema, () => requestContext(service, maxRows, history), token, (err) => app.log.error({ err }, 'subscription failed'), options.bodyLimit ?? DEFAULT_BODY_LIMIT);
   app.addHook('preClose', async () => closeSubscriptions());
   app.server.on('connection', () => {
     connections++;

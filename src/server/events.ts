@@ -34,6 +34,8 @@ export function registerEvents(app: FastifyInstance, history: HistoryService | n
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    // HEAD: the headers, and done (Node sends a HEAD answer's head only at end(): it hung).
+    if (req.method === 'HEAD') return void res.end();
     res.write(': tcpdir connection events\n\n');
     let closed = false;
     const stop = (): void => {

@@ -16,7 +16,7 @@ export const ERROR_CODES = {
   REQUEST_TIMEOUT: 'The request was not received in time.',
   PAYLOAD_TOO_LARGE: 'The request body is over the server\'s limit (64 KiB by default).',
   URI_TOO_LONG: 'A path segment is over 200 characters.',
-  UNSUPPORTED_MEDIA_TYPE: 'The body is not application/json.',
+  UNSUPPORTED_MEDIA_TYPE: 'The body is not application/json, or has a Content-Encoding (only identity is taken).',
   HEADERS_TOO_LARGE: 'The request head is over 16 KiB.',
   RATE_LIMITED: 'Over the per-client request rate (--rate-limit); `Retry-After` says when to retry.',
   INTERNAL_SERVER_ERROR: 'tcpdir failed; the log has the detail.',

@@ -34,7 +34,7 @@ const ERRORS: Record<number, { description: string; codes: Array<keyof typeof ER
   404: { description: 'Not found.', codes: ['NOT_FOUND'] },
   413: { description: 'The body is over the server\'s limit.', codes: ['PAYLOAD_TOO_LARGE'] }, // with the limit, in errorResponses
   414: { description: 'A path segment is over 200 characters.', codes: ['URI_TOO_LONG'] },
-  415: { description: 'The body is not application/json.', codes: ['UNSUPPORTED_MEDIA_TYPE'] },
+  415: { description: 'The body is not application/json, or has a Content-Encoding (only identity is taken).', codes: ['UNSUPPORTED_MEDIA_TYPE'] },
   429: { description: 'Over the per-client request rate (--rate-limit); Retry-After says when to retry.', codes: ['RATE_LIMITED'] },
   500: { description: 'tcpdir failed; the log has the detail.', codes: ['INTERNAL_SERVER_ERROR'] },
 };
@@ -51,6 +51,8 @@ interface PlainOperation {
   summary: string;
   description?: string;
   params?: ParamSpec;
+  /** Header parameters, as OpenAPI parameter objects. */
+  headers?: JsonSchema[];
   /** GraphQL arguments that describe `params` by name. */
   argsFrom?: { type: 'Query' | 'Subscription'; field: string };
   ok: { contentType: string; schema: JsonSchema | ((c: SchemaComponents) => JsonSchema) };
@@ -110,7 +112,12 @@ export const PLAIN_OPERATIONS: readonly PlainOperation[] = [
   },
   {
     path: '/graphql', method: 'get', operationId: 'graphqlGet', tag: 'graphql', summary: 'Run a GraphQL query given in the URL.',
-    description: 'Browsers\' simple requests are refused (CSRF): send a Content-Type other than a form\'s, or an `apollo-require-preflight` header.',
+    description: 'Browsers\' simple requests are refused (CSRF): send an `apollo-require-preflight` header (or a Content-Type other than a form\'s).',
+    // A header, so that a client generated from this document sends it: without, the example is refused.
+    headers: [{
+      name: 'apollo-require-preflight', in: 'header', required: true, example: 'true', schema: { type: 'string', minLength: 1 },
+      description: 'Any value: a browser sends it only after a CORS preflight, so the request is not a cross-site one (CSRF). `x-apollo-operation-name`, or a Content-Type other than a form\'s, does as well.',
+    }],
     params: {
       query: { type: 'string', maxLength: 16_384, required: true, example: '{ summary { total } }', description: 'The GraphQL document.' },
       variables: { type: 'string', maxLength: 16_384, description: 'The variables, as JSON text.' },
@@ -246,7 +253,7 @@ export function openApiDocument(schema: GraphQLSchema, opts: OpenApiOptions): ob
     add(o.path, o.method, {
       operationId: o.operationId, tags: [o.tag], summary: o.summary, description: o.description,
       ...(o.open ? { security: [] } : {}),
-      parameters: o.params ? parameters(o.params, args) : [],
+      parameters: [...(o.headers ?? []), ...(o.params ? parameters(o.params, args) : [])],
       ...(o.requestBody ? { requestBody: { required: true, content: { 'application/json': { schema: o.requestBody } } } } : {}),
       responses: {
         200: { description: o.summary, content: { [o.ok.contentType]: { schema: typeof o.ok.schema === 'function' ? o.ok.schema(components) : o.ok.schema } } },

@@ -1,3 +1,5 @@
+import { ascii, JsonBytes } from './json-bytes';
+
 /**
  * Rows per GraphQL execution when a long list answer is streamed (REST lists, and GraphQL
  * queries made of one `connections` field). A 100k-row answer built in one execution held the
@@ -23,6 +25,9 @@ export const CHUNK_CHARS = 32 * 1024;
  * default, 16, kept up to 16 chunks waiting long enough to be moved to the old generation.
  */
 export const CHUNKS_AHEAD = 1;
+
+/** Bytes per chunk of a list streamed as bytes (jsonRowPages): as small, for the same reason. */
+export const CHUNK_BYTES = 32 * 1024;
 
 /**
  * The JSON text of a list answer, page by page: `prefix[rows...]suffix`, in chunks of about
@@ -67,3 +72,49 @@ export async function* jsonPages(
   }
   yield `${out}]${suffix}`;
 }
+
+/**
+ * jsonPages for a list whose rows can be written as bytes (a REST list of connections): the first
+ * page (already run, as objects) as text, the next ones read by `readPage(limit, offset)` and
+ * written by `write` straight into bytes, without result objects or strings (row-writer.ts).
+ * Each chunk is a Buffer of its own: the socket may hold it after it is yielded.
+ */
+export async function* jsonRowPages<T>(
+  first: readonly unknown[],
+  readPage: (limit: number, offset: number) => Promise<readonly T[]>,
+  write: (row: T, out: JsonBytes) => void,
+  limit: number,
+  offset: number,
+): AsyncGenerator<string | Buffer> {
+  let text = '[';
+  for (let k = 0; k < first.length; k++) {
+    text += `${k > 0 ? ',' : ''}${JSON.stringify(first[k])}`;
+    if (text.length >= CHUNK_CHARS) {
+      yield text;
+      text = '';
+    }
+  }
+  let got = first.length;
+  if (first.length < PAGE_ROWS || got >= limit) {
+    yield `${text}]`;
+    return;
+  }
+  if (text !== '') yield text;
+  const out = new JsonBytes(CHUNK_BYTES);
+  for (;;) {
+    const size = Math.min(PAGE_ROWS, limit - got);
+    const rows = await readPage(size, offset + got);
+    for (let k = 0; k < rows.length; k++) {
+      out.raw(COMMA);
+      write(rows[k], out);
+      if (out.full) yield Buffer.from(out.take());
+    }
+    got += rows.length;
+    if (rows.length < size || got >= limit) break;
+  }
+  out.raw(CLOSE_LIST);
+  yield Buffer.from(out.take());
+}
+
+const COMMA = ascii(',');
+const CLOSE_LIST = ascii(']');

@@ -65,7 +65,8 @@ export function parseEndpoint(name: string, s: string): [string, number] {
 export function parseParams(query: Record<string, unknown>, spec: ParamSpec): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, raw] of Object.entries(query)) {
-    const kind = spec[name];
+    // Own keys only: `toString` or `__proto__` would find the prototype's and pass unchecked.
+    const kind = Object.hasOwn(spec, name) ? spec[name] : undefined;
     if (!kind) {
       const known = Object.keys(spec);
       throw new InputError(name.slice(0, 40), `unknown parameter ${JSON.stringify(name.slice(0, 40))}${known.length ? `; known: ${known.join(', ')}` : ''}`);

@@ -4,7 +4,7 @@ import {
 } from '../history';
 import { InputError } from './errors';
 import { ListenerOwners } from './listener-owners';
-import { checkConfidence, checkPort } from './validate';
+import { checkConfidence, checkNetnsId, checkPort } from './validate';
 import { LookConnections, type Look } from './observed-connection';
 import type { TcpdirService } from './tcpdir-service';
 import type { SnapshotView } from './view';
@@ -37,6 +37,7 @@ export interface EventFilter {
 export function eventFilter(f: EventFilter): (e: LifeEvent) => boolean {
   checkPort('port', f.port);
   checkConfidence('minConfidence', f.minConfidence);
+  checkNetnsId('netns', f.netns);
   return (e) =>
     (f.direction == null || e.life.direction === f.direction) &&
     (f.port == null || e.life.localPort === f.port || e.life.remotePort === f.port) &&

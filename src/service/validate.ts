@@ -18,6 +18,15 @@ export function checkLimit(limit: number, offset: number): void {
   if (!Number.isInteger(offset) || offset < 0) throw new InputError('offset', `offset must be a non-negative integer, got ${offset}`);
 }
 
+/**
+ * A namespace as history keeps it: its nsfs id. A /run/netns name (or a typo) matched nothing and
+ * answered an empty list: names come and go, and the store holds ids only.
+ */
+export function checkNetnsId(name: string, v: string | null | undefined): void {
+  if (v === undefined || v === null) return;
+  if (!/^net:\[\d{1,20}\]$/.test(v)) throw new InputError(name, `${name} must be a namespace's nsfs id such as net:[4026531840] (history keeps ids, not names), got ${JSON.stringify(v.slice(0, 64))}`);
+}
+
 /** Canonical text of an IP address argument, or an InputError naming the parameter. */
 export function checkAddress(name: string, v: string): string {
   const a = v.length <= 64 ? canonicalAddress(v) : null;

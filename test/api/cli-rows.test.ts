@@ -1,12 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { rowSelection } from '../../src/cli/list-rows';
+import { rowSelection } from '../../src/server/row-writer';
 import { TcpdirService } from '../../src/service';
 import { listRowsBothWays } from '../helpers/list-rows';
 
 // `tcpdir list` prints the listConnections document's rows without running it through GraphQL
-// (src/cli/list-rows.ts). On one snapshot of real sockets (kernel evidence, processes, both
+// (src/server/row-writer.ts). On one snapshot of real sockets (kernel evidence, processes, both
 // families, TIME_WAIT), the rows must be those the document gives, byte for byte.
 let server: net.Server;
 let port: number;

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createServer } from '../../src';
 import { kernelServer } from '../helpers/kernel-server';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -68,4 +69,20 @@ test('tcpdir watch without a server says which address it could not reach and ex
     assert.match(r.stderr, new RegExp(`cannot reach tcpdir serve at http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
     done();
   })));
+});
+
+test("tcpdir watch against a server without history exits 1 with the server's message, not its JSON", async () => {
+  const app = await createServer({ logLevel: 'silent', port: 0, recordHistory: false, kernelEvidence: false });
+  try {
+    const url = await app.listen();
+    // Not spawnSync: the server answers from this process's event loop.
+    const watch = spawn(process.execPath, ['bin/tcpdir.js', 'watch', '--url', url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    watch.stderr.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((r) => watch.once('close', r));
+    assert.equal(code, 1, err);
+    assert.equal(err.trim(), `tcpdir: ${url} answered 404: history is off on this server (started with --no-history)`);
+  } finally {
+    await app.close();
+  }
 });

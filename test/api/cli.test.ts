@@ -1,10 +1,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import type { Row } from '../../src/cli/format';
+import { HistoryStore } from '../../src/history';
+import { life } from '../helpers/history-lives';
 
 // The CLI as users run it: real processes of bin/tcpdir.js against real loopback connections.
 const ROOT = join(__dirname, '..', '..', '..');
@@ -64,7 +67,7 @@ test('--version prints the package version', () => {
   assert.equal(r.out.trim(), (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
 });
 
-test('list filters narrow: --local-port, --remote-port, --state (any case), --process, --netns, --limit', () => {
+test('list filters narrow: --local-port, --remote-port, --remote, --state (any case), --process, --netns, --limit', () => {
   const local = json(['list', '--local-port', String(port)]);
   assert.equal(local.length, 3, JSON.stringify(local));
   assert.ok(local.every((r) => r.local.port === port && r.local.address === '127.0.0.1'));
@@ -81,6 +84,18 @@ test('list filters narrow: --local-port, --remote-port, --state (any case), --pr
   assert.ok(mine[0].netns);
   assert.equal(json(['list', '--port', String(port), '--netns', mine[0].netns!]).length, 7);
   assert.equal(json(['list', '--port', String(port), '--limit', '2']).length, 2);
+  // A list cut by --limit says so on stderr (stdout stays the rows, or valid JSON); a whole one does not.
+  for (const extra of [[], ['--json']]) {
+    const cut = cli(['list', '--port', String(port), '--no-all-namespaces', '--no-kernel-evidence', '--limit', '2', ...extra]);
+    assert.match(cut.err, /^tcpdir: showing 2 of 7 connections; --limit N \(at most 100000\) shows more$/m, cut.err);
+  }
+  assert.doesNotMatch(cli(['list', '--port', String(port), '--no-all-namespaces', '--limit', '7']).err, /showing/);
+  // --remote is the API's remoteAddress: an address or a CIDR.
+  assert.deepEqual(json(['list', '--port', String(port), '--remote', '127.0.0.3']).map((r) => [r.local.address, r.remote.address]), [['127.0.0.1', '127.0.0.3']]);
+  assert.equal(json(['list', '--local-port', String(port), '--remote', '127.0.0.2/32']).length, 2);
+  const badRemote = cli(['list', '--remote', '127.0.0.300']);
+  assert.equal(badRemote.code, 1);
+  assert.match(badRemote.err, /'--remote <address\|cidr>' argument '127\.0\.0\.300' is invalid\. must be an IP address or a CIDR/);
   const bad = cli(['list', '--state', 'bogus']);
   assert.equal(bad.code, 1);
   assert.match(bad.err, /state must be one of established/);
@@ -102,7 +117,7 @@ test('rows are sorted by local then remote endpoint; piped lines are whole and p
   }
 });
 
-test('on a TTY: every line fits COLUMNS=80, directions are coloured, NO_COLOR (any value) turns colour off', () => {
+test('on a TTY: every line fits COLUMNS=80, directions are coloured, NO_COLOR (any value) or TERM=dumb turns colour off', () => {
   const args = `list --port ${port} --no-all-namespaces --no-kernel-evidence`;
   const out = tty(args, 'COLUMNS=80');
   assert.match(out, ESC);
@@ -117,7 +132,73 @@ test('on a TTY: every line fits COLUMNS=80, directions are coloured, NO_COLOR (a
   for (const l of plain.filter((x) => /^(IN|OUT)BOUND|^UNKNOWN/.test(x))) {
     assert.match(l, /\b\d+\.\d+\.\d+\.\d+:\d+\s+\d+\.\d+\.\d+\.\d+:\d+\b/, `endpoints whole: ${l}`);
   }
-  for (const env of ['NO_COLOR=1 COLUMNS=80', 'NO_COLOR= COLUMNS=80']) assert.doesNotMatch(tty(args, env), ESC, env);
+  for (const env of ['NO_COLOR=1 COLUMNS=80', 'NO_COLOR= COLUMNS=80', 'TERM=dumb COLUMNS=80']) assert.doesNotMatch(tty(args, env), ESC, env);
+});
+
+const visible = (out: string) => out.replace(/\x1b\[[0-9;]*m/g, '').trimEnd().split('\n');
+
+test('namespaces on a TTY: every line fits COLUMNS=80; piped, lines are whole', (t) => {
+  if (process.getuid?.() !== 0) return t.skip('needs root (ip netns)');
+  // A named namespace wide enough that no 80-column table holds its row whole.
+  const ns = `tcpdir-audit-${Math.random().toString(36).slice(2, 8)}-a-namespace-named-at-length`;
+  assert.equal(spawnSync('ip', ['netns', 'add', ns]).status, 0, 'ip netns add');
+  try {
+    const piped = cli(['namespaces']);
+    assert.equal(piped.code, 0, piped.err);
+    assert.ok(piped.out.split('\n').some((l) => l.includes(ns) && l.length > 80), 'piped: the whole name on a line over 80 columns');
+    const lines = visible(tty('namespaces', 'COLUMNS=80'));
+    for (const l of lines) assert.ok(l.length <= 80, l);
+    assert.match(lines[0], /^NETNS\s+NAME\s/);
+    assert.ok(lines.some((l) => l.includes(ns.slice(0, 7))), 'the named namespace has its row');
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns]);
+  }
+});
+
+test('history on a TTY: every line fits COLUMNS=80; piped, lines are whole, with IPv6 endpoints in brackets', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tcpdir-cli-history-'));
+  try {
+    const now = Date.now();
+    const s = HistoryStore.open({ path: join(dir, 'history.sqlite') });
+    s.write([
+      life({ key: 'v4', localAddress: '192.168.100.200', localPort: 44321, remoteAddress: '203.0.113.254', remotePort: 65000, openedAt: now - 5000, closedAt: now - 1000, command: 'a-long-command-name' }),
+      life({ key: 'v6', family: 'IPV6', localAddress: '2001:db8::1', localPort: 443, remoteAddress: '2001:db8::2', remotePort: 50000, openedAt: now - 3000 }),
+    ]);
+    s.close();
+    const piped = cli(['history', '--data-dir', dir]);
+    assert.equal(piped.code, 0, piped.err);
+    const whole = piped.out.trimEnd().split('\n');
+    assert.equal(whole.length, 3, piped.out);
+    assert.match(whole[0], /^OPENED\s+CLOSED\s+DIRECTION\s+CONF\s+LOCAL\s+REMOTE\s+PROCESS\s+SEEN BY$/);
+    assert.ok(whole.some((l) => l.includes('[2001:db8::1]:443') && l.includes('[2001:db8::2]:50000')), piped.out);
+    assert.ok(whole.some((l) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} .*a-long-command-name\/100\s+KERNEL$/.test(l)), piped.out);
+    const lines = visible(tty(`history --data-dir ${dir}`, 'COLUMNS=80'));
+    assert.equal(lines.length, 3, lines.join('\n'));
+    for (const l of lines) assert.ok(l.length <= 80, l);
+    // Who saw each life, then its closing time, are left out first; past that, what does not fit.
+    assert.match(lines[0], /^OPENED\s+DIRECTION\s+CONF\s+LOCAL\s+REMOTE\b/);
+    assert.match(lines[1], /^\d\d-\d\d \d\d:\d\d:\d\d  /, 'times without year and milliseconds');
+    assert.ok(lines.some((l) => /192\.168\.100\.200:44321\s+203\.0\.113\.254:65000/.test(l)), `IPv4 endpoints whole: ${lines.join('\n')}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('namespaces --source ebpf reads through the eBPF iterator (or says why it cannot, not blaming a flag never given)', () => {
+  const r = cli(['namespaces', '--source', 'ebpf', '--json']);
+  if (r.code !== 0) {
+    assert.equal(r.code, 1);
+    assert.doesNotMatch(r.err, /--no-kernel-evidence/, r.err);
+    return;
+  }
+  const self = (JSON.parse(r.out) as { self: boolean; source: string }[]).find((n) => n.self)!;
+  assert.equal(self.source, 'EBPF');
+});
+
+test('serve with a malformed --peers entry is a usage error: exit 1, one line naming it', () => {
+  const r = cli(['serve', '--port', '0', '--no-history', '--no-kernel-evidence', '--peers', 'http://[bad']);
+  assert.equal(r.code, 1);
+  assert.equal(r.err.trim(), 'tcpdir: --peers: peer "http://[bad": not a URL (expected e.g. http://10.0.0.2:4000)');
 });
 
 test('explain of an absent connection exits 3 and says so on stderr', () => {

@@ -165,6 +165,15 @@ describe('GraphQL and REST against real sockets', () => {
     const nested = await request(tcpdir.server).post('/graphql').send({ query: `{ listeners(port: ${v4.port}) { local { port } connections(limit: -1) { id } } }` });
     assert.deepEqual(nested.body.data.listeners, [{ local: { port: v4.port }, connections: null }]);
     assert.deepEqual(nested.body.errors[0].path, ['listeners', 0, 'connections']);
+    // Fields that take arguments are nullable, counts and tracked flows too: a bad one nulls only itself.
+    const counts = await request(tcpdir.server).post('/graphql')
+      .send({ query: `{ listeners(port: ${v4.port}) { local { port } connectionCount(minConfidence: 2) remoteAddresses(limit: 0) { address } } trackedFlows(limit: -1) { id } host { source } }` });
+    assert.equal(counts.status, 200);
+    assert.deepEqual(counts.body.data.listeners, [{ local: { port: v4.port }, connectionCount: null, remoteAddresses: null }]);
+    assert.equal(counts.body.data.trackedFlows, null);
+    assert.match(counts.body.data.host.source, /^(EBPF|NETLINK|PROCFS)$/);
+    assert.deepEqual(counts.body.errors.map((e: any) => [e.path.join('.'), e.extensions.parameter]).sort(),
+      [['listeners.0.connectionCount', 'minConfidence'], ['listeners.0.remoteAddresses', 'limit'], ['trackedFlows', 'limit']]);
     // A document that fails validation, or variables that cannot be coerced, run nothing (400).
     for (const [query, variables] of [[`{ bad: connections(port: "x") { id } host { source } }`, undefined], [`query($p: Int) { bad: connections(port: $p) { id } host { source } }`, { p: 'x' }]] as const) {
       const whole = await request(tcpdir.server).post('/graphql').send({ query, variables });

@@ -292,6 +292,77 @@ describe('history over graphql-ws', () => {
   });
 });
 
+describe('graphql-ws errors are formatted as over HTTP', () => {
+  test('a bad argument has BAD_USER_INPUT and its parameter; a bad document its GraphQL code; a message over the body limit is refused', async () => {
+    const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, port: 0, kernelEvidence: false, recordHistory: { path: ':memory:' } });
+    try {
+      const url = (await app.listen()).replace('http', 'ws') + '/graphql';
+      const client = createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0 });
+      const first = (query: string) => new Promise<unknown>((resolve) => {
+        client.subscribe({ query }, { next: (m) => resolve(m.errors), error: (e) => resolve(e), complete: () => resolve('complete') });
+      });
+      const errs = (await first('subscription { connectionEvents(port: 70000) { type } }')) as { extensions?: unknown; path?: unknown }[];
+      assert.deepEqual(errs.map((e) => [e.path, e.extensions]), [[['connectionEvents'], { code: 'BAD_USER_INPUT', parameter: 'port' }]]);
+      const invalid = (await first('subscription { nope }')) as { extensions?: { code?: string } }[];
+      assert.deepEqual(invalid.map((e) => e.extensions?.code), ['GRAPHQL_VALIDATION_FAILED']);
+      const unparsable = (await first('subscription {')) as { extensions?: { code?: string } }[];
+      assert.deepEqual(unparsable.map((e) => e.extensions?.code), ['GRAPHQL_PARSE_FAILED']);
+      await client.dispose();
+      // A message over the body limit (64 KiB) closes the socket (1009) before it is parsed.
+      const big = createClient({ url, webSocketImpl: WebSocket, retryAttempts: 0 });
+      const closed = await new Promise<unknown>((resolve) => {
+        big.subscribe({ query: `subscription { connectionEvents { type ${'type '.repeat(20_000)} } }` }, { next: () => resolve('next'), error: resolve, complete: () => resolve('complete') });
+        setTimeout(() => resolve('taken: no answer in 5 s'), 5000);
+      });
+      assert.equal((closed as { code?: number }).code, 1009, String(closed));
+      await big.dispose();
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('the event stream', () => {
+  test('HEAD /api/v1/events answers its headers at once (GET streams)', async () => {
+    const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, port: 0, kernelEvidence: false, recordHistory: { path: ':memory:' } });
+    try {
+      const url = await app.listen();
+      const head = await new Promise<http.IncomingMessage | string>((resolve) => {
+        const r = http.request(`${url}/api/v1/events`, { method: 'HEAD' }, resolve);
+        r.on('error', (e) => resolve(String(e)));
+        r.setTimeout(3000, () => {
+          resolve('no answer in 3 s');
+          r.destroy();
+        });
+        r.end();
+      });
+      assert.ok(typeof head !== 'string', String(head));
+      assert.equal(head.statusCode, 200);
+      assert.equal(head.headers['content-type'], 'text/event-stream');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('history filters by namespace id', () => {
+  test('a netns that is not an nsfs id (a name, a typo) is a 400 naming netns on history, flows and events, not an empty answer', async () => {
+    const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, kernelEvidence: false, recordHistory: { path: ':memory:' } });
+    try {
+      for (const path of ['/api/v1/history', '/api/v1/flows', '/api/v1/events']) {
+        const res = await request(app.server).get(`${path}?netns=my-named-ns`);
+        assert.equal(res.status, 400, `${path}: ${res.text}`);
+        assert.equal(res.body.error.parameter, 'netns');
+        assert.match(res.body.error.message, /nsfs id such as net:\[\d+\]/);
+      }
+      const self = `net:[${/\d+/.exec(readlinkSync('/proc/self/ns/net'))![0]}]`;
+      for (const path of ['/api/v1/history', '/api/v1/flows']) await request(app.server).get(`${path}?netns=${encodeURIComponent(self)}`).expect(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('history without kernel evidence', () => {
   test('the snapshot recorder finds a long-lived connection with a heuristic verdict and says what it can miss', async () => {
     const app = await createServer({ logLevel: 'silent', maxAgeMs: 0, kernelEvidence: false, recordHistory: { path: ':memory:', intervalMs: 200 } });

@@ -50,6 +50,8 @@ describe('errors before tcpdir code runs use its envelope and codes', () => {
     ['an empty JSON body', `POST /graphql HTTP/1.1\r\nHost: a\r\n${json('')}`, 400, 'BAD_REQUEST'],
     ['a JSON body with __proto__', `POST /graphql HTTP/1.1\r\nHost: a\r\n${json(`{"__proto__":{"${MARK}":1}}`)}`, 400, 'BAD_REQUEST'],
     ['an unsupported content type', `POST /graphql HTTP/1.1\r\nHost: a\r\nContent-Type: application/${MARK}\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab`, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['a gzip-coded body', `POST /graphql HTTP/1.1\r\nHost: a\r\n${json('\x1f\x8b\x08\x00', 'Content-Encoding: gzip\r\n')}`, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['a plain body labelled br', `POST /graphql HTTP/1.1\r\nHost: a\r\n${json('{"query":"{ host { source } }"}', 'Content-Encoding: br\r\n')}`, 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['two Content-Length headers', `POST /graphql HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`, 400, 'BAD_REQUEST'],
     ['not HTTP at all', `${MARK} \x00\x01 nonsense\r\n\r\n`, 400, 'BAD_REQUEST'],
     ['a request head over 16 KiB', `GET /healthz HTTP/1.1\r\nHost: a\r\nX-${MARK}: ${'y'.repeat(20_000)}\r\nConnection: close\r\n\r\n`, 431, 'HEADERS_TOO_LARGE'],
@@ -70,6 +72,7 @@ describe('errors before tcpdir code runs use its envelope and codes', () => {
       assert.ok(body.error.code in ERROR_CODES);
       assert.doesNotMatch(r.body, /FST_|echo-me-not/i);
       if (status === 405) assert.match(r.headers, /\r\nallow: [A-Z, ]*GET/i);
+      if (what.includes('-coded') || what.includes('labelled')) assert.match(r.headers, /\r\naccept-encoding: identity\r\n/i);
     });
   }
 

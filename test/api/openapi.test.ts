@@ -154,7 +154,9 @@ describe('OpenAPI contract', () => {
     for (const o of operations()) {
       if (o.path === '/api/v1/events' || o.method !== 'get') continue;
       const url = concrete(o.path, { id }) + query(examples(o));
-      const res = await get(o, url, url, o.path === '/graphql' ? { 'apollo-require-preflight': 'true' } : {});
+      // Headers too as the document gives them: a generated client sends only what it says.
+      const headers = Object.fromEntries((o.op.parameters as Json[]).filter((p) => p.in === 'header').map((p) => [p.name, p.example]));
+      const res = await get(o, url, url, headers);
       assert.equal(res.status, 200, `${url}: ${res.text.slice(0, 300)}`);
     }
     // Real content, not only empty lists: the same routes with this test's own sockets.
@@ -203,6 +205,8 @@ describe('OpenAPI contract', () => {
         if (s.type === 'array' && s.items.enum) good.push(s.items.enum), bad.push('nope');
         if (s.pattern) bad.push('no-port-here');
         if (s.maxLength) bad.push('x'.repeat(s.maxLength + 1));
+        // Any name as long as documented is taken (it matches nothing): the documented length is the enforced one.
+        if (s.maxLength && p.name === 'process') good.push('x'.repeat(s.maxLength));
         for (const v of good) {
           const res = await send({ ...base, [p.name]: v });
           assert.notEqual(res.status, 400, `${o.path} ${p.name}=${v}: ${res.text.slice(0, 300)}`);
@@ -220,6 +224,23 @@ describe('OpenAPI contract', () => {
         }
       }
     }
+  });
+
+  test("parameters: every limit documents its default and maximum, the server's other defaults are documented, and each default is a valid value", () => {
+    for (const o of operations()) {
+      for (const p of (o.op.parameters ?? []) as Json[]) {
+        if (p.name === 'limit') {
+          assert.equal(typeof p.schema.default, 'number', `${o.path} limit: no default`);
+          assert.equal(typeof p.schema.maximum, 'number', `${o.path} limit: no maximum`);
+        }
+        if (p.schema.default === undefined) continue;
+        const { default: def, ...schema } = p.schema;
+        assert.ok(ajv.validate(schema, def), `${o.path} ${p.name}: default ${JSON.stringify(def)} is not a valid value`);
+      }
+    }
+    const param = (path: string, name: string) => (opOf(path).op.parameters as Json[]).find((p) => p.name === name);
+    assert.equal(param('/api/v1/tracked-flows', 'limit').schema.default, 1000);
+    assert.deepEqual(param('/api/v1/flows', 'groupBy').schema.default, ['direction', 'localPort', 'remoteAddress', 'remotePort', 'process']);
   });
 
   /** GET on the event stream: a refusal as a response, or the first event of a 200 stream. */
@@ -286,13 +307,16 @@ describe('OpenAPI contract', () => {
     const csrf = await request(tcpdir.server).get('/graphql?query=%7B%20host%20%7B%20source%20%7D%20%7D');
     assert.equal(csrf.status, 400, 'a browser\'s simple GET is refused (CSRF)');
     check(opOf('/graphql'), csrf, 'GET /graphql without preflight');
-    // An unknown parameter on every route that takes parameters, and a path that is not UTF-8.
+    // An unknown parameter on every route that takes parameters (names an object has from its
+    // prototype too), and a path that is not UTF-8.
     for (const o of operations()) {
       if (o.method !== 'get' || !o.op.responses['400'] || o.path === '/graphql') continue;
-      const url = `${concrete(o.path, { id: '1' })}${query({ ...examples(o, (p) => p.required), bogus: 1 })}`;
-      const res = o.path === '/api/v1/events' ? await sse(url, o) : await get(o, url, url);
-      assert.equal(res.status, 400, url);
-      assert.equal(res.body.error.parameter, 'bogus');
+      for (const name of ['bogus', '__proto__', 'constructor', 'toString']) {
+        const url = `${concrete(o.path, { id: '1' })}${query({ ...examples(o, (p) => p.required), [name]: 1 })}`;
+        const res = o.path === '/api/v1/events' ? await sse(url, o) : await get(o, url, url);
+        assert.equal(res.status, 400, url);
+        assert.equal(res.body.error.parameter, name);
+      }
     }
     check(opOf('/api/v1/connections/{id}'), await request(tcpdir.server).get('/api/v1/connections/%zz').expect(400), 'bad percent-encoding');
     check(opOf('/api/v1/connections/{id}'), await request(tcpdir.server).get(`/api/v1/connections/${'9'.repeat(300)}`).expect(414), 'long id');

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { writeJsonList } from '../../src/cli/json-bytes';
-import { connectionReaders, listRowWriter, listRows } from '../../src/cli/list-rows';
+import { writeJsonList } from '../../src/server/json-bytes';
+import { connectionReaders, listRowWriter, listRows } from '../../src/server/row-writer';
 import { DEFAULT_LIMIT } from '../../src/model';
 import { requestContext } from '../../src/resolvers';
 import type { TcpdirService } from '../../src/service';
@@ -11,7 +11,7 @@ import { tcpdirSchema } from '../../src/server/schema';
 /**
  * `tcpdir list`'s rows for these listConnections variables on the service's current snapshot,
  * both ways: the document run through GraphQL (its resolvers), and read straight from the service
- * as the CLI does (src/cli/list-rows.ts): as objects (the table and a terminal's JSON) and as JSON
+ * as the CLI does (src/server/row-writer.ts): as objects (the table and a terminal's JSON) and as JSON
  * bytes written row by row (piped JSON). As JSON text: the bytes the CLI prints, key order included.
  */
 export async function listRowsBothWays(service: TcpdirService, variables: Record<string, unknown>): Promise<{ graphql: string; direct: string; directJson: string; rows: number }> {

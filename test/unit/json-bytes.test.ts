@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { JsonBytes, writeJsonList } from '../../src/cli/json-bytes';
-import { listRowWriter, rowSelection } from '../../src/cli/list-rows';
+import { JsonBytes, writeJsonList } from '../../src/server/json-bytes';
+import { listRowWriter, rowSelection } from '../../src/server/row-writer';
 
 // `tcpdir list --json` writes its rows as bytes without JSON.stringify; they must be its bytes.
 async function listBytes(items: unknown[], write: (v: unknown, out: JsonBytes) => void, chunk: number): Promise<string> {
@@ -39,17 +39,21 @@ test('a value longer than the chunk grows the buffer', async () => {
 test('rows are the selection picked from the record and readers, as JSON.stringify gives them', async () => {
   const sel = rowSelection('query { connections { id local { address port } verdict { evidence { rule weight } } processes { pid } } }');
   const readers = { verdict: (c: unknown) => (c as { v: unknown }).v, processes: (c: unknown) => (c as { p: unknown }).p };
+  const evidence = fc.record({ rule: leaf, weight: leaf, detail: leaf });
   const row = fc.record({
     id: leaf,
     local: fc.option(fc.record({ address: leaf, port: leaf, extra: leaf }), { nil: undefined }),
-    v: fc.option(fc.record({ evidence: fc.option(fc.array(fc.option(fc.record({ rule: leaf, weight: leaf, detail: leaf }))), { nil: undefined }) })),
+    // An item of a list may itself be a list (no document has one; the writer's generic path).
+    v: fc.option(fc.record({ evidence: fc.option(fc.array(fc.option(fc.oneof(evidence, fc.array(evidence, { maxLength: 3 })))), { nil: undefined }) })),
     p: fc.array(fc.record({ pid: leaf, command: leaf })),
   });
   await fc.assert(fc.asyncProperty(fc.array(row), async (rows) => {
+    type E = { rule: unknown; weight: unknown } | null | E[];
+    const cut = (e: unknown): E => (e === null || e === undefined ? null : Array.isArray(e) ? e.map(cut) : { rule: (e as { rule: unknown }).rule ?? null, weight: (e as { weight: unknown }).weight ?? null });
     const want = rows.map((r) => ({
       id: r.id ?? null,
       local: r.local ? { address: r.local.address ?? null, port: r.local.port ?? null } : null,
-      verdict: r.v ? { evidence: r.v.evidence ? r.v.evidence.map((e) => (e ? { rule: e.rule ?? null, weight: e.weight ?? null } : null)) : null } : null,
+      verdict: r.v ? { evidence: r.v.evidence ? r.v.evidence.map(cut) : null } : null,
       processes: r.p.map((p) => ({ pid: p.pid ?? null })),
     }));
     const write = listRowWriter(readers as never, sel);

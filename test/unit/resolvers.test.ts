@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ApolloServer } from '@apollo/server';
-import { introspectionFromSchema, specifiedScalarTypes } from 'graphql';
+import { getNamedType, introspectionFromSchema, isEnumType, isNonNullType, isObjectType, specifiedScalarTypes, type GraphQLObjectType } from 'graphql';
 import { requestContext, type RequestContext } from '../../src/resolvers';
 import { tcpdirSchema } from '../../src/server';
 import { schemaSdl } from '../../src/server/emit-schema';
@@ -103,6 +103,26 @@ test('bad arguments are BAD_USER_INPUT with the parameter named', async () => {
 test('the committed schema.graphql is the schema the code builds', async () => {
   const committed = readFileSync(resolve(__dirname, '..', '..', '..', 'schema.graphql'), 'utf8');
   assert.equal(committed, await schemaSdl(), 'run `npm run schema` and commit schema.graphql');
+});
+
+test('every query field that takes arguments is nullable: a bad argument nulls that field only (partial results)', async () => {
+  const schema = await tcpdirSchema();
+  const nonNull: string[] = [];
+  for (const t of Object.values(schema.getTypeMap())) {
+    if (t.name.startsWith('__') || !isObjectType(t) || t === schema.getSubscriptionType()) continue;
+    for (const f of Object.values(t.getFields())) if (f.args.length && isNonNullType(f.type)) nonNull.push(`${t.name}.${f.name}: ${String(f.type)}`);
+  }
+  assert.deepEqual(nonNull, []);
+});
+
+test('fields with a closed set of values are enums (sources, conntrack side and origin), not strings', async () => {
+  const schema = await tcpdirSchema();
+  const kinds = ['Host.source', 'Netns.source', 'ConntrackFacts.side', 'ConntrackFacts.origin', 'TrackedFlow.origin'].map((f) => {
+    const [type, field] = f.split('.');
+    const t = getNamedType((schema.getType(type) as GraphQLObjectType).getFields()[field].type);
+    return `${f}: ${isEnumType(t) ? 'enum' : t.name}`;
+  });
+  assert.deepEqual(kinds, kinds.map((k) => `${k.split(':')[0]}: enum`));
 });
 
 test('every type, field, argument and enum value of the schema has a description', async () => {

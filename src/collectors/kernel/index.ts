@@ -7,4 +7,5 @@ export * from './record-table';
 export * from './birth-store';
 export * from './source';
 export * from './sockets';
+export * from './owners';
 export * from './unavailable';

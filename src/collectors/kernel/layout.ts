@@ -1,7 +1,8 @@
-// Layouts of native/kernel/tcpdir_records.h (struct tcpdir_sock_rec / struct tcpdir_event): the
-// one place their sizes, offsets and flag bits are written in TypeScript.
+// Layouts of native/kernel/tcpdir_records.h (struct tcpdir_sock_rec / tcpdir_event /
+// tcpdir_owner_rec): the one place their sizes, offsets and flag bits are written in TypeScript.
 export const KERNEL_RECORD_SIZE = 96;
 export const KERNEL_EVENT_SIZE = 104;
+export const KERNEL_OWNER_SIZE = 32;
 export const KERNEL_LAYOUT_VERSION = 3;
 
 /** Byte offsets in struct tcpdir_sock_rec. */
@@ -17,6 +18,9 @@ export const EVT = {
   oldState: 53, newState: 54, version: 55, pid: 56, netns: 60, bytesAcked: 64, bytesReceived: 72,
   totalRetrans: 80, comm: 88,
 } as const;
+
+/** Byte offsets in struct tcpdir_owner_rec. */
+export const OWN = { tgid: 0, fd: 4, inode: 8, comm: 16 } as const;
 
 // sk_userlocks bits.
 export const SOCK_BINDADDR_LOCK = 4;

@@ -3,7 +3,9 @@ import { loadNative, NativeUnavailableError } from '../native';
 import { decodeKernelEvents, decodeKernelRecords } from './decode';
 import { KernelBirthStore } from './birth-store';
 import { KernelRecordTable } from './record-table';
-import { KERNEL_EVENT_SIZE, KERNEL_LAYOUT_VERSION, KERNEL_RECORD_SIZE } from './layout';
+import { decodeOwners } from './owners';
+import type { ProcessRef } from '../../model';
+import { KERNEL_EVENT_SIZE, KERNEL_LAYOUT_VERSION, KERNEL_OWNER_SIZE, KERNEL_RECORD_SIZE } from './layout';
 import { kernelUnavailable, type KernelUnavailable } from './unavailable';
 
 /** Events the scratch buffer holds (just under 2 MiB). */
@@ -22,6 +24,9 @@ export interface KernelBinding {
   stats(): { kernelDrops: number; userDrops: number; pendingBytes: number; eventsAttached: boolean } | null;
   /** Change counts of these network namespaces (by nsfs inode); null when not counted. Older addons lack it. */
   netnsChanges?(inodes: number[]): Float64Array | null;
+  /** One pass of iter/task_file (struct tcpdir_owner_rec[]); null when not attached. Older addons lack it. */
+  owners?(): Promise<Buffer> | null;
+  readonly ownerSize?: number;
   close(): void;
   readonly recordSize: number;
   readonly eventSize: number;
@@ -224,6 +229,17 @@ export class KernelEvidenceSource {
   netnsChanges(inodes: number[]): Float64Array | null {
     if (this.closed || !this.binding.netnsChanges) return null;
     return this.binding.netnsChanges(inodes);
+  }
+
+  /**
+   * Which processes hold which TCP sockets, read by the kernel in one walk of every process's
+   * descriptors (what `ss -p` reads with a readlink per descriptor): null when the program is not
+   * attached or the source is closed.
+   */
+  owners(): Promise<Map<number, readonly ProcessRef[]>> | null {
+    if (this.closed || !this.binding.owners || this.binding.ownerSize !== KERNEL_OWNER_SIZE) return null;
+    const pass = this.binding.owners();
+    return pass === null ? null : pass.then(decodeOwners);
   }
 
   close(): void {
