@@ -7,4 +7,4 @@ export { MAX_LIMIT as MAX_HISTORY_LIMIT } from './queries';
 export { FLOW_GROUPS, MAX_FLOW_LIMIT, type FlowFilter, type FlowGroup, type FlowRow } from './flows';
 export type { PruneResult } from './retention';
 export { addressRange, addressKey } from './cidr';
-export { Recorder, type LifeEvent, type LifeEventType, type ObservedConnection, type Observation, type RecorderStatus } from './recorder';
+export { Recorder, type LifeEvent, type LifeEventType, type ObservedConnection, type ObservedConnections, type Observation, type RecorderStatus } from './recorder';

@@ -9,14 +9,19 @@ import { RecentKeys } from './recent-keys';
 
 const EMPTY = -1;
 
+/**
+ * Starts small and doubles while filling, up to `maxSlots`: two full tables are 2 MiB, resident
+ * on a host where connections hardly ever close. Once grown it stays (reused by the next generation).
+ */
 class CookieTable {
-  readonly keys: Float64Array;
-  private readonly mask: number;
+  private keys: Float64Array;
+  private mask: number;
   size = 0;
   /** The latest time added (keys come about in time order). */
   at = -Infinity;
 
-  constructor(slots: number) {
+  constructor(private readonly maxSlots: number) {
+    const slots = Math.min(maxSlots, 1024);
     this.keys = new Float64Array(slots).fill(EMPTY);
     this.mask = slots - 1;
   }
@@ -27,6 +32,7 @@ class CookieTable {
   }
 
   add(key: number): void {
+    if (this.size * 2 >= this.keys.length && this.keys.length < this.maxSlots) this.grow();
     const keys = this.keys;
     let k = this.slot(key);
     for (;;) {
@@ -46,6 +52,14 @@ class CookieTable {
       if (v === key) return true;
       if (v === EMPTY) return false;
     }
+  }
+
+  private grow(): void {
+    const old = this.keys;
+    this.keys = new Float64Array(old.length * 2).fill(EMPTY);
+    this.mask = this.keys.length - 1;
+    this.size = 0;
+    for (const v of old) if (v !== EMPTY) this.add(v);
   }
 
   clear(): void {

@@ -11,6 +11,7 @@
 import { birthFromTransition } from '../classifier';
 import { cookieKey, type CookieKey, type KernelEvent } from '../model';
 import { LIFE_DIRECTIONS, type ClosedKernelLife, type ConnectionLife, type LifeDirection, type ObservedBy } from './record';
+import { OpenLives, type OpenFacts } from './open-lives';
 import { RecentCookies } from './recent-cookies';
 import type { HistoryStore } from './store';
 
@@ -35,9 +36,18 @@ export interface ObservedConnection extends Pick<ConnectionLife,
   process: () => { pid: number; command: string } | null;
 }
 
+/**
+ * A snapshot's connections by index: an array, or a view that hands out one reused object (the
+ * recorder reads each only until it asks for the next: 100k objects per look were garbage).
+ */
+export interface ObservedConnections {
+  readonly length: number;
+  at(i: number): ObservedConnection | undefined;
+}
+
 export interface Observation {
   at: number;
-  connections: readonly ObservedConnection[];
+  connections: ObservedConnections;
   /**
    * The namespaces this snapshot lists every socket of, by cookie (read with eBPF or sock_diag):
    * only there does a socket's absence mean it is gone. Others (not read, or read from
@@ -81,26 +91,9 @@ interface ObservePass {
   first: boolean;
   /** Lives to write: each slice's, written as it ends (observeInSlices), and the closes. */
   out: ConnectionLife[];
-  seen: Set<CookieKey>;
+  /** Its number: the open lives it lists are marked with it (OpenLives.see). */
+  no: number;
 }
-
-/**
- * An open life as the recorder keeps one per connection (100k at 100k sockets): a ConnectionLife
- * without what an open life does not have yet (closedAt and the close's counters) or what follows
- * from the rest (key, openedAt; see lifeOf). 144 bytes a life against 248 with those fields and
- * the key string (heap snapshots at 100k: 32 MB of open lives before, with their keys and rules).
- */
-type OpenLife = Omit<ConnectionLife, 'key' | 'openedAt' | 'closedAt' | 'bytesSent' | 'bytesReceived' | 'retransmits'> & {
-  /** Its OPENED waits for its local port (see born). */
-  unannounced: boolean;
-  /** The last ingest() batch that wrote it (one write per life and batch), and whether it closed. */
-  batch: number;
-  closed: boolean;
-  /** The ingest() batch it was born in (0: opened by a snapshot). */
-  bornIn: number;
-  /** Its key in `open` (the cookie, or the socket id in SNAPSHOT mode). */
-  id: CookieKey;
-};
 
 /**
  * A life's key as one flat string: a template literal leaves a tree of three strings (139 bytes
@@ -112,56 +105,61 @@ function lifeKey(prefix: 'k' | 's', socket: CookieKey, at: number): string {
 }
 
 /**
- * The last version of a life the kernel closed (its close's time and counters). The key is left
- * as the template built it: nothing keeps it (normalize() costs 0.35 µs a life).
+ * The last version of the life in slot `s` the kernel closed (its close's time and counters). The
+ * key is left as the template built it: nothing keeps it (normalize() costs 0.35 µs a life).
  */
-function closedLifeOf(socket: CookieKey, l: OpenLife, closedAt: number, e: KernelEvent): ConnectionLife {
+function closedLifeOf(lives: OpenLives, s: number, closedAt: number, e: KernelEvent): ConnectionLife {
+  const firstSeenAt = lives.firstSeenAt(s), preExisting = lives.preExisting(s), observedBy = lives.observedBy(s);
   return {
-    key: `${l.observedBy === 'KERNEL' ? 'k' : 's'}:${socket}:${l.firstSeenAt}`, netns: l.netns, family: l.family,
-    localAddress: l.localAddress, localPort: l.localPort, remoteAddress: l.remoteAddress, remotePort: l.remotePort,
-    direction: l.direction, confidence: l.confidence, certain: l.certain, rule: l.rule,
-    openedAt: l.preExisting ? null : l.firstSeenAt, closedAt, firstSeenAt: l.firstSeenAt, preExisting: l.preExisting,
-    pid: l.pid, command: l.command, bytesSent: e.bytesSent, bytesReceived: e.bytesReceived, retransmits: e.retransmits, observedBy: l.observedBy,
+    key: `${observedBy === 'KERNEL' ? 'k' : 's'}:${lives.id(s)}:${firstSeenAt}`, netns: lives.netns(s), family: lives.family(s),
+    localAddress: lives.localAddress(s), localPort: lives.localPort(s), remoteAddress: lives.remoteAddress(s), remotePort: lives.remotePort(s),
+    direction: lives.direction(s), confidence: lives.confidence(s), certain: lives.certain(s), rule: lives.rule(s),
+    openedAt: preExisting ? null : firstSeenAt, closedAt, firstSeenAt, preExisting,
+    pid: lives.pid(s), command: lives.command(s), bytesSent: e.bytesSent, bytesReceived: e.bytesReceived, retransmits: e.retransmits, observedBy,
   };
 }
 
 /** The same for a life born by the kernel's word in the batch that closes it, keyed by its numeric cookie. */
-function closedKernelLifeOf(cookie: number, l: OpenLife, closedAt: number, e: KernelEvent): ClosedKernelLife {
+function closedKernelLifeOf(cookie: number, lives: OpenLives, s: number, closedAt: number, e: KernelEvent): ClosedKernelLife {
+  const firstSeenAt = lives.firstSeenAt(s);
   return {
-    cookie, netns: l.netns, family: l.family,
-    localAddress: l.localAddress, localPort: l.localPort, remoteAddress: l.remoteAddress, remotePort: l.remotePort,
-    direction: l.direction, confidence: l.confidence, certain: l.certain, rule: l.rule,
-    openedAt: l.firstSeenAt, closedAt, firstSeenAt: l.firstSeenAt, preExisting: false,
-    pid: l.pid, command: l.command, bytesSent: e.bytesSent, bytesReceived: e.bytesReceived, retransmits: e.retransmits, observedBy: 'KERNEL',
+    cookie, netns: lives.netns(s), family: lives.family(s),
+    localAddress: lives.localAddress(s), localPort: lives.localPort(s), remoteAddress: lives.remoteAddress(s), remotePort: lives.remotePort(s),
+    direction: lives.direction(s), confidence: lives.confidence(s), certain: lives.certain(s), rule: lives.rule(s),
+    openedAt: firstSeenAt, closedAt, firstSeenAt, preExisting: false,
+    pid: lives.pid(s), command: lives.command(s), bytesSent: e.bytesSent, bytesReceived: e.bytesReceived, retransmits: e.retransmits, observedBy: 'KERNEL',
   };
 }
 
 /**
- * The ConnectionLife of an open life kept under `socket` (a cookie, or a socket id in SNAPSHOT
- * mode). Its key, `k:` (born while tcpdir ran) or `s:` (first seen by a snapshot), the socket and
- * when it was first seen, is the same for every version of that life: the store upserts by it.
+ * The ConnectionLife of the open life in slot `s`. Its key, `k:` (born while tcpdir ran) or `s:`
+ * (first seen by a snapshot), the socket (a cookie, or a socket id in SNAPSHOT mode) and when it
+ * was first seen, is the same for every version of that life: the store upserts by it.
  */
-function lifeOf(socket: CookieKey, l: OpenLife): ConnectionLife {
+function lifeOf(lives: OpenLives, s: number): ConnectionLife {
+  const firstSeenAt = lives.firstSeenAt(s), preExisting = lives.preExisting(s), observedBy = lives.observedBy(s);
   return {
-    key: lifeKey(l.observedBy === 'KERNEL' ? 'k' : 's', socket, l.firstSeenAt), netns: l.netns, family: l.family,
-    localAddress: l.localAddress, localPort: l.localPort, remoteAddress: l.remoteAddress, remotePort: l.remotePort,
-    direction: l.direction, confidence: l.confidence, certain: l.certain, rule: l.rule,
-    openedAt: l.preExisting ? null : l.firstSeenAt, closedAt: null, firstSeenAt: l.firstSeenAt, preExisting: l.preExisting,
-    pid: l.pid, command: l.command, bytesSent: null, bytesReceived: null, retransmits: null, observedBy: l.observedBy,
+    key: lifeKey(observedBy === 'KERNEL' ? 'k' : 's', lives.id(s), firstSeenAt), netns: lives.netns(s), family: lives.family(s),
+    localAddress: lives.localAddress(s), localPort: lives.localPort(s), remoteAddress: lives.remoteAddress(s), remotePort: lives.remotePort(s),
+    direction: lives.direction(s), confidence: lives.confidence(s), certain: lives.certain(s), rule: lives.rule(s),
+    openedAt: preExisting ? null : firstSeenAt, closedAt: null, firstSeenAt, preExisting,
+    pid: lives.pid(s), command: lives.command(s), bytesSent: null, bytesReceived: null, retransmits: null, observedBy,
   };
 }
 
 export class Recorder {
   /** Open lives by socket cookie (KERNEL) or socket id (SNAPSHOT). */
-  private readonly open = new Map<CookieKey, OpenLife>();
+  private readonly open = new OpenLives();
   /**
    * Cookies whose life closed lately (KERNEL), with when: a snapshot taken just before the CLOSE
    * event was drained still lists the socket, which is not a new life. Kept only back to the
    * last snapshot's start (or a little more), and at most CLOSED_MEMORY of them.
    */
   private readonly closedCookies = new RecentCookies(CLOSED_MEMORY);
-  /** ingest() calls so far (OpenLife.batch). */
+  /** ingest() calls so far (OpenLives.batch). */
   private batches = 0;
+  /** Snapshot looks begun so far (OpenLives.seenIn). */
+  private passes = 0;
   private readonly subscribers = new Set<(e: LifeEvent) => void>();
   private readonly tallies = new Set<(type: 'OPENED' | 'CLOSED', direction: LifeDirection, n: number) => void>();
   /** OPENED and CLOSED events not yet told to tallies, by type (0, 1) * 3 + direction (LIFE_DIRECTIONS). */
@@ -218,15 +216,17 @@ export class Recorder {
     // Each life this batch touched is written once, as it is at the end of the batch: most lives
     // open and close within one batch, and those are written once, closed, as new to the store
     // (no merge by key there). Lives still open, or closed but written open before, are written
-    // as versions to merge. OpenLife objects are the recorder's own: changed in place.
-    const batch = ++this.batches;
-    const touched: OpenLife[] = [];
+    // as versions to merge. Open lives (OpenLives' columns) are the recorder's own: changed in place.
+    const batch = (this.batches = this.batches >= 0xffffffff ? 1 : this.batches + 1);
+    const lives = this.open;
+    lives.recycle();
+    const touched: number[] = [];
     const closedNew: ClosedKernelLife[] = [];
     const closedOld: ConnectionLife[] = [];
-    const touch = (life: OpenLife): void => {
-      if (life.batch !== batch) {
-        life.batch = batch;
-        touched.push(life);
+    const touch = (s: number): void => {
+      if (lives.batch(s) !== batch) {
+        lives.setBatch(s, batch);
+        touched.push(s);
       }
     };
     const announce = this.subscribers.size > 0;
@@ -235,55 +235,55 @@ export class Recorder {
       const at = Math.round(wallOffsetMs + (e.monotonicMs ?? Number(e.monotonicNs) / 1e6));
       const birth = birthFromTransition(e.oldState, e.newState);
       if (birth !== null) {
-        if (this.open.has(id)) continue; // LISTEN->SYN_RECV then SYN_RECV->ESTABLISHED: one life
+        if (lives.has(id)) continue; // LISTEN->SYN_RECV then SYN_RECV->ESTABLISHED: one life
         touch(this.born(e, id, birth, at, batch));
         continue;
       }
-      let life = this.open.get(id);
-      if (!life) {
+      let s = lives.slotOf(id);
+      if (s < 0) {
         // Leaving a handshake state unseen entering it: a child reset before it was established
         // (SYN_RECV->CLOSE) or a lost birth event. The state it leaves still says who opened it.
         if ((e.oldState === 'SYN_RECV' || e.oldState === 'SYN_SENT') && !this.closedCookies.has(id)) {
-          life = this.born(e, id, e.oldState === 'SYN_SENT' ? 'OUTBOUND' : 'INBOUND', at, batch);
-          touch(life);
+          s = this.born(e, id, e.oldState === 'SYN_SENT' ? 'OUTBOUND' : 'INBOUND', at, batch);
+          touch(s);
         } else {
           continue; // born before tcpdir started, and not seen by a snapshot yet
         }
       }
       // connect() enters SYN_SENT before it picks the local port: later events carry it.
-      if (life.localPort === 0 && e.localPort !== 0) {
-        life.localAddress = e.localAddress;
-        life.localPort = e.localPort;
-        touch(life);
+      if (lives.localPort(s) === 0 && e.localPort !== 0) {
+        lives.setLocal(s, e.localAddress, e.localPort);
+        touch(s);
       }
-      if (life.unannounced) {
-        life.unannounced = false;
-        this.count('OPENED', life.direction);
-        if (announce) this.tell('OPENED', lifeOf(id, life), life.firstSeenAt);
+      if (lives.unannounced(s)) {
+        lives.announced(s);
+        this.count('OPENED', lives.direction(s));
+        if (announce) this.tell('OPENED', lifeOf(lives, s), lives.firstSeenAt(s));
       }
       if (e.newState === 'CLOSE') {
-        this.open.delete(id);
+        // Its slot stays as it is until the next batch (touched holds it).
+        lives.delete(id);
         this.closedCookies.add(id, at);
-        life.closed = true;
+        lives.setClosed(s);
         // The kernel's own counters at the close.
-        const closedAt = Math.max(at, life.firstSeenAt);
+        const closedAt = Math.max(at, lives.firstSeenAt(s));
         // Born in this batch: never written before, and never again (its cookie is in closedCookies).
-        if (life.bornIn === batch && typeof id === 'number') {
-          const closed = closedKernelLifeOf(id, life, closedAt, e);
+        if (lives.bornIn(s) === batch && typeof id === 'number') {
+          const closed = closedKernelLifeOf(id, lives, s, closedAt, e);
           closedNew.push(closed);
-          if (announce) this.tell('CLOSED', closedLifeOf(id, life, closedAt, e), at);
+          if (announce) this.tell('CLOSED', closedLifeOf(lives, s, closedAt, e), at);
         } else {
-          const closed = closedLifeOf(id, life, closedAt, e);
+          const closed = closedLifeOf(lives, s, closedAt, e);
           closedOld.push(closed);
           if (announce) this.tell('CLOSED', closed, at);
         }
-        touch(life);
+        touch(s);
         this.counts.closed++;
-        this.count('CLOSED', life.direction);
+        this.count('CLOSED', lives.direction(s));
       }
     }
     const open: ConnectionLife[] = [];
-    for (const life of touched) if (!life.closed) open.push(lifeOf(life.id, life));
+    for (const s of touched) if (!lives.closed(s)) open.push(lifeOf(lives, s));
     if (open.length || closedOld.length) this.opts.store.write(closedOld.length ? open.concat(closedOld) : open);
     if (closedNew.length) this.opts.store.write(closedNew, true);
     this.tellTallies();
@@ -297,7 +297,8 @@ export class Recorder {
    */
   observe(o: Observation): void {
     const pass = this.beginObserve(o);
-    for (const c of o.connections) this.observeOne(pass, c);
+    const cs = o.connections;
+    for (let i = 0; i < cs.length; i++) this.observeOne(pass, cs.at(i)!);
     this.finishObserve(pass);
   }
 
@@ -313,7 +314,7 @@ export class Recorder {
     const pass = this.beginObserve(o);
     const cs = o.connections;
     for (let i = 0; i < cs.length; i++) {
-      this.observeOne(pass, cs[i]);
+      this.observeOne(pass, cs.at(i)!);
       if ((i + 1) % slice === 0) {
         // Each slice's lives go to the store now, and the next slice waits while the store is
         // behind: a first snapshot of 100k pre-existing connections otherwise passed the store's
@@ -334,76 +335,87 @@ export class Recorder {
   private beginObserve(o: Observation): ObservePass {
     const first = this.first;
     this.first = false;
-    return { o, kernel: this.opts.mode === 'KERNEL', first, out: [], seen: new Set<string>() };
+    this.open.recycle();
+    // A Set of the listed sockets was 3.5 MiB at 100k, garbage after each look.
+    this.passes = this.passes >= 0xffffffff ? 1 : this.passes + 1;
+    return { o, kernel: this.opts.mode === 'KERNEL', first, out: [], no: this.passes };
   }
 
   private observeOne(pass: ObservePass, c: ObservedConnection): void {
-    const { o, kernel, first, out, seen } = pass;
+    const { o, kernel, first, out } = pass;
+    const lives = this.open;
     const k = kernel ? (c.cookie === null ? null : cookieKey(c.cookie)) : c.id;
     if (k === null) return;
-    seen.add(k);
-    const life = this.open.get(k);
-    if (!life) {
+    const s = lives.slotOf(k);
+    if (s < 0) {
       // KERNEL mode: a socket without a life is one that existed before tcpdir started (or
       // whose birth event was lost); SNAPSHOT mode: a socket new since the last poll.
       // A closed life's socket lingers (TIME_WAIT keeps the cookie): not a new life.
       if (kernel && (this.closedCookies.has(k) || (!first && LINGERING.has(c.state)))) return;
       const p = c.process();
-      const pre = first || kernel;
-      const fresh: OpenLife = {
+      const fresh = this.remember(k, {
         netns: c.netns, family: c.family,
         localAddress: c.localAddress, localPort: c.localPort, remoteAddress: c.remoteAddress, remotePort: c.remotePort,
         direction: c.direction, confidence: c.confidence, certain: c.certain, rule: c.rule(),
-        firstSeenAt: o.at, preExisting: pre, pid: p?.pid ?? null, command: p?.command ?? null, observedBy: 'SNAPSHOT',
-        unannounced: false, batch: 0, closed: false, bornIn: 0, id: k,
-      };
-      this.remember(k, fresh);
-      const life = lifeOf(k, fresh);
+        firstSeenAt: o.at, preExisting: first || kernel, pid: p?.pid ?? null, command: p?.command ?? null, observedBy: 'SNAPSHOT',
+      }, false, 0);
+      lives.see(fresh, pass.no);
+      const life = lifeOf(lives, fresh);
       out.push(life);
       this.emit('OPENED', life, o.at);
       return;
     }
-    let next = life;
-    if (life.netns === null && c.netns !== null) next = { ...next, netns: c.netns };
+    lives.see(s, pass.no);
+    let updated = false;
+    if (lives.netns(s) === null && c.netns !== null) {
+      lives.setNetns(s, c.netns);
+      updated = true;
+    }
     // A connect() still in SYN_SENT (a peer not answering): the snapshot has its port.
-    if (life.localPort === 0 && c.localPort !== 0) next = { ...next, localAddress: c.localAddress, localPort: c.localPort };
-    if (next.localPort !== 0 && next.unannounced) {
-      next.unannounced = false;
-      this.emit('OPENED', lifeOf(k, next), next.firstSeenAt);
+    if (lives.localPort(s) === 0 && c.localPort !== 0) {
+      lives.setLocal(s, c.localAddress, c.localPort);
+      updated = true;
     }
-    if (life.pid === null) {
+    if (lives.localPort(s) !== 0 && lives.unannounced(s)) {
+      lives.announced(s);
+      this.emit('OPENED', lifeOf(lives, s), lives.firstSeenAt(s));
+    }
+    if (lives.pid(s) === null) {
       const p = c.process();
-      if (p) next = { ...next, pid: p.pid, command: p.command };
+      if (p) {
+        lives.setProcess(s, p.pid, p.command);
+        updated = true;
+      }
     }
-    const changed = !life.certain && (life.direction !== c.direction || Math.abs(life.confidence - c.confidence) > 0.05);
-    if (changed) next = { ...next, direction: c.direction, confidence: c.confidence, certain: c.certain, rule: c.rule() };
-    if (next !== life) {
-      this.open.set(k, next);
-      const written = lifeOf(k, next);
+    const changed = !lives.certain(s) && (lives.direction(s) !== c.direction || Math.abs(lives.confidence(s) - c.confidence) > 0.05);
+    if (changed) lives.setVerdict(s, c.direction, c.confidence, c.certain, c.rule());
+    if (updated || changed) {
+      const written = lifeOf(lives, s);
       out.push(written);
       if (changed) this.emit('VERDICT_CHANGED', written, o.at);
     }
   }
 
   private finishObserve(pass: ObservePass): void {
-    const { o, kernel, out, seen } = pass;
+    const { o, kernel, out } = pass;
+    const lives = this.open;
     // Gone since the last snapshot: only lives in a namespace the snapshot lists in full, and
     // (KERNEL mode) born before this snapshot began, can be judged gone by their absence.
-    {
-      for (const [k, life] of this.open) {
-        if (seen.has(k)) continue;
-        if (life.netns === null || !o.covered.has(life.netns)) continue;
-        if (kernel && life.firstSeenAt >= o.at - 1000) continue;
-        this.open.delete(k);
-        const full = lifeOf(k, life);
-        if (life.unannounced) this.emit('OPENED', full, life.firstSeenAt);
-        const closed = { ...full, closedAt: o.at };
-        out.push(closed);
-        this.counts.closed++;
-        if (kernel) this.counts.closedBySnapshot++;
-        this.emit('CLOSED', closed, o.at);
-      }
+    for (const [k, s] of lives.entries()) {
+      if (lives.seenIn(s) === pass.no) continue;
+      const netns = lives.netns(s);
+      if (netns === null || !o.covered.has(netns)) continue;
+      if (kernel && lives.firstSeenAt(s) >= o.at - 1000) continue;
+      lives.delete(k);
+      const full = lifeOf(lives, s);
+      if (lives.unannounced(s)) this.emit('OPENED', full, lives.firstSeenAt(s));
+      const closed = { ...full, closedAt: o.at };
+      out.push(closed);
+      this.counts.closed++;
+      if (kernel) this.counts.closedBySnapshot++;
+      this.emit('CLOSED', closed, o.at);
     }
+    lives.recycle();
     if (out.length) this.opts.store.write(out);
     this.tellTallies();
     // Closes before this snapshot began cannot race it any more.
@@ -415,50 +427,51 @@ export class Recorder {
    * life for, or whose open life has no process yet. Resolving owners is a /proc scan of every
    * socket (a quarter of a second at 100k): only worth it then.
    */
-  wantsOwners(connections: readonly ObservedConnection[]): boolean {
+  wantsOwners(connections: ObservedConnections): boolean {
     const kernel = this.opts.mode === 'KERNEL';
-    for (const c of connections) {
+    for (let i = 0; i < connections.length; i++) {
+      const c = connections.at(i)!;
       if (!c.owned) continue;
       const k = kernel ? (c.cookie === null ? null : cookieKey(c.cookie)) : c.id;
       if (k === null) continue;
-      const life = this.open.get(k);
-      if (life === undefined ? !(kernel && this.closedCookies.has(k)) : life.pid === null) return true;
+      const s = this.open.slotOf(k);
+      if (s < 0 ? !(kernel && this.closedCookies.has(k)) : this.open.pid(s) === null) return true;
     }
     return false;
   }
 
-  /** A life opened by the kernel's word, remembered and announced. */
-  private born(e: KernelEvent, id: CookieKey, direction: 'INBOUND' | 'OUTBOUND', at: number, batch: number): OpenLife {
+  /** A life opened by the kernel's word, remembered and announced; its slot. */
+  private born(e: KernelEvent, id: CookieKey, direction: 'INBOUND' | 'OUTBOUND', at: number, batch: number): number {
     // connect() runs CLOSE->SYN_SENT in the connecting process: the event names it. Other
     // changes run in softirq, in whatever task was current: not the socket's owner.
     const connecting = e.oldState === 'CLOSE' && e.newState === 'SYN_SENT';
     // Accepted: the listener's owner (accept() has not run yet, and may run in any process holding it).
     const owner = connecting ? e : direction === 'INBOUND' ? (this.opts.listenerOwner?.(e.netns, e.family, e.localAddress, e.localPort) ?? null) : null;
-    const open: OpenLife = {
+    // connect() enters SYN_SENT before it picks the local port: OPENED waits for the event that
+    // carries it (its handshake's end, or the close), so subscribers never see port 0.
+    const unannounced = e.localPort === 0;
+    const s = this.remember(id, {
       netns: e.netns, family: e.family,
       localAddress: e.localAddress, localPort: e.localPort, remoteAddress: e.remoteAddress, remotePort: e.remotePort,
       direction, confidence: 1, certain: true, rule: 'kernel-birth',
       firstSeenAt: at, preExisting: false, pid: owner?.pid ?? null, command: owner?.command ?? null, observedBy: 'KERNEL',
-      // connect() enters SYN_SENT before it picks the local port: OPENED waits for the event that
-      // carries it (its handshake's end, or the close), so subscribers never see port 0.
-      unannounced: e.localPort === 0, batch: 0, closed: false, bornIn: batch, id,
-    };
-    this.remember(id, open);
-    if (!open.unannounced) {
+    }, unannounced, batch);
+    if (!unannounced) {
       this.count('OPENED', direction);
-      if (this.subscribers.size > 0) this.tell('OPENED', lifeOf(id, open), at);
+      if (this.subscribers.size > 0) this.tell('OPENED', lifeOf(this.open, s), at);
     }
-    return open;
+    return s;
   }
 
-  private remember(k: CookieKey, life: OpenLife): void {
-    this.open.set(k, life);
+  /** Opens a life; past maxOpen the oldest is forgotten (its slot stays readable until recycled). */
+  private remember(k: CookieKey, f: OpenFacts, unannounced: boolean, bornIn: number): number {
+    const s = this.open.add(k, f, unannounced, bornIn);
     this.counts.opened++;
     if (this.open.size > this.maxOpen) {
-      const oldest = this.open.keys().next().value as CookieKey;
-      this.open.delete(oldest);
+      this.open.delete(this.open.oldest()!);
       this.counts.forgotten++;
     }
+    return s;
   }
 
   private emit(type: LifeEventType, life: ConnectionLife, at: number): void {

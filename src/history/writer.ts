@@ -16,6 +16,7 @@ import type Database from 'better-sqlite3';
 import { encodeBlock, MAX_BLOCK_LIVES } from './blocks';
 import { addressKey } from './cidr';
 import { FlowCounter } from './flows';
+import { OpenRowIds } from './open-row-ids';
 import { RecentKeys } from './recent-keys';
 import { keyOf, type ClosedKernelLife, type ConnectionLife, type GapMarker, type WrittenLife } from './record';
 
@@ -34,7 +35,7 @@ export class BatchWriter {
   /** Upserts `lives` and appends `fresh`: lives new and closed (HistoryStore.write's closedNew). */
   readonly writeBatch: (lives: readonly ConnectionLife[], gaps: readonly GapMarker[], fresh?: readonly ClosedKernelLife[]) => BatchResult;
   /** Row ids of the lives written while open, by key (forgotten when written closed). */
-  private readonly openIds = new Map<string, number>();
+  private readonly openIds = new OpenRowIds();
   /** Keys lately written closed: a write of one again (none expected) looks its row up. */
   private readonly closedKeys = new RecentKeys(65_536);
   /** This batch's changes to openIds, undone if it rolls back: [key, the id it had]. */
@@ -160,7 +161,8 @@ export class BatchWriter {
     const closed = l.closedAt !== null ? 1 : 0;
     const startedAt = l.openedAt ?? l.firstSeenAt;
     // Most writes are new lives (a life that opened and closed within one flush is written once).
-    let id = this.openIds.get(l.key);
+    const openId = this.openIds.get(l.key);
+    let id = openId;
     let flowClosed = 0;
     if (id === undefined && this.closedKeys.has(l.key)) {
       const row = this.find.get(startedAt, l.key) as [number, number] | undefined;
@@ -180,7 +182,7 @@ export class BatchWriter {
       l.closedAt, l.bytesSent, l.bytesReceived, l.retransmits, l.direction, l.confidence, l.certain ? 1 : 0, l.rule,
       l.pid, l.command, l.netns, l.localAddress, l.localPort, closed, id,
     ) as [string | null, ConnectionLife['direction'], number, string | null, string, number, number, number | null, number | null, number | null];
-    if (closed && this.openIds.has(l.key)) this.remember(l.key, null);
+    if (closed && openId !== undefined) this.remember(l.key, null);
     if (closed && !flowClosed && r[7] !== null) {
       const m = { netns: r[0], direction: r[1], localPort: r[2], command: r[3], remoteAddress: r[4], remotePort: r[5] };
       this.flows.closed(m, r[7], r[7] - r[6], r[8], r[9]);

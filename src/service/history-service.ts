@@ -1,13 +1,13 @@
 import {
   HistoryFilterError, HistoryStore, Recorder, type FlowFilter, type GapMarker, type FlowRow, type HistoryFilter, type HistoryPage, type LifeEvent,
-  type ObservedConnection, type RecorderStatus, type StoreStatus,
+  type RecorderStatus, type StoreStatus,
 } from '../history';
 import { InputError } from './errors';
 import { ListenerOwners } from './listener-owners';
 import { checkConfidence, checkNetnsId, checkPort } from './validate';
-import { socketNetns } from './netns-view';
+import { LookConnections, type Look } from './observed-connection';
 import type { TcpdirService } from './tcpdir-service';
-import { yieldToLoop, type SnapshotView } from './view';
+import type { SnapshotView } from './view';
 
 export interface HistoryOptions {
   /** SQLite file, or ':memory:'. */
@@ -125,45 +125,23 @@ export class HistoryService {
   }
 
   private async observe(view: SnapshotView): Promise<void> {
-    let procs: Awaited<ReturnType<TcpdirService['processesOf']>> | null = null;
     const snap = view.snapshot;
-    const v = view.verdicts;
-    // Built and recorded in slices with turns of the event loop between them: at 100k
-    // connections a look held the main thread for about 100 ms in one piece (measured), and a
-    // request that came meanwhile waited for all of it.
-    const conns = view.ctx.conns;
-    const connections: ObservedConnection[] = new Array(conns.length);
-    for (let i = 0; i < conns.length; i++) {
-      const c = conns[i];
-      connections[i] = {
-        id: c.id, cookie: c.cookie, netns: socketNetns(snap, c), family: c.family, state: c.state, owned: c.inode !== 0,
-        localAddress: c.localAddress, localPort: c.localPort, remoteAddress: c.remoteAddress, remotePort: c.remotePort,
-        direction: v.direction(i), confidence: v.confidence(i), certain: v.certain(i),
-        rule: () => {
-          const ev = v.evidenceAt(i).filter((e) => e.weight > 0 || e.conclusive);
-          const top = ev.find((e) => e.conclusive) ?? ev.sort((a, b) => b.weight - a.weight)[0];
-          return top ? top.rule : null;
-        },
-        process: () => {
-          const p = c.inode !== 0 ? procs?.get(c.inode)?.[0] : undefined;
-          return p ? { pid: p.pid, command: p.command } : null;
-        },
-      };
-      if ((i + 1) % OBSERVE_SLICE === 0) {
-        await yieldToLoop();
-        if (this.closed) return;
-      }
-    }
+    // The recorder reads the view's columns through one reused object (LookConnections), and
+    // records in slices with turns of the event loop between them: at 100k connections a look
+    // held the main thread for about 100 ms in one piece (measured), and a request that came
+    // meanwhile waited for all of it.
+    const look: Look = { view, conns: view.ctx.conns, procs: null };
+    const connections = new LookConnections(look);
     // Owners only when the recorder would ask for one: every snapshot would pay a /proc scan.
     const newListeners = this.recorder.mode === 'KERNEL' && this.listenerOwners.needsOwners(view);
     if (newListeners || this.recorder.wantsOwners(connections)) {
       try {
-        procs = await this.service.processesOf(view);
+        look.procs = await this.service.processesOf(view);
       } catch {
         // owners unknown this time
       }
     }
-    if (this.recorder.mode === 'KERNEL') this.listenerOwners.update(view, procs);
+    if (this.recorder.mode === 'KERNEL') this.listenerOwners.update(view, look.procs);
     if (snap.collectedAt - this.askedClearedAt >= this.recorder.intervalMs) {
       this.askedPorts.clear();
       this.askedClearedAt = snap.collectedAt;
