@@ -94,6 +94,14 @@ test('a REST or GraphQL answer longer than one page streams the same rows as one
     assert.deepEqual(r.body, whole, 'streamed pages == one execution');
     assert.equal(new Set((r.body as Array<{ id: string }>).map((c) => c.id)).size, whole.length, 'no row twice');
 
+    // Filters and an order hold across pages too (pages after the first are written as bytes).
+    const orderedVars = { port, limit: 100_000, direction: 'INBOUND', orderBy: 'REMOTE', descending: true };
+    const og = await request(s.server).post('/graphql').send({ query: `${head}${directive}`, variables: orderedVars }).expect(200);
+    assert.equal(og.body.errors, undefined);
+    assert.ok(og.body.data.connections.length > PAGE_ROWS, 'the inbound half is longer than a page');
+    const or = await request(s.server).get(`/api/v1/connections?port=${port}&limit=100000&direction=inbound&orderBy=REMOTE&descending=true`).expect(200);
+    assert.deepEqual(or.body, og.body.data.connections, 'ordered, filtered REST pages == one execution');
+
     // limit and offset still mean what they say across page boundaries.
     const part = await request(s.server).get(`/api/v1/connections?port=${port}&limit=${PAGE_ROWS + 7}&offset=${PAGE_ROWS - 3}`).expect(200);
     assert.deepEqual(part.body, whole.slice(PAGE_ROWS - 3, 2 * PAGE_ROWS + 4));
