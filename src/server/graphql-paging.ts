@@ -1,14 +1,17 @@
 import { DEFAULT_LIMIT } from '../model';
 import {
   Kind, parse, print, visit, type ArgumentNode, type ASTNode, type DocumentNode, type FieldNode, type FragmentDefinitionNode,
-  type OperationDefinitionNode, type ValueNode, type VariableDefinitionNode,
+  type OperationDefinitionNode, type SelectionSetNode, type ValueNode, type VariableDefinitionNode, valueFromASTUntyped,
 } from 'graphql';
 import type { ApolloServer } from '@apollo/server';
 import type { FastifyReply } from 'fastify';
 import { Readable } from 'node:stream';
 import type { RequestContext } from '../resolvers';
+import { connectionPage } from '../resolvers/connection-page';
 import { MAX_LIMIT } from '../service/validate';
-import { CHUNKS_AHEAD, jsonPages, PAGE_ROWS } from './paging';
+import { CHUNKS_AHEAD, jsonPages, jsonRowPages, PAGE_ROWS } from './paging';
+import { connectionReaders, LIST_SELECTION, listRowWriter, type Selection } from './row-writer';
+import type { ConnectionsArgs } from '../schema';
 
 /** One big `connections` field of a PagedQuery, run page by page. */
 export interface PagedList {
@@ -20,6 +23,12 @@ export interface PagedList {
   offset: number;
   /** `connectionCount` with the field's filter, under the same key: how many rows it has to give. */
   countQuery: string;
+  /**
+   * When the field's selection is plain fields that `tcpdir list`'s document also selects (no
+   * alias, argument, directive or fragment below it): that selection, and the field's arguments
+   * but limit and offset. Its pages after the first are then written as bytes (row-writer.ts).
+   */
+  rows: { selection: Selection; args: Record<string, unknown> } | null;
 }
 
 /** How a GraphQL request for many connections is run page by page (see planPagedQuery). */
@@ -89,7 +98,9 @@ export function planPagedQuery(body: unknown): PagedQuery | null {
       // The order does not change the count (connectionCount takes no orderBy).
       arguments: filter.filter((a) => a.name.value !== 'orderBy' && a.name.value !== 'descending'),
     };
-    lists.push({ query, key: keyOf(field), limit, offset, countQuery: print(partOf(doc, op, [count], [])) });
+    const selection = plainSelection(field.selectionSet, LIST_SELECTION);
+    const rows = selection && { selection, args: argumentValues(op, filter, vars) };
+    lists.push({ query, key: keyOf(field), limit, offset, countQuery: print(partOf(doc, op, [count], [])), rows });
   }
   const others = fields.filter((f) => !big.includes(f));
   return {
@@ -170,6 +181,48 @@ function intArg(op: OperationDefinitionNode, field: FieldNode, name: string, var
   return typeof value === 'number' && Number.isSafeInteger(value) ? value : null;
 }
 
+/**
+ * A field's selection as a row Selection when it is plain fields only, each of them in `within`
+ * (the same shape below); else null. Names are GraphQL names ([_A-Za-z][_0-9A-Za-z]*), which the
+ * row writer embeds in its generated code.
+ */
+function plainSelection(set: SelectionSetNode | undefined, within: Selection): Selection | null {
+  if (!set) return null;
+  const out: [string, Selection | null][] = [];
+  for (const sel of set.selections) {
+    if (sel.kind !== Kind.FIELD || sel.alias || (sel.arguments?.length ?? 0) > 0 || (sel.directives?.length ?? 0) > 0) return null;
+    const name = sel.name.value;
+    const known = within.find(([n]) => n === name);
+    if (!known || out.some(([n]) => n === name)) return null;
+    if (known[1] === null) {
+      if (sel.selectionSet) return null;
+      out.push([name, null]);
+    } else {
+      const sub = plainSelection(sel.selectionSet, known[1]);
+      if (sub === null) return null;
+      out.push([name, sub]);
+    }
+  }
+  return out.length > 0 ? out : null;
+}
+
+/**
+ * The values of `args` (already validated: the list's first page ran through Apollo), variables
+ * taken from the request or their declared defaults. Enum values are their names, as tcpdir's
+ * enums are.
+ */
+function argumentValues(op: OperationDefinitionNode, args: readonly ArgumentNode[], vars: Record<string, unknown>): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const d of op.variableDefinitions ?? []) {
+    const name = d.variable.name.value;
+    if (name in vars) values[name] = vars[name];
+    else if (d.defaultValue) values[name] = valueFromASTUntyped(d.defaultValue);
+  }
+  const out: Record<string, unknown> = {};
+  for (const a of args) out[a.name.value] = valueFromASTUntyped(a.value, values);
+  return out;
+}
+
 function argument(name: string, variable: string): ArgumentNode {
   return { kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: name }, value: { kind: Kind.VARIABLE, name: { kind: Kind.NAME, value: variable } } };
 }
@@ -246,7 +299,7 @@ export async function sendPagedQuery(
     reply.send(`{"data":{${keys.map(field).join(',')}}}`);
     return true;
   }
-  async function* answer(): AsyncGenerator<string> {
+  async function* answer(): AsyncGenerator<string | Buffer> {
     yield '{"data":{';
     for (const [i, k] of keys.entries()) {
       const sep = i > 0 ? ',' : '';
@@ -260,7 +313,19 @@ export async function sendPagedQuery(
         if (rows === null) throw new Error(`GraphQL page of ${k} at offset ${offset} failed`);
         return rows;
       };
-      yield* jsonPages(firsts.get(k)!, runPage, list.limit, list.offset, `${sep}${JSON.stringify(k)}:`);
+      const prefix = `${sep}${JSON.stringify(k)}:`;
+      if (list.rows) {
+        // Plain fields that `list` also reads: the pages after the first as bytes, from the
+        // resolvers' own reads (test/api/rest-paging.test.ts compares them to one execution).
+        const view = await contextValue.view();
+        const owners = list.rows.selection.some(([n]) => n === 'processes') ? await contextValue.service.processesOf(view) : new Map();
+        const write = listRowWriter(connectionReaders(view, owners), list.rows.selection);
+        const args = list.rows.args;
+        yield prefix;
+        yield* jsonRowPages(firsts.get(k)!, (size, at) => connectionPage(contextValue, { ...args, limit: size, offset: at } as ConnectionsArgs), write, list.limit, list.offset);
+        continue;
+      }
+      yield* jsonPages(firsts.get(k)!, runPage, list.limit, list.offset, prefix);
     }
     yield '}}';
   }

@@ -91,20 +91,22 @@ export function listRows(readers: ConnectionReaders, selection: Selection = LIST
  */
 export function listRowWriter(readers: ConnectionReaders, selection: Selection = LIST_SELECTION): RowWriter {
   checkSelection(readers, selection);
-  // Compiled per selection and per which of its fields the readers answer.
-  const which = selection.map(([name]) => (name in readers ? 'r' : 'c')).join('');
-  let bySelection = COMPILED.get(selection);
-  if (!bySelection) COMPILED.set(selection, (bySelection = new Map()));
-  let compiled = bySelection.get(which);
-  if (!compiled) bySelection.set(which, (compiled = compileRowWriter(selection, readers)));
+  // Compiled once per selection's shape and which of its fields the readers answer (a client's
+  // selection is parsed anew with each request).
+  const key = `${selection.map(([name]) => (name in readers ? 'r' : 'c')).join('')}${JSON.stringify(selection)}`;
+  let compiled = COMPILED.get(key);
+  if (!compiled) {
+    if (COMPILED.size >= 64) COMPILED.clear();
+    COMPILED.set(key, (compiled = compileRowWriter(selection, readers)));
+  }
   return compiled(selection.map(([name]) => readers[name] ?? null));
 }
 
 /** A row of `list`'s document (or another connections document) written as its JSON. */
 export type RowWriter = (c: ConnectionRecord, out: JsonBytes) => void;
 
-/** Compiled writers by selection: a server compiles each document's once, not per request. */
-const COMPILED = new WeakMap<Selection, Map<string, (reads: ReadonlyArray<((c: ConnectionRecord) => unknown) | null>) => RowWriter>>();
+/** Compiled writers by selection: a server compiles each shape once, not per request. Bounded. */
+const COMPILED = new Map<string, (reads: ReadonlyArray<((c: ConnectionRecord) => unknown) | null>) => RowWriter>();
 
 /** The writer's code for `selection`, given the readers in the selection's order (null: the record's own field). */
 function compileRowWriter(selection: Selection, readers: ConnectionReaders): (reads: ReadonlyArray<((c: ConnectionRecord) => unknown) | null>) => RowWriter {
