@@ -334,6 +334,15 @@ class IterateWorker : public Napi::AsyncProgressQueueWorker<uint8_t> {
   std::string code_, what_;
 };
 
+// Queues one pass of the iterator program behind `link_fd` on a pool thread.
+Napi::Promise StartPass(Napi::Env env, std::shared_ptr<State> st, int link_fd, int netns_fd, Napi::Value on_chunk) {
+  Napi::Function noop = Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
+  auto* w = new IterateWorker(env, std::move(st), link_fd, netns_fd, noop, on_chunk);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 Napi::Value IterateImpl(const Napi::CallbackInfo& info, int netns_fd) {
   Napi::Env env = info.Env();
   auto st = Current();
@@ -342,12 +351,9 @@ Napi::Value IterateImpl(const Napi::CallbackInfo& info, int netns_fd) {
     d.Reject(MakeError(env, "ENOTOPEN", "tcpdir_kernel: iterate() before open()").Value());
     return d.Promise();
   }
-  Napi::Function noop = Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
   Napi::Value on_chunk = info.Length() > (netns_fd >= 0 ? 1u : 0u) ? info[netns_fd >= 0 ? 1 : 0] : env.Undefined();
-  auto* w = new IterateWorker(env, st, st->ld.iter_link_fd, netns_fd, noop, on_chunk);
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  int link_fd = st->ld.iter_link_fd;
+  return StartPass(env, std::move(st), link_fd, netns_fd, on_chunk);
 }
 
 Napi::Value Iterate(const Napi::CallbackInfo& info) { return IterateImpl(info, -1); }
@@ -367,11 +373,8 @@ Napi::Value Owners(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto st = Current();
   if (!st || st->ld.owners_link_fd < 0) return env.Null();
-  Napi::Function noop = Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
-  auto* w = new IterateWorker(env, st, st->ld.owners_link_fd, -1, noop, env.Undefined());
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  int link_fd = st->ld.owners_link_fd;
+  return StartPass(env, std::move(st), link_fd, -1, env.Undefined());
 }
 
 Napi::Value DrainEvents(const Napi::CallbackInfo& info) {
