@@ -10,7 +10,7 @@ import type { RequestContext } from '../resolvers';
 import { connectionPage } from '../resolvers/connection-page';
 import { MAX_LIMIT } from '../service/validate';
 import { CHUNKS_AHEAD, jsonPages, jsonRowPages, PAGE_ROWS } from './paging';
-import { connectionReaders, LIST_SELECTION, listRowWriter, type Selection } from './row-writer';
+import { LIST_SELECTION, requestRowWriter, type Selection } from './row-writer';
 import type { ConnectionsArgs } from '../schema';
 
 /** One big `connections` field of a PagedQuery, run page by page. */
@@ -317,9 +317,7 @@ export async function sendPagedQuery(
       if (list.rows) {
         // Plain fields that `list` also reads: the pages after the first as bytes, from the
         // resolvers' own reads (test/api/rest-paging.test.ts compares them to one execution).
-        const view = await contextValue.view();
-        const owners = list.rows.selection.some(([n]) => n === 'processes') ? await contextValue.service.processesOf(view) : new Map();
-        const write = listRowWriter(connectionReaders(view, owners), list.rows.selection);
+        const write = await requestRowWriter(contextValue, list.rows.selection);
         const args = list.rows.args;
         yield prefix;
         yield* jsonRowPages(firsts.get(k)!, (size, at) => connectionPage(contextValue, { ...args, limit: size, offset: at } as ConnectionsArgs), write, list.limit, list.offset);

@@ -74,10 +74,11 @@ export async function* jsonPages(
 }
 
 /**
- * jsonPages for a list whose rows can be written as bytes (a REST list of connections): the first
- * page (already run, as objects) as text, the next ones read by `readPage(limit, offset)` and
- * written by `write` straight into bytes, without result objects or strings (row-writer.ts).
- * Each chunk is a Buffer of its own: the socket may hold it after it is yielded.
+ * jsonPages for a list whose rows can be written as bytes (connections): the first page (already
+ * run through GraphQL, as objects) as JSON.stringify gives it, the next ones read by
+ * `readPage(limit, offset)` and written by `write` straight into bytes, without result objects or
+ * strings (row-writer.ts). Each chunk is a Buffer of its own: the socket may hold it after it is
+ * yielded.
  */
 export async function* jsonRowPages<T>(
   first: readonly unknown[],
@@ -85,23 +86,16 @@ export async function* jsonRowPages<T>(
   write: (row: T, out: JsonBytes) => void,
   limit: number,
   offset: number,
-): AsyncGenerator<string | Buffer> {
-  let text = '[';
+): AsyncGenerator<Buffer> {
+  const out = new JsonBytes(CHUNK_BYTES);
+  out.raw(OPEN_LIST);
   for (let k = 0; k < first.length; k++) {
-    text += `${k > 0 ? ',' : ''}${JSON.stringify(first[k])}`;
-    if (text.length >= CHUNK_CHARS) {
-      yield text;
-      text = '';
-    }
+    if (k > 0) out.raw(COMMA);
+    out.value(first[k]);
+    if (out.full) yield Buffer.from(out.take());
   }
   let got = first.length;
-  if (first.length < PAGE_ROWS || got >= limit) {
-    yield `${text}]`;
-    return;
-  }
-  if (text !== '') yield text;
-  const out = new JsonBytes(CHUNK_BYTES);
-  for (;;) {
+  for (let more = got >= PAGE_ROWS && got < limit; more; ) {
     const size = Math.min(PAGE_ROWS, limit - got);
     const rows = await readPage(size, offset + got);
     for (let k = 0; k < rows.length; k++) {
@@ -110,11 +104,12 @@ export async function* jsonRowPages<T>(
       if (out.full) yield Buffer.from(out.take());
     }
     got += rows.length;
-    if (rows.length < size || got >= limit) break;
+    more = rows.length === size && got < limit;
   }
   out.raw(CLOSE_LIST);
   yield Buffer.from(out.take());
 }
 
+const OPEN_LIST = ascii('[');
 const COMMA = ascii(',');
 const CLOSE_LIST = ascii(']');

@@ -9,7 +9,7 @@ import { InputError, type HistoryService, type TcpdirService } from '../service'
 import { DOCUMENTS, type DocumentName } from './documents';
 import { sendError } from './http-errors';
 import { CHUNKS_AHEAD, jsonPages, jsonRowPages, PAGE_ROWS } from './paging';
-import { connectionReaders, listRowWriter, rowSelection } from './row-writer';
+import { requestRowWriter, rowSelection } from './row-writer';
 import type { RunDocument } from './compiled-documents';
 import { CONFIDENCE, INT32_MAX, parseParams, PORT, type ParamSpec } from './rest-params';
 
@@ -164,7 +164,7 @@ export function registerRest(
           // Connections' rows are written as bytes by the resolvers' own reads (row-writer.ts;
           // test/api/rest-paging.test.ts checks them against one GraphQL execution): a third of
           // the time and none of the result objects and strings of a compiled execution.
-          ? jsonRowPages(first, (size, at) => connectionPage(contextValue, { ...variables, limit: size, offset: at }), await connectionsWriter(contextValue), limit, offset)
+          ? jsonRowPages(first, (size, at) => connectionPage(contextValue, { ...variables, limit: size, offset: at }), await requestRowWriter(contextValue, CONNECTIONS_SELECTION), limit, offset)
           : jsonPages(first, runPage, limit, offset);
         return reply.type('application/json; charset=utf-8').send(Readable.from(body, { highWaterMark: CHUNKS_AHEAD }));
       }
@@ -177,10 +177,3 @@ export function registerRest(
 
 /** The REST connections document's rows, selection and all. */
 const CONNECTIONS_SELECTION = rowSelection(DOCUMENTS.connections);
-const NO_OWNERS = new Map<number, never>();
-
-/** Writes a row of the connections document as its JSON bytes, read on the request's view. */
-async function connectionsWriter(ctx: RequestContext): Promise<ReturnType<typeof listRowWriter>> {
-  // The document selects no processes: the readers' owners are never read.
-  return listRowWriter(connectionReaders(await ctx.view(), NO_OWNERS), CONNECTIONS_SELECTION);
-}

@@ -3,6 +3,7 @@ import { conntrackFactsOf, natOfConnection } from '../service/conntrack-view';
 import { socketNetns } from '../service/netns-view';
 import type { ConnectionRecord } from '../service/records';
 import type { SnapshotView } from '../service/view';
+import type { RequestContext } from '../resolvers/context';
 import { DOCUMENTS } from './documents';
 import { ascii, type JsonBytes } from './json-bytes';
 
@@ -218,3 +219,15 @@ function checkSelection(readers: ConnectionReaders, selection: Selection): void 
 const ROW_FIELDS = new Set(['id', 'family', 'state', 'local', 'remote', 'inode', 'uid']);
 
 export const LIST_SELECTION = rowSelection(DOCUMENTS.listConnections);
+
+/**
+ * The writer of rows cut to `selection` on a request's view (REST lists and big GraphQL lists past
+ * their first page); the owners are resolved only when the selection asks for processes.
+ */
+export async function requestRowWriter(ctx: RequestContext, selection: Selection): Promise<RowWriter> {
+  const view = await ctx.view();
+  const owners = selection.some(([name]) => name === 'processes') ? await ctx.service.processesOf(view) : NO_OWNERS;
+  return listRowWriter(connectionReaders(view, owners), selection);
+}
+
+const NO_OWNERS: ProcessMap = new Map();
