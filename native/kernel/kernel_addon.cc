@@ -21,6 +21,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -52,11 +53,20 @@ struct State {
   std::vector<uint8_t> pending;
   uint64_t user_drops = 0;
 
+  // In the reader's epoll set: StopReader wakes it at once, not at its next 100 ms timeout
+  // (a one-shot `list` spent 0-100 ms of its exit waiting for that join).
+  int stop_fd = -1;
+
   void StopReader() {
-    if (running.exchange(false) && reader.joinable()) reader.join();
+    if (running.exchange(false) && reader.joinable()) {
+      uint64_t one = 1;
+      if (stop_fd >= 0) (void)!write(stop_fd, &one, sizeof one);
+      reader.join();
+    }
   }
   ~State() {
     StopReader();
+    if (stop_fd >= 0) close(stop_fd);
     rb.reset();
     tcpdir_loader_destroy(&ld);
   }
@@ -84,7 +94,8 @@ void Consume(State* st) {
   st->rb->Consume([st](const uint8_t* p, size_t n) { OnEvent(st, p, n); });
 }
 
-// The BPF side wakes us only past wakeup_bytes; otherwise the 100 ms wait times out and drains.
+// The BPF side wakes us only past wakeup_bytes; otherwise the 100 ms wait times out and drains
+// (StopReader wakes it through stop_fd).
 // Consuming is always under rb_mu: an iterator pass also flushes the ring (see IterateWorker).
 void ReaderLoop(State* st) {
   int efd = st->rb->EpollFd();
@@ -196,6 +207,12 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
       MakeError(env, ErrnoCode(-err), "tcpdir_kernel: mapping the event ring buffer failed: " + std::string(strerror(-err)))
           .ThrowAsJavaScriptException();
       return env.Undefined();
+    }
+    st->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (st->stop_fd >= 0) {
+      epoll_event wake{};
+      wake.events = EPOLLIN;
+      epoll_ctl(rb->EpollFd(), EPOLL_CTL_ADD, st->stop_fd, &wake);
     }
     st->rb = std::move(rb);
     st->running = true;
