@@ -2,7 +2,7 @@ import type { Direction, Evidence, Socket, Verdict } from '../model';
 import type { Outcome } from './combine';
 import type { Context } from './context';
 import { conntrackNote } from './rules/conntrack';
-import { kernelAbsenceNote, kernelFinding } from './rules/kernel';
+import { kernelAbsenceNote, kernelFindingAt } from './rules/kernel';
 import { LISTENER_GONE_DETAIL, LISTENER_GONE_RULE, peerDetail } from './rules/local-peer';
 import { peerAgentNote } from './rules/peer-agent';
 import { NO_LISTENER_DETAIL, NO_LISTENER_RULE } from './rules/no-listener';
@@ -29,6 +29,9 @@ export class Classification {
     private readonly peerIdx: Int32Array,
     private readonly peerScores: Float64Array,
     private readonly goneScores: Float64Array,
+    /** What kernelCodes looked up per connection (packed facts, birth code), for the evidence. */
+    private readonly kernelFacts: Int32Array,
+    private readonly kernelBirths: Uint8Array,
   ) {}
 
   private get index(): Map<string, number> {
@@ -89,7 +92,7 @@ export class Classification {
   evidenceAt(i: number): Evidence[] {
     const conn = this.ctx.conns[i];
     const out: Evidence[] = [];
-    const k = kernelFinding(this.ctx, conn);
+    const k = kernelFindingAt(this.ctx, conn, this.kernelFacts[i], this.kernelBirths[i]);
     if (k) out.push(toEvidence(k.rule, k.direction === 'INBOUND' ? Infinity : -Infinity, k.detail));
     const ps = this.peerScores[i];
     if (ps !== 0) {

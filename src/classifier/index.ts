@@ -63,7 +63,19 @@ function scratch(n: number): Scratch {
 export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapshot)): Classification {
   const n = ctx.conns.length;
   const { llr, own, cIn, cOut, fired, portHintsOnly, kernel, synAck } = scratch(n);
-  kernelCodes(ctx, kernel);
+  // The verdicts outlive this call: one buffer for all nine columns (each typed array of its
+  // own is an allocation that may set off a collection: 100k connections made 13 of them).
+  const buf = new ArrayBuffer(n * 43);
+  const conf = new Float64Array(buf, 0, n);
+  const pIn = new Float64Array(buf, n * 8, n);
+  const peerScores = new Float64Array(buf, n * 16, n);
+  const goneScores = new Float64Array(buf, n * 24, n);
+  const peerIdx = new Int32Array(buf, n * 32, n).fill(-1);
+  const kernelFacts = new Int32Array(buf, n * 36, n);
+  const dir = new Uint8Array(buf, n * 40, n);
+  const sure = new Uint8Array(buf, n * 41, n);
+  const kernelBirths = new Uint8Array(buf, n * 42, n);
+  kernelCodes(ctx, kernel, kernelFacts, kernelBirths);
   for (let i = 0; i < n; i++) {
     // Settled by the kernel: its own heuristics are never read (its verdict skips them, and a
     // peer settled by the kernel answers with the kernel's word, not with its log-odds).
@@ -94,16 +106,6 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
     return e;
   };
 
-  // The verdicts outlive this call: one buffer for all seven columns (each typed array of its
-  // own is an allocation that may set off a collection: 100k connections made 13 of them).
-  const buf = new ArrayBuffer(n * 38);
-  const conf = new Float64Array(buf, 0, n);
-  const pIn = new Float64Array(buf, n * 8, n);
-  const peerScores = new Float64Array(buf, n * 16, n);
-  const goneScores = new Float64Array(buf, n * 24, n);
-  const peerIdx = new Int32Array(buf, n * 32, n).fill(-1);
-  const dir = new Uint8Array(buf, n * 36, n);
-  const sure = new Uint8Array(buf, n * 37, n);
   for (let i = 0; i < n; i++) {
     let total = llr[i], ci = cIn[i], co = cOut[i], f = fired[i];
     if (kernel[i] !== 0) {
@@ -142,7 +144,7 @@ export function classify(snapshot: Snapshot, ctx: Context = buildContext(snapsho
     pIn[i] = o.inboundProbability;
     sure[i] = o.certain ? 1 : 0;
   }
-  return new Classification(ctx, dir, conf, pIn, sure, peerIdx, peerScores, goneScores);
+  return new Classification(ctx, dir, conf, pIn, sure, peerIdx, peerScores, goneScores, kernelFacts, kernelBirths);
 }
 
 export * from './kernel-direction';

@@ -65,17 +65,18 @@ const VERDICT_OF_FACTS = (() => {
  * snapshot's socket list where the evidence can (KernelRecordIndex.factsAt: it compares sockets
  * by identity and never reads the objects, which are cold in cache after the kernel's walk),
  * else one births lookup (skipped when there are none) and one facts lookup per cookie; then a
- * table from facts (and birth transitions) to the verdict code.
+ * table from facts (and birth transitions) to the verdict code. `facts` and `births` keep, per
+ * connection, what was looked up (KERNEL_FACTS_NONE: no record; 0: no birth) for kernelFindingAt.
  */
-export function kernelCodes(ctx: Context, out: Int8Array): void {
+export function kernelCodes(ctx: Context, out: Int8Array, facts: Int32Array, births: Uint8Array): void {
   const k = ctx.snapshot.kernel;
   const n = ctx.conns.length;
   if (!k || !k.available) {
     out.fill(0, 0, n);
+    facts.fill(KERNEL_FACTS_NONE, 0, n);
+    births.fill(0, 0, n);
     return;
   }
-  const facts = new Int32Array(n);
-  const births = new Uint8Array(n);
   if (k.records.factsAt) k.records.factsAt(ctx.socketIndex, ctx.conns, facts, births);
   else facts.fill(KERNEL_FACTS_UNANSWERED);
   for (let i = 0; i < n; i++) {
@@ -85,6 +86,8 @@ export function kernelCodes(ctx: Context, out: Int8Array): void {
       const cookie = ctx.conns[i].cookie;
       b = cookie !== null && k.births.size > 0 ? k.births.transition(cookie) : 0;
       f = cookie === null ? KERNEL_FACTS_NONE : (k.records.facts(cookie) ?? KERNEL_FACTS_NONE);
+      facts[i] = f;
+      births[i] = b;
     }
     const born = BIRTH_DIRECTION_BY_CODE[b];
     out[i] = born !== 0 ? born : f < 0 ? 0 : VERDICT_OF_FACTS[f];
@@ -103,6 +106,20 @@ export function kernelFinding(ctx: Context, conn: Socket): KernelFinding | null 
   const f = k.records.facts(conn.cookie);
   if (f === undefined) return null;
   const d = directionOfFacts(f);
+  if (d.direction === 'UNKNOWN' || d.rule === null || d.rule === 'handshake-state') return null;
+  return { direction: d.direction, rule: RULE_NAMES[d.rule], detail: DETAILS[d.rule] };
+}
+
+/**
+ * kernelFinding for a connection whose facts and birth code kernelCodes already looked up: no
+ * cookie lookups (a list of 40k rows with their evidence spent a tenth of its time in them).
+ * A birth still goes through kernelFinding, for its transition's text.
+ */
+export function kernelFindingAt(ctx: Context, conn: Socket, facts: number, birth: number): KernelFinding | null {
+  if (birth !== 0) return kernelFinding(ctx, conn);
+  const k = ctx.snapshot.kernel;
+  if (!k || !k.available || conn.cookie === null || facts < 0) return null;
+  const d = directionOfFacts(facts);
   if (d.direction === 'UNKNOWN' || d.rule === null || d.rule === 'handshake-state') return null;
   return { direction: d.direction, rule: RULE_NAMES[d.rule], detail: DETAILS[d.rule] };
 }

@@ -7,6 +7,7 @@ import { decodeOwners } from './owners';
 import type { ProcessRef } from '../../model';
 import { KERNEL_EVENT_SIZE, KERNEL_LAYOUT_VERSION, KERNEL_OWNER_SIZE, KERNEL_RECORD_SIZE } from './layout';
 import { kernelUnavailable, type KernelUnavailable } from './unavailable';
+import { tcpSocketsHint } from '../sockstat';
 
 /** Events the scratch buffer holds (just under 2 MiB). */
 const EVENT_SCRATCH_EVENTS = 20_164;
@@ -130,7 +131,9 @@ export class KernelEvidenceSource {
    */
   async scan(sink?: RecordSink): Promise<KernelRecordTable> {
     this.assertOpen('scan');
-    const table = KernelRecordTable.empty(this.lastPassLength + (this.lastPassLength >> 3), this.births);
+    // Sized from the last pass, or for the first from the kernel's socket counts.
+    const expected = this.lastPassLength > 0 ? this.lastPassLength : tcpSocketsHint();
+    const table = KernelRecordTable.empty(expected + (expected >> 3), this.births);
     let failure: unknown = null;
     const take = (chunk: Buffer): void => {
       if (failure !== null) return;
