@@ -160,7 +160,14 @@ export class Collector {
   processes(inodes: number[]): Promise<ProcessMap> {
     const warm = this.warmOwners;
     this.warmOwners = null;
-    return warm ?? this.kernelOwners() ?? this.resolver.resolve(inodes);
+    const kernel = warm ?? this.kernelOwners();
+    if (!kernel) return this.resolver.resolve(inodes);
+    // A failed owner pass (never seen: the kernel refusing the iterator) must not fail the view's
+    // processes: /proc answers, this time and from then on.
+    return kernel.catch(() => {
+      this.ownersUsable = false;
+      return this.resolver.resolve(inodes);
+    });
   }
 
   /**
@@ -180,7 +187,12 @@ export class Collector {
     const k = this.kernel;
     if (!k.available) return null;
     this.ownersUsable ??= inInitialPidNamespace();
-    return this.ownersUsable ? k.owners() : null;
+    if (!this.ownersUsable) return null;
+    try {
+      return k.owners();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** `/proc/PID/comm` of each pid (at most `limit`), skipping processes that exited. */

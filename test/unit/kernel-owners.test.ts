@@ -2,6 +2,8 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { Collector } from '../../src/collectors/collector';
 import { decodeOwners, inInitialPidNamespace, KERNEL_OWNER_SIZE, KernelEvidenceSource, OWN } from '../../src/collectors/kernel';
 import { ProcessResolver } from '../../src/collectors/proc-fd';
 import { nativeSocketFds } from '../../src/collectors/native';
@@ -134,6 +136,39 @@ describe('kernel owner pass on real processes', { skip }, () => {
       assert.notEqual(left[0].pid, child.pid, 'no longer held by the holder');
     } finally {
       child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('a failed kernel owner pass', { skip: skip || (!inInitialPidNamespace() && 'not in the initial pid namespace') }, () => {
+  it('does not fail processes: /proc answers, that time and from then on', async () => {
+    source?.close(); // the addon holds one set of programs at a time: the collector loads its own
+    const c = new Collector({ conntrack: false });
+    assert.ok(c.kernel.available, `the collector's kernel source: ${c.kernel.available ? '' : c.kernel.reason}`);
+    const server = createServer();
+    try {
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const port = (server.address() as { port: number }).port;
+      const listener = (await readProcNetTcp()).find((s) => s.localPort === port && s.state === 'LISTEN')!;
+      assert.ok(listener, 'the listener is in /proc/net/tcp');
+      let passes = 0;
+      // What a kernel refusing the task_file iterator would give: the pass rejects (or throws).
+      const k = c.kernel as KernelEvidenceSource;
+      k.owners = () => {
+        passes++;
+        return passes === 1 ? Promise.reject(Object.assign(new Error('iterator refused'), { code: 'EPERM' })) : (() => { throw new Error('again'); })();
+      };
+      const first = await c.processes([listener.inode]);
+      assert.equal(passes, 1, 'the kernel pass was tried');
+      assert.ok(first.get(listener.inode)?.some((p) => p.pid === process.pid), `/proc names this process: ${JSON.stringify(first.get(listener.inode))}`);
+      await c.warmProcesses();
+      const second = await c.processes([listener.inode]);
+      assert.equal(passes, 1, 'not tried again');
+      assert.ok(second.get(listener.inode)?.some((p) => p.pid === process.pid));
+    } finally {
+      server.close();
+      c.close();
     }
   });
 });
