@@ -252,8 +252,16 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
     inFlight = Math.max(0, inFlight - 1);
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
-  const openapi = openApiDocument(schema, { version: VERSION, maxRows, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, host, port });
-  app.get('/api/openapi.json', async () => openapi);
+  // Its `servers` entry names the port bound (with --port 0, the one the kernel chose): made on
+  // the first request once the server listens.
+  let openapi: ReturnType<typeof openApiDocument> | null = null;
+  app.get('/api/openapi.json', async () => {
+    if (openapi) return openapi;
+    const bound = app.server.address();
+    const doc = openApiDocument(schema, { version: VERSION, maxRows, bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT, host, port: typeof bound === 'object' && bound ? bound.port : port });
+    if (bound) openapi = doc;
+    return doc;
+  });
   // After the last route: the other methods of each path answer 405.
   routeTable.close();
   await app.ready();

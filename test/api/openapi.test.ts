@@ -141,6 +141,25 @@ describe('OpenAPI contract', () => {
     assert.deepEqual([limit.schema.default, limit.schema.minimum, limit.schema.maximum], [1000, 0, 100_000]);
   });
 
+  test("servers names the port the server listens on, also the kernel's choice with --port 0", async () => {
+    const s = await createServer({ logLevel: 'silent', service: tcpdir.service, port: 0 });
+    try {
+      const url = await s.listen();
+      const port = Number(new URL(url).port);
+      assert.ok(port > 0, url);
+      const body = await new Promise<Json>((res, rej) => {
+        http.get(`http://127.0.0.1:${port}/api/openapi.json`, (r) => {
+          let text = '';
+          r.on('data', (d) => (text += d)).on('end', () => res(JSON.parse(text)));
+        }).on('error', rej);
+      });
+      assert.deepEqual(body.servers[0].variables.port.default, String(port));
+      assert.equal(body.servers[0].variables.host.default, '127.0.0.1');
+    } finally {
+      await s.close();
+    }
+  });
+
   test('parameter examples answer 200, and the bodies match the 200 schemas', async () => {
     // History needs lives: one connection seen open, then closed, while the recorder runs (held
     // open until seen, so a recorder that polls, without kernel evidence, sees it too).
