@@ -1,4 +1,4 @@
-import { existsSync, write } from 'node:fs';
+import { existsSync, statSync, write } from 'node:fs';
 import { isatty } from 'node:tty';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { DEFAULT_LIMIT, MAX_LIMIT, TCP_STATE_NAMES } from '../model';
 import { heuristicWarning } from '../collectors/kernel';
 import { parsePeers } from '../collectors/peers';
 import { findCriSocket } from '../collectors/cri-pods';
+import { hostPaths } from '../collectors/host-paths';
 // From the service's own files, not its index: the index also loads the history store (SQLite), a
 // fifth of a one-shot command's start-up, which only `history` and `serve` use.
 import { TcpdirService } from '../service/tcpdir-service';
@@ -93,6 +94,19 @@ const sourceOption = () =>
 const allNamespacesOption = () =>
   new Option('--no-all-namespaces', 'read only the network namespace tcpdir runs in (default: every namespace on the host)');
 const netnsOption = () => new Option('--netns <netns>', 'only this network namespace: nsfs id (net:[4026532177]) or /run/netns name');
+
+/**
+ * History's --netns: the nsfs id as recorded, or a /run/netns name turned into its id (the
+ * mount's inode) while the name exists; a namespace that is gone is named by its id.
+ */
+function historyNetns(v: string): string {
+  if (/^net:\[\d+\]$/.test(v)) return v;
+  if (v === '' || v === '.' || v === '..' || v.includes('/')) throw new InvalidArgumentError('must be an nsfs id (net:[4026532177]) or a /run/netns name');
+  const dir = hostPaths().netnsDir;
+  const st = statSync(join(dir, v), { throwIfNoEntry: false });
+  if (!st) throw new InvalidArgumentError(`no namespace named ${JSON.stringify(v)} in ${dir} (one that is gone is named by its id, net:[...])`);
+  return `net:[${st.ino}]`;
+}
 
 type ServiceFlags = { source: string; kernelEvidence?: boolean; conntrack?: boolean; allNamespaces?: boolean };
 
@@ -396,8 +410,14 @@ export function program(): Command {
     .option('--until <time>', 'ISO-8601 time or a duration back from now')
     .addOption(directionOption())
     .option('--port <n>', 'local or remote port', int('port', 0, 65535))
+    .option('--local-port <port>', 'local port', int('local-port', 0, 65535))
+    .option('--remote-port <port>', 'remote port', int('remote-port', 0, 65535))
     .addOption(remoteOption())
     .option('--process <command|pid>', 'command or pid')
+    .addOption(new Option('--netns <netns>', 'only this network namespace: nsfs id (net:[4026532177]) or /run/netns name').argParser(historyNetns))
+    .option('--min-confidence <p>', 'only verdicts at least this sure', confidence)
+    .addOption(new Option('--open', 'only connections still open').conflicts('closed'))
+    .option('--closed', 'only connections that have closed')
     .option('--limit <n>', 'at most this many rows', int('limit', 1, 10_000), 100)
     .option('--json', 'print JSON lines (the REST shape)')
     .action(async (o) => {
@@ -411,8 +431,9 @@ export function program(): Command {
         const now = Date.now();
         const page = store.query({
           since: parseTime('since', o.since, now), until: parseTime('until', o.until, now),
-          direction: o.direction, port: o.port, remoteAddress: o.remote,
+          direction: o.direction, port: o.port, localPort: o.localPort, remotePort: o.remotePort, remoteAddress: o.remote,
           process: o.process, // a command, or digits: a pid or an all-digit command (the store reads both)
+          netns: o.netns, minConfidence: o.minConfidence, open: o.open ? true : o.closed ? false : undefined,
         }, { limit: o.limit });
         const recs = page.lives.map(historyRecord);
         if (o.json) for (const r of recs) console.log(JSON.stringify(r));

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -180,6 +180,50 @@ test('history on a TTY: every line fits COLUMNS=80; piped, lines are whole, with
     assert.match(lines[1], /^\d\d-\d\d \d\d:\d\d:\d\d  /, 'times without year and milliseconds');
     assert.ok(lines.some((l) => /192\.168\.100\.200:44321\s+203\.0\.113\.254:65000/.test(l)), `IPv4 endpoints whole: ${lines.join('\n')}`);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('history filters as the API does: --netns (an id, or a /run/netns name), --min-confidence, --open/--closed, --local-port/--remote-port', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tcpdir-cli-history-'));
+  const ns = `tcpdir-h-${process.pid}`;
+  assert.equal(spawnSync('ip', ['netns', 'add', ns]).status, 0);
+  try {
+    const named = `net:[${statSync(`/run/netns/${ns}`).ino}]`;
+    const now = Date.now();
+    const s = HistoryStore.open({ path: join(dir, 'history.sqlite') });
+    s.write([
+      life({ key: 'host-closed-sure', openedAt: now - 5000, closedAt: now - 4000, confidence: 0.99, localPort: 443, remotePort: 50001 }),
+      life({ key: 'host-open-unsure', openedAt: now - 3000, confidence: 0.6, certain: false, localPort: 8080, remotePort: 50002 }),
+      life({ key: 'named-open-sure', netns: named, openedAt: now - 2000, confidence: 1, localPort: 443, remotePort: 50003 }),
+    ]);
+    s.close();
+    const remotes = (args: string[]): number[] => {
+      const r = cli(['history', '--data-dir', dir, '--json', ...args]);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.err}`);
+      return r.out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).remote.port).sort();
+    };
+    assert.deepEqual(remotes([]), [50001, 50002, 50003]);
+    assert.deepEqual(remotes(['--netns', ns]), [50003], 'a /run/netns name');
+    assert.deepEqual(remotes(['--netns', named]), [50003], 'its id');
+    assert.deepEqual(remotes(['--netns', 'net:[4026531840]']), [50001, 50002]);
+    assert.deepEqual(remotes(['--min-confidence', '0.9']), [50001, 50003]);
+    assert.deepEqual(remotes(['--open']), [50002, 50003]);
+    assert.deepEqual(remotes(['--closed']), [50001]);
+    assert.deepEqual(remotes(['--local-port', '443', '--open']), [50003]);
+    assert.deepEqual(remotes(['--remote-port', '50002']), [50002]);
+    for (const [args, says] of [
+      [['--open', '--closed'], /cannot be used with/],
+      [['--netns', 'no-such-ns-here'], /no namespace named "no-such-ns-here"/],
+      [['--netns', '../etc'], /nsfs id/],
+      [['--min-confidence', '2'], /from 0 to 1/],
+    ] as const) {
+      const r = cli(['history', '--data-dir', dir, ...args]);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.out}`);
+      assert.match(r.err, says);
+    }
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns]);
     rmSync(dir, { recursive: true, force: true });
   }
 });
