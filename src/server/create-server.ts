@@ -221,7 +221,7 @@ export async function createServer(options: ServerOptions = {}): Promise<TcpdirS
   };
   app.addHook('preHandler', async (req, reply) => {
     if (req.method !== 'POST' || req.routeOptions.url !== '/graphql') return;
-    if (await sendPagedQuery(req.body, apollo, requestContext(service, maxRows, history, fromPeer(req)), reply, validateWhole)) return reply;
+    if (await sendPagedQuery(req.body, apollo, requestContext(service, maxRows, history, fromPeer(req)), reply, validateWhole, schema)) return reply;
   });
   await app.register(fastifyApollo(apollo), { context: async (req) => requestContext(service, maxRows, history, fromPeer(req)) });
   registerRest(app, apollo, compiledDocuments(schema), service, maxRows, history);

@@ -1,7 +1,8 @@
 import { DEFAULT_LIMIT } from '../model';
 import {
-  Kind, parse, print, visit, type ArgumentNode, type ASTNode, type DocumentNode, type FieldNode, type FragmentDefinitionNode,
-  type OperationDefinitionNode, type SelectionSetNode, type ValueNode, type VariableDefinitionNode, valueFromASTUntyped,
+  getNamedType, isObjectType, Kind, parse, print, visit, type ArgumentNode, type ASTNode, type DocumentNode, type FieldNode,
+  type FragmentDefinitionNode, type GraphQLNamedType, type GraphQLSchema, type OperationDefinitionNode, type SelectionSetNode,
+  type ValueNode, type VariableDefinitionNode, valueFromASTUntyped,
 } from 'graphql';
 import type { ApolloServer } from '@apollo/server';
 import type { FastifyReply } from 'fastify';
@@ -24,8 +25,8 @@ export interface PagedList {
   /** `connectionCount` with the field's filter, under the same key: how many rows it has to give. */
   countQuery: string;
   /**
-   * When the field's selection is plain fields that `tcpdir list`'s document also selects (no
-   * alias, argument, directive or fragment below it): that selection, and the field's arguments
+   * When the field's selection is plain fields that `tcpdir list`'s document also selects, and
+   * `__typename` (no alias, argument, directive or fragment below it): that selection, and the field's arguments
    * but limit and offset. Its pages after the first are then written as bytes (row-writer.ts).
    */
   rows: { selection: Selection; args: Record<string, unknown> } | null;
@@ -59,7 +60,7 @@ export const OFFSET_VAR = 'tcpdirPageOffset';
  * more than a page, each with a valid limit and offset and no directive. Anything else (fragments
  * at the top, bad values, a syntax error) goes to Apollo, which answers or reports it as usual.
  */
-export function planPagedQuery(body: unknown): PagedQuery | null {
+export function planPagedQuery(body: unknown, schema?: GraphQLSchema): PagedQuery | null {
   if (typeof body !== 'object' || body === null) return null;
   const { query, variables, operationName } = body as { query?: unknown; variables?: unknown; operationName?: unknown };
   if (typeof query !== 'string' || (operationName != null && typeof operationName !== 'string')) return null;
@@ -98,7 +99,7 @@ export function planPagedQuery(body: unknown): PagedQuery | null {
       // The order does not change the count (connectionCount takes no orderBy).
       arguments: filter.filter((a) => a.name.value !== 'orderBy' && a.name.value !== 'descending'),
     };
-    const selection = plainSelection(field.selectionSet, LIST_SELECTION);
+    const selection = schema ? plainSelection(field.selectionSet, LIST_SELECTION, schema.getType('Connection') ?? undefined) : null;
     const rows = selection && { selection, args: argumentValues(op, filter, vars) };
     lists.push({ query, key: keyOf(field), limit, offset, countQuery: print(partOf(doc, op, [count], [])), rows });
   }
@@ -183,22 +184,31 @@ function intArg(op: OperationDefinitionNode, field: FieldNode, name: string, var
 
 /**
  * A field's selection as a row Selection when it is plain fields only, each of them in `within`
- * (the same shape below); else null. Names are GraphQL names ([_A-Za-z][_0-9A-Za-z]*), which the
- * row writer embeds in its generated code.
+ * (the same shape below) or `__typename` (the name of `type`, the schema's type of the selected
+ * object); else null. Names are GraphQL names ([_A-Za-z][_0-9A-Za-z]*), which the row writer
+ * embeds in its generated code.
  */
-function plainSelection(set: SelectionSetNode | undefined, within: Selection): Selection | null {
-  if (!set) return null;
-  const out: [string, Selection | null][] = [];
+function plainSelection(set: SelectionSetNode | undefined, within: Selection, type: GraphQLNamedType | undefined): Selection | null {
+  if (!set || !isObjectType(type)) return null;
+  const out: Selection[number][] = [];
   for (const sel of set.selections) {
     if (sel.kind !== Kind.FIELD || sel.alias || (sel.arguments?.length ?? 0) > 0 || (sel.directives?.length ?? 0) > 0) return null;
     const name = sel.name.value;
+    if (out.some(([n]) => n === name)) return null;
+    // What GraphQL clients add to every selection (Apollo Client does): the type's name.
+    if (name === '__typename') {
+      if (sel.selectionSet) return null;
+      out.push([name, null, type.name]);
+      continue;
+    }
     const known = within.find(([n]) => n === name);
-    if (!known || out.some(([n]) => n === name)) return null;
+    const field = type.getFields()[name];
+    if (!known || known[2] !== undefined || !field) return null;
     if (known[1] === null) {
       if (sel.selectionSet) return null;
       out.push([name, null]);
     } else {
-      const sub = plainSelection(sel.selectionSet, known[1]);
+      const sub = plainSelection(sel.selectionSet, known[1], getNamedType(field.type));
       if (sub === null) return null;
       out.push([name, sub]);
     }
@@ -251,8 +261,9 @@ export async function sendPagedQuery(
   contextValue: RequestContext,
   reply: FastifyReply,
   validateWhole?: (doc: DocumentNode) => boolean,
+  schema?: GraphQLSchema,
 ): Promise<boolean> {
-  const plan = planPagedQuery(body);
+  const plan = planPagedQuery(body, schema);
   if (!plan) return false;
   // Run in parts, a document's depth and cost would be judged part by part: judge it whole first.
   if ((plan.rest !== null || plan.lists.length > 1) && !validateWhole?.(plan.document)) return false;

@@ -7,8 +7,11 @@ import type { RequestContext } from '../resolvers/context';
 import { DOCUMENTS } from './documents';
 import { ascii, type JsonBytes } from './json-bytes';
 
-/** A selection set: each field, with the selection of its own fields (null for a leaf). */
-export type Selection = ReadonlyArray<readonly [string, Selection | null]>;
+/**
+ * A selection set: each field, with the selection of its own fields (null for a leaf); a third
+ * element is a constant the field always answers (`__typename`: its object type's name).
+ */
+export type Selection = ReadonlyArray<readonly [string, Selection | null] | readonly [string, null, string]>;
 
 /**
  * The selection of a document's top-level field, read from its text: the row shape `list`
@@ -57,7 +60,7 @@ function pick(value: unknown, sel: Selection): unknown {
   if (Array.isArray(value)) return value.map((v) => pick(v, sel));
   const out: Record<string, unknown> = {};
   const o = value as Record<string, unknown>;
-  for (const [name, sub] of sel) out[name] = sub === null ? (o[name] ?? null) : pick(o[name], sub);
+  for (const [name, sub, constant] of sel) out[name] = constant !== undefined ? constant : sub === null ? (o[name] ?? null) : pick(o[name], sub);
   return out;
 }
 
@@ -71,7 +74,11 @@ export function listRows(readers: ConnectionReaders, selection: Selection = LIST
   checkSelection(readers, selection);
   return (c) => {
     const out: Record<string, unknown> = {};
-    for (const [name, sub] of selection) {
+    for (const [name, sub, constant] of selection) {
+      if (constant !== undefined) {
+        out[name] = constant;
+        continue;
+      }
       const read = readers[name];
       const v = read ? read(c) : (c as unknown as Record<string, unknown>)[name];
       out[name] = sub === null ? (v ?? null) : pick(v, sub);
@@ -94,13 +101,13 @@ export function listRowWriter(readers: ConnectionReaders, selection: Selection =
   checkSelection(readers, selection);
   // Compiled once per selection's shape and which of its fields the readers answer (a client's
   // selection is parsed anew with each request).
-  const key = `${selection.map(([name]) => (name in readers ? 'r' : 'c')).join('')}${JSON.stringify(selection)}`;
+  const key = `${selection.map(([name]) => (Object.hasOwn(readers, name) ? 'r' : 'c')).join('')}${JSON.stringify(selection)}`;
   let compiled = COMPILED.get(key);
   if (!compiled) {
     if (COMPILED.size >= 64) COMPILED.clear();
     COMPILED.set(key, (compiled = compileRowWriter(selection, readers)));
   }
-  return compiled(selection.map(([name]) => readers[name] ?? null));
+  return compiled(selection.map(([name, , constant]) => (constant === undefined && Object.hasOwn(readers, name) ? readers[name] : null)));
 }
 
 /** A row of `list`'s document (or another connections document) written as its JSON. */
@@ -124,8 +131,11 @@ function compileRowWriter(selection: Selection, readers: ConnectionReaders): (re
   const object = (expr: string, sub: Selection, before: string): [string, string] => {
     let code = '';
     let pending = before;
-    sub.forEach(([name, inner], n) => {
-      const [c, rest] = value(`${expr}[${JSON.stringify(name)}]`, inner, `${pending}${n === 0 ? '{' : ','}${JSON.stringify(name)}:`);
+    sub.forEach(([name, inner, constant], n) => {
+      const key = `${pending}${n === 0 ? '{' : ','}${JSON.stringify(name)}:`;
+      // A constant joins the constant text around it: no code.
+      if (constant !== undefined) return void (pending = `${key}${JSON.stringify(constant)}`);
+      const [c, rest] = value(`${expr}[${JSON.stringify(name)}]`, inner, key);
       code += c;
       pending = rest;
     });
@@ -155,8 +165,10 @@ function compileRowWriter(selection: Selection, readers: ConnectionReaders): (re
   };
   let body = '';
   let pending = '';
-  selection.forEach(([name, sub], n) => {
-    const [c, rest] = value(name in readers ? `r[${n}](c)` : `c[${JSON.stringify(name)}]`, sub, `${pending}${n === 0 ? '{' : ','}${JSON.stringify(name)}:`);
+  selection.forEach(([name, sub, constant], n) => {
+    const key = `${pending}${n === 0 ? '{' : ','}${JSON.stringify(name)}:`;
+    if (constant !== undefined) return void (pending = `${key}${JSON.stringify(constant)}`);
+    const [c, rest] = value(Object.hasOwn(readers, name) ? `r[${n}](c)` : `c[${JSON.stringify(name)}]`, sub, key);
     body += c;
     pending = rest;
   });
@@ -181,7 +193,10 @@ const leafWriter: Writer = (v, out) => out.value(v);
 
 /** An object cut to `sel` (pick, then JSON.stringify): for a list nested in a list, which no document has. */
 function objectWriter(sel: Selection): (o: Record<string, unknown>, out: JsonBytes) => void {
-  const fields = sel.map(([name, sub], i) => ({ name, key: fieldKey(name, i), write: sub === null ? leafWriter : valueWriter(objectWriter(sub)) }));
+  const fields = sel.map(([name, sub, constant], i) => ({
+    name, key: fieldKey(name, i),
+    write: constant !== undefined ? (_: unknown, out: JsonBytes) => out.string(constant) : sub === null ? leafWriter : valueWriter(objectWriter(sub)),
+  }));
   return (o, out) => {
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i];
@@ -210,8 +225,8 @@ function valueWriter(object: (o: Record<string, unknown>, out: JsonBytes) => voi
 }
 
 function checkSelection(readers: ConnectionReaders, selection: Selection): void {
-  for (const [name] of selection) {
-    if (!(name in readers) && !ROW_FIELDS.has(name)) throw new Error(`listConnections selects Connection.${name}, which list has no reader for`);
+  for (const [name, , constant] of selection) {
+    if (constant === undefined && !Object.hasOwn(readers, name) && !ROW_FIELDS.has(name)) throw new Error(`listConnections selects Connection.${name}, which list has no reader for`);
   }
 }
 

@@ -94,10 +94,15 @@ test('a REST or GraphQL answer longer than one page streams the same rows as one
     assert.deepEqual(r.body, whole, 'streamed pages == one execution');
     assert.equal(new Set((r.body as Array<{ id: string }>).map((c) => c.id)).size, whole.length, 'no row twice');
 
-    // A client's plain selection that `list` also reads (processes, verdict, evidence) is written
-    // as bytes after the first page; one with an alias or __typename inside is run page by page
-    // as before. Variables, their defaults and literals all hold across pages.
-    for (const sel of ['id processes { pid command } verdict { direction evidence { rule weight } } local { port }', 'id v: verdict { direction } __typename']) {
+    // A client's plain selection that `list` also reads (processes, verdict, evidence), with
+    // __typename in every selection set as Apollo Client sends it, is written as bytes after the
+    // first page; one with an alias inside is run page by page as before. Variables, their
+    // defaults and literals all hold across pages.
+    for (const sel of [
+      'id processes { pid command } verdict { direction evidence { rule weight } } local { port }',
+      '__typename id processes { pid __typename } verdict { direction __typename evidence { __typename rule } } local { port __typename }',
+      'id v: verdict { direction } __typename',
+    ]) {
       const q = (d: string) => `query Q($p: Int, $dir: Direction = INBOUND) { connections(port: $p, direction: $dir, orderBy: LOCAL, limit: 100000)${d} { ${sel} } }`;
       const streamed = await request(s.server).post('/graphql').send({ query: q(''), variables: { p: port } }).expect(200);
       const once = await request(s.server).post('/graphql').send({ query: q(' @include(if: true)'), variables: { p: port } }).expect(200);

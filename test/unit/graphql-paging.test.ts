@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { parse } from 'graphql';
 import { DOCUMENTS } from '../../src/server/documents';
 import { LIMIT_VAR, OFFSET_VAR, planPagedQuery } from '../../src/server/graphql-paging';
+import { tcpdirSchema } from '../../src/server';
 
 test('planPagedQuery takes big `connections` fields among plain top-level fields and leaves everything else to Apollo', () => {
   const plan = planPagedQuery({ query: DOCUMENTS.connections, variables: { port: 80, limit: 50_000, offset: 10 } });
@@ -66,4 +67,20 @@ test('planPagedQuery takes big `connections` fields among plain top-level fields
   // Each list's row count (for the request's row budget) is asked with its filter alone.
   assert.match(two.lists[1].countQuery, /b: connectionCount\(direction: INBOUND\)/);
   assert.doesNotMatch(two.lists[1].countQuery, /limit|offset|state/);
+});
+
+test("a big list's plain selection, `__typename` at any depth included, is written as bytes (row-writer); aliases and other fields are not", async () => {
+  const schema = await tcpdirSchema();
+  const rows = (sel: string) => planPagedQuery({ query: `{ connections(limit: 5000) { ${sel} } }` }, schema)?.lists[0].rows?.selection ?? null;
+  // What Apollo Client sends: __typename in every selection set.
+  assert.deepEqual(rows('id __typename verdict { direction evidence { rule __typename } __typename } processes { pid __typename } local { port __typename }'), [
+    ['id', null], ['__typename', null, 'Connection'],
+    ['verdict', [['direction', null], ['evidence', [['rule', null], ['__typename', null, 'Evidence']]], ['__typename', null, 'Verdict']]],
+    ['processes', [['pid', null], ['__typename', null, 'Process']]],
+    ['local', [['port', null], ['__typename', null, 'Endpoint']]],
+  ]);
+  for (const sel of ['id v: verdict { direction }', 'id peer { id }', 'id t: __typename', 'id __typename __typename', 'verdict { __typename { x } }']) {
+    assert.equal(rows(sel), null, sel);
+  }
+  assert.equal(planPagedQuery({ query: '{ connections(limit: 5000) { id } }' })?.lists[0].rows, null, 'no schema, no byte rows');
 });
