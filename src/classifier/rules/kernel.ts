@@ -104,7 +104,11 @@ export function kernelFinding(ctx: Context, conn: Socket): KernelFinding | null 
     return { direction: bornAs, rule: 'kernel-birth', detail: `the kernel reported this socket's birth while tcpdir ran (${birth.transition})` };
   }
   const f = k.records.facts(conn.cookie);
-  if (f === undefined) return null;
+  return f === undefined ? null : findingOfFacts(f);
+}
+
+/** The finding of a record's packed facts (the handshake state is the classifier's own rule). */
+function findingOfFacts(f: number): KernelFinding | null {
   const d = directionOfFacts(f);
   if (d.direction === 'UNKNOWN' || d.rule === null || d.rule === 'handshake-state') return null;
   return { direction: d.direction, rule: RULE_NAMES[d.rule], detail: DETAILS[d.rule] };
@@ -119,9 +123,7 @@ export function kernelFindingAt(ctx: Context, conn: Socket, facts: number, birth
   if (birth !== 0) return kernelFinding(ctx, conn);
   const k = ctx.snapshot.kernel;
   if (!k || !k.available || conn.cookie === null || facts < 0) return null;
-  const d = directionOfFacts(facts);
-  if (d.direction === 'UNKNOWN' || d.rule === null || d.rule === 'handshake-state') return null;
-  return { direction: d.direction, rule: RULE_NAMES[d.rule], detail: DETAILS[d.rule] };
+  return findingOfFacts(facts);
 }
 
 /** A weightless note for every verdict when the kernel source is missing, saying why. */
