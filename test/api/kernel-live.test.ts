@@ -11,6 +11,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import request from 'supertest';
 import { createServer, type TcpdirServer } from '../../src';
+import { kernelFinding } from '../../src/classifier';
 import { openPair } from '../helpers/sockets';
 
 // A listener in its own process: binds, accepts one connection, optionally closes the listener,
@@ -179,6 +180,21 @@ describe('kernel evidence, live: connections born while tcpdir runs', () => {
   test('an outbound connection to a listener in another process, listener open', async (t) => {
     if (unavailable) return t.skip(unavailable);
     checkPair(await settled(portOpen), portOpen);
+  });
+
+  test("every connection's kernel evidence, read from what classification looked up, is the cookie lookup's", async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const view = await tcpdir.service.current();
+    let births = 0, facts = 0;
+    view.ctx.conns.forEach((conn, i) => {
+      const byCookie = kernelFinding(view.ctx, conn);
+      const first = view.verdicts.evidenceAt(i)[0];
+      const shown = first && first.conclusive && first.rule.startsWith('kernel-') ? { rule: first.rule, detail: first.detail, direction: first.favors } : null;
+      assert.deepEqual(shown, byCookie, `${conn.localAddress}:${conn.localPort} ${conn.remoteAddress}:${conn.remotePort} ${conn.state}`);
+      if (byCookie?.rule === 'kernel-birth') births++;
+      else if (byCookie) facts++;
+    });
+    assert.ok(births >= 6 && facts >= 2, `births ${births}, iterator facts ${facts}`);
   });
 
   test('control: a connection made before the server started has no birth, yet is still decided by the kernel', async (t) => {
