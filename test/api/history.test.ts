@@ -18,12 +18,14 @@ import WebSocket from 'ws';
 import { createServer, type TcpdirServer } from '../../src';
 import { kernelServer } from '../helpers/kernel-server';
 
-// Opens and closes `n` connections to its own listener, then prints the listener port and the
-// client ports, one JSON line. Another process: the tracepoint sees a process other than tcpdir.
+// Opens and closes `n` connections to its own listener (on port argv[2], or one the kernel
+// picks), then prints the listener port and the client ports, one JSON line. Another process:
+// the tracepoint sees a process other than tcpdir.
 const CHURN_PY = `
 import socket, sys, json
 n = int(sys.argv[1])
-l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(64)
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('127.0.0.1', int(sys.argv[2]) if len(sys.argv) > 2 else 0)); l.listen(64)
 port, clients = l.getsockname()[1], []
 for _ in range(n):
     c = socket.create_connection(('127.0.0.1', port)); a, _ = l.accept()
@@ -31,8 +33,8 @@ for _ in range(n):
 print(json.dumps({'port': port, 'clients': clients}), flush=True)
 `;
 
-function churn(n: number): { port: number; clients: number[]; pid: number } {
-  const r = spawnSync('python3', ['-c', CHURN_PY, String(n)], { encoding: 'utf8' });
+function churn(n: number, port?: number): { port: number; clients: number[]; pid: number } {
+  const r = spawnSync('python3', ['-c', CHURN_PY, String(n), ...(port === undefined ? [] : [String(port)])], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return { ...(JSON.parse(r.stdout) as { port: number; clients: number[] }), pid: r.pid! };
 }
@@ -77,13 +79,19 @@ describe('history under kernel evidence', () => {
     let app: TcpdirServer = started; // restarted below
     try {
       const addr = await app.listen();
-      // The event stream, read over real HTTP while the connections are made.
+      // The event stream of the churn's port, read over real HTTP while the connections are made
+      // (filtered: other sockets on the host, their lives seen at the start, do not crowd it).
+      const free = net.createServer();
+      await new Promise<void>((r) => free.listen(0, '127.0.0.1', r));
+      const churnPort = (free.address() as net.AddressInfo).port;
+      await new Promise((r) => free.close(r));
       const events: string[] = [];
-      const stream = await new Promise<http.IncomingMessage>((resolve) => http.get(`${addr}/api/v1/events`, resolve));
+      const stream = await new Promise<http.IncomingMessage>((resolve) => http.get(`${addr}/api/v1/events?port=${churnPort}`, resolve));
       stream.setEncoding('utf8');
       stream.on('data', (d: string) => events.push(d));
       await new Promise((r) => setTimeout(r, 200));
-      const made = churn(40);
+      const made = churn(40, churnPort);
+      assert.equal(made.port, churnPort);
       // Events are drained every few hundred ms and written in batches: wait for all 80 lives
       // to be closed (a busy machine can take a few seconds), then check them.
       let lives: Life[] = [];
@@ -125,7 +133,9 @@ describe('history under kernel evidence', () => {
       // The stream saw each connection open and close, on both sides.
       stream.destroy();
       const text = events.join('');
-      const mine = text.split('\n\n').filter((b) => b.includes(`"port":${made.port}`));
+      const blocks = text.split('\n\n').filter((b) => b.startsWith('event: '));
+      const mine = blocks.filter((b) => b.includes(`"port":${made.port}`));
+      assert.equal(mine.length, blocks.length, 'the stream holds only the asked port');
       assert.equal(mine.filter((b) => b.startsWith('event: OPENED')).length, 80, 'OPENED for both sides of each');
       assert.equal(mine.filter((b) => b.startsWith('event: CLOSED')).length, 80, 'CLOSED for both sides of each');
       // GraphQL says how it records.
