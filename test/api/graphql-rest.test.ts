@@ -67,9 +67,14 @@ describe('GraphQL and REST against real sockets', () => {
 
   test('filters: direction, minConfidence, state, listeners(port), connectionCount agree with connections', async () => {
     const q = await gql(`{ inbound: connections(port: ${v4.port}, direction: INBOUND) { id } sure: connections(port: ${v4.port}, minConfidence: 1) { id }
-      none: connections(port: ${v4.port}, state: TIME_WAIT) { id } count: connectionCount(port: ${v4.port}) all: connections(limit: 100000) { id state }
+      none: connections(port: ${v4.port}, state: TIME_WAIT) { id } count: connectionCount(port: ${v4.port})
       listeners(port: ${v4.port}) { family local { address port } dualStack connections { id } } dual: listeners(port: ${dual.port}) { dualStack } }`);
     assert.equal(q.errors, undefined);
+    // The whole table in a request of its own: with 100k sockets on the host it is the request's
+    // whole row budget.
+    const all = await gql('{ all: connections(limit: 100000) { id state } }');
+    assert.equal(all.errors, undefined);
+    q.data.all = all.data.all;
     assert.equal(q.data.inbound.length, 1);
     assert.equal(q.data.sure.length, 2);
     assert.equal(q.data.none.length, 0);

@@ -91,7 +91,14 @@ describe('/metrics on a live server', () => {
     assert.equal(series(text, 'tcpdir_netns_connections').length, 0, 'per-namespace series are off by default');
   });
 
-  test('top listeners: only the N busiest; a listener that leaves the top N loses its series', async () => {
+  test('top listeners: only the N busiest; a listener that leaves the top N loses its series', async (t) => {
+    // The top N is the host's: another listener with as many connections as the test's takes a place.
+    const others = (await (await fetch(`${base}/graphql`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ listeners { local { port } connectionCount } }' }),
+    })).json()) as { data: { listeners: { local: { port: number }; connectionCount: number }[] } };
+    const busy = others.data.listeners.filter((l) => l.connectionCount >= 10 && ![big.port, mid.port, small.port].includes(l.local.port));
+    if (busy.length > 0) return t.skip(`the host has busier listeners than the test's: ports ${busy.map((l) => l.local.port).join(', ')}`);
     const lc = (text: string, port: number) => value(text, 'tcpdir_listener_connections', `{address="127.0.0.1",port="${port}"}`);
     let text = await scrape();
     assert.equal(series(text, 'tcpdir_listener_connections').length, 2, text);
