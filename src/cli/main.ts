@@ -414,7 +414,7 @@ export function program(): Command {
     .option('--remote-port <port>', 'remote port', int('remote-port', 0, 65535))
     .addOption(remoteOption())
     .option('--process <command|pid>', 'command or pid')
-    .addOption(new Option('--netns <netns>', 'only this network namespace: nsfs id (net:[4026532177]) or /run/netns name').argParser(historyNetns))
+    .addOption(netnsOption().argParser(historyNetns))
     .option('--min-confidence <p>', 'only verdicts at least this sure', confidence)
     .addOption(new Option('--open', 'only connections still open').conflicts('closed'))
     .option('--closed', 'only connections that have closed')
