@@ -9,6 +9,7 @@ import { heuristicWarning } from '../collectors/kernel';
 import { parsePeers } from '../collectors/peers';
 import { findCriSocket } from '../collectors/cri-pods';
 import { hostPaths } from '../collectors/host-paths';
+import { parseNetnsLink } from '../collectors/netns-id';
 // From the service's own files, not its index: the index also loads the history store (SQLite), a
 // fifth of a one-shot command's start-up, which only `history` and `serve` use.
 import { TcpdirService } from '../service/tcpdir-service';
@@ -100,7 +101,7 @@ const netnsOption = () => new Option('--netns <netns>', 'only this network names
  * mount's inode) while the name exists; a namespace that is gone is named by its id.
  */
 function historyNetns(v: string): string {
-  if (/^net:\[\d+\]$/.test(v)) return v;
+  if (parseNetnsLink(v) !== null) return v;
   if (v === '' || v === '.' || v === '..' || v.includes('/')) throw new InvalidArgumentError('must be an nsfs id (net:[4026532177]) or a /run/netns name');
   const dir = hostPaths().netnsDir;
   const st = statSync(join(dir, v), { throwIfNoEntry: false });
