@@ -60,9 +60,12 @@ function pick(value: unknown, sel: Selection): unknown {
   if (Array.isArray(value)) return value.map((v) => pick(v, sel));
   const out: Record<string, unknown> = {};
   const o = value as Record<string, unknown>;
-  for (const [name, sub, constant] of sel) out[name] = constant !== undefined ? constant : sub === null ? (o[name] ?? null) : pick(o[name], sub);
+  for (const [name, sub, constant] of sel) out[name] = constant ?? fieldValue(o[name], sub);
   return out;
 }
+
+/** A selected field's value: a leaf as it is (absent: null), an object or list cut to `sub`. */
+const fieldValue = (v: unknown, sub: Selection | null): unknown => (sub === null ? (v ?? null) : pick(v, sub));
 
 /**
  * `tcpdir list`'s rows: each connection cut to the listConnections document's selection, its
@@ -80,8 +83,7 @@ export function listRows(readers: ConnectionReaders, selection: Selection = LIST
         continue;
       }
       const read = readers[name];
-      const v = read ? read(c) : (c as unknown as Record<string, unknown>)[name];
-      out[name] = sub === null ? (v ?? null) : pick(v, sub);
+      out[name] = fieldValue(read ? read(c) : (c as unknown as Record<string, unknown>)[name], sub);
     }
     return out;
   };
